@@ -1,0 +1,1 @@
+"""Talking to Medplum: FHIR models, authentication and the async HTTP client. No Textual here."""

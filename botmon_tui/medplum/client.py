@@ -1,0 +1,524 @@
+"""The async Medplum client: one ``httpx.AsyncClient``, typed errors, paging, rate limits.
+
+botmon-tui is read-only: this client sends GET requests to the FHIR API and POSTs only to the
+token endpoint. Nothing else leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from botmon_tui import __version__
+from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.errors import (
+    AuthError,
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    MedplumError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TimeoutError,
+)
+from botmon_tui.medplum.models import (
+    FAILURE_CODES,
+    AuditEvent,
+    Bot,
+    OperationOutcome,
+    Resource,
+    SearchPage,
+    format_instant,
+    parse_search_page,
+)
+from botmon_tui.medplum.ratelimit import RateLimitInfo, ms_before_next, parse_ratelimit
+from botmon_tui.medplum.watermark import EventCursor
+
+__all__ = ["MAX_BODY_BYTES", "MedplumClient", "RequestStats"]
+
+R = TypeVar("R", bound=Resource)
+
+#: Largest response body read (a page of 1,000 events with 10 KiB logs is ~12 MB).
+MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Renew a client-credentials token this long before it expires.
+TOKEN_RENEW_MARGIN = 60.0
+#: Wait this long after a 429 that says nothing about when to come back.
+DEFAULT_RATE_LIMIT_WAIT = 10.0
+
+Params = list[tuple[str, str]] | dict[str, str]
+
+
+@dataclass
+class RequestStats:
+    """What this client has sent and received (for the status line and the benchmarks)."""
+
+    requests: int = 0
+    token_requests: int = 0
+    bytes_received: int = 0
+    methods: dict[str, int] = field(default_factory=dict)
+    last_request_at: float | None = None
+
+    def note(self, method: str, nbytes: int, at: float) -> None:
+        self.requests += 1
+        self.bytes_received += nbytes
+        self.methods[method] = self.methods.get(method, 0) + 1
+        self.last_request_at = at
+
+
+def _http2_available() -> bool:
+    try:
+        import h2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class MedplumClient:
+    """An async client for the parts of the Medplum FHIR API that botmon-tui reads."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._max_body = max_body_bytes
+        verify: ssl.SSLContext | bool = True
+        if settings.ca_file:
+            verify = ssl.create_default_context(cafile=settings.ca_file)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
+            verify=verify,
+            transport=transport,
+            http2=transport is None and _http2_available(),
+            follow_redirects=False,
+            headers={"Accept": "application/fhir+json", "User-Agent": f"botmon-tui/{__version__}"},
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4, keepalive_expiry=120),
+        )
+        self._token: str | None = settings.access_token.reveal() if settings.access_token else None
+        self._token_expires_at: float | None = None
+        self._token_lock = asyncio.Lock()
+        self.stats = RequestStats()
+        #: The last ``RateLimit`` header seen.
+        self.rate_limit: RateLimitInfo | None = None
+        self._server_clock: tuple[datetime, float] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> MedplumClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ clocks
+
+    def server_now(self) -> datetime | None:
+        """The server's clock, from the last ``Date`` header plus the time since (None before any)."""
+        if self._server_clock is None:
+            return None
+        at, mono = self._server_clock
+        return at + timedelta(seconds=self._clock() - mono)
+
+    # ------------------------------------------------------------------ authentication
+
+    async def _authorization(self) -> str | None:
+        method = self.settings.auth_method
+        if method == "none":
+            return None
+        if method == "basic":
+            return self.settings.basic_header()
+        if method == "token":
+            if not self._token:
+                raise AuthError("No access token configured (MEDPLUM_CLIENT_ACCESS_TOKEN)")
+            return f"Bearer {self._token}"
+        # client-credentials
+        async with self._token_lock:
+            now = self._clock()
+            if self._token is None or (self._token_expires_at is not None and now >= self._token_expires_at):
+                await self._fetch_token()
+        return f"Bearer {self._token}"
+
+    async def _fetch_token(self) -> None:
+        settings = self.settings
+        if not settings.client_id or not settings.client_secret:
+            raise AuthError("Client credentials are incomplete: set a client id and a client secret")
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret.reveal(),
+        }
+        started = self._clock()
+        try:
+            response = await self._http.post(
+                settings.token_endpoint, data=data, headers={"Accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, settings.token_endpoint) from None
+        self.stats.token_requests += 1
+        self.stats.note("POST", len(response.content), self._clock())
+        self._note_headers(response)
+        body = self._json_or_none(response.content)
+        if response.status_code in (400, 401, 403):
+            detail = ""
+            if isinstance(body, dict):
+                detail = str(body.get("error_description") or body.get("error") or "")
+                if not detail and body.get("resourceType") == "OperationOutcome":
+                    detail = self._outcome_text(body)
+            raise AuthError(
+                f"Token request refused (HTTP {response.status_code}): "
+                f"{detail or 'invalid client credentials'}",
+                status=response.status_code,
+            )
+        if response.status_code == 429:
+            raise self._rate_limited(response, body)
+        if response.status_code >= 500:
+            status = response.status_code
+            raise ServerError(f"Token endpoint failed (HTTP {status})", status=status)
+        if response.status_code >= 300 or not isinstance(body, dict):
+            raise BadResponseError(
+                f"Token endpoint gave an unexpected answer (HTTP {response.status_code})",
+                status=response.status_code,
+            )
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise BadResponseError("Token endpoint answered without an access_token")
+        expires_in = body.get("expires_in")
+        ttl = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 3600.0
+        margin = min(TOKEN_RENEW_MARGIN, ttl / 10)
+        self._token = token
+        self._token_expires_at = started + ttl - margin
+
+    def _forget_token(self, token: str | None) -> bool:
+        """Drop ``token`` so the next request fetches a new one; False if that cannot help."""
+        if self.settings.auth_method != "client-credentials":
+            return False
+        if self._token == token:
+            self._token = None
+        return True
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _resolve(self, path_or_url: str) -> str:
+        url = urljoin(self.settings.fhir_base, path_or_url)
+        base = urlsplit(self.settings.fhir_base)
+        target = urlsplit(url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            # Never send our token to another origin, whatever a link says.
+            raise BadResponseError(f"Refusing to follow a link to another server ({target.netloc or '?'})")
+        return url
+
+    async def get_json(self, path_or_url: str, params: Params | None = None) -> tuple[Any, int]:
+        """GET a FHIR URL (relative to the FHIR base, or an absolute link); return (JSON, body bytes)."""
+        url = self._resolve(path_or_url)
+        for attempt in range(2):
+            authorization = await self._authorization()
+            headers = {"Authorization": authorization} if authorization else {}
+            status, content, response = await self._get(url, params, headers)
+            if (
+                status == 401
+                and attempt == 0
+                and self._forget_token(
+                    authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+                )
+            ):
+                continue  # expired or revoked: one new token, one retry
+            return self._check(status, content, response), len(content)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _get(
+        self, url: str, params: Params | None, headers: dict[str, str]
+    ) -> tuple[int, bytes, httpx.Response]:
+        try:
+            async with self._http.stream(
+                "GET", url, params=httpx.QueryParams(cast(Any, params)) if params else None, headers=headers
+            ) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise BadResponseError(
+                            f"Response larger than {self._max_body // (1024 * 1024)} MB; not read"
+                        )
+                    chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from None
+        content = b"".join(chunks)
+        self.stats.note("GET", len(content), self._clock())
+        self._note_headers(response)
+        return response.status_code, content, response
+
+    def _note_headers(self, response: httpx.Response) -> None:
+        info = parse_ratelimit(response.headers.get("ratelimit"))
+        if info is not None:
+            self.rate_limit = info
+        date = response.headers.get("date")
+        if date:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                return
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            self._server_clock = (parsed.astimezone(UTC), self._clock())
+
+    @staticmethod
+    def _json_or_none(content: bytes) -> Any:
+        if not content:
+            return None
+        try:
+            return json.loads(content.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _outcome_text(body: Any) -> str:
+        try:
+            return OperationOutcome.model_validate(body).message()
+        except ValueError:
+            return ""
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.settings.secrets():
+            if secret:
+                text = text.replace(secret, "********")
+        if self._token:
+            text = text.replace(self._token, "********")
+        return text
+
+    def _describe_body(self, response: httpx.Response, content: bytes, body: Any) -> str:
+        if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+            return self._outcome_text(body)
+        if not content:
+            return "empty response body"
+        ctype = response.headers.get("content-type", "").split(";")[0].strip() or "unknown type"
+        if body is None:
+            return f"the answer was not JSON ({ctype}; maybe a proxy or load balancer)"
+        return "unexpected JSON body"
+
+    def _rate_limited(self, response: httpx.Response, body: Any) -> RateLimitedError:
+        wait = ms_before_next(body)
+        info = parse_ratelimit(response.headers.get("ratelimit"))
+        if wait is None and info is not None:
+            wait = info.wait_seconds or max((t for _, t in info.policies.values()), default=None)
+        if wait is None:
+            wait = DEFAULT_RATE_LIMIT_WAIT
+        return RateLimitedError(
+            f"Rate limited by the server (HTTP 429): waiting {wait:.1f} s before the next request",
+            retry_after=max(0.0, wait),
+        )
+
+    def _check(self, status: int, content: bytes, response: httpx.Response) -> Any:
+        body = self._json_or_none(content)
+        if 200 <= status < 300:
+            if body is None:
+                raise BadResponseError(
+                    f"HTTP {status}: {self._describe_body(response, content, body)}", status=status
+                )
+            return body
+        detail = self._scrub(self._describe_body(response, content, body))
+        if status == 401:
+            raise AuthError(f"Not authorized (HTTP 401): {detail}", status=status)
+        if status == 403:
+            raise ForbiddenError(f"Forbidden (HTTP 403): {detail}", status=status)
+        if status == 404:
+            raise NotFoundError(f"Not found (HTTP 404): {detail}", status=status)
+        if status == 429:
+            raise self._rate_limited(response, body)
+        if status >= 500:
+            reason = response.reason_phrase or "server error"
+            raise ServerError(f"Server error (HTTP {status} {reason}): {detail}", status=status)
+        if status in (400, 422):
+            raise BadRequestError(f"Bad request (HTTP {status}): {detail}", status=status)
+        raise MedplumError(f"Unexpected HTTP {status}: {detail}", status=status)
+
+    def _transport_error(self, exc: httpx.HTTPError, url: str) -> MedplumError:
+        host = urlsplit(url).netloc or url
+        text = self._scrub(str(exc) or type(exc).__name__)
+        if isinstance(exc, httpx.TimeoutException):
+            return TimeoutError(f"Timed out talking to {host} ({type(exc).__name__})")
+        if isinstance(exc, httpx.ConnectError):
+            lowered = text.lower()
+            if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+                return NetworkError(f"TLS error connecting to {host}: {text}")
+            if "name or service not known" in lowered or "nodename" in lowered or "getaddrinfo" in lowered:
+                return NetworkError(f"Cannot resolve {host} (DNS): {text}")
+            if "refused" in lowered:
+                return NetworkError(f"Connection refused by {host}")
+            return NetworkError(f"Cannot connect to {host}: {text}")
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            return NetworkError(f"Connection to {host} dropped: {text}")
+        if isinstance(exc, httpx.DecodingError):
+            return BadResponseError(f"Could not decode the answer from {host}: {text}")
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return NetworkError(f"Invalid server URL: {text}")
+        return NetworkError(f"HTTP error talking to {host}: {text}")
+
+    # ------------------------------------------------------------------ search
+
+    async def search(self, resource_type: str, params: Params, model: type[R]) -> SearchPage[R]:
+        data, nbytes = await self.get_json(resource_type, params)
+        return self._page(data, nbytes, model)
+
+    async def next_page(self, page: SearchPage[R], model: type[R]) -> SearchPage[R] | None:
+        """Follow ``page``'s ``next`` link as given (opaque); ``None`` at the end."""
+        if not page.next_url:
+            return None
+        data, nbytes = await self.get_json(page.next_url)
+        return self._page(data, nbytes, model)
+
+    @staticmethod
+    def _page(data: Any, nbytes: int, model: type[R]) -> SearchPage[R]:
+        try:
+            page = parse_search_page(data, model)
+        except ValueError as exc:
+            raise BadResponseError(f"Unexpected search result: {exc}") from None
+        page.nbytes = nbytes
+        return page
+
+    async def iter_pages(
+        self, resource_type: str, params: Params, model: type[R], *, max_pages: int = 1000
+    ) -> AsyncIterator[SearchPage[R]]:
+        page: SearchPage[R] | None = await self.search(resource_type, params, model)
+        seen_urls: set[str] = set()
+        pages = 0
+        while page is not None:
+            yield page
+            pages += 1
+            if pages >= max_pages or not page.next_url or page.next_url in seen_urls:
+                return
+            seen_urls.add(page.next_url)
+            page = await self.next_page(page, model)
+
+    # ------------------------------------------------------------------ bots
+
+    async def list_bots(self, *, page_size: int = 1000, name: str | None = None) -> SearchPage[Bot]:
+        """Every bot of the project (all pages, merged into one SearchPage), sorted by name."""
+        params: list[tuple[str, str]] = [("_count", str(page_size)), ("_sort", "name")]
+        if name:
+            params.append(("name:contains", name))
+        merged: SearchPage[Bot] = SearchPage(resources=[])
+        seen: set[str] = set()
+        async for page in self.iter_pages("Bot", params, Bot):
+            for bot, raw in zip(page.resources, page.raw, strict=True):
+                if bot.id not in seen:
+                    seen.add(bot.id)
+                    merged.resources.append(bot)
+                    merged.raw.append(raw)
+            merged.invalid += page.invalid
+            merged.nbytes += page.nbytes
+        return merged
+
+    async def get_bot(self, bot_id: str) -> Bot:
+        if not bot_id or "/" in bot_id or "?" in bot_id or "#" in bot_id:
+            raise BadRequestError(f"Not a valid bot id: {bot_id!r}")
+        data, _ = await self.get_json(f"Bot/{bot_id}")
+        if not isinstance(data, dict) or data.get("resourceType") != "Bot":
+            raise BadResponseError("Expected a Bot resource")
+        try:
+            return Bot.model_validate(data)
+        except ValueError:
+            raise BadResponseError("The Bot resource could not be read") from None
+
+    async def bots_changed_since(self, since: datetime, *, page_size: int = 1000) -> SearchPage[Bot]:
+        """Bots created or edited after ``since`` (one request unless more than a page changed)."""
+        params = [
+            ("_lastUpdated", "gt" + format_instant(since)),
+            ("_sort", "_lastUpdated"),
+            ("_count", str(page_size)),
+        ]
+        merged: SearchPage[Bot] = SearchPage(resources=[])
+        async for page in self.iter_pages("Bot", params, Bot, max_pages=10):
+            merged.resources.extend(page.resources)
+            merged.raw.extend(page.raw)
+            merged.invalid += page.invalid
+            merged.nbytes += page.nbytes
+        return merged
+
+    # ------------------------------------------------------------------ audit events
+
+    @staticmethod
+    def event_params(
+        bot_id: str | None = None,
+        *,
+        count: int = 20,
+        outcomes: Iterable[str] | None = None,
+        since: datetime | None = None,
+        newest_first: bool = True,
+        execute_only: bool = False,
+        total: bool = False,
+    ) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        if bot_id is not None:
+            params.append(("entity", f"Bot/{bot_id}"))
+        if execute_only:
+            params.append(("type", "execute"))
+        codes = list(outcomes or [])
+        if codes:
+            params.append(("outcome", ",".join(codes)))
+        if since is not None:
+            params.append(("_lastUpdated", "ge" + format_instant(since)))
+        params.append(("_sort", "-_lastUpdated" if newest_first else "_lastUpdated"))
+        params.append(("_count", str(max(0, min(count, 1000)))))
+        if total:
+            params.append(("_total", "accurate"))
+        return params
+
+    async def bot_events(
+        self,
+        bot_id: str | None,
+        *,
+        count: int = 20,
+        outcomes: Iterable[str] | None = None,
+        failures_only: bool = False,
+        since: datetime | None = None,
+        execute_only: bool = False,
+    ) -> SearchPage[AuditEvent]:
+        """One page of a bot's AuditEvents, newest first (``bot_id=None``: the whole project)."""
+        codes = list(FAILURE_CODES) if failures_only else list(outcomes or [])
+        params = self.event_params(
+            bot_id, count=count, outcomes=codes, since=since, execute_only=execute_only
+        )
+        return await self.search("AuditEvent", params, AuditEvent)
+
+    async def events_since(
+        self, cursor: EventCursor, *, count: int = 100, max_pages: int = 10
+    ) -> tuple[list[AuditEvent], bool]:
+        """New events after ``cursor`` (oldest first), and whether more remain (``max_pages`` hit).
+
+        One request when little happened; follows ``next`` (cursor paging) for bursts.
+        """
+        new: list[AuditEvent] = []
+        pages = 0
+        page: SearchPage[AuditEvent] | None = await self.search(
+            "AuditEvent", cursor.params(self.server_now(), count), AuditEvent
+        )
+        while page is not None:
+            new.extend(cursor.accept(page.resources))
+            pages += 1
+            if not page.next_url:
+                return new, False
+            if pages >= max_pages:
+                return new, True
+            page = await self.next_page(page, AuditEvent)
+        return new, False

@@ -1,0 +1,470 @@
+"""Tolerant pydantic models of the FHIR resources botmon-tui reads.
+
+Unknown fields are kept (``extra="allow"``), optional fields are optional, and an unknown
+outcome code is kept as it is. The outcome table lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+__all__ = [
+    "DEFAULT_AUDIT_DESTINATION",
+    "DEFAULT_AUDIT_TRIGGER",
+    "FAILURE_CODES",
+    "OUTCOMES",
+    "AuditEvent",
+    "Bot",
+    "Bundle",
+    "BundleEntry",
+    "BundleLink",
+    "Coding",
+    "Meta",
+    "OperationOutcome",
+    "OutcomeInfo",
+    "Reference",
+    "SearchPage",
+    "format_instant",
+    "outcome_info",
+    "parse_instant",
+    "parse_search_page",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Outcome codes: the one table (http://hl7.org/fhir/ValueSet/audit-event-outcome, Medplum docs).
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeInfo:
+    code: str
+    display: str
+    description: str
+    #: Sort key: higher is worse. Unknown numeric codes sort by their number, others last.
+    severity: int
+    #: A symbol that reads without colour.
+    symbol: str
+    #: A semantic level the UI maps to a colour: "success" | "warning" | "error" | "critical" | "unknown".
+    level: str
+
+    @property
+    def is_failure(self) -> bool:
+        return self.code != "0"
+
+
+OUTCOMES: dict[str, OutcomeInfo] = {
+    "0": OutcomeInfo(
+        "0",
+        "Success",
+        "The operation completed successfully (whether with warnings or not).",
+        0,
+        "✓",
+        "success",
+    ),
+    "4": OutcomeInfo(
+        "4",
+        "Minor failure",
+        "The action was not successful due to some kind of minor failure "
+        "(often equivalent to an HTTP 400 response).",
+        4,
+        "▲",
+        "warning",
+    ),
+    "8": OutcomeInfo(
+        "8",
+        "Serious Failure",
+        "The action was not successful due to some kind of unexpected error "
+        "(often equivalent to an HTTP 500 response).",
+        8,
+        "✗",
+        "error",
+    ),
+    "12": OutcomeInfo(
+        "12",
+        "Major failure",
+        "An error of such magnitude occurred that the system is no longer available for use "
+        "(i.e. the system died).",
+        12,
+        "✖",
+        "critical",
+    ),
+}
+
+#: The codes ``--failures`` and "recent failures" count: everything but Success.
+FAILURE_CODES: tuple[str, ...] = ("4", "8", "12")
+
+
+def outcome_info(code: str | None) -> OutcomeInfo:
+    """The table row for ``code``; an unknown code is shown as itself and never raises."""
+    if code is None or code == "":
+        return OutcomeInfo("", "(none)", "The event has no outcome.", -1, "·", "unknown")
+    known = OUTCOMES.get(code)
+    if known is not None:
+        return known
+    severity = int(code) if code.isdigit() and len(code) < 6 else 99
+    return OutcomeInfo(code, code, f"Unknown outcome code {code!r}.", severity, "?", "unknown")
+
+
+# --------------------------------------------------------------------------------------------
+# Instants
+# --------------------------------------------------------------------------------------------
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """Parse a FHIR instant/dateTime into an aware UTC datetime; ``None`` when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """The FHIR instant form Medplum writes: ``2025-03-14T09:26:54.120Z`` (UTC, milliseconds)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------------------------
+# FHIR data types
+# --------------------------------------------------------------------------------------------
+
+
+class FhirModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+
+class Coding(FhirModel):
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class CodeableConcept(FhirModel):
+    coding: list[Coding] | None = None
+    text: str | None = None
+
+
+class Reference(FhirModel):
+    reference: str | None = None
+    display: str | None = None
+
+
+class Meta(FhirModel):
+    versionId: str | None = None
+    lastUpdated: str | None = None
+    project: str | None = None
+
+
+class Period(FhirModel):
+    start: str | None = None
+    end: str | None = None
+
+
+class Resource(FhirModel):
+    resourceType: str
+    id: str
+    meta: Meta | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("empty id")
+        return value
+
+    @property
+    def last_updated_raw(self) -> str | None:
+        return self.meta.lastUpdated if self.meta else None
+
+    @property
+    def last_updated(self) -> datetime | None:
+        return parse_instant(self.last_updated_raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Bot
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_AUDIT_TRIGGER = "always"
+DEFAULT_AUDIT_DESTINATION: tuple[str, ...] = ("resource",)
+
+
+class Bot(Resource):
+    resourceType: Literal["Bot"] = "Bot"
+    name: str | None = None
+    description: str | None = None
+    identifier: list[dict[str, Any]] | None = None
+    runtimeVersion: str | None = None
+    timeout: float | None = None
+    cronString: str | None = None
+    cronTiming: dict[str, Any] | None = None
+    category: list[CodeableConcept] | None = None
+    system: bool | None = None
+    auditEventTrigger: str | None = None
+    auditEventDestination: list[str] | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"Bot/{self.id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def audit_trigger(self) -> str:
+        return self.auditEventTrigger or DEFAULT_AUDIT_TRIGGER
+
+    @property
+    def audit_destination(self) -> tuple[str, ...]:
+        """The effective destinations: unset (or empty) means ``["resource"]``."""
+        return tuple(self.auditEventDestination) if self.auditEventDestination else DEFAULT_AUDIT_DESTINATION
+
+    @property
+    def writes_audit_events(self) -> bool:
+        """False when this bot's settings mean no AuditEvent resource will ever appear."""
+        return "resource" in self.audit_destination and self.audit_trigger != "never"
+
+    @property
+    def schedule(self) -> str | None:
+        """A short human form of the bot's schedule (cron string, or a note that cronTiming is set)."""
+        if self.cronString:
+            return self.cronString
+        if self.cronTiming:
+            repeat = self.cronTiming.get("repeat") if isinstance(self.cronTiming, dict) else None
+            if isinstance(repeat, dict) and repeat.get("period") and repeat.get("periodUnit"):
+                return f"every {repeat['period']} {repeat['periodUnit']}"
+            return "cronTiming"
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# AuditEvent
+# --------------------------------------------------------------------------------------------
+
+
+class AuditAgent(FhirModel):
+    type: CodeableConcept | None = None
+    who: Reference | None = None
+    requestor: bool | None = None
+
+
+class AuditSource(FhirModel):
+    observer: Reference | None = None
+    site: str | None = None
+
+
+class AuditEntity(FhirModel):
+    what: Reference | None = None
+    role: Coding | None = None
+    name: str | None = None
+
+
+class AuditEvent(Resource):
+    resourceType: Literal["AuditEvent"] = "AuditEvent"
+    type: Coding | None = None
+    subtype: list[Coding] | None = None
+    action: str | None = None
+    period: Period | None = None
+    recorded: str | None = None
+    outcome: str | None = None
+    outcomeDesc: str | None = None
+    agent: list[AuditAgent] | None = None
+    source: AuditSource | None = None
+    entity: list[AuditEntity] | None = None
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _outcome_as_text(cls, value: Any) -> Any:
+        # Keep any code as text; a number (a non-conformant server) is kept as its digits.
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(int(value)) if float(value).is_integer() else str(value)
+        return value
+
+    @property
+    def outcome_info(self) -> OutcomeInfo:
+        return outcome_info(self.outcome)
+
+    @property
+    def when_raw(self) -> str | None:
+        """Last Updated as the server wrote it (falls back to ``recorded``)."""
+        return self.last_updated_raw or self.recorded
+
+    @property
+    def when(self) -> datetime | None:
+        return parse_instant(self.when_raw)
+
+    @property
+    def started(self) -> datetime | None:
+        return parse_instant(self.period.start) if self.period else None
+
+    @property
+    def ended(self) -> datetime | None:
+        return parse_instant(self.period.end) if self.period else None
+
+    @property
+    def duration(self) -> timedelta | None:
+        start, end = self.started, self.ended
+        if start is None or end is None:
+            return None
+        return end - start
+
+    @property
+    def bot_id(self) -> str | None:
+        """The Bot this event is about: ``entity[].what`` first, then ``source.observer``, then agents."""
+        refs: list[Reference | None] = [e.what for e in self.entity or []]
+        refs.append(self.source.observer if self.source else None)
+        refs.extend(a.who for a in self.agent or [])
+        for ref in refs:
+            if ref is not None and ref.reference and ref.reference.startswith("Bot/"):
+                bot_id = ref.reference[4:].split("/", 1)[0]
+                if bot_id:
+                    return bot_id
+        return None
+
+    @property
+    def other_entities(self) -> list[AuditEntity]:
+        """Entities other than the bot itself: the input resource, the subscription, ..."""
+        own = f"Bot/{self.bot_id}" if self.bot_id else None
+        return [e for e in self.entity or [] if not (e.what and e.what.reference == own)]
+
+
+# --------------------------------------------------------------------------------------------
+# Bundle and OperationOutcome
+# --------------------------------------------------------------------------------------------
+
+
+class BundleLink(FhirModel):
+    relation: str
+    url: str
+
+
+class BundleEntry(FhirModel):
+    fullUrl: str | None = None
+    resource: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+
+
+class Bundle(FhirModel):
+    resourceType: Literal["Bundle"]
+    type: str | None = None
+    total: int | None = None
+    link: list[BundleLink] | None = None
+    entry: list[BundleEntry] | None = None
+
+    def link_url(self, relation: str) -> str | None:
+        for link in self.link or []:
+            if link.relation == relation:
+                return link.url
+        return None
+
+
+class Issue(FhirModel):
+    severity: str | None = None
+    code: str | None = None
+    details: CodeableConcept | None = None
+    diagnostics: str | None = None
+
+
+class OperationOutcome(FhirModel):
+    resourceType: Literal["OperationOutcome"]
+    id: str | None = None
+    issue: list[Issue] | None = None
+
+    def message(self) -> str:
+        """``issue[].details.text`` falling back to ``diagnostics``, several joined with ``; ``."""
+        texts: list[str] = []
+        for issue in self.issue or []:
+            text = (issue.details.text if issue.details else None) or issue.diagnostics or issue.code
+            if text and text not in texts:
+                texts.append(text)
+        return "; ".join(texts)
+
+    def codes(self) -> list[str]:
+        return [i.code for i in self.issue or [] if i.code]
+
+
+# --------------------------------------------------------------------------------------------
+# Search results
+# --------------------------------------------------------------------------------------------
+
+R = TypeVar("R", bound=Resource)
+
+
+@dataclass(slots=True)
+class SearchPage(Generic[R]):
+    """One page of a search: the resources that parsed, and what could not be read."""
+
+    resources: list[R]
+    #: The resources exactly as the server sent them (for ``--json``), same order as ``resources``.
+    raw: list[dict[str, Any]] = field(default_factory=list)
+    next_url: str | None = None
+    total: int | None = None
+    #: Entries of the wanted type that could not be read (broken shape), and entries of other types.
+    invalid: int = 0
+    #: Size of the response body in bytes (for benchmarks and the status line).
+    nbytes: int = 0
+
+
+def parse_search_page(data: Any, model: type[R]) -> SearchPage[R]:
+    """Parse a searchset Bundle, keeping the good entries when some are broken.
+
+    Raises ``ValueError`` when ``data`` is not a Bundle at all.
+    """
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        kind = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"expected a Bundle, got {str(kind)[:40]}")
+    entries = data.get("entry")
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise ValueError("Bundle.entry is not a list")
+    links = data.get("link")
+    next_url: str | None = None
+    if isinstance(links, list):
+        for link in links:
+            if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+                next_url = link["url"]
+                break
+    total = data.get("total")
+    page: SearchPage[R] = SearchPage(
+        resources=[], next_url=next_url, total=total if isinstance(total, int) else None
+    )
+    wanted = model.model_fields["resourceType"].default
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            page.invalid += 1
+            continue
+        if resource.get("resourceType") != wanted:
+            # OperationOutcome entries (search.mode = outcome) are warnings, not rows.
+            if resource.get("resourceType") != "OperationOutcome":
+                page.invalid += 1
+            continue
+        try:
+            page.resources.append(model.model_validate(resource))
+        except ValidationError:
+            page.invalid += 1
+            continue
+        page.raw.append(resource)
+    return page
+
+
+def iter_ids(resources: Iterable[Resource]) -> list[str]:
+    return [r.id for r in resources]

@@ -1,0 +1,60 @@
+"""Medplum's ``RateLimit`` header and 429 bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RateLimitInfo", "ms_before_next", "parse_ratelimit"]
+
+_ITEM_RE = re.compile(r'"?([A-Za-z0-9_-]+)"?\s*;\s*r\s*=\s*(-?\d+)\s*;\s*t\s*=\s*(\d+(?:\.\d+)?)')
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """``policy name -> (remaining, seconds to reset)`` as the server last reported it."""
+
+    policies: dict[str, tuple[int, float]]
+
+    @property
+    def exhausted(self) -> bool:
+        return any(remaining <= 0 for remaining, _ in self.policies.values())
+
+    @property
+    def wait_seconds(self) -> float:
+        """Seconds until every exhausted policy resets (0 when none is exhausted)."""
+        waits = [reset for remaining, reset in self.policies.values() if remaining <= 0]
+        return max(waits, default=0.0)
+
+    @property
+    def lowest_fraction_hint(self) -> int | None:
+        """Smallest ``remaining`` across policies (for a status line)."""
+        return min((r for r, _ in self.policies.values()), default=None)
+
+
+def parse_ratelimit(value: str | None) -> RateLimitInfo | None:
+    """Parse ``"requests";r=59;t=12, "fhirInteractions";r=49980;t=12``; ``None`` if absent/unreadable."""
+    if not value:
+        return None
+    policies = {m.group(1): (int(m.group(2)), float(m.group(3))) for m in _ITEM_RE.finditer(value[:1000])}
+    return RateLimitInfo(policies) if policies else None
+
+
+def ms_before_next(outcome: Any) -> float | None:
+    """``msBeforeNext`` from a 429 OperationOutcome's ``diagnostics`` JSON string, in seconds."""
+    if not isinstance(outcome, dict):
+        return None
+    for issue in outcome.get("issue") or []:
+        diagnostics = issue.get("diagnostics") if isinstance(issue, dict) else None
+        if not isinstance(diagnostics, str):
+            continue
+        try:
+            data = json.loads(diagnostics)
+        except ValueError:
+            continue
+        value = data.get("msBeforeNext") if isinstance(data, dict) else None
+        if isinstance(value, int | float) and value >= 0:
+            return float(value) / 1000.0
+    return None

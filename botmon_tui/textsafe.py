@@ -1,0 +1,93 @@
+"""The one sanitizer for untrusted text (everything a server returns).
+
+Bot names, ids, ``outcomeDesc`` and error messages are written by other people's code and
+travel to an on-call engineer's terminal over SSH. Rich and Textual strip only a few control
+codes, so ESC, other C0 controls, DEL and C1 controls would reach the terminal (title changes,
+OSC 52 clipboard writes, screen clears). Every backend string goes through :func:`sanitize`
+before it is shown; the UI then wraps it in ``rich.text.Text`` (never a markup-parsing API).
+
+``ansi_text`` renders SGR colour sequences from bot logs as colour and nothing else: it keeps
+only ``ESC [ <digits;> m`` sequences, shows every other escape literally (as control pictures)
+and hands Rich a string that can contain no other control code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+__all__ = ["MAX_ANSI_CHARS", "ansi_text", "first_line", "is_safe", "sanitize"]
+
+# C0 controls (except TAB and LF) become their Unicode "control picture" (U+2400 + code),
+# so an ESC shows as ␛ and the reader sees that something was there. DEL becomes ␡.
+_C0_PICTURES = {c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}
+_C0_PICTURES[0x7F] = "\u2421"
+# C1 controls (U+0080..U+009F, e.g. the 8-bit CSI U+009B) and bidi overrides/isolates, which can
+# reorder what the reader sees ("Trojan source"), become U+FFFD.
+_REPLACEMENT = "\ufffd"
+_BIDI = [0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_TABLE: dict[int, str] = dict(_C0_PICTURES)
+_TABLE.update({c: _REPLACEMENT for c in range(0x80, 0xA0)})
+_TABLE.update({c: _REPLACEMENT for c in _BIDI})
+# Lone surrogates (from badly decoded bytes) cannot be encoded to the terminal.
+_TABLE.update({c: _REPLACEMENT for c in range(0xD800, 0xE000)})
+
+_UNSAFE_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SGR_RE = re.compile(r"\x1b\[([0-9;]{0,64})m")
+
+#: Longest text rendered with colour; past this the pane shows plain sanitized text (cheap).
+MAX_ANSI_CHARS = 200_000
+
+
+def sanitize(value: object) -> str:
+    """Return ``value`` as a string that holds no control character but TAB and LF.
+
+    ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` becomes ``\\n`` too (it would let text overwrite
+    itself on a terminal). ``None`` becomes ``""``.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _UNSAFE_RE.search(text) is None:
+        return text
+    return text.translate(_TABLE)
+
+
+def is_safe(text: str) -> bool:
+    """True when ``text`` holds no character :func:`sanitize` would replace."""
+    return "\r" not in text and _UNSAFE_RE.search(text) is None
+
+
+def first_line(value: object, limit: int = 200) -> str:
+    """The first non-empty line of ``value``, sanitized, SGR codes dropped, at most ``limit`` chars."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    head = text[: limit * 4 + 256]
+    head = _SGR_RE.sub("", head)
+    for line in sanitize(head).split("\n"):
+        stripped = line.strip()
+        if stripped:
+            return stripped[:limit] + ("…" if len(stripped) > limit else "")
+    return ""
+
+
+def ansi_text(value: object, *, colour: bool = True) -> Text:
+    """A ``rich.text.Text`` of ``value`` with SGR colours rendered and everything else literal."""
+    raw = value if isinstance(value, str) else ("" if value is None else str(value))
+    if not colour or len(raw) > MAX_ANSI_CHARS or "\x1b[" not in raw:
+        return Text(sanitize(_SGR_RE.sub("", raw) if not colour or "\x1b[" in raw else raw))
+    parts: list[str] = []
+    pos = 0
+    for match in _SGR_RE.finditer(raw):
+        parts.append(sanitize(raw[pos : match.start()]))
+        parts.append(f"\x1b[{match.group(1)}m")
+        pos = match.end()
+    parts.append(sanitize(raw[pos:]))
+    # The joined string holds no control code but TAB, LF and complete SGR sequences.
+    text = Text.from_ansi("".join(parts), end="")
+    text.end = ""
+    return text
