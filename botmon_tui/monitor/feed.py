@@ -1,0 +1,198 @@
+"""The incremental event feed of one bot: what the Event tab shows.
+
+* The first page is the newest ``first_page`` events (one request, no COUNT query).
+* A poll asks only for what is newer than the newest event seen (one request when idle; see
+  :class:`~botmon_tui.medplum.watermark.EventCursor` for ties and late commits).
+* Older events are paged on demand with ``_lastUpdated=le<oldest held>`` newest-first, so paging
+  is not capped by Medplum's 10,000 ``_offset`` limit and never re-reads what is held.
+* At most ``window`` events are held; new events push the oldest out (reported as ``removed``),
+  and paging older stops at the window (``at_limit``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
+from botmon_tui.medplum.watermark import EventCursor
+
+__all__ = ["EventFeed", "FeedDelta", "event_key"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+SortKey = tuple[datetime, str]
+
+
+def event_key(event: AuditEvent) -> SortKey:
+    """Chronological key of an event: Last Updated (``recorded`` as fallback), then id."""
+    return (event.when or _EPOCH, event.id)
+
+
+@dataclass
+class FeedDelta:
+    """What changed in the feed: apply it to a table by id."""
+
+    added: list[AuditEvent] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    #: The added rows are older rows from paging (they go at the bottom).
+    older: bool = False
+    #: A backlog larger than one poll fetches remains; the next poll continues it.
+    behind: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+class EventFeed:
+    """Holds a bounded, de-duplicated, chronologically ordered window of one bot's AuditEvents."""
+
+    def __init__(
+        self,
+        client: MedplumClient,
+        bot_id: str,
+        *,
+        window: int = 10_000,
+        first_page: int = 100,
+        page_size: int = 100,
+        max_poll_pages: int = 10,
+    ) -> None:
+        if window < 1 or first_page < 1 or page_size < 1:
+            raise ValueError("window and page sizes must be positive")
+        self.client = client
+        self.bot_id = bot_id
+        self.window = window
+        self.first_page = min(first_page, 1000)
+        self.page_size = min(page_size, 1000)
+        self.max_poll_pages = max_poll_pages
+        self.bot: Bot | None = None
+        self.loaded = False
+        self.has_older = False
+        self.invalid = 0
+        self._by_id: dict[str, AuditEvent] = {}
+        self._keys: list[SortKey] = []  # ascending
+        self._cursor = EventCursor(scope={"entity": f"Bot/{bot_id}"})
+
+    # ------------------------------------------------------------------ reading
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._by_id
+
+    def get(self, event_id: str) -> AuditEvent | None:
+        return self._by_id.get(event_id)
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        """Held events, newest first."""
+        return [self._by_id[key[1]] for key in reversed(self._keys)]
+
+    @property
+    def newest(self) -> AuditEvent | None:
+        return self._by_id[self._keys[-1][1]] if self._keys else None
+
+    @property
+    def oldest(self) -> AuditEvent | None:
+        return self._by_id[self._keys[0][1]] if self._keys else None
+
+    @property
+    def at_limit(self) -> bool:
+        """True when the window is full: older events are not paged in any further."""
+        return len(self._by_id) >= self.window
+
+    # ------------------------------------------------------------------ loading
+
+    async def load_bot(self) -> Bot:
+        self.bot = await self.client.get_bot(self.bot_id)
+        return self.bot
+
+    async def load_initial(self) -> FeedDelta:
+        """The newest page of events (call once; later use :meth:`poll`)."""
+        page = await self.client.bot_events(self.bot_id, count=self.first_page)
+        self.invalid += page.invalid
+        self._cursor.seed(page.resources)
+        delta = self._merge(page.resources)
+        self.has_older = page.next_url is not None or len(page.resources) >= self.first_page
+        self.loaded = True
+        return delta
+
+    async def poll(self) -> FeedDelta:
+        """Fetch events newer than the newest seen and merge them."""
+        if not self.loaded:
+            return await self.load_initial()
+        new, behind = await self.client.events_since(
+            self._cursor, count=self.page_size, max_pages=self.max_poll_pages
+        )
+        delta = self._merge(new)
+        delta.behind = behind
+        return delta
+
+    async def load_older(self) -> FeedDelta:
+        """Page in the next older events (newest-first below the oldest held)."""
+        if not self.loaded:
+            return await self.load_initial()
+        oldest = self.oldest
+        if not self.has_older or oldest is None or self.at_limit:
+            return FeedDelta(older=True)
+        room = self.window - len(self._by_id)
+        count = max(1, min(self.page_size, room))
+        params = self.client.event_params(self.bot_id, count=count)
+        when = oldest.when
+        if when is not None:
+            params.insert(1, ("_lastUpdated", "le" + format_instant(when)))
+        page = await self.client.search("AuditEvent", params, AuditEvent)
+        self.invalid += page.invalid
+        fresh = [e for e in page.resources if e.id not in self._by_id]
+        # Many events sharing the oldest timestamp can fill a whole page with rows already held:
+        # follow the server's own next link until something new appears.
+        hops = 0
+        while not fresh and page.next_url and hops < 20:
+            nxt = await self.client.next_page(page, AuditEvent)
+            if nxt is None:
+                break
+            page = nxt
+            hops += 1
+            self.invalid += page.invalid
+            fresh = [e for e in page.resources if e.id not in self._by_id]
+        self.has_older = page.next_url is not None and len(page.resources) > 0
+        delta = self._merge(fresh[:room], evict=False)
+        delta.older = True
+        return delta
+
+    # ------------------------------------------------------------------ merging
+
+    def _merge(self, events: Iterable[AuditEvent], *, evict: bool = True) -> FeedDelta:
+        delta = FeedDelta()
+        for event in events:
+            existing = self._by_id.get(event.id)
+            if existing is not None:
+                if event_key(existing) == event_key(event):
+                    self._by_id[event.id] = event  # same row, maybe a newer version
+                    continue
+                self._keys.pop(bisect_left(self._keys, event_key(existing)))
+            self._by_id[event.id] = event
+            key = event_key(event)
+            if not self._keys or key > self._keys[-1]:
+                self._keys.append(key)
+            else:
+                insort(self._keys, key)
+            if existing is None:
+                delta.added.append(event)
+        if evict and len(self._keys) > self.window:
+            excess = len(self._keys) - self.window
+            gone = self._keys[:excess]
+            del self._keys[:excess]
+            added_ids = {e.id for e in delta.added}
+            for _, event_id in gone:
+                self._by_id.pop(event_id, None)
+                if event_id in added_ids:
+                    delta.added = [e for e in delta.added if e.id != event_id]
+                else:
+                    delta.removed.append(event_id)
+            self.has_older = True
+        return delta

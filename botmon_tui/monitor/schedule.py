@@ -1,0 +1,111 @@
+"""When to poll next: the interval after a success, backoff after a failure, rate limits honoured.
+
+The caller schedules the next poll only after the previous one ended (never a fixed interval
+timer that could start a poll while one is still in flight).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botmon_tui.medplum.errors import MedplumError, RateLimitedError
+
+__all__ = ["PollSchedule", "PollStatus"]
+
+#: Delay after the first failure; doubles up to ``max_backoff``.
+FIRST_BACKOFF = 2.0
+#: Delay after an error that retrying will not fix (bad credentials, forbidden): keep trying, slowly.
+NON_RETRYABLE_DELAY = 300.0
+
+
+@dataclass
+class PollStatus:
+    last_success: datetime | None = None
+    last_error: MedplumError | str | None = None
+    failures: int = 0
+    next_delay: float = 0.0
+    recovered: bool = False
+    polls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.last_error is None
+
+    @property
+    def error_text(self) -> str | None:
+        return None if self.last_error is None else str(self.last_error)
+
+
+class PollSchedule:
+    """Decides the delay before the next poll. Deterministic: inject the clocks in tests."""
+
+    def __init__(
+        self,
+        interval: float = 10.0,
+        *,
+        max_backoff: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.interval = float(interval)
+        self.max_backoff = max(float(max_backoff), self.interval)
+        self.paused = False
+        self._clock = clock
+        self._wall = wall
+        self.status = PollStatus()
+        self._not_before = 0.0
+
+    def success(self) -> float:
+        """Record a good poll; return the delay until the next one (the interval)."""
+        status = self.status
+        if status.failures:
+            status.recovered = True
+        status.failures = 0
+        status.last_error = None
+        status.last_success = self._wall()
+        status.polls += 1
+        status.next_delay = self.interval
+        return max(self.interval, self.wait_needed())
+
+    def failure(self, err: BaseException) -> float:
+        """Record a failed poll; return the delay before retrying."""
+        status = self.status
+        status.failures += 1
+        status.polls += 1
+        status.recovered = False
+        status.last_error = (
+            err if isinstance(err, MedplumError) else f"Unexpected error: {type(err).__name__}"
+        )
+        if isinstance(err, RateLimitedError):
+            delay = max(err.retry_after, 0.5)
+            self._not_before = self._clock() + delay
+        elif isinstance(err, MedplumError) and not err.retryable:
+            delay = max(NON_RETRYABLE_DELAY, self.interval)
+        else:
+            delay = min(self.max_backoff, max(FIRST_BACKOFF, self.interval / 4) * 2 ** (status.failures - 1))
+            delay = max(delay, min(self.interval, FIRST_BACKOFF))
+        status.next_delay = delay
+        return delay
+
+    def wait_needed(self) -> float:
+        """Seconds still to wait because the server asked us to (0 when free to go)."""
+        return max(0.0, self._not_before - self._clock())
+
+    def toggle_pause(self) -> bool:
+        self.paused = not self.paused
+        return self.paused
+
+    def take_recovered(self) -> bool:
+        recovered, self.status.recovered = self.status.recovered, False
+        return recovered
+
+    def age(self) -> float | None:
+        """Seconds since the last good poll (wall clock), ``None`` before any."""
+        if self.status.last_success is None:
+            return None
+        return max(0.0, (self._wall() - self.status.last_success).total_seconds())

@@ -1,0 +1,194 @@
+"""Per-bot status for the bot list, kept current with a constant number of requests per poll.
+
+Loading (once, and on a full refresh):
+  1. every bot, all pages (``Bot?_count=1000&_sort=name``);
+  2. the newest bot runs of the whole project (``AuditEvent?type=execute&_sort=-_lastUpdated&_count=1000``),
+     which gives each recently active bot its last run;
+  3. the failed runs within ``recent`` (``outcome=4,8,12&_lastUpdated=ge<now-recent>``), for the counts.
+
+Each poll then costs two requests whatever the number of bots or events:
+  ``Bot?_lastUpdated=gt<newest bot change>`` and one incremental
+  ``AuditEvent?type=execute&_lastUpdated=gt<newest run>&_sort=_lastUpdated`` (grouped by bot here).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo
+from botmon_tui.medplum.watermark import EventCursor
+
+__all__ = ["BotStatus", "ProjectMonitor"]
+
+#: Most failures remembered per bot (for the "recent failures" count; bounded memory).
+MAX_FAILURES_PER_BOT = 10_000
+#: Pages of recent failures read at load (1,000 each).
+MAX_FAILURE_PAGES = 10
+
+
+@dataclass
+class BotStatus:
+    bot: Bot
+    last_event: AuditEvent | None = None
+    #: Failures within the monitor's ``recent`` window: (time, event id), oldest first.
+    failures: deque[tuple[datetime, str]] = field(default_factory=deque)
+    runs_seen: int = 0
+
+    @property
+    def last_run(self) -> datetime | None:
+        return self.last_event.when if self.last_event else None
+
+    @property
+    def last_outcome(self) -> OutcomeInfo | None:
+        return self.last_event.outcome_info if self.last_event else None
+
+    @property
+    def recent_failures(self) -> int:
+        return len(self.failures)
+
+
+class ProjectMonitor:
+    """The bot list's state: every bot and its latest run, refreshed incrementally."""
+
+    def __init__(
+        self,
+        client: MedplumClient,
+        *,
+        recent: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        latest_page: int = 1000,
+    ) -> None:
+        self.client = client
+        self.recent = recent
+        self.clock = clock
+        self.latest_page = latest_page
+        self.statuses: dict[str, BotStatus] = {}
+        self.invalid = 0
+        self.loaded = False
+        #: Runs older than this were not read at load: a bot with no run seen has not run since then.
+        #: ``None`` when the whole history was read (so "never ran" is certain).
+        self.horizon: datetime | None = None
+        self._cursor = EventCursor(scope={"type": "execute"})
+        self._bots_changed_at: datetime | None = None
+        self._failure_ids: set[str] = set()
+
+    # ------------------------------------------------------------------ loading
+
+    async def load(self) -> None:
+        """Read everything afresh (at start, and on a manual full refresh)."""
+        bots = await self.client.list_bots()
+        latest = await self.client.bot_events(None, count=self.latest_page, execute_only=True)
+        since = self.clock() - self.recent
+        failures: list[AuditEvent] = []
+        invalid = bots.invalid + latest.invalid
+        async for page in self.client.iter_pages(
+            "AuditEvent",
+            self.client.event_params(
+                None, count=1000, outcomes=FAILURE_CODES, since=since, execute_only=True
+            ),
+            AuditEvent,
+            max_pages=MAX_FAILURE_PAGES,
+        ):
+            failures.extend(page.resources)
+            invalid += page.invalid
+
+        old = self.statuses
+        self.statuses = {}
+        for bot in sorted(bots.resources, key=lambda b: (b.display_name.casefold(), b.id)):
+            self.statuses[bot.id] = BotStatus(bot=bot)
+        self._bots_changed_at = max((b.last_updated for b in bots.resources if b.last_updated), default=None)
+        self._failure_ids = set()
+        self._cursor = EventCursor(scope={"type": "execute"})
+        self._cursor.seed(latest.resources)
+        for event in reversed(latest.resources):  # oldest first
+            self._note_run(event)
+        for event in sorted(failures, key=lambda e: (e.when or since, e.id)):
+            self._note_failure(event)
+        self.horizon = latest.resources[-1].when if latest.next_url and latest.resources else None
+        self.invalid = invalid
+        self.loaded = True
+        del old
+
+    async def poll(self) -> set[str]:
+        """Two requests: changed bots, and runs since the newest seen. Returns the changed bot ids."""
+        if not self.loaded:
+            await self.load()
+            return set(self.statuses)
+        changed: set[str] = set()
+        if self._bots_changed_at is not None:
+            bots = await self.client.bots_changed_since(self._bots_changed_at)
+        else:
+            bots = await self.client.list_bots()
+        self.invalid += bots.invalid
+        for bot in bots.resources:
+            changed.add(bot.id)
+            status = self.statuses.get(bot.id)
+            if status is None:
+                self.statuses[bot.id] = BotStatus(bot=bot)
+                self._resort()
+            else:
+                renamed = status.bot.display_name != bot.display_name
+                status.bot = bot
+                if renamed:
+                    self._resort()
+            stamp = bot.last_updated
+            if stamp and (self._bots_changed_at is None or stamp > self._bots_changed_at):
+                self._bots_changed_at = stamp
+        new, _behind = await self.client.events_since(self._cursor, count=1000, max_pages=5)
+        for event in new:
+            bot_id = self._note_run(event)
+            if bot_id is not None:
+                changed.add(bot_id)
+            if event.outcome_info.is_failure and event.outcome is not None:
+                self._note_failure(event)
+        changed |= self._expire_failures()
+        return changed
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _resort(self) -> None:
+        self.statuses = dict(
+            sorted(self.statuses.items(), key=lambda kv: (kv[1].bot.display_name.casefold(), kv[0]))
+        )
+
+    def _note_run(self, event: AuditEvent) -> str | None:
+        bot_id = event.bot_id
+        status = self.statuses.get(bot_id) if bot_id else None
+        if status is None:
+            return None
+        status.runs_seen += 1
+        last = status.last_event
+        if last is None or (event.when or datetime.min.replace(tzinfo=UTC), event.id) >= (
+            last.when or datetime.min.replace(tzinfo=UTC),
+            last.id,
+        ):
+            status.last_event = event
+        return bot_id
+
+    def _note_failure(self, event: AuditEvent) -> None:
+        bot_id = event.bot_id
+        status = self.statuses.get(bot_id) if bot_id else None
+        when = event.when
+        if status is None or when is None or event.id in self._failure_ids:
+            return
+        if when < self.clock() - self.recent:
+            return
+        self._failure_ids.add(event.id)
+        status.failures.append((when, event.id))
+        if len(status.failures) > MAX_FAILURES_PER_BOT:
+            _, gone = status.failures.popleft()
+            self._failure_ids.discard(gone)
+
+    def _expire_failures(self) -> set[str]:
+        floor = self.clock() - self.recent
+        changed: set[str] = set()
+        for bot_id, status in self.statuses.items():
+            while status.failures and status.failures[0][0] < floor:
+                _, gone = status.failures.popleft()
+                self._failure_ids.discard(gone)
+                changed.add(bot_id)
+        return changed
