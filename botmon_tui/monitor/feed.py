@@ -115,7 +115,7 @@ class EventFeed:
         """The newest page of events (call once; later use :meth:`poll`)."""
         page = await self.client.bot_events(self.bot_id, count=self.first_page)
         self.invalid += page.invalid
-        self._cursor.seed(page.resources)
+        self._cursor.seed(page.resources, self.client.server_now())
         delta = self._merge(page.resources)
         self.has_older = page.next_url is not None or len(page.resources) >= self.first_page
         self.loaded = True

@@ -103,7 +103,7 @@ class ProjectMonitor:
         self._bots_changed_at = max((b.last_updated for b in bots.resources if b.last_updated), default=None)
         self._failure_ids = set()
         self._cursor = EventCursor(scope={"type": "execute"})
-        self._cursor.seed(latest.resources)
+        self._cursor.seed(latest.resources, self.client.server_now())
         for event in reversed(latest.resources):  # oldest first
             self._note_run(event)
         for event in sorted(failures, key=lambda e: (e.when or since, e.id)):
