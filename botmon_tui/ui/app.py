@@ -1,0 +1,218 @@
+"""The botmon-tui application: the bot list (home) → a bot's Event tab.
+
+``run_tui`` is what the CLI calls; :class:`BotmonApp` takes its pieces injected (client, clock,
+interval, auto polling) so tests drive it deterministically against the demo backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import Bot
+from botmon_tui.monitor.summary import ProjectMonitor
+from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.commands import BotmonCommands
+from botmon_tui.ui.crashlog import CrashLog
+from botmon_tui.ui.formatting import duration_text
+from botmon_tui.ui.messages import OpenBot
+from botmon_tui.ui.screens.bot_list import BotListScreen
+from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.screens.help import HelpScreen, Section
+
+__all__ = ["BotmonApp", "run_tui"]
+
+#: Mouse and focus hints the help screen adds to the generated key list.
+HELP_NOTES = (
+    "Mouse: click a column header to sort by it (click again to reverse); click a row to select it.",
+    "tab moves the focus between the table and the Outcome Desc pane; arrows and page keys scroll it.",
+    "Times are shown in your local time zone; the selected row shows its absolute Last Updated time.",
+    "Keys can be remapped by binding id (see the README).",
+)
+
+
+class BotmonApp(App[int]):
+    CSS_PATH = "botmon.tcss"
+    TITLE = "botmon-tui"
+    COMMANDS = App.COMMANDS | {BotmonCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        client: MedplumClient,
+        interval: float = 10.0,
+        bot_id: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        auto_poll: bool = True,
+        tz: tzinfo | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        crash_log: CrashLog | None = None,
+        recent: timedelta = timedelta(hours=24),
+        event_window: int = 10_000,
+        first_page: int = 100,
+        demo: object | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.interval = float(interval)
+        self.start_bot_id = bot_id
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.auto_poll = auto_poll
+        self.tz = tz
+        self.monotonic = monotonic
+        self.recent = recent
+        self.event_window = event_window
+        self.first_page = first_page
+        self.demo = demo
+        self.crash_log = crash_log or CrashLog(secrets=client.settings.secrets)
+        self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
+
+    # ------------------------------------------------------------------ facts for screens
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.client.settings
+
+    @property
+    def app_base(self) -> str:
+        """The Medplum web app, for deep links shown as plain text."""
+        return sanitize(self.settings.app_base)
+
+    @property
+    def server_label(self) -> str:
+        host = urlsplit(self.settings.base).netloc or self.settings.base
+        return f"demo backend · {host}" if self.demo is not None else host
+
+    @property
+    def recent_label(self) -> str:
+        hours = self.recent.total_seconds() / 3600
+        return f"{hours:g}h" if hours < 48 else duration_text(self.recent.total_seconds())
+
+    # ------------------------------------------------------------------ screens
+
+    def get_default_screen(self) -> Screen[Any]:
+        return BotListScreen()
+
+    def on_mount(self) -> None:
+        if self.start_bot_id:
+            self.push_screen(EventScreen(self.start_bot_id))
+
+    def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
+        while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
+            self.pop_screen()
+        self.push_screen(EventScreen(bot_id, bot))
+
+    def on_open_bot(self, message: OpenBot) -> None:
+        self.open_bot(message.bot_id, message.bot)
+
+    def poll_now(self) -> None:
+        """Poll the current screen's data at once (``r``); tests await ``workers.wait_for_complete()``."""
+        from botmon_tui.ui.screens.base import PollingScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, PollingScreen):
+                screen.poller.poll_now()
+                return
+
+    # ------------------------------------------------------------------ help
+
+    def help_sections(self) -> list[Section]:
+        screen = self.screen
+        seen: set[str] = set()
+        sections: list[Section] = []
+
+        def rows_for(node: object) -> list[tuple[str, str]]:
+            rows: list[tuple[str, str]] = []
+            bindings = getattr(node, "_bindings", None)
+            if bindings is None:
+                return rows
+            for key, group in bindings.key_to_bindings.items():
+                for binding in group:
+                    if not binding.description or key in seen:
+                        continue
+                    seen.add(key)
+                    rows.append((self.get_key_display(binding), binding.description))
+            return rows
+
+        focused = screen.focused
+        from textual.widgets import DataTable
+
+        widgets = [w for w in screen.query("*") if w.can_focus and not isinstance(w, DataTable)]
+        tables = list(screen.query(DataTable))
+        sections.append(("This screen", rows_for(screen)))
+        for table in tables:
+            sections.append(("Table", rows_for(table)))
+        for widget in widgets:
+            if widget is not focused and type(widget).__name__ == "Input":
+                continue
+            rows = rows_for(widget)
+            if rows:
+                sections.append((type(widget).__name__, rows))
+        sections.append(
+            ("Everywhere", [*rows_for(self), ("ctrl+p", "Command palette (all actions, open a bot)")])
+        )
+        return sections
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        title = "botmon-tui — keys for " + (
+            "the Event tab" if isinstance(self.screen, EventScreen) else "the bot list"
+        )
+        self.push_screen(HelpScreen(title, self.help_sections(), HELP_NOTES))
+
+    # ------------------------------------------------------------------ crash safety
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug outside the workers: log it and leave cleanly with one line, never a traceback."""
+        if self.is_headless:
+            super()._handle_exception(error)  # tests see the real exception
+            return
+        summary = self.crash_log.record(error, "handling an event")
+        self._return_code = 1
+        self.exit(1, return_code=1, message=Text(f"botmon-tui stopped: {summary}"))
+
+
+def run_tui(
+    settings: ConnectionSettings,
+    *,
+    interval: float,
+    bot_id: str | None,
+    demo: object | None = None,
+) -> int:
+    """Run the TUI until the user quits; return the exit code."""
+    client = MedplumClient(settings)
+    app = BotmonApp(client=client, interval=interval, bot_id=bot_id, demo=demo)
+
+    async def main() -> None:
+        try:
+            await app.run_async()
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+    code = app.return_code
+    return 0 if code is None else int(code)
+
+
+def log_path() -> Path:
+    from botmon_tui.ui.crashlog import default_log_path
+
+    return default_log_path()

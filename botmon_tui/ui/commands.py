@@ -1,0 +1,116 @@
+"""Command palette (ctrl+p): the main actions of the current screen, and "open bot <name>".
+
+Textual's ``Matcher.highlight`` parses its candidate as markup, and a bot name is untrusted;
+so hits are built here as ``rich.text.Text`` from sanitized strings, highlighted by offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from rich.style import Style
+from rich.text import Text
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+
+from botmon_tui.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from botmon_tui.ui.app import BotmonApp
+
+__all__ = ["BotmonCommands"]
+
+#: Most "open bot" hits offered for one query.
+MAX_BOT_HITS = 30
+
+
+def _highlight(matcher: Matcher, candidate: str) -> tuple[float, Text]:
+    score, offsets = matcher.fuzzy_search.match(matcher.query, candidate)
+    text = Text(candidate, end="")
+    style = matcher.match_style if isinstance(matcher.match_style, Style) else Style(reverse=True)
+    for offset in offsets:
+        if 0 <= offset < len(candidate) and not candidate[offset].isspace():
+            text.stylize(style, offset, offset + 1)
+    return score, text
+
+
+class BotmonCommands(Provider):
+    @property
+    def botmon(self) -> BotmonApp:
+        return cast("BotmonApp", self.app)
+
+    def _actions(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(name, help, callback) for what the current screen can do."""
+        app = self.botmon
+        screen = app.screen_stack[-1] if app.screen_stack else None
+        from botmon_tui.ui.screens.base import PollingScreen
+        from botmon_tui.ui.screens.bot_list import BotListScreen
+        from botmon_tui.ui.screens.events import EventScreen
+
+        if not isinstance(screen, PollingScreen):
+            return []
+
+        def run(action: str) -> object:
+            return app.run_action(action, screen)
+
+        actions: list[tuple[str, str, Callable[[], object]]] = [
+            ("Refresh now", "Poll the server at once (r)", partial(run, "refresh")),
+            ("Pause / resume polling", "Stop or restart automatic updates (p)", partial(run, "toggle_pause")),
+            ("Filter", "Show only matching rows (/)", partial(run, "filter")),
+            ("Help: keys", "Every key of this screen (?)", app.action_help),
+            ("Quit", "Leave botmon-tui (q)", app.action_quit),
+        ]
+        if isinstance(screen, BotListScreen):
+            actions.insert(0, ("Open the selected bot", "Its Event tab (enter)", partial(run, "open_bot")))
+            for spec in screen.table.SPECS:
+                actions.append(
+                    (
+                        f"Sort bots by {spec.label}",
+                        f"Again reverses ({spec.number})",
+                        partial(run, f"sort({spec.number})"),
+                    )
+                )
+        if isinstance(screen, EventScreen):
+            actions[0:0] = [
+                ("Back to the bot list", "(esc)", partial(run, "back")),
+                ("Load older events", "The next older page (o)", partial(run, "load_older")),
+                ("Toggle absolute / relative times", "Last Updated column (t)", partial(run, "toggle_times")),
+            ]
+            for spec in screen.table.SPECS:
+                actions.append(
+                    (
+                        f"Sort events by {spec.label}",
+                        f"Again reverses ({spec.number})",
+                        partial(run, f"sort({spec.number})"),
+                    )
+                )
+        return actions
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._actions():
+            yield DiscoveryHit(Text(name), callback, text=name, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._actions():
+            score, display = _highlight(matcher, name)
+            if score > 0:
+                yield Hit(score, display, callback, text=name, help=help_text)
+        app = self.botmon
+        project = app.project
+        if not project.loaded:
+            return
+        hits = 0
+        for status in list(project.statuses.values()):
+            bot = status.bot
+            candidate = f"Open bot {sanitize(bot.display_name)}"
+            score, display = _highlight(matcher, candidate)
+            if score <= 0:
+                continue
+            yield Hit(
+                score, display, partial(app.open_bot, bot.id, bot), text=candidate, help="Its Event tab"
+            )
+            hits += 1
+            if hits >= MAX_BOT_HITS:
+                return

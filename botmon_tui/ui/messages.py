@@ -1,0 +1,19 @@
+"""Messages that cross screens (posted to the app), as in posting's ``messages.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from botmon_tui.medplum.models import Bot
+
+__all__ = ["OpenBot"]
+
+
+@dataclass
+class OpenBot(Message):
+    """Open the Event tab of a bot (from the bot list, the command palette or ``--bot``)."""
+
+    bot_id: str
+    bot: Bot | None = None

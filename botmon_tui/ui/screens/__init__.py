@@ -1,0 +1,1 @@
+"""The screens: the bot list (home), a bot's Event tab, and help."""

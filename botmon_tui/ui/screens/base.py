@@ -1,0 +1,165 @@
+"""What every polling screen shares: the poll loop, the status line, ``r`` and ``p``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+
+from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.ui.polling import Poller
+from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
+
+if TYPE_CHECKING:
+    from botmon_tui.ui.app import BotmonApp
+
+__all__ = ["PollingScreen"]
+
+#: How long the "recovered" note stays on the status line (seconds of wall clock).
+RECOVERED_NOTE_SECONDS = 15.0
+
+
+class PollingScreen(Screen[None]):
+    #: Subclasses place these in their own BINDINGS where the footer should show them.
+    POLL_BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "Refresh", id="poll.refresh"),
+        Binding("p", "toggle_pause", "Pause", id="poll.pause"),
+    ]
+
+    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        app = self.botmon
+        self.schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic)
+        self.poller = Poller(
+            self,
+            self.poll_job,
+            schedule=self.schedule,
+            crash_log=app.crash_log,
+            on_done=self._after_poll,
+            auto=app.auto_poll,
+            monotonic=app.monotonic,
+            what=self.POLL_WHAT,
+        )
+        self._note: tuple[str, str, float] | None = None
+        self._ticker: Timer | None = None
+        self._age_ticks = 0
+
+    POLL_WHAT: ClassVar[str] = "polling"
+
+    @property
+    def botmon(self) -> BotmonApp:
+        return cast("BotmonApp", self.app)
+
+    # ------------------------------------------------------------------ to implement
+
+    async def poll_job(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def status_detail(self) -> str:
+        return ""
+
+    def refresh_ages(self) -> None:
+        """Repaint relative ages (called every few seconds)."""
+
+    def after_poll(self) -> None:
+        """Update the view after a poll ended (success or failure)."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_screen_resume(self) -> None:
+        self.poller.active = True
+        # Start once the screen is really the one shown (``--bot`` pushes another right away).
+        self.call_after_refresh(self._start_if_current)
+        if self._ticker is None:
+            self._ticker = self.set_interval(1.0, self._tick, name="status-tick")
+        else:
+            self._ticker.resume()
+
+    def _start_if_current(self) -> None:
+        if self.is_current:
+            self.poller.start()
+
+    def on_screen_suspend(self) -> None:
+        self.poller.stop()
+        if self._ticker is not None:
+            self._ticker.pause()
+
+    def _tick(self) -> None:
+        self.update_status()
+        self._age_ticks += 1
+        if self._age_ticks % 5 == 0:
+            self.refresh_ages()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_refresh(self) -> None:
+        self.poller.poll_now()
+        self.update_status()
+
+    def action_toggle_pause(self) -> None:
+        paused = self.poller.toggle_pause()
+        self.notify("Polling paused: press p to resume" if paused else "Polling resumed", timeout=3)
+        self.update_status()
+
+    # ------------------------------------------------------------------ status
+
+    def note(self, text: str, style: str = "ok", seconds: float = RECOVERED_NOTE_SECONDS) -> None:
+        self._note = (text, style, self.botmon.monotonic() + seconds)
+        self.update_status()
+
+    def _after_poll(self) -> None:
+        status = self.schedule.status
+        if self.schedule.take_recovered():
+            self.notify("Connection recovered: the data is current again.", title="Recovered", timeout=6)
+            self.note("✓ recovered")
+        elif status.failures == 1 and status.last_error is not None:
+            self.notify(
+                str(status.last_error) + " (the last good data stays on screen; retrying)",
+                title="Update failed",
+                severity="warning",
+                timeout=6,
+                markup=False,
+            )
+        self.after_poll()
+        self.update_status()
+
+    def status_info(self) -> StatusInfo:
+        status = self.schedule.status
+        error = status.error_text
+        if self.poller.internal_error and error is not None:
+            error = self.poller.internal_error
+        note = None
+        note_style = "ok"
+        if self._note is not None:
+            text, note_style, until = self._note
+            if self.botmon.monotonic() < until:
+                note = text
+            else:
+                self._note = None
+        return StatusInfo(
+            interval=self.schedule.interval,
+            detail=self.status_detail(),
+            paused=self.schedule.paused,
+            auto=self.poller.auto,
+            polling=self.poller.in_flight,
+            last_success=status.last_success,
+            error=error,
+            failures=status.failures,
+            retry_in=self.poller.seconds_to_next(),
+            note=note,
+            note_style=note_style,
+        )
+
+    def update_status(self) -> None:
+        try:
+            line = self.query_one(StatusLine)
+        except Exception:
+            return
+        line.show(self.status_info(), self.botmon.clock())
+
+    @property
+    def now(self) -> datetime:
+        return self.botmon.clock()

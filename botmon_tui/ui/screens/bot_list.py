@@ -1,0 +1,204 @@
+"""The home screen: every bot of the project with its last run and outcome."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from botmon_tui.monitor.summary import BotStatus
+from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.messages import OpenBot
+from botmon_tui.ui.screens.base import PollingScreen
+from botmon_tui.ui.widgets.banner import Banner
+from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.status_line import StatusLine
+
+__all__ = ["BotListScreen"]
+
+SORT = Binding.Group("Sort", compact=True)
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+WARN = Style(color="yellow", bold=True)
+FAIL = Style(color="red", bold=True)
+
+
+def bot_matches(status: BotStatus, needle: str) -> bool:
+    if not needle:
+        return True
+    bot = status.bot
+    return needle in bot.display_name.casefold() or needle in bot.id.casefold()
+
+
+class BotListScreen(PollingScreen):
+    POLL_WHAT = "polling the bot list"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_bot", "Open", id="bots.open"),
+        Binding("slash", "filter", "Filter", id="bots.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
+        *(
+            Binding(str(n), f"sort({n})", f"Sort by column {n}", id=f"bots.sort_{n}", group=SORT)
+            for n in range(1, 7)
+        ),
+        *PollingScreen.POLL_BINDINGS,
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="bot-list")
+        self.filter_text = ""
+        self._filter_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="heading", markup=False)
+        yield Input(placeholder="Filter bots by name or id (enter: keep, esc: clear)", id="filter")
+        yield BotTable(clock=self.botmon.clock, id="bots")
+        yield Banner(id="empty")
+        yield StatusLine(id="status")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#empty", Banner).display = False
+        self.update_heading()
+        self.update_status()
+        self.query_one(BotTable).focus()
+
+    @property
+    def table(self) -> BotTable:
+        return self.query_one(BotTable)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll_job(self) -> None:
+        project = self.botmon.project
+        if not project.loaded:
+            await project.load()
+            self.show_statuses(None)
+        else:
+            changed = await project.poll()
+            self.show_statuses(changed)
+
+    def show_statuses(self, changed: set[str] | None) -> None:
+        project = self.botmon.project
+        table = self.table
+        table.horizon = project.horizon
+        needle = self.filter_text.casefold()
+        table.show([s for s in project.statuses.values() if bot_matches(s, needle)], changed)
+        self.update_empty()
+        self.update_heading()
+
+    def after_poll(self) -> None:
+        self.update_heading()
+
+    def refresh_ages(self) -> None:
+        self.table.refresh_ages()
+
+    def status_detail(self) -> str:
+        project = self.botmon.project
+        if not project.loaded:
+            return ""
+        parts = [f"{len(project.statuses)} bots"]
+        if self.filter_text:
+            parts.append(f"{self.table.row_count} shown")
+        if project.invalid:
+            parts.append(f"{project.invalid} entries unreadable")
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------------ view
+
+    def update_heading(self) -> None:
+        app = self.botmon
+        project = app.project
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("Bots", BOLD)
+        text.append(f"  {sanitize(app.server_label)}", DIM)
+        if project.loaded:
+            statuses = list(project.statuses.values())
+            failing = sum(1 for s in statuses if s.recent_failures)
+            silent = sum(1 for s in statuses if not s.bot.writes_audit_events)
+            text.append("\n")
+            text.append(f"{len(statuses)} bots")
+            text.append(" · ", DIM)
+            text.append(f"{failing} with failures in the last {app.recent_label}", FAIL if failing else "")
+            if silent:
+                text.append(" · ", DIM)
+                text.append(f"⚠ {silent} write no AuditEvents", WARN)
+        else:
+            text.append("\nloading…", DIM)
+        self.query_one("#heading", Static).update(text)
+
+    def update_empty(self) -> None:
+        project = self.botmon.project
+        table = self.table
+        empty = self.query_one("#empty", Banner)
+        if not project.loaded or table.row_count:
+            empty.display = False
+            table.display = True
+            return
+        if self.filter_text:
+            empty.show_empty(
+                f"No bot matches the filter {self.filter_text!r}.",
+                f"{len(project.statuses)} bots are hidden by it: press esc to clear the filter.",
+            )
+        else:
+            empty.show_empty(
+                "This project has no bots.",
+                "Create one in the Medplum app (Project admin → Bots), or check that these credentials "
+                "can read Bot resources.",
+            )
+        empty.display = True
+        table.display = False
+
+    # ------------------------------------------------------------------ actions
+
+    def action_open_bot(self) -> None:
+        bot = self.table.selected_bot
+        if bot is not None:
+            self.post_message(OpenBot(bot.id, bot))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_bot()
+
+    def action_sort(self, number: int) -> None:
+        self.table.sort_by_number(number)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.filter_text:
+            box.value = ""
+            box.display = False
+            self.apply_filter("")
+            self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        value = event.value
+        self._filter_timer = self.set_timer(0.15, lambda: self.apply_filter(value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.apply_filter(event.value)
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    def apply_filter(self, value: str) -> None:
+        if value == self.filter_text:
+            return
+        self.filter_text = value
+        if self.botmon.project.loaded:
+            self.show_statuses(set())
+        self.update_status()

@@ -1,0 +1,332 @@
+"""A bot's Event tab: its runs (AuditEvents) newest first, the selected run's output beside or below."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from botmon_tui.medplum.errors import MedplumError, NotFoundError
+from botmon_tui.medplum.models import AuditEvent, Bot
+from botmon_tui.monitor.feed import EventFeed, FeedDelta
+from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.formatting import audit_text
+from botmon_tui.ui.screens.base import PollingScreen
+from botmon_tui.ui.troubleshoot import explain_no_events
+from botmon_tui.ui.widgets.banner import Banner
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.keyed_table import KeyedTable
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.status_line import StatusLine
+
+__all__ = ["WIDE_LAYOUT_COLUMNS", "EventScreen"]
+
+#: From this terminal width the Outcome Desc pane sits beside the table instead of below it.
+WIDE_LAYOUT_COLUMNS = 140
+SORT = Binding.Group("Sort", compact=True)
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+#: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
+FILTER_SCAN_CHARS = 20_000
+
+
+class EventScreen(PollingScreen):
+    POLL_WHAT = "polling the bot's events"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="events.back"),
+        Binding("slash", "filter", "Filter", id="events.filter"),
+        *(
+            Binding(str(n), f"sort({n})", f"Sort by column {n}", id=f"events.sort_{n}", group=SORT)
+            for n in range(1, 5)
+        ),
+        Binding("t", "toggle_times", "Times", id="events.times"),
+        *PollingScreen.POLL_BINDINGS,
+        Binding("o", "load_older", "Older events", show=False, id="events.older"),
+        Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
+    ]
+
+    def __init__(self, bot_id: str, bot: Bot | None = None) -> None:
+        super().__init__(id="events")
+        app = self.botmon
+        self.bot_id = bot_id
+        self.feed = EventFeed(app.client, bot_id, window=app.event_window, first_page=app.first_page)
+        self.feed.bot = bot
+        self.filter_text = ""
+        self._filter_re: re.Pattern[str] | None = None
+        self._filter_timer: Timer | None = None
+        self._lock = asyncio.Lock()
+        self.loading_older = False
+        self.load_error: MedplumError | None = None
+
+    def compose(self) -> ComposeResult:
+        app = self.botmon
+        yield Static("", id="heading", markup=False)
+        yield Input(
+            placeholder="Filter events by id, outcome or output text (enter: keep, esc: clear)", id="filter"
+        )
+        yield Banner(id="banner")
+        with Container(id="body"):
+            yield EventTable(clock=app.clock, tz=app.tz, id="events-table")
+            yield OutcomePane(id="pane")
+        yield StatusLine(id="status")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#banner", Banner).display = False
+        self._layout(self.app.size.width)
+        self.update_heading()
+        self.update_pane()
+        self.update_status()
+        self.table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.set_class(width >= WIDE_LAYOUT_COLUMNS, "-wide")
+
+    @property
+    def table(self) -> EventTable:
+        return self.query_one(EventTable)
+
+    @property
+    def pane(self) -> OutcomePane:
+        return self.query_one(OutcomePane)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll_job(self) -> None:
+        async with self._lock:
+            feed = self.feed
+            if feed.bot is None:
+                try:
+                    await feed.load_bot()
+                except NotFoundError as error:
+                    self.load_error = error
+                    self.update_banner()
+                    raise
+                self.load_error = None
+                self.update_heading()
+            first = not feed.loaded
+            delta = await feed.poll()
+            self.apply_delta(delta, first=first)
+
+    def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
+        table = self.table
+        added = [e for e in delta.added if self.matches(e)]
+        table.merge(added, delta.removed)
+        if first and table.row_count:
+            table.move_cursor(row=0, animate=False)
+        if delta.behind:
+            self.note("many new runs: still catching up", "warn", 10)
+        self.update_banner()
+        self.update_pane()
+
+    def after_poll(self) -> None:
+        self.update_heading()
+        self.update_banner()
+
+    def refresh_ages(self) -> None:
+        self.table.refresh_ages()
+
+    def status_detail(self) -> str:
+        feed = self.feed
+        if not feed.loaded:
+            return ""
+        parts = [f"{len(feed)} events"]
+        if self.filter_text:
+            parts.append(f"{self.table.row_count} match")
+        if self.loading_older:
+            parts.append("loading older…")
+        elif feed.has_older and not feed.at_limit:
+            parts.append("o: older")
+        elif feed.at_limit:
+            parts.append(f"window full ({feed.window})")
+        if feed.invalid:
+            parts.append(f"{feed.invalid} unreadable")
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------------ view
+
+    def update_heading(self) -> None:
+        bot = self.feed.bot
+        app = self.botmon
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if bot is None:
+            text.append(f"Bot/{sanitize(self.bot_id)}", BOLD)
+            text.append("\nloading…", DIM)
+        else:
+            text.append(sanitize(bot.display_name), BOLD)
+            text.append(f"  Bot/{sanitize(bot.id)}", DIM)
+            text.append("\n")
+            text.append("runtime ", DIM)
+            text.append(sanitize(bot.runtimeVersion) or "—")
+            text.append(" · cron ", DIM)
+            text.append(sanitize(bot.schedule) if bot.schedule else "none")
+            text.append(" · audit ", DIM)
+            text.append_text(audit_text(bot))
+            text.append(" · ", DIM)
+            text.append(f"{app.app_base}Bot/{sanitize(bot.id)}/event", DIM)
+        self.query_one("#heading", Static).update(text)
+
+    def update_banner(self) -> None:
+        banner = self.query_one("#banner", Banner)
+        body = self.query_one("#body", Container)
+        feed = self.feed
+        show = True
+        if self.load_error is not None:
+            message = Text(end="")
+            message.append(f"Bot/{sanitize(self.bot_id)} was not found.\n", BOLD)
+            message.append(f"\n{sanitize(str(self.load_error))}\n")
+            message.append(
+                "\nIt may have been deleted, or these credentials cannot read it. "
+                "Press esc for the bot list.",
+                DIM,
+            )
+            banner.show_error(message)
+        elif not feed.loaded or feed.bot is None:
+            show = False
+        elif len(feed) == 0:
+            banner.show_reason(explain_no_events(feed.bot))
+        elif self.table.row_count == 0 and self.filter_text:
+            banner.show_empty(
+                f"No event matches the filter {self.filter_text!r}.",
+                f"{len(feed)} loaded events are hidden by it: press esc to clear the filter"
+                + (", or o to load older events." if feed.has_older else "."),
+            )
+        else:
+            show = False
+        if banner.display != show:
+            banner.display = show
+            body.display = not show
+
+    def update_pane(self) -> None:
+        table = self.table
+        self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.botmon.app_base)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.update_pane()
+        table = self.table
+        if (
+            table.row_count
+            and event.cursor_row >= table.row_count - 1
+            and self.feed.has_older
+            and not self.feed.at_limit
+        ):
+            self.action_load_older()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.pane.focus()
+
+    def on_keyed_table_sort_changed(self, event: KeyedTable.SortChanged) -> None:
+        event.stop()
+        self.update_pane()
+
+    # ------------------------------------------------------------------ filter
+
+    def matches(self, event: AuditEvent) -> bool:
+        pattern = self._filter_re
+        if pattern is None:
+            return True
+        info = event.outcome_info
+        return bool(
+            pattern.search(event.id)
+            or pattern.search(info.display)
+            or pattern.search(info.code)
+            or pattern.search((event.outcomeDesc or "")[:FILTER_SCAN_CHARS])
+        )
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        value = event.value
+        self._filter_timer = self.set_timer(0.15, lambda: self.apply_filter(value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.apply_filter(event.value)
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    def apply_filter(self, value: str) -> None:
+        if value == self.filter_text:
+            return
+        self.filter_text = value
+        self._filter_re = re.compile(re.escape(value), re.IGNORECASE) if value else None
+        self.table.show_only(e for e in self.feed.events if self.matches(e))
+        self.update_banner()
+        self.update_pane()
+        self.update_status()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus or self.filter_text:
+            box.value = ""
+            box.display = False
+            self.apply_filter("")
+            self.table.focus()
+            return
+        if self.pane.has_focus:
+            self.table.focus()
+            return
+        self.app.pop_screen()
+
+    def action_sort(self, number: int) -> None:
+        self.table.sort_by_number(number)
+
+    def action_toggle_times(self) -> None:
+        absolute = self.table.toggle_absolute()
+        self.notify("Last Updated: absolute times" if absolute else "Last Updated: relative ages", timeout=2)
+
+    def action_toggle_focus(self) -> None:
+        if self.pane.has_focus:
+            self.table.focus()
+        else:
+            self.pane.focus()
+
+    def action_load_older(self) -> None:
+        feed = self.feed
+        if self.loading_older or not feed.loaded:
+            return
+        if not feed.has_older or feed.at_limit:
+            if feed.at_limit:
+                self.notify(f"Holding the newest {feed.window} events: older ones are not loaded.", timeout=4)
+            return
+        self.loading_older = True
+        self.update_status()
+        self.run_worker(self._load_older(), group="older", exit_on_error=False)
+
+    async def _load_older(self) -> None:
+        try:
+            async with self._lock:
+                delta = await self.feed.load_older()
+                self.apply_delta(delta)
+        except MedplumError as error:
+            self.notify(f"Could not load older events: {error}", severity="warning", markup=False)
+        except Exception as error:
+            message = self.botmon.crash_log.record(error, "loading older events")
+            self.notify(message, severity="error", markup=False)
+        finally:
+            self.loading_older = False
+            self.update_status()

@@ -1,0 +1,68 @@
+"""The ``?`` screen: every key of the screen it was opened from, generated from the bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+__all__ = ["HelpScreen", "Section"]
+
+Section = tuple[str, Sequence[tuple[str, str]]]
+KEY = Style(bold=True, color="cyan")
+TITLE = Style(bold=True)
+DIM = Style(dim=True)
+
+
+def help_text(title: str, sections: Sequence[Section], notes: Sequence[str]) -> Text:
+    text = Text(end="")
+    text.append(title + "\n", TITLE)
+    width = max((len(key) for _, rows in sections for key, _ in rows), default=4)
+    for heading, rows in sections:
+        if not rows:
+            continue
+        text.append(f"\n{heading}\n", TITLE)
+        for key, description in rows:
+            text.append(f"  {key:<{width}}  ", KEY)
+            text.append(description + "\n")
+    if notes:
+        text.append("\n")
+        for note in notes:
+            text.append(note + "\n", DIM)
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close", id="help.close"),
+        Binding("question_mark", "dismiss", "Close", show=False, id="help.close_question"),
+        Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
+    ]
+
+    def __init__(self, title: str, sections: Sequence[Section], notes: Sequence[str] = ()) -> None:
+        super().__init__(id="help")
+        self._text = help_text(title, sections, notes)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(self._text, markup=False, id="help-text")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#help-box", VerticalScroll)
+        box.border_title = "Keys"
+        box.border_subtitle = "esc closes"
+        box.focus()
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)
+
+    @property
+    def plain(self) -> str:
+        return self._text.plain

@@ -1,0 +1,62 @@
+"""Messages shown in place of an empty table: the troubleshooting banner and the plain empty state."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from botmon_tui.ui.troubleshoot import NoEventsReason
+
+__all__ = ["Banner", "banner_text", "empty_text"]
+
+TITLE = Style(bold=True)
+DIM = Style(dim=True)
+
+
+def banner_text(reason: NoEventsReason) -> Text:
+    mark = "⚠ " if reason.blocking else "ⓘ "
+    text = Text(end="")
+    text.append(mark + reason.title + "\n", TITLE)
+    for line in reason.lines:
+        text.append("\n" + line)
+    text.append("\n\nMedplum docs: ", DIM)
+    text.append(reason.docs_url)
+    return text
+
+
+def empty_text(message: str, hint: str) -> Text:
+    text = Text(end="")
+    text.append(message, TITLE)
+    text.append("\n" + hint, DIM)
+    return text
+
+
+class Banner(Static):
+    """A bordered message box; ``-warning`` for settings that block events, ``-info`` otherwise."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", markup=False, id=id)
+        self.cause: str | None = None
+
+    def show_reason(self, reason: NoEventsReason) -> None:
+        self.cause = reason.cause
+        self.set_class(reason.blocking, "-warning")
+        self.set_class(not reason.blocking, "-info")
+        self.remove_class("-empty", "-error")
+        self.border_title = "Why no events?"
+        self.update(banner_text(reason))
+
+    def show_empty(self, message: str, hint: str) -> None:
+        self.cause = "filtered"
+        self.remove_class("-warning", "-info", "-error")
+        self.add_class("-empty")
+        self.border_title = None
+        self.update(empty_text(message, hint))
+
+    def show_error(self, message: Text) -> None:
+        self.cause = "error"
+        self.remove_class("-warning", "-info", "-empty")
+        self.add_class("-error")
+        self.border_title = "Cannot show this bot"
+        self.update(message)

@@ -1,0 +1,109 @@
+"""The one-line status under every screen: live/paused, data age, interval, errors, retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.formatting import duration_text, relative_age
+
+__all__ = ["StatusInfo", "StatusLine", "status_text"]
+
+OK = Style(color="green", bold=True)
+WARN = Style(color="yellow", bold=True)
+ERR = Style(color="red", bold=True)
+DIM = Style(dim=True)
+
+
+@dataclass
+class StatusInfo:
+    interval: float
+    detail: str = ""
+    paused: bool = False
+    auto: bool = True
+    polling: bool = False
+    last_success: datetime | None = None
+    error: str | None = None
+    failures: int = 0
+    retry_in: float | None = None
+    note: str | None = None
+    note_style: str = "ok"
+
+
+def _every(seconds: float) -> str:
+    return f"every {seconds:g}s" if seconds < 120 else f"every {duration_text(seconds)}"
+
+
+def status_text(info: StatusInfo, now: datetime) -> Text:
+    """The status line as Text (no markup: error messages come from servers)."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    sep = (" · ", DIM)
+    if info.error is not None:
+        text.append("✗ ", ERR)
+        if info.paused:
+            text.append("paused", WARN)
+        elif info.polling:
+            text.append("retrying…", ERR)
+        elif info.retry_in is not None and info.auto:
+            text.append(f"retry in {max(0, round(info.retry_in))}s", ERR)
+        else:
+            text.append("r to retry", ERR)
+        text.append(*sep)
+        text.append(sanitize(info.error), ERR)
+        text.append(*sep)
+        if info.last_success is not None:
+            text.append(f"showing data from {relative_age(info.last_success, now)}")
+        else:
+            text.append("no data yet")
+        if info.detail:
+            text.append(*sep)
+            text.append(info.detail)
+        return text
+    if info.paused:
+        text.append("‖ paused", WARN)
+        text.append(" (p resumes)", DIM)
+    elif info.last_success is None:
+        text.append("… loading", WARN)
+    elif info.polling:
+        text.append("● updating…", OK)
+    else:
+        text.append("● live", OK)
+    if info.last_success is not None:
+        text.append(*sep)
+        text.append(f"updated {relative_age(info.last_success, now)}")
+    if info.auto:
+        text.append(*sep)
+        text.append(_every(info.interval))
+    else:
+        text.append(*sep)
+        text.append("manual refresh (r)")
+    if info.detail:
+        text.append(*sep)
+        text.append(info.detail)
+    if info.note:
+        text.append(*sep)
+        text.append(sanitize(info.note), OK if info.note_style == "ok" else WARN)
+    return text
+
+
+class StatusLine(Static):
+    """Shows :func:`status_text`; the owning screen calls :meth:`show` once a second and after polls."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; width: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", markup=False, id=id)
+        self.plain = ""
+
+    def show(self, info: StatusInfo, now: datetime) -> None:
+        text = status_text(info, now)
+        if text.plain != self.plain or info.error is not None:
+            self.plain = text.plain
+            self.update(text)
