@@ -1,0 +1,583 @@
+"""Settings resolution: flags > environment > Medplum CLI profile > config file > defaults."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import certifi
+import pytest
+
+from botmon_tui.config import (
+    DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT,
+    ConfigError,
+    Flags,
+    Resolver,
+    Sources,
+    config_dir_from,
+    read_config_file,
+)
+from botmon_tui.medplum.auth import DEFAULT_BASE_URL, DEFAULT_FHIR_URL_PATH, ConnectionSettings, Secret
+
+
+@dataclass
+class Layout:
+    """A fake machine: a HOME with ~/.medplum, a config dir, an environment."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    def sources(self, env: dict[str, str] | None = None, stdin: io.StringIO | None = None) -> Sources:
+        return Sources(environ=env or {}, home=self.home, config_dir=self.config_dir, stdin=stdin)
+
+    def resolver(self, flags: Flags | None = None, env: dict[str, str] | None = None, **kw: Any) -> Resolver:
+        return Resolver(flags or Flags(), self.sources(env, **kw))
+
+    def connection(self, flags: Flags | None = None, env: dict[str, str] | None = None) -> ConnectionSettings:
+        return self.resolver(flags, env).connection()
+
+    def profile(
+        self,
+        name: str,
+        options: dict[str, Any] | None,
+        *,
+        active_login: dict[str, Any] | None = None,
+        mode: int = 0o600,
+    ) -> Path:
+        """Write a profile the way the Medplum CLI does: a flat object of strings."""
+        data: dict[str, str] = {}
+        if options is not None:
+            data["options"] = json.dumps(options)
+        if active_login is not None:
+            data["activeLogin"] = json.dumps(active_login)
+        path = self.home / ".medplum" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+        path.chmod(mode)
+        return path
+
+    def config(self, text: str) -> Path:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        path = self.config_dir / "config.toml"
+        path.write_text(text)
+        return path
+
+    def secret_file(self, name: str, value: str, mode: int = 0o600) -> Path:
+        path = self.root / name
+        path.write_text(value)
+        path.chmod(mode)
+        return path
+
+    def ca_file(self, name: str) -> Path:
+        path = self.root / name
+        shutil.copyfile(certifi.where(), path)
+        return path
+
+
+@pytest.fixture
+def fs(tmp_path: Path) -> Layout:
+    layout = Layout(tmp_path)
+    layout.home.mkdir()
+    return layout
+
+
+CC = {"authType": "client-credentials"}
+
+
+# ------------------------------------------------------------------------------------------------
+# Precedence, field by field
+# ------------------------------------------------------------------------------------------------
+
+
+def _layered(fs: Layout, layers: set[str]) -> Resolver:
+    """Every field set in each of ``layers`` (``flags``, ``env``, ``profile``, ``file``)."""
+    flags = Flags()
+    if "flags" in layers:
+        flags = Flags(
+            base_url="https://flags.example/",
+            fhir_url_path="flags/R4/",
+            token_url="https://flags.example/token",
+            client_id="flags-id",
+            client_secret_file=str(fs.secret_file("flags.secret", "flags-secret\n")),
+            ca_file=str(fs.ca_file("flags-ca.pem")),
+            timeout=11,
+            interval=21,
+        )
+    env: dict[str, str] = {}
+    if "env" in layers:
+        env = {
+            "MEDPLUM_BASE_URL": "https://env.example/",
+            "MEDPLUM_FHIR_URL_PATH": "env/R4/",
+            "MEDPLUM_TOKEN_URL": "https://env.example/token",
+            "MEDPLUM_CLIENT_ID": "env-id",
+            "MEDPLUM_CLIENT_SECRET": "env-secret",
+            "BOTMON_INTERVAL": "22",
+        }
+    lines: list[str] = []
+    if "profile" in layers:
+        fs.profile(
+            "prof",
+            {
+                **CC,
+                "baseUrl": "https://profile.example/",
+                "fhirUrlPath": "profile/R4/",
+                "tokenUrl": "https://profile.example/token",
+                "clientId": "profile-id",
+                "clientSecret": "profile-secret",
+            },
+        )
+        lines.append('profile = "prof"')
+    if "file" in layers:
+        fs.secret_file("file.secret", "file-secret")
+        fs.ca_file("file-ca.pem")
+        lines += [
+            'base_url = "https://file.example/"',
+            'fhir_url_path = "file/R4/"',
+            'token_url = "https://file.example/token"',
+            'client_id = "file-id"',
+            'client_secret_file = "../file.secret"',  # relative to the config dir
+            'ca_file = "../file-ca.pem"',
+            "timeout = 14",
+            "interval = 24",
+        ]
+    if lines:
+        fs.config("\n".join(lines) + "\n")
+    return fs.resolver(flags, env)
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        (
+            {"flags", "env", "profile", "file"},
+            {"url": "flags", "id": "flags", "secret": "flags", "interval": 21, "timeout": 11, "ca": "flags"},
+        ),
+        (
+            {"env", "profile", "file"},
+            {"url": "env", "id": "env", "secret": "env", "interval": 22, "timeout": 14, "ca": "file"},
+        ),
+        (
+            {"profile", "file"},
+            {
+                "url": "profile",
+                "id": "profile",
+                "secret": "profile",
+                "interval": 24,
+                "timeout": 14,
+                "ca": "file",
+            },
+        ),
+        (
+            {"file"},
+            {"url": "file", "id": "file", "secret": "file", "interval": 24, "timeout": 14, "ca": "file"},
+        ),
+    ],
+    ids=["flags", "env", "profile", "file"],
+)
+def test_each_field_comes_from_the_highest_layer_that_sets_it(
+    fs: Layout, layers: set[str], expected: dict[str, Any]
+) -> None:
+    resolver = _layered(fs, layers)
+    settings = resolver.connection()
+    layer = expected["url"]
+    assert settings.base_url == f"https://{layer}.example/"
+    assert settings.fhir_url_path == f"{layer}/R4/"
+    assert settings.token_url == f"https://{layer}.example/token"
+    assert settings.client_id == f"{expected['id']}-id"
+    assert settings.client_secret == Secret(f"{expected['secret']}-secret")
+    assert settings.auth_method == "client-credentials"
+    assert settings.timeout == expected["timeout"]
+    assert settings.ca_file is not None and Path(settings.ca_file).name == f"{expected['ca']}-ca.pem"
+    assert resolver.interval() == expected["interval"]
+    assert resolver.warnings == []
+
+
+def test_fields_mix_across_layers(fs: Layout) -> None:
+    fs.profile(
+        "prod", {**CC, "baseUrl": "https://medplum.example.org/", "clientId": "p-id", "clientSecret": "p-s"}
+    )
+    fs.config('profile = "prod"\nfhir_url_path = "fhir/R5/"\n')
+    settings = fs.connection(Flags(client_id="flag-id"), {"MEDPLUM_CLIENT_SECRET": "env-s"})
+    assert settings.base_url == "https://medplum.example.org/"  # profile
+    assert settings.fhir_url_path == "fhir/R5/"  # config file
+    assert settings.client_id == "flag-id"  # flag
+    assert settings.client_secret == Secret("env-s")  # environment
+    assert settings.source == "flags + environment + profile 'prod'"
+
+
+def test_defaults(fs: Layout) -> None:
+    resolver = fs.resolver(env={"MEDPLUM_CLIENT_ID": "id", "MEDPLUM_CLIENT_SECRET": "s"})
+    settings = resolver.connection()
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.fhir_url_path == DEFAULT_FHIR_URL_PATH
+    assert settings.token_url is None and settings.ca_file is None
+    assert settings.timeout == DEFAULT_TIMEOUT
+    assert resolver.interval() == DEFAULT_INTERVAL
+    assert settings.source == "environment"
+
+
+def test_empty_environment_values_count_as_unset(fs: Layout) -> None:
+    env = {
+        "MEDPLUM_BASE_URL": "",
+        "MEDPLUM_CLIENT_ID": "id",
+        "MEDPLUM_CLIENT_SECRET": "s",
+        "BOTMON_INTERVAL": " ",
+    }
+    resolver = fs.resolver(env=env)
+    assert resolver.connection().base_url == DEFAULT_BASE_URL
+    assert resolver.interval() == DEFAULT_INTERVAL
+
+
+def test_profile_chosen_by_flag_beats_environment_and_config(fs: Layout) -> None:
+    for name in ("a", "b", "c"):
+        fs.profile(
+            name, {**CC, "baseUrl": f"https://{name}.example/", "clientId": name, "clientSecret": name}
+        )
+    fs.config('profile = "c"\n')
+    assert fs.connection(Flags(profile="a"), {"BOTMON_PROFILE": "b"}).base_url == "https://a.example/"
+    assert fs.connection(env={"BOTMON_PROFILE": "b"}).base_url == "https://b.example/"
+    assert fs.connection().base_url == "https://c.example/"
+
+
+# ------------------------------------------------------------------------------------------------
+# Medplum CLI profiles, in their real file format
+# ------------------------------------------------------------------------------------------------
+
+
+def test_profile_in_the_medplum_cli_format(fs: Layout) -> None:
+    path = fs.profile(
+        "prod",
+        {
+            "name": "prod",
+            "authType": "client-credentials",
+            "baseUrl": "https://api.example.org/",
+            "fhirUrlPath": "fhir/R4",
+            "tokenUrl": "oauth2/token",
+            "authorizeUrl": "oauth2/authorize",
+            "clientId": "1b2c-client",
+            "clientSecret": "a-very-secret-value",
+            "scope": "openid",
+        },
+    )
+    raw = json.loads(path.read_text())
+    assert isinstance(raw["options"], str)  # JSON-encoded string, as the Medplum CLI writes it
+    settings = fs.connection(Flags(profile="prod"))
+    assert settings.base_url == "https://api.example.org/"
+    assert settings.fhir_base == "https://api.example.org/fhir/R4/"
+    assert settings.token_endpoint == "https://api.example.org/oauth2/token"
+    assert settings.client_id == "1b2c-client"
+    assert settings.client_secret is not None and settings.client_secret.reveal() == "a-very-secret-value"
+    assert settings.auth_method == "client-credentials"
+    assert settings.source == "profile 'prod'"
+
+
+def test_basic_profile_uses_basic_auth(fs: Layout) -> None:
+    fs.profile(
+        "b", {"authType": "basic", "baseUrl": "https://x.example/", "clientId": "i", "clientSecret": "s"}
+    )
+    settings = fs.connection(Flags(profile="b"))
+    assert settings.auth_method == "basic"
+    assert settings.basic_header().startswith("Basic ")
+
+
+def test_authorization_code_profile_uses_the_active_login_token(fs: Layout) -> None:
+    fs.profile(
+        "dev",
+        {"authType": "authorization-code", "baseUrl": "http://localhost:8103/"},
+        active_login={
+            "accessToken": "eyJ.login.token",
+            "refreshToken": "r",
+            "profile": {"reference": "Practitioner/1"},
+        },
+    )
+    settings = fs.connection(Flags(profile="dev"))
+    assert settings.auth_method == "token"
+    assert settings.access_token == Secret("eyJ.login.token")
+    assert settings.client_secret is None
+
+
+def test_authorization_code_profile_without_a_token_asks_for_client_credentials(fs: Layout) -> None:
+    fs.profile("dev", {"authType": "authorization-code", "baseUrl": "https://x.example/"})
+    with pytest.raises(ConfigError, match="client credentials") as info:
+        fs.connection(Flags(profile="dev"))
+    assert "\n" not in str(info.value)
+    assert "authorization-code" in str(info.value)
+
+
+def test_credentials_from_the_environment_override_an_authorization_code_profile(fs: Layout) -> None:
+    fs.profile(
+        "dev",
+        {"authType": "authorization-code", "baseUrl": "https://x.example/"},
+        active_login={"accessToken": "t"},
+    )
+    settings = fs.connection(Flags(profile="dev"), {"MEDPLUM_CLIENT_ID": "i", "MEDPLUM_CLIENT_SECRET": "s"})
+    assert settings.auth_method == "client-credentials"
+    assert settings.access_token is None
+
+
+def test_environment_token_beats_profile_client_credentials(fs: Layout) -> None:
+    fs.profile("p", {**CC, "clientId": "i", "clientSecret": "s"})
+    settings = fs.connection(Flags(profile="p"), {"MEDPLUM_CLIENT_ACCESS_TOKEN": "tok"})
+    assert settings.auth_method == "token" and settings.access_token == Secret("tok")
+    assert settings.client_secret is None
+
+
+def test_client_credentials_win_over_a_token_in_the_same_layer(fs: Layout) -> None:
+    env = {"MEDPLUM_CLIENT_ID": "i", "MEDPLUM_CLIENT_SECRET": "s", "MEDPLUM_CLIENT_ACCESS_TOKEN": "t"}
+    settings = fs.connection(env=env)
+    assert settings.auth_method == "client-credentials"  # renewable beats a token that expires
+
+
+def test_client_credentials_profile_ignores_its_active_login(fs: Layout) -> None:
+    fs.profile("p", {**CC, "clientId": "i"}, active_login={"accessToken": "t"})
+    with pytest.raises(ConfigError, match="no client secret for client id 'i'"):
+        fs.connection(Flags(profile="p"))
+
+
+def test_the_default_profile_is_read_only_when_nothing_else_is_configured(fs: Layout) -> None:
+    fs.profile(
+        "default", {**CC, "baseUrl": "https://default.example/", "clientId": "d", "clientSecret": "ds"}
+    )
+    assert fs.connection().base_url == "https://default.example/"
+    # A base URL or credentials named elsewhere: the default profile's secret is never sent there.
+    env = {"MEDPLUM_BASE_URL": "https://other.example/", "MEDPLUM_CLIENT_ACCESS_TOKEN": "t"}
+    settings = fs.connection(env=env)
+    assert settings.base_url == "https://other.example/" and settings.client_secret is None
+    with pytest.raises(ConfigError, match="no credentials"):
+        fs.connection(Flags(base_url="https://other.example/"))
+
+
+def test_missing_profiles(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="profile 'nope' not found"):
+        fs.connection(Flags(profile="nope"))
+    with pytest.raises(ConfigError, match="no credentials"):
+        fs.connection()  # no default profile: fine, but nothing to log in with
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", ".hidden", "", "x" * 80])
+def test_profile_names_cannot_escape_the_profile_dir(fs: Layout, name: str) -> None:
+    with pytest.raises(ConfigError, match="invalid profile name"):
+        fs.connection(Flags(profile=name) if name else None, {"BOTMON_PROFILE": "../x"} if not name else None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '["a list"]',
+        '{"options": "{broken"}',
+        '{"options": "[1]"}',
+        '{"options": 5}',
+        '{"activeLogin": "x"}',
+    ],
+)
+def test_broken_profiles_are_config_errors(fs: Layout, content: str) -> None:
+    path = fs.home / ".medplum" / "bad.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        fs.connection(Flags(profile="bad"))
+    assert "bad.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_profile_options_as_an_object_are_accepted(fs: Layout) -> None:
+    path = fs.home / ".medplum" / "obj.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"options": {**CC, "clientId": "i", "clientSecret": "s"}}))
+    path.chmod(0o600)
+    assert fs.connection(Flags(profile="obj")).client_id == "i"
+
+
+# ------------------------------------------------------------------------------------------------
+# Plain HTTP, URLs, TLS
+# ------------------------------------------------------------------------------------------------
+
+CREDS = {"MEDPLUM_CLIENT_ID": "id", "MEDPLUM_CLIENT_SECRET": "sekrit"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com/", "http://10.0.0.5:8103/", "http://127.evil.example/", "http://localhost.example/"],
+)
+def test_plain_http_to_a_remote_host_is_refused(fs: Layout, url: str) -> None:
+    with pytest.raises(ConfigError, match="refusing plain http://") as info:
+        fs.connection(Flags(base_url=url), CREDS)
+    assert "--insecure-http" in str(info.value)
+    assert fs.connection(Flags(base_url=url, insecure_http=True), CREDS).base_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8103/", "http://localhost:8103/", "http://[::1]:8103/", "http://127.0.0.2/"]
+)
+def test_plain_http_to_loopback_is_allowed(fs: Layout, url: str) -> None:
+    assert fs.connection(Flags(base_url=url), CREDS).base_url == url
+
+
+def test_plain_http_token_url_is_refused_too(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="token URL"):
+        fs.connection(Flags(token_url="http://auth.example/token"), CREDS)
+    assert fs.connection(Flags(token_url="oauth2/token"), CREDS).token_url == "oauth2/token"
+
+
+@pytest.mark.parametrize("url", ["ftp://x.example/", "api.medplum.com", "https://", "https://x.example/?a=1"])
+def test_malformed_base_urls(fs: Layout, url: str) -> None:
+    with pytest.raises(ConfigError):
+        fs.connection(Flags(base_url=url), CREDS)
+
+
+def test_a_url_with_a_password_is_refused_without_echoing_it(fs: Layout) -> None:
+    with pytest.raises(ConfigError) as info:
+        fs.connection(Flags(base_url="https://user:hunter2@x.example/"), CREDS)
+    assert "hunter2" not in str(info.value)
+
+
+def test_ca_file_must_exist_and_be_a_ca_bundle(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        fs.connection(Flags(ca_file=str(fs.root / "missing.pem")), CREDS)
+    junk = fs.secret_file("junk.pem", "not a certificate")
+    with pytest.raises(ConfigError, match="cannot load CA file"):
+        fs.connection(Flags(ca_file=str(junk)), CREDS)
+
+
+# ------------------------------------------------------------------------------------------------
+# Secrets: files, stdin, permissions, never shown
+# ------------------------------------------------------------------------------------------------
+
+
+def test_secret_file_readable_by_others_warns(fs: Layout) -> None:
+    loose = fs.secret_file("loose.secret", "s1\n", mode=0o644)
+    resolver = fs.resolver(Flags(client_id="i", client_secret_file=str(loose)))
+    assert resolver.connection().client_secret == Secret("s1")
+    assert len(resolver.warnings) == 1
+    assert "loose.secret" in resolver.warnings[0] and "chmod 600" in resolver.warnings[0]
+    assert "s1" not in resolver.warnings[0]
+    tight = fs.secret_file("tight.secret", "s2", mode=0o600)
+    resolver = fs.resolver(Flags(client_id="i", client_secret_file=str(tight)))
+    resolver.connection()
+    assert resolver.warnings == []
+
+
+def test_profile_holding_a_secret_readable_by_others_warns(fs: Layout) -> None:
+    fs.profile("p", {**CC, "clientId": "i", "clientSecret": "s"}, mode=0o644)
+    resolver = fs.resolver(Flags(profile="p"))
+    resolver.connection()
+    assert len(resolver.warnings) == 1 and "p.json" in resolver.warnings[0]
+    fs.profile("nosecret", {"authType": "authorization-code"}, mode=0o644)
+    resolver = fs.resolver(Flags(profile="nosecret"), CREDS)
+    resolver.connection()
+    assert resolver.warnings == []
+
+
+def test_secret_from_stdin(fs: Layout) -> None:
+    resolver = fs.resolver(Flags(client_id="i", client_secret_file="-"), stdin=io.StringIO("from-stdin\n"))
+    assert resolver.connection().client_secret == Secret("from-stdin")
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n", "two\nlines"])
+def test_unusable_secret_files(fs: Layout, content: str) -> None:
+    path = fs.secret_file("bad.secret", content)
+    with pytest.raises(ConfigError):
+        fs.connection(Flags(client_id="i", client_secret_file=str(path)))
+
+
+def test_missing_secret_file(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="client secret file not found"):
+        fs.connection(Flags(client_id="i", client_secret_file=str(fs.root / "nope")))
+
+
+def test_secrets_never_show_in_repr_or_errors(fs: Layout) -> None:
+    env = {"MEDPLUM_CLIENT_ID": "the-id", "MEDPLUM_CLIENT_SECRET": "S3CRET-value"}
+    settings = fs.connection(env=env)
+    for text in (repr(settings), str(settings), repr(settings.client_secret), f"{settings.client_secret}"):
+        assert "S3CRET-value" not in text
+    token = fs.connection(env={"MEDPLUM_CLIENT_ACCESS_TOKEN": "TOKEN-value"})
+    assert "TOKEN-value" not in repr(token)
+    with pytest.raises(ConfigError) as info:
+        fs.connection(env={"MEDPLUM_CLIENT_SECRET": "S3CRET-value"})  # no client id
+    assert "S3CRET-value" not in str(info.value)
+    assert "client id" in str(info.value)
+
+
+def test_no_credentials_at_all(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="--demo"):
+        fs.connection()
+
+
+# ------------------------------------------------------------------------------------------------
+# The config file, interval and timeout
+# ------------------------------------------------------------------------------------------------
+
+
+def test_config_dir_comes_from_botmon_config_dir(tmp_path: Path) -> None:
+    assert config_dir_from({"BOTMON_CONFIG_DIR": str(tmp_path)}) == tmp_path
+    assert config_dir_from({}).name == "botmon-tui"
+    assert Sources.from_os().config_dir == Path(os.environ["BOTMON_CONFIG_DIR"])  # conftest isolation
+
+
+def test_config_file_is_optional(fs: Layout) -> None:
+    config = read_config_file(fs.config_dir)
+    assert not config.exists and config.values == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("interval = ", "not valid TOML"),
+        ('interval = "fast"', "interval must be a number"),
+        ("interval = true", "interval must be a number"),
+        ("base_url = 5", "base_url must be a string"),
+    ],
+)
+def test_bad_config_files(fs: Layout, text: str, match: str) -> None:
+    fs.config(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        fs.resolver(env=CREDS).interval()
+    assert "config.toml" in str(info.value)
+
+
+def test_unknown_config_keys_warn(fs: Layout) -> None:
+    fs.config('client_secret = "inline"\ncolour = "blue"\n')
+    resolver = fs.resolver(env=CREDS)
+    resolver.connection()
+    assert len(resolver.warnings) == 2
+    assert "client_secret_file" in resolver.warnings[0]
+    assert all("inline" not in w for w in resolver.warnings)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "match"),
+    [
+        (Flags(interval=0.2), {}, "--interval"),
+        (Flags(interval=float("nan")), {}, "--interval"),
+        (Flags(), {"BOTMON_INTERVAL": "soon"}, "BOTMON_INTERVAL"),
+        (Flags(), {"BOTMON_INTERVAL": "99999"}, "BOTMON_INTERVAL"),
+    ],
+)
+def test_bad_intervals(fs: Layout, flags: Flags, env: dict[str, str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        fs.resolver(flags, env).interval()
+
+
+def test_bad_timeout(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="timeout"):
+        fs.resolver(Flags(timeout=-1)).timeout()
+    fs.config("timeout = 0\n")
+    with pytest.raises(ConfigError, match="timeout"):
+        fs.resolver().timeout()
+
+
+def test_config_error_is_one_line() -> None:
+    assert str(ConfigError("a\nb\x1b[2J  c")) == "a b␛[2J c"
