@@ -34,6 +34,24 @@ from botmon_tui.ui.screens.help import HelpScreen, Section
 
 __all__ = ["BotmonApp", "run_tui"]
 
+#: Longer help than the footer's one-word descriptions, by binding id.
+LONG_HELP = {
+    "bots.open": "Open the selected bot's Event tab",
+    "bots.open_row": "Open the selected bot's Event tab",
+    "bots.filter": "Filter bots by name or id (enter keeps it, esc clears it)",
+    "bots.clear_filter": "Clear the filter",
+    "events.back": "Back: clear the filter, leave the pane, then back to the bot list",
+    "events.filter": "Filter events by id, outcome or output text",
+    "events.times": "Last Updated: toggle absolute times / relative ages",
+    "events.older": "Load the next page of older events (also at the bottom of the table)",
+    "events.focus_pane": "Focus the Outcome Desc pane / the table",
+    "events.read_output": "Focus the Outcome Desc pane to scroll the output",
+    "poll.refresh": "Refresh now",
+    "poll.pause": "Pause / resume automatic polling",
+    "app.help": "This help",
+    "app.quit": "Quit",
+}
+
 #: Mouse and focus hints the help screen adds to the generated key list.
 HELP_NOTES = (
     "Mouse: click a column header to sort by it (click again to reverse); click a row to select it.",
@@ -148,7 +166,8 @@ class BotmonApp(App[int]):
                     if not binding.description or key in seen:
                         continue
                     seen.add(key)
-                    rows.append((self.get_key_display(binding), binding.description))
+                    description = LONG_HELP.get(binding.id or "", binding.description)
+                    rows.append((self.get_key_display(binding), description))
             return rows
 
         focused = screen.focused

@@ -8,6 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -42,8 +43,14 @@ class BotListScreen(PollingScreen):
         Binding("slash", "filter", "Filter", id="bots.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
         *(
-            Binding(str(n), f"sort({n})", f"Sort by column {n}", id=f"bots.sort_{n}", group=SORT)
-            for n in range(1, 7)
+            Binding(
+                str(spec.number),
+                f"sort({spec.number})",
+                f"Sort by {spec.label}",
+                id=f"bots.sort_{spec.key}",
+                group=SORT,
+            )
+            for spec in BotTable.SPECS
         ),
         *PollingScreen.POLL_BINDINGS,
     ]
@@ -57,13 +64,14 @@ class BotListScreen(PollingScreen):
         yield Static("", id="heading", markup=False)
         yield Input(placeholder="Filter bots by name or id (enter: keep, esc: clear)", id="filter")
         yield BotTable(clock=self.botmon.clock, id="bots")
-        yield Banner(id="empty")
+        with Container(id="empty-area", classes="banner-area"):
+            yield Banner(id="empty")
         yield StatusLine(id="status")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.query_one("#empty", Banner).display = False
+        self.query_one("#empty-area").display = False
         self.update_heading()
         self.update_status()
         self.query_one(BotTable).focus()
@@ -136,8 +144,9 @@ class BotListScreen(PollingScreen):
         project = self.botmon.project
         table = self.table
         empty = self.query_one("#empty", Banner)
+        area = self.query_one("#empty-area")
         if not project.loaded or table.row_count:
-            empty.display = False
+            area.display = False
             table.display = True
             return
         if self.filter_text:
@@ -151,7 +160,7 @@ class BotListScreen(PollingScreen):
                 "Create one in the Medplum app (Project admin → Bots), or check that these credentials "
                 "can read Bot resources.",
             )
-        empty.display = True
+        area.display = True
         table.display = False
 
     # ------------------------------------------------------------------ actions

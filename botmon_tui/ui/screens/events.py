@@ -45,8 +45,14 @@ class EventScreen(PollingScreen):
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
         *(
-            Binding(str(n), f"sort({n})", f"Sort by column {n}", id=f"events.sort_{n}", group=SORT)
-            for n in range(1, 5)
+            Binding(
+                str(spec.number),
+                f"sort({spec.number})",
+                f"Sort by {spec.label}",
+                id=f"events.sort_{spec.key}",
+                group=SORT,
+            )
+            for spec in EventTable.SPECS
         ),
         Binding("t", "toggle_times", "Times", id="events.times"),
         *PollingScreen.POLL_BINDINGS,
@@ -73,7 +79,8 @@ class EventScreen(PollingScreen):
         yield Input(
             placeholder="Filter events by id, outcome or output text (enter: keep, esc: clear)", id="filter"
         )
-        yield Banner(id="banner")
+        with Container(id="banner-area", classes="banner-area"):
+            yield Banner(id="banner")
         with Container(id="body"):
             yield EventTable(clock=app.clock, tz=app.tz, id="events-table")
             yield OutcomePane(id="pane")
@@ -82,7 +89,7 @@ class EventScreen(PollingScreen):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.query_one("#banner", Banner).display = False
+        self.query_one("#banner-area").display = False
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
@@ -206,8 +213,9 @@ class EventScreen(PollingScreen):
             )
         else:
             show = False
-        if banner.display != show:
-            banner.display = show
+        area = self.query_one("#banner-area")
+        if area.display != show:
+            area.display = show
             body.display = not show
 
     def update_pane(self) -> None:

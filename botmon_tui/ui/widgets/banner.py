@@ -15,7 +15,7 @@ DIM = Style(dim=True)
 
 
 def banner_text(reason: NoEventsReason) -> Text:
-    mark = "⚠ " if reason.blocking else "ⓘ "
+    mark = "⚠ " if reason.blocking else ""
     text = Text(end="")
     text.append(mark + reason.title + "\n", TITLE)
     for line in reason.lines:

@@ -115,5 +115,4 @@ class BotTable(KeyedTable):
             self.apply_rows([(bot_id, self.cells(s)) for bot_id, s in self._statuses.items()])
 
     def refresh_ages(self) -> None:
-        if self.row_count:
-            self._touch()
+        self.refresh_age_column("last_run")

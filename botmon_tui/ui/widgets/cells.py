@@ -20,7 +20,7 @@ class AgeCell:
     whether absolute times are toggled on. The table repaints on a timer to keep ages fresh.
     """
 
-    __slots__ = ("label", "row_id", "style", "when")
+    __slots__ = ("label", "row_id", "shown", "style", "when")
 
     def __init__(
         self,
@@ -33,9 +33,12 @@ class AgeCell:
         self.row_id = row_id
         self.label = label
         self.style = style
+        #: The label last painted (to repaint only when it would change).
+        self.shown: str | None = None
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(self.label(self), style=self.style or "", no_wrap=True, overflow="ellipsis", end="")
+        self.shown = self.label(self)
+        yield Text(self.shown, style=self.style or "", no_wrap=True, overflow="ellipsis", end="")
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(7, 19)

@@ -117,15 +117,9 @@ class EventTable(KeyedTable):
 
     def toggle_absolute(self) -> bool:
         self.show_absolute = not self.show_absolute
-        self._touch()
+        self._repaint_column("updated")
         return self.show_absolute
 
     def refresh_ages(self) -> None:
         """Repaint (visible rows only) so relative ages move on."""
-        if self.row_count:
-            self._touch()
-
-    def watch_cursor_coordinate(self, old: Any, value: Any) -> None:
-        super().watch_cursor_coordinate(old, value)
-        # The selected row shows its absolute time: repaint both rows.
-        self._touch()
+        self.refresh_age_column("updated")
