@@ -1,0 +1,39 @@
+"""An embedded Medplum-compatible backend with a seeded demo project (standard library only).
+
+Used by ``botmon-tui --demo``, ``botmon-tui demo-server``, the integration tests and the benchmarks::
+
+    from botmon_tui.demo import DemoServer, DemoConfig
+
+    with DemoServer(DemoConfig(seed=42, live=False)) as srv:
+        srv.base_url                       # http://127.0.0.1:PORT/  (FHIR base: base_url + "fhir/R4/")
+        srv.client_id, srv.client_secret   # client-credentials login (also accepted as HTTP Basic)
+        srv.store.add_event(bot_id, outcome="4", desc="boom")
+        srv.faults.add(status=503, count=2, path_contains="/fhir/")
+        srv.requests                       # [(method, path_with_query, status, response_bytes), ...]
+
+The behaviour follows Medplum's server (checked against its source): token endpoint errors, 401 with
+``Token expired``, ``RateLimit`` headers and the exact 429, search parameters and their errors, ``_count``
+and ``_offset`` limits, Bundle links with cursor paging, and AuditEvents shaped like the ones Medplum writes
+after a bot run::
+
+    {"resourceType": "AuditEvent", "id": "...",
+     "meta": {"project": "...", "versionId": "...", "lastUpdated": "2025-03-14T09:26:54.120Z"},
+     "type": {"system": "https://medplum.com/CodeSystem/audit-event", "code": "execute"},
+     "period": {"start": "...", "end": "..."}, "recorded": "...",
+     "agent": [{"who": {"reference": "ClientApplication/..."}, "requestor": true},
+               {"who": {"reference": "Bot/<id>", "display": "<name>"}, "requestor": false}],
+     "source": {"observer": {"reference": "Bot/<id>", "display": "<name>"}},
+     "entity": [{"what": {"reference": "Bot/<id>", ...}, "role": {"code": "4", "display": "Domain"}},
+                {"what": {"reference": "Patient/..."}, "role": {"code": "1", "display": "Patient"}},
+                {"what": {"reference": "Subscription/..."}, "role": {"code": "9", "display": "Subscriber"}}],
+     "outcome": "4", "outcomeDesc": "console output joined with \\n (last 10 KiB)"}
+
+This package never imports Textual or httpx.
+"""
+
+from botmon_tui.demo.config import DemoConfig
+from botmon_tui.demo.faults import Fault, Faults
+from botmon_tui.demo.server import DemoServer, RecordedRequest, serve_forever
+from botmon_tui.demo.store import DemoStore
+
+__all__ = ["DemoConfig", "DemoServer", "DemoStore", "Fault", "Faults", "RecordedRequest", "serve_forever"]

@@ -1,0 +1,497 @@
+"""Request handling of the demo server: one :class:`Request` in, one :class:`Response` out.
+
+Kept apart from the socket code so the Medplum behaviour reads in one place. Routes:
+
+* ``POST /oauth2/token`` (client credentials; form-encoded only)
+* ``GET /healthcheck``, ``GET /fhir/R4/metadata`` (no authentication)
+* ``GET /auth/me``
+* ``GET /fhir/R4/Bot``, ``/fhir/R4/Bot/<id>``, ``/fhir/R4/AuditEvent``, ``/fhir/R4/AuditEvent/<id>``
+  (also ``POST <type>/_search`` with a form body), ``POST /fhir/R4/Bot/<id>/$execute``
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import json
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from botmon_tui.demo import outcomes
+from botmon_tui.demo.auth import RateLimiter, RateResult, TokenStore
+from botmon_tui.demo.faults import Fault, Faults
+from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us
+from botmon_tui.demo.search import (
+    AUDIT_EVENT_PARAMS,
+    BOT_PARAMS,
+    MANDATORY_PROPERTIES,
+    ParamDef,
+    SearchError,
+    SearchRequest,
+    SearchResult,
+    build_links,
+    execute,
+    parse_search,
+    split_on_comma,
+    subset,
+)
+from botmon_tui.demo.store import DemoStore, Index
+
+if TYPE_CHECKING:
+    from botmon_tui.demo.config import DemoConfig
+
+__all__ = ["DemoApp", "Request", "Response"]
+
+JsonDict = dict[str, Any]
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+FHIR_PREFIX = "/fhir/R4/"
+#: FHIR interaction costs (Medplum's ``FhirQuotaCost``).
+COST_READ, COST_SEARCH, COST_WRITE = 1, 20, 100
+
+#: Resource types the demo answers for but holds nothing of (reads are 404, searches empty).
+OTHER_TYPES = frozenset(
+    {
+        "Binary",
+        "ClientApplication",
+        "Communication",
+        "Coverage",
+        "DiagnosticReport",
+        "Encounter",
+        "Observation",
+        "Organization",
+        "Patient",
+        "Practitioner",
+        "Project",
+        "ProjectMembership",
+        "QuestionnaireResponse",
+        "Subscription",
+        "Task",
+    }
+)
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    #: Path and query exactly as received.
+    target: str
+    headers: Mapping[str, str]
+    body: bytes
+    client: str
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    #: How the socket layer sends it: "normal", "drop", "truncate" or "hang".
+    mode: str = "normal"
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _json(status: int, obj: Any, headers: list[tuple[str, str]], content_type: str = FHIR_JSON) -> Response:
+    return Response(status, _dumps(obj), [("Content-Type", content_type), *headers])
+
+
+def _html_page(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return (
+        f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {phrase}</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
+class DemoApp:
+    """The Medplum-compatible behaviour, shared by every connection thread."""
+
+    def __init__(
+        self,
+        cfg: DemoConfig,
+        store: DemoStore,
+        faults: Faults,
+        tokens: TokenStore,
+        stop: threading.Event,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.faults = faults
+        self.tokens = tokens
+        self.stop = stop
+        self.requests_limiter = RateLimiter()
+        self.fhir_limiter = RateLimiter()
+        self.errors: list[str] = []
+
+    # ------------------------------------------------------------------ entry point
+
+    def handle(self, req: Request) -> Response:
+        if self.faults.latency > 0:
+            self.stop.wait(self.faults.latency)
+        fault = self.faults.take(req.target)
+        if fault is not None:
+            if fault.latency > 0:
+                self.stop.wait(fault.latency)
+            if fault.kind in ("status", "malformed", "html", "empty", "drop"):
+                return self._fault_response(fault, req)
+        resp = self._handle(req)
+        if fault is not None and fault.kind == "truncated":
+            resp.mode = "truncate"
+        elif fault is not None and fault.kind == "hang":
+            resp.mode = "hang"
+        return resp
+
+    def _handle(self, req: Request) -> Response:
+        try:
+            return self._route(req)
+        except Exception as exc:  # a bug in the demo: answer like Medplum's error handler
+            self.errors.append(traceback.format_exc())
+            return _json(500, outcomes.server_error(f"Error: {exc}"), [])
+
+    # ------------------------------------------------------------------ rate limits
+
+    def _requests_limit(self, req: Request, path: str) -> tuple[RateResult, tuple[str, str]]:
+        is_auth = path != "/auth/me" and (path.startswith("/auth/") or path.startswith("/oauth2/"))
+        limit = self.cfg.auth_rate_limit if is_auth else self.cfg.requests_rate_limit
+        result = self.requests_limiter.consume(req.client + (":auth" if is_auth else ""), 1, limit)
+        return result, ("RateLimit", f'"requests";r={result.remaining};t={result.reset_seconds}')
+
+    @staticmethod
+    def _fhir_header(result: RateResult) -> tuple[str, str]:
+        return ("RateLimit", f'"fhirInteractions";r={result.remaining};t={result.reset_seconds}')
+
+    # ------------------------------------------------------------------ faults
+
+    def _fault_response(self, fault: Fault, req: Request) -> Response:
+        path = req.target.split("?", 1)[0]
+        if fault.kind == "drop":
+            return Response(0, mode="drop")
+        if fault.kind == "html":
+            body = fault.body if fault.body is not None else _html_page(fault.status)
+            return Response(fault.status, body, [("Content-Type", fault.content_type or "text/html")])
+        if fault.kind == "empty":
+            headers = [("Content-Type", fault.content_type)] if fault.content_type else []
+            return Response(fault.status, fault.body or b"", headers)
+        _, requests_header = self._requests_limit(req, path)
+        headers = [requests_header]
+        if fault.kind == "malformed":
+            body = (
+                fault.body
+                if fault.body is not None
+                else b'{"resourceType":"Bundle","type":"searchset","entry":[{"fullUrl":'
+            )
+            return Response(fault.status, body, [("Content-Type", fault.content_type or FHIR_JSON), *headers])
+        if fault.status == 429:
+            ms = fault.ms_before_next if fault.ms_before_next is not None else 1500
+            limit = self.cfg.rate_limit
+            if path.startswith(FHIR_PREFIX):
+                headers.append(("RateLimit", f'"fhirInteractions";r=0;t={-(-ms // 1000)}'))
+            outcome: Any = outcomes.too_many_requests(ms, limit + COST_SEARCH, limit)
+        else:
+            outcome = outcomes.for_status(fault.status)
+        if fault.body is not None:
+            return Response(
+                fault.status, fault.body, [("Content-Type", fault.content_type or FHIR_JSON), *headers]
+            )
+        return _json(fault.status, outcome, headers, fault.content_type or FHIR_JSON)
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(self, req: Request) -> Response:
+        path, _, query = req.target.partition("?")
+        limit, limit_header = self._requests_limit(req, path)
+        headers = [limit_header]
+        if not limit.allowed:
+            return _json(
+                429, outcomes.too_many_requests(limit.ms_before_next, limit.consumed, limit.limit), headers
+            )
+        method = "GET" if req.method == "HEAD" else req.method
+        if path == "/oauth2/token":
+            if method != "POST":
+                return _json(404, outcomes.NOT_FOUND, headers, JSON)
+            return self._token(req, headers)
+        if path == "/healthcheck" and method == "GET":
+            return _json(200, {"ok": True, "version": "demo", "postgres": True, "redis": True}, headers, JSON)
+        if path == "/fhir/R4/metadata" and method == "GET":
+            return _json(200, self._capabilities(), headers)
+        if path == "/auth/me" and method == "GET":
+            client, denied = self._authenticate(req, headers)
+            if denied is not None:
+                return denied
+            return _json(200, self._me(client or ""), headers, JSON)
+        if path.startswith(FHIR_PREFIX):
+            return self._fhir(req, method, path[len(FHIR_PREFIX) :], query, headers)
+        return _json(404, outcomes.NOT_FOUND, headers, JSON)
+
+    # ------------------------------------------------------------------ OAuth
+
+    def _token(self, req: Request, headers: list[tuple[str, str]]) -> Response:
+        content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded" or not req.body:
+            return Response(
+                400, b"Unsupported content type", [("Content-Type", "text/html; charset=utf-8"), *headers]
+            )
+        form: dict[str, str] = {}
+        for key, value in parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True):
+            form.setdefault(key, value)
+
+        def error(description: str, code: str = "invalid_request") -> Response:
+            return _json(400, outcomes.oauth_error(code, description), headers, JSON)
+
+        grant = form.get("grant_type", "")
+        if not grant:
+            return error("Missing grant_type")
+        if grant == "authorization_code":
+            return error("Missing code" if not form.get("code") else "Invalid code")
+        if grant == "refresh_token":
+            return error("Invalid refresh token")
+        if grant != "client_credentials":
+            return error("Unsupported grant_type")
+        if form.get("client_assertion_type"):
+            return error("Invalid client assertion")
+        auth = req.headers.get("Authorization")
+        if auth:
+            if not auth.startswith("Basic "):
+                return error("Invalid authorization header")
+            client_id, client_secret = _basic_credentials(auth.split(" ", 2)[1] if " " in auth else "")
+        else:
+            client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id:
+            return error("Missing client_id")
+        if not client_secret:
+            return error("Missing client_secret")
+        if client_id != self.cfg.client_id:
+            return error("Invalid client")
+        if client_secret != self.cfg.client_secret:
+            return error("Invalid secret")
+        scope = form.get("scope") or "openid"
+        token = self.tokens.issue(client_id, self.cfg.token_ttl, scope)
+        body = {
+            "token_type": "Bearer",
+            "expires_in": self.cfg.token_ttl,
+            "scope": scope,
+            "access_token": token,
+            "project": {"reference": f"Project/{self.store.project_id}"},
+            "profile": {"reference": f"ClientApplication/{client_id}", "display": "botmon-tui demo client"},
+            "need_patient_banner": False,
+        }
+        return _json(200, body, [*headers, ("Cache-Control", "no-store"), ("Pragma", "no-cache")], JSON)
+
+    def _authenticate(
+        self, req: Request, headers: list[tuple[str, str]]
+    ) -> tuple[str | None, Response | None]:
+        """The client id of a valid Bearer token or Basic credentials, or the 401 to send."""
+        auth = req.headers.get("Authorization") or ""
+        kind, _, credential = auth.partition(" ")
+        if kind == "Bearer" and credential:
+            state, client = self.tokens.check(credential.split(" ", 1)[0])
+            if state == "ok":
+                return client, None
+            if state == "expired":
+                return None, _json(401, outcomes.TOKEN_EXPIRED, headers)
+        elif kind == "Basic" and credential:
+            client_id, secret = _basic_credentials(credential.split(" ", 1)[0])
+            if client_id and secret and client_id == self.cfg.client_id and secret == self.cfg.client_secret:
+                return client_id, None
+        return None, _json(401, outcomes.UNAUTHORIZED, headers)
+
+    def _me(self, client_id: str) -> JsonDict:
+        project = {"resourceType": "Project", "id": self.store.project_id, "name": "Demo Clinic"}
+        return {
+            "user": {"resourceType": "ClientApplication", "id": client_id, "name": "botmon-tui demo client"},
+            "project": project,
+            "membership": {
+                "resourceType": "ProjectMembership",
+                "project": {"reference": f"Project/{self.store.project_id}", "display": "Demo Clinic"},
+                "profile": {"reference": f"ClientApplication/{client_id}"},
+            },
+            "profile": {
+                "resourceType": "ClientApplication",
+                "id": client_id,
+                "name": "botmon-tui demo client",
+            },
+        }
+
+    # ------------------------------------------------------------------ FHIR
+
+    def _fhir(
+        self, req: Request, method: str, rest: str, query: str, headers: list[tuple[str, str]]
+    ) -> Response:
+        client, denied = self._authenticate(req, headers)
+        if denied is not None:
+            return denied
+        parts = [unquote(p) for p in rest.split("/") if p]
+        if not parts:
+            return _json(404, outcomes.NOT_FOUND, headers)
+        rtype = parts[0]
+        is_search = len(parts) == 1 or (len(parts) == 2 and parts[1] == "_search" and method == "POST")
+        cost = COST_SEARCH if is_search else (COST_WRITE if method != "GET" else COST_READ)
+        quota = self.fhir_limiter.consume(client or "", cost, self.cfg.rate_limit)
+        headers = [*headers, self._fhir_header(quota)]
+        if not quota.allowed:
+            return _json(
+                429, outcomes.too_many_requests(quota.ms_before_next, quota.consumed, quota.limit), headers
+            )
+        if rtype not in ("Bot", "AuditEvent") and rtype not in OTHER_TYPES:
+            return _json(400, outcomes.bad_request(f"Unsupported resource type: {rtype}"), headers)
+        base = self._fhir_base(req)
+        if is_search:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if method == "POST":
+                content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+                if content_type == "application/x-www-form-urlencoded":
+                    pairs += parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+            elif method != "GET":
+                return _json(405, outcomes.for_status(405), headers)
+            return self._search(rtype, pairs, base, headers)
+        if len(parts) == 2:
+            if method != "GET":
+                return _json(405, outcomes.for_status(405), headers)
+            return self._read(rtype, parts[1], headers)
+        if len(parts) == 3 and rtype == "Bot" and parts[2] == "$execute":
+            if method != "POST":
+                return _json(405, outcomes.for_status(405), headers)
+            return self._execute(parts[1], headers)
+        return _json(404, outcomes.NOT_FOUND, headers)
+
+    def _fhir_base(self, req: Request) -> str:
+        host = req.headers.get("Host") or f"127.0.0.1:{self.cfg.port or 80}"
+        return f"http://{host}{FHIR_PREFIX}"
+
+    def _read(self, rtype: str, resource_id: str, headers: list[tuple[str, str]]) -> Response:
+        resource: JsonDict | None = None
+        if rtype == "Bot":
+            resource = self.store.bot(resource_id)
+        elif rtype == "AuditEvent":
+            resource = self.store.event(resource_id)
+        if resource is None:
+            return _json(404, outcomes.NOT_FOUND, headers)
+        meta = resource.get("meta") or {}
+        extra = list(headers)
+        if isinstance(meta.get("versionId"), str):
+            extra.append(("ETag", f'W/"{meta["versionId"]}"'))
+        last = meta.get("lastUpdated")
+        if isinstance(last, str):
+            try:
+                when = from_ms(parse_search_instant_us(last) // 1000)
+                extra.append(("Last-Modified", email.utils.format_datetime(when, usegmt=True)))
+            except ValueError:
+                pass
+        return _json(200, resource, extra)
+
+    def _search(
+        self, rtype: str, pairs: list[tuple[str, str]], base: str, headers: list[tuple[str, str]]
+    ) -> Response:
+        params: dict[str, ParamDef] = AUDIT_EVENT_PARAMS if rtype == "AuditEvent" else BOT_PARAMS
+        try:
+            if rtype in OTHER_TYPES:
+                req = parse_search(rtype, [(k, v) for k, v in pairs if k.startswith("_")], {})
+                result = SearchResult([], None, 0 if req.total in ("accurate", "estimate") else None)
+            else:
+                req = parse_search(rtype, pairs, params, max_offset=self.cfg.max_offset)
+                result = self._run_search(rtype, req, params)
+            links = build_links(req, result, base)
+        except SearchError as exc:
+            return _json(exc.status, exc.outcome, headers)
+        project = self.store.project_id
+        mandatory = MANDATORY_PROPERTIES.get(rtype, ())
+        entries: list[JsonDict] = []
+        for rec in result.records:
+            resource = rec.resource(project)
+            if req.fields:
+                resource = subset(resource, req.fields, mandatory)
+            entries.append(
+                {"fullUrl": f"{base}{rtype}/{rec.id}", "search": {"mode": "match"}, "resource": resource}
+            )
+        bundle: JsonDict = {"resourceType": "Bundle", "type": "searchset"}
+        if entries:
+            bundle["entry"] = entries
+        if result.total is not None:
+            bundle["total"] = result.total
+        bundle["link"] = links
+        return _json(200, bundle, headers)
+
+    def _run_search(self, rtype: str, req: SearchRequest, params: dict[str, ParamDef]) -> SearchResult:
+        now_us = now_ms() * 1000
+        with self.store.lock:
+            if rtype == "Bot":
+                return execute(req, Index(self.store.bot_records()), req.filters, params, now_us=now_us)
+            index, rest = self._plan_events(req)
+            return execute(req, index, rest, params, now_us=now_us)
+
+    def _plan_events(self, req: SearchRequest) -> tuple[Index, list[Any]]:
+        """Pick the narrowest index: one Bot's events when ``entity`` or ``source`` names a single Bot."""
+        for f in req.filters:
+            if f.code not in ("entity", "source") or f.op != "eq" or f.param is None:
+                continue
+            values = split_on_comma(f.value)
+            if len(values) != 1 or not values[0].startswith("Bot/") or "/" in values[0][4:]:
+                continue
+            bot_id = values[0][4:]
+            lookup: Callable[[str], Index | None] = (
+                self.store.entity_index if f.code == "entity" else self.store.source_index
+            )
+            index = lookup(bot_id) or Index()
+            return index, [g for g in req.filters if g is not f]
+        return self.store.all_events, list(req.filters)
+
+    def _execute(self, bot_id: str, headers: list[tuple[str, str]]) -> Response:
+        try:
+            run, _event = self.store.execute_bot(bot_id)
+        except KeyError:
+            return _json(404, outcomes.NOT_FOUND, headers)
+        if run.outcome == "0":
+            return _json(200, {"ok": True, "log": run.log}, headers, JSON)
+        return _json(400, outcomes.bad_request(run.log or "Bot failed"), headers)
+
+    def _capabilities(self) -> JsonDict:
+        def resource(rtype: str, params: dict[str, ParamDef]) -> JsonDict:
+            return {
+                "type": rtype,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "searchParam": [
+                    {"name": p.code, "type": "token" if p.type == "id" else p.type} for p in params.values()
+                ],
+            }
+
+        return {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": format_ms(self.store.present_ms),
+            "kind": "instance",
+            "software": {"name": "botmon-tui demo server (Medplum-compatible)", "version": "demo"},
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [resource("Bot", BOT_PARAMS), resource("AuditEvent", AUDIT_EVENT_PARAMS)],
+                }
+            ],
+        }
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str]:
+    """``id:secret`` from a Basic credential (Node's lenient base64, ASCII, split on ``:``)."""
+    try:
+        text = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False).decode(
+            "ascii", "replace"
+        )
+    except (binascii.Error, ValueError):
+        return "", ""
+    parts = text.split(":")
+    return parts[0], parts[1] if len(parts) > 1 else ""

@@ -1,0 +1,59 @@
+"""Settings of the embedded demo backend."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DemoConfig"]
+
+#: Fixed demo credentials. Medplum's ClientApplication ids are UUIDs and its secrets 64 hex digits.
+DEFAULT_CLIENT_ID = "de300000-0000-4000-8000-000000000001"
+DEFAULT_CLIENT_SECRET = hashlib.sha256(b"botmon-tui demo client secret").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    """How the demo server behaves. Every field has a default: ``DemoConfig()`` is a lively demo."""
+
+    #: Seed of everything generated: bots, ids, run times, outcomes, logs.
+    seed: int = 42
+    #: The present of the generated history (aware UTC); None = the real current time.
+    now: datetime | None = None
+    #: How far back the generated history goes.
+    history_days: float = 5.0
+    #: Keep running bots on their schedules in a background thread (a new event every few seconds).
+    live: bool = True
+    #: Live mode runs bots ``live_speed`` times as often.
+    live_speed: float = 1.0
+    #: Add this many generated bots (e.g. 1000 for benchmarks).
+    extra_bots: int = 0
+    #: When > 0, add the bot ``bulk-importer`` with this many events (e.g. 100_000 for benchmarks).
+    big_bot_events: int = 0
+    #: Lifetime of issued access tokens (seconds); also the token response's ``expires_in``.
+    token_ttl: int = 3600
+    #: FHIR interaction units per minute per client (Medplum's ``defaultFhirQuota``; a search costs 20).
+    rate_limit: int = 50_000
+    #: Requests per minute per IP outside the auth endpoints (Medplum's default 60,000).
+    requests_rate_limit: int = 60_000
+    #: Requests per minute per IP to ``/oauth2/*`` and ``/auth/*`` (Medplum's default 160).
+    auth_rate_limit: int = 160
+    #: Port to bind on 127.0.0.1; None = a free port.
+    port: int | None = None
+    #: ``outcomeDesc`` keeps the last this many bytes of a run's output (Medplum: 10 KiB); None = all.
+    max_log_bytes: int | None = 10 * 1024
+    #: Largest ``_offset`` accepted (Medplum's ``maxSearchOffset``).
+    max_offset: int = 10_000
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    #: Print one line per request to stderr (the ``demo-server`` command).
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if self.now is not None and self.now.tzinfo is None:
+            raise ValueError("DemoConfig.now must be timezone-aware (UTC)")
+        if self.history_days < 0 or self.extra_bots < 0 or self.big_bot_events < 0:
+            raise ValueError("history_days, extra_bots and big_bot_events must not be negative")
+        if self.live_speed <= 0:
+            raise ValueError("live_speed must be positive")

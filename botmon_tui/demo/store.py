@@ -1,0 +1,890 @@
+"""The demo's data: Bots, their AuditEvents, indexes for fast search, and the run simulator.
+
+AuditEvents are held as compact :class:`EventRecord` objects (a few slots each; the console output is a
+shared string or computed on demand) and turned into AuditEvent JSON only when served. Every record sits
+in sorted indexes keyed by ``lastUpdated`` (then insertion order): one for the whole project, one per Bot
+referenced in ``entity`` and one per Bot in ``source.observer``. A page of the newest events of a bot, or
+``_lastUpdated=gt...`` on the whole project, is then a ``bisect`` and a slice.
+
+The JSON follows Medplum's bot AuditEvent (see ``botmon_tui/demo/__init__.py`` for the shape); older
+server versions wrote ``type`` without a system and an ``agent`` without ``who``, which the
+``legacy-hl7-bridge`` bot reproduces.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botmon_tui.demo.catalog import (
+    BIG_BOT,
+    BOT_SPECS,
+    LOG_STYLES,
+    BotSpec,
+    RunContext,
+    bulk_log,
+    extra_bot_spec,
+)
+from botmon_tui.demo.cron import CronSchedule
+from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us, to_ms
+
+if TYPE_CHECKING:
+    from botmon_tui.demo.config import DemoConfig
+
+__all__ = [
+    "AUDIT_EVENT_SYSTEM",
+    "BotRecord",
+    "DemoStore",
+    "EventRecord",
+    "Index",
+    "new_uuid",
+]
+
+JsonDict = dict[str, Any]
+
+AUDIT_EVENT_SYSTEM = "https://medplum.com/CodeSystem/audit-event"
+CATEGORY_SYSTEM = "https://demo.botmon.dev/CodeSystem/bot-category"
+IDENTIFIER_SYSTEM = "https://demo.botmon.dev/bot-name"
+SEQ_BITS = 24
+_SEQ_LIMIT = 1 << SEQ_BITS
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+
+_ROLES: dict[str, tuple[str, str]] = {
+    "Patient": ("1", "Patient"),
+    "DiagnosticReport": ("3", "Report"),
+}
+
+
+def new_uuid(rng: random.Random) -> str:
+    """A version-4 UUID drawn from ``rng`` (deterministic for a seeded generator)."""
+    n = rng.getrandbits(128)
+    n = (n & ~(0xF << 76)) | (0x4 << 76)
+    n = (n & ~(0x3 << 62)) | (0x2 << 62)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _derived_uuid(source: str, salt: int) -> str:
+    n = int(source.replace("-", ""), 16) ^ (salt * 0x9E3779B97F4A7C15_F39CC0605CEDC834)
+    n &= (1 << 128) - 1
+    n = (n & ~(0xF << 76)) | (0x4 << 76)
+    n = (n & ~(0x3 << 62)) | (0x2 << 62)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def keep_tail(text: str, limit: int | None) -> str:
+    """The last ``limit`` bytes of ``text`` in UTF-8 (what Medplum keeps of a bot's console output)."""
+    if limit is None:
+        return text
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[-limit:].decode("utf-8", errors="ignore")
+
+
+# --------------------------------------------------------------------------------------------------
+# Records and indexes
+# --------------------------------------------------------------------------------------------------
+
+
+class EventRecord:
+    """One stored AuditEvent. Immutable once indexed; ``res`` is set only for hand-made events."""
+
+    __slots__ = (
+        "bot_id",
+        "bot_name",
+        "id",
+        "input_ref",
+        "key",
+        "legacy",
+        "log",
+        "lu_ms",
+        "outcome",
+        "rec_ms",
+        "requestor",
+        "res",
+        "seq",
+        "start_ms",
+        "sub_ref",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        event_id: str,
+        bot_id: str | None,
+        bot_name: str | None,
+        lu_ms: int,
+        rec_ms: int,
+        start_ms: int,
+        outcome: str | None,
+        *,
+        legacy: bool = False,
+        input_ref: str | None = None,
+        sub_ref: str | None = None,
+        requestor: str | None = None,
+        log: str | None = "",
+        res: JsonDict | None = None,
+    ) -> None:
+        if seq >= _SEQ_LIMIT:
+            raise OverflowError("too many events for the demo store")
+        self.seq = seq
+        self.key = (lu_ms << SEQ_BITS) | seq
+        self.id = event_id
+        self.bot_id = bot_id
+        self.bot_name = bot_name
+        self.lu_ms = lu_ms
+        self.rec_ms = rec_ms
+        self.start_ms = start_ms
+        self.outcome = outcome
+        self.legacy = legacy
+        self.input_ref = input_ref
+        self.sub_ref = sub_ref
+        self.requestor = requestor
+        self.log = log
+        self.res = res
+
+    def resource(self, project_id: str) -> JsonDict:
+        """The AuditEvent JSON as served (a fresh dict each call)."""
+        if self.res is not None:
+            return copy.deepcopy(self.res)
+        bot_ref = f"Bot/{self.bot_id}"
+        recorded = format_ms(self.rec_ms)
+        entity: list[JsonDict] = [
+            {
+                "what": {"reference": bot_ref, "display": self.bot_name},
+                "role": {"code": "4", "display": "Domain"},
+            }
+        ]
+        if self.input_ref:
+            code, display = _ROLES.get(self.input_ref.split("/", 1)[0], ("4", "Domain"))
+            entity.append({"what": {"reference": self.input_ref}, "role": {"code": code, "display": display}})
+        if self.sub_ref:
+            entity.append(
+                {"what": {"reference": self.sub_ref}, "role": {"code": "9", "display": "Subscriber"}}
+            )
+        if self.legacy:
+            event_type: JsonDict = {"code": "execute"}
+            agent: list[JsonDict] = [{"type": {"text": "bot"}, "requestor": False}]
+        else:
+            event_type = {"system": AUDIT_EVENT_SYSTEM, "code": "execute"}
+            agent = [
+                {"who": {"reference": self.requestor or bot_ref}, "requestor": True},
+                {"who": {"reference": bot_ref, "display": self.bot_name}, "requestor": False},
+            ]
+        log = self.log if self.log is not None else bulk_log(self.seq, self.outcome == "0")
+        return {
+            "resourceType": "AuditEvent",
+            "id": self.id,
+            "meta": {
+                "project": project_id,
+                "versionId": _derived_uuid(self.id, 1),
+                "lastUpdated": format_ms(self.lu_ms),
+            },
+            "type": event_type,
+            "period": {"start": format_ms(self.start_ms), "end": recorded},
+            "recorded": recorded,
+            "agent": agent,
+            "source": {"observer": {"reference": bot_ref, "display": self.bot_name}},
+            "entity": entity,
+            "outcome": self.outcome,
+            "outcomeDesc": log,
+        }
+
+
+class BotRecord:
+    """One Bot as held by the store (the dict is never handed out without a copy)."""
+
+    __slots__ = ("id", "key", "lu_ms", "res", "seq")
+
+    def __init__(self, seq: int, res: JsonDict, lu_ms: int) -> None:
+        self.seq = seq
+        self.id: str = res["id"]
+        self.res = res
+        self.lu_ms = lu_ms
+        self.key = (lu_ms << SEQ_BITS) | seq
+
+    def resource(self, project_id: str) -> JsonDict:
+        return copy.deepcopy(self.res)
+
+
+class Index:
+    """Records sorted by ``(lastUpdated, seq)``, with the sort keys in a parallel list for bisect."""
+
+    __slots__ = ("keys", "recs")
+
+    def __init__(self, recs: Iterable[Any] = ()) -> None:
+        self.recs: list[Any] = sorted(recs, key=lambda r: r.key)
+        self.keys: list[int] = [r.key for r in self.recs]
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def insert(self, rec: Any) -> None:
+        if not self.keys or rec.key > self.keys[-1]:
+            self.keys.append(rec.key)
+            self.recs.append(rec)
+            return
+        i = bisect_right(self.keys, rec.key)
+        self.keys.insert(i, rec.key)
+        self.recs.insert(i, rec)
+
+    def bounds(self, lo_ms: int | None, hi_ms: int | None) -> tuple[int, int]:
+        """Positions ``[i, j)`` of the records with ``lo_ms <= lastUpdated < hi_ms`` (None = open)."""
+        i = 0 if lo_ms is None else bisect_left(self.keys, lo_ms << SEQ_BITS)
+        j = len(self.keys) if hi_ms is None else bisect_left(self.keys, hi_ms << SEQ_BITS)
+        return i, max(i, j)
+
+
+# --------------------------------------------------------------------------------------------------
+# The simulator
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Run:
+    """One simulated bot execution (whether or not it leaves an AuditEvent)."""
+
+    outcome: str
+    log: str
+    start_ms: int
+    rec_ms: int
+    lu_ms: int
+    input_ref: str | None
+    sub_ref: str | None
+    requestor: str | None
+
+
+_DEFAULT_SPEC = BotSpec(name="(custom)", description="", fail_rate=0.1, logs="generic")
+
+
+def writes_audit_event(bot: JsonDict, outcome: str, log: str) -> bool:
+    """Whether Medplum writes an AuditEvent resource for a run of ``bot`` (trigger and destination)."""
+    destination = bot.get("auditEventDestination") or ["resource"]
+    if "resource" not in destination:
+        return False
+    trigger = bot.get("auditEventTrigger") or "always"
+    if trigger == "never":
+        return False
+    if trigger == "on-error":
+        return outcome != "0"
+    if trigger == "on-output":
+        return log != ""
+    return True
+
+
+def _intensity(t_ms: int) -> float:
+    """Share of the peak trigger rate at this time of day (a US-Eastern clinic's day)."""
+    hour = (t_ms // _HOUR_MS - 5) % 24
+    if 8 <= hour < 18:
+        return 1.0
+    if 18 <= hour < 23:
+        return 0.45
+    if 6 <= hour < 8:
+        return 0.6
+    return 0.15
+
+
+@dataclass(slots=True)
+class _BotState:
+    spec: BotSpec
+    rng: random.Random
+    subscription: str | None
+    runs: int = 0
+
+
+class DemoStore:
+    """Thread-safe store of the demo project (one lock for everything).
+
+    Public API (used by tests, benchmarks and the live thread)::
+
+        store.bots -> list[dict]                      copies, in creation order
+        store.bot(id) -> dict | None
+        store.add_bot(dict) -> dict; store.update_bot(id, **fields) -> dict; store.delete_bot(id)
+        store.add_event(bot_id, outcome="0", desc="...", at=None, **kw) -> dict
+        store.run_bot(bot_id, at=None) -> dict | None
+        store.events_for(bot_id) -> list[dict]        newest first
+        store.event(id) -> dict | None; store.event_count() -> int
+    """
+
+    def __init__(self, cfg: DemoConfig) -> None:
+        self.cfg = cfg
+        self.lock = threading.RLock()
+        self._rng = random.Random(f"{cfg.seed}:store")
+        self.project_id = new_uuid(random.Random(f"{cfg.seed}:project"))
+        people = random.Random(f"{cfg.seed}:people")
+        self.integration_client = f"ClientApplication/{new_uuid(people)}"
+        self.clinicians = [f"Practitioner/{new_uuid(people)}" for _ in range(6)]
+        self.admin = f"Practitioner/{new_uuid(people)}"
+        self.patients = [f"Patient/{new_uuid(people)}" for _ in range(400)]
+        self._bots: dict[str, BotRecord] = {}
+        self._states: dict[str, _BotState] = {}
+        self._bot_seq = 0
+        self._seq = 0
+        self._events: dict[str, EventRecord] = {}
+        self.all_events = Index()
+        self._by_entity: dict[str, Index] = {}
+        self._by_source: dict[str, Index] = {}
+        self.present_ms = to_ms(cfg.now) if cfg.now is not None else now_ms()
+        self._generate()
+
+    # ------------------------------------------------------------------ clock
+
+    @staticmethod
+    def now_ms() -> int:
+        return now_ms()
+
+    # ------------------------------------------------------------------ bots
+
+    @property
+    def bots(self) -> list[JsonDict]:
+        with self.lock:
+            return [copy.deepcopy(b.res) for b in self._bots.values()]
+
+    def bot(self, bot_id: str) -> JsonDict | None:
+        with self.lock:
+            rec = self._bots.get(bot_id)
+            return copy.deepcopy(rec.res) if rec else None
+
+    def bot_id(self, name: str) -> str | None:
+        """The id of the bot called ``name`` (first match), for tests and examples."""
+        with self.lock:
+            for rec in self._bots.values():
+                if rec.res.get("name") == name:
+                    return rec.id
+        return None
+
+    def bot_records(self) -> list[BotRecord]:
+        with self.lock:
+            return list(self._bots.values())
+
+    def bot_record(self, bot_id: str) -> BotRecord | None:
+        with self.lock:
+            return self._bots.get(bot_id)
+
+    def add_bot(self, bot: JsonDict, *, spec: BotSpec | None = None) -> JsonDict:
+        """Store a Bot; ``id`` and ``meta`` are filled in when absent. Returns the stored copy."""
+        with self.lock:
+            res = copy.deepcopy(bot)
+            res["resourceType"] = "Bot"
+            bot_id = res.get("id") or new_uuid(self._rng)
+            if bot_id in self._bots:
+                raise ValueError(f"Bot/{bot_id} exists")
+            res["id"] = bot_id
+            lu = self.now_ms()
+            meta = res.get("meta") or {}
+            meta.setdefault("project", self.project_id)
+            meta.setdefault("versionId", new_uuid(self._rng))
+            meta.setdefault("lastUpdated", format_ms(lu))
+            res["meta"] = meta
+            res = {"resourceType": "Bot", "id": bot_id, **{k: v for k, v in res.items() if k not in ("id",)}}
+            self._put_bot(res, lu, spec)
+            return copy.deepcopy(res)
+
+    def _put_bot(self, res: JsonDict, lu_ms: int, spec: BotSpec | None) -> None:
+        self._bot_seq += 1
+        self._bots[res["id"]] = BotRecord(self._bot_seq, res, lu_ms)
+        if spec is not None:
+            rng = random.Random(f"{self.cfg.seed}:live:{spec.name}")
+            sub = f"Subscription/{new_uuid(rng)}" if spec.subscription else None
+            self._states[res["id"]] = _BotState(spec, rng, sub)
+
+    def update_bot(self, bot_id: str, **fields: Any) -> JsonDict:
+        """Set (``None`` removes) top-level fields; bumps ``meta.versionId`` and ``meta.lastUpdated``."""
+        with self.lock:
+            rec = self._bots.get(bot_id)
+            if rec is None:
+                raise KeyError(bot_id)
+            res = copy.deepcopy(rec.res)
+            for key, value in fields.items():
+                if value is None:
+                    res.pop(key, None)
+                else:
+                    res[key] = value
+            lu = max(self.now_ms(), rec.lu_ms + 1)
+            meta = dict(res.get("meta") or {})
+            meta["versionId"] = new_uuid(self._rng)
+            meta["lastUpdated"] = format_ms(lu)
+            res["meta"] = meta
+            self._bot_seq += 1
+            self._bots[bot_id] = BotRecord(self._bot_seq, res, lu)
+            return copy.deepcopy(res)
+
+    def delete_bot(self, bot_id: str) -> None:
+        """Remove the Bot (its AuditEvents stay, as on a real server)."""
+        with self.lock:
+            if self._bots.pop(bot_id, None) is None:
+                raise KeyError(bot_id)
+            self._states.pop(bot_id, None)
+
+    # ------------------------------------------------------------------ events
+
+    def event_count(self) -> int:
+        with self.lock:
+            return len(self.all_events)
+
+    def event_record(self, event_id: str) -> EventRecord | None:
+        with self.lock:
+            return self._events.get(event_id)
+
+    def event(self, event_id: str) -> JsonDict | None:
+        rec = self.event_record(event_id)
+        return rec.resource(self.project_id) if rec else None
+
+    def events_for(self, bot_id: str) -> list[JsonDict]:
+        """AuditEvents whose ``entity`` references ``Bot/<bot_id>``, newest first."""
+        with self.lock:
+            index = self._by_entity.get(bot_id)
+            recs = list(reversed(index.recs)) if index else []
+        return [r.resource(self.project_id) for r in recs]
+
+    def entity_index(self, bot_id: str) -> Index | None:
+        return self._by_entity.get(bot_id)
+
+    def source_index(self, bot_id: str) -> Index | None:
+        return self._by_source.get(bot_id)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _index(self, rec: EventRecord, entity_bots: Iterable[str], source_bot: str | None) -> None:
+        self._events[rec.id] = rec
+        self.all_events.insert(rec)
+        for bot_id in set(entity_bots):
+            self._by_entity.setdefault(bot_id, Index()).insert(rec)
+        if source_bot:
+            self._by_source.setdefault(source_bot, Index()).insert(rec)
+
+    def _record_run(
+        self, bot_id: str, bot_name: str | None, run: Run, legacy: bool, seq: int | None = None
+    ) -> EventRecord:
+        rec = EventRecord(
+            self._next_seq() if seq is None else seq,
+            new_uuid(self._rng),
+            bot_id,
+            bot_name,
+            run.lu_ms,
+            run.rec_ms,
+            run.start_ms,
+            run.outcome,
+            legacy=legacy,
+            input_ref=run.input_ref,
+            sub_ref=run.sub_ref,
+            requestor=run.requestor,
+            log=run.log,
+        )
+        self._index(rec, (bot_id,), bot_id)
+        return rec
+
+    def add_event(
+        self,
+        bot_id: str,
+        outcome: Any = "0",
+        desc: str = "",
+        at: datetime | None = None,
+        **kw: Any,
+    ) -> JsonDict:
+        """Store one AuditEvent of a run of ``Bot/<bot_id>`` and return its JSON as served.
+
+        ``at`` is when the event is stored (``meta.lastUpdated``; default now, millisecond precision:
+        two calls with the same ``at`` make a tie). ``desc`` keeps only its last ``max_log_bytes``.
+
+        Keyword options: ``legacy=True`` (old server format), ``patient=`` / ``input=`` (a reference or a
+        Patient id), ``subscription=`` (a reference or id), ``duration_ms=``, ``requestor=`` (a reference),
+        ``id=``; and any other AuditEvent field name (``type``, ``agent``, ``entity``, ``source``,
+        ``period``, ``recorded``, ``extension``, ...) replaces that field as given (``None`` removes it).
+        """
+        with self.lock:
+            lu = to_ms(at) if at is not None else self.now_ms()
+            bot = self._bots.get(bot_id)
+            name = bot.res.get("name") if bot else None
+            duration = int(kw.pop("duration_ms", 250))
+            patient = kw.pop("patient", None)
+            input_ref = kw.pop("input", None) or patient
+            if input_ref and "/" not in input_ref:
+                input_ref = f"Patient/{input_ref}"
+            sub = kw.pop("subscription", None)
+            if sub and "/" not in sub:
+                sub = f"Subscription/{sub}"
+            legacy = bool(kw.pop("legacy", False))
+            requestor = kw.pop("requestor", self.integration_client)
+            event_id = kw.pop("id", None) or new_uuid(self._rng)
+            if event_id in self._events:
+                raise ValueError(f"AuditEvent/{event_id} exists")
+            rec_ms = lu - 15
+            base = EventRecord(
+                0,
+                event_id,
+                bot_id,
+                name,
+                lu,
+                rec_ms,
+                rec_ms - duration,
+                None if outcome is None else str(outcome),
+                legacy=legacy,
+                input_ref=input_ref,
+                sub_ref=sub,
+                requestor=requestor,
+                log=keep_tail(desc, self.cfg.max_log_bytes),
+            )
+            res = base.resource(self.project_id)
+            res["outcome"] = outcome
+            if outcome is None:
+                res.pop("outcome")
+            for key, value in kw.items():
+                if value is None:
+                    res.pop(key, None)
+                else:
+                    res[key] = copy.deepcopy(value)
+            rec = _record_from_resource(self._next_seq(), res, lu)
+            entity_bots, source_bot = _bot_refs(res)
+            self._index(rec, entity_bots, source_bot)
+            return copy.deepcopy(res)
+
+    def run_bot(self, bot_id: str, at: datetime | None = None) -> JsonDict | None:
+        """Simulate one run of the bot ending at ``at`` (default now).
+
+        Honours ``auditEventTrigger`` and ``auditEventDestination``: returns the AuditEvent written, or
+        None when the bot's settings mean none is written. Raises KeyError for an unknown bot.
+        """
+        result = self.execute_bot(bot_id, at)
+        return result[1]
+
+    def execute_bot(self, bot_id: str, at: datetime | None = None) -> tuple[Run, JsonDict | None]:
+        """Like :meth:`run_bot`, also returning the run itself (outcome and log) for ``$execute``."""
+        with self.lock:
+            rec = self._bots.get(bot_id)
+            if rec is None:
+                raise KeyError(bot_id)
+            state = self._states.get(bot_id)
+            if state is None:
+                state = _BotState(_DEFAULT_SPEC, random.Random(f"{self.cfg.seed}:live:{bot_id}"), None)
+                self._states[bot_id] = state
+            end_ms = to_ms(at) if at is not None else self.now_ms()
+            run = self._simulate(state, rec.res, end_ms, ends_at=True)
+            if not writes_audit_event(rec.res, run.outcome, run.log):
+                return run, None
+            event = self._record_run(bot_id, rec.res.get("name"), run, state.spec.legacy)
+            return run, event.resource(self.project_id)
+
+    # ------------------------------------------------------------------ simulation
+
+    def _simulate(
+        self,
+        state: _BotState,
+        bot: JsonDict,
+        t_ms: int,
+        *,
+        ends_at: bool = False,
+        special: str | None = None,
+        outcome: str | None = None,
+        lu_ms: int | None = None,
+    ) -> Run:
+        """One run. ``t_ms`` is the trigger time, or the store time when ``ends_at`` is set."""
+        spec, rng = state.spec, state.rng
+        state.runs += 1
+        if outcome is None:
+            ok = rng.random() >= spec.fail_rate
+            if ok:
+                outcome = "0"
+            elif spec.legacy:
+                outcome = "12" if rng.random() < 0.2 else "8"
+            else:
+                outcome = "4"
+        ok = outcome == "0"
+        input_ref: str | None = None
+        if spec.input_type == "Patient":
+            input_ref = rng.choice(self.patients)
+        elif spec.input_type:
+            input_ref = f"{spec.input_type}/{new_uuid(rng)}"
+        if spec.requestor == "clinician":
+            requestor: str | None = rng.choice(self.clinicians)
+        elif spec.requestor == "cron":
+            requestor = f"Bot/{bot['id']}"
+        else:
+            requestor = self.integration_client
+        ctx = RunContext(
+            str(bot.get("name") or bot["id"]), spec.runtime, input_ref, state.runs, special, outcome
+        )
+        style = LOG_STYLES.get(spec.logs, LOG_STYLES["generic"])
+        log = keep_tail(style(rng, ok, ctx), self.cfg.max_log_bytes)
+        low, high = spec.duration_ms
+        duration = rng.randint(low, high)
+        if ends_at:
+            lu = t_ms
+            rec = lu - rng.randint(5, 40)
+            start = rec - duration
+        else:
+            start = t_ms + rng.randint(30, 300)
+            rec = start + duration
+            lu = rec + rng.randint(5, 40) if lu_ms is None else lu_ms
+        return Run(outcome, log, start, min(rec, lu), lu, input_ref, state.subscription, requestor)
+
+    # ------------------------------------------------------------------ history
+
+    def _generate(self) -> None:
+        cfg = self.cfg
+        now = self.present_ms
+        start = now - int(cfg.history_days * _DAY_MS)
+        specs: list[BotSpec] = list(BOT_SPECS)
+        if cfg.big_bot_events > 0:
+            specs.append(BIG_BOT)
+        extra_rng = random.Random(f"{cfg.seed}:extra")
+        specs.extend(extra_bot_spec(i + 1, extra_rng) for i in range(cfg.extra_bots))
+        pending: list[EventRecord] = []
+        for spec in specs:
+            bot_id = self._create_bot(spec, now)
+            if spec is BIG_BOT:
+                pending.extend(self._bulk_history(bot_id, spec, start, now, cfg.big_bot_events))
+            else:
+                pending.extend(self._bot_history(bot_id, spec, start, now))
+        # One sort for the project-wide index; per-bot indexes were filled in time order.
+        self.all_events = Index(pending)
+
+    def _create_bot(self, spec: BotSpec, now: int) -> str:
+        rng = random.Random(f"{self.cfg.seed}:bot:{spec.name}")
+        bot_id = new_uuid(rng)
+        created = now - int(spec.created_days_ago * _DAY_MS)
+        updated = now - int(spec.updated_days_ago * _DAY_MS) if spec.updated_days_ago is not None else created
+        res: JsonDict = {
+            "resourceType": "Bot",
+            "id": bot_id,
+            "meta": {
+                "project": self.project_id,
+                "versionId": new_uuid(rng),
+                "lastUpdated": format_ms(updated),
+                "author": {"reference": self.admin, "display": "Dana Whitfield"},
+            },
+            "identifier": [{"system": IDENTIFIER_SYSTEM, "value": spec.name}],
+            "name": spec.name,
+            "description": spec.description,
+            "runtimeVersion": spec.runtime,
+            "timeout": spec.timeout,
+            "category": [
+                {
+                    "coding": [
+                        {"system": CATEGORY_SYSTEM, "code": spec.category[0], "display": spec.category[1]}
+                    ]
+                }
+            ],
+        }
+        if spec.cron:
+            res["cronString"] = spec.cron
+        if spec.cron_timing:
+            res["cronTiming"] = copy.deepcopy(spec.cron_timing)
+        if spec.trigger:
+            res["auditEventTrigger"] = spec.trigger
+        if spec.destination:
+            res["auditEventDestination"] = list(spec.destination)
+        res["sourceCode"] = {
+            "contentType": "text/typescript",
+            "title": "index.ts",
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        res["executableCode"] = {
+            "contentType": "application/javascript",
+            "title": "index.js",
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        self._put_bot(res, updated, spec)
+        return bot_id
+
+    def _trigger_times(self, spec: BotSpec, rng: random.Random, start: int, end: int) -> Iterator[int]:
+        if spec.cron:
+            schedule = CronSchedule.parse(spec.cron)
+            for at in schedule.between(from_ms(start), from_ms(end)):
+                yield to_ms(at) + rng.randint(150, 1500)
+            return
+        if spec.cron_timing:
+            repeat = spec.cron_timing.get("repeat", {})
+            unit = {"s": 1_000, "min": 60_000, "h": _HOUR_MS, "d": _DAY_MS}.get(
+                repeat.get("periodUnit"), 60_000
+            )
+            period = int(float(repeat.get("period", 30)) * unit)
+            t = (start // period + 1) * period
+            while t < end:
+                yield t + rng.randint(150, 1500)
+                t += period
+            return
+        if spec.rate_per_hour <= 0:
+            return
+        mean_gap = _HOUR_MS / spec.rate_per_hour
+        t = start
+        while True:
+            t += int(rng.expovariate(1.0) * mean_gap) + 1
+            if t >= end:
+                return
+            if rng.random() <= _intensity(t):
+                yield t
+
+    def _bot_history(self, bot_id: str, spec: BotSpec, start: int, now: int) -> list[EventRecord]:
+        created = now - int(spec.created_days_ago * _DAY_MS)
+        begin = max(start, created)
+        state = self._states[bot_id]
+        rng = random.Random(f"{self.cfg.seed}:history:{spec.name}")
+        state.rng = rng
+        bot = self._bots[bot_id].res
+        triggers = list(self._trigger_times(spec, rng, begin, now))
+        # Deterministic specials: the newest claims export is verbose (its log is cut to the last 10 KiB),
+        # and one bridge run echoes a hostile frame (OSC 52, title change, markup-looking text).
+        specials: dict[int, tuple[str, str]] = {}
+        if spec.logs == "claims" and triggers:
+            specials[len(triggers) - 1] = ("verbose", "0")
+        if spec.logs == "legacy" and len(triggers) > 12:
+            specials[len(triggers) - 12] = ("hostile", "8")
+        out: list[EventRecord] = []
+        legacy = spec.legacy
+        name = spec.name
+        for i, t in enumerate(triggers):
+            special, forced = specials.get(i, (None, None))
+            burst = 1
+            if spec.burst_prob and rng.random() < spec.burst_prob:
+                burst = rng.randint(2, 4)
+            shared_lu: int | None = None
+            for _ in range(burst):
+                run = self._simulate(state, bot, t, special=special, outcome=forced, lu_ms=shared_lu)
+                if burst > 1 and shared_lu is None:
+                    # A batch of messages stored together: every run of the burst shares this instant.
+                    shared_lu = run.lu_ms + rng.randint(400, 2500)
+                    run.lu_ms = shared_lu
+                    run.rec_ms = min(run.rec_ms, shared_lu)
+                if run.lu_ms >= now:
+                    continue
+                if not writes_audit_event(bot, run.outcome, run.log):
+                    continue
+                rec = EventRecord(
+                    self._next_seq(),
+                    new_uuid(rng),
+                    bot_id,
+                    name,
+                    run.lu_ms,
+                    run.rec_ms,
+                    run.start_ms,
+                    run.outcome,
+                    legacy=legacy,
+                    input_ref=run.input_ref,
+                    sub_ref=run.sub_ref,
+                    requestor=run.requestor,
+                    log=run.log,
+                )
+                out.append(rec)
+        out.sort(key=lambda r: r.key)
+        for rec in out:
+            self._events[rec.id] = rec
+        index = Index()
+        index.recs, index.keys = out, [r.key for r in out]
+        if out:
+            self._by_entity[bot_id] = index
+            source = Index()
+            source.recs, source.keys = list(out), list(index.keys)
+            self._by_source[bot_id] = source
+        state.rng = random.Random(f"{self.cfg.seed}:live:{spec.name}")
+        return out
+
+    def _bulk_history(self, bot_id: str, spec: BotSpec, start: int, now: int, n: int) -> list[EventRecord]:
+        """``n`` compact events spread over the history window (log text computed when served)."""
+        rng = random.Random(f"{self.cfg.seed}:bulk")
+        getrandbits, rand = rng.getrandbits, rng.random
+        gap = max(1, (now - 1 - start) // n)
+        out: list[EventRecord] = []
+        t = start
+        fail = spec.fail_rate
+        name = spec.name
+        for i in range(n):
+            if i % 997 != 0:  # every 997th event shares its predecessor's instant (a tie)
+                t += 1 + int(rand() * 2 * gap)
+            lu = min(t, now - 1)
+            hexid = f"{(getrandbits(128) & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62):032x}"
+            event_id = f"{hexid[:8]}-{hexid[8:12]}-{hexid[12:16]}-{hexid[16:20]}-{hexid[20:]}"
+            rec_ms = lu - 12
+            out.append(
+                EventRecord(
+                    self._next_seq(),
+                    event_id,
+                    bot_id,
+                    name,
+                    lu,
+                    rec_ms,
+                    rec_ms - 40 - (i * 37) % 860,
+                    "0" if rand() >= fail else "4",
+                    requestor=self.integration_client,
+                    log=None,
+                )
+            )
+        out.sort(key=lambda r: r.key)
+        for rec in out:
+            self._events[rec.id] = rec
+        index = Index()
+        index.recs, index.keys = out, [r.key for r in out]
+        self._by_entity[bot_id] = index
+        source = Index()
+        source.recs, source.keys = list(out), list(index.keys)
+        self._by_source[bot_id] = source
+        return out
+
+    # ------------------------------------------------------------------ live mode
+
+    def live_schedule(self) -> list[tuple[str, BotSpec]]:
+        """Bots the live thread runs: ``(bot_id, spec)`` of every bot with a live interval or a schedule."""
+        with self.lock:
+            return [
+                (bot_id, st.spec)
+                for bot_id, st in self._states.items()
+                if bot_id in self._bots and (st.spec.live_interval_s or st.spec.cron)
+            ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Hand-made events: derive the searchable fields from the JSON
+# --------------------------------------------------------------------------------------------------
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        return ref if isinstance(ref, str) else None
+    return None
+
+
+def _bot_refs(res: JsonDict) -> tuple[list[str], str | None]:
+    entity_bots: list[str] = []
+    for entity in res.get("entity") or []:
+        ref = _ref(entity.get("what")) if isinstance(entity, dict) else None
+        if ref and ref.startswith("Bot/"):
+            entity_bots.append(ref[4:])
+    source = res.get("source")
+    observer = _ref(source.get("observer")) if isinstance(source, dict) else None
+    source_bot = observer[4:] if observer and observer.startswith("Bot/") else None
+    return entity_bots, source_bot
+
+
+def _record_from_resource(seq: int, res: JsonDict, lu_ms: int) -> EventRecord:
+    entity_bots, source_bot = _bot_refs(res)
+    recorded = res.get("recorded")
+    rec_ms = lu_ms
+    if isinstance(recorded, str):
+        try:
+            rec_ms = parse_search_instant_us(recorded) // 1000
+        except ValueError:
+            rec_ms = lu_ms
+    outcome = res.get("outcome")
+    return EventRecord(
+        seq,
+        str(res["id"]),
+        entity_bots[0] if entity_bots else source_bot,
+        None,
+        lu_ms,
+        rec_ms,
+        rec_ms,
+        None if outcome is None else str(outcome),
+        res=res,
+    )
