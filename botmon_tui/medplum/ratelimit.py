@@ -43,7 +43,10 @@ def parse_ratelimit(value: str | None) -> RateLimitInfo | None:
 
 
 def ms_before_next(outcome: Any) -> float | None:
-    """``msBeforeNext`` from a 429 OperationOutcome's ``diagnostics`` JSON string, in seconds."""
+    """``msBeforeNext`` from a 429 OperationOutcome's ``diagnostics`` JSON string, in seconds.
+
+    Medplum writes ``{"_remainingPoints":0,"_msBeforeNext":1500,...}``; ``msBeforeNext`` is accepted too.
+    """
     if not isinstance(outcome, dict):
         return None
     for issue in outcome.get("issue") or []:
@@ -54,7 +57,10 @@ def ms_before_next(outcome: Any) -> float | None:
             data = json.loads(diagnostics)
         except ValueError:
             continue
-        value = data.get("msBeforeNext") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            continue
+        # Medplum serializes rate-limiter-flexible's RateLimiterRes: its fields have a leading "_".
+        value = data.get("_msBeforeNext", data.get("msBeforeNext"))
         if isinstance(value, int | float) and value >= 0:
             return float(value) / 1000.0
     return None
