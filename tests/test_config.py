@@ -581,3 +581,9 @@ def test_bad_timeout(fs: Layout) -> None:
 
 def test_config_error_is_one_line() -> None:
     assert str(ConfigError("a\nb\x1b[2J  c")) == "a b␛[2J c"
+
+
+def test_a_secret_pasted_as_the_file_name_is_not_echoed(fs: Layout) -> None:
+    with pytest.raises(ConfigError, match="not shown") as info:
+        fs.connection(Flags(client_id="i", client_secret_file="d41d8cd98f00b204e9800998ecf8427e"))
+    assert "d41d8cd98f00b204e9800998ecf8427e" not in str(info.value)

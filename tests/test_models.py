@@ -318,11 +318,15 @@ def test_ms_before_next_from_a_429_body() -> None:
                 "severity": "error",
                 "code": "throttled",
                 "details": {"text": "Too Many Requests"},
-                "diagnostics": '{"remainingPoints":0,"msBeforeNext":1500,"consumedPoints":60}',
+                # Medplum's exact form: rate-limiter-flexible's RateLimiterRes, JSON-serialized.
+                "diagnostics": '{"_remainingPoints":0,"_msBeforeNext":1500,"_consumedPoints":50020,'
+                '"_isFirstInDuration":false,"limit":50000}',
             }
         ],
     }
     assert ms_before_next(body) == 1.5
+    body["issue"][0]["diagnostics"] = '{"remainingPoints":0,"msBeforeNext":250}'
+    assert ms_before_next(body) == 0.25
     assert (
         ms_before_next({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "not json"}]}) is None
     )
