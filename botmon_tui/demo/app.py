@@ -411,7 +411,7 @@ class DemoApp:
         mandatory = MANDATORY_PROPERTIES.get(rtype, ())
         entries: list[JsonDict] = []
         for rec in result.records:
-            resource = rec.resource(project)
+            resource = rec.view(project)
             if req.fields:
                 resource = subset(resource, req.fields, mandatory)
             entries.append(

@@ -15,7 +15,9 @@ is midnight: Medplum compares the column with the value as a timestamp, not as a
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 __all__ = [
     "DateValueError",
@@ -45,13 +47,14 @@ def now_ms() -> int:
     return to_ms(datetime.now(UTC))
 
 
+@lru_cache(maxsize=1 << 16)
+def _second_prefix(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+
+
 def format_ms(ms: int) -> str:
     """``2025-03-14T09:26:54.120Z`` (UTC, milliseconds), the form Medplum writes."""
-    dt = EPOCH + timedelta(milliseconds=ms)
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
-        f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{ms % 1000:03d}Z"
-    )
+    return f"{_second_prefix(ms // 1000)}{ms % 1000:03d}Z"
 
 
 class DateValueError(ValueError):

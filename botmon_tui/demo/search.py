@@ -101,6 +101,8 @@ class ParamDef:
     values: Callable[[Any], list[Any]]
     #: A bare id is read as this type (Medplum does so for ``subject``/``patient``).
     bare_type: str | None = None
+    #: Optional fast predicate builder for plain values (no modifier), used on large scans.
+    fast: Callable[[list[str]], Predicate | None] | None = None
 
 
 def _codings(value: Any) -> list[Token]:
@@ -160,6 +162,33 @@ def _ae_type(rec: Any) -> list[Token]:
     if rec.res is None:
         return [(None, "execute")] if rec.legacy else [(AUDIT_EVENT_SYSTEM, "execute")]
     return _codings(rec.res.get("type"))
+
+
+def _fast_outcome(wanted: list[str]) -> Predicate | None:
+    """``outcome=4,8,12``: compare the stored code directly (hand-made events keep it too)."""
+    if any("|" in w for w in wanted):
+        return None
+    codes = frozenset(wanted)
+
+    def test(rec: Any) -> bool:
+        return rec.outcome in codes
+
+    return test
+
+
+def _fast_type(wanted: list[str]) -> Predicate | None:
+    """``type=execute``: generated events have one of two fixed types, decided once."""
+    matchers = [_token_matcher(v) for v in wanted]
+    modern = any(m([(AUDIT_EVENT_SYSTEM, "execute")]) for m in matchers)
+    legacy = any(m([(None, "execute")]) for m in matchers)
+
+    def test(rec: Any) -> bool:
+        if rec.res is None:
+            return legacy if rec.legacy else modern
+        tokens = _codings(rec.res.get("type"))
+        return any(m(tokens) for m in matchers)
+
+    return test
 
 
 def _ae_entity(rec: Any) -> list[str]:
@@ -269,7 +298,7 @@ AUDIT_EVENT_PARAMS: dict[str, ParamDef] = {
     "entity-type": ParamDef(
         "entity-type", "token", _ae_json_tokens(lambda r: [e.get("type") for e in _entities(r)])
     ),
-    "outcome": ParamDef("outcome", "token", _ae_outcome),
+    "outcome": ParamDef("outcome", "token", _ae_outcome, fast=lambda wanted: _fast_outcome(wanted)),
     "patient": ParamDef("patient", "reference", _ae_patient, bare_type="Patient"),
     "policy": ParamDef(
         "policy", "uri", _ae_json_strings(lambda r: [p for a in _agents(r) for p in _list(a.get("policy"))])
@@ -277,7 +306,7 @@ AUDIT_EVENT_PARAMS: dict[str, ParamDef] = {
     "site": ParamDef("site", "token", _ae_json_tokens(_site)),
     "source": ParamDef("source", "reference", _ae_source),
     "subtype": ParamDef("subtype", "token", _ae_json_tokens(lambda r: _list(r.get("subtype")))),
-    "type": ParamDef("type", "token", _ae_type),
+    "type": ParamDef("type", "token", _ae_type, fast=lambda wanted: _fast_type(wanted)),
 }
 
 
@@ -524,6 +553,10 @@ def compile_filter(f: Filter, now_us: int) -> Predicate:
         assert f.us is not None
         return _date_predicate(f.op, f.us, now_us, values_of)
     wanted = split_on_comma(f.value)
+    if f.op == "eq" and param.fast is not None:
+        fast = param.fast(wanted)
+        if fast is not None:
+            return fast
     if param.type == "id":
         base = _id_predicate(wanted)
     elif param.type == "token":
@@ -693,7 +726,7 @@ def execute(
 ) -> SearchResult:
     """Run ``req`` over ``index``; ``filters`` are those the choice of ``index`` does not satisfy."""
     lo, hi, rest = lu_bounds(filters)
-    predicates = [compile_filter(f, now_us) for f in rest]
+    predicates = _combine([compile_filter(f, now_us) for f in rest])
     cursor = parse_cursor(req.cursor) if req.cursor else None
     if cursor is not None and req.offset > 0:
         raise _bad("Cannot use both offset and cursor")
@@ -704,7 +737,7 @@ def execute(
         page_lo = cursor.instant_ms if lo is None else max(lo, cursor.instant_ms)
         if cursor.excluded:
             excluded = cursor.excluded
-            page_preds.append(lambda rec: rec.id not in excluded)
+            page_preds = _combine([*page_preds, lambda rec: rec.id not in excluded])
 
     records: list[Any] = []
     next_record: Any | None = None
@@ -719,9 +752,21 @@ def execute(
         if not predicates:
             total = j - i
         else:
-            recs = index.recs
-            total = sum(1 for k in range(i, j) if all(p(recs[k]) for p in predicates))
+            test = predicates[0]
+            total = sum(1 for rec in index.recs[i:j] if test(rec))
     return SearchResult(records, next_record, total)
+
+
+def _combine(predicates: list[Predicate]) -> list[Predicate]:
+    """At most one predicate (the conjunction), so scans call one function per row."""
+    if len(predicates) <= 1:
+        return predicates
+    parts = tuple(predicates)
+
+    def test(rec: Any) -> bool:
+        return all(p(rec) for p in parts)
+
+    return [test]
 
 
 def _rows(
@@ -747,9 +792,10 @@ def _rows(
         out: list[Any] = []
         skip = offset
         order = range(j - 1, i - 1, -1) if newest_first else range(i, j)
+        test = predicates[0]
         for k in order:
             rec = recs[k]
-            if all(p(rec) for p in predicates):
+            if test(rec):
                 if skip:
                     skip -= 1
                     continue
@@ -757,7 +803,8 @@ def _rows(
                 if len(out) >= limit:
                     break
         return out
-    matches = [recs[k] for k in range(i, j) if all(p(recs[k]) for p in predicates)]
+    keep = predicates[0] if predicates else None
+    matches = [rec for rec in recs[i:j] if keep is None or keep(rec)]
     for rule in reversed(sort):
         code, descending = rule.code, rule.descending
 

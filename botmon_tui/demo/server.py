@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import select
 import socket
@@ -80,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "botmon-demo/1"
     sys_version = ""
     timeout = 120
+    #: Headers and body go out in separate writes; without TCP_NODELAY, Nagle plus delayed ACKs add 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.demo.cfg.verbose:
@@ -337,10 +340,17 @@ class DemoServer:
 
 
 def serve_forever(
-    port: int | None = None, cfg: DemoConfig | None = None, *, out: TextIO | None = None
+    port: int | None = None,
+    cfg: DemoConfig | None = None,
+    *,
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Run the demo server in the foreground until Ctrl-C (``botmon-tui demo-server``)."""
-    import dataclasses
+    """Run the demo server in the foreground until Ctrl-C (``botmon-tui demo-server``).
+
+    Prints the base URL, the client id and secret and a curl example to ``out`` (default stdout).
+    ``port`` overrides ``cfg.port``; ``stop`` (for tests) ends it as Ctrl-C does.
+    """
 
     cfg = cfg or DemoConfig()
     if port is not None:
@@ -375,8 +385,11 @@ def serve_forever(
         flush=True,
     )
     try:
-        while True:
-            time.sleep(3600)
+        while stop is None or not stop.is_set():
+            if stop is None:
+                time.sleep(3600)
+            else:
+                stop.wait(3600)
     except KeyboardInterrupt:
         pass
     finally:

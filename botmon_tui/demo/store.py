@@ -156,6 +156,12 @@ class EventRecord:
         """The AuditEvent JSON as served (a fresh dict each call)."""
         if self.res is not None:
             return copy.deepcopy(self.res)
+        return self.view(project_id)
+
+    def view(self, project_id: str) -> JsonDict:
+        """The AuditEvent JSON for serializing right away (may share the stored dict: do not modify)."""
+        if self.res is not None:
+            return self.res
         bot_ref = f"Bot/{self.bot_id}"
         recorded = format_ms(self.rec_ms)
         entity: list[JsonDict] = [
@@ -214,6 +220,10 @@ class BotRecord:
 
     def resource(self, project_id: str) -> JsonDict:
         return copy.deepcopy(self.res)
+
+    def view(self, project_id: str) -> JsonDict:
+        """The stored dict itself, for serializing right away (never modify it)."""
+        return self.res
 
 
 class Index:
