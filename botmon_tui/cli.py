@@ -142,6 +142,17 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (raised, not printed) and never echo secrets."""
 
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # A stray value may be a secret typed in the wrong place: name only the options.
+            words = message[len(prefix) :].split()
+            options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+            hidden = len(words) - len(options)
+            message = prefix + " ".join(options)
+            if hidden:
+                message += (
+                    f"{' and ' if options else ''}{hidden} value{'s' if hidden > 1 else ''} (not shown)"
+                )
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 

@@ -548,3 +548,20 @@ def test_colour_only_on_a_terminal_without_no_color() -> None:
     assert not cli._wants_colour(Tty(), {"NO_COLOR": "1"})
     assert not cli._wants_colour(Tty(), {"TERM": "dumb"})
     assert not cli._wants_colour(io.StringIO(), {})
+
+
+def test_without_the_tui_module_the_command_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "botmon_tui.ui.app", None)  # import fails as if it were absent
+    code, _, err = run(capsys, "--demo")
+    assert code == 0
+    assert "the TUI is not built yet" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["bots", "--bogus", "hunter2hunter2"], ["bots", "hunter2hunter2"]])
+def test_stray_values_are_not_echoed(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "unrecognized arguments" in one_error_line(err)
+    assert "hunter2" not in out + err
