@@ -407,6 +407,8 @@ def render_table(
 
     ``decorate(row, column, padded_cell)`` may colour a body cell after widths are measured.
     """
+    # Sanitized text may still hold TAB, which would break the columns.
+    rows = [[cell.replace("\t", " ") for cell in row] for row in rows]
     widths = [cell_len(h) for h in headers]
     for row in rows:
         for index, cell in enumerate(row):

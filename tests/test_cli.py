@@ -565,3 +565,10 @@ def test_stray_values_are_not_echoed(capsys: pytest.CaptureFixture[str], argv: l
     assert code == 2
     assert "unrecognized arguments" in one_error_line(err)
     assert "hunter2" not in out + err
+
+
+def test_render_table_keeps_columns_aligned() -> None:
+    lines = cli.render_table(["A", "B", "C"], [["x\ty", "宽字", "tail " * 10], ["1", "2", "3"]], width=30)
+    assert lines[1].startswith("x y  宽字  tail")
+    assert lines[2].startswith("1    2     3")
+    assert max(cli.cell_len(line) for line in lines) <= 30
