@@ -214,9 +214,7 @@ def _read_text(path: Path, what: str) -> str:
         raise ConfigError(f"{what} {_shown(path)} is not UTF-8 text") from None
 
 
-def read_secret_file(
-    path_text: str, *, stdin: TextIO | None, base: Path | None = None
-) -> tuple[Secret, list[str]]:
+def read_secret_file(path_text: str, *, stdin: TextIO | None) -> tuple[Secret, list[str]]:
     """Read a secret from a file (``-``: stdin, prompting without echo on a terminal).
 
     Surrounding whitespace (the trailing newline) is dropped. Returns the secret and warnings.
@@ -235,8 +233,12 @@ def read_secret_file(
         where = "stdin"
     else:
         path = Path(path_text).expanduser()
-        if base is not None and not path.is_absolute():
-            path = base / path
+        if "/" not in path_text and os.sep not in path_text and not path.exists():
+            # A bare word that is not a file may be the secret itself, pasted in the wrong place.
+            raise ConfigError(
+                "client secret file not found in the current directory "
+                "(the name given is not shown, in case it is the secret itself)"
+            )
         text = _read_text(path, "client secret file")
         if _readable_by_others(path):
             warnings.append(_permission_warning(path))
