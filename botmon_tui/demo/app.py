@@ -133,6 +133,8 @@ class DemoApp:
         self.faults = faults
         self.tokens = tokens
         self.stop = stop
+        #: The bound port (set by the server once listening), for links when a request has no Host.
+        self.port: int | None = cfg.port
         self.requests_limiter = RateLimiter()
         self.fhir_limiter = RateLimiter()
         self.errors: list[str] = []
@@ -369,7 +371,7 @@ class DemoApp:
         return _json(404, outcomes.NOT_FOUND, headers)
 
     def _fhir_base(self, req: Request) -> str:
-        host = req.headers.get("Host") or f"127.0.0.1:{self.cfg.port or 80}"
+        host = req.headers.get("Host") or f"127.0.0.1:{self.port or 80}"
         return f"http://{host}{FHIR_PREFIX}"
 
     def _read(self, rtype: str, resource_id: str, headers: list[tuple[str, str]]) -> Response:

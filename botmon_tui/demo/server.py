@@ -247,6 +247,7 @@ class DemoServer:
         httpd = _HTTPServer((LOOPBACK, self.cfg.port or 0), self)
         self._httpd = httpd
         self._port = httpd.server_address[1]
+        self.app.port = self._port
         self.tokens.issuer = self.base_url
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="botmon-demo-http", daemon=True
