@@ -6,11 +6,9 @@ interval, auto polling) so tests drive it deterministically against the demo bac
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -86,6 +84,9 @@ class BotmonApp(App[int]):
         event_window: int = 10_000,
         first_page: int = 100,
         demo: object | None = None,
+        app_base: str | None = None,
+        server_label: str | None = None,
+        close_client: bool = False,
     ) -> None:
         super().__init__()
         self.client = client
@@ -99,6 +100,9 @@ class BotmonApp(App[int]):
         self.event_window = event_window
         self.first_page = first_page
         self.demo = demo
+        self._app_base = app_base
+        self._server_label = server_label
+        self.close_client = close_client
         self.crash_log = crash_log or CrashLog(secrets=client.settings.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
 
@@ -111,10 +115,12 @@ class BotmonApp(App[int]):
     @property
     def app_base(self) -> str:
         """The Medplum web app, for deep links shown as plain text."""
-        return sanitize(self.settings.app_base)
+        return sanitize(self._app_base or self.settings.app_base)
 
     @property
     def server_label(self) -> str:
+        if self._server_label is not None:
+            return self._server_label
         host = urlsplit(self.settings.base).netloc or self.settings.base
         return f"demo backend · {host}" if self.demo is not None else host
 
@@ -126,11 +132,15 @@ class BotmonApp(App[int]):
     # ------------------------------------------------------------------ screens
 
     def get_default_screen(self) -> Screen[Any]:
-        return BotListScreen()
+        return BotListScreen(deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
         if self.start_bot_id:
             self.push_screen(EventScreen(self.start_bot_id))
+
+    async def on_unmount(self) -> None:
+        if self.close_client:
+            await self.client.aclose()
 
     def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
@@ -218,20 +228,7 @@ def run_tui(
 ) -> int:
     """Run the TUI until the user quits; return the exit code."""
     client = MedplumClient(settings)
-    app = BotmonApp(client=client, interval=interval, bot_id=bot_id, demo=demo)
-
-    async def main() -> None:
-        try:
-            await app.run_async()
-        finally:
-            await client.aclose()
-
-    asyncio.run(main())
+    app = BotmonApp(client=client, interval=interval, bot_id=bot_id, demo=demo, close_client=True)
+    app.run()
     code = app.return_code
     return 0 if code is None else int(code)
-
-
-def log_path() -> Path:
-    from botmon_tui.ui.crashlog import default_log_path
-
-    return default_log_path()

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.widgets.banner import Banner
+from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.status_line import StatusLine
 
@@ -38,6 +39,7 @@ def bot_matches(status: BotStatus, needle: str) -> bool:
 
 class BotListScreen(PollingScreen):
     POLL_WHAT = "polling the bot list"
+    AUTO_FOCUS = "#bots"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_bot", "Open", id="bots.open"),
         Binding("slash", "filter", "Filter", id="bots.filter"),
@@ -55,8 +57,10 @@ class BotListScreen(PollingScreen):
         *PollingScreen.POLL_BINDINGS,
     ]
 
-    def __init__(self) -> None:
-        super().__init__(id="bot-list")
+    def __init__(self, *, deferred: bool = False) -> None:
+        super().__init__()
+        #: ``--bot``: the Event tab opens on top at once; load the list only when it is shown.
+        self.deferred = deferred
         self.filter_text = ""
         self._filter_timer: Timer | None = None
 
@@ -67,20 +71,26 @@ class BotListScreen(PollingScreen):
         with Container(id="empty-area", classes="banner-area"):
             yield Banner(id="empty")
         yield StatusLine(id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one("#empty-area").display = False
         self.update_heading()
         self.update_status()
-        self.query_one(BotTable).focus()
 
     @property
     def table(self) -> BotTable:
         return self.query_one(BotTable)
 
     # ------------------------------------------------------------------ polling
+
+    def _start_if_current(self) -> None:
+        if not self.deferred:
+            super()._start_if_current()
+
+    def on_screen_suspend(self) -> None:
+        # Covered by the Event tab: load when shown again. (Textual also calls the base class's
+        # handler: handlers run for every class in the MRO.)
+        self.deferred = False
 
     async def poll_job(self) -> None:
         project = self.botmon.project

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import AuditEvent, Bot
@@ -23,6 +23,7 @@ from botmon_tui.ui.formatting import audit_text
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.troubleshoot import explain_no_events
 from botmon_tui.ui.widgets.banner import Banner
+from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
@@ -41,6 +42,7 @@ FILTER_SCAN_CHARS = 20_000
 
 class EventScreen(PollingScreen):
     POLL_WHAT = "polling the bot's events"
+    AUTO_FOCUS = "#events-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
@@ -61,7 +63,7 @@ class EventScreen(PollingScreen):
     ]
 
     def __init__(self, bot_id: str, bot: Bot | None = None) -> None:
-        super().__init__(id="events")
+        super().__init__()
         app = self.botmon
         self.bot_id = bot_id
         self.feed = EventFeed(app.client, bot_id, window=app.event_window, first_page=app.first_page)
@@ -85,19 +87,17 @@ class EventScreen(PollingScreen):
             yield EventTable(clock=app.clock, tz=app.tz, id="events-table")
             yield OutcomePane(id="pane")
         yield StatusLine(id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one("#banner-area").display = False
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
         self.update_status()
-        self.table.focus()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
+        self.update_heading()
 
     def _layout(self, width: int) -> None:
         self.set_class(width >= WIDE_LAYOUT_COLUMNS, "-wide")
@@ -173,8 +173,14 @@ class EventScreen(PollingScreen):
             text.append(f"Bot/{sanitize(self.bot_id)}", BOLD)
             text.append("\nloading…", DIM)
         else:
-            text.append(sanitize(bot.display_name), BOLD)
-            text.append(f"  Bot/{sanitize(bot.id)}", DIM)
+            name = sanitize(bot.display_name)
+            link = f"{app.app_base}Bot/{sanitize(bot.id)}/event"
+            text.append(name, BOLD)
+            # The deep link holds the id; when it does not fit, the id alone (always visible).
+            if len(name) + 2 + len(link) <= self.size.width - 2:
+                text.append(f"  {link}", DIM)
+            else:
+                text.append(f"  Bot/{sanitize(bot.id)}", DIM)
             text.append("\n")
             text.append("runtime ", DIM)
             text.append(sanitize(bot.runtimeVersion) or "—")
@@ -182,8 +188,6 @@ class EventScreen(PollingScreen):
             text.append(sanitize(bot.schedule) if bot.schedule else "none")
             text.append(" · audit ", DIM)
             text.append_text(audit_text(bot))
-            text.append(" · ", DIM)
-            text.append(f"{app.app_base}Bot/{sanitize(bot.id)}/event", DIM)
         self.query_one("#heading", Static).update(text)
 
     def update_banner(self) -> None:
@@ -204,7 +208,9 @@ class EventScreen(PollingScreen):
         elif not feed.loaded or feed.bot is None:
             show = False
         elif len(feed) == 0:
-            banner.show_reason(explain_no_events(feed.bot))
+            banner.show_reason(
+                explain_no_events(feed.bot), f"{self.botmon.app_base}Bot/{sanitize(feed.bot.id)}"
+            )
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",

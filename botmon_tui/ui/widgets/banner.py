@@ -14,13 +14,18 @@ TITLE = Style(bold=True)
 DIM = Style(dim=True)
 
 
-def banner_text(reason: NoEventsReason) -> Text:
+def banner_text(reason: NoEventsReason, bot_link: str | None = None) -> Text:
     mark = "⚠ " if reason.blocking else ""
     text = Text(end="")
     text.append(mark + reason.title + "\n", TITLE)
     for line in reason.lines:
         text.append("\n" + line)
-    text.append("\n\nMedplum docs: ", DIM)
+    if bot_link and reason.blocking:
+        text.append("\n\nThe bot in the Medplum app: ", DIM)
+        text.append(bot_link)
+        text.append("\nMedplum docs: ", DIM)
+    else:
+        text.append("\n\nMedplum docs: ", DIM)
     text.append(reason.docs_url)
     return text
 
@@ -39,13 +44,13 @@ class Banner(Static):
         super().__init__("", markup=False, id=id)
         self.cause: str | None = None
 
-    def show_reason(self, reason: NoEventsReason) -> None:
+    def show_reason(self, reason: NoEventsReason, bot_link: str | None = None) -> None:
         self.cause = reason.cause
         self.set_class(reason.blocking, "-warning")
         self.set_class(not reason.blocking, "-info")
         self.remove_class("-empty", "-error")
         self.border_title = "Why no events?"
-        self.update(banner_text(reason))
+        self.update(banner_text(reason, bot_link))
 
     def show_empty(self, message: str, hint: str) -> None:
         self.cause = "filtered"

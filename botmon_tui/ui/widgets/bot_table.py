@@ -49,7 +49,7 @@ class BotTable(KeyedTable):
     def _age_label(self, cell: AgeCell) -> str:
         if cell.when is None:
             if self.horizon is not None:
-                return f"> {relative_age(self.horizon, self.clock()).removesuffix(' ago')}"
+                return f"> {relative_age(self.horizon, self.clock())}"
             return "never"
         return relative_age(cell.when, self.clock())
 

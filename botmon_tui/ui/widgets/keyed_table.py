@@ -106,8 +106,8 @@ class KeyedTable(DataTable[Any]):
             self.add_column(Text(spec.label), key=spec.key, width=spec.width_for(80))
         self._relabel()
 
-    def _on_resize(self, event: events.Resize) -> None:
-        super()._on_resize(event)
+    def on_resize(self, event: events.Resize) -> None:
+        # (DataTable's own ``_on_resize`` runs too: Textual calls the handler of every class.)
         self.fit_columns()
 
     def fit_columns(self, width: int | None = None) -> None:

@@ -1,0 +1,568 @@
+"""Pilot tests of the TUI against the demo backend over real HTTP, at 80x24 and 120x40.
+
+Polls are triggered explicitly (auto polling off), "now" is fixed, so every assertion is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from ui_support import FIXED, bot_id, running, settle
+
+from botmon_tui.demo import DemoServer
+from botmon_tui.medplum.models import AuditEvent
+from botmon_tui.textsafe import ansi_text, first_line
+from botmon_tui.ui.screens.bot_list import BotListScreen
+from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.screens.help import HelpScreen
+from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.status_line import StatusLine
+
+SIZES = [(80, 24), (120, 40)]
+EPOCH = FIXED - timedelta(days=3650)
+
+
+@pytest.fixture
+def srv() -> Iterator[DemoServer]:
+    from ui_support import demo_server
+
+    with demo_server() as server:
+        yield server
+
+
+def status(app: object) -> str:
+    return app.screen.query_one(StatusLine).plain  # type: ignore[attr-defined]
+
+
+async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # type: ignore[no-untyped-def]
+    table = app.screen.query_one(BotTable)
+    assert table.select_id(bot_id(srv, name))
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, EventScreen)
+    return screen
+
+
+# ---------------------------------------------------------------------------- bot list
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        assert isinstance(app.screen, BotListScreen)
+        table = app.screen.query_one(BotTable)
+        names = [table.status(i).bot.display_name for i in table.ids_in_order()]  # type: ignore[union-attr]
+        assert names == sorted(b["name"] for b in srv.store.bots)
+        assert "11 bots" in status(app)
+        assert status(app).startswith("● live")
+        # The audit column warns about bots whose settings mean no events will appear.
+        log_only = table.get_cell(bot_id(srv, "appointment-reminders"), "audit")
+        never = table.get_cell(bot_id(srv, "stale-task-cleanup"), "audit")
+        assert log_only.plain.startswith("⚠") and never.plain.startswith("⚠")
+        assert not table.get_cell(bot_id(srv, "hl7-adt-ingest"), "audit").plain.startswith("⚠")
+        # Loading the list costs a fixed number of requests, not one per bot.
+        assert len(srv.requests) <= 5
+
+
+async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path) as (app, pilot):
+        table = app.screen.query_one(BotTable)
+        # A poll costs two requests, whatever the number of bots.
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        assert len(srv.requests) - before == 2
+        # A new run shows in its bot's row.
+        target = bot_id(srv, "sms-opt-out-handler")
+        assert table.status(target).last_event is None  # type: ignore[union-attr]
+        srv.store.add_event(target, outcome="8", desc="crashed", at=FIXED - timedelta(seconds=30))
+        app.poll_now()
+        await settle(pilot)
+        assert table.get_cell(target, "outcome").plain == "✗ Serious Failure"
+        assert table.get_cell(target, "failures").plain == "1"
+        assert str(table.get_cell(target, "last_run")) == "30s ago"
+        # The filter, and its own empty state.
+        await pilot.press("slash", *"hl7")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        names = [table.status(i).bot.display_name for i in table.ids_in_order()]  # type: ignore[union-attr]
+        assert names == ["hl7-adt-ingest", "legacy-hl7-bridge"]
+        await pilot.press("slash", *"zzz")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        empty = app.screen.query_one("#empty")
+        assert app.screen.query_one("#empty-area").display and not table.display
+        assert "No bot matches the filter 'zzz'" in str(empty.content)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.display and table.row_count == 11
+
+
+# ---------------------------------------------------------------------------- drill down
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_drill_down_and_back(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        target = bot_id(srv, "hl7-adt-ingest")
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        table = screen.query_one(EventTable)
+        assert [column.label.plain.split(" ")[0] for column in table.ordered_columns] == [
+            "ID",
+            "Outcome",
+            "Outcome",
+            "Last",
+        ]
+        assert [c.label.plain for c in table.ordered_columns][:3] == ["ID", "Outcome", "Outcome Desc"]
+        assert table.ordered_columns[3].label.plain == "Last Updated ▼"
+        assert table.row_count == 100
+        # Newest first, and the id column shows at least 8 characters.
+        times = [table.event(i).when for i in table.ids_in_order()]  # type: ignore[union-attr]
+        assert times == sorted(times, reverse=True)
+        assert table.ordered_columns[0].width >= 9
+        heading = str(screen.query_one("#heading").content)
+        assert "hl7-adt-ingest" in heading and target in heading
+        assert "100 events" in status(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, BotListScreen)
+        assert app.screen.query_one(BotTable).selected_id == target
+
+
+async def test_bot_option_opens_the_event_tab_and_escape_goes_to_the_list(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    target = bot_id(srv, "lab-results-router")
+    async with running(srv, tmp_path, bot_id=target) as (app, pilot):
+        assert isinstance(app.screen, EventScreen)
+        assert app.screen.query_one(EventTable).row_count == 100
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BotListScreen)
+        assert app.screen.query_one(BotTable).row_count == 11
+
+
+async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id="does-not-exist") as (app, pilot):
+        banner = app.screen.query_one("#banner")
+        assert banner.cause == "error"  # type: ignore[attr-defined]
+        assert "Bot/does-not-exist was not found" in str(banner.content)  # type: ignore[attr-defined]
+        assert "Not found" in status(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BotListScreen)
+
+
+# ---------------------------------------------------------------------------- sorting
+
+
+def _severity(event: AuditEvent) -> int:
+    return event.outcome_info.severity
+
+
+SORTS = {
+    # column number: (key of an event, first press is descending)
+    1: (lambda e: e.id, False),
+    2: (_severity, True),
+    3: (lambda e: first_line(e.outcomeDesc).casefold(), False),
+    4: (lambda e: e.when, True),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    target = bot_id(srv, "legacy-hl7-bridge")
+    for second, text in enumerate(["zulu: done", "Alpha: started", "mike: retry"]):
+        srv.store.add_event(target, outcome="4", desc=text, at=FIXED - timedelta(seconds=second + 1))
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        screen = app.screen
+        table = screen.query_one(EventTable)
+        for _ in range(5):
+            await pilot.press("down")
+        selected = table.selected_id
+        for number, (key, descending) in SORTS.items():
+            column = table.ordered_columns[number - 1].key.value
+            # Pressing the active column's key reverses it; another column starts in its own direction.
+            first = (not table.sort_reverse) if column == table.sort_column else descending
+            for reverse in (first, not first):
+                await pilot.press(str(number))
+                await pilot.pause()
+                values = [key(table.event(i)) for i in table.ids_in_order()]  # type: ignore[arg-type]
+                assert values == sorted(values, reverse=reverse), (number, reverse)
+                assert len(set(values)) > 1
+                # The header shows the column and the direction; the selection stays on its event.
+                label = table.ordered_columns[number - 1].label.plain
+                assert label.endswith("▼" if reverse else "▲")
+                assert table.selected_id == selected
+                assert screen.query_one(OutcomePane).event_id == selected
+
+
+async def test_clicking_a_header_sorts(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+        screen = await open_bot(app, pilot, srv, "legacy-hl7-bridge")
+        table = screen.query_one(EventTable)
+        x = sum(c.get_render_width(table) for c in table.ordered_columns[:1]) + 2
+        await pilot.click(EventTable, offset=(x, 0))
+        await pilot.pause()
+        assert (table.sort_column, table.sort_reverse) == ("outcome", True)
+        await pilot.click(EventTable, offset=(x, 0))
+        await pilot.pause()
+        assert (table.sort_column, table.sort_reverse) == ("outcome", False)
+        severities = [_severity(table.event(i)) for i in table.ids_in_order()]  # type: ignore[arg-type]
+        assert severities == sorted(severities)
+
+
+# ---------------------------------------------------------------------------- the pane
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_pane_shows_the_highlighted_event_in_full(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        table = screen.query_one(EventTable)
+        pane = screen.query_one(OutcomePane)
+        # The longest output among the loaded events, with several lines.
+        longest = max(table.ids_in_order(), key=lambda i: len(table.event(i).outcomeDesc or ""))  # type: ignore[union-attr]
+        event = table.event(longest)
+        assert event is not None and (event.outcomeDesc or "").count("\n") > 3
+        table.select_id(longest)
+        await pilot.pause()
+        assert pane.event_id == longest
+        assert ansi_text(event.outcomeDesc).plain in pane.plain
+        assert event.outcome_info.display in pane.plain and longest in pane.plain
+        # tab focuses the pane (scrollable), escape goes back to the table, then to the list.
+        await pilot.press("tab")
+        assert pane.has_focus
+        await pilot.press("pagedown")
+        await pilot.press("escape")
+        assert table.has_focus
+        assert screen.has_class("-wide") is (size[0] >= 140)
+        # The selected row shows its absolute time, the others a relative age; t shows all absolute.
+        ids = table.ids_in_order()
+        table.select_id(ids[0])
+        await pilot.pause()
+        assert str(table.get_cell(ids[0], "updated")).startswith(("2025-03-14 ", "03-14 "))
+        assert str(table.get_cell(ids[1], "updated")).endswith(" ago")
+        await pilot.press("t")
+        assert str(table.get_cell(ids[1], "updated")).startswith(("2025-03-1", "03-1"))
+        await pilot.press("t")
+        assert str(table.get_cell(ids[1], "updated")).endswith(" ago")
+
+
+async def test_wide_terminal_puts_the_pane_beside_the_table(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, (200, 60)) as (app, pilot):
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        table, pane = screen.query_one(EventTable), screen.query_one(OutcomePane)
+        assert screen.has_class("-wide")
+        assert pane.region.x > table.region.x and pane.region.y == table.region.y
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not screen.has_class("-wide")
+        assert pane.region.y > table.region.y
+
+
+# ---------------------------------------------------------------------------- polling
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_new_run_appears_and_the_cursor_stays(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        table = screen.query_one(EventTable)
+        for _ in range(4):
+            await pilot.press("down")
+        selected, row_on_screen = table.selected_id, table.cursor_row - table.scroll_y
+        target = bot_id(srv, "hl7-adt-ingest")
+        new = srv.store.add_event(
+            target, outcome="4", desc="fresh run\nsecond line", at=FIXED + timedelta(seconds=5)
+        )
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        assert len(srv.requests) - before == 1  # one request per poll
+        assert table.ids_in_order()[0] == new["id"]
+        assert table.row_count == 101
+        assert table.selected_id == selected
+        assert screen.query_one(OutcomePane).event_id == selected
+        assert table.cursor_row - table.scroll_y == row_on_screen or table.scroll_y == 0
+        assert "101 events" in status(app)
+        # An idle poll changes nothing.
+        app.poll_now()
+        await settle(pilot)
+        assert table.row_count == 101 and table.selected_id == selected
+
+
+async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+
+        table = screen.query_one(EventTable)
+        table.move_cursor(row=30)
+        await pilot.pause()
+        assert table.scroll_y > 0
+        top_before = table.ids_in_order()[round(table.scroll_y)]
+        selected, offset = table.selected_id, table.cursor_row - table.scroll_y
+        target = bot_id(srv, "hl7-adt-ingest")
+        for second in (5, 6, 7):
+            srv.store.add_event(
+                target, outcome="0", desc=f"run {second}", at=FIXED + timedelta(seconds=second)
+            )
+        app.poll_now()
+        await settle(pilot)
+        assert table.selected_id == selected
+        assert table.cursor_row - table.scroll_y == offset
+        assert table.ids_in_order()[round(table.scroll_y)] == top_before
+
+
+async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+
+        table = screen.query_one(EventTable)
+        srv.faults.add(status=500, path_contains="AuditEvent")
+        app.poll_now()
+        await settle(pilot)
+        line = status(app)
+        assert line.startswith("✗")
+        assert "HTTP 500" in line and "showing data from" in line
+        assert table.row_count == 100  # the last good data stays
+        target = bot_id(srv, "hl7-adt-ingest")
+        new = srv.store.add_event(
+            target, outcome="0", desc="after the outage", at=FIXED + timedelta(seconds=9)
+        )
+        app.poll_now()
+        await settle(pilot)
+        line = status(app)
+        assert line.startswith("● live") and "recovered" in line
+        assert table.ids_in_order()[0] == new["id"] and table.row_count == 101
+
+
+async def test_rate_limit_is_reported_with_its_wait(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest"), auto_poll=True) as (app, pilot):
+        srv.faults.rate_limited(ms_before_next=7000, path_contains="AuditEvent")
+        app.poll_now()
+        await settle(pilot)
+        line = status(app)
+        assert "Rate limited" in line and "retry in 7s" in line
+
+
+async def test_pause_and_refresh(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path) as (app, pilot):
+        await pilot.press("p")
+        assert status(app).startswith("‖ paused")
+        before = len(srv.requests)
+        await pilot.press("r")  # a manual refresh works while paused
+        await settle(pilot)
+        assert len(srv.requests) - before == 2
+        await pilot.press("p")
+        await settle(pilot)
+        assert status(app).startswith("● live")
+
+
+async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+
+        table = screen.query_one(EventTable)
+        selected = table.selected_id
+        await pilot.press("end")
+        await settle(pilot)
+        assert 190 <= table.row_count <= 200 and table.row_count == len(screen.feed)
+        times = [table.event(i).when for i in table.ids_in_order()]  # type: ignore[union-attr]
+        assert times == sorted(times, reverse=True)
+        loaded = table.row_count
+        await pilot.press("o")
+        await settle(pilot)
+        assert table.row_count >= loaded + 90
+        assert selected in table.ids_in_order()
+
+
+async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+
+        table = screen.query_one(EventTable)
+        await pilot.press("slash", *"minor")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        outcomes = {table.event(i).outcome for i in table.ids_in_order()}  # type: ignore[union-attr]
+        assert outcomes == {"4"}
+        assert f"{table.row_count} match" in status(app)
+        await pilot.press("slash", *"zqzq")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        banner = screen.query_one("#banner")
+        assert banner.cause == "filtered"  # type: ignore[attr-defined]
+        assert "No event matches the filter" in str(banner.content)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.row_count == 100 and isinstance(app.screen, EventScreen)
+
+
+# ---------------------------------------------------------------------------- no events
+
+
+def _add_bot(srv: DemoServer, name: str, **fields: object) -> str:
+    bot = srv.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext", **fields})
+    return str(bot["id"])
+
+
+BANNERS = {
+    "log-only": ("appointment-reminders", {}, 'set Bot.auditEventDestination to include "resource"'),
+    "never": ("stale-task-cleanup", {}, 'auditEventTrigger is "never"'),
+    "on-error": (None, {"auditEventTrigger": "on-error"}, "records only failures"),
+    "on-output": (None, {"auditEventTrigger": "on-output"}, "only runs that log something"),
+    "not-run": ("sms-opt-out-handler", {}, "it has most likely never run"),
+}
+
+
+async def test_banner_for_each_no_events_cause(srv: DemoServer, tmp_path: Path) -> None:
+    targets = {
+        cause: bot_id(srv, name) if name else _add_bot(srv, f"new-{cause}-bot", **fields)
+        for cause, (name, fields, _) in BANNERS.items()
+    }
+    async with running(srv, tmp_path, bot_id=targets["log-only"]) as (app, pilot):
+        for cause, target in targets.items():
+            if cause != "log-only":
+                app.open_bot(target)
+                await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, EventScreen) and screen.bot_id == target
+            banner = screen.query_one("#banner")
+            assert banner.cause == cause  # type: ignore[attr-defined]
+            text = str(banner.content)  # type: ignore[attr-defined]
+            assert BANNERS[cause][2] in text
+            assert "https://www.medplum.com/docs/bots/monitoring-bots" in text
+            assert screen.query_one("#banner-area").display and not screen.query_one("#body").display
+        # The first run replaces the banner by the table.
+        srv.store.add_event(targets["not-run"], outcome="0", desc="hello", at=FIXED)
+        app.open_bot(targets["not-run"])
+        await settle(pilot)
+        assert not app.screen.query_one("#banner-area").display
+        assert app.screen.query_one(EventTable).row_count == 1
+
+
+# ---------------------------------------------------------------------------- hostile text
+
+
+async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer, tmp_path: Path) -> None:
+    evil_name = "[@click=app.quit]evil[/] [/x] \x1b]0;pwned\x07"
+    target = _add_bot(srv, evil_name)
+    output = "[@click=app.quit]x[/]\n[/x] [bold]not bold\n\x1b]52;c;ZXZpbA==\x07 \x1b[2J \x9b31m tail"
+    srv.store.add_event(target, outcome="4", desc=output, at=FIXED - timedelta(minutes=1))
+    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+        table = app.screen.query_one(BotTable)
+        name_cell = table.get_cell(target, "name").plain
+        assert name_cell.startswith("[@click=app.quit]evil[/] [/x] ") and "\x1b" not in name_cell
+        screen = await open_bot(app, pilot, srv, evil_name)
+        events = screen.query_one(EventTable)
+        first = events.ids_in_order()[0]
+        assert events.get_cell(first, "desc").plain == "[@click=app.quit]x[/]"
+        pane = screen.query_one(OutcomePane)
+        assert "[@click=app.quit]x[/]\n[/x] [bold]not bold" in pane.plain
+        assert not any(ch in pane.plain for ch in "\x1b\x07\x9b")
+        heading = str(screen.query_one("#heading").content)
+        assert "[@click=app.quit]evil[/]" in heading
+        # Clicking where the "link" text is does nothing: the app is still here.
+        await pilot.click(OutcomePane, offset=(3, 0))
+        await pilot.click("#heading", offset=(3, 0))
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, EventScreen)
+
+
+# ---------------------------------------------------------------------------- help, palette, safety
+
+
+async def test_help_lists_every_key_of_the_screen(srv: DemoServer, tmp_path: Path) -> None:
+    from botmon_tui.ui.app import LONG_HELP
+
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        own = [*EventScreen.BINDINGS, *EventTable.BINDINGS, *type(app).BINDINGS]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = help_screen.plain
+        for binding in own:
+            assert LONG_HELP.get(binding.id or "", binding.description) in text, binding  # type: ignore[union-attr]
+        for words in ("Cursor down", "Page down", "click a column header", "ctrl+p"):
+            assert words in text or words.replace("ctrl+", "^") in text, words
+        await pilot.press("escape")
+        assert isinstance(app.screen, EventScreen)
+
+
+async def test_every_binding_has_an_id() -> None:
+    from botmon_tui.ui.app import BotmonApp
+    from botmon_tui.ui.screens.base import PollingScreen
+
+    classes = [BotmonApp, BotListScreen, EventScreen, HelpScreen, BotTable, EventTable, PollingScreen]
+    for cls in classes:
+        for binding in [*cls.__dict__.get("BINDINGS", []), *cls.__dict__.get("POLL_BINDINGS", [])]:
+            assert getattr(binding, "id", None), (cls.__name__, binding)
+
+
+async def test_command_palette_opens_a_bot(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"questionn")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EventScreen)
+        assert app.screen.bot_id == bot_id(srv, "questionnaire-scorer")
+
+
+async def test_a_bug_in_a_poll_is_logged_not_fatal(
+    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+
+        async def broken() -> None:
+            raise KeyError("boom")
+
+        monkeypatch.setattr(screen.feed, "poll", broken)
+        app.poll_now()
+        await settle(pilot)
+        line = status(app)
+        assert line.startswith("✗") and "Internal error (KeyError)" in line
+        log = (tmp_path / "botmon-tui.log").read_text()
+        assert "KeyError: 'boom'" in log and "Traceback" in log
+        assert screen.query_one(EventTable).row_count == 100
+        monkeypatch.undo()
+        app.poll_now()
+        await settle(pilot)
+        assert status(app).startswith("● live")
+
+
+async def test_no_color(srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with running(srv, tmp_path) as (app, pilot):
+        assert app.no_color
+        screen = await open_bot(app, pilot, srv, "legacy-hl7-bridge")
+        table = screen.query_one(EventTable)
+        # Outcomes read without colour: symbol and words.
+        cells = {table.get_cell(i, "outcome").plain for i in table.ids_in_order()}
+        assert cells & {"✗ Serious Failure (8)", "✖ Major failure (12)"}

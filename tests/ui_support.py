@@ -1,0 +1,72 @@
+"""Helpers for the UI tests: a demo backend over real HTTP and a deterministic app around it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.crashlog import CrashLog
+
+#: The demo's "now" and the app's clock: ages and snapshots are stable.
+FIXED = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
+SEED = 7
+APP_BASE = "https://app.medplum.example/"
+
+
+def demo_server() -> DemoServer:
+    return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED))
+
+
+def make_app(srv: DemoServer, log_dir: Path, **options: Any) -> BotmonApp:
+    settings = ConnectionSettings(
+        base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+    )
+    defaults: dict[str, Any] = {
+        "interval": 3600.0,
+        "clock": lambda: FIXED,
+        "auto_poll": False,
+        "tz": UTC,
+        "monotonic": lambda: 1000.0,
+        "crash_log": CrashLog(log_dir / "botmon-tui.log"),
+        "app_base": APP_BASE,
+        "server_label": "demo backend",
+        "close_client": True,
+    }
+    defaults.update(options)
+    app = BotmonApp(client=MedplumClient(settings), **defaults)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let every worker (polls) finish and the screen catch up."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@asynccontextmanager
+async def running(
+    srv: DemoServer, log_dir: Path, size: tuple[int, int] = (80, 24), **options: Any
+) -> AsyncIterator[tuple[BotmonApp, Pilot[Any]]]:
+    app = make_app(srv, log_dir, **options)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield app, pilot
+
+
+def bot_id(srv: DemoServer, name: str) -> str:
+    found = srv.store.bot_id(name)
+    assert found is not None, name
+    return found
