@@ -54,7 +54,7 @@ async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # ty
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(srv, tmp_path, size) as (app, _pilot):
         assert isinstance(app.screen, BotListScreen)
         table = app.screen.query_one(BotTable)
         names = [table.status(i).bot.display_name for i in table.ids_in_order()]  # type: ignore[union-attr]

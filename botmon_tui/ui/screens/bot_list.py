@@ -17,8 +17,8 @@ from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.widgets.banner import Banner
-from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["BotListScreen"]

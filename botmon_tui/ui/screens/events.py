@@ -23,8 +23,8 @@ from botmon_tui.ui.formatting import audit_text
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.troubleshoot import explain_no_events
 from botmon_tui.ui.widgets.banner import Banner
-from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 from botmon_tui.ui.widgets.status_line import StatusLine
