@@ -90,7 +90,7 @@ class KeyedTable(DataTable[Any]):
             classes=classes,
             cursor_type="row",
             zebra_stripes=False,
-            cursor_foreground_priority="renderable",
+            cursor_foreground_priority="css",
         )
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT
         self._layout_width = -1

@@ -78,7 +78,9 @@ def pane_text(
     text.append(f"  ({relative_age(event.when, now)})", DIM)
     text.append("\n")
     raw = event.outcomeDesc or ""
-    text.append(f"──── Outcome Desc ({len(raw):,} chars) ────\n" if raw else "──── Outcome Desc ────\n", DIM)
+    text.append(
+        f"──── console output ({len(raw):,} chars) ────\n" if raw else "──── console output ────\n", DIM
+    )
     if raw.strip():
         text.append_text(_output(raw, colour=colour))
     else:

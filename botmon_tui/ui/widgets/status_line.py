@@ -44,6 +44,8 @@ def status_text(info: StatusInfo, now: datetime) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
     if info.error is not None:
+        # An error may take a second line (narrow terminals): the words matter more than a row.
+        text.no_wrap = False
         text.append("✗ ", ERR)
         if info.paused:
             text.append("paused", WARN)
@@ -95,7 +97,7 @@ class StatusLine(Static):
     """Shows :func:`status_text`; the owning screen calls :meth:`show` once a second and after polls."""
 
     DEFAULT_CSS = """
-    StatusLine { height: 1; width: 1fr; padding: 0 1; }
+    StatusLine { height: auto; max-height: 2; width: 1fr; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

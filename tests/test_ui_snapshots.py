@@ -1,0 +1,95 @@
+"""SVG snapshots of the main screens (pytest-textual-snapshot), from the seeded demo backend.
+
+Deterministic: fixed seed, fixed "now", fixed terminal size, UTC, auto polling off.
+Regenerate after an intended change with ``pytest tests/test_ui_snapshots.py --snapshot-update``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from ui_support import FIXED, bot_id, demo_server, make_app, settle
+
+from botmon_tui.demo import DemoServer
+from botmon_tui.ui.widgets.event_table import EventTable
+
+
+@pytest.fixture
+def srv() -> Iterator[DemoServer]:
+    with demo_server() as server:
+        yield server
+
+
+def test_bot_list_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_bot_list_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=settle)
+
+
+def test_event_tab_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_event_tab_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    assert snap_compare(
+        make_app(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge")),
+        terminal_size=(80, 24),
+        run_before=settle,
+    )
+
+
+def test_event_tab_wide_200x50(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("2")  # sorted by outcome, worst first
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
+
+
+def test_banner_log_only_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "appointment-reminders"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_error_state_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    target = bot_id(srv, "lab-results-router")
+    app = make_app(srv, tmp_path, bot_id=target)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        srv.faults.add(status=503, path_contains="AuditEvent")
+        srv.store.add_event(target, outcome="0", desc="not seen yet", at=FIXED + timedelta(seconds=1))
+        pilot.app.poll_now()  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert pilot.app.screen.query_one(EventTable).row_count == 100
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    app = make_app(srv, tmp_path)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
