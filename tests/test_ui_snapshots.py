@@ -30,10 +30,6 @@ def test_bot_list_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> N
     assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=settle)
 
 
-def test_bot_list_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
-    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=settle)
-
-
 def test_event_tab_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
     app = make_app(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest"))
 
@@ -80,16 +76,5 @@ def test_error_state_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -
         pilot.app.poll_now()  # type: ignore[attr-defined]
         await settle(pilot)
         assert pilot.app.screen.query_one(EventTable).row_count == 100
-
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
-
-
-def test_help_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
-    app = make_app(srv, tmp_path)
-
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -46,6 +46,7 @@ class PollingScreen(Screen[None]):
         self._note: tuple[str, str, float] | None = None
         self._ticker: Timer | None = None
         self._age_ticks = 0
+        self._resumes = 0
 
     POLL_WHAT: ClassVar[str] = "polling"
 
@@ -70,22 +71,29 @@ class PollingScreen(Screen[None]):
     # ------------------------------------------------------------------ lifecycle
 
     def on_screen_resume(self) -> None:
-        self.poller.active = True
-        # Start once the screen is really the one shown (``--bot`` pushes another right away).
-        self.call_after_refresh(self._start_if_current)
-        if self._ticker is None:
-            self._ticker = self.set_interval(1.0, self._tick, name="status-tick")
-        else:
-            self._ticker.resume()
-
-    def _start_if_current(self) -> None:
-        if self.is_current:
-            self.poller.start()
+        self._resumes += 1
+        self.call_after_refresh(self._sync_activity)
 
     def on_screen_suspend(self) -> None:
-        self.poller.stop()
-        if self._ticker is not None:
-            self._ticker.pause()
+        # A modal screen (help, command palette) leaves this one visible: it keeps polling.
+        self.call_after_refresh(self._sync_activity)
+
+    def wants_activity(self) -> bool:
+        """Poll and tick only while this screen can be seen."""
+        return self.is_attached and self.is_current
+
+    def _sync_activity(self) -> None:
+        if self.wants_activity():
+            if not self.poller.active:
+                self.poller.start()
+            if self._ticker is None:
+                self._ticker = self.set_interval(1.0, self._tick, name="status-tick")
+            else:
+                self._ticker.resume()
+        else:
+            self.poller.stop()
+            if self._ticker is not None:
+                self._ticker.pause()
 
     def _tick(self) -> None:
         self.update_status()

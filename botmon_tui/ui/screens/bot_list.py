@@ -83,14 +83,12 @@ class BotListScreen(PollingScreen):
 
     # ------------------------------------------------------------------ polling
 
-    def _start_if_current(self) -> None:
-        if not self.deferred:
-            super()._start_if_current()
-
-    def on_screen_suspend(self) -> None:
-        # Covered by the Event tab: load when shown again. (Textual also calls the base class's
-        # handler: handlers run for every class in the MRO.)
-        self.deferred = False
+    def wants_activity(self) -> bool:
+        # With ``--bot`` the Event tab is pushed over this screen at once: its first resume is
+        # not a real showing, so the list loads only when the user comes back to it.
+        if self.deferred and self._resumes < 2:
+            return False
+        return super().wants_activity()
 
     async def poll_job(self) -> None:
         project = self.botmon.project
