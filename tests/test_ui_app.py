@@ -507,16 +507,25 @@ async def test_every_binding_has_an_id() -> None:
             assert getattr(binding, "id", None), (cls.__name__, binding)
 
 
-async def test_command_palette_opens_a_bot(srv: DemoServer, tmp_path: Path) -> None:
+async def test_command_palette_opens_a_bot_and_runs_actions(srv: DemoServer, tmp_path: Path) -> None:
     async with running(srv, tmp_path, (120, 40)) as (app, pilot):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"questi")
-        await pilot.pause(0.5)
+        await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EventScreen)
         assert app.screen.bot_id == bot_id(srv, "questionnaire-scorer")
+        # The current screen's actions are offered too.
+        table = app.screen.query_one(EventTable)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"outc")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert table.sort_column == "outcome"
 
 
 async def test_a_bug_in_a_poll_is_logged_not_fatal(

@@ -43,7 +43,7 @@ class BotmonCommands(Provider):
     def _actions(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(name, help, callback) for what the current screen can do."""
         app = self.botmon
-        screen = app.screen_stack[-1] if app.screen_stack else None
+        screen = self.screen  # the screen the palette was opened from
         from botmon_tui.ui.screens.base import PollingScreen
         from botmon_tui.ui.screens.bot_list import BotListScreen
         from botmon_tui.ui.screens.events import EventScreen
@@ -67,7 +67,7 @@ class BotmonCommands(Provider):
                 actions.append(
                     (
                         f"Sort bots by {spec.label}",
-                        f"Again reverses ({spec.number})",
+                        f"Key {spec.number}; again reverses",
                         partial(run, f"sort({spec.number})"),
                     )
                 )
@@ -81,7 +81,7 @@ class BotmonCommands(Provider):
                 actions.append(
                     (
                         f"Sort events by {spec.label}",
-                        f"Again reverses ({spec.number})",
+                        f"Key {spec.number}; again reverses",
                         partial(run, f"sort({spec.number})"),
                     )
                 )

@@ -28,10 +28,10 @@ class BotTable(KeyedTable):
     SPECS: ClassVar[tuple[ColumnSpec, ...]] = (
         ColumnSpec("name", "Name", flex=True, min_width=12, number=1),
         ColumnSpec("id", "ID", widths=((0, 9), (150, 36)), number=2),
-        ColumnSpec("last_run", "Last run", widths=((0, 10),), number=3, descending_first=True),
+        ColumnSpec("last_run", "Last run", widths=((0, 9), (100, 10)), number=3, descending_first=True),
         ColumnSpec("outcome", "Last outcome", widths=((0, 17),), number=4, descending_first=True),
-        ColumnSpec("failures", "Fails", widths=((0, 7),), number=5, descending_first=True),
-        ColumnSpec("audit", "Audit", widths=((0, 11), (120, 26)), number=6),
+        ColumnSpec("failures", "Fails", widths=((0, 5), (100, 7)), number=5, descending_first=True),
+        ColumnSpec("audit", "Audit", widths=((0, 10), (120, 26)), number=6),
     )
     DEFAULT_SORT = ("name", False)
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -128,6 +128,7 @@ class KeyedTable(DataTable[Any]):
             column.auto_width = False
         self._require_update_dimensions = True
         self._touch()
+        self._relabel()
 
     def _touch(self) -> None:
         """Invalidate every cache keyed on the update counter (O(rows) to rebuild) and repaint."""
@@ -153,7 +154,10 @@ class KeyedTable(DataTable[Any]):
                 continue
             if spec.key == self.sort_column:
                 arrow = "▼" if self.sort_reverse else "▲"
-                column.label = Text.assemble((spec.label, "bold"), " ", (arrow, "bold"))
+                label = spec.label
+                if not column.auto_width and len(label) + 2 > column.width:
+                    label = label[: max(1, column.width - 2)]  # the arrow must stay visible
+                column.label = Text.assemble((label, "bold"), " ", (arrow, "bold"))
             else:
                 column.label = Text(spec.label)
         self._repaint()
