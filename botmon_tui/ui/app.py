@@ -24,7 +24,7 @@ from botmon_tui.monitor.summary import ProjectMonitor
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.commands import BotmonCommands
 from botmon_tui.ui.crashlog import CrashLog
-from botmon_tui.ui.formatting import duration_text
+from botmon_tui.ui.formatting import PALETTE, duration_text
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -89,6 +89,7 @@ class BotmonApp(App[int]):
         close_client: bool = False,
     ) -> None:
         super().__init__()
+        PALETTE.set_monochrome(self.no_color)
         self.client = client
         self.interval = float(interval)
         self.start_bot_id = bot_id

@@ -18,6 +18,7 @@ from botmon_tui.textsafe import sanitize
 
 __all__ = [
     "LEVEL_STYLES",
+    "PALETTE",
     "absolute_time",
     "audit_text",
     "duration_text",
@@ -35,12 +36,43 @@ LEVEL_STYLES: dict[str, Style] = {
     "critical": Style(color="bright_white", bgcolor="red", bold=True),
     "unknown": Style(color="magenta"),
 }
-WARN_STYLE = Style(color="yellow", bold=True)
+#: With ``NO_COLOR`` Textual turns colours into greys, and red on a dark background becomes a
+#: nearly invisible dark grey: weight and reverse video carry the meaning instead.
+MONO_LEVEL_STYLES: dict[str, Style] = {
+    "success": Style(),
+    "warning": Style(bold=True),
+    "error": Style(bold=True, underline=True),
+    "critical": Style(bold=True, reverse=True),
+    "unknown": Style(italic=True),
+}
 DIM_STYLE = Style(dim=True)
 
 
+class Palette:
+    """The named styles of the UI, in colour or (``NO_COLOR``) in monochrome."""
+
+    def __init__(self) -> None:
+        self.set_monochrome(False)
+
+    def set_monochrome(self, mono: bool) -> None:
+        self.mono = mono
+        self.levels = MONO_LEVEL_STYLES if mono else LEVEL_STYLES
+        self.ok = Style(bold=True) if mono else Style(color="green", bold=True)
+        self.warn = Style(bold=True) if mono else Style(color="yellow", bold=True)
+        self.fail = Style(bold=True) if mono else Style(color="red", bold=True)
+        self.error = Style(bold=True, reverse=True) if mono else Style(color="red", bold=True)
+        self.accent = Style(bold=True) if mono else Style(color="cyan", bold=True)
+        self.note = Style() if mono else Style(color="cyan")
+
+
+#: The app sets ``PALETTE.set_monochrome(app.no_color)`` at start (NO_COLOR is process-wide).
+PALETTE = Palette()
+WARN_STYLE = PALETTE.warn
+
+
 def level_style(level: str) -> Style:
-    return LEVEL_STYLES.get(level, LEVEL_STYLES["unknown"])
+    levels = PALETTE.levels
+    return levels.get(level, levels["unknown"])
 
 
 def relative_age(when: datetime | None, now: datetime) -> str:
@@ -123,12 +155,12 @@ def audit_text(bot: Bot, *, compact: bool = False) -> Text:
     trigger = sanitize(bot.audit_trigger)
     if "resource" not in dest:
         label = "log only" if compact else f"{'+'.join(sanitize(d) for d in dest)} only · {trigger}"
-        return Text(f"⚠ {label}", style=WARN_STYLE, no_wrap=True, overflow="ellipsis")
+        return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
     if trigger == "never":
         label = "never" if compact else f"{'+'.join(sanitize(d) for d in dest)} · never"
-        return Text(f"⚠ {label}", style=WARN_STYLE, no_wrap=True, overflow="ellipsis")
+        return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
     label = trigger if compact else f"{'+'.join(sanitize(d) for d in dest)} · {trigger}"
-    style = Style() if trigger == "always" else Style(color="cyan")
+    style = Style() if trigger == "always" else PALETTE.note
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 

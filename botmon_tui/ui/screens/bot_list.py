@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Static
 
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.formatting import PALETTE
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.widgets.banner import Banner
@@ -26,8 +27,6 @@ __all__ = ["BotListScreen"]
 SORT = Binding.Group("Sort", compact=True)
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
-WARN = Style(color="yellow", bold=True)
-FAIL = Style(color="red", bold=True)
 
 
 def bot_matches(status: BotStatus, needle: str) -> bool:
@@ -140,10 +139,12 @@ class BotListScreen(PollingScreen):
             text.append("\n")
             text.append(f"{len(statuses)} bots")
             text.append(" · ", DIM)
-            text.append(f"{failing} with failures in the last {app.recent_label}", FAIL if failing else "")
+            text.append(
+                f"{failing} with failures in the last {app.recent_label}", PALETTE.fail if failing else ""
+            )
             if silent:
                 text.append(" · ", DIM)
-                text.append(f"⚠ {silent} write no AuditEvents", WARN)
+                text.append(f"⚠ {silent} write no AuditEvents", PALETTE.warn)
         else:
             text.append("\nloading…", DIM)
         self.query_one("#heading", Static).update(text)

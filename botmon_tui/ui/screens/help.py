@@ -13,10 +13,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from botmon_tui.ui.formatting import PALETTE
+
 __all__ = ["HelpScreen", "Section"]
 
 Section = tuple[str, Sequence[tuple[str, str]]]
-KEY = Style(bold=True, color="cyan")
 TITLE = Style(bold=True)
 DIM = Style(dim=True)
 
@@ -30,7 +31,7 @@ def help_text(title: str, sections: Sequence[Section], notes: Sequence[str]) -> 
             continue
         text.append(f"\n{heading}\n", TITLE)
         for key, description in rows:
-            text.append(f"  {key:<{width}}  ", KEY)
+            text.append(f"  {key:<{width}}  ", PALETTE.accent)
             text.append(description + "\n")
     if notes:
         text.append("\n")

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import audit_text, outcome_text, relative_age
+from botmon_tui.ui.formatting import PALETTE, audit_text, outcome_text, relative_age
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 
@@ -21,7 +21,6 @@ __all__ = ["BotTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIM = Style(dim=True)
-FAIL = Style(color="red", bold=True)
 
 
 class BotTable(KeyedTable):
@@ -64,7 +63,7 @@ class BotTable(KeyedTable):
             Text(sanitize(bot.id), no_wrap=True, overflow="ellipsis"),
             AgeCell(status.last_run, bot.id, self._age_label, None if status.last_run else DIM),
             outcome_text(status.last_outcome, code=False, missing="no runs"),
-            Text(str(failures), style=FAIL if failures else DIM, justify="right"),
+            Text(str(failures), style=PALETTE.fail if failures else DIM, justify="right"),
             audit_text(bot, compact=self._compact()),
         ]
 

@@ -10,13 +10,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import duration_text, relative_age
+from botmon_tui.ui.formatting import PALETTE, duration_text, relative_age
 
 __all__ = ["StatusInfo", "StatusLine", "status_text"]
 
-OK = Style(color="green", bold=True)
-WARN = Style(color="yellow", bold=True)
-ERR = Style(color="red", bold=True)
 DIM = Style(dim=True)
 
 
@@ -43,20 +40,21 @@ def status_text(info: StatusInfo, now: datetime) -> Text:
     """The status line as Text (no markup: error messages come from servers)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
+    ok, warn, err = PALETTE.ok, PALETTE.warn, PALETTE.error
     if info.error is not None:
         # An error may take a second line (narrow terminals): the words matter more than a row.
         text.no_wrap = False
-        text.append("✗ ", ERR)
+        text.append("✗ ", err)
         if info.paused:
-            text.append("paused", WARN)
+            text.append("paused", warn)
         elif info.polling:
-            text.append("retrying…", ERR)
+            text.append("retrying…", err)
         elif info.retry_in is not None and info.auto:
-            text.append(f"retry in {max(0, round(info.retry_in))}s", ERR)
+            text.append(f"retry in {max(0, round(info.retry_in))}s", err)
         else:
-            text.append("r to retry", ERR)
+            text.append("r to retry", err)
         text.append(*sep)
-        text.append(sanitize(info.error), ERR)
+        text.append(sanitize(info.error), err)
         text.append(*sep)
         if info.last_success is not None:
             text.append(f"showing data from {relative_age(info.last_success, now)}")
@@ -67,14 +65,14 @@ def status_text(info: StatusInfo, now: datetime) -> Text:
             text.append(info.detail)
         return text
     if info.paused:
-        text.append("‖ paused", WARN)
+        text.append("‖ paused", warn)
         text.append(" (p resumes)", DIM)
     elif info.last_success is None:
-        text.append("… loading", WARN)
+        text.append("… loading", warn)
     elif info.polling:
-        text.append("● updating…", OK)
+        text.append("● updating…", ok)
     else:
-        text.append("● live", OK)
+        text.append("● live", ok)
     if info.last_success is not None:
         text.append(*sep)
         text.append(f"updated {relative_age(info.last_success, now)}")
@@ -89,7 +87,7 @@ def status_text(info: StatusInfo, now: datetime) -> Text:
         text.append(info.detail)
     if info.note:
         text.append(*sep)
-        text.append(sanitize(info.note), OK if info.note_style == "ok" else WARN)
+        text.append(sanitize(info.note), ok if info.note_style == "ok" else warn)
     return text
 
 
