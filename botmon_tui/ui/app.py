@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.app import App
@@ -122,8 +121,8 @@ class BotmonApp(App[int]):
     def server_label(self) -> str:
         if self._server_label is not None:
             return self._server_label
-        host = urlsplit(self.settings.base).netloc or self.settings.base
-        return f"demo backend · {host}" if self.demo is not None else host
+        base = self.settings.base
+        return f"demo backend · {base}" if self.demo is not None else base
 
     @property
     def recent_label(self) -> str:

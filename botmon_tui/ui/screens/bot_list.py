@@ -189,7 +189,8 @@ class BotListScreen(PollingScreen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # At once, not via ``focus()`` (deferred): keys typed right after "/" go to the box.
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)

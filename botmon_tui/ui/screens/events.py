@@ -265,7 +265,8 @@ class EventScreen(PollingScreen):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        # At once, not via ``focus()`` (deferred): keys typed right after "/" go to the box.
+        self.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
