@@ -561,3 +561,9 @@ async def test_no_color(srv: DemoServer, tmp_path: Path, monkeypatch: pytest.Mon
         # Outcomes read without colour: symbol and words.
         cells = {table.get_cell(i, "outcome").plain for i in table.ids_in_order()}
         assert cells & {"✗ Serious Failure (8)", "✖ Major failure (12)"}
+
+
+async def test_keymap_remaps_by_binding_id(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, keymap={"poll.pause": "space"}) as (app, pilot):
+        await pilot.press("space")
+        assert status(app).startswith("‖ paused")

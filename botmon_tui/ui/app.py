@@ -54,7 +54,6 @@ HELP_NOTES = (
     "Mouse: click a column header to sort by it (click again to reverse); click a row to select it.",
     "tab moves the focus between the table and the Outcome Desc pane; arrows and page keys scroll it.",
     "Times are shown in your local time zone; the selected row shows its absolute Last Updated time.",
-    "Keys can be remapped by binding id (see the README).",
 )
 
 
@@ -86,6 +85,7 @@ class BotmonApp(App[int]):
         app_base: str | None = None,
         server_label: str | None = None,
         close_client: bool = False,
+        keymap: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         PALETTE.set_monochrome(self.no_color)
@@ -105,6 +105,9 @@ class BotmonApp(App[int]):
         self.close_client = close_client
         self.crash_log = crash_log or CrashLog(secrets=client.settings.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
+        if keymap:
+            # Binding id → key(s), e.g. {"events.times": "T", "poll.pause": "space"}.
+            self.set_keymap(keymap)
 
     # ------------------------------------------------------------------ facts for screens
 
