@@ -46,6 +46,9 @@ class BotTable(KeyedTable):
         self._keys: dict[str, dict[str, Any]] = {}
 
     def _age_label(self, cell: AgeCell) -> str:
+        status = self._statuses.get(cell.row_id)
+        if cell.when is None and status is not None and not status.bot.writes_audit_events:
+            return "—"  # its settings write no AuditEvent: the Audit column says why
         if cell.when is None:
             if self.horizon is not None:
                 return f"> {relative_age(self.horizon, self.clock())}"
