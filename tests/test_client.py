@@ -174,6 +174,23 @@ async def test_events_since_across_a_page_boundary(demo: DemoServer, client: Med
     assert again == []
 
 
+async def test_events_since_survives_a_page_of_one_timestamp(demo: DemoServer, client: MedplumClient) -> None:
+    """More tied events than a page: Medplum's cursor cannot move past them (HTTP 500 "Cursor fails to
+    make progress"); the poll asks again with the widest page and delivers each event once."""
+    bot_id = new_bot(demo, "tied-burst")
+    cursor = EventCursor(scope={"entity": f"Bot/{bot_id}"})
+    await client.events_since(cursor, count=20)
+    tie = datetime.now(UTC).replace(microsecond=0)
+    burst = [demo.store.add_event(bot_id, desc=f"t{i}", at=tie)["id"] for i in range(30)]
+    mark = len(demo.requests)
+    got, more = await client.events_since(cursor, count=20)
+    assert not more and sorted(e.id for e in got) == sorted(burst)
+    statuses = [(status, "_count=1000" in path) for _m, path, status, _n in requests_since(demo, mark)]
+    assert statuses == [(500, False), (200, True)]
+    again, _ = await client.events_since(cursor, count=20)
+    assert again == []
+
+
 # ------------------------------------------------------------------------------------------------
 # Authentication
 # ------------------------------------------------------------------------------------------------

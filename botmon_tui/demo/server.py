@@ -125,8 +125,17 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name: value for name, value in reversed(self.headers.items())}
         request = Request(method, self.path, _Headers(headers), body, self.client_address[0])
         response = demo.app.handle(request)
-        sent = self._write(response, head=method == "HEAD")
-        demo._record(RecordedRequest(method, self.path, response.status, sent))
+        head = method == "HEAD"
+        # Recorded before the answer goes out, so a client that has read it finds it in ``requests``.
+        demo._record(RecordedRequest(method, self.path, response.status, self._body_bytes(response, head)))
+        self._write(response, head=head)
+
+    @staticmethod
+    def _body_bytes(resp: Response, head: bool) -> int:
+        """Body bytes :meth:`_write` sends."""
+        if head or resp.mode == "drop":
+            return 0
+        return len(resp.body) if resp.mode == "normal" else len(resp.body) // 2
 
     def _write(self, resp: Response, *, head: bool) -> int:
         if resp.mode == "drop":

@@ -56,6 +56,10 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 TOKEN_RENEW_MARGIN = 60.0
 #: Wait this long after a 429 that says nothing about when to come back.
 DEFAULT_RATE_LIMIT_WAIT = 10.0
+#: Medplum clamps ``_count`` to this.
+MAX_PAGE_SIZE = 1000
+#: Medplum's answer when a cursor page holds only rows of one timestamp.
+CURSOR_NO_PROGRESS = "Cursor fails to make progress"
 
 Params = list[tuple[str, str]] | dict[str, str]
 
@@ -298,6 +302,14 @@ class MedplumClient:
         except ValueError:
             return ""
 
+    @staticmethod
+    def _diagnostics(body: Any) -> str:
+        try:
+            outcome = OperationOutcome.model_validate(body)
+        except ValueError:
+            return ""
+        return "; ".join(issue.diagnostics for issue in outcome.issue or [] if issue.diagnostics)
+
     def _scrub(self, text: str) -> str:
         for secret in self.settings.secrets():
             if secret:
@@ -347,7 +359,11 @@ class MedplumClient:
             raise self._rate_limited(response, body)
         if status >= 500:
             reason = response.reason_phrase or "server error"
-            raise ServerError(f"Server error (HTTP {status} {reason}): {detail}", status=status)
+            raise ServerError(
+                f"Server error (HTTP {status} {reason}): {detail}",
+                status=status,
+                diagnostics=self._scrub(self._diagnostics(body)),
+            )
         if status in (400, 422):
             raise BadRequestError(f"Bad request (HTTP {status}): {detail}", status=status)
         raise MedplumError(f"Unexpected HTTP {status}: {detail}", status=status)
@@ -506,19 +522,32 @@ class MedplumClient:
     ) -> tuple[list[AuditEvent], bool]:
         """New events after ``cursor`` (oldest first), and whether more remain (``max_pages`` hit).
 
-        One request when little happened; follows ``next`` (cursor paging) for bursts.
+        One request when little happened; follows ``next`` (cursor paging) for bursts. Medplum's
+        cursor paging refuses a page whose rows all share one timestamp (HTTP 500 "Cursor fails to
+        make progress"); the query is then asked again from the watermark with the widest page
+        (1,000), which the events already accepted make safe (they are de-duplicated by id).
         """
         new: list[AuditEvent] = []
         pages = 0
-        page: SearchPage[AuditEvent] | None = await self.search(
-            "AuditEvent", cursor.params(self.server_now(), count), AuditEvent
-        )
-        while page is not None:
+        widened = count >= MAX_PAGE_SIZE
+        page: SearchPage[AuditEvent] | None = None
+        while True:
+            try:
+                if page is None:
+                    params = cursor.params(self.server_now(), count)
+                    page = await self.search("AuditEvent", params, AuditEvent)
+                else:
+                    page = await self.next_page(page, AuditEvent)
+            except ServerError as exc:
+                if widened or CURSOR_NO_PROGRESS not in exc.diagnostics:
+                    raise
+                widened, count, page = True, MAX_PAGE_SIZE, None
+                continue
+            if page is None:
+                return new, False
             new.extend(cursor.accept(page.resources))
             pages += 1
             if not page.next_url:
                 return new, False
             if pages >= max_pages:
                 return new, True
-            page = await self.next_page(page, AuditEvent)
-        return new, False

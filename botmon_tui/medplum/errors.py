@@ -36,9 +36,12 @@ class MedplumError(Exception):
     #: A short label for status lines ("server error", "rate limited", ...).
     kind: str = "error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, diagnostics: str = "") -> None:
         self.message = _clean(message)
         self.status = status
+        #: The OperationOutcome's ``diagnostics`` (sanitized, one line), for code that must tell
+        #: one server error from another; not shown (it may be a stack trace).
+        self.diagnostics = _clean(diagnostics)
         super().__init__(self.message)
 
     def __str__(self) -> str:
