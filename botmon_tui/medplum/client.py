@@ -483,7 +483,10 @@ class MedplumClient:
         newest_first: bool = True,
         execute_only: bool = False,
         total: bool = False,
+        elements: Iterable[str] | None = None,
     ) -> list[tuple[str, str]]:
+        """Search parameters for AuditEvents; ``elements`` asks for only those properties (``_elements``;
+        a server that ignores it sends whole resources, which parse the same)."""
         params: list[tuple[str, str]] = []
         if bot_id is not None:
             params.append(("entity", f"Bot/{bot_id}"))
@@ -498,6 +501,9 @@ class MedplumClient:
         params.append(("_count", str(max(0, min(count, 1000)))))
         if total:
             params.append(("_total", "accurate"))
+        fields = list(elements or [])
+        if fields:
+            params.append(("_elements", ",".join(fields)))
         return params
 
     async def bot_events(
@@ -509,11 +515,12 @@ class MedplumClient:
         failures_only: bool = False,
         since: datetime | None = None,
         execute_only: bool = False,
+        elements: Iterable[str] | None = None,
     ) -> SearchPage[AuditEvent]:
         """One page of a bot's AuditEvents, newest first (``bot_id=None``: the whole project)."""
         codes = list(FAILURE_CODES) if failures_only else list(outcomes or [])
         params = self.event_params(
-            bot_id, count=count, outcomes=codes, since=since, execute_only=execute_only
+            bot_id, count=count, outcomes=codes, since=since, execute_only=execute_only, elements=elements
         )
         return await self.search("AuditEvent", params, AuditEvent)
 

@@ -28,6 +28,9 @@ __all__ = ["BotStatus", "ProjectMonitor"]
 MAX_FAILURES_PER_BOT = 10_000
 #: Pages of recent failures read at load (1,000 each).
 MAX_FAILURE_PAGES = 10
+#: What the bot list needs of a run (``_elements``): not the console output, which is most of the
+#: bytes (a page of 1,000 runs with logs is megabytes; without, ~0.5 MB).
+SUMMARY_ELEMENTS = ("meta", "type", "outcome", "entity", "period", "recorded", "source", "agent")
 
 
 @dataclass
@@ -72,23 +75,34 @@ class ProjectMonitor:
         #: Runs older than this were not read at load: a bot with no run seen has not run since then.
         #: ``None`` when the whole history was read (so "never ran" is certain).
         self.horizon: datetime | None = None
-        self._cursor = EventCursor(scope={"type": "execute"})
+        self._cursor = EventCursor(scope=self._scope())
         self._bots_changed_at: datetime | None = None
         self._failure_ids: set[str] = set()
+
+    @staticmethod
+    def _scope() -> dict[str, str]:
+        return {"type": "execute", "_elements": ",".join(SUMMARY_ELEMENTS)}
 
     # ------------------------------------------------------------------ loading
 
     async def load(self) -> None:
         """Read everything afresh (at start, and on a manual full refresh)."""
         bots = await self.client.list_bots()
-        latest = await self.client.bot_events(None, count=self.latest_page, execute_only=True)
+        latest = await self.client.bot_events(
+            None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
+        )
         since = self.clock() - self.recent
         failures: list[AuditEvent] = []
         invalid = bots.invalid + latest.invalid
         async for page in self.client.iter_pages(
             "AuditEvent",
             self.client.event_params(
-                None, count=1000, outcomes=FAILURE_CODES, since=since, execute_only=True
+                None,
+                count=1000,
+                outcomes=FAILURE_CODES,
+                since=since,
+                execute_only=True,
+                elements=SUMMARY_ELEMENTS,
             ),
             AuditEvent,
             max_pages=MAX_FAILURE_PAGES,
@@ -102,7 +116,7 @@ class ProjectMonitor:
             self.statuses[bot.id] = BotStatus(bot=bot)
         self._bots_changed_at = max((b.last_updated for b in bots.resources if b.last_updated), default=None)
         self._failure_ids = set()
-        self._cursor = EventCursor(scope={"type": "execute"})
+        self._cursor = EventCursor(scope=self._scope())
         self._cursor.seed(latest.resources, self.client.server_now())
         for event in reversed(latest.resources):  # oldest first
             self._note_run(event)

@@ -1,0 +1,241 @@
+"""The monitor layer (bot list summary, one bot's event feed, the poll schedule) against the demo
+server over real HTTP: what each poll costs, and that every run shows up exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.errors import AuthError, RateLimitedError, ServerError
+from botmon_tui.monitor.feed import EventFeed
+from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.monitor.summary import ProjectMonitor
+
+FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+
+
+def start_demo(**changes: object) -> DemoServer:
+    cfg = DemoConfig(seed=5, now=FIXED_NOW, live=False, history_days=2, **changes)  # type: ignore[arg-type]
+    server = DemoServer(cfg)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoServer]:
+    server = start_demo()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def crowded_demo() -> Iterator[DemoServer]:
+    """The same project with 200 more bots."""
+    server = start_demo(extra_bots=200)
+    yield server
+    server.stop()
+
+
+async def open_client(demo: DemoServer) -> MedplumClient:
+    settings = ConnectionSettings(
+        base_url=demo.base_url,
+        client_id=demo.client_id,
+        client_secret=Secret(demo.client_secret),
+        timeout=5.0,
+    )
+    return MedplumClient(settings)
+
+
+@pytest.fixture
+async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
+    async with await open_client(demo) as medplum:
+        yield medplum
+
+
+def fhir_requests(demo: DemoServer, mark: int) -> list[str]:
+    """Paths of the FHIR requests since ``mark`` (token requests left out)."""
+    return [r.path for r in demo.requests[mark:] if "/fhir/" in r.path]
+
+
+def bot_named(demo: DemoServer, name: str) -> str:
+    for bot in demo.store.bots:
+        if bot.get("name") == name:
+            return str(bot["id"])
+    return str(demo.store.add_bot({"name": name, "auditEventDestination": ["resource"]})["id"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The bot list
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["demo", "crowded_demo"])
+async def test_bot_list_poll_costs_two_requests_whatever_the_number_of_bots(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    demo: DemoServer = request.getfixturevalue(which)
+    async with await open_client(demo) as medplum:
+        monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW)
+        await monitor.load()
+        assert len(monitor.statuses) == len(demo.store.bots)
+        # Runs of three different bots land between two polls.
+        ids = [str(b["id"]) for b in demo.store.bots[:3]]
+        at = FIXED_NOW + timedelta(minutes=5)
+        runs = [demo.store.add_event(bot_id, outcome="8", desc="boom", at=at)["id"] for bot_id in ids]
+        mark = len(demo.requests)
+        changed = await monitor.poll()
+        paths = fhir_requests(demo, mark)
+        assert len(paths) == 2, paths
+        assert paths[0].startswith("/fhir/R4/Bot?") and "_lastUpdated=gt" in paths[0]
+        assert paths[1].startswith("/fhir/R4/AuditEvent?") and "type=execute" in paths[1]
+        assert set(ids) <= changed
+        for bot_id, run in zip(ids, runs, strict=True):
+            status = monitor.statuses[bot_id]
+            assert status.last_event is not None and status.last_event.id == run
+            assert status.last_outcome is not None and status.last_outcome.code == "8"
+        # Nothing new: still two requests, nothing changed, nothing counted twice.
+        failures = {bot_id: monitor.statuses[bot_id].recent_failures for bot_id in ids}
+        mark = len(demo.requests)
+        assert await monitor.poll() == set()
+        assert len(fhir_requests(demo, mark)) == 2
+        assert {bot_id: monitor.statuses[bot_id].recent_failures for bot_id in ids} == failures
+
+
+async def test_bot_list_reads_runs_without_their_logs(demo: DemoServer, client: MedplumClient) -> None:
+    """The bot list needs outcome, time and bot of a run, not its console output (most of the bytes)."""
+    monitor = ProjectMonitor(client, clock=lambda: FIXED_NOW)
+    mark = len(demo.requests)
+    await monitor.load()
+    event_reads = [p for p in fhir_requests(demo, mark) if p.startswith("/fhir/R4/AuditEvent")]
+    assert event_reads and all("_elements=" in p for p in event_reads)
+    latest = [s.last_event for s in monitor.statuses.values() if s.last_event is not None]
+    assert latest and all(e.outcomeDesc is None for e in latest)
+    assert all(e.bot_id and e.when and e.outcome is not None for e in latest)
+
+
+async def test_bot_list_sees_a_new_bot_and_a_rename(demo: DemoServer, client: MedplumClient) -> None:
+    monitor = ProjectMonitor(client, clock=lambda: FIXED_NOW)
+    await monitor.load()
+    bot_id = demo.store.add_bot({"name": "aaa-new-bot", "auditEventDestination": ["resource"]})["id"]
+    changed = await monitor.poll()
+    assert bot_id in changed and next(iter(monitor.statuses)) == bot_id  # sorted by name
+    demo.store.update_bot(bot_id, name="zzz-renamed")
+    await monitor.poll()
+    assert list(monitor.statuses)[-1] == bot_id
+    assert monitor.statuses[bot_id].bot.name == "zzz-renamed"
+
+
+# ------------------------------------------------------------------------------------------------
+# One bot's feed
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_idle_feed_poll_is_one_small_request(demo: DemoServer, client: MedplumClient) -> None:
+    bot_id = bot_named(demo, "feed-idle")
+    for i in range(30):
+        demo.store.add_event(bot_id, desc=f"run {i}\n" + "x" * 2000, at=FIXED_NOW + timedelta(seconds=i))
+    feed = EventFeed(client, bot_id, first_page=20)
+    delta = await feed.load_initial()
+    assert [e.outcomeDesc.split("\n")[0] for e in delta.added][:2] == ["run 29", "run 28"]  # type: ignore[union-attr]
+    mark = len(demo.requests)
+    assert not await feed.poll()
+    assert not await feed.poll()
+    polls = [r for r in demo.requests[mark:] if "/fhir/" in r.path]
+    assert len(polls) == 2
+    for poll in polls:
+        assert "_lastUpdated=gt" in poll.path and "_total" not in poll.path
+        assert poll.nbytes < 1000  # an empty Bundle: no rows, no COUNT
+
+
+async def test_feed_delivers_each_run_once_across_ties(demo: DemoServer, client: MedplumClient) -> None:
+    bot_id = bot_named(demo, "feed-ties")
+    feed = EventFeed(client, bot_id, page_size=20)
+    await feed.load_initial()
+    # Real time: a late commit is stamped within seconds of the server's clock (its Date header).
+    now = datetime.now(UTC)
+    tie = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    seen: list[str] = []
+    expected: list[str] = []
+    for burst in range(3):
+        at = tie + timedelta(milliseconds=burst)  # each burst shares one millisecond
+        expected += [demo.store.add_event(bot_id, desc=f"{burst}/{i}", at=at)["id"] for i in range(7)]
+        seen += [e.id for e in (await feed.poll()).added]
+    expected.append(demo.store.add_event(bot_id, desc="last", at=tie)["id"])  # a late commit on the tie
+    seen += [e.id for e in (await feed.poll()).added]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen))
+    assert len(feed) == len(expected)
+    assert feed.newest is not None and feed.newest.when == tie + timedelta(milliseconds=2)
+
+
+async def test_feed_window_is_bounded_and_older_pages_load_on_demand(
+    demo: DemoServer, client: MedplumClient
+) -> None:
+    bot_id = bot_named(demo, "feed-window")
+    start = FIXED_NOW - timedelta(days=1)
+    times = [start + timedelta(seconds=i) for i in range(130)]
+    ids = [demo.store.add_event(bot_id, desc=f"r{i}", at=at)["id"] for i, at in enumerate(times)]
+    feed = EventFeed(client, bot_id, window=50, first_page=20, page_size=20)
+    await feed.load_initial()
+    assert [e.id for e in feed.events] == ids[::-1][:20]
+    loaded = 20
+    while feed.has_older and not feed.at_limit:
+        delta = await feed.load_older()
+        assert delta.older and not delta.removed
+        loaded += len(delta.added)
+    assert loaded == len(feed) == 50 and feed.at_limit
+    assert [e.id for e in feed.events] == ids[::-1][:50]
+    # New runs push the oldest out of the window; the table is told which rows to drop.
+    fresh = [
+        demo.store.add_event(bot_id, desc=f"new {i}", at=FIXED_NOW + timedelta(hours=2, seconds=i))["id"]
+        for i in range(5)
+    ]
+    delta = await feed.poll()
+    assert [e.id for e in delta.added] == fresh
+    assert sorted(delta.removed) == sorted(ids[::-1][45:50])
+    assert len(feed) == 50
+
+
+# ------------------------------------------------------------------------------------------------
+# The schedule
+# ------------------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_schedule_backs_off_and_announces_recovery() -> None:
+    clock = FakeClock()
+    schedule = PollSchedule(10.0, max_backoff=60.0, clock=clock, wall=lambda: FIXED_NOW)
+    assert schedule.success() == 10.0
+    delays = [schedule.failure(ServerError("Server error (HTTP 503)", status=503)) for _ in range(5)]
+    assert delays == [2.5, 5.0, 10.0, 20.0, 40.0]
+    assert schedule.failure(ServerError("again", status=503)) == 60.0  # capped
+    assert schedule.status.error_text == "again"
+    assert schedule.success() == 10.0
+    assert schedule.take_recovered() and not schedule.take_recovered()
+    assert schedule.status.error_text is None
+
+
+def test_schedule_waits_as_long_as_the_rate_limit_says() -> None:
+    clock = FakeClock()
+    schedule = PollSchedule(2.0, clock=clock, wall=lambda: FIXED_NOW)
+    assert schedule.failure(RateLimitedError("Too Many Requests", retry_after=7.5)) == 7.5
+    clock.now += 3.0
+    assert schedule.success() == pytest.approx(4.5)  # the quota resets later than the interval
+    clock.now += 5.0
+    assert schedule.success() == 2.0
+
+
+def test_schedule_stops_hammering_on_bad_credentials() -> None:
+    schedule = PollSchedule(10.0, clock=FakeClock(), wall=lambda: FIXED_NOW)
+    assert schedule.failure(AuthError("Not authorized (HTTP 401): Invalid secret")) == 300.0
