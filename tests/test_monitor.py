@@ -239,3 +239,36 @@ def test_schedule_waits_as_long_as_the_rate_limit_says() -> None:
 def test_schedule_stops_hammering_on_bad_credentials() -> None:
     schedule = PollSchedule(10.0, clock=FakeClock(), wall=lambda: FIXED_NOW)
     assert schedule.failure(AuthError("Not authorized (HTTP 401): Invalid secret")) == 300.0
+
+
+async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_up_once() -> None:
+    """Only the newest 20 runs of the project are read at load: quieter bots' last runs are older
+    than that, and each is looked up once (one request per such bot, after load; none per poll)."""
+    server = start_demo()
+    try:
+        async with await open_client(server) as medplum:
+            monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW, latest_page=20)
+            await monitor.load()
+            todo = monitor.needs_backfill()
+            assert monitor.horizon is not None and todo
+            mark = len(server.requests)
+            changed = await monitor.backfill()
+            assert set(todo) == changed and len(fhir_requests(server, mark)) == len(todo)
+            looked_up_runs = 0
+            for bot_id in todo:
+                status = monitor.statuses[bot_id]
+                truth = max(
+                    server.store.events_for(bot_id), key=lambda e: e["meta"]["lastUpdated"], default=None
+                )
+                assert status.looked_up
+                assert (status.last_event.id if status.last_event else None) == (
+                    truth["id"] if truth else None
+                )
+                looked_up_runs += status.last_event is not None
+            assert looked_up_runs  # the seeded project has quiet bots that did run
+            assert monitor.needs_backfill() == []
+            mark = len(server.requests)
+            await monitor.poll()
+            assert len(fhir_requests(server, mark)) == 2
+    finally:
+        server.stop()

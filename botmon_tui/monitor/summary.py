@@ -13,6 +13,7 @@ Each poll then costs two requests whatever the number of bots or events:
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ __all__ = ["BotStatus", "ProjectMonitor"]
 MAX_FAILURES_PER_BOT = 10_000
 #: Pages of recent failures read at load (1,000 each).
 MAX_FAILURE_PAGES = 10
+#: Bots whose last run is older than the project's newest runs get it looked up once, after the
+#: first paint: at most this many (a request each, ``BACKFILL_CONCURRENCY`` at a time).
+MAX_BACKFILL = 50
+BACKFILL_CONCURRENCY = 4
 #: What the bot list needs of a run (``_elements``): not the console output, which is most of the
 #: bytes (a page of 1,000 runs with logs is megabytes; without, ~0.5 MB).
 SUMMARY_ELEMENTS = ("meta", "type", "outcome", "entity", "period", "recorded", "source", "agent")
@@ -40,6 +45,8 @@ class BotStatus:
     #: Failures within the monitor's ``recent`` window: (time, event id), oldest first.
     failures: deque[tuple[datetime, str]] = field(default_factory=deque)
     runs_seen: int = 0
+    #: The bot's own newest run was looked up (so ``last_event is None`` means it never ran).
+    looked_up: bool = False
 
     @property
     def last_run(self) -> datetime | None:
@@ -126,6 +133,42 @@ class ProjectMonitor:
         self.invalid = invalid
         self.loaded = True
         del old
+
+    def needs_backfill(self) -> list[str]:
+        """Bots that write AuditEvents but had no run among the newest read at load (their last run
+        is older than :attr:`horizon`), in list order, at most :data:`MAX_BACKFILL`."""
+        if self.horizon is None:
+            return []
+        return [
+            bot_id
+            for bot_id, status in self.statuses.items()
+            if status.last_event is None and not status.looked_up and status.bot.writes_audit_events
+        ][:MAX_BACKFILL]
+
+    async def backfill(self) -> set[str]:
+        """Look up the newest run of each bot :meth:`needs_backfill` names (once per bot; a bounded
+        number of requests after load, none per poll). Returns the bots whose row changed."""
+        todo = self.needs_backfill()
+        changed: set[str] = set()
+        for start in range(0, len(todo), BACKFILL_CONCURRENCY):
+            chunk = todo[start : start + BACKFILL_CONCURRENCY]
+            pages = await asyncio.gather(
+                *(
+                    self.client.bot_events(bot_id, count=1, execute_only=True, elements=SUMMARY_ELEMENTS)
+                    for bot_id in chunk
+                )
+            )
+            for bot_id, page in zip(chunk, pages, strict=True):
+                status = self.statuses.get(bot_id)
+                if status is None:
+                    continue
+                status.looked_up = True
+                self.invalid += page.invalid
+                changed.add(bot_id)
+                for event in page.resources:
+                    if event.bot_id == bot_id:
+                        self._note_run(event)
+        return changed
 
     async def poll(self) -> set[str]:
         """Two requests: changed bots, and runs since the newest seen. Returns the changed bot ids."""

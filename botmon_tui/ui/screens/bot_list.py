@@ -94,6 +94,9 @@ class BotListScreen(PollingScreen):
         if not project.loaded:
             await project.load()
             self.show_statuses(None)
+            # Bots idle for longer than the newest runs cover: their own last run, once.
+            if project.needs_backfill():
+                self.show_statuses(await project.backfill())
         else:
             changed = await project.poll()
             self.show_statuses(changed)

@@ -50,10 +50,15 @@ class BotTable(KeyedTable):
         if cell.when is None and status is not None and not status.bot.writes_audit_events:
             return "—"  # its settings write no AuditEvent: the Audit column says why
         if cell.when is None:
-            if self.horizon is not None:
+            if self.horizon is not None and not (status is not None and status.looked_up):
                 return f"> {relative_age(self.horizon, self.clock())}"
             return "never"
         return relative_age(cell.when, self.clock())
+
+    def _missing_outcome(self, status: BotStatus) -> str:
+        if self.horizon is not None and not status.looked_up and status.bot.writes_audit_events:
+            return "not recent"  # older than the runs read at load (and not looked up)
+        return "no runs"
 
     def _compact(self) -> bool:
         return self._layout_width < 120
@@ -65,7 +70,7 @@ class BotTable(KeyedTable):
             Text(sanitize(bot.display_name), no_wrap=True, overflow="ellipsis"),
             Text(sanitize(bot.id), no_wrap=True, overflow="ellipsis"),
             AgeCell(status.last_run, bot.id, self._age_label, None if status.last_run else DIM),
-            outcome_text(status.last_outcome, code=False, missing="no runs"),
+            outcome_text(status.last_outcome, code=False, missing=self._missing_outcome(status)),
             Text(str(failures), style=PALETTE.fail if failures else DIM, justify="right"),
             audit_text(bot, compact=self._compact()),
         ]
