@@ -552,6 +552,39 @@ def test_hang_and_latency(own: DemoServer) -> None:
         own.faults.add(kind="nonsense")
 
 
+def test_reason_headers_and_restarts(own: DemoServer) -> None:
+    """Faults can set the reason phrase and headers (a Date too); a restart forgets every token."""
+    with client_for(own, timeout=5) as http:
+        own.faults.add(kind="html", status=502, reason="Proxy \x9b says no", headers=[("X-Proxy", "edge")])
+        answer = http.get("Bot")
+        assert answer.status_code == 502 and answer.headers["x-proxy"] == "edge"
+        assert answer.extensions["reason_phrase"] == "Proxy \x9b says no".encode("latin-1")
+        own.faults.add(status=503, headers=[("Date", "Fri, 31 Dec 9999 23:59:59 GMT")])
+        assert http.get("Bot").headers.get_list("date") == ["Fri, 31 Dec 9999 23:59:59 GMT"]
+    token = own.issue_token()
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=own.fhir_url, timeout=5) as http:
+        assert http.get("Bot", headers=bearer).status_code == 200
+        # A restart in the middle of a request: the connection closes unanswered, tokens are unknown.
+        own.faults.add(kind="restart")
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            http.get("Bot", headers=bearer)
+        unauthorized = http.get("Bot", headers=bearer)
+        assert unauthorized.status_code == 401
+        assert unauthorized.json()["issue"][0]["details"]["text"] == "Unauthorized"
+    # A real restart: same port, same data; tokens forgotten unless asked to keep them.
+    port, token = own.port, own.issue_token()
+    own.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(own.fhir_url + "Bot", headers={"Authorization": f"Bearer {token}"}, timeout=2)
+    own.start(same_port=True)
+    assert own.port == port
+    assert httpx.get(own.fhir_url + "Bot", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    own.restart()
+    assert own.port == port
+    assert httpx.get(own.fhir_url + "Bot", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
 # --------------------------------------------------------------------------------------------------
 # Other routes, $execute, the request log, live mode
 # --------------------------------------------------------------------------------------------------

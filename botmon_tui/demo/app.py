@@ -95,6 +95,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     #: How the socket layer sends it: "normal", "drop", "truncate" or "hang".
     mode: str = "normal"
+    #: The status line's reason phrase (None: the standard one).
+    reason: str | None = None
 
 
 def _dumps(obj: Any) -> bytes:
@@ -135,6 +137,8 @@ class DemoApp:
         self.stop = stop
         #: The bound port (set by the server once listening), for links when a request has no Host.
         self.port: int | None = cfg.port
+        #: "https" when the server speaks TLS (for the links it writes).
+        self.scheme = "http"
         self.requests_limiter = RateLimiter()
         self.fhir_limiter = RateLimiter()
         self.errors: list[str] = []
@@ -148,8 +152,14 @@ class DemoApp:
         if fault is not None:
             if fault.latency > 0:
                 self.stop.wait(fault.latency)
+            if fault.kind == "restart":
+                self.tokens.revoke_all()
+                return Response(0, mode="drop")
             if fault.kind in ("status", "malformed", "html", "empty", "drop"):
-                return self._fault_response(fault, req)
+                resp = self._fault_response(fault, req)
+                resp.reason = fault.reason
+                resp.headers.extend(fault.headers)
+                return resp
         resp = self._handle(req)
         if fault is not None and fault.kind == "truncated":
             resp.mode = "truncate"
@@ -372,7 +382,7 @@ class DemoApp:
 
     def _fhir_base(self, req: Request) -> str:
         host = req.headers.get("Host") or f"127.0.0.1:{self.port or 80}"
-        return f"http://{host}{FHIR_PREFIX}"
+        return f"{self.scheme}://{host}{FHIR_PREFIX}"
 
     def _read(self, rtype: str, resource_id: str, headers: list[tuple[str, str]]) -> Response:
         resource: JsonDict | None = None

@@ -67,6 +67,13 @@ class TokenStore:
                 self._tokens[token] = (client_id, min(expires, now - 1))
             return len(self._tokens)
 
+    def revoke_all(self) -> int:
+        """Forget every issued token (a restart with a new signing key): they become ``invalid``."""
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            return count
+
 
 @dataclass(frozen=True, slots=True)
 class RateResult:

@@ -15,7 +15,13 @@ hang       process the request, send the headers and half the body, then stall u
 delay      answer normally after ``latency`` seconds
 expire_tokens  invalidate every issued token at once (applied when added; the next call gets 401
            ``Token expired``)
+restart    a server restart hitting this request: every issued token is forgotten (the next call with
+           one gets 401 ``Unauthorized``, as after a key rotation) and the connection is closed unanswered
 ========== =====================================================================================
+
+``reason`` sets the status line's reason phrase (e.g. a proxy's own text), ``content_type`` the
+``Content-Type`` header and ``headers`` adds headers (a ``Date`` given here replaces the server's)
+to the responses of status, malformed, html and empty faults.
 
 ``latency`` (seconds) delays any fault; ``faults.latency`` delays every request.
 Fault responses from "the server itself" (status, malformed, truncated, hang, delay) carry the
@@ -25,12 +31,23 @@ Fault responses from "the server itself" (status, malformed, truncated, hang, de
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["KINDS", "Fault", "Faults"]
 
-KINDS = ("status", "malformed", "truncated", "html", "empty", "drop", "hang", "delay", "expire_tokens")
+KINDS = (
+    "status",
+    "malformed",
+    "truncated",
+    "html",
+    "empty",
+    "drop",
+    "hang",
+    "delay",
+    "expire_tokens",
+    "restart",
+)
 _DEFAULT_STATUS = {"status": 500}
 HANG_CAP_SECONDS = 30.0
 
@@ -48,6 +65,10 @@ class Fault:
     hits: int = 0
     #: For ``rate_limited``: the ``msBeforeNext`` to report.
     ms_before_next: int | None = None
+    #: The status line's reason phrase (None: the standard one).
+    reason: str | None = None
+    #: Extra response headers.
+    headers: tuple[tuple[str, str], ...] = ()
 
     def matches(self, path: str) -> bool:
         return self.path_contains is None or self.path_contains in path
@@ -75,6 +96,8 @@ class Faults:
         path_contains: str | None = None,
         latency: float = 0.0,
         kind: str = "status",
+        reason: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Fault:
         """Queue a fault (see the module docstring). Returns it, so tests can read ``hits``."""
         if kind not in KINDS:
@@ -92,6 +115,8 @@ class Faults:
             count,
             path_contains,
             latency,
+            reason=reason,
+            headers=tuple(headers),
         )
         if kind == "expire_tokens":
             if self._expire_tokens is not None:

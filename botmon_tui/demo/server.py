@@ -7,6 +7,7 @@ import dataclasses
 import random
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -66,6 +67,23 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._conns_lock:
             self._conns.discard(request)
         super().shutdown_request(request)
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        context = self.demo.tls
+        if context is None:
+            return sock, address
+        # The handshake happens here, in the accept loop: a client that refuses the certificate
+        # fails it, and the connection is closed (OSError makes socketserver skip it quietly).
+        sock.settimeout(5.0)
+        try:
+            wrapped = context.wrap_socket(sock, server_side=True)
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise OSError("TLS handshake failed") from None
+        wrapped.settimeout(None)
+        return wrapped, address
 
     def close_connections(self) -> None:
         with self._conns_lock:
@@ -143,9 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return 0
-        self.send_response(resp.status)
+        date = next((value for name, value in resp.headers if name.lower() == "date"), None)
+        self.log_request(resp.status)
+        self.send_response_only(resp.status, resp.reason)
+        self.send_header("Server", self.version_string())
+        self.send_header("Date", self.date_time_string() if date is None else date)
         for name, value in resp.headers:
-            self.send_header(name, value)
+            if name.lower() != "date":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(resp.body)))
         if resp.mode != "normal":
             self.send_header("Connection", "close")
@@ -177,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     if not self.connection.recv(1, socket.MSG_PEEK):
                         return  # the client closed the connection
-                except OSError:
+                except (OSError, ValueError):  # ValueError: a TLS socket takes no flags
                     return
                 time.sleep(0.05)
 
@@ -229,10 +252,15 @@ class DemoServer:
 
     >>> with DemoServer(DemoConfig(live=False)) as srv:   # doctest: +SKIP
     ...     httpx.get(srv.base_url + "fhir/R4/Bot", auth=(srv.client_id, srv.client_secret))
+
+    ``tls`` (an ``ssl.SSLContext`` with a certificate loaded) makes it an https server; the
+    attribute may be swapped while running (new connections present the new certificate), which
+    tests use for TLS failures and their recovery.
     """
 
-    def __init__(self, cfg: DemoConfig | None = None) -> None:
+    def __init__(self, cfg: DemoConfig | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self.cfg = cfg or DemoConfig()
+        self.tls = tls
         self.store = DemoStore(self.cfg)
         self.faults = Faults()
         self.tokens = TokenStore(issuer="http://127.0.0.1/")
@@ -248,15 +276,20 @@ class DemoServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        """Bind 127.0.0.1 (``cfg.port`` or a free port) and serve in a daemon thread."""
+    def start(self, *, same_port: bool = False) -> None:
+        """Bind 127.0.0.1 (``cfg.port`` or a free port) and serve in a daemon thread.
+
+        ``same_port``: after :meth:`stop`, listen on the port used before (a server coming back).
+        """
         if self._httpd is not None:
             raise RuntimeError("the demo server is already running")
         self._stop.clear()
-        httpd = _HTTPServer((LOOPBACK, self.cfg.port or 0), self)
+        port = self._port if same_port and self._port else self.cfg.port or 0
+        httpd = _HTTPServer((LOOPBACK, port), self)
         self._httpd = httpd
         self._port = httpd.server_address[1]
         self.app.port = self._port
+        self.app.scheme = "https" if self.tls is not None else "http"
         self.tokens.issuer = self.base_url
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="botmon-demo-http", daemon=True
@@ -281,6 +314,16 @@ class DemoServer:
             self._live.join(timeout=5)
             self._live = None
 
+    def restart(self, *, forget_tokens: bool = True) -> None:
+        """Stop and start again on the same port, keeping the data (a deploy, a crash and restart).
+
+        ``forget_tokens``: tokens issued before are unknown afterwards (401 ``Unauthorized``).
+        """
+        self.stop()
+        if forget_tokens:
+            self.tokens.revoke_all()
+        self.start(same_port=True)
+
     def __enter__(self) -> DemoServer:
         self.start()
         return self
@@ -303,8 +346,8 @@ class DemoServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/`` (the FHIR base is ``base_url + "fhir/R4/"``)."""
-        return f"http://{LOOPBACK}:{self.port}/"
+        """``http://127.0.0.1:PORT/`` (the FHIR base is ``base_url + "fhir/R4/"``); https with ``tls``."""
+        return f"{'https' if self.tls is not None else 'http'}://{LOOPBACK}:{self.port}/"
 
     @property
     def fhir_url(self) -> str:
