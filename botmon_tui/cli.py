@@ -20,12 +20,13 @@ import re
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import platformdirs
 from rich.cells import cell_len, set_cell_size
@@ -41,9 +42,12 @@ from botmon_tui.config import (
     demo_settings,
 )
 from botmon_tui.medplum.auth import ConnectionSettings
-from botmon_tui.medplum.errors import AuthError, MedplumError
+from botmon_tui.medplum.errors import AuthError, MedplumError, RateLimitedError
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
 from botmon_tui.textsafe import first_line, sanitize
+
+if TYPE_CHECKING:
+    from botmon_tui.medplum.client import MedplumClient
 
 __all__ = ["main", "parse_duration"]
 
@@ -58,6 +62,12 @@ _DURATION_RE = re.compile(r"^([0-9]{1,7})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: The longest ``--since`` accepted (ten years).
 _MAX_SINCE = timedelta(days=3650)
+#: A 429 is waited out (as long as the server asks) this many times per request, when the wait is
+#: at most ``MAX_RATE_LIMIT_WAIT`` seconds; otherwise the command fails with the server's answer.
+MAX_RATE_LIMIT_RETRIES = 3
+MAX_RATE_LIMIT_WAIT = 60.0
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -359,6 +369,10 @@ class Output:
     width: int | None = None
     secrets: list[str] = field(default_factory=list)
 
+    def remember_secrets(self, values: Sequence[str]) -> None:
+        """Scrub these too from now on (e.g. an access token the client fetched)."""
+        self.secrets.extend(v for v in values if v and v not in self.secrets)
+
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             if secret:
@@ -522,49 +536,82 @@ def _print_json(raw: Sequence[dict[str, Any]], out: TextIO) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-async def _list_bots(settings: ConnectionSettings) -> tuple[list[Bot], list[dict[str, Any]], int]:
+async def _patiently(io: Output, request: Callable[[], Awaitable[T]]) -> T:
+    """``await request()``; after a 429, wait as long as the server says and ask again."""
+    attempt = 0
+    while True:
+        try:
+            return await request()
+        except RateLimitedError as exc:
+            attempt += 1
+            if attempt > MAX_RATE_LIMIT_RETRIES or exc.retry_after > MAX_RATE_LIMIT_WAIT:
+                raise
+            io.warning(str(exc))
+            await asyncio.sleep(exc.retry_after)
+
+
+async def _list_bots(settings: ConnectionSettings, io: Output) -> tuple[list[Bot], list[dict[str, Any]], int]:
     from botmon_tui.medplum.client import MedplumClient
 
     async with MedplumClient(settings) as client:
-        page = await client.list_bots()
+        try:
+            page = await _patiently(io, client.list_bots)
+        finally:
+            io.remember_secrets(client.secrets())
     return page.resources, page.raw, page.invalid
 
 
 async def _list_events(
-    settings: ConnectionSettings, bot_id: str, *, limit: int, failures: bool, since: datetime | None
+    settings: ConnectionSettings,
+    io: Output,
+    bot_id: str,
+    *,
+    limit: int,
+    failures: bool,
+    since: datetime | None,
 ) -> tuple[Bot, list[AuditEvent], list[dict[str, Any]], int]:
     from botmon_tui.medplum.client import MedplumClient
 
+    async with MedplumClient(settings) as client:
+        try:
+            return await _read_events(client, io, bot_id, limit=limit, failures=failures, since=since)
+        finally:
+            io.remember_secrets(client.secrets())
+
+
+async def _read_events(
+    client: MedplumClient, io: Output, bot_id: str, *, limit: int, failures: bool, since: datetime | None
+) -> tuple[Bot, list[AuditEvent], list[dict[str, Any]], int]:
     events: list[AuditEvent] = []
     raw: list[dict[str, Any]] = []
     seen: set[str] = set()
     invalid = 0
-    async with MedplumClient(settings) as client:
-        bot = await client.get_bot(bot_id)
-        page = await client.bot_events(
-            bot_id, count=min(limit, MAX_PAGE), failures_only=failures, since=since
-        )
-        pages = 0
-        while True:
-            pages += 1
-            invalid += page.invalid
-            for event, resource in zip(page.resources, page.raw, strict=True):
-                # Offset paging shifts when new runs land meanwhile: never show one twice.
-                if event.id not in seen and len(events) < limit:
-                    seen.add(event.id)
-                    events.append(event)
-                    raw.append(resource)
-            if len(events) >= limit or pages >= MAX_LIMIT:
-                break
-            next_page = await client.next_page(page, AuditEvent)
-            if next_page is None:
-                break
-            page = next_page
+    bot = await _patiently(io, partial(client.get_bot, bot_id))
+    page = await _patiently(
+        io,
+        partial(client.bot_events, bot_id, count=min(limit, MAX_PAGE), failures_only=failures, since=since),
+    )
+    pages = 0
+    while True:
+        pages += 1
+        invalid += page.invalid
+        for event, resource in zip(page.resources, page.raw, strict=True):
+            # Offset paging shifts when new runs land meanwhile: never show one twice.
+            if event.id not in seen and len(events) < limit:
+                seen.add(event.id)
+                events.append(event)
+                raw.append(resource)
+        if len(events) >= limit or pages >= MAX_LIMIT:
+            break
+        next_page = await _patiently(io, partial(client.next_page, page, AuditEvent))
+        if next_page is None:
+            break
+        page = next_page
     return bot, events, raw, invalid
 
 
 def _cmd_bots(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
-    bots, raw, invalid = asyncio.run(_list_bots(settings))
+    bots, raw, invalid = asyncio.run(_list_bots(settings, io))
     if invalid:
         io.warning(f"{invalid} Bot entr{'y' if invalid == 1 else 'ies'} could not be read and were skipped")
     if args.json:
@@ -591,7 +638,7 @@ def _cmd_events(settings: ConnectionSettings, args: argparse.Namespace, io: Outp
     now = datetime.now(UTC)
     since = now - args.since if args.since is not None else None
     bot, events, raw, invalid = asyncio.run(
-        _list_events(settings, args.bot_id, limit=args.limit, failures=args.failures, since=since)
+        _list_events(settings, io, args.bot_id, limit=args.limit, failures=args.failures, since=since)
     )
     if invalid:
         io.warning(

@@ -56,6 +56,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 TOKEN_RENEW_MARGIN = 60.0
 #: Wait this long after a 429 that says nothing about when to come back.
 DEFAULT_RATE_LIMIT_WAIT = 10.0
+#: Longest token lifetime believed (a day; an absurd ``expires_in`` must not break the arithmetic).
+MAX_TOKEN_TTL = 86_400
 #: Medplum clamps ``_count`` to this.
 MAX_PAGE_SIZE = 1000
 #: Medplum's answer when a cursor page holds only rows of one timestamp.
@@ -105,7 +107,10 @@ class MedplumClient:
         self._max_body = max_body_bytes
         verify: ssl.SSLContext | bool = True
         if settings.ca_file:
-            verify = ssl.create_default_context(cafile=settings.ca_file)
+            # An extra CA: added to the ones httpx trusts by default (certifi, or SSL_CERT_FILE /
+            # SSL_CERT_DIR), not instead of them. Verification is never turned off.
+            verify = httpx.create_ssl_context()
+            verify.load_verify_locations(cafile=settings.ca_file)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
             verify=verify,
@@ -188,6 +193,7 @@ class MedplumClient:
                 detail = str(body.get("error_description") or body.get("error") or "")
                 if not detail and body.get("resourceType") == "OperationOutcome":
                     detail = self._outcome_text(body)
+            detail = self._scrub(detail)  # a server may echo what it was sent
             raise AuthError(
                 f"Token request refused (HTTP {response.status_code}): "
                 f"{detail or 'invalid client credentials'}",
@@ -207,7 +213,9 @@ class MedplumClient:
         if not isinstance(token, str) or not token:
             raise BadResponseError("Token endpoint answered without an access_token")
         expires_in = body.get("expires_in")
-        ttl = float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 3600.0
+        ttl = 3600.0
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+            ttl = float(min(expires_in, MAX_TOKEN_TTL))
         margin = min(TOKEN_RENEW_MARGIN, ttl / 10)
         self._token = token
         self._token_expires_at = started + ttl - margin
@@ -280,19 +288,24 @@ class MedplumClient:
         if date:
             try:
                 parsed = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=UTC)
+                parsed = parsed.astimezone(UTC)
+            except (TypeError, ValueError, OverflowError):
                 return
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            self._server_clock = (parsed.astimezone(UTC), self._clock())
+            # A date near the end of the calendar would overflow once time is added to it.
+            if 1970 <= parsed.year <= 9000:
+                self._server_clock = (parsed, self._clock())
 
     @staticmethod
     def _json_or_none(content: bytes) -> Any:
         if not content:
             return None
         try:
-            return json.loads(content.decode("utf-8", errors="replace"))
-        except ValueError:
+            # strict=False: a raw control character inside a string (a buggy server or proxy) is
+            # read and sanitized on display, rather than failing every poll that returns it.
+            return json.loads(content.decode("utf-8", errors="replace"), strict=False)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return None
 
     @staticmethod
@@ -310,12 +323,18 @@ class MedplumClient:
             return ""
         return "; ".join(issue.diagnostics for issue in outcome.issue or [] if issue.diagnostics)
 
+    def secrets(self) -> list[str]:
+        """Every secret this client holds (the configured ones and the access token it fetched),
+        so that messages and crash logs can be scrubbed of them."""
+        values = self.settings.secrets()
+        if self._token and self._token not in values:
+            values.append(self._token)
+        return values
+
     def _scrub(self, text: str) -> str:
-        for secret in self.settings.secrets():
+        for secret in self.secrets():
             if secret:
                 text = text.replace(secret, "********")
-        if self._token:
-            text = text.replace(self._token, "********")
         return text
 
     def _describe_body(self, response: httpx.Response, content: bytes, body: Any) -> str:

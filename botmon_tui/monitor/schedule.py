@@ -82,7 +82,9 @@ class PollSchedule:
             err if isinstance(err, MedplumError) else f"Unexpected error: {type(err).__name__}"
         )
         if isinstance(err, RateLimitedError):
-            delay = max(err.retry_after, 0.5)
+            # As long as the server asks, but never longer than the longest backoff (a broken
+            # answer must not stop polling): after that a new request gets a new answer.
+            delay = min(max(err.retry_after, 0.5), self.max_backoff)
             self._not_before = self._clock() + delay
         elif isinstance(err, MedplumError) and not err.retryable:
             delay = max(NON_RETRYABLE_DELAY, self.interval)

@@ -103,7 +103,8 @@ class BotmonApp(App[int]):
         self._app_base = app_base
         self._server_label = server_label
         self.close_client = close_client
-        self.crash_log = crash_log or CrashLog(secrets=client.settings.secrets)
+        # The access token the client fetched is a secret too (client.secrets() includes it).
+        self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
         if keymap:
             # Binding id → key(s), e.g. {"events.times": "T", "poll.pause": "space"}.

@@ -1,0 +1,384 @@
+"""Secrets, TLS, read-only behaviour and hostile server answers, one bug at a time.
+
+The fault matrix (test_fault_matrix.py) drives whole sessions; these are the focused regression
+tests of what it found, against the demo server over real HTTP (or an httpx MockTransport where a
+server could not be made to answer that way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.errors import AuthError, NetworkError
+from botmon_tui.medplum.models import AuditEvent
+from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.textsafe import is_safe
+
+FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[DemoServer]:
+    with DemoServer(DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(demo: DemoServer) -> Iterator[None]:
+    demo.faults.clear()
+    yield
+    demo.faults.clear()
+
+
+def settings_for(demo: DemoServer, **changes: object) -> ConnectionSettings:
+    values: dict[str, object] = {
+        "base_url": demo.base_url,
+        "client_id": demo.client_id,
+        "client_secret": Secret(demo.client_secret),
+        "timeout": 5.0,
+    }
+    values.update(changes)
+    return ConnectionSettings(**values)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------
+# Hostile answers
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_a_date_header_at_the_end_of_time_does_not_break_later_polls(demo: DemoServer) -> None:
+    """``Date: Fri, 31 Dec 9999 23:59:59 GMT`` once: the server clock plus a few seconds overflowed,
+    every later poll raised OverflowError before sending anything, and the feed never recovered."""
+    empty = json.dumps({"resourceType": "Bundle", "type": "searchset"})
+    ticks = [100.0]
+    async with MedplumClient(settings_for(demo), clock=lambda: ticks[0]) as client:
+        cursor = EventCursor(scope={"type": "execute"})
+        demo.faults.add(
+            status=200,
+            body=empty,
+            headers=[("Date", "Fri, 31 Dec 9999 23:59:59 GMT")],
+            path_contains="AuditEvent",
+        )
+        await client.events_since(cursor)
+        ticks[0] += 10.0  # the next poll, ten seconds later
+        await client.events_since(cursor)
+        now = client.server_now()
+        assert now is not None and now.year < 9000
+
+
+async def test_raw_control_characters_in_json_strings_are_read_not_refused(demo: DemoServer) -> None:
+    """One event whose text holds a raw ESC (invalid JSON, but sent by a buggy server or proxy)
+    made every poll of that bot fail for good; it is read and sanitized on display instead."""
+    event = {
+        "resourceType": "AuditEvent",
+        "id": "raw-controls",
+        "meta": {"lastUpdated": "2025-03-14T12:00:00.000Z"},
+        "outcomeDesc": "RAW",
+    }
+    body = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]})
+    demo.faults.add(
+        status=200, body=body.replace("RAW", "a\x1b]0;title\x07b\x00c"), path_contains="AuditEvent"
+    )
+    async with MedplumClient(settings_for(demo)) as client:
+        page = await client.search("AuditEvent", [("_count", "1")], AuditEvent)
+    assert page.resources[0].outcomeDesc == "a\x1b]0;title\x07b\x00c"
+
+
+# ------------------------------------------------------------------------------------------------
+# Secrets
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_token_endpoint_errors_never_echo_the_secret(demo: DemoServer) -> None:
+    """A token endpoint (or a proxy before it) that echoes the request in its error text."""
+    echo = json.dumps({"error": "invalid_client", "error_description": f"bad secret {demo.client_secret}"})
+    demo.faults.add(status=401, body=echo, content_type="application/json", path_contains="/oauth2/token")
+    async with MedplumClient(settings_for(demo)) as client:
+        with pytest.raises(AuthError) as info:
+            await client.list_bots()
+    assert demo.client_secret not in str(info.value)
+    assert "bad secret ********" in str(info.value)
+
+
+async def test_the_access_token_is_scrubbed_from_errors_and_listed_as_a_secret(demo: DemoServer) -> None:
+    async with MedplumClient(settings_for(demo)) as client:
+        await client.list_bots()
+        token = client._token
+        assert token and token in client.secrets() and demo.client_secret in client.secrets()
+        outcome = {"resourceType": "OperationOutcome", "issue": [{"code": "x", "details": {"text": token}}]}
+        demo.faults.add(status=500, body=json.dumps(outcome))
+        with pytest.raises(Exception) as info:
+            await client.list_bots()
+    assert token not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------------
+# TLS: always verified; --ca-file adds a CA to the default ones, SSL_CERT_FILE replaces them
+# ------------------------------------------------------------------------------------------------
+
+
+def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make test certificates")
+    directory = tmp_path_factory.mktemp("certs")
+    return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
+
+
+def server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pair[0]), str(pair[1]))
+    return context
+
+
+async def test_tls_is_verified_and_ca_file_adds_to_the_default_cas(
+    certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DemoServer(
+        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=server_context(certs["trusted"])
+    ) as srv:
+        # A certificate no CA vouches for: refused, with a message that says so.
+        async with MedplumClient(settings_for(srv)) as client:
+            with pytest.raises(NetworkError, match=r"TLS error.*certificate verify failed"):
+                await client.list_bots()
+        # --ca-file: that CA is trusted, and the usual public CAs still are.
+        trusted = str(certs["trusted"][0])
+        async with MedplumClient(settings_for(srv, ca_file=trusted)) as client:
+            assert (await client.list_bots()).resources
+            context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+            assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+            assert context.cert_store_stats()["x509_ca"] > 10
+        # SSL_CERT_FILE (honoured by httpx) works too.
+        monkeypatch.setenv("SSL_CERT_FILE", trusted)
+        async with MedplumClient(settings_for(srv)) as client:
+            assert (await client.list_bots()).resources
+
+
+# ------------------------------------------------------------------------------------------------
+# Robust parsing helpers
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"issue": 5},
+        {"issue": [5, None, "x"]},
+        {"issue": [{"diagnostics": '{"_msBeforeNext": 1e400}'}]},
+        {"issue": [{"diagnostics": '{"_msBeforeNext": 1e15}'}]},
+        {"issue": [{"diagnostics": "[1, 2]"}]},
+    ],
+)
+def test_ms_before_next_takes_any_json(body: object) -> None:
+    from botmon_tui.medplum.ratelimit import MAX_WAIT_SECONDS, ms_before_next
+
+    wait = ms_before_next(body)
+    assert wait is None or 0 <= wait <= MAX_WAIT_SECONDS
+
+
+def test_ratelimit_header_waits_are_bounded() -> None:
+    from botmon_tui.medplum.ratelimit import MAX_WAIT_SECONDS, parse_ratelimit
+
+    info = parse_ratelimit('"requests";r=0;t=' + "9" * 400)
+    assert info is not None and info.wait_seconds <= MAX_WAIT_SECONDS
+
+
+def test_the_schedule_never_waits_longer_than_its_longest_backoff() -> None:
+    from botmon_tui.medplum.errors import RateLimitedError
+    from botmon_tui.monitor.schedule import PollSchedule
+
+    schedule = PollSchedule(10.0, max_backoff=300.0, clock=lambda: 0.0)
+    assert schedule.failure(RateLimitedError("slow down", retry_after=float("inf"))) == 300.0
+    assert schedule.failure(RateLimitedError("slow down", retry_after=7.0)) == 7.0
+
+
+def test_every_message_is_one_safe_line() -> None:
+    async def exercise() -> None:
+        for status, body, ctype in [
+            (502, b"<html>\x1b]0;t\x07</html>", "text/\x85html"),
+            (500, b'{"resourceType":"OperationOutcome","issue":[{"details":{"text":"a\\nb\\u001b"}}]}', "x"),
+            (429, b'{"issue": 7}', "application/json"),
+        ]:
+            transport = httpx.MockTransport(
+                lambda request, s=status, b=body, c=ctype: httpx.Response(
+                    s, content=b, headers=[(b"content-type", c.encode("latin-1"))]
+                )
+            )
+            settings = ConnectionSettings(base_url="https://medplum.test/", auth_method="none")
+            async with MedplumClient(settings, transport=transport) as client:
+                try:
+                    await client.list_bots()
+                except Exception as error:
+                    from botmon_tui.medplum.errors import MedplumError
+
+                    assert isinstance(error, MedplumError), repr(error)
+                    assert "\n" not in str(error) and is_safe(str(error))
+
+    asyncio.run(exercise())
+
+
+def test_absurd_bodies_and_token_lifetimes_are_handled() -> None:
+    """Deeply nested JSON raised RecursionError and an ``expires_in`` of 10**400 OverflowError:
+    neither is a MedplumError, so each was an internal error instead of a clear message."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth2/token"):
+            return httpx.Response(200, content=b'{"access_token": "tok", "expires_in": 1' + b"0" * 400 + b"}")
+        return httpx.Response(200, content=b"[" * 200_000, headers={"content-type": "application/fhir+json"})
+
+    async def exercise() -> None:
+        from botmon_tui.medplum.errors import BadResponseError
+
+        settings = ConnectionSettings(
+            base_url="https://medplum.test/", client_id="id", client_secret=Secret("secret-value")
+        )
+        async with MedplumClient(settings, transport=httpx.MockTransport(answer)) as client:
+            with pytest.raises(BadResponseError, match="not JSON"):
+                await client.list_bots()
+
+    asyncio.run(exercise())
+
+
+# ------------------------------------------------------------------------------------------------
+# Crash logs: in the user's state dir, never holding a secret or the access token
+# ------------------------------------------------------------------------------------------------
+
+
+def _state_logs(home: Path) -> list[Path]:
+    return list((home / ".local" / "state").rglob("botmon-tui.log"))
+
+
+async def test_a_bug_in_a_tui_worker_is_logged_in_the_state_dir_without_secrets(
+    demo: DemoServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botmon_tui.ui.app import BotmonApp
+    from botmon_tui.ui.widgets.status_line import StatusLine
+
+    client = MedplumClient(settings_for(demo))
+    app = BotmonApp(client=client, interval=3600.0, auto_poll=False, close_client=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        token = client._token
+        assert token
+
+        async def broken() -> set[str]:
+            raise RuntimeError(f"bug with {token} and {demo.client_secret}")
+
+        monkeypatch.setattr(app.project, "poll", broken)
+        app.poll_now()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        line = app.screen.query_one(StatusLine).plain
+        assert app.is_running
+        assert "Internal error (RuntimeError)" in line and "\n" not in line.strip()
+        assert token not in line and demo.client_secret not in line
+    logs = _state_logs(isolated_home)
+    assert len(logs) == 1 and str(logs[0]) in line
+    text = logs[0].read_text()
+    assert "Traceback" in text and "RuntimeError: bug with ********" in text
+    assert token not in text and demo.client_secret not in text
+
+
+def test_a_cli_bug_after_login_is_logged_without_the_access_token(
+    demo: DemoServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botmon_tui.cli import main
+
+    seen: list[str] = []
+    original = MedplumClient.list_bots
+
+    async def buggy(self: MedplumClient, *args: object, **kwargs: object) -> object:
+        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+        assert self._token
+        seen.append(self._token)
+        raise RuntimeError(f"bug near {self._token}")
+
+    monkeypatch.setattr(MedplumClient, "list_bots", buggy)
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
+    code = main(["bots", "--base-url", demo.base_url, "--client-id", demo.client_id])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and seen[0] not in err
+    text = _state_logs(isolated_home)[0].read_text()
+    assert "RuntimeError: bug near ********" in text and seen[0] not in text
+
+
+def test_help_shows_no_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help examples use placeholders; nothing that looks like a secret or a token."""
+    import re
+
+    from botmon_tui.cli import main
+    from botmon_tui.demo.config import DEFAULT_CLIENT_SECRET
+
+    texts = []
+    for argv in (["--help"], ["bots", "--help"], ["events", "--help"], ["demo-server", "--help"]):
+        assert main(argv) == 0
+        texts.append(capsys.readouterr().out)
+    text = "\n".join(texts)
+    assert DEFAULT_CLIENT_SECRET not in text
+    assert not re.search(r"[0-9a-f]{32,}|eyJ[A-Za-z0-9_-]{10,}", text)  # hex secrets, JWTs
+    assert not re.search(r"(?i)(secret|token)[=:]\s*[A-Za-z0-9]{8,}", text)
+
+
+# ------------------------------------------------------------------------------------------------
+# The CLI and Medplum's 429
+# ------------------------------------------------------------------------------------------------
+
+
+def test_cli_waits_as_long_as_a_429_says_then_goes_on(
+    demo: DemoServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed "waiting 1.5 s before the next request" and exited 3 without waiting."""
+    import botmon_tui.cli as cli
+
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(cli.asyncio, "sleep", fake_sleep)
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
+    connect = ["--base-url", demo.base_url, "--client-id", demo.client_id]
+    bot_id = demo.store.bots[0]["id"]
+    demo.faults.rate_limited(ms_before_next=1500, count=2, path_contains="AuditEvent")
+    assert cli.main(["events", bot_id, *connect]) == 0
+    captured = capsys.readouterr()
+    assert waits == [1.5, 1.5]
+    warnings = captured.err.strip().splitlines()
+    assert len(warnings) == 2 and all("waiting 1.5 s" in w for w in warnings), captured.err
+    assert captured.out.startswith("Bot ")
+    # A wait longer than a minute, or a fourth 429 in a row: fail with the server's words.
+    demo.faults.rate_limited(ms_before_next=120_000, count=1, path_contains="AuditEvent")
+    assert cli.main(["events", bot_id, *connect]) == 3
+    assert "Rate limited" in capsys.readouterr().err
+    demo.faults.rate_limited(ms_before_next=10, count=4, path_contains="Bot/")
+    assert cli.main(["events", bot_id, *connect]) == 3
+    assert waits[-3:] == [0.01, 0.01, 0.01]
