@@ -42,7 +42,7 @@ from botmon_tui.config import (
     demo_settings,
 )
 from botmon_tui.medplum.auth import ConnectionSettings
-from botmon_tui.medplum.errors import AuthError, MedplumError, RateLimitedError
+from botmon_tui.medplum.errors import AuthError, MedplumError, NotFoundError, RateLimitedError
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
 from botmon_tui.textsafe import first_line, sanitize
 
@@ -586,7 +586,12 @@ async def _read_events(
     raw: list[dict[str, Any]] = []
     seen: set[str] = set()
     invalid = 0
-    bot = await _patiently(io, partial(client.get_bot, bot_id))
+    try:
+        bot = await _patiently(io, partial(client.get_bot, bot_id))
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{exc} (Bot/{bot_id}: deleted, or these credentials cannot read it)", status=exc.status
+        ) from None
     page = await _patiently(
         io,
         partial(client.bot_events, bot_id, count=min(limit, MAX_PAGE), failures_only=failures, since=since),

@@ -382,3 +382,186 @@ def test_cli_waits_as_long_as_a_429_says_then_goes_on(
     demo.faults.rate_limited(ms_before_next=10, count=4, path_contains="Bot/")
     assert cli.main(["events", bot_id, *connect]) == 3
     assert waits[-3:] == [0.01, 0.01, 0.01]
+
+
+# ------------------------------------------------------------------------------------------------
+# Files holding secrets that others can read: a warning on every run (CLI and TUI start alike)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_readable_secret_files_warn_on_the_command_line(
+    demo: DemoServer, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botmon_tui.cli import main
+
+    profiles = isolated_home / ".medplum"
+    profiles.mkdir()
+    options = {
+        "authType": "client-credentials",
+        "baseUrl": demo.base_url,
+        "clientId": demo.client_id,
+        "clientSecret": demo.client_secret,
+    }
+    profile = profiles / "loose.json"
+    profile.write_text(json.dumps({"name": "loose", "options": json.dumps(options)}))
+    profile.chmod(0o644)
+    assert main(["bots", "--profile", "loose"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("botmon-tui: warning: ") == 1 and "loose.json" in err and "chmod 600" in err
+    assert demo.client_secret not in err
+    profile.chmod(0o600)
+    assert main(["bots", "--profile", "loose"]) == 0
+    assert capsys.readouterr().err == ""
+    # The config file names a secret file; that file is checked too.
+    secret = isolated_home / "secret.txt"
+    secret.write_text(demo.client_secret + "\n")
+    secret.chmod(0o640)
+    config = isolated_home / "config"
+    config.mkdir()
+    (config / "config.toml").write_text(
+        f'base_url = "{demo.base_url}"\nclient_id = "{demo.client_id}"\nclient_secret_file = "{secret}"\n'
+    )
+    assert main(["bots"]) == 0
+    err = capsys.readouterr().err
+    assert "secret.txt" in err and "can be read by group/others" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Read-only: a whole session sends nothing but GETs and token requests
+# ------------------------------------------------------------------------------------------------
+
+
+async def _tour_the_tui(demo: DemoServer, tmp_path: Path, bot_id: str) -> None:
+    from botmon_tui.ui.app import BotmonApp
+    from botmon_tui.ui.crashlog import CrashLog
+    from botmon_tui.ui.screens.events import EventScreen
+    from botmon_tui.ui.widgets.bot_table import BotTable
+
+    client = MedplumClient(settings_for(demo))
+    app = BotmonApp(
+        client=client,
+        interval=3600.0,
+        auto_poll=False,
+        close_client=True,
+        crash_log=CrashLog(tmp_path / "log"),
+    )
+
+    async def settle() -> None:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle()
+        assert app.screen.query_one(BotTable).select_id(bot_id)
+        # Every key of the bot list, then the Event tab: sort, filter, times, older, refresh,
+        # pause, help, the command palette, back.
+        for keys in (["2", "3", "r", "p", "p"], ["slash", "h", "l", "enter", "escape"], ["enter"]):
+            await pilot.press(*keys)
+            await settle()
+        assert isinstance(app.screen, EventScreen)
+        for keys in (["1", "4", "t", "t", "o", "end", "r", "tab", "tab"], ["slash", "x", "enter", "escape"]):
+            await pilot.press(*keys)
+            await settle()
+        await pilot.press("question_mark")
+        await pilot.press("escape", "ctrl+p")
+        await pilot.pause()
+        await pilot.press("escape", "escape")
+        await settle()
+
+
+def test_a_tui_and_cli_session_only_reads(
+    demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busiest = max(demo.store.bots, key=lambda bot: len(demo.store.events_for(bot["id"])))
+    mark = len(demo.requests)
+    asyncio.run(_tour_the_tui(demo, tmp_path, busiest["id"]))
+    from botmon_tui.cli import main
+
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
+    connect = ["--base-url", demo.base_url, "--client-id", demo.client_id]
+    for argv in (
+        ["bots", *connect],
+        ["bots", "--json", *connect],
+        ["events", busiest["id"], "--limit", "150", *connect],
+        ["events", busiest["id"], "--json", "--failures", "--since", "2d", *connect],
+    ):
+        assert main(argv) == 0
+    capsys.readouterr()
+    sent = demo.requests[mark:]
+    assert len(sent) > 15
+    methods = {(method, path.split("?")[0] if method == "POST" else "GET") for method, path, *_ in sent}
+    assert methods == {("GET", "GET"), ("POST", "/oauth2/token")}, methods
+
+
+# ------------------------------------------------------------------------------------------------
+# Clear words for failures the fault matrix met
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_connection_refused_says_so(demo: DemoServer) -> None:
+    """httpx reports "All connection attempts failed"; the refusal is in its causes."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with MedplumClient(settings_for(demo, base_url=f"http://127.0.0.1:{port}/")) as client:
+        with pytest.raises(NetworkError, match=rf"^Connection refused by 127\.0\.0\.1:{port}$"):
+            await client.list_bots()
+
+
+async def test_a_failed_name_lookup_says_dns(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_such_name(host: object, *args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    settings = settings_for(demo, base_url="https://medplum.example.test/")
+    async with MedplumClient(settings) as client:
+        with pytest.raises(NetworkError, match=r"Cannot resolve medplum\.example\.test \(DNS\): Temporary"):
+            await client.list_bots()
+
+
+async def test_unreadable_entries_of_a_poll_are_counted(demo: DemoServer) -> None:
+    """A poll's page with broken entries showed the good ones and said nothing of the rest."""
+    from botmon_tui.monitor.feed import EventFeed
+
+    bot_id = demo.store.bots[0]["id"]
+    async with MedplumClient(settings_for(demo)) as client:
+        feed = EventFeed(client, bot_id)
+        await feed.load_initial()
+        assert feed.invalid == 0
+        event = demo.store.add_event(bot_id, desc="good", at=FIXED_NOW)
+        broken = [{"resource": {"resourceType": "AuditEvent"}}, {"resource": "nonsense"}]
+        body = json.dumps({"resourceType": "Bundle", "entry": [{"resource": event}, *broken]})
+        demo.faults.add(status=200, body=body, path_contains="AuditEvent")
+        delta = await feed.poll()
+        assert [e.id for e in delta.added] == [event["id"]] and feed.invalid == 2
+        await feed.poll()
+        assert feed.invalid == 2
+
+
+async def test_a_bot_read_that_is_not_a_bot_says_what_it_was(demo: DemoServer) -> None:
+    from botmon_tui.medplum.errors import BadResponseError
+
+    demo.faults.add(status=200, body=json.dumps({"resourceType": "Patient", "id": "x"}), path_contains="Bot/")
+    async with MedplumClient(settings_for(demo)) as client:
+        with pytest.raises(BadResponseError, match="Expected a Bot resource, got Patient"):
+            await client.get_bot(demo.store.bots[0]["id"])
+
+
+def test_cli_names_a_bot_that_is_gone(
+    demo: DemoServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botmon_tui.cli import main
+
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
+    gone = "0a1b2c3d-0000-4000-8000-000000000000"
+    assert main(["events", gone, "--base-url", demo.base_url, "--client-id", demo.client_id]) == 3
+    err = capsys.readouterr().err
+    assert (
+        f"Not found (HTTP 404): Not found (Bot/{gone}: deleted, or these credentials cannot read it)" in err
+    )
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -81,6 +82,16 @@ class RequestStats:
         self.bytes_received += nbytes
         self.methods[method] = self.methods.get(method, 0) + 1
         self.last_request_at = at
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (a bounded walk of ``__cause__``/``__context__``)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _http2_available() -> bool:
@@ -393,12 +404,18 @@ class MedplumClient:
         if isinstance(exc, httpx.TimeoutException):
             return TimeoutError(f"Timed out talking to {host} ({type(exc).__name__})")
         if isinstance(exc, httpx.ConnectError):
+            # httpx says "All connection attempts failed"; the reason is further down the chain.
+            causes = _causes(exc)
             lowered = text.lower()
-            if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-                return NetworkError(f"TLS error connecting to {host}: {text}")
-            if "name or service not known" in lowered or "nodename" in lowered or "getaddrinfo" in lowered:
-                return NetworkError(f"Cannot resolve {host} (DNS): {text}")
-            if "refused" in lowered:
+            tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+            if tls is not None or "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+                detail = self._scrub(str(tls)) if tls is not None else text
+                return NetworkError(f"TLS error connecting to {host}: {detail}")
+            dns = next((c for c in causes if isinstance(c, socket.gaierror)), None)
+            if dns is not None or "name or service not known" in lowered or "nodename" in lowered:
+                detail = (dns.strerror or str(dns)) if dns is not None else text
+                return NetworkError(f"Cannot resolve {host} (DNS): {detail}")
+            if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in lowered:
                 return NetworkError(f"Connection refused by {host}")
             return NetworkError(f"Cannot connect to {host}: {text}")
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
@@ -469,7 +486,8 @@ class MedplumClient:
             raise BadRequestError(f"Not a valid bot id: {bot_id!r}")
         data, _ = await self.get_json(f"Bot/{bot_id}")
         if not isinstance(data, dict) or data.get("resourceType") != "Bot":
-            raise BadResponseError("Expected a Bot resource")
+            got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+            raise BadResponseError(f"Expected a Bot resource, got {str(got)[:40]}")
         try:
             return Bot.model_validate(data)
         except ValueError:
@@ -572,6 +590,7 @@ class MedplumClient:
             if page is None:
                 return new, False
             new.extend(cursor.accept(page.resources))
+            cursor.unreadable += page.invalid
             pages += 1
             if not page.next_url:
                 return new, False

@@ -42,6 +42,8 @@ class EventCursor:
     _last_poll: datetime | None = None
     _pending: datetime | None = None
     _issued: bool = False
+    #: Entries the polls returned that could not be read (broken shape), not yet reported.
+    unreadable: int = 0
 
     def params(self, server_now: datetime | None, count: int = 100) -> list[tuple[str, str]]:
         """The query parameters of the next poll (scope first, then the watermark).
@@ -102,6 +104,11 @@ class EventCursor:
             return
         if any(t < floor for t in self._recent.values()):
             self._recent = {k: t for k, t in self._recent.items() if t >= floor}
+
+    def take_unreadable(self) -> int:
+        """How many unreadable entries the polls met since the last call (then zero)."""
+        count, self.unreadable = self.unreadable, 0
+        return count
 
     @property
     def recent_ids(self) -> frozenset[str]:

@@ -128,6 +128,7 @@ class EventFeed:
         new, behind = await self.client.events_since(
             self._cursor, count=self.page_size, max_pages=self.max_poll_pages
         )
+        self.invalid += self._cursor.take_unreadable()
         delta = self._merge(new)
         delta.behind = behind
         return delta

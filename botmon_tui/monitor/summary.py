@@ -196,6 +196,7 @@ class ProjectMonitor:
             if stamp and (self._bots_changed_at is None or stamp > self._bots_changed_at):
                 self._bots_changed_at = stamp
         new, _behind = await self.client.events_since(self._cursor, count=1000, max_pages=5)
+        self.invalid += self._cursor.take_unreadable()
         for event in new:
             bot_id = self._note_run(event)
             if bot_id is not None:
