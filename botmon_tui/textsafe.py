@@ -17,7 +17,7 @@ import re
 
 from rich.text import Text
 
-__all__ = ["MAX_ANSI_CHARS", "ansi_text", "first_line", "is_safe", "sanitize"]
+__all__ = ["MAX_ANSI_CHARS", "MAX_FIELD_CHARS", "ansi_text", "clip", "first_line", "is_safe", "sanitize"]
 
 # C0 controls (except TAB and LF) become their Unicode "control picture" (U+2400 + code),
 # so an ESC shows as ␛ and the reader sees that something was there. DEL becomes ␡.
@@ -40,6 +40,9 @@ _SGR_RE = re.compile(r"\x1b\[([0-9;]{0,64})m")
 
 #: Longest text rendered with colour; past this the pane shows plain sanitized text (cheap).
 MAX_ANSI_CHARS = 200_000
+#: Longest one-line field shown whole (a name, an id, a code): wider than any terminal. A 1 MB bot
+#: name would otherwise be measured and wrapped on every repaint (seconds of frozen UI).
+MAX_FIELD_CHARS = 1000
 
 
 def sanitize(value: object) -> str:
@@ -56,6 +59,14 @@ def sanitize(value: object) -> str:
     if _UNSAFE_RE.search(text) is None:
         return text
     return text.translate(_TABLE)
+
+
+def clip(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """:func:`sanitize`, cut to ``limit`` characters with an ellipsis (for one-line fields)."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if len(text) <= limit:
+        return sanitize(text)
+    return sanitize(text[:limit]) + "…"
 
 
 def is_safe(text: str) -> bool:

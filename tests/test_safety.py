@@ -565,3 +565,65 @@ def test_cli_names_a_bot_that_is_gone(
         f"Not found (HTTP 404): Not found (Bot/{gone}: deleted, or these credentials cannot read it)" in err
     )
 
+
+# ------------------------------------------------------------------------------------------------
+# The UI: huge one-line fields, a bot deleted while its Event tab is open
+# ------------------------------------------------------------------------------------------------
+
+
+def test_one_line_fields_are_bounded() -> None:
+    """A 1 MB bot name was measured and wrapped on every repaint: seconds of frozen UI."""
+    from botmon_tui.medplum.models import outcome_info
+    from botmon_tui.textsafe import MAX_FIELD_CHARS, clip
+    from botmon_tui.ui.formatting import outcome_text
+
+    assert clip("a\x1b]0;t\x07") == "a␛]0;t␇"
+    huge = clip("\x1b" + "x" * 1_000_000)
+    assert len(huge) == MAX_FIELD_CHARS + 1 and huge.startswith("␛x") and huge.endswith("…")
+    assert len(outcome_text(outcome_info("9" * 1_000_000)).plain) < 2 * MAX_FIELD_CHARS + 10
+
+
+async def test_a_bot_deleted_while_its_event_tab_is_open(demo: DemoServer, tmp_path: Path) -> None:
+    """The Event tab never read the Bot again, so a deletion went unnoticed. Now ``r`` (and every
+    30th poll) reads it: the status says it is gone, the runs stay on screen, and it recovers."""
+    from botmon_tui.ui.app import BotmonApp
+    from botmon_tui.ui.crashlog import CrashLog
+    from botmon_tui.ui.widgets.event_table import EventTable
+    from botmon_tui.ui.widgets.status_line import StatusLine
+
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": "short-lived"})
+    for minute in (3, 2, 1):
+        demo.store.add_event(bot["id"], desc=f"run {minute}", at=FIXED_NOW.replace(minute=minute))
+    app = BotmonApp(
+        client=MedplumClient(settings_for(demo)),
+        bot_id=bot["id"],
+        clock=lambda: FIXED_NOW,
+        interval=3600.0,
+        auto_poll=False,
+        close_client=True,
+        crash_log=CrashLog(tmp_path / "log"),
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+
+        async def refresh() -> str:
+            await pilot.press("r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            return str(app.screen.query_one(StatusLine).plain)
+
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one(EventTable)
+        assert table.row_count == 3
+        saved = demo.store.bot(bot["id"])
+        assert saved is not None
+        demo.store.delete_bot(bot["id"])
+        line = await refresh()
+        assert line.startswith("✗") and "Not found (HTTP 404)" in line and "deleted" in line, line
+        assert "showing data from" in line and table.row_count == 3 and table.display
+        heading = app.screen.query_one("#heading").content.plain  # type: ignore[attr-defined]
+        assert "short-lived  not found (deleted?)" in heading
+        demo.store.add_bot(saved)
+        line = await refresh()
+        assert line.startswith("● live") and "recovered" in line, line
+        assert "not found" not in app.screen.query_one("#heading").content.plain  # type: ignore[attr-defined]

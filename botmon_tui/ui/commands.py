@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 
-from botmon_tui.textsafe import sanitize
+from botmon_tui.textsafe import clip
 
 if TYPE_CHECKING:
     from botmon_tui.ui.app import BotmonApp
@@ -104,7 +104,7 @@ class BotmonCommands(Provider):
         hits = 0
         for status in list(project.statuses.values()):
             bot = status.bot
-            candidate = f"Open bot {sanitize(bot.display_name)}"
+            candidate = f"Open bot {clip(bot.display_name)}"
             score, display = _highlight(matcher, candidate)
             if score <= 0:
                 continue

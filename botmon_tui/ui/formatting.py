@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
-from botmon_tui.textsafe import sanitize
+from botmon_tui.textsafe import clip
 
 __all__ = [
     "LEVEL_STYLES",
@@ -128,15 +128,15 @@ def outcome_text(info: OutcomeInfo | None, *, code: bool = True, missing: str = 
     """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
     if info is None:
         return Text(missing, style=DIM_STYLE, no_wrap=True, overflow="ellipsis")
-    label = f"{info.symbol} {sanitize(info.display)}"
+    label = f"{info.symbol} {clip(info.display)}"
     if code and info.code and info.code != info.display:
-        label += f" ({sanitize(info.code)})"
+        label += f" ({clip(info.code)})"
     return Text(label, style=level_style(info.level), no_wrap=True, overflow="ellipsis")
 
 
 def short_id(value: str, width: int) -> str:
     """The id cut to ``width`` cells with an ellipsis (ids are ASCII in practice; sanitized anyway)."""
-    text = sanitize(value)
+    text = clip(value)
     if len(text) <= width:
         return text
     return text[: max(1, width - 1)] + "…"
@@ -144,22 +144,22 @@ def short_id(value: str, width: int) -> str:
 
 def audit_summary(bot: Bot) -> tuple[str, bool]:
     """``(text, warn)``: the audit settings in words, and whether they mean "no events will appear"."""
-    dest = "+".join(sanitize(d) for d in bot.audit_destination)
-    trigger = sanitize(bot.audit_trigger)
+    dest = "+".join(clip(d) for d in bot.audit_destination)
+    trigger = clip(bot.audit_trigger)
     return f"{dest} · {trigger}", not bot.writes_audit_events
 
 
 def audit_text(bot: Bot, *, compact: bool = False) -> Text:
     """The Audit column: the trigger, the destination when it is not the default, a ⚠ when no events."""
     dest = bot.audit_destination
-    trigger = sanitize(bot.audit_trigger)
+    trigger = clip(bot.audit_trigger)
     if "resource" not in dest:
-        label = "log only" if compact else f"{'+'.join(sanitize(d) for d in dest)} only · {trigger}"
+        label = "log only" if compact else f"{'+'.join(clip(d) for d in dest)} only · {trigger}"
         return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
     if trigger == "never":
-        label = "never" if compact else f"{'+'.join(sanitize(d) for d in dest)} · never"
+        label = "never" if compact else f"{'+'.join(clip(d) for d in dest)} · never"
         return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
-    label = trigger if compact else f"{'+'.join(sanitize(d) for d in dest)} · {trigger}"
+    label = trigger if compact else f"{'+'.join(clip(d) for d in dest)} · {trigger}"
     style = Style() if trigger == "always" else PALETTE.note
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
@@ -173,10 +173,10 @@ def entity_lines(event: AuditEvent) -> list[str]:
         role = (entity.role.display or entity.role.code) if entity.role else None
         parts = []
         if role:
-            parts.append(f"{sanitize(role)}:")
-        parts.append(sanitize(ref) if ref else sanitize(entity.name) or "(no reference)")
+            parts.append(f"{clip(role)}:")
+        parts.append(clip(ref) if ref else clip(entity.name) or "(no reference)")
         if display:
-            parts.append(f"({sanitize(display)})")
+            parts.append(f"({clip(display)})")
         lines.append(" ".join(parts))
     return lines
 

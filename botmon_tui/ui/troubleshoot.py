@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from botmon_tui.medplum.models import Bot
-from botmon_tui.textsafe import sanitize
+from botmon_tui.textsafe import clip
 
 __all__ = ["DOCS_URL", "NoEventsReason", "explain_no_events"]
 
@@ -26,8 +26,8 @@ class NoEventsReason:
 
 def explain_no_events(bot: Bot) -> NoEventsReason:
     dest = bot.audit_destination
-    trigger = sanitize(bot.audit_trigger)
-    shown_dest = "[" + ", ".join(f'"{sanitize(d)}"' for d in dest) + "]"
+    trigger = clip(bot.audit_trigger)
+    shown_dest = "[" + ", ".join(f'"{clip(d)}"' for d in dest) + "]"
     if "resource" not in dest:
         return NoEventsReason(
             "log-only",
@@ -70,7 +70,7 @@ def explain_no_events(bot: Bot) -> NoEventsReason:
             ),
             False,
         )
-    schedule = sanitize(bot.schedule) if bot.schedule else None
+    schedule = clip(bot.schedule) if bot.schedule else None
     how = (
         f"It is scheduled ({schedule}); its first run should appear within one period."
         if schedule

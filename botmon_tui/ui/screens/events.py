@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Input, Static
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import AuditEvent, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta
-from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import audit_text
+from botmon_tui.textsafe import clip
+from botmon_tui.ui.formatting import PALETTE, audit_text
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.troubleshoot import explain_no_events
 from botmon_tui.ui.widgets.banner import Banner
@@ -38,6 +38,9 @@ BOLD = Style(bold=True)
 DIM = Style(dim=True)
 #: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
 FILTER_SCAN_CHARS = 20_000
+#: The Bot is read again every this many polls, on ``r`` and while it cannot be found, so that a
+#: bot deleted while its Event tab is open is noticed (one read: 1 FHIR interaction; a search is 20).
+BOT_RECHECK_POLLS = 30
 
 
 class EventScreen(PollingScreen):
@@ -74,6 +77,8 @@ class EventScreen(PollingScreen):
         self._lock = asyncio.Lock()
         self.loading_older = False
         self.load_error: MedplumError | None = None
+        self._polls = 0
+        self._recheck_bot = False
 
     def compose(self) -> ComposeResult:
         app = self.botmon
@@ -115,18 +120,35 @@ class EventScreen(PollingScreen):
     async def poll_job(self) -> None:
         async with self._lock:
             feed = self.feed
-            if feed.bot is None:
-                try:
-                    await feed.load_bot()
-                except NotFoundError as error:
-                    self.load_error = error
-                    self.update_banner()
-                    raise
-                self.load_error = None
-                self.update_heading()
+            self._polls += 1
+            if (
+                feed.bot is None
+                or self._recheck_bot
+                or self.load_error is not None
+                or self._polls % BOT_RECHECK_POLLS == 0
+            ):
+                await self._read_bot()
             first = not feed.loaded
             delta = await feed.poll()
             self.apply_delta(delta, first=first)
+
+    async def _read_bot(self) -> None:
+        try:
+            await self.feed.load_bot()
+        except NotFoundError as error:
+            self.load_error = NotFoundError(
+                f"{error} (Bot/{self.bot_id}: deleted, or these credentials cannot read it)", status=404
+            )
+            self.update_banner()
+            self.update_heading()
+            raise self.load_error from None
+        self.load_error = None
+        self._recheck_bot = False
+        self.update_heading()
+
+    def action_refresh(self) -> None:
+        self._recheck_bot = True
+        super().action_refresh()
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
         table = self.table
@@ -170,22 +192,24 @@ class EventScreen(PollingScreen):
         app = self.botmon
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         if bot is None:
-            text.append(f"Bot/{sanitize(self.bot_id)}", BOLD)
+            text.append(f"Bot/{clip(self.bot_id)}", BOLD)
             text.append("\nloading…", DIM)
         else:
-            name = sanitize(bot.display_name)
-            link = f"{app.app_base}Bot/{sanitize(bot.id)}/event"
+            name = clip(bot.display_name)
+            link = f"{app.app_base}Bot/{clip(bot.id)}/event"
             text.append(name, BOLD)
+            if self.load_error is not None:
+                text.append("  not found (deleted?)", PALETTE.warn)
             # The deep link holds the id; when it does not fit, the id alone (always visible).
             if len(name) + 2 + len(link) <= self.size.width - 2:
                 text.append(f"  {link}", DIM)
             else:
-                text.append(f"  Bot/{sanitize(bot.id)}", DIM)
+                text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
             text.append("runtime ", DIM)
-            text.append(sanitize(bot.runtimeVersion) or "—")
+            text.append(clip(bot.runtimeVersion) or "—")
             text.append(" · cron ", DIM)
-            text.append(sanitize(bot.schedule) if bot.schedule else "none")
+            text.append(clip(bot.schedule) if bot.schedule else "none")
             text.append(" · audit ", DIM)
             text.append_text(audit_text(bot))
         self.query_one("#heading", Static).update(text)
@@ -195,10 +219,11 @@ class EventScreen(PollingScreen):
         body = self.query_one("#body", Container)
         feed = self.feed
         show = True
-        if self.load_error is not None:
+        if self.load_error is not None and not feed.loaded:
+            # Nothing to show: say why. (Once events are shown, they stay; the status line says it.)
             message = Text(end="")
-            message.append(f"Bot/{sanitize(self.bot_id)} was not found.\n", BOLD)
-            message.append(f"\n{sanitize(str(self.load_error))}\n")
+            message.append(f"Bot/{clip(self.bot_id)} was not found.\n", BOLD)
+            message.append(f"\n{clip(str(self.load_error))}\n")
             message.append(
                 "\nIt may have been deleted, or these credentials cannot read it. "
                 "Press esc for the bot list.",
@@ -208,9 +233,7 @@ class EventScreen(PollingScreen):
         elif not feed.loaded or feed.bot is None:
             show = False
         elif len(feed) == 0:
-            banner.show_reason(
-                explain_no_events(feed.bot), f"{self.botmon.app_base}Bot/{sanitize(feed.bot.id)}"
-            )
+            banner.show_reason(explain_no_events(feed.bot), f"{self.botmon.app_base}Bot/{clip(feed.bot.id)}")
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",

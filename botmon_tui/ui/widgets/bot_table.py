@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import BotStatus
-from botmon_tui.textsafe import sanitize
+from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import PALETTE, audit_text, outcome_text, relative_age
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
@@ -67,8 +67,8 @@ class BotTable(KeyedTable):
         bot = status.bot
         failures = status.recent_failures
         return [
-            Text(sanitize(bot.display_name), no_wrap=True, overflow="ellipsis"),
-            Text(sanitize(bot.id), no_wrap=True, overflow="ellipsis"),
+            Text(clip(bot.display_name), no_wrap=True, overflow="ellipsis"),
+            Text(clip(bot.id), no_wrap=True, overflow="ellipsis"),
             AgeCell(status.last_run, bot.id, self._age_label, None if status.last_run else DIM),
             outcome_text(status.last_outcome, code=False, missing=self._missing_outcome(status)),
             Text(str(failures), style=PALETTE.fail if failures else DIM, justify="right"),

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from botmon_tui.medplum.models import AuditEvent
-from botmon_tui.textsafe import first_line, sanitize
+from botmon_tui.textsafe import clip, first_line
 from botmon_tui.ui.formatting import absolute_time, outcome_text, relative_age
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
@@ -67,7 +67,7 @@ class EventTable(KeyedTable):
     def cells(self, event: AuditEvent) -> list[Any]:
         desc = first_line(event.outcomeDesc)
         return [
-            Text(sanitize(event.id), no_wrap=True, overflow="ellipsis"),
+            Text(clip(event.id), no_wrap=True, overflow="ellipsis"),
             outcome_text(event.outcome_info),
             Text(desc, no_wrap=True, overflow="ellipsis") if desc else Text("(no output)", style=DIM),
             AgeCell(event.when, event.id, self._age_label),

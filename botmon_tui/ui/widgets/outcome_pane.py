@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from botmon_tui.medplum.models import AuditEvent
-from botmon_tui.textsafe import ansi_text, sanitize
+from botmon_tui.textsafe import ansi_text, clip
 from botmon_tui.ui.formatting import (
     absolute_time,
     duration_text,
@@ -60,12 +60,12 @@ def pane_text(
     style = level_style(info.level)
     zone = now.astimezone(tz).tzname() or ""
     text = Text(end="")
-    outcome = f"{info.symbol} {sanitize(info.display)}"
+    outcome = f"{info.symbol} {clip(info.display)}"
     if info.code and info.code != info.display:
-        outcome += f" ({sanitize(info.code)})"
+        outcome += f" ({clip(info.code)})"
     text.append(outcome, style)
     text.append("  ")
-    text.append(sanitize(event.id), LABEL)
+    text.append(clip(event.id), LABEL)
     text.append("\n")
     started, ended = event.started, event.ended
     duration = seconds_between(started, ended)
@@ -95,9 +95,9 @@ def pane_text(
             text.append(value)
         text.append("\n")
 
-    row("Event", sanitize(event.id))
+    row("Event", clip(event.id))
     row("Outcome", Text(outcome, style=style))
-    row("", Text(sanitize(info.description), style=DIM))
+    row("", Text(clip(info.description), style=DIM))
     row("Started", f"{absolute_time(started, tz, ms=True)} {zone}".rstrip())
     ended_text = f"{absolute_time(ended, tz, ms=True)} {zone}".rstrip()
     if duration is not None:
@@ -108,7 +108,7 @@ def pane_text(
     for index, line in enumerate(entities or ["—"]):
         row("Entities" if index == 0 else "", line)
     if app_base:
-        row("Link", f"{sanitize(app_base)}AuditEvent/{sanitize(event.id)}")
+        row("Link", f"{clip(app_base)}AuditEvent/{clip(event.id)}")
     text.rstrip()
     return text
 
