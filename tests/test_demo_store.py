@@ -157,6 +157,18 @@ def test_extra_and_big_bots() -> None:
     assert len(times) > len(set(times))  # compact events tie too
 
 
+def test_big_bot_logs_of_realistic_size() -> None:
+    """``big_bot_log_bytes`` (benchmarks): varied sizes around it, capped like Medplum at 10 KiB."""
+    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=1, big_bot_events=2000, big_bot_log_bytes=1024)
+    s = DemoStore(cfg)
+    logs = [e["outcomeDesc"] for e in s.events_for(by_name(s, "bulk-importer"))]
+    sizes = sorted(len(log.encode()) for log in logs)
+    assert 500 < sizes[len(sizes) // 2] < 2000
+    assert sizes[-1] == 10 * 1024 and sizes[0] >= 200
+    assert all(log.endswith(("ms", "index.mjs:1173:22)")) for log in logs)
+    assert logs == [e["outcomeDesc"] for e in DemoStore(cfg).events_for(by_name(s, "bulk-importer"))]
+
+
 # --------------------------------------------------------------------------------------------------
 # Store API
 # --------------------------------------------------------------------------------------------------

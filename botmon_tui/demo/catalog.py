@@ -399,20 +399,57 @@ def _generic_logs(rng: random.Random, ok: bool, ctx: RunContext) -> str:
     )
 
 
-def bulk_log(seq: int, ok: bool) -> str:
-    """The bulk importer's output, computed from the event's sequence number (no stored string)."""
+#: Medplum keeps the last 10 KiB of a run's console output in ``outcomeDesc``.
+LOG_CAP_BYTES = 10 * 1024
+
+
+def bulk_log(seq: int, ok: bool, typical_bytes: int = 0) -> str:
+    """The bulk importer's output, computed from the event's sequence number (no stored string).
+
+    ``typical_bytes`` 0: one line (or a short stack trace). Otherwise realistic sizes around it:
+    half the runs log ``typical/4..typical``, a third up to 3x, one in eight up to 6x, and 3 %
+    fill Medplum's 10 KiB cap (only the tail is kept, as the server does).
+    """
     h = (seq * 2_654_435_761) & 0xFFFFFFFF
     batch = 10_000 + seq % 90_000
     if ok:
-        return f"Imported batch {batch}: {200 + h % 300} rows (skipped {h % 7}) in {40 + h % 900} ms"
-    return "\n".join(
-        [
-            f"Importing batch {batch}",
-            f"Error: CSV parse error at line {1 + h % 499}: unterminated quoted field",
-            "    at Parser.__onRow (/var/task/node_modules/csv-parse/dist/cjs/index.cjs:955:16)",
-            "    at async Runtime.handler (file:///var/runtime/index.mjs:1173:22)",
-        ]
-    )
+        last = f"Imported batch {batch}: {200 + h % 300} rows (skipped {h % 7}) in {40 + h % 900} ms"
+    else:
+        last = "\n".join(
+            [
+                f"Importing batch {batch}",
+                f"Error: CSV parse error at line {1 + h % 499}: unterminated quoted field",
+                "    at Parser.__onRow (/var/task/node_modules/csv-parse/dist/cjs/index.cjs:955:16)",
+                "    at async Runtime.handler (file:///var/runtime/index.mjs:1173:22)",
+            ]
+        )
+    if typical_bytes <= 0:
+        return last
+    roll = h % 100
+    spread = 1 + (h >> 8) % 1000
+    if roll < 50:
+        target = typical_bytes // 4 + (typical_bytes * 3 // 4) * spread // 1000
+    elif roll < 85:
+        target = typical_bytes + 2 * typical_bytes * spread // 1000
+    elif roll < 97:
+        target = 3 * typical_bytes + 3 * typical_bytes * spread // 1000
+    else:
+        target = LOG_CAP_BYTES + 1
+    target = min(target, LOG_CAP_BYTES + 1)
+    lines = [f"Importing batch {batch} from s3://lake-drop/batches/{batch}.csv"]
+    size = len(lines[0]) + 1 + len(last)
+    row = 0
+    while size < target:
+        row += 1
+        g = (h + row * 40_503) & 0xFFFF
+        line = (
+            f"row {row}: Patient/{g:04x}{seq & 0xFFFF:04x}-{row:04x} upserted"
+            f" (Observation x{1 + g % 9}, {3 + g % 60} ms)"
+        )
+        lines.append(line)
+        size += len(line) + 1
+    lines.append(last)
+    return "\n".join(lines)[-LOG_CAP_BYTES:]  # ASCII: characters are bytes
 
 
 def _short(rng: random.Random) -> str:

@@ -31,6 +31,9 @@ class DemoConfig:
     extra_bots: int = 0
     #: When > 0, add the bot ``bulk-importer`` with this many events (e.g. 100_000 for benchmarks).
     big_bot_events: int = 0
+    #: Typical size (bytes) of the ``bulk-importer``'s logs, spread realistically up to the 10 KiB cap
+    #: (see ``catalog.bulk_log``); 0 = one short line each.
+    big_bot_log_bytes: int = 0
     #: Lifetime of issued access tokens (seconds); also the token response's ``expires_in``.
     token_ttl: int = 3600
     #: FHIR interaction units per minute per client (Medplum's ``defaultFhirQuota``; a search costs 20).
@@ -53,7 +56,9 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("DemoConfig.now must be timezone-aware (UTC)")
-        if self.history_days < 0 or self.extra_bots < 0 or self.big_bot_events < 0:
-            raise ValueError("history_days, extra_bots and big_bot_events must not be negative")
+        if min(self.history_days, self.extra_bots, self.big_bot_events, self.big_bot_log_bytes) < 0:
+            raise ValueError(
+                "history_days, extra_bots, big_bot_events and big_bot_log_bytes must not be negative"
+            )
         if self.live_speed <= 0:
             raise ValueError("live_speed must be positive")

@@ -106,6 +106,7 @@ class EventRecord:
         "key",
         "legacy",
         "log",
+        "log_bytes",
         "lu_ms",
         "outcome",
         "rec_ms",
@@ -133,6 +134,7 @@ class EventRecord:
         requestor: str | None = None,
         log: str | None = "",
         res: JsonDict | None = None,
+        log_bytes: int = 0,
     ) -> None:
         if seq >= _SEQ_LIMIT:
             raise OverflowError("too many events for the demo store")
@@ -150,6 +152,8 @@ class EventRecord:
         self.sub_ref = sub_ref
         self.requestor = requestor
         self.log = log
+        #: With ``log=None``: the typical size of the computed bulk log (0: one line).
+        self.log_bytes = log_bytes
         self.res = res
 
     def resource(self, project_id: str) -> JsonDict:
@@ -186,7 +190,7 @@ class EventRecord:
                 {"who": {"reference": self.requestor or bot_ref}, "requestor": True},
                 {"who": {"reference": bot_ref, "display": self.bot_name}, "requestor": False},
             ]
-        log = self.log if self.log is not None else bulk_log(self.seq, self.outcome == "0")
+        log = self.log if self.log is not None else bulk_log(self.seq, self.outcome == "0", self.log_bytes)
         return {
             "resourceType": "AuditEvent",
             "id": self.id,
@@ -809,6 +813,7 @@ class DemoStore:
         t = start
         fail = spec.fail_rate
         name = spec.name
+        log_bytes = self.cfg.big_bot_log_bytes
         for i in range(n):
             if i % 997 != 0:  # every 997th event shares its predecessor's instant (a tie)
                 t += 1 + int(rand() * 2 * gap)
@@ -828,6 +833,7 @@ class DemoStore:
                     "0" if rand() >= fail else "4",
                     requestor=self.integration_client,
                     log=None,
+                    log_bytes=log_bytes,
                 )
             )
         out.sort(key=lambda r: r.key)
