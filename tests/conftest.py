@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fault_support import TALLY_KEY, Summary
 
 #: Settings the developer may have exported; no test may see them.
 _USER_ENVIRONMENT = (
@@ -34,3 +35,41 @@ def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     for name in _USER_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+# ------------------------------------------------------------------------------------------------
+# The fault matrix summary (tests/test_fault_matrix.py, tests/fault_support.py). Each matrix test
+# appends its tally to ``user_properties``; reports travel back from xdist workers, so the line
+# is added up where the reports arrive and printed with the terminal summary. A crash, a lost run
+# or an escape leak fails the run.
+# ------------------------------------------------------------------------------------------------
+
+_MATRIX = Summary()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == TALLY_KEY:
+                _MATRIX.add(str(value))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _MATRIX.failed and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _MATRIX.tests:
+        return
+    terminalreporter.section("fault matrix")
+    for label, items in (
+        ("crash", _MATRIX.crashes),
+        ("lost run", _MATRIX.lost_runs),
+        ("escape leak", _MATRIX.escape_leaks),
+    ):
+        for item in items[:20]:
+            terminalreporter.write_line(f"{label}: {item}")
+    for item in _MATRIX.one_legged()[:20]:
+        terminalreporter.write_line(f"not counted, one leg only: {item}")
+    terminalreporter.write_line(_MATRIX.line(), bold=True, red=_MATRIX.failed, green=not _MATRIX.failed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,3 +197,92 @@ def test_cursor_delivers_every_run_exactly_once_despite_ties_and_late_commits(
 
 def _ms(t: datetime) -> int:
     return int((t - BASE).total_seconds() * 1000)
+
+
+# ---------------------------------------------------------------------------- hostile answers
+
+#: Bodies: arbitrary bytes, text with controls, and JSON of any shape (as a server might send).
+answer_body = st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    json_value.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"resourceType": st.just("Bundle"), "entry": json_value}).map(
+        lambda v: json.dumps(v).encode()
+    ),
+    st.fixed_dictionaries({"resourceType": st.just("OperationOutcome"), "issue": json_value}).map(
+        lambda v: json.dumps(v).encode()
+    ),
+)
+header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
+
+
+answer_status = st.one_of(st.sampled_from([200, 401, 404, 429, 500, 502]), st.integers(200, 599))
+answer_date = st.one_of(
+    st.sampled_from(["Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 +2359", "garbage"]),
+    header_text,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(answer_status, answer_body, header_text, header_text, answer_date)
+def test_the_client_turns_any_answer_into_data_or_one_clean_error(
+    status: int, body: bytes, content_type: str, ratelimit: str, date: str
+) -> None:
+    """Whatever status, body and headers come back: a page, or a MedplumError whose message is
+    one safe line. Never another exception (that would be an internal error in the app)."""
+    import asyncio
+
+    import httpx
+
+    from botmon_tui.medplum.auth import ConnectionSettings
+    from botmon_tui.medplum.client import MedplumClient
+    from botmon_tui.medplum.errors import MedplumError
+
+    headers = [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"ratelimit", ratelimit.encode("latin-1")),
+        (b"date", date.encode("latin-1")),
+    ]
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body, headers=headers))
+
+    async def exercise() -> None:
+        settings = ConnectionSettings(base_url="https://medplum.test/", auth_method="none")
+        async with MedplumClient(settings, transport=transport) as client:
+            try:
+                page = await client.search("AuditEvent", [("_count", "5")], AuditEvent)
+            except MedplumError as error:
+                assert "\n" not in str(error) and is_safe(str(error))
+                retry_after = getattr(error, "retry_after", 0.0)
+                assert 0.0 <= retry_after <= 3600.0
+            else:
+                assert page.invalid >= 0
+            now = client.server_now()  # a later poll adds time to the server's clock
+            assert now is None or now.year < 9000
+
+    asyncio.run(exercise())
+
+
+@given(json_value, st.text(max_size=120))
+def test_rate_limit_answers_never_break_the_schedule(outcome: Any, header: str) -> None:
+    from botmon_tui.medplum.errors import RateLimitedError
+    from botmon_tui.medplum.ratelimit import MAX_WAIT_SECONDS, ms_before_next, parse_ratelimit
+    from botmon_tui.monitor.schedule import PollSchedule
+
+    wait = ms_before_next({"resourceType": "OperationOutcome", "issue": outcome})
+    assert wait is None or 0.0 <= wait <= MAX_WAIT_SECONDS
+    info = parse_ratelimit(header)
+    if info is not None:
+        assert 0.0 <= info.wait_seconds <= MAX_WAIT_SECONDS
+    schedule = PollSchedule(10.0, clock=lambda: 0.0)
+    delay = schedule.failure(RateLimitedError("slow down", retry_after=wait or 0.0))
+    assert 0.5 <= delay <= schedule.max_backoff
+
+
+@given(st.text(), st.integers(1, 50))
+def test_clip_is_safe_and_bounded(text: str, limit: int) -> None:
+    from botmon_tui.textsafe import clip
+
+    out = clip(text, limit)
+    assert is_safe(out) and len(out) <= limit + 1
+    if len(text) <= limit:
+        assert out == sanitize(text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,23 +128,11 @@ async def test_the_access_token_is_scrubbed_from_errors_and_listed_as_a_secret(d
 # ------------------------------------------------------------------------------------------------
 
 
-def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
     import shutil
+
+    from fault_support import make_cert
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make test certificates")
@@ -153,9 +140,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
     return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
 
 
-def server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(pair[0]), str(pair[1]))
+def _server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
+    from fault_support import server_context
+
+    context: ssl.SSLContext = server_context(pair)
     return context
 
 
@@ -163,7 +151,7 @@ async def test_tls_is_verified_and_ca_file_adds_to_the_default_cas(
     certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with DemoServer(
-        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=server_context(certs["trusted"])
+        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=_server_context(certs["trusted"])
     ) as srv:
         # A certificate no CA vouches for: refused, with a message that says so.
         async with MedplumClient(settings_for(srv)) as client:

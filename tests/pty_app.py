@@ -1,0 +1,104 @@
+"""Run the real app in a real terminal (the fault matrix starts this in a pseudo-terminal).
+
+    python tests/pty_app.py hostile|clean
+
+Starts a demo server (``hostile``: seeded with every hostile text of ``fault_support.HOSTILE``;
+``clean``: the same number of ordinary runs, with ANSI colour), runs ``BotmonApp`` with Textual's
+real driver on this process's terminal, walks through the bot list and the Event tab row by
+row, and quits (exit 0). ``clean`` then ends with a bug in an event handler instead of quitting:
+the app must log it, restore the terminal and exit 1 with one line.
+Everything the app writes goes to the terminal; the test reads it from the pty's other end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fault_support import HOSTILE, seed_hostile
+from ui_support import FIXED, SEED
+
+from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.event_table import EventTable
+
+#: Time for a frame to reach the terminal after a change (Textual paints at up to 60 fps).
+FRAME = 0.06
+
+
+async def until(condition: object, limit: float = 20.0) -> None:
+    waited = 0.0
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0.02)
+        waited += 0.02
+        if waited > limit:
+            raise RuntimeError("the app did not get there in time")
+
+
+def main(mode: str) -> int:
+    with DemoServer(
+        DemoConfig(seed=SEED, live=False, now=FIXED, history_days=0.2, max_log_bytes=None)
+    ) as srv:
+        viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
+        if mode == "hostile":
+            seed_hostile(srv, FIXED)
+            for number, item in enumerate(HOSTILE):
+                at = FIXED - timedelta(minutes=number)
+                srv.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
+        else:
+            for number in range(len(HOSTILE)):
+                at = FIXED - timedelta(minutes=number)
+                desc = f"run {number}\n\x1b[31mred\x1b[0m and plain text"
+                srv.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
+        settings = ConnectionSettings(
+            base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+        )
+        app = BotmonApp(
+            client=MedplumClient(settings),
+            interval=3600.0,
+            clock=lambda: FIXED,
+            auto_poll=False,
+            close_client=True,
+        )
+
+        async def walk() -> None:
+            await until(lambda: app.project.loaded)
+            await asyncio.sleep(FRAME)
+            # The bot list, scrolled through.
+            bots = app.screen.query_one(BotTable)
+            for row in range(0, bots.row_count, 5):
+                bots.move_cursor(row=row)
+                await asyncio.sleep(FRAME)
+            app.open_bot(viewer["id"])
+            await until(lambda: isinstance(app.screen, EventScreen) and app.screen.feed.loaded)
+            table = app.screen.query_one(EventTable)
+            for row in range(table.row_count):
+                table.move_cursor(row=row)
+                await asyncio.sleep(FRAME)
+            if mode == "clean":
+
+                def boom() -> None:
+                    raise RuntimeError("a bug in an event handler")
+
+                app.call_later(boom)
+                return
+            app.exit(0)
+
+        def start() -> None:
+            app.run_worker(walk(), exit_on_error=False)
+
+        app.call_later(start)
+        app.run()
+        return int(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,1214 @@
+"""The fault matrix: hostile text and failing servers, each in the TUI (Pilot) and the CLI (main()).
+
+Every item is counted in the summary line (conftest.py) only when its block passed in both the
+TUI and the CLI; a failure is classified as a crash, a lost (or doubled) run or an escape leak.
+
+* Hostile text (``fault_support.HOSTILE`` and the server-side texts below) travels through bot
+  names, runtime and cron fields, event ids, outcome codes, ``outcomeDesc``, OperationOutcome
+  texts, header values and raw body bytes. The TUI must show it literally and write no control
+  character from it to the terminal (``screen_leaks``: the segments and escape sequences a repaint
+  writes, and the SVG export); the CLI's stdout/stderr must hold none either. Then the real app
+  runs in a pseudo-terminal over the same texts and every byte it writes is scanned against a
+  clean session (``test_the_real_terminal_gets_no_escape_from_data``).
+* Faults (``SCENARIOS``): while the fault is on, runs happen; the TUI must stay up, say what is
+  wrong in words, keep the last good data with its age and schedule the retry; after the fault
+  clears it recovers and shows each run of the outage exactly once. The CLI must exit with one
+  line (no traceback, no secret) and, run again after the fault, list each run once.
+
+Polls are driven by hand (``poll_now``, the ``r`` key): no timer is waited for. The automatic
+retry is checked as what the schedule set (``next_delay``, "retry in Ns"); the poll that a timer
+would start is then started by hand. Clocks are injected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_support import (
+    DNS_HOST,
+    HEADER_TEXT,
+    HOSTILE,
+    OUTCOME_TEXT,
+    TALLY_KEY,
+    Crashed,
+    EscapeLeak,
+    LostRun,
+    Resolver,
+    Tally,
+    check_no_leaks,
+    make_cert,
+    screen_leaks,
+    screen_text,
+    seed_hostile,
+    server_context,
+    short,
+    unsafe_chars,
+)
+from textual.pilot import Pilot
+from ui_support import APP_BASE, FIXED, SEED, settle
+
+from botmon_tui.cli import main
+from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.textsafe import ansi_text, first_line, is_safe, sanitize
+from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.crashlog import CrashLog
+from botmon_tui.ui.screens.bot_list import BotListScreen
+from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.status_line import StatusLine
+
+pytestmark = pytest.mark.faultmatrix
+
+
+@pytest.fixture
+def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
+    """This test's tally; handed to the summary hook in conftest.py even when the test fails."""
+    record = Tally()
+    yield record
+    request.node.user_properties.append((TALLY_KEY, record.as_json()))
+
+
+def status(app: BotmonApp) -> str:
+    return app.screen.query_one(StatusLine).plain
+
+
+def toasts(app: BotmonApp) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(err: str) -> str:
+    """The CLI failed with exactly one line on stderr (no traceback)."""
+    lines = [line for line in err.splitlines() if not line.startswith("botmon-tui: warning: ")]
+    assert len(lines) == 1, err[:2000]
+    assert lines[0].startswith("botmon-tui: error: "), lines[0]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def cli_output_is_clean(*texts: str) -> None:
+    for text in texts:
+        bad = unsafe_chars(text.replace("\t", " "))
+        if bad:
+            raise EscapeLeak(f"CLI output holds {bad}")
+
+
+def hostile_server() -> DemoServer:
+    """A quiet demo server that keeps whole logs (``max_log_bytes=None``: the 10 MB one too)."""
+    return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED, max_log_bytes=None, history_days=1))
+
+
+def app_for(
+    base_url: str,
+    srv: DemoServer,
+    log_dir: Path,
+    *,
+    clock: Callable[[], datetime] = lambda: FIXED,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    secret: str | None = None,
+    **options: Any,
+) -> BotmonApp:
+    settings = ConnectionSettings(
+        base_url=base_url,
+        client_id=srv.client_id,
+        client_secret=Secret(secret or srv.client_secret),
+        ca_file=ca_file,
+        timeout=timeout,
+    )
+    client = MedplumClient(settings)
+    defaults: dict[str, Any] = {
+        "interval": 3600.0,
+        "clock": clock,
+        "auto_poll": False,
+        "tz": UTC,
+        "monotonic": lambda: 1000.0,
+        "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=client.secrets),
+        "app_base": APP_BASE,
+        "server_label": "fault matrix",
+        "close_client": True,
+    }
+    defaults.update(options)
+    app = BotmonApp(client=client, **defaults)
+    app.animation_level = "none"
+    return app
+
+
+async def polled(pilot: Pilot[Any]) -> None:
+    """After a poll was started: its worker is done and the screen has caught up (one pause;
+    ``settle`` pauses three times, and every pause waits for the process to be idle)."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@asynccontextmanager
+async def session(app: BotmonApp, size: tuple[int, int] = (100, 30)) -> AsyncIterator[Pilot[Any]]:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        yield pilot
+
+
+# ================================================================================================
+# Hostile text
+# ================================================================================================
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[tuple[DemoServer, dict[str, dict[str, Any]]]]:
+    with hostile_server() as srv:
+        seeded = seed_hostile(srv, FIXED)
+        yield srv, seeded
+
+
+def _check_text(text: str, where: str) -> None:
+    if not is_safe(text.replace("\t", " ")):
+        raise EscapeLeak(f"{where} holds {unsafe_chars(text)}")
+
+
+async def test_hostile_text_in_the_tui(
+    hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
+) -> None:
+    """Every hostile bot in the list; then one bot's Event tab, open while the bot is renamed to
+    each hostile text and runs with it, picked up by polls (``r``: the Bot is read again)."""
+    srv, seeded = hostile
+    viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
+    srv.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED - timedelta(hours=2))
+    app = app_for(srv.base_url, srv, tmp_path)
+    async with session(app, size=(150, 60)) as pilot:
+        # The bot list: every row on screen at once, each name shown literally.
+        table = app.screen.query_one(BotTable)
+        assert table.row_count == len(srv.store.bots) and table.size.height > table.row_count
+        leaks = screen_leaks(app, svg=True)
+        for item in HOSTILE:
+            with tally.leg("hostile", item.name, "tui"):
+                check_no_leaks(leaks, "bot list")
+                bot = seeded[item.name]["bot"]
+                for column in ("name", "id", "audit"):
+                    _check_text(table.get_cell(bot["id"], column).plain, f"bot {column} cell")
+                if item.in_bot:
+                    assert item.literal in table.get_cell(bot["id"], "name").plain
+        await pilot.resize_terminal(100, 30)
+        app.open_bot(viewer["id"])
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        events_table = screen.query_one(EventTable)
+        pane = screen.query_one(OutcomePane)
+        for number, item in enumerate(HOSTILE):
+            with tally.leg("hostile", item.name, "tui"):
+                fields = seeded[item.name]["bot"] if item.in_bot else {"name": f"viewer {number}"}
+                srv.store.update_bot(
+                    viewer["id"],
+                    name=fields["name"],
+                    runtimeVersion=fields.get("runtimeVersion", "vmcontext"),
+                    cronString=fields.get("cronString"),
+                )
+                at = FIXED + timedelta(minutes=number + 1)
+                first = srv.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
+                second = srv.store.add_event(
+                    viewer["id"],
+                    outcome=short(item.text, 40),
+                    desc="second run",
+                    at=at - timedelta(seconds=1),
+                )
+                record = srv.store.event_record(second["id"])
+                assert record is not None and record.res is not None
+                record.res["id"] = f"v{number:02d}-{short(item.text, 50)}"
+                await pilot.press("r")
+                await polled(pilot)
+                assert app.is_running and app.screen is screen
+                heading = screen.query_one("#heading").content.plain  # type: ignore[attr-defined]
+                _check_text(heading, "heading")
+                if item.in_bot:
+                    assert item.literal in heading
+                for event_id in (record.res["id"], first["id"]):  # the first one stays selected
+                    assert events_table.select_id(event_id)
+                    await pilot.pause()
+                    for column in ("id", "outcome", "desc"):
+                        _check_text(events_table.get_cell(event_id, column).plain, f"{column} cell")
+                    _check_text(pane.plain, "outcome pane")
+                    check_no_leaks(screen_leaks(app, svg=event_id == first["id"]), "event tab")
+                assert item.literal in pane.plain
+                shown = ansi_text(item.text).plain
+                if len(shown) <= 64 * 1024:  # longer outputs show their head and tail
+                    assert sanitize(shown).strip()[:200] in pane.plain
+                # Still responsive: a key does what it says.
+                absolute = events_table.show_absolute
+                await pilot.press("t")
+                assert events_table.show_absolute is not absolute
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, BotListScreen)
+        # Clicking where "[@click=app.quit]" text is drawn does nothing.
+        for row in range(2, 12):
+            await pilot.click(BotTable, offset=(3, row))
+        await pilot.pause()
+        assert app.is_running
+
+
+def test_hostile_text_in_the_cli(
+    hostile: tuple[DemoServer, dict[str, dict[str, Any]]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tally: Tally,
+) -> None:
+    srv, seeded = hostile
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", srv.client_secret)
+    connect = ["--base-url", srv.base_url, "--client-id", srv.client_id]
+    code, bots_out, bots_err = run_cli(capsys, "bots", *connect)
+    assert code == 0, bots_err
+    code, bots_json, _ = run_cli(capsys, "bots", "--json", *connect)
+    assert code == 0
+    assert bots_json.isascii()
+    served = {bot["id"]: bot for bot in json.loads(bots_json)}
+    for item in HOSTILE:
+        with tally.leg("hostile", item.name, "cli"):
+            bot = seeded[item.name]["bot"]
+            cli_output_is_clean(bots_out, bots_err)
+            assert first_line(bot["name"], 60).replace("\t", " ") in bots_out
+            assert served[bot["id"]]["name"] == bot["name"]  # --json: exactly as sent
+            code, out, err = run_cli(capsys, "events", bot["id"], *connect)
+            assert code == 0, err
+            cli_output_is_clean(out, err)
+            for event in seeded[item.name]["events"]:
+                assert first_line(event["id"], 64).replace("\t", " ") in out
+            desc = first_line(item.text, 200)
+            assert desc.replace("\t", " ") in out
+            code, out, err = run_cli(capsys, "events", bot["id"], "--json", *connect)
+            assert code == 0 and out.isascii()
+            assert json.loads(out)[0]["outcomeDesc"] == item.text
+
+
+# ------------------------------------------------------------------------------------------------
+# Hostile text from the server's side: error texts, header values, raw bytes
+# ------------------------------------------------------------------------------------------------
+
+
+def _event_json(bot_id: str, event_id: str, desc: str, at: datetime) -> dict[str, Any]:
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {
+        "resourceType": "AuditEvent",
+        "id": event_id,
+        "meta": {"lastUpdated": stamp},
+        "type": {"code": "execute"},
+        "recorded": stamp,
+        "outcome": "4",
+        "outcomeDesc": desc,
+        "entity": [{"what": {"reference": f"Bot/{bot_id}"}}],
+        "source": {"observer": {"reference": f"Bot/{bot_id}"}},
+    }
+
+
+@dataclass(frozen=True)
+class ServerText:
+    """Hostile text that the server puts somewhere other than a resource field."""
+
+    name: str
+    #: Queue the fault on ``srv`` for a request to ``path``; return the text expected on screen.
+    inject: Callable[[DemoServer, str, str], str | None]
+    #: The poll succeeds (the text is data) rather than failing (the text is an error).
+    ok: bool = False
+
+
+def _outcome_text(srv: DemoServer, path: str, bot_id: str) -> str:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "exception", "details": {"text": OUTCOME_TEXT}}],
+    }
+    srv.faults.add(status=500, body=json.dumps(body), path_contains=path)
+    return "[@click=app.quit]boom[/]"
+
+
+def _reason_phrase(srv: DemoServer, path: str, bot_id: str) -> str:
+    # Latin-1 only (a status line cannot carry more); C1 bytes included.
+    srv.faults.add(kind="html", status=502, reason=HEADER_TEXT, path_contains=path)
+    return "HTTP 502"
+
+
+def _reason_with_escape(srv: DemoServer, path: str, bot_id: str) -> str:
+    srv.faults.add(kind="html", status=502, reason="Bad \x1b]0;PWNED\x07 Gateway", path_contains=path)
+    return "HTTP 502"
+
+
+def _content_type(srv: DemoServer, path: str, bot_id: str) -> str:
+    srv.faults.add(
+        kind="html", status=200, content_type="text/\x9b2J\x85[@click=app.quit]html", path_contains=path
+    )
+    return "[@click=app.quit]"
+
+
+def _date_header(srv: DemoServer, path: str, bot_id: str) -> None:
+    body = {"resourceType": "Bundle", "type": "searchset", "link": []}
+    srv.faults.add(
+        status=200,
+        body=json.dumps(body),
+        headers=[("Date", "Fri, 31 Dec 9999 23:59:59 GMT")],
+        path_contains=path,
+    )
+    return None
+
+
+def _invalid_utf8(srv: DemoServer, path: str, bot_id: str) -> str:
+    event = _event_json(bot_id, "utf8-broken-run", "BYTES", FIXED + timedelta(minutes=1))
+    raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]}).encode()
+    raw = raw.replace(b"BYTES", b"bad \xff\xfe\xc3( bytes \x1b]0;x\x07 [/x] \xed\xa0\x80 end")
+    srv.faults.add(status=200, body=raw, path_contains=path)
+    return "bad \ufffd"
+
+
+def _lone_surrogate(srv: DemoServer, path: str, bot_id: str) -> str:
+    event = _event_json(bot_id, "surrogate-run", "SURR", FIXED + timedelta(minutes=2))
+    raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]})
+    srv.faults.add(
+        status=200,
+        body=raw.replace("SURR", "lone \\ud800 surrogate \\u001b[2J \\u009b1m"),
+        path_contains=path,
+    )
+    return "lone \ufffd surrogate"
+
+
+SERVER_TEXTS = (
+    ServerText("OperationOutcome text with markup and OSC", _outcome_text),
+    ServerText("reason phrase with C1 bytes", _reason_phrase),
+    ServerText("reason phrase with ESC (illegal in HTTP)", _reason_with_escape),
+    ServerText("Content-Type header with C1 and markup", _content_type),
+    ServerText("Date header at the end of time", _date_header, ok=True),
+    ServerText("invalid UTF-8 in the body", _invalid_utf8, ok=True),
+    ServerText("lone surrogate and escapes as JSON \\u escapes", _lone_surrogate, ok=True),
+)
+
+
+@pytest.fixture
+def quiet_server() -> Iterator[DemoServer]:
+    with hostile_server() as srv:
+        yield srv
+
+
+def _matrix_bot(srv: DemoServer, runs: int = 5) -> str:
+    bot = srv.store.add_bot({"resourceType": "Bot", "name": "matrix-bot", "runtimeVersion": "vmcontext"})
+    for number in range(runs):
+        srv.store.add_event(
+            bot["id"], outcome="0", desc=f"run {number}", at=FIXED - timedelta(minutes=runs - number)
+        )
+    return str(bot["id"])
+
+
+async def test_hostile_server_texts_in_the_tui(
+    quiet_server: DemoServer, tmp_path: Path, tally: Tally
+) -> None:
+    srv = quiet_server
+    bot_id = _matrix_bot(srv)
+    app = app_for(srv.base_url, srv, tmp_path, bot_id=bot_id)
+    async with session(app) as pilot:
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        for item in SERVER_TEXTS:
+            with tally.leg("hostile", item.name, "tui"):
+                app._notifications.clear()
+                expected = item.inject(srv, "AuditEvent", bot_id)
+                app.poll_now()
+                await polled(pilot)
+                assert app.is_running and app.screen is screen
+                line = status(app)
+                _check_text(line, "status line")
+                for toast in toasts(app):
+                    _check_text(toast, "notification")
+                if item.ok:
+                    # Data: the poll went through; the text, if any, is in a row and the pane.
+                    assert line.startswith("● live"), line
+                else:
+                    assert line.startswith("✗"), line
+                if expected is not None and not item.ok:
+                    assert expected in line, line
+                if expected is not None and item.ok:
+                    table = screen.query_one(EventTable)
+                    table.select_id(table.ids_in_order()[0])
+                    await pilot.pause()
+                    assert expected in screen.query_one(OutcomePane).plain
+                check_no_leaks(screen_leaks(app), "status line and notifications")
+                # The next poll is normal again.
+                srv.faults.clear()
+                app.poll_now()
+                await polled(pilot)
+                assert status(app).startswith("● live"), status(app)
+
+
+def test_hostile_server_texts_in_the_cli(
+    quiet_server: DemoServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tally: Tally,
+) -> None:
+    srv = quiet_server
+    bot_id = _matrix_bot(srv)
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", srv.client_secret)
+    connect = ["--base-url", srv.base_url, "--client-id", srv.client_id]
+    for item in SERVER_TEXTS:
+        with tally.leg("hostile", item.name, "cli"):
+            expected = item.inject(srv, "AuditEvent", bot_id)
+            code, out, err = run_cli(capsys, "events", bot_id, *connect)
+            srv.faults.clear()
+            cli_output_is_clean(out, err)
+            if item.ok:
+                assert code == 0, err
+                if expected is not None:
+                    assert expected in out
+            else:
+                assert code == 3, (code, err)
+                line = one_error_line(err)
+                assert expected in line, line
+
+
+# ================================================================================================
+# Faults
+# ================================================================================================
+
+TOKEN_PATH = "/oauth2/token"
+#: Backoff after a first retryable failure with the matrix apps' one-hour interval: a quarter of it.
+BACKOFF = 900.0
+#: After an error retrying will not fix (credentials, forbidden, not found): the interval, ≥ 300 s.
+SLOW = 3600.0
+
+
+@dataclass
+class Env:
+    """One fault scenario's world: the server, the watched bot, the clock and what happened."""
+
+    srv: DemoServer
+    bot_id: str
+    base_url: str
+    now: list[datetime]
+    resolver: Resolver | None = None
+    ca_file: str | None = None
+    certs: dict[str, tuple[Path, Path]] | None = None
+    #: Runs added (oldest first) and the ones the bot list has not been checked for yet.
+    runs: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    saved_bot: dict[str, Any] | None = None
+    #: Unreadable entries served so far (each screen counts them from its load on).
+    unreadable: int = 0
+
+    def add_run(self) -> str:
+        at = FIXED + timedelta(seconds=10 * (len(self.runs) + 1))
+        event = self.srv.store.add_event(
+            self.bot_id, outcome="4", desc=f"run {len(self.runs)} in an outage", at=at
+        )
+        self.runs.append(event["id"])
+        self.unchecked.append(event["id"])
+        return str(event["id"])
+
+    def run_json(self, event_id: str) -> dict[str, Any]:
+        event = self.srv.store.event(event_id)
+        assert event is not None
+        return event
+
+    def token_requests(self) -> int:
+        return sum(1 for r in self.srv.requests if r.method == "POST" and r.path.startswith(TOKEN_PATH))
+
+    def cli_flags(self) -> list[str]:
+        flags = ["--base-url", self.base_url, "--client-id", self.srv.client_id, "--timeout", "1"]
+        if self.resolver is not None:
+            flags.append("--insecure-http")  # plain http to a name that is not loopback
+        if self.ca_file is not None:
+            flags += ["--ca-file", self.ca_file]
+        return flags
+
+
+def _bundle(*entries: Any) -> str:
+    return json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": list(entries)})
+
+
+def clear(env: Env) -> None:
+    env.srv.faults.clear()
+
+
+def on_fhir(**fault: Any) -> Callable[[Env], None]:
+    """Every FHIR request gets ``fault`` until healed."""
+
+    def inject(env: Env) -> None:
+        env.srv.faults.add(count=None, path_contains="/fhir/", **fault)
+
+    return inject
+
+
+def on_audit_events(**fault: Any) -> Callable[[Env], None]:
+    """Every AuditEvent search gets ``fault`` until healed (Bot reads still work)."""
+
+    def inject(env: Env) -> None:
+        env.srv.faults.add(count=None, path_contains="AuditEvent", **fault)
+
+    return inject
+
+
+def _refused(env: Env) -> None:
+    env.srv.stop()
+
+
+def _back(env: Env) -> None:
+    env.srv.start(same_port=True)
+
+
+def _dns_down(env: Env) -> None:
+    assert env.resolver is not None
+    env.resolver.down = True
+    env.srv.restart(forget_tokens=False)  # open connections close: the next request resolves again
+
+
+def _dns_up(env: Env) -> None:
+    assert env.resolver is not None
+    env.resolver.down = False
+
+
+def _bad_certificate(env: Env) -> None:
+    assert env.certs is not None
+    env.srv.tls = server_context(env.certs["untrusted"])
+    env.srv.restart(forget_tokens=False)
+
+
+def _good_certificate(env: Env) -> None:
+    assert env.certs is not None
+    env.srv.tls = server_context(env.certs["trusted"])
+    env.srv.restart(forget_tokens=False)
+
+
+def _credentials_refused(env: Env) -> None:
+    """The client's credentials stop working (secret rotated, client disabled) while it runs."""
+    env.srv.expire_tokens()
+    refusal = json.dumps({"error": "invalid_client", "error_description": "Invalid secret"})
+    env.srv.faults.add(
+        status=401, body=refusal, content_type="application/json", path_contains=TOKEN_PATH, count=None
+    )
+
+
+def _expire_tokens(env: Env) -> None:
+    env.srv.expire_tokens()
+
+
+def _token_expires_mid_run(env: Env) -> None:
+    """For the CLI (a fresh login each run): the token expires between its requests."""
+    expired = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "expired", "details": {"text": "Token expired"}}],
+    }
+    env.srv.faults.add(status=401, body=json.dumps(expired), path_contains="AuditEvent", count=1)
+
+
+def _delete_bot(env: Env) -> None:
+    env.saved_bot = env.srv.store.bot(env.bot_id)
+    env.srv.store.delete_bot(env.bot_id)
+
+
+def _restore_bot(env: Env) -> None:
+    assert env.saved_bot is not None
+    env.srv.store.add_bot(env.saved_bot)
+
+
+def _rate_limited(env: Env) -> None:
+    env.srv.faults.rate_limited(ms_before_next=7000, count=None, path_contains="/fhir/")
+
+
+def _rate_limited_once(env: Env) -> None:
+    env.srv.faults.rate_limited(ms_before_next=300, count=1, path_contains="/fhir/")
+
+
+def _restart_down(env: Env) -> None:
+    """A restart: the server is down a while, and comes back having forgotten every token."""
+    env.srv.stop()
+    env.srv.tokens.revoke_all()
+
+
+def _partial(bad: list[Any], count: int = 2) -> Callable[[Env], None]:
+    """The next ``count`` AuditEvent searches answer the newest run plus ``bad`` entries."""
+
+    def inject(env: Env) -> None:
+        good = {"fullUrl": "x", "resource": env.run_json(env.runs[-1])}
+        env.srv.faults.add(status=200, body=_bundle(good, *bad), path_contains="AuditEvent", count=count)
+
+    return inject
+
+
+def _wrong_content_type(env: Env) -> None:
+    good = {"resource": env.run_json(env.runs[-1])}
+    env.srv.faults.add(
+        status=200,
+        body=_bundle(good),
+        content_type="text/html; charset=iso-8859-1",
+        path_contains="AuditEvent",
+        count=2,
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    inject: Callable[[Env], None]
+    heal: Callable[[Env], None] = clear
+    #: What the status line (TUI) and the error line (CLI) must say, as a regex.
+    words: str = ""
+    #: The delay the schedule must give before the automatic retry (None: not checked).
+    delay: float | None = BACKOFF
+    #: Handled without any error shown (a renewed token); ``partial``: data with unreadable entries.
+    silent: bool = False
+    partial: int = 0
+    #: The run added during the outage is in the data only after the heal (not with the fault on).
+    group: str = "http-a"
+    #: The CLI: its own injection (None: ``inject``), and whether it copes within the run.
+    cli_inject: Callable[[Env], None] | None = None
+    cli_ok: bool = False
+    #: The fault is injected *after* the run is added (it serves that run).
+    inject_after_run: bool = False
+    #: The bot list fails too (a deleted bot only fails its own Event tab).
+    list_fails: bool = True
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("connection refused", _refused, _back, r"Connection refused by 127\.0\.0\.1"),
+    Scenario(
+        "DNS failure", _dns_down, _dns_up, rf"Cannot resolve {re.escape(DNS_HOST)}.* \(DNS\)", group="dns"
+    ),
+    Scenario("timeout (a body that never ends)", on_fhir(kind="hang"), words=r"Timed out talking to"),
+    Scenario(
+        "TLS error (untrusted certificate)",
+        _bad_certificate,
+        _good_certificate,
+        r"TLS error.*certificate verify failed",
+        group="tls",
+    ),
+    Scenario(
+        "401 bad credentials",
+        _credentials_refused,
+        words=r"Token request refused \(HTTP 40[01]\): Invalid secret",
+        delay=SLOW,
+        cli_inject=None,
+    ),
+    Scenario(
+        "401 expired token (renewed silently)",
+        _expire_tokens,
+        words="",
+        delay=None,
+        silent=True,
+        cli_inject=_token_expires_mid_run,
+        cli_ok=True,
+    ),
+    Scenario("403 forbidden", on_fhir(status=403), words=r"Forbidden \(HTTP 403\)", delay=SLOW),
+    Scenario(
+        "404 bot deleted while viewed",
+        _delete_bot,
+        _restore_bot,
+        r"Not found \(HTTP 404\).*deleted",
+        delay=SLOW,
+        list_fails=False,
+    ),
+    Scenario(
+        "429 rate limited (RateLimit header, msBeforeNext)",
+        _rate_limited,
+        words=r"Rate limited.*HTTP 429.*7\.0 s",
+        delay=7.0,
+        cli_inject=_rate_limited_once,
+        cli_ok=True,
+    ),
+    Scenario("500 internal server error", on_fhir(status=500), words=r"Server error \(HTTP 500"),
+    Scenario(
+        "502 from a proxy (HTML page)",
+        on_fhir(kind="html", status=502),
+        words=r"HTTP 502 Bad Gateway.*not JSON \(text/html",
+    ),
+    Scenario(
+        "503 service unavailable", on_fhir(status=503), words=r"Server error \(HTTP 503", group="http-b"
+    ),
+    Scenario("504 gateway timeout", on_fhir(status=504), words=r"Server error \(HTTP 504", group="http-b"),
+    Scenario(
+        "server restart that invalidates tokens", _restart_down, _back, r"Connection refused", group="http-b"
+    ),
+    Scenario("connection closed without an answer", on_fhir(kind="drop"), words=r"dropped", group="http-b"),
+    Scenario(
+        "body shorter than its Content-Length", on_fhir(kind="truncated"), words=r"dropped", group="http-b"
+    ),
+    Scenario(
+        "HTML login page with 200 (proxy)",
+        on_fhir(kind="html", status=200),
+        words=r"HTTP 200: the answer was not JSON \(text/html",
+        group="http-b",
+    ),
+    Scenario("empty body", on_fhir(kind="empty"), words=r"empty response body", group="http-b"),
+    Scenario("truncated JSON", on_fhir(kind="malformed"), words=r"not JSON", group="http-b"),
+    Scenario(
+        "JSON of the wrong resourceType",
+        on_audit_events(status=200, body=json.dumps({"resourceType": "Patient", "id": "p1"})),
+        words=r"Unexpected search result: expected a Bundle, got Patient",
+        group="http-c",
+    ),
+    Scenario(
+        "Bundle.entry not a list",
+        on_audit_events(status=200, body=json.dumps({"resourceType": "Bundle", "entry": {"resource": {}}})),
+        words=r"Bundle\.entry is not a list",
+        group="http-c",
+    ),
+    Scenario(
+        "entries without an id",
+        _partial(
+            [
+                {"resource": {"resourceType": "AuditEvent"}},
+                {"resource": {"resourceType": "AuditEvent", "id": ""}},
+            ]
+        ),
+        delay=None,
+        partial=2,
+        group="http-c",
+        inject_after_run=True,
+        cli_ok=True,
+    ),
+    Scenario(
+        "one broken entry among good ones",
+        _partial(
+            [{"resource": {"resourceType": "AuditEvent", "id": "b1", "meta": "not an object", "outcome": {}}}]
+        ),
+        delay=None,
+        partial=1,
+        group="http-c",
+        inject_after_run=True,
+        cli_ok=True,
+    ),
+    Scenario(
+        "wrong content type",
+        _wrong_content_type,
+        delay=None,
+        silent=True,
+        group="http-c",
+        inject_after_run=True,
+        cli_ok=True,
+    ),
+)
+FLAPPING = "a server that flaps (503, drop, 502 page, in turns)"
+FLAPS = (on_fhir(status=503), on_fhir(kind="drop"), on_fhir(kind="html", status=502))
+GROUPS = sorted({s.group for s in SCENARIOS})
+
+
+def test_the_matrix_is_big_enough() -> None:
+    assert len(HOSTILE) + len(SERVER_TEXTS) >= 25
+    assert len(SCENARIOS) + 1 >= 15  # + the flapping server
+    assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    import shutil
+
+    if shutil.which("openssl") is None:  # pragma: no cover - CI images have it
+        pytest.skip("openssl is needed to make test certificates")
+    directory = tmp_path_factory.mktemp("certs")
+    return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
+
+
+@contextmanager
+def environment(group: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    tls = None
+    certs: dict[str, tuple[Path, Path]] | None = None
+    if group == "tls":
+        certs = request.getfixturevalue("certs")
+        tls = server_context(certs["trusted"])
+    srv = DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED, history_days=0.2), tls=tls)
+    srv.start()
+    try:
+        bot_id = _matrix_bot(srv)
+        env = Env(srv=srv, bot_id=bot_id, base_url=srv.base_url, now=[FIXED], certs=certs)
+        if group == "dns":
+            env.resolver = Resolver()
+            monkeypatch.setattr(socket, "getaddrinfo", env.resolver.getaddrinfo)
+            env.base_url = f"http://{DNS_HOST}:{srv.port}/"
+        if certs is not None:
+            env.ca_file = str(certs["trusted"][0])
+        yield env
+        # Read-only, whatever happened: nothing but GETs and token requests reached the server.
+        written = {(r.method, r.path.split("?")[0]) for r in srv.requests if r.method != "GET"}
+        assert written <= {("POST", TOKEN_PATH)}, written
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# The TUI leg: the bot list and the bot's Event tab, both polled through each outage
+# ------------------------------------------------------------------------------------------------
+
+
+class Watch:
+    """The two screens of one app session and what they have shown."""
+
+    def __init__(self, app: BotmonApp, pilot: Pilot[Any], env: Env) -> None:
+        self.app, self.pilot, self.env = app, pilot, env
+        screens = app.screen_stack
+        self.bots = next(s for s in screens if isinstance(s, BotListScreen))
+        self.events = next(s for s in screens if isinstance(s, EventScreen))
+        self.added: dict[str, int] = {}
+        original = self.events.apply_delta
+
+        def spy(delta: Any, *, first: bool = False) -> None:
+            for event in delta.added:
+                self.added[event.id] = self.added.get(event.id, 0) + 1
+            original(delta, first=first)
+
+        self.events.apply_delta = spy  # type: ignore[method-assign]
+        self.seen = app.project.statuses[env.bot_id].runs_seen
+
+    async def poll(self) -> None:
+        """One poll of each screen: the list through its poller, the Event tab with the r key."""
+        self.bots.poller.poll_now()
+        await polled(self.pilot)
+        assert self.app.screen is self.events
+        await self.pilot.press("r")
+        await polled(self.pilot)
+
+    def rows(self, screen: Any) -> int:
+        table = screen.query_one(EventTable if screen is self.events else BotTable)
+        return int(table.row_count)
+
+    def line(self, screen: Any) -> str:
+        return str(screen.query_one(StatusLine).plain)
+
+    def check_alive(self) -> None:
+        if self.app.crash_log.count:
+            raise Crashed(f"{self.app.crash_log.count} internal error(s) logged: {self.line(self.events)}")
+        assert self.app.is_running and self.app.screen is self.events
+        text = screen_text(self.app) + "\n".join(toasts(self.app))
+        assert "Traceback" not in text and "Error:" not in text.replace("Server error", "")
+        for toast in toasts(self.app):
+            _check_text(toast, "notification")
+
+    def check_exactly_once(self) -> None:
+        """Each run is in the Event tab once and reached the bot list once; none is missing."""
+        table = self.events.query_one(EventTable)
+        shown = table.ids_in_order()
+        if len(shown) != len(set(shown)):
+            raise LostRun("a row is shown twice")
+        missing = [run for run in self.env.runs if run not in shown]
+        if missing:
+            raise LostRun(f"runs missing from the Event tab: {missing}")
+        twice = [run for run, times in self.added.items() if times > 1]
+        if twice:
+            raise LostRun(f"runs added twice to the Event tab: {twice}")
+        status = self.app.project.statuses.get(self.env.bot_id)
+        assert status is not None
+        delivered = status.runs_seen - self.seen
+        if delivered != len(self.env.unchecked):
+            raise LostRun(f"the bot list got {delivered} of {len(self.env.unchecked)} new runs")
+        if self.env.unchecked and (
+            status.last_event is None or status.last_event.id != self.env.unchecked[-1]
+        ):
+            raise LostRun("the bot list does not show the newest run as the last one")
+        self.seen = status.runs_seen
+        self.env.unchecked.clear()
+
+
+async def tui_outage(watch: Watch, scenario: Scenario) -> None:
+    env, app = watch.env, watch.app
+    app._notifications.clear()
+    env.now[0] += timedelta(minutes=5)  # the last good data is five minutes old when it fails
+    rows = {screen: watch.rows(screen) for screen in (watch.bots, watch.events)}
+    tokens = env.token_requests()
+    if scenario.inject_after_run:
+        env.add_run()
+        scenario.inject(env)
+    else:
+        scenario.inject(env)
+        env.add_run()
+    await watch.poll()
+    watch.check_alive()
+    for screen in (watch.bots, watch.events):
+        line = watch.line(screen)
+        if scenario.silent or (screen is watch.bots and not scenario.list_fails):
+            assert line.startswith("● live"), line
+        elif scenario.partial:
+            # The good entries are shown at once, and the line says how many could not be read.
+            assert line.startswith("● live"), line
+            count = env.unreadable + scenario.partial
+            wording = f"{count} entries unreadable" if screen is watch.bots else f"{count} unreadable"
+            assert wording in line, line
+            assert env.runs[-1] in watch.events.query_one(EventTable).ids_in_order()
+        else:
+            # In words, with the last good data kept and its age, and the retry scheduled.
+            assert line.startswith("✗ retry in "), line
+            assert re.search(scenario.words, line), (scenario.words, line)
+            assert "showing data from 5m ago" in line, line
+            if scenario.delay is not None:
+                assert screen.schedule.status.next_delay == scenario.delay, screen.schedule.status
+                assert f"retry in {round(scenario.delay)}s" in line, line
+            assert watch.rows(screen) == rows[screen], "the last good data must stay on screen"
+    if not scenario.silent and not scenario.partial:
+        assert any(scenario.words and re.search(scenario.words, t) for t in toasts(app)), toasts(app)
+    if scenario.delay == SLOW and scenario.name.startswith("401"):
+        # Stop hammering: one token request per poll, then nothing before the slow retry.
+        assert env.token_requests() - tokens == 2
+    if scenario.silent and scenario.name.startswith("401"):
+        assert env.token_requests() - tokens == 1  # renewed once, for both screens
+    env.unreadable += scenario.partial
+    scenario.heal(env)
+    env.add_run()
+    await watch.poll()
+    watch.check_alive()
+    for screen in (watch.bots, watch.events):
+        line = watch.line(screen)
+        assert line.startswith("● live"), line
+        if not scenario.silent and not scenario.partial and (screen is watch.events or scenario.list_fails):
+            assert "recovered" in line, line
+    watch.check_exactly_once()
+
+
+async def tui_flapping(watch: Watch) -> None:
+    env = watch.env
+    for inject in FLAPS:
+        env.now[0] += timedelta(minutes=5)
+        inject(env)
+        env.add_run()
+        await watch.poll()
+        watch.check_alive()
+        for screen in (watch.bots, watch.events):
+            line = watch.line(screen)
+            assert line.startswith("✗ retry in ") and "showing data from 5m ago" in line, line
+        clear(env)
+        env.add_run()
+        await watch.poll()
+        watch.check_alive()
+        for screen in (watch.bots, watch.events):
+            assert watch.line(screen).startswith("● live"), watch.line(screen)
+        watch.check_exactly_once()
+
+
+@pytest.mark.parametrize("group", GROUPS)
+async def test_faults_in_the_tui(
+    group: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tally: Tally
+) -> None:
+    with environment(group, request, monkeypatch) as env:
+        app = app_for(
+            env.base_url,
+            env.srv,
+            tmp_path,
+            clock=lambda: env.now[0],
+            ca_file=env.ca_file,
+            timeout=1.0,
+            auto_poll=True,  # the status line shows when the automatic retry comes
+        )
+        async with session(app) as pilot:
+            app.open_bot(env.bot_id)
+            await settle(pilot)
+            watch = Watch(app, pilot, env)
+            assert watch.line(watch.bots).startswith("● live") and watch.line(watch.events).startswith(
+                "● live"
+            )
+            for scenario in (s for s in SCENARIOS if s.group == group):
+                with tally.leg("fault", scenario.name, "tui"):
+                    await tui_outage(watch, scenario)
+            if group == "http-c":
+                with tally.leg("fault", FLAPPING, "tui"):
+                    await tui_flapping(watch)
+
+
+# ------------------------------------------------------------------------------------------------
+# The CLI leg: `botmon-tui events BOT` during the fault, and again after it
+# ------------------------------------------------------------------------------------------------
+
+
+def cli_runs(capsys: pytest.CaptureFixture[str], env: Env) -> list[str]:
+    """The event ids ``events --json`` lists after the fault (each must appear once)."""
+    code, out, err = run_cli(capsys, "events", env.bot_id, "--json", "--limit", "100", *env.cli_flags())
+    if code == 1:
+        raise Crashed(err)
+    assert code == 0, err
+    ids = [event["id"] for event in json.loads(out)]
+    if len(ids) != len(set(ids)):
+        raise LostRun("the CLI lists a run twice")
+    missing = [run for run in env.runs if run not in ids]
+    if missing:
+        raise LostRun(f"the CLI does not list {missing}")
+    return ids
+
+
+def cli_outage(capsys: pytest.CaptureFixture[str], env: Env, scenario: Scenario) -> None:
+    inject = scenario.cli_inject or scenario.inject
+    tokens = env.token_requests()
+    if scenario.inject_after_run:
+        env.add_run()
+        inject(env)
+    else:
+        inject(env)
+        env.add_run()
+    code, out, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags())
+    cli_output_is_clean(out, err)
+    if code == 1:
+        raise Crashed(err)
+    if scenario.cli_ok:
+        assert code == 0, err
+        assert out.count(env.runs[-1]) == 1, out
+        if scenario.partial:
+            assert f"{scenario.partial} AuditEvent entr" in err, err
+        if scenario.name.startswith("429"):
+            assert "warning: Rate limited" in err and "waiting 0.3 s" in err, err
+    else:
+        assert code == 3, (code, err)
+        line = one_error_line(err)
+        assert re.search(scenario.words, line), (scenario.words, line)
+        assert out == ""
+        if scenario.name.startswith("401"):
+            assert env.token_requests() - tokens == 1, "no retry loop on refused credentials"
+    assert env.srv.client_secret not in out + err
+    scenario.heal(env)
+    env.add_run()
+    cli_runs(capsys, env)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_faults_in_the_cli(
+    group: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tally: Tally,
+) -> None:
+    with environment(group, request, monkeypatch) as env:
+        monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret)
+        cli_runs(capsys, env)
+        for scenario in (s for s in SCENARIOS if s.group == group):
+            with tally.leg("fault", scenario.name, "cli"):
+                if scenario.name == "401 bad credentials":
+                    # The CLI logs in afresh each run: really wrong credentials, then the right ones.
+                    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "f" * 64)
+                    bad = replace(
+                        scenario,
+                        inject=lambda env: None,
+                        heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret),
+                        words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from flags",
+                    )
+                    cli_outage(capsys, env, bad)
+                else:
+                    cli_outage(capsys, env, scenario)
+        if group == "http-c":
+            with tally.leg("fault", FLAPPING, "cli"):
+                for inject in FLAPS:
+                    inject(env)
+                    env.add_run()
+                    code, _, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags())
+                    assert code == 3 and one_error_line(err)
+                    clear(env)
+                    env.add_run()
+                    cli_runs(capsys, env)
+
+
+# ================================================================================================
+# The real terminal: the app in a pseudo-terminal, every byte it writes scanned
+# ================================================================================================
+
+
+def _run_in_pty(modes: list[str], env: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Run ``tests/pty_app.py MODE`` for each mode at once, each in its own 100x30 pty."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    script = Path(__file__).with_name("pty_app.py")
+    running: dict[int, tuple[str, subprocess.Popen[bytes], list[bytes]]] = {}
+    for mode in modes:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        proc = subprocess.Popen(
+            [sys.executable, str(script), mode],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        running[master] = (mode, proc, [])
+    deadline = time.monotonic() + 90
+    open_fds = set(running)
+    while open_fds and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(open_fds), [], [], 1.0)
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                data = b""
+            if data:
+                running[fd][2].append(data)
+            else:
+                open_fds.discard(fd)
+                os.close(fd)
+    results: dict[str, tuple[int, str]] = {}
+    for fd, (mode, proc, chunks) in running.items():
+        if fd in open_fds:
+            proc.kill()
+            os.close(fd)
+        code = proc.wait(timeout=10)
+        # surrogateescape: a raw byte that is not UTF-8 (an 8-bit C1) shows up as a lone surrogate.
+        results[mode] = (code, b"".join(chunks).decode("utf-8", "surrogateescape"))
+    return results
+
+
+#: What Textual writes when it gives the terminal back: leave the alternate screen, show the
+#: cursor, stop mouse reporting, stop bracketed paste.
+RESTORE = ("\x1b[?1049l", "\x1b[?25h", "\x1b[?1000l", "\x1b[?2004l")
+
+
+def test_the_real_terminal_gets_no_escape_from_data(
+    tmp_path: Path, isolated_home: Path, tally: Tally
+) -> None:
+    import os
+
+    from fault_support import sequence_kind, sequences, terminal_leaks
+
+    env = dict(os.environ, TERM="xterm-256color", TEXTUAL_ANIMATIONS="none", COLUMNS="100", LINES="30")
+    env.pop("NO_COLOR", None)
+    results = _run_in_pty(["clean", "hostile"], env)
+    clean_code, clean = results["clean"]
+    hostile_code, hostile = results["hostile"]
+    with tally.leg("check", "the real terminal", "pty"):
+        # The baseline: what Textual itself writes over ordinary data (it does write OSC 22, the
+        # pointer shape, and no other OSC).
+        allowed = {sequence_kind(s) for s in sequences(clean)}
+        assert {"CSI m", "CSI H"} <= allowed
+        assert not any(kind.startswith("OSC") and kind != "OSC 22" for kind in allowed), allowed
+        assert hostile_code == 0, hostile[-2000:]
+        # The hostile session drew its texts (as control pictures) and wrote nothing more.
+        assert "PWNED-TITLE" in hostile and "␛]0;PWNED-TITLE" in hostile
+        check_no_leaks(terminal_leaks(hostile, allowed), "hostile session")
+        own = re.sub(r"\x1b\]22;[a-z-]*\x07", "", hostile)  # Textual's pointer shape ends with BEL
+        for raw in ("\x1b]0;", "\x1b]2;", "\x1b]52;", "\x1b]8;", "\x1bP", "\x1bc", "\x07", "\x9b", "\x9d"):
+            if raw in own:
+                raise EscapeLeak(f"{raw!r} reached the terminal")
+        # Quitting gives the terminal back.
+        tail = hostile[hostile.rindex("\x1b[?1049l") - 400 :]
+        assert all(sequence in tail for sequence in RESTORE), repr(tail)
+    with tally.leg("check", "crash safety net", "pty"):
+        # A bug in an event handler: logged in the state dir, one line, terminal restored, exit 1.
+        assert clean_code == 1, clean[-2000:]
+        after = clean[clean.rindex("\x1b[?1049l") :]
+        assert all(sequence in clean[clean.rindex("\x1b[?1049l") - 400 :] for sequence in RESTORE)
+        message = re.sub(r"\s+", " ", after[len("\x1b[?1049l") :].replace("\x1b[?25h", ""))
+        assert "botmon-tui stopped: Internal error (RuntimeError) while handling an event" in message
+        assert "Traceback" not in clean
+        logs = list((isolated_home / ".local" / "state").rglob("botmon-tui.log"))
+        assert len(logs) == 1 and "RuntimeError: a bug in an event handler" in logs[0].read_text()
