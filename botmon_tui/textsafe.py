@@ -5,6 +5,7 @@ travel to an on-call engineer's terminal over SSH. Rich and Textual strip only a
 codes, so ESC, other C0 controls, DEL and C1 controls would reach the terminal (title changes,
 OSC 52 clipboard writes, screen clears). Every backend string goes through :func:`sanitize`
 before it is shown; the UI then wraps it in ``rich.text.Text`` (never a markup-parsing API).
+Bidi controls and invisible characters (zero-width, BOM, fillers, tags) are made visible too.
 
 ``ansi_text`` renders SGR colour sequences from bot logs as colour and nothing else: it keeps
 only ``ESC [ <digits;> m`` sequences, shows every other escape literally (as control pictures)
@@ -32,9 +33,16 @@ _TABLE.update({c: _REPLACEMENT for c in range(0x80, 0xA0)})
 _TABLE.update({c: _REPLACEMENT for c in _BIDI})
 # Lone surrogates (from badly decoded bytes) cannot be encoded to the terminal.
 _TABLE.update({c: _REPLACEMENT for c in range(0xD800, 0xE000)})
+# Invisible characters: zero-width space/joiners, word joiner, BOM, Hangul fillers, tag characters.
+# They hide text (two names that look the same) and terminals disagree with Rich on their width
+# (a name holding U+FEFF shifted its row by a column in tmux), so they become U+FFFD too.
+_INVISIBLE = [0x034F, 0x115F, 0x1160, 0x180E, 0x3164, 0xFEFF, 0xFFA0, *range(0x200B, 0x200E)]
+_INVISIBLE += [*range(0x2060, 0x2065), *range(0xE0000, 0xE0080)]
+_TABLE.update({c: _REPLACEMENT for c in _INVISIBLE})
 
 _UNSAFE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\u034f\u115f\u1160\u180e\u3164\ufeff\uffa0\U000e0000-\U000e007f\ud800-\udfff]"
 )
 _SGR_RE = re.compile(r"\x1b\[([0-9;]{0,64})m")
 
@@ -48,6 +56,7 @@ MAX_FIELD_CHARS = 1000
 def sanitize(value: object) -> str:
     """Return ``value`` as a string that holds no control character but TAB and LF.
 
+    C0 controls show as control pictures (``␛``); C1, bidi and invisible characters as U+FFFD.
     ``\\r\\n`` becomes ``\\n``; a lone ``\\r`` becomes ``\\n`` too (it would let text overwrite
     itself on a terminal). ``None`` becomes ``""``.
     """

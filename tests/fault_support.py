@@ -120,9 +120,12 @@ def seed_hostile(srv: DemoServer, at: datetime) -> dict[str, dict[str, Any]]:
 # Leak scanners
 # ------------------------------------------------------------------------------------------------
 
-#: What ``textsafe.sanitize`` removes: C0 but TAB/LF, DEL, C1, bidi controls, lone surrogates.
+#: What ``textsafe.sanitize`` removes: C0 but TAB/LF, DEL, C1, bidi controls, invisible characters
+#: (zero-width, BOM, fillers, tags), lone surrogates. Written out here, not imported: a check of
+#: the sanitizer must not trust the sanitizer's own table.
 UNSAFE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "\u034f\u115f\u1160\u180e\u3164\ufeff\uffa0\U000e0000-\U000e007f\ud800-\udfff]"
 )
 #: The only escape sequences Textual's compositor writes for a repaint: SGR styles and cursor moves.
 COMPOSITOR_CSI_RE = re.compile(r"\x1b\[[0-9;]*[mH]")

@@ -27,6 +27,11 @@ def _has_control(text: str) -> bool:
             return True
         if code in (0x200E, 0x200F, 0x061C) or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
             return True
+        # Invisible: zero-width space and joiners, word joiner, BOM, fillers, tag characters.
+        if 0x200B <= code <= 0x200D or 0x2060 <= code <= 0x2064 or 0xE0000 <= code <= 0xE007F:
+            return True
+        if code in (0x034F, 0x115F, 0x1160, 0x180E, 0x3164, 0xFEFF, 0xFFA0):
+            return True
     return False
 
 

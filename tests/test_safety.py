@@ -615,3 +615,16 @@ async def test_a_bot_deleted_while_its_event_tab_is_open(demo: DemoServer, tmp_p
         line = await refresh()
         assert line.startswith("● live") and "recovered" in line, line
         assert "not found" not in app.screen.query_one("#heading").content.plain  # type: ignore[attr-defined]
+
+
+def test_invisible_characters_are_made_visible() -> None:
+    """A bot name holding U+FEFF / U+2060 shifted its row by one column in tmux (Rich counts them
+    as zero wide, the terminal did not), and two names can look the same with one of them inside."""
+    from botmon_tui.textsafe import is_safe, sanitize
+
+    name = "bill\u200bing a\u200db\ufeffc\u2060d \u3164 \U000e0041\U000e0042"
+    shown = sanitize(name)
+    assert shown == "bill\ufffding a\ufffdb\ufffdc\ufffdd \ufffd \ufffd\ufffd"
+    assert not is_safe(name) and is_safe(shown)
+    # Emoji with variation selectors and combining marks are left alone.
+    assert sanitize("\u2764\ufe0f Z\u0335a") == "\u2764\ufe0f Z\u0335a"
