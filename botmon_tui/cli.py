@@ -685,7 +685,12 @@ def _duration_text(value: timedelta) -> str:
 
 
 def _cmd_tui(
-    settings: ConnectionSettings, interval: float, args: argparse.Namespace, io: Output, demo: object | None
+    settings: ConnectionSettings,
+    interval: float,
+    args: argparse.Namespace,
+    io: Output,
+    demo: object | None,
+    warnings: Sequence[str] = (),
 ) -> int:
     try:
         from botmon_tui.ui.app import run_tui
@@ -697,7 +702,7 @@ def _cmd_tui(
             file=io.err,
         )
         return EXIT_OK
-    result = run_tui(settings, interval=interval, bot_id=args.bot, demo=demo)
+    result = run_tui(settings, interval=interval, bot_id=args.bot, demo=demo, warnings=warnings)
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
@@ -781,7 +786,7 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
                 return _cmd_bots(settings, args, io)
             if command == "events":
                 return _cmd_events(settings, args, io)
-            return _cmd_tui(settings, interval, args, io, demo)
+            return _cmd_tui(settings, interval, args, io, demo, [io.scrub(w) for w in resolver.warnings])
         except AuthError as exc:
             # Say where the credentials came from (never what they are).
             raise AuthError(

@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -412,7 +412,12 @@ def test_tui_gets_settings_interval_bot_and_demo(
     calls: list[dict[str, Any]] = []
 
     def fake_run_tui(
-        settings: ConnectionSettings, *, interval: float, bot_id: str | None, demo: object | None = None
+        settings: ConnectionSettings,
+        *,
+        interval: float,
+        bot_id: str | None,
+        demo: object | None = None,
+        warnings: Sequence[str] = (),
     ) -> int:
         calls.append({"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo})
         return 0
@@ -433,7 +438,9 @@ def test_tui_interval_from_the_environment(
 
     seen: list[float] = []
     monkeypatch.setattr(
-        app, "run_tui", lambda settings, *, interval, bot_id, demo=None: seen.append(interval) or 0
+        app,
+        "run_tui",
+        lambda settings, *, interval, bot_id, demo=None, warnings=(): seen.append(interval) or 0,
     )
     monkeypatch.setenv("BOTMON_INTERVAL", "42")
     monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)

@@ -337,6 +337,14 @@ def _outcome_text(srv: DemoServer, path: str, bot_id: str) -> str:
     return "[@click=app.quit]boom[/]"
 
 
+def _echoed_secrets(srv: DemoServer, path: str, bot_id: str) -> str:
+    """A server (or a proxy) that echoes the credentials and the token in its error text."""
+    text = f"bad client_secret={srv.client_secret} for {{authorization}}"
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": {"text": text}}]}
+    srv.faults.add(status=500, body=json.dumps(body), path_contains=path)
+    return "bad client_secret=******** for Bearer ********"
+
+
 def _reason_phrase(srv: DemoServer, path: str, bot_id: str) -> str:
     # Latin-1 only (a status line cannot carry more); C1 bytes included.
     srv.faults.add(kind="html", status=502, reason=HEADER_TEXT, path_contains=path)
@@ -387,6 +395,7 @@ def _lone_surrogate(srv: DemoServer, path: str, bot_id: str) -> str:
 
 SERVER_TEXTS = (
     ServerText("OperationOutcome text with markup and OSC", _outcome_text),
+    ServerText("an error text echoing the client secret and the access token", _echoed_secrets),
     ServerText("reason phrase with C1 bytes", _reason_phrase),
     ServerText("reason phrase with ESC (illegal in HTTP)", _reason_with_escape),
     ServerText("Content-Type header with C1 and markup", _content_type),
@@ -444,6 +453,9 @@ async def test_hostile_server_texts_in_the_tui(
                     await pilot.pause()
                     assert expected in screen.query_one(OutcomePane).plain
                 check_no_leaks(screen_leaks(app), "status line and notifications")
+                shown = screen_text(app) + "\n".join(toasts(app)) + line
+                for secret in (srv.client_secret, *srv.tokens.issued()):
+                    assert secret not in shown, "a secret on screen"
                 # The next poll is normal again.
                 srv.faults.clear()
                 app.poll_now()
@@ -467,6 +479,8 @@ def test_hostile_server_texts_in_the_cli(
             code, out, err = run_cli(capsys, "events", bot_id, *connect)
             srv.faults.clear()
             cli_output_is_clean(out, err)
+            for secret in (srv.client_secret, *srv.tokens.issued()):
+                assert secret not in out + err, "a secret in the CLI's output"
             if item.ok:
                 assert code == 0, err
                 if expected is not None:

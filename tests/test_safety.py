@@ -628,3 +628,48 @@ def test_invisible_characters_are_made_visible() -> None:
     assert not is_safe(name) and is_safe(shown)
     # Emoji with variation selectors and combining marks are left alone.
     assert sanitize("\u2764\ufe0f Z\u0335a") == "\u2764\ufe0f Z\u0335a"
+
+
+def test_the_tui_shows_the_warnings_printed_before_it_took_the_screen(
+    demo: DemoServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret file others can read was warned about on stderr, under the TUI's screen."""
+    import botmon_tui.ui.app as ui_app
+    from botmon_tui.cli import main
+
+    shown: list[list[str]] = []
+
+    def run_headless(self: ui_app.BotmonApp) -> None:
+        async def check() -> None:
+            async with self.run_test(size=(100, 30)) as pilot:
+                await pilot.pause()
+                shown.append([str(n.message) for n in self._notifications])
+
+        asyncio.run(check())
+
+    monkeypatch.setattr(ui_app.BotmonApp, "run", run_headless)
+    secret = isolated_home / "secret.txt"
+    secret.write_text(demo.client_secret)
+    secret.chmod(0o644)
+    argv = ["--base-url", demo.base_url, "--client-id", demo.client_id, "--client-secret-file", str(secret)]
+    assert main(argv) == 0
+    assert len(shown) == 1 and any("can be read by group/others" in m for m in shown[0]), shown
+    assert not any(demo.client_secret in m for m in shown[0])
+
+
+@pytest.mark.parametrize("auth", ["client-credentials", "basic"])
+async def test_an_echoed_authorization_header_is_scrubbed(demo: DemoServer, auth: str) -> None:
+    """A server that puts the request's Authorization header in its error text: the bearer token,
+    or HTTP Basic's base64 of id:secret (which decodes to the secret)."""
+    from botmon_tui.medplum.errors import ServerError
+
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"details": {"text": "got {authorization}"}}]}
+    async with MedplumClient(settings_for(demo, auth_method=auth)) as client:
+        await client.list_bots()
+        demo.faults.add(status=500, body=json.dumps(outcome), path_contains="/fhir/")
+        with pytest.raises(ServerError) as info:
+            await client.list_bots()
+        kind = "Bearer" if auth != "basic" else "Basic"
+        assert str(info.value).endswith(f"got {kind} ********")
+        for secret in client.secrets():
+            assert secret not in str(info.value)

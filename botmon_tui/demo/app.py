@@ -216,9 +216,10 @@ class DemoApp:
         else:
             outcome = outcomes.for_status(fault.status)
         if fault.body is not None:
-            return Response(
-                fault.status, fault.body, [("Content-Type", fault.content_type or FHIR_JSON), *headers]
-            )
+            # A server that echoes what it was sent: "{authorization}" becomes the request's header.
+            echoed = (req.headers.get("Authorization") or "").encode("latin-1", "replace")
+            body = fault.body.replace(b"{authorization}", echoed)
+            return Response(fault.status, body, [("Content-Type", fault.content_type or FHIR_JSON), *headers])
         return _json(fault.status, outcome, headers, fault.content_type or FHIR_JSON)
 
     # ------------------------------------------------------------------ routing

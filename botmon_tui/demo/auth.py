@@ -67,6 +67,11 @@ class TokenStore:
                 self._tokens[token] = (client_id, min(expires, now - 1))
             return len(self._tokens)
 
+    def issued(self) -> list[str]:
+        """Every token issued and not revoked (tests check that none is ever shown)."""
+        with self._lock:
+            return list(self._tokens)
+
     def revoke_all(self) -> int:
         """Forget every issued token (a restart with a new signing key): they become ``invalid``."""
         with self._lock:

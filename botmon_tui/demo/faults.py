@@ -19,6 +19,8 @@ restart    a server restart hitting this request: every issued token is forgotte
            one gets 401 ``Unauthorized``, as after a key rotation) and the connection is closed unanswered
 ========== =====================================================================================
 
+A ``status`` fault's ``body`` may hold ``{authorization}``: it becomes the request's
+``Authorization`` header (a server that echoes credentials in its errors).
 ``reason`` sets the status line's reason phrase (e.g. a proxy's own text), ``content_type`` the
 ``Content-Type`` header and ``headers`` adds headers (a ``Date`` given here replaces the server's)
 to the responses of status, malformed, html and empty faults.

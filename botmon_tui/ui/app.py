@@ -7,7 +7,7 @@ interval, auto polling) so tests drive it deterministically against the demo bac
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
@@ -86,6 +86,7 @@ class BotmonApp(App[int]):
         server_label: str | None = None,
         close_client: bool = False,
         keymap: dict[str, str] | None = None,
+        startup_warnings: Sequence[str] = (),
     ) -> None:
         super().__init__()
         PALETTE.set_monochrome(self.no_color)
@@ -103,6 +104,7 @@ class BotmonApp(App[int]):
         self._app_base = app_base
         self._server_label = server_label
         self.close_client = close_client
+        self.startup_warnings = tuple(startup_warnings)
         # The access token the client fetched is a secret too (client.secrets() includes it).
         self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
@@ -139,6 +141,8 @@ class BotmonApp(App[int]):
         return BotListScreen(deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
+        for warning in self.startup_warnings:
+            self.notify(sanitize(warning), title="Warning", severity="warning", timeout=20, markup=False)
         if self.start_bot_id:
             self.push_screen(EventScreen(self.start_bot_id))
 
@@ -229,10 +233,22 @@ def run_tui(
     interval: float,
     bot_id: str | None,
     demo: object | None = None,
+    warnings: Sequence[str] = (),
 ) -> int:
-    """Run the TUI until the user quits; return the exit code."""
+    """Run the TUI until the user quits; return the exit code.
+
+    ``warnings`` (a secret file others can read, ...) were printed before the TUI took the
+    screen; they are shown in it too, or they would be hidden until it exits.
+    """
     client = MedplumClient(settings)
-    app = BotmonApp(client=client, interval=interval, bot_id=bot_id, demo=demo, close_client=True)
+    app = BotmonApp(
+        client=client,
+        interval=interval,
+        bot_id=bot_id,
+        demo=demo,
+        close_client=True,
+        startup_warnings=warnings,
+    )
     app.run()
     code = app.return_code
     return 0 if code is None else int(code)
