@@ -7,6 +7,9 @@
   is not capped by Medplum's 10,000 ``_offset`` limit and never re-reads what is held.
 * At most ``window`` events are held; new events push the oldest out (reported as ``removed``),
   and paging older stops at the window (``at_limit``).
+* Each is held as a :class:`FeedEvent` (the fields the Event tab shows, sorts and filters on),
+  not as the parsed AuditEvent model: at 10,000 events that is ~20 MB instead of ~95 MB, and one
+  object per event for the garbage collector instead of ~60 (full collections went to 0.4 s).
 """
 
 from __future__ import annotations
@@ -14,29 +17,105 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
+from botmon_tui.medplum.models import (
+    AuditEntity,
+    AuditEvent,
+    Bot,
+    Coding,
+    OutcomeInfo,
+    Reference,
+    format_instant,
+    outcome_info,
+)
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.textsafe import first_line
 
-__all__ = ["EventFeed", "FeedDelta", "event_key"]
+__all__ = ["EventFeed", "FeedDelta", "FeedEvent", "event_key"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SortKey = tuple[datetime, str]
 
 
-def event_key(event: AuditEvent) -> SortKey:
+class _Timed(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def when(self) -> datetime | None: ...
+
+
+def event_key(event: _Timed) -> SortKey:
     """Chronological key of an event: Last Updated (``recorded`` as fallback), then id."""
     return (event.when or _EPOCH, event.id)
+
+
+#: An entity other than the bot: (reference, display, role code, role display, name).
+EntityRow = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+class FeedEvent:
+    """One bot run as the Event tab holds it: read from its AuditEvent, the fields shown, sorted on
+    and filtered on, in one object (the model is ~60 objects and ~7 KB besides the log)."""
+
+    __slots__ = ("ended", "entities", "headline", "id", "outcome", "outcomeDesc", "started", "when")
+
+    def __init__(self, event: AuditEvent) -> None:
+        self.id: str = event.id
+        #: Last Updated (``recorded`` as fallback).
+        self.when: datetime | None = event.when
+        self.outcome: str | None = event.outcome
+        self.outcomeDesc: str | None = event.outcomeDesc
+        #: The first non-empty line of the output, sanitized (the table's Outcome Desc cell).
+        self.headline: str = first_line(event.outcomeDesc)
+        self.started: datetime | None = event.started
+        self.ended: datetime | None = event.ended
+        self.entities: tuple[EntityRow, ...] = tuple(
+            (
+                e.what.reference if e.what else None,
+                e.what.display if e.what else None,
+                e.role.code if e.role else None,
+                e.role.display if e.role else None,
+                e.name,
+            )
+            for e in event.other_entities
+        )
+
+    @property
+    def outcome_info(self) -> OutcomeInfo:
+        return outcome_info(self.outcome)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+    @property
+    def other_entities(self) -> list[AuditEntity]:
+        """The run's entities other than the bot (its input resource, subscription...)."""
+        return [
+            AuditEntity(
+                what=Reference(reference=ref, display=display) if ref or display else None,
+                role=Coding(code=code, display=role) if code or role else None,
+                name=name,
+            )
+            for ref, display, code, role, name in self.entities
+        ]
+
+    def __repr__(self) -> str:
+        return f"FeedEvent(id={self.id!r}, when={self.when!r}, outcome={self.outcome!r})"
 
 
 @dataclass
 class FeedDelta:
     """What changed in the feed: apply it to a table by id."""
 
-    added: list[AuditEvent] = field(default_factory=list)
+    added: list[FeedEvent] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     #: The added rows are older rows from paging (they go at the bottom).
     older: bool = False
@@ -72,7 +151,7 @@ class EventFeed:
         self.loaded = False
         self.has_older = False
         self.invalid = 0
-        self._by_id: dict[str, AuditEvent] = {}
+        self._by_id: dict[str, FeedEvent] = {}
         self._keys: list[SortKey] = []  # ascending
         self._cursor = EventCursor(scope={"entity": f"Bot/{bot_id}"})
 
@@ -84,20 +163,20 @@ class EventFeed:
     def __contains__(self, event_id: object) -> bool:
         return event_id in self._by_id
 
-    def get(self, event_id: str) -> AuditEvent | None:
+    def get(self, event_id: str) -> FeedEvent | None:
         return self._by_id.get(event_id)
 
     @property
-    def events(self) -> list[AuditEvent]:
+    def events(self) -> list[FeedEvent]:
         """Held events, newest first."""
         return [self._by_id[key[1]] for key in reversed(self._keys)]
 
     @property
-    def newest(self) -> AuditEvent | None:
+    def newest(self) -> FeedEvent | None:
         return self._by_id[self._keys[-1][1]] if self._keys else None
 
     @property
-    def oldest(self) -> AuditEvent | None:
+    def oldest(self) -> FeedEvent | None:
         return self._by_id[self._keys[0][1]] if self._keys else None
 
     @property
@@ -167,9 +246,10 @@ class EventFeed:
 
     # ------------------------------------------------------------------ merging
 
-    def _merge(self, events: Iterable[AuditEvent], *, evict: bool = True) -> FeedDelta:
+    def _merge(self, events: Iterable[AuditEvent | FeedEvent], *, evict: bool = True) -> FeedDelta:
         delta = FeedDelta()
-        for event in events:
+        for item in events:
+            event = item if isinstance(item, FeedEvent) else FeedEvent(item)
             existing = self._by_id.get(event.id)
             if existing is not None:
                 if event_key(existing) == event_key(event):

@@ -14,6 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
+from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 
 __all__ = [
@@ -164,7 +165,7 @@ def audit_text(bot: Bot, *, compact: bool = False) -> Text:
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def entity_lines(event: AuditEvent) -> list[str]:
+def entity_lines(event: AuditEvent | FeedEvent) -> list[str]:
     """The other entities of a run (input resource, subscription...) as ``Role: Type/id (display)``."""
     lines: list[str] = []
     for entity in event.other_entities:

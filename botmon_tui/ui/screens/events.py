@@ -16,8 +16,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
-from botmon_tui.medplum.models import AuditEvent, Bot
-from botmon_tui.monitor.feed import EventFeed, FeedDelta
+from botmon_tui.medplum.models import Bot
+from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import PALETTE, audit_text
 from botmon_tui.ui.screens.base import PollingScreen
@@ -95,6 +95,9 @@ class EventScreen(PollingScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # Ask for the first page now: the request is on its way while the screen lays itself out
+        # and paints (the poll loop would otherwise start only after the first paint).
+        self.poller.start()
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
@@ -273,7 +276,7 @@ class EventScreen(PollingScreen):
 
     # ------------------------------------------------------------------ filter
 
-    def matches(self, event: AuditEvent) -> bool:
+    def matches(self, event: FeedEvent) -> bool:
         pattern = self._filter_re
         if pattern is None:
             return True

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
-__all__ = ["AgeCell"]
+__all__ = ["AgeCell", "TextCell"]
 
 
 class AgeCell:
@@ -45,3 +46,38 @@ class AgeCell:
 
     def __str__(self) -> str:
         return self.label(self)
+
+
+class TextCell:
+    """One line of (already sanitized) text, turned into a ``Text`` only when painted.
+
+    A table of 10,000 rows holds 20,000 of these: one small object each instead of a ``Text`` and
+    its two lists (less memory, and fewer objects for every full garbage collection to walk).
+    """
+
+    __slots__ = ("fit", "style", "text")
+
+    def __init__(self, text: str, style: Style | str = "", *, fit: bool = True) -> None:
+        self.text = text
+        self.style = style
+        #: One line cut with an ellipsis (otherwise as ``Text(text, style=style)``).
+        self.fit = fit
+
+    @property
+    def plain(self) -> str:
+        return self.text
+
+    def as_text(self) -> Text:
+        if self.fit:
+            return Text(self.text, style=self.style, no_wrap=True, overflow="ellipsis")
+        return Text(self.text, style=self.style)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.as_text()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        width = cell_len(self.text)
+        return Measurement(width, width)
+
+    def __str__(self) -> str:
+        return self.text

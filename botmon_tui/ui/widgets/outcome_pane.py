@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from botmon_tui.medplum.models import AuditEvent
+from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import ansi_text, clip
 from botmon_tui.ui.formatting import (
     absolute_time,
@@ -45,7 +46,7 @@ def _output(raw: str, *, colour: bool) -> Text:
 
 
 def pane_text(
-    event: AuditEvent,
+    event: AuditEvent | FeedEvent,
     *,
     now: datetime,
     tz: tzinfo | None,
@@ -124,6 +125,8 @@ class OutcomePane(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.event_id: str | None = None
+        #: The text last shown (to skip an update that changes nothing).
+        self._shown: Text | None = None
         self.border_title = "Outcome Desc"
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -134,15 +137,20 @@ class OutcomePane(VerticalScroll, can_focus=True):
         return self.query_one("#pane-body", Static)
 
     def show(
-        self, event: AuditEvent | None, *, now: datetime, tz: tzinfo | None, app_base: str | None
+        self, event: AuditEvent | FeedEvent | None, *, now: datetime, tz: tzinfo | None, app_base: str | None
     ) -> None:
         if event is None:
             self.event_id = None
+            self._shown = None
             self.body.update(Text("No event selected.", style=DIM))
             return
         changed = event.id != self.event_id
         self.event_id = event.id
-        self.body.update(pane_text(event, now=now, tz=tz, app_base=app_base, colour=not self.app.no_color))
+        text = pane_text(event, now=now, tz=tz, app_base=app_base, colour=not self.app.no_color)
+        if not changed and text == self._shown:
+            return  # a poll or a page of older rows changed nothing here: no re-wrap of a 10 KiB log
+        self._shown = text
+        self.body.update(text)
         if changed:
             self.scroll_home(animate=False, immediate=True)
 

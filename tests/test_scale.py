@@ -1,0 +1,112 @@
+"""What keeps the Event tab light at 10,000 rows (no timings here: see ``benchmarks/run.py``).
+
+* the feed holds compact ``FeedEvent`` objects, not the parsed models;
+* a filter hides rows and clearing it shows the same rows again (nothing rebuilt);
+* rows are added without ``DataTable.add_row`` (no measuring, one index rebuild per batch).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from textual.app import App, ComposeResult
+
+from botmon_tui.medplum.models import AuditEvent
+from botmon_tui.monitor.feed import EventFeed, FeedEvent
+from botmon_tui.ui.widgets.event_table import EventTable
+
+BASE = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
+
+
+def audit_event(i: int, *, outcome: str = "0", desc: str | None = None) -> AuditEvent:
+    at = BASE + timedelta(seconds=i)
+    return AuditEvent.model_validate(
+        {
+            "resourceType": "AuditEvent",
+            "id": f"ev-{i:05d}",
+            "meta": {"lastUpdated": at.isoformat().replace("+00:00", "Z"), "versionId": "v1"},
+            "period": {"start": (at - timedelta(milliseconds=250)).isoformat(), "end": at.isoformat()},
+            "outcome": outcome,
+            "outcomeDesc": desc if desc is not None else f"\n  run {i} \x1b]0;title\x07done\nline 2",
+            "agent": [{"who": {"reference": "Bot/b1"}, "requestor": False}],
+            "source": {"observer": {"reference": "Bot/b1"}},
+            "entity": [
+                {"what": {"reference": "Bot/b1", "display": "b"}, "role": {"code": "4"}},
+                {"what": {"reference": f"Patient/p{i}"}, "role": {"code": "1", "display": "Patient"}},
+            ],
+        }
+    )
+
+
+def test_feed_event_keeps_what_the_event_tab_reads() -> None:
+    model = audit_event(7, outcome="4")
+    event = FeedEvent(model)
+    assert (event.id, event.when, event.outcome) == (model.id, model.when, "4")
+    assert event.outcome_info.display == "Minor failure" and event.outcomeDesc == model.outcomeDesc
+    assert event.headline.startswith("run 7")
+    assert "\x1b" not in event.headline and "\x07" not in event.headline
+    assert event.duration == timedelta(milliseconds=250)
+    [entity] = event.other_entities
+    assert entity.what is not None and entity.what.reference == "Patient/p7"
+    assert entity.role is not None and entity.role.display == "Patient"
+    assert not hasattr(event, "__dict__")  # one slotted object per held event
+
+
+def test_feed_holds_feed_events() -> None:
+    feed = EventFeed(client=None, bot_id="b1", window=5)  # type: ignore[arg-type]
+    delta = feed._merge([audit_event(i) for i in range(8)])
+    assert all(isinstance(e, FeedEvent) for e in [*delta.added, *feed.events])
+    assert [e.id for e in feed.events] == [f"ev-{i:05d}" for i in range(7, 2, -1)]
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield EventTable(clock=lambda: BASE, tz=UTC)
+
+
+async def test_filter_hides_rows_and_clearing_shows_the_same_rows() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(EventTable)
+        events = [FeedEvent(audit_event(i, outcome="4" if i % 10 == 0 else "0")) for i in range(300)]
+        table.merge(events)
+        await pilot.pause()
+        order = table.ids_in_order()
+        assert order[0] == "ev-00299" and table.row_count == 300
+        table.move_cursor(row=5)
+        selected = table.selected_id
+        cells: dict[str, Any] = {row_id: table.get_row(row_id)[0] for row_id in order}
+
+        failures = [e for e in events if e.outcome == "4"]
+        table.show_only(failures)
+        await pilot.pause()
+        assert table.ids_in_order() == [row_id for row_id in order if row_id in {e.id for e in failures}]
+        assert table.row_count == 30 and len(table.hidden_ids()) == 270
+        assert not table.has_id("ev-00299")
+
+        table.show_only(events)
+        await pilot.pause()
+        assert table.ids_in_order() == order and not table.hidden_ids()
+        assert all(table.get_row(row_id)[0] is cells[row_id] for row_id in order)  # nothing rebuilt
+
+        # Rows hidden by a filter can still be dropped (the feed's window moved on).
+        table.show_only(failures)
+        table.merge([], removed=["ev-00001", "ev-00000"])
+        assert "ev-00001" not in table.hidden_ids()
+        table.show_only(events[2:])
+        assert table.row_count == 298 and "ev-00000" not in table.ids_in_order()
+        assert selected is not None
+
+
+async def test_rows_are_added_without_measuring_cells() -> None:
+    app = TableApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(EventTable)
+        table.merge([FeedEvent(audit_event(i)) for i in range(50)])
+        assert not table._new_rows  # DataTable would measure every cell of these on idle
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.selected_id == "ev-00049"
+        table.merge([FeedEvent(audit_event(i)) for i in range(50, 60)])
+        await pilot.pause()
+        assert table.ids_in_order()[:2] == ["ev-00059", "ev-00058"] and table.row_count == 60
