@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -24,6 +25,7 @@ from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.commands import BotmonCommands
 from botmon_tui.ui.crashlog import CrashLog
 from botmon_tui.ui.formatting import PALETTE, duration_text
+from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -108,6 +110,8 @@ class BotmonApp(App[int]):
         # The access token the client fetched is a secret too (client.secrets() includes it).
         self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
+        #: Full garbage collections at quiet moments (see ``gcpolicy``).
+        self.collector = QuietCollector(self)
         if keymap:
             # Binding id → key(s), e.g. {"events.times": "T", "poll.pause": "space"}.
             self.set_keymap(keymap)
@@ -141,14 +145,27 @@ class BotmonApp(App[int]):
         return BotListScreen(deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
+        self.collector.start()
         for warning in self.startup_warnings:
             self.notify(sanitize(warning), title="Warning", severity="warning", timeout=20, markup=False)
         if self.start_bot_id:
             self.push_screen(EventScreen(self.start_bot_id))
 
     async def on_unmount(self) -> None:
+        self.collector.stop()
         if self.close_client:
             await self.client.aclose()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.note_input()
+        await super().on_event(event)
+
+    def freeze_startup_heap(self) -> None:
+        """Once the bot list is loaded: see :meth:`QuietCollector.freeze_startup_heap`."""
+        self.collector.freeze_startup_heap(
+            allowed=not any(isinstance(screen, EventScreen) for screen in self.screen_stack)
+        )
 
     def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):

@@ -97,6 +97,8 @@ class BotListScreen(PollingScreen):
             # Bots idle for longer than the newest runs cover: their own last run, once.
             if project.needs_backfill():
                 self.show_statuses(await project.backfill())
+            # After the list is on screen (one collection, ~0.1 s, once).
+            self.call_after_refresh(self.botmon.freeze_startup_heap)
         else:
             changed = await project.poll()
             self.show_statuses(changed)
@@ -150,7 +152,7 @@ class BotListScreen(PollingScreen):
                 text.append(f"⚠ {silent} write no AuditEvents", PALETTE.warn)
         else:
             text.append("\nloading…", DIM)
-        self.query_one("#heading", Static).update(text)
+        self.show_heading(text)
 
     def update_empty(self) -> None:
         project = self.botmon.project
