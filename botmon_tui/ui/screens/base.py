@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Static
 
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.ui.polling import Poller
@@ -47,6 +49,7 @@ class PollingScreen(Screen[None]):
         self._ticker: Timer | None = None
         self._age_ticks = 0
         self._resumes = 0
+        self._heading: Text | None = None
 
     POLL_WHAT: ClassVar[str] = "polling"
 
@@ -160,6 +163,13 @@ class PollingScreen(Screen[None]):
             note=note,
             note_style=note_style,
         )
+
+    def show_heading(self, text: Text) -> None:
+        """Put ``text`` in ``#heading`` if it changed (an update lays the whole screen out again)."""
+        if text == self._heading:
+            return
+        self._heading = text
+        self.query_one("#heading", Static).update(text)
 
     def update_status(self) -> None:
         try:

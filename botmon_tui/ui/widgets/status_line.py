@@ -101,9 +101,15 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", markup=False, id=id)
         self.plain = ""
+        #: Only an error may take a second line (see ``status_text``).
+        self._may_wrap = True
 
     def show(self, info: StatusInfo, now: datetime) -> None:
         text = status_text(info, now)
         if text.plain != self.plain or info.error is not None:
             self.plain = text.plain
-            self.update(text)
+            may_wrap = info.error is not None
+            # A one-line status that stays one line: repaint it, no layout of the whole screen
+            # (the age ticks once a second; a layout each time was most of the idle CPU).
+            self.update(text, layout=may_wrap or self._may_wrap)
+            self._may_wrap = may_wrap
