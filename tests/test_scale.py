@@ -110,3 +110,46 @@ async def test_rows_are_added_without_measuring_cells() -> None:
         table.merge([FeedEvent(audit_event(i)) for i in range(50, 60)])
         await pilot.pause()
         assert table.ids_in_order()[:2] == ["ev-00059", "ev-00058"] and table.row_count == 60
+
+
+def test_row_index_changed_at_ends_matches_a_rebuild() -> None:
+    from textual.widgets.data_table import RowKey
+
+    from botmon_tui.ui.widgets.keyed_table import RowIndex
+
+    keys = [RowKey(f"k{i}") for i in range(10)]
+    index = RowIndex(list(keys))
+    head, tail = [RowKey("h0"), RowKey("h1")], [RowKey("t0")]
+    new = index.changed_at_ends(head, tail, 3)
+    assert new == [*head, *keys[:7], *tail]
+    assert [index.get(k) for k in new] == list(range(len(new)))
+    assert [index.get_key(i) for i in range(len(new))] == new
+    assert index.get(keys[9]) is None and keys[9] not in index and index.get_key(len(new)) is None
+    index.changed_at_ends([RowKey("h2")], [], 0)
+    assert index.get(RowKey("h2")) == 0 and index.get(tail[0]) == len(new)
+
+
+async def test_quiet_collector_takes_over_full_collections_and_gives_them_back() -> None:
+    import gc
+
+    from botmon_tui.ui.gcpolicy import NEVER, QuietCollector
+
+    before = gc.get_threshold()
+    app = TableApp()
+    async with app.run_test():
+        now = [100.0]
+        collector = QuietCollector(app, every=3600, quiet=2.0, clock=lambda: now[0])
+        collector.start()
+        assert gc.get_threshold()[2] == NEVER
+        collector.note_input()
+        assert collector.busy()
+        now[0] += 2.5
+        assert not collector.busy()
+        collector._due()
+        assert collector.collections == 1
+        collector.freeze_startup_heap(allowed=False)
+        assert not collector.frozen
+        collector.freeze_startup_heap()
+        assert collector.frozen and gc.get_freeze_count() > 0
+        collector.stop()
+        assert gc.get_threshold() == before and not collector.frozen

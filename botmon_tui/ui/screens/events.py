@@ -133,6 +133,7 @@ class EventScreen(PollingScreen):
                 await self._read_bot()
             first = not feed.loaded
             delta = await feed.poll()
+            await asyncio.sleep(0)  # keys and timers get a turn between parsing a page and the table update
             self.apply_delta(delta, first=first)
 
     async def _read_bot(self) -> None:
@@ -215,7 +216,7 @@ class EventScreen(PollingScreen):
             text.append(clip(bot.schedule) if bot.schedule else "none")
             text.append(" · audit ", DIM)
             text.append_text(audit_text(bot))
-        self.query_one("#heading", Static).update(text)
+        self.show_heading(text)
 
     def update_banner(self) -> None:
         banner = self.query_one("#banner", Banner)
@@ -362,6 +363,7 @@ class EventScreen(PollingScreen):
         try:
             async with self._lock:
                 delta = await self.feed.load_older()
+                await asyncio.sleep(0)  # (as in poll_job)
                 self.apply_delta(delta)
         except MedplumError as error:
             self.notify(f"Could not load older events: {error}", severity="warning", markup=False)
