@@ -78,6 +78,7 @@ class EventScreen(PollingScreen):
         self.loading_older = False
         self.load_error: MedplumError | None = None
         self._polls = 0
+        self._pane_deferred = False
         self._recheck_bot = False
 
     def compose(self) -> ComposeResult:
@@ -92,7 +93,8 @@ class EventScreen(PollingScreen):
             yield EventTable(clock=app.clock, tz=app.tz, id="events-table")
             yield OutcomePane(id="pane")
         yield StatusLine(id="status")
-        yield KeyFooter()
+        # The keys come once the first rows are on screen (or after half a second).
+        yield KeyFooter(hold=0.5)
 
     def on_mount(self) -> None:
         # Ask for the first page now: the request is on its way while the screen lays itself out
@@ -163,7 +165,18 @@ class EventScreen(PollingScreen):
         if delta.behind:
             self.note("many new runs: still catching up", "warn", 10)
         self.update_banner()
+        if first:
+            # The rows first; the selected run's output (up to 10 KiB to wrap) and the footer's
+            # keys right after that frame.
+            self._pane_deferred = True
+            self.call_after_refresh(self._first_paint_done)
+        else:
+            self.update_pane()
+
+    def _first_paint_done(self) -> None:
+        self._pane_deferred = False
         self.update_pane()
+        self.query_one(KeyFooter).release()
 
     def after_poll(self) -> None:
         self.update_heading()
@@ -257,7 +270,8 @@ class EventScreen(PollingScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.update_pane()
+        if not self._pane_deferred:
+            self.update_pane()
         table = self.table
         if (
             table.row_count

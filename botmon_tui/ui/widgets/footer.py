@@ -20,11 +20,30 @@ RECOMPOSE_DELAY = 0.05
 
 
 class KeyFooter(Footer):
-    def __init__(self) -> None:
+    def __init__(self, *, hold: float = 0.0) -> None:
+        """``hold``: compose the keys only once :meth:`release` is called (or after ``hold``
+        seconds), so that a screen's first content paints before them (they cost 30-80 ms)."""
         super().__init__(compact=True, show_command_palette=False)
         self._recompose_pending = False
         #: What the last compose showed (None before the first).
         self._shown: tuple[object, ...] | None = None
+        self._hold = hold
+        self._held = hold > 0
+        self._wanted = False
+
+    def on_mount(self) -> None:  # (Footer's own on_mount runs too)
+        if self._held:
+            self.set_timer(self._hold, self.release, name="footer-release")
+
+    def release(self) -> None:
+        """Show the keys now (if held)."""
+        if not self._held:
+            return
+        self._held = False
+        if self._wanted and self.is_attached:
+            self._wanted = False
+            self._recompose_pending = True
+            self.call_later(self._recompose_now)
 
     def _what_to_show(self) -> tuple[object, ...]:
         """Everything the stock compose reads: the shown bindings, their state and the palette key."""
@@ -51,6 +70,9 @@ class KeyFooter(Footer):
     def bindings_changed(self, screen: Screen[object]) -> None:
         self._bindings_ready = True
         if not screen.app.app_focus:
+            return
+        if self._held:
+            self._wanted = True
             return
         if self.is_attached and screen is self.screen and not self._recompose_pending:
             self._recompose_pending = True
