@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
@@ -20,6 +22,8 @@ __all__ = ["EventTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DIM = Style(dim=True)
+#: Rows whose built cells are kept (a few screens' worth; the others are built again if painted).
+BUILT_ROWS = 512
 
 
 class EventTable(KeyedTable):
@@ -51,6 +55,11 @@ class EventTable(KeyedTable):
         self._outcome_cells: dict[str | None, Text] = {}
         #: One bound method for every age cell (not one each).
         self._age_labeller = self._age_label
+        #: Cells are built from the held event when a row is painted (or asked for), and kept for
+        #: the rows painted lately: 10,000 rows hold no cell objects, only their events.
+        self._built: OrderedDict[str, list[Any]] = OrderedDict()
+        #: What DataTable stores for every row (one shared dict: the cells are built on demand).
+        self._no_cells: dict[ColumnKey, Any] = {}
 
     # ------------------------------------------------------------------ cells
 
@@ -63,8 +72,6 @@ class EventTable(KeyedTable):
 
     @property
     def _updated_key(self) -> Any:
-        from textual.widgets.data_table import ColumnKey
-
         return ColumnKey("updated")
 
     def cells(self, event: FeedEvent) -> list[Any]:
@@ -78,6 +85,49 @@ class EventTable(KeyedTable):
             TextCell(desc) if desc else TextCell("(no output)", DIM, fit=False),
             AgeCell(event.when, event.id, self._age_labeller),
         ]
+
+    def _row_cells(self, cells: Sequence[Any], column_keys: list[ColumnKey]) -> dict[ColumnKey, Any]:
+        if not self._no_cells:
+            self._no_cells.update(dict.fromkeys(column_keys))
+        return self._no_cells
+
+    def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
+        self._built.pop(str(key.value), None)  # (a new version of the event: built again)
+        self._forget_renders(key)
+
+    def built_cells(self, row_id: str) -> list[Any]:
+        """The row's cells, built from its event (kept for the rows painted lately)."""
+        cells = self._built.get(row_id)
+        if cells is None:
+            cells = self._built[row_id] = self.cells(self._events[row_id])
+            if len(self._built) > BUILT_ROWS:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(row_id)
+        return cells
+
+    def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
+        return self.built_cells(str(row_key.value))[column_index]
+
+    def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
+        row_id = str(row_key.value)
+        if row_id not in self._events or row_key not in self._data:
+            return None
+        index = self._column_locations.get(column_key)
+        return None if index is None else self.built_cells(row_id)[index]
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
+        key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        column = column_key if isinstance(column_key, ColumnKey) else ColumnKey(column_key)
+        if key not in self._data:
+            raise CellDoesNotExist(f"No cell exists for row_key={row_key!r}, column_key={column_key!r}.")
+        return self.cell_at(key, column)
+
+    def get_row(self, row_key: RowKey | str) -> list[Any]:
+        key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        if key not in self._data:
+            raise RowDoesNotExist(f"Row key {row_key!r} is not valid.")
+        return list(self.built_cells(str(key.value)))
 
     def _sort_key(self) -> Callable[[str], Any]:
         return self._key_for(self.sort_column)
@@ -117,13 +167,14 @@ class EventTable(KeyedTable):
 
     def merge(self, added: Iterable[FeedEvent] = (), removed: Iterable[str] = ()) -> None:
         """Add (or refresh) ``added`` and drop ``removed``, by id; cursor and view stay put."""
-        upserts = []
+        upserts: list[tuple[str, Sequence[Any]]] = []
         for event in added:
             self._events[event.id] = event
-            upserts.append((event.id, self.cells(event)))
+            upserts.append((event.id, ()))
         gone = [r for r in removed if r in self._events]
         for row_id in gone:
             self._events.pop(row_id, None)
+            self._built.pop(row_id, None)
         self.apply_rows(upserts, gone)
 
     def show_only(self, events: Iterable[FeedEvent]) -> None:
@@ -132,11 +183,11 @@ class EventTable(KeyedTable):
         wanted: dict[str, FeedEvent] = {e.id: e for e in events}
         hide = [row_id for row_id in self.ids_in_order() if row_id not in wanted]
         show = [row_id for row_id in self.hidden_ids() if row_id in wanted]
-        upserts = []
+        upserts: list[tuple[str, Sequence[Any]]] = []
         for row_id, event in wanted.items():
             if row_id not in self._events:
                 self._events[row_id] = event
-                upserts.append((row_id, self.cells(event)))
+                upserts.append((row_id, ()))
         self.apply_rows(upserts, hide=hide, show=show)
 
     def toggle_absolute(self) -> bool:

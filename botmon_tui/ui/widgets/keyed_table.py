@@ -22,8 +22,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat, zip_longest
-from typing import Any, ClassVar
+from itertools import zip_longest
+from typing import Any, ClassVar, overload
 
 from rich.segment import Segment
 from rich.style import Style
@@ -125,6 +125,31 @@ class RowIndex(TwoWayDict[RowKey, int]):
         return item in self.position
 
 
+class LineOffsets(Sequence[tuple[RowKey, int]]):
+    """DataTable's line offsets (line → (row key, line in row)) for rows one line high, read from
+    the row order itself: no list of 10,000 tuples to build, or for the collector to walk."""
+
+    def __init__(self, keys: list[RowKey]) -> None:
+        self.keys = keys
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[RowKey, int]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[RowKey, int]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[RowKey, int] | list[tuple[RowKey, int]]:
+        if isinstance(index, slice):
+            return [(key, 0) for key in self.keys[index]]
+        return (self.keys[index], 0)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def clear(self) -> None:  # (DataTable.clear(), unused here)
+        self.keys = []
+
+
 class KeyedTable(DataTable[Any]):
     """Rows keyed by id; see the module docstring."""
 
@@ -169,9 +194,11 @@ class KeyedTable(DataTable[Any]):
         self._stash: dict[str, tuple[RowKey, Row, dict[ColumnKey, Any]]] = {}
         #: The displayed rows and their line offsets, as DataTable's caches want them.
         self._ordered_rows: list[Row] = []
-        self._offsets: list[tuple[RowKey, int]] = []
+        self._offsets = LineOffsets([])
         # Rendered cells kept for repaints: a few screens' worth (DataTable keeps 10,000).
         self._cell_render_cache = LRUCache(CELL_RENDER_CACHE)
+        #: Renders of one-line cells by row, position and width (see ``_render_cell``).
+        self._line_cells: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(CELL_RENDER_CACHE)
 
     # ------------------------------------------------------------------ columns
 
@@ -210,12 +237,12 @@ class KeyedTable(DataTable[Any]):
         self.refresh()
 
     def _bump(self) -> None:
-        """A new update count. The render caches are keyed on it: drop their entries now rather
-        than leave up to 10,000 dead cell renders (~70,000 objects) for the LRU to push out."""
+        """A new update count. DataTable's render caches are keyed on it: drop their entries now
+        rather than leave dead renders for the LRU to push out. (The cell cache of one-line cells
+        is keyed on the row's position instead, see ``_render_cell``: it stays.)"""
         self._update_count += 1
         self._row_renderable_cache.clear()
         self._row_render_cache.clear()
-        self._cell_render_cache.clear()
         self._line_cache.clear()
 
     def _repaint(self) -> None:
@@ -227,6 +254,7 @@ class KeyedTable(DataTable[Any]):
         self._row_renderable_cache.clear()
         self._row_render_cache.clear()
         self._cell_render_cache.clear()
+        self._line_cells.clear()
         self._line_cache.clear()
         self.refresh()
 
@@ -248,9 +276,9 @@ class KeyedTable(DataTable[Any]):
     def _repaint_column(self, key: str) -> None:
         """Re-render one column's visible cells (e.g. ages); other cells come from the cache."""
         column_key = ColumnKey(key)
-        cache = self._cell_render_cache
-        for cache_key in [k for k in cache.keys() if k[1] == column_key]:  # noqa: SIM118 (no __iter__)
-            cache.discard(cache_key)
+        for cache in (self._cell_render_cache, self._line_cells):
+            for cache_key in [k for k in cache.keys() if k[1] == column_key]:  # noqa: SIM118 (no __iter__)
+                cache.discard(cache_key)
         self._row_render_cache.clear()
         self._line_cache.clear()
         self.refresh()
@@ -276,23 +304,27 @@ class KeyedTable(DataTable[Any]):
         column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
         if row_key is None or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        # Keyed on the row's position and the width, not on DataTable's update count: a row
+        # that stays where it is (rows added below it, or above the screen) is not rendered again.
+        # Changed cells are dropped from the cache where they change (``_update_cells``).
         cache_key = (
             row_key,
             column_key,
+            row_index,
+            width,
             base_style,
             cursor,
             hover,
             self._show_hover_cursor,
-            self._update_count,
             self._pseudo_class_state,
         )
-        cached = self._cell_render_cache.get(cache_key)
+        cached = self._line_cells.get(cache_key)
         if cached is not None:
             return cached
         row = self.rows.get(row_key)
         text = None
         if row is not None and row.height == 1 and not row.auto_height:
-            text = self._one_line_text(self._get_row_renderables(row_index).cells[column_index])
+            text = self._one_line_text(self.cell_for(row_key, row_index, column_index))
         if text is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         base_style += Style.from_meta({"row": row_index, "column": column_index})
@@ -337,7 +369,7 @@ class KeyedTable(DataTable[Any]):
                 style = style + post_style if style else post_style
             styled.append(Segment(segment.text, style))
         lines = [styled]
-        self._cell_render_cache[cache_key] = lines
+        self._line_cells[cache_key] = lines
         return lines
 
     def _one_line_text(self, cell: object) -> Text | None:
@@ -370,7 +402,7 @@ class KeyedTable(DataTable[Any]):
         """Repaint the ``key`` column of ``AgeCell`` cells if a visible label changed."""
         column_key = ColumnKey(key)
         for row_id in self.visible_row_ids():
-            cell = self._data.get(RowKey(row_id), {}).get(column_key)
+            cell = self.cell_at(RowKey(row_id), column_key)
             shown = getattr(cell, "shown", None)
             label = getattr(cell, "label", None)
             if label is not None and shown is not None and label(cell) != shown:
@@ -498,9 +530,7 @@ class KeyedTable(DataTable[Any]):
                 new.append(row_id)
                 key = self._row_keys[row_id]
             if key is not None:
-                row = self._data[key]
-                for column_key, cell in zip(column_keys, cells, strict=False):
-                    row[column_key] = cell
+                self._update_cells(key, cells, column_keys)
                 changed = True
             else:
                 self._insert(row_id, cells, column_keys)
@@ -538,11 +568,33 @@ class KeyedTable(DataTable[Any]):
         key = RowKey(row_id)
         if key in self.rows:
             raise DuplicateKey(f"The row key {row_id!r} already exists.")
-        self._data[key] = {
-            column_key: cell for column_key, cell in zip_longest(column_keys, cells[: len(column_keys)])
-        }
+        self._data[key] = self._row_cells(cells, column_keys)
         self.rows[key] = Row(key, 1)
         self._row_keys[row_id] = key
+
+    def _row_cells(self, cells: Sequence[Any], column_keys: list[ColumnKey]) -> dict[ColumnKey, Any]:
+        """The cells DataTable stores for a new row (a subclass may build its cells when painted)."""
+        return {column_key: cell for column_key, cell in zip_longest(column_keys, cells[: len(column_keys)])}
+
+    def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
+        row = self._data[key]
+        for column_key, cell in zip(column_keys, cells, strict=False):
+            row[column_key] = cell
+        self._forget_renders(key)
+
+    def _forget_renders(self, key: RowKey) -> None:
+        """Drop the cached renders of a row whose cells changed."""
+        for cache in (self._cell_render_cache, self._line_cells):
+            for cache_key in [k for k in cache.keys() if k[0] == key]:  # noqa: SIM118 (no __iter__)
+                cache.discard(cache_key)
+
+    def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
+        """What a body cell renders (DataTable's stored cell; a subclass may build it when painted)."""
+        return self._get_row_renderables(row_index).cells[column_index]
+
+    def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
+        """The cell object of a shown row (see :meth:`cell_for`)."""
+        return self._data.get(row_key, {}).get(column_key)
 
     def _set_aside(self, ids: set[str]) -> None:
         """Take rows out of the table but keep them (key, row and cells) to show them again."""
@@ -589,28 +641,26 @@ class KeyedTable(DataTable[Any]):
                 *self._ordered_rows[kept],
                 *(rows[key] for key in tail),
             ]
-            self._offsets = [*zip(head, repeat(0)), *self._offsets[kept], *zip(tail, repeat(0))]
         else:
             # (map/zip: these loops run in C.)
             keys = list(map(row_keys.__getitem__, order))
             self._row_locations = RowIndex(keys)
             self._ordered_rows = list(map(rows.__getitem__, keys))
-            # Every row is one line high (rows are only added by ``_insert``).
-            self._offsets = list(zip(keys, repeat(0)))
+        # Every row is one line high (rows are only added by ``_insert``).
+        self._offsets = LineOffsets(keys)
         self._order = order
         self._bump()
         self._ordered_row_cache[(len(keys), self._update_count)] = self._ordered_rows
-        self._offset_cache[self._update_count] = self._offsets
+        self._offset_cache[self._update_count] = self._offsets  # type: ignore[arg-type]
         # The scrollable size now, not on idle: a scroll made right after is not clamped to the
-        # old size, and the table paints once. A layout only when that size changed.
+        # old size, and the table paints once. (Setting it updates the scrollbars; no layout of
+        # the screen, which would also wrap the pane's whole output again to measure it.)
         width = sum(column.get_render_width(self) for column in self.columns.values())
         header = self.header_height if self.show_header else 0
-        size = Size(width + self._row_label_column_width, len(keys) + header)
-        resized = size != self.virtual_size
-        self.virtual_size = size
+        self.virtual_size = Size(width + self._row_label_column_width, len(keys) + header)
         self._require_update_dimensions = True
         self.cursor_coordinate = self._clamp_cursor_coordinate(self.cursor_coordinate)
-        self.refresh(layout=resized)
+        self.refresh()
         self.check_idle()
 
     def replace_all(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
