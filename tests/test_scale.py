@@ -138,15 +138,22 @@ async def test_quiet_collector_takes_over_full_collections_and_gives_them_back()
     app = TableApp()
     async with app.run_test():
         now = [100.0]
-        collector = QuietCollector(app, every=3600, quiet=2.0, clock=lambda: now[0])
+        collector = QuietCollector(app, every=10, quiet=2.0, pressure=0, clock=lambda: now[0])
         collector.start()
         assert gc.get_threshold()[2] == NEVER
+        now[0] += 11
         collector.note_input()
         assert collector.busy()
+        collector._due()
+        assert collector.collections == 0  # the user is at work: later
         now[0] += 2.5
         assert not collector.busy()
         collector._due()
         assert collector.collections == 1
+        collector._due()
+        assert collector.collections == 1  # not again before ``every``
+        collector.after_load()  # paging without a pause: collected between two pages
+        assert collector.collections == 2
         collector.freeze_startup_heap(allowed=False)
         assert not collector.frozen
         collector.freeze_startup_heap()

@@ -9,9 +9,11 @@ of older events. So:
   collected once and frozen (:meth:`QuietCollector.freeze_startup_heap`): no full collection
   walks it again;
 * the young generations are still collected automatically (cheap: only recent objects);
-* full collections run on a timer, at a quiet moment: no key or mouse input for ``quiet``
-  seconds and nothing loading. Cycles that became garbage wait for that moment; the rest is
-  freed as soon as it is unused, as always (reference counting).
+* full collections run at a quiet moment: no key or mouse input for ``quiet`` seconds and
+  nothing loading, at most every ``every`` seconds. Cycles that became garbage wait for that
+  moment (the rest is freed as soon as it is unused, as always: reference counting). While
+  the user pages through thousands of rows without a pause, :meth:`after_load` collects after
+  a page is on screen once ``pressure`` young collections have passed, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = ["QuietCollector"]
 
 #: Automatic full collections off: the oldest generation's threshold is never reached.
 NEVER = 1 << 30
+#: How often the collector looks for a quiet moment.
+CHECK_SECONDS = 2.0
 
 
 class QuietCollector:
@@ -38,13 +42,16 @@ class QuietCollector:
         *,
         every: float = 30.0,
         quiet: float = 2.0,
+        pressure: int = 10,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.every = every
         self.quiet = quiet
+        self.pressure = pressure
         self.clock = clock
         self.last_input = clock()
+        self.last_collection = clock()
         self.collections = 0
         self.frozen = False
         self._saved: tuple[int, int, int] | None = None
@@ -56,7 +63,7 @@ class QuietCollector:
         self._saved = gc.get_threshold()
         young, middle, _oldest = self._saved
         gc.set_threshold(young, middle, NEVER)
-        self._timer = self.app.set_interval(self.every, self._due, name="quiet-gc")
+        self._timer = self.app.set_interval(CHECK_SECONDS, self._due, name="quiet-gc")
 
     def stop(self) -> None:
         """Back to the interpreter's own policy (tests run many apps in one process)."""
@@ -75,19 +82,25 @@ class QuietCollector:
 
     def busy(self) -> bool:
         """The user is typing or clicking, or something is loading."""
-        if self.clock() - self.last_input < self.quiet:
-            return True
+        return self.clock() - self.last_input < self.quiet or self.loading()
+
+    def loading(self) -> bool:
         return any(worker.is_running for worker in self.app.workers)
 
     def _due(self) -> None:
-        if self.busy():
-            self.app.set_timer(self.quiet, self._due, name="quiet-gc-retry")
-            return
-        self.collect()
+        if self.clock() - self.last_collection >= self.every and not self.busy():
+            self.collect()
+
+    def after_load(self) -> None:
+        """A page of rows is on screen: collect now if much may have piled up since the last time
+        (``gc.get_count()[2]``: young collections since the last full one)."""
+        if self._saved is not None and gc.get_count()[2] >= self.pressure:
+            self.collect()
 
     def collect(self) -> None:
         gc.collect()
         self.collections += 1
+        self.last_collection = self.clock()
 
     def freeze_startup_heap(self, allowed: bool = True) -> None:
         """Collect once, then move every object alive now out of the collector's way.

@@ -36,6 +36,8 @@ WIDE_LAYOUT_COLUMNS = 140
 SORT = Binding.Group("Sort", compact=True)
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
+#: The pane follows the cursor this long after it moved (see ``on_data_table_row_highlighted``).
+PANE_DELAY = 0.01
 #: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
 FILTER_SCAN_CHARS = 20_000
 #: The Bot is read again every this many polls, on ``r`` and while it cannot be found, so that a
@@ -79,6 +81,7 @@ class EventScreen(PollingScreen):
         self.load_error: MedplumError | None = None
         self._polls = 0
         self._pane_deferred = False
+        self._pane_timer: Timer | None = None
         self._recheck_bot = False
 
     def compose(self) -> ComposeResult:
@@ -172,6 +175,10 @@ class EventScreen(PollingScreen):
             self.call_after_refresh(self._first_paint_done)
         else:
             self.update_pane()
+
+    def _pane_due(self) -> None:
+        self._pane_timer = None
+        self.update_pane()
 
     def _first_paint_done(self) -> None:
         self._pane_deferred = False
@@ -271,7 +278,11 @@ class EventScreen(PollingScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if not self._pane_deferred:
-            self.update_pane()
+            # In a turn of its own, after the table's repaint: wrapping a 10 KiB output takes up
+            # to ~35 ms, and a held arrow key moves the cursor faster than that (one update).
+            if self._pane_timer is not None:
+                self._pane_timer.stop()
+            self._pane_timer = self.set_timer(PANE_DELAY, self._pane_due, name="pane-update")
         table = self.table
         if (
             table.row_count
@@ -379,6 +390,8 @@ class EventScreen(PollingScreen):
                 delta = await self.feed.load_older()
                 await asyncio.sleep(0)  # (as in poll_job)
                 self.apply_delta(delta)
+                # (in its own turn of the loop, not right after the repaint)
+                self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
         except MedplumError as error:
             self.notify(f"Could not load older events: {error}", severity="warning", markup=False)
         except Exception as error:
