@@ -154,9 +154,11 @@ async def test_quiet_collector_takes_over_full_collections_and_gives_them_back()
         assert collector.collections == 1  # not again before ``every``
         collector.after_load()  # paging without a pause: collected between two pages
         assert collector.collections == 2
-        collector.freeze_startup_heap(allowed=False)
-        assert not collector.frozen
-        collector.freeze_startup_heap()
+        collector.freeze()
         assert collector.frozen and gc.get_freeze_count() > 0
+        collector.thaw()  # a frozen screen goes away
+        assert not collector.frozen and gc.get_freeze_count() == 0 and collector.refreeze
+        collector._due()  # at the next quiet moment: frozen again
+        assert collector.frozen and not collector.refreeze
         collector.stop()
         assert gc.get_threshold() == before and not collector.frozen

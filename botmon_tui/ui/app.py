@@ -161,11 +161,14 @@ class BotmonApp(App[int]):
             self.collector.note_input()
         await super().on_event(event)
 
-    def freeze_startup_heap(self) -> None:
-        """Once the bot list is loaded: see :meth:`QuietCollector.freeze_startup_heap`."""
-        self.collector.freeze_startup_heap(
-            allowed=not any(isinstance(screen, EventScreen) for screen in self.screen_stack)
-        )
+    def settle_heap(self) -> None:
+        """What is alive now lives on (the loaded bot list; an Event tab with its first rows):
+        out of the collector's way, see :class:`QuietCollector`."""
+        self.collector.freeze()
+
+    def release_heap(self) -> None:
+        """An Event tab is going away: its frozen objects back to the collector."""
+        self.collector.thaw()
 
     def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):

@@ -5,9 +5,9 @@ Event tab of 10,000 rows that is well over 100,000 objects and 60-400 ms of froz
 whatever moment an allocation tips the threshold: often in the middle of a poll's merge or a page
 of older events. So:
 
-* the start-up heap (modules, the app, the loaded bot list: it lives as long as the app) is
-  collected once and frozen (:meth:`QuietCollector.freeze_startup_heap`): no full collection
-  walks it again;
+* what lives on is collected once and frozen (:meth:`QuietCollector.freeze`): the start-up heap
+  (modules, the app, the loaded bot list) and an open Event tab's screen; no full collection
+  walks it again (an Event tab thaws it when it is left);
 * the young generations are still collected automatically (cheap: only recent objects);
 * full collections run at a quiet moment: no key or mouse input for ``quiet`` seconds and
   nothing loading, at most every ``every`` seconds. Cycles that became garbage wait for that
@@ -54,6 +54,8 @@ class QuietCollector:
         self.last_collection = clock()
         self.collections = 0
         self.frozen = False
+        #: Freeze again at the next quiet moment (see :meth:`thaw`).
+        self.refreeze = False
         self._saved: tuple[int, int, int] | None = None
         self._timer: Timer | None = None
 
@@ -88,7 +90,9 @@ class QuietCollector:
         return any(worker.is_running for worker in self.app.workers)
 
     def _due(self) -> None:
-        if self.clock() - self.last_collection >= self.every and not self.busy():
+        if self.refreeze and not self.busy():
+            self.freeze()
+        elif self.clock() - self.last_collection >= self.every and not self.busy():
             self.collect()
 
     def after_load(self) -> None:
@@ -102,15 +106,23 @@ class QuietCollector:
         self.collections += 1
         self.last_collection = self.clock()
 
-    def freeze_startup_heap(self, allowed: bool = True) -> None:
+    def freeze(self) -> None:
         """Collect once, then move every object alive now out of the collector's way.
 
-        Call it once the long-lived state is loaded (the bot list). Frozen objects are still
-        freed when unused; only cycles among them would never be collected, so it runs once,
-        and not while a screen that is dropped when left (an Event tab) exists (``allowed``).
+        For state that lives on: the start-up heap once the bot list is loaded, an Event tab once
+        its first rows are on screen. Frozen objects are still freed when unused (reference
+        counting); only cycles among them wait, until :meth:`thaw`, which the owner of the frozen
+        screen calls when it goes away.
         """
-        if self.frozen or not allowed:
-            return
-        self.frozen = True
         self.collect()
         gc.freeze()
+        self.frozen = True
+        self.refreeze = False
+
+    def thaw(self) -> None:
+        """A frozen screen is going away: everything back to the collector; what lives on is
+        frozen again at the next quiet moment (after a collection that frees the screen)."""
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
+            self.refreeze = True

@@ -183,6 +183,11 @@ class EventScreen(PollingScreen):
         self._pane_deferred = False
         self.update_pane()
         self.query_one(KeyFooter).release()
+        # The screen lives until it is left: out of the collector's way (thawed in on_unmount).
+        self.set_timer(0.05, self.botmon.settle_heap, name="settle-heap")
+
+    def on_unmount(self) -> None:
+        self.botmon.release_heap()
 
     def after_poll(self) -> None:
         self.update_heading()
