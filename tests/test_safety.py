@@ -573,7 +573,7 @@ def test_one_line_fields_are_bounded() -> None:
 
 async def test_a_bot_deleted_while_its_event_tab_is_open(demo: DemoServer, tmp_path: Path) -> None:
     """The Event tab never read the Bot again, so a deletion went unnoticed. Now ``r`` (and every
-    30th poll) reads it: the status says it is gone, the runs stay on screen, and it recovers."""
+    five minutes) reads it: the status says it is gone, the runs stay on screen, and it recovers."""
     from botmon_tui.ui.app import BotmonApp
     from botmon_tui.ui.crashlog import CrashLog
     from botmon_tui.ui.widgets.event_table import EventTable

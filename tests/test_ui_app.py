@@ -310,6 +310,36 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         assert table.row_count == 101 and table.selected_id == selected
 
 
+async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(
+    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle polls are one request each however short the interval; the Bot itself (deleted or
+    reconfigured while viewed) is read again once five minutes have passed."""
+    from botmon_tui.ui.screens import events as events_module
+
+    now = [1000.0]
+    monkeypatch.setattr(events_module, "monotonic", lambda: now[0])
+    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+        await open_bot(app, pilot, srv, "hl7-adt-ingest")
+
+        async def polls(n: int) -> list[str]:
+            before = len(srv.requests)
+            for _ in range(n):
+                app.poll_now()
+                await settle(pilot)
+            return [r.path.split("?")[0] for r in srv.requests[before:]]
+
+        # The list read the Bot a moment before it was opened: its Event tab does not read it again.
+        assert await polls(5) == ["/fhir/R4/AuditEvent"] * 5
+        now[0] += events_module.BOT_RECHECK_SECONDS - 1
+        assert await polls(1) == ["/fhir/R4/AuditEvent"]
+        now[0] += 2
+        assert (
+            await polls(2) == ["/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")] + ["/fhir/R4/AuditEvent"] * 2
+        )
+        # The list shows the Bot a moment before it was opened: its Event tab does not read it again.
+
+
 async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:
     async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen

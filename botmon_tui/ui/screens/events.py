@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from time import monotonic
 from typing import ClassVar
 
 from rich.style import Style
@@ -39,9 +40,12 @@ DIM = Style(dim=True)
 PANE_DELAY = 0.01
 #: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
 FILTER_SCAN_CHARS = 20_000
-#: The Bot is read again every this many polls, on ``r`` and while it cannot be found, so that a
-#: bot deleted while its Event tab is open is noticed (one read: 1 FHIR interaction; a search is 20).
-BOT_RECHECK_POLLS = 30
+#: The Bot is read again after this many seconds (and on ``r``, and at every poll while it cannot
+#: be found), so that a bot deleted or reconfigured while its Event tab is open is noticed. On a
+#: time budget, not a poll count: an idle poll stays one request however short the interval.
+BOT_RECHECK_SECONDS = 300.0
+#: The same while the tab has no events (the banner explains the bot's settings: a fix shows soon).
+BOT_RECHECK_EMPTY_SECONDS = 60.0
 
 
 class EventScreen(PollingScreen):
@@ -78,7 +82,7 @@ class EventScreen(PollingScreen):
         self._lock = asyncio.Lock()
         self.loading_older = False
         self.load_error: MedplumError | None = None
-        self._polls = 0
+        self._bot_read_at = monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
         self._pane_timer: Timer | None = None
         self._recheck_bot = False
@@ -127,12 +131,11 @@ class EventScreen(PollingScreen):
     async def poll_job(self) -> None:
         async with self._lock:
             feed = self.feed
-            self._polls += 1
             if (
                 feed.bot is None
                 or self._recheck_bot
                 or self.load_error is not None
-                or self._polls % BOT_RECHECK_POLLS == 0
+                or monotonic() >= self._bot_read_at + self._bot_recheck_after()
             ):
                 await self._read_bot()
             first = not feed.loaded
@@ -140,7 +143,11 @@ class EventScreen(PollingScreen):
             await asyncio.sleep(0)  # keys and timers get a turn between parsing a page and the table update
             self.apply_delta(delta, first=first)
 
+    def _bot_recheck_after(self) -> float:
+        return BOT_RECHECK_EMPTY_SECONDS if self.feed.loaded and not len(self.feed) else BOT_RECHECK_SECONDS
+
     async def _read_bot(self) -> None:
+        self._bot_read_at = monotonic()
         try:
             await self.feed.load_bot()
         except NotFoundError as error:
