@@ -13,7 +13,8 @@ of older events. So:
   nothing loading, at most every ``every`` seconds. Cycles that became garbage wait for that
   moment (the rest is freed as soon as it is unused, as always: reference counting). While
   the user pages through thousands of rows without a pause, :meth:`after_load` collects after
-  a page is on screen once ``pressure`` young collections have passed, so memory stays bounded.
+  a page is on screen once ``pressure`` young collections have passed, so memory stays bounded,
+  and freezes what survived it when the screen is frozen (the pages belong to it).
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ class QuietCollector:
         (``gc.get_count()[2]``: young collections since the last full one)."""
         if self._saved is not None and gc.get_count()[2] >= self.pressure:
             self.collect()
+            if self.frozen:
+                # The pages just loaded live on with the frozen screen: out of the way too, so the
+                # next of these collections walks only what came after them (its cost stays that
+                # of a few pages instead of growing with every row held: 10-56 ms -> a few ms).
+                gc.freeze()
 
     def collect(self) -> None:
         gc.collect()
