@@ -3,6 +3,7 @@ server over real HTTP: what each poll costs, and that every run shows up exactly
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -150,6 +151,36 @@ async def test_idle_feed_poll_is_one_small_request(demo: DemoServer, client: Med
     for poll in polls:
         assert "_lastUpdated=gt" in poll.path and "_total" not in poll.path
         assert poll.nbytes < 1000  # an empty Bundle: no rows, no COUNT
+
+
+async def test_feed_prefetch_sends_the_first_page_early_and_only_once(
+    demo: DemoServer, client: MedplumClient
+) -> None:
+    """An Event tab asks for its first page before building its screen; loading takes that answer
+    (no second request). A failed prefetch fails that load only; one nobody takes is dropped."""
+    bot_id = bot_named(demo, "feed-prefetch")
+    for i in range(5):
+        demo.store.add_event(bot_id, desc=f"run {i}", at=FIXED_NOW + timedelta(seconds=i))
+    mark = len(demo.requests)
+    feed = EventFeed(client, bot_id, first_page=20)
+    feed.prefetch()
+    feed.prefetch()  # already on its way: not sent twice
+    await asyncio.sleep(0.2)  # the request went out without anyone awaiting it
+    assert len(fhir_requests(demo, mark)) == 1
+    delta = await feed.load_initial()
+    assert len(delta.added) == 5 and len(fhir_requests(demo, mark)) == 1
+
+    failing = EventFeed(client, bot_id, first_page=20)
+    demo.faults.add(503, path_contains="AuditEvent")
+    failing.prefetch()
+    with pytest.raises(ServerError):
+        await failing.load_initial()
+    assert len((await failing.load_initial()).added) == 5  # asked again
+
+    unused = EventFeed(client, bot_id, first_page=20)
+    unused.prefetch()
+    unused.close()  # the screen went away before it was built: cancelled, nothing left behind
+    assert unused._first is None
 
 
 async def test_feed_delivers_each_run_once_across_ties(demo: DemoServer, client: MedplumClient) -> None:

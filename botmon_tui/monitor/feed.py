@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from botmon_tui.medplum.models import (
     Coding,
     OutcomeInfo,
     Reference,
+    SearchPage,
     format_instant,
     outcome_info,
 )
@@ -149,6 +151,7 @@ class EventFeed:
         self.max_poll_pages = max_poll_pages
         self.bot: Bot | None = None
         self.loaded = False
+        self._first: asyncio.Task[SearchPage[AuditEvent]] | None = None
         self.has_older = False
         self.invalid = 0
         self._by_id: dict[str, FeedEvent] = {}
@@ -190,9 +193,36 @@ class EventFeed:
         self.bot = await self.client.get_bot(self.bot_id)
         return self.bot
 
+    def prefetch(self) -> None:
+        """Send the first page's request now, ahead of :meth:`load_initial` (which takes its answer).
+
+        For a screen about to be built: building it keeps the event loop busy for tens of
+        milliseconds, and a request started after that waits for it before it even leaves.
+        """
+        if self._first is None and not self.loaded:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop yet: load_initial asks when it runs
+            self._first = asyncio.ensure_future(self.client.bot_events(self.bot_id, count=self.first_page))
+
+    def close(self) -> None:
+        """Drop a prefetched first page nobody took (cancelled, or its error retrieved)."""
+        first, self._first = self._first, None
+        if first is not None:
+            if first.done():
+                if not first.cancelled():
+                    first.exception()
+            else:
+                first.cancel()
+
     async def load_initial(self) -> FeedDelta:
         """The newest page of events (call once; later use :meth:`poll`)."""
-        page = await self.client.bot_events(self.bot_id, count=self.first_page)
+        first, self._first = self._first, None
+        if first is not None:
+            page = await first  # a failed prefetch fails this load; the next one asks again
+        else:
+            page = await self.client.bot_events(self.bot_id, count=self.first_page)
         self.invalid += page.invalid
         self._cursor.seed(page.resources, self.client.server_now())
         delta = self._merge(page.resources)

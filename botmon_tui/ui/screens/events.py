@@ -76,6 +76,8 @@ class EventScreen(PollingScreen):
         self.bot_id = bot_id
         self.feed = EventFeed(app.client, bot_id, window=app.event_window, first_page=app.first_page)
         self.feed.bot = bot
+        # The first page is asked for now, before the screen is built (see EventFeed.prefetch).
+        self.feed.prefetch()
         self.filter_text = ""
         self._needle: str | None = None
         self._filter_timer: Timer | None = None
@@ -103,8 +105,7 @@ class EventScreen(PollingScreen):
         yield KeyFooter(hold=0.5)
 
     def on_mount(self) -> None:
-        # Ask for the first page now: the request is on its way while the screen lays itself out
-        # and paints (the poll loop would otherwise start only after the first paint).
+        # The poll loop takes the first page (asked for in __init__) as soon as it is here.
         self.poller.start()
         self._layout(self.app.size.width)
         self.update_heading()
@@ -194,6 +195,7 @@ class EventScreen(PollingScreen):
         self.set_timer(0.05, self.botmon.settle_heap, name="settle-heap")
 
     def on_unmount(self) -> None:
+        self.feed.close()
         self.botmon.release_heap()
 
     def after_poll(self) -> None:
