@@ -136,6 +136,37 @@ async def test_bot_list_sees_a_new_bot_and_a_rename(demo: DemoServer, client: Me
 # ------------------------------------------------------------------------------------------------
 
 
+async def test_bot_list_drops_a_deleted_bot_at_the_next_roster(
+    demo: DemoServer, client: MedplumClient
+) -> None:
+    """A deleted bot is invisible to ``_lastUpdated=gt`` polls: a full bot list (every
+    ``roster_every``, or asked for by ``r``) drops it, and that poll still costs two requests."""
+    now = [FIXED_NOW]
+    project = ProjectMonitor(client, clock=lambda: now[0], roster_every=timedelta(minutes=10))
+    doomed = demo.store.add_bot({"name": "doomed", "auditEventDestination": ["resource"]})
+    await project.load()
+    assert doomed["id"] in project.statuses
+    demo.store.delete_bot(doomed["id"])
+    assert doomed["id"] not in await project.poll() and doomed["id"] in project.statuses
+    now[0] += timedelta(minutes=10)
+    mark = len(demo.requests)
+    changed = await project.poll()
+    assert doomed["id"] in changed and doomed["id"] not in project.statuses
+    paths = fhir_requests(demo, mark)
+    assert len(paths) == 2 and "_lastUpdated" not in paths[0].split("?", 1)[-1].split("&")[0]
+    # The next polls are incremental again; request_roster() makes the next one a roll call.
+    mark = len(demo.requests)
+    await project.poll()
+    assert "_lastUpdated=gt" in fhir_requests(demo, mark)[0]
+    again = demo.store.add_bot({"name": "doomed too", "auditEventDestination": ["resource"]})
+    await project.poll()
+    demo.store.delete_bot(again["id"])
+    project.request_roster()
+    mark = len(demo.requests)
+    assert again["id"] in await project.poll() and again["id"] not in project.statuses
+    assert len(fhir_requests(demo, mark)) == 2
+
+
 async def test_idle_feed_poll_is_one_small_request(demo: DemoServer, client: MedplumClient) -> None:
     bot_id = bot_named(demo, "feed-idle")
     for i in range(30):

@@ -121,6 +121,17 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         await pilot.press("escape")
         await settle(pilot)
         assert table.display and table.row_count == 11
+        # A deleted bot: polls cannot see it go; r reads the whole list (still two requests).
+        gone = bot_id(srv, "sms-opt-out-handler")
+        srv.store.delete_bot(gone)
+        app.poll_now()
+        await settle(pilot)
+        assert table.has_id(gone)
+        before = len(srv.requests)
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(srv.requests) - before == 2
+        assert not table.has_id(gone) and table.row_count == 10
 
 
 # ---------------------------------------------------------------------------- drill down

@@ -9,6 +9,10 @@ Loading (once, and on a full refresh):
 Each poll then costs two requests whatever the number of bots or events:
   ``Bot?_lastUpdated=gt<newest bot change>`` and one incremental
   ``AuditEvent?type=execute&_lastUpdated=gt<newest run>&_sort=_lastUpdated`` (grouped by bot here).
+
+A deleted bot never shows up in ``_lastUpdated=gt`` searches, so every ``roster_every`` (and on a
+manual refresh, :meth:`request_roster`) the first of the two is the whole bot list instead (one
+request up to 1,000 bots): bots no longer in it are dropped.
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ class ProjectMonitor:
         recent: timedelta = timedelta(hours=24),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         latest_page: int = 1000,
+        roster_every: timedelta = timedelta(minutes=10),
     ) -> None:
         self.client = client
+        self.roster_every = roster_every
         self.recent = recent
         self.clock = clock
         self.latest_page = latest_page
@@ -84,6 +90,8 @@ class ProjectMonitor:
         self.horizon: datetime | None = None
         self._cursor = EventCursor(scope=self._scope())
         self._bots_changed_at: datetime | None = None
+        self._roster_at = self.clock()
+        self._roster_due = False
         self._failure_ids: set[str] = set()
 
     @staticmethod
@@ -122,6 +130,8 @@ class ProjectMonitor:
         for bot in sorted(bots.resources, key=lambda b: (b.display_name.casefold(), b.id)):
             self.statuses[bot.id] = BotStatus(bot=bot)
         self._bots_changed_at = max((b.last_updated for b in bots.resources if b.last_updated), default=None)
+        self._roster_at = self.clock()
+        self._roster_due = False
         self._failure_ids = set()
         self._cursor = EventCursor(scope=self._scope())
         self._cursor.seed(latest.resources, self.client.server_now())
@@ -176,10 +186,15 @@ class ProjectMonitor:
             await self.load()
             return set(self.statuses)
         changed: set[str] = set()
-        if self._bots_changed_at is not None:
-            bots = await self.client.bots_changed_since(self._bots_changed_at)
-        else:
+        changed_at = self._bots_changed_at
+        if changed_at is None or self._roster_due or self.clock() - self._roster_at >= self.roster_every:
             bots = await self.client.list_bots()
+            self._roster_at = self.clock()
+            self._roster_due = False
+            if not bots.invalid:  # an unreadable entry may be a bot still there: drop nothing
+                changed |= self._drop_missing({bot.id for bot in bots.resources})
+        else:
+            bots = await self.client.bots_changed_since(changed_at)
         self.invalid += bots.invalid
         for bot in bots.resources:
             changed.add(bot.id)
@@ -206,7 +221,18 @@ class ProjectMonitor:
         changed |= self._expire_failures()
         return changed
 
+    def request_roster(self) -> None:
+        """Read the whole bot list at the next poll (deleted bots are dropped then)."""
+        self._roster_due = True
+
     # ------------------------------------------------------------------ bookkeeping
+
+    def _drop_missing(self, present: set[str]) -> set[str]:
+        gone = {bot_id for bot_id in self.statuses if bot_id not in present}
+        for bot_id in gone:
+            status = self.statuses.pop(bot_id)
+            self._failure_ids.difference_update(event_id for _, event_id in status.failures)
+        return gone
 
     def _resort(self) -> None:
         self.statuses = dict(

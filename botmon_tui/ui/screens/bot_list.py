@@ -179,6 +179,11 @@ class BotListScreen(PollingScreen):
 
     # ------------------------------------------------------------------ actions
 
+    def action_refresh(self) -> None:
+        # A manual refresh reads the whole bot list: deleted bots go (polls only see changes).
+        self.botmon.project.request_roster()
+        super().action_refresh()
+
     def action_open_bot(self) -> None:
         bot = self.table.selected_bot
         if bot is not None:
