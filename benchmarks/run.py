@@ -237,6 +237,22 @@ async def quiet(app: Any, seconds: float = 0.1) -> None:
     await asyncio.sleep(seconds)
 
 
+async def polls(
+    app: Any, control: Control, n: int, settle: float
+) -> tuple[list[int], list[int], list[tuple[str, str, int, int]]]:
+    """Poll ``n`` times: the requests and response bytes of each poll, and the last poll's requests."""
+    counts, sizes = [], []
+    done: list[tuple[str, str, int, int]] = []
+    for _ in range(n):
+        mark = control.mark()
+        app.poll_now()
+        await quiet(app, settle)
+        done = control.requests_since(mark)
+        counts.append(len(done))
+        sizes.append(sum(r[3] for r in done))
+    return counts, sizes, done
+
+
 async def measured(
     app: Any, paints: Paints, action: Callable[[], Awaitable[None] | object], check: Callable[[], bool]
 ) -> tuple[float, float]:
@@ -301,15 +317,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
 
         phase("startup")
         # ---------------------------------------------------------------- bot list: requests per poll
-        per_poll = []
-        list_bytes = []
-        for _ in range(3):
-            mark = control.mark()
-            app.poll_now()
-            await quiet(app, 0.05)
-            done = control.requests_since(mark)
-            per_poll.append(len(done))
-            list_bytes.append(sum(r[3] for r in done))
+        per_poll, list_bytes, _ = await polls(app, control, 3, 0.05)
         out["list_poll_requests"] = max(per_poll)
         out["list_poll_bytes"] = statistics.median(list_bytes)
 
@@ -342,14 +350,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
 
         phase("open")
         # ---------------------------------------------------------------- idle polls on the Event tab
-        idle_requests, idle_bytes = [], []
-        for _ in range(5):
-            mark = control.mark()
-            app.poll_now()
-            await quiet(app, 0.02)
-            done = control.requests_since(mark)
-            idle_requests.append(len(done))
-            idle_bytes.append(sum(r[3] for r in done))
+        idle_requests, idle_bytes, done = await polls(app, control, 5, 0.02)
         out["idle_poll_requests"] = max(idle_requests)
         out["idle_poll_bytes"] = statistics.median(idle_bytes)
         out["idle_poll_paths"] = [r[1] for r in done]

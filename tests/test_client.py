@@ -6,13 +6,13 @@ import itertools
 import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
+from demo_support import faults_cleared, settings_for
 
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.auth import ConnectionSettings, Secret
+from botmon_tui.medplum.auth import Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import (
     AuthError,
@@ -40,20 +40,7 @@ def demo() -> Iterator[DemoServer]:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(demo: DemoServer) -> Iterator[None]:
-    demo.faults.clear()
-    yield
-    demo.faults.clear()
-
-
-def settings_for(demo: DemoServer, **changes: Any) -> ConnectionSettings:
-    values: dict[str, Any] = {
-        "base_url": demo.base_url,
-        "client_id": demo.client_id,
-        "client_secret": Secret(demo.client_secret),
-        "timeout": 5.0,
-    }
-    values.update(changes)
-    return ConnectionSettings(**values)
+    yield from faults_cleared(demo)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from demo_support import faults_cleared, settings_for
 
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
@@ -36,20 +37,7 @@ def demo() -> Iterator[DemoServer]:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(demo: DemoServer) -> Iterator[None]:
-    demo.faults.clear()
-    yield
-    demo.faults.clear()
-
-
-def settings_for(demo: DemoServer, **changes: object) -> ConnectionSettings:
-    values: dict[str, object] = {
-        "base_url": demo.base_url,
-        "client_id": demo.client_id,
-        "client_secret": Secret(demo.client_secret),
-        "timeout": 5.0,
-    }
-    values.update(changes)
-    return ConnectionSettings(**values)  # type: ignore[arg-type]
+    yield from faults_cleared(demo)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -321,16 +321,13 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         assert table.row_count == 101 and table.selected_id == selected
 
 
-async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(
-    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServer, tmp_path: Path) -> None:
     """Idle polls are one request each however short the interval; the Bot itself (deleted or
     reconfigured while viewed) is read again once five minutes have passed."""
     from botmon_tui.ui.screens import events as events_module
 
     now = [1000.0]
-    monkeypatch.setattr(events_module, "monotonic", lambda: now[0])
-    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+    async with running(srv, tmp_path, (120, 40), monotonic=lambda: now[0]) as (app, pilot):
         await open_bot(app, pilot, srv, "hl7-adt-ingest")
 
         async def polls(n: int) -> list[str]:

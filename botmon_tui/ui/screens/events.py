@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from time import monotonic
 from typing import ClassVar
 
 from rich.style import Style
@@ -84,7 +83,7 @@ class EventScreen(PollingScreen):
         self._lock = asyncio.Lock()
         self.loading_older = False
         self.load_error: MedplumError | None = None
-        self._bot_read_at = monotonic()  # the Bot handed over by the bot list is fresh
+        self._bot_read_at = app.monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
         self._pane_timer: Timer | None = None
         self._recheck_bot = False
@@ -136,7 +135,7 @@ class EventScreen(PollingScreen):
                 feed.bot is None
                 or self._recheck_bot
                 or self.load_error is not None
-                or monotonic() >= self._bot_read_at + self._bot_recheck_after()
+                or self.botmon.monotonic() >= self._bot_read_at + self._bot_recheck_after()
             ):
                 await self._read_bot()
             first = not feed.loaded
@@ -148,7 +147,7 @@ class EventScreen(PollingScreen):
         return BOT_RECHECK_EMPTY_SECONDS if self.feed.loaded and not len(self.feed) else BOT_RECHECK_SECONDS
 
     async def _read_bot(self) -> None:
-        self._bot_read_at = monotonic()
+        self._bot_read_at = self.botmon.monotonic()
         try:
             await self.feed.load_bot()
         except NotFoundError as error:
