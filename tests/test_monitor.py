@@ -165,6 +165,15 @@ async def test_bot_list_drops_a_deleted_bot_at_the_next_roster(
     mark = len(demo.requests)
     assert again["id"] in await project.poll() and again["id"] not in project.statuses
     assert len(fhir_requests(demo, mark)) == 2
+    # A bot that comes back (restored) comes back whole: the run it made meanwhile counted once.
+    demo.store.add_event(again["id"], outcome="8", desc="while away", at=FIXED_NOW + timedelta(minutes=30))
+    await project.poll()
+    demo.store.add_bot(again)
+    project.request_roster()
+    assert again["id"] in await project.poll()
+    back = project.statuses[again["id"]]
+    assert back.runs_seen == 1 and back.recent_failures == 1
+    assert back.last_event is not None and back.last_event.outcome == "8"  # read without its log
 
 
 async def test_idle_feed_poll_is_one_small_request(demo: DemoServer, client: MedplumClient) -> None:

@@ -12,7 +12,9 @@ Each poll then costs two requests whatever the number of bots or events:
 
 A deleted bot never shows up in ``_lastUpdated=gt`` searches, so every ``roster_every`` (and on a
 manual refresh, :meth:`request_roster`) the first of the two is the whole bot list instead (one
-request up to 1,000 bots): bots no longer in it are dropped.
+request up to 1,000 bots): bots no longer in it leave the list. Their state is kept aside (at most
+``MAX_DEPARTED``) and still counts their runs, so a bot that comes back (restored, or a permission
+that was lost for a while) comes back whole, its runs counted once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ __all__ = ["BotStatus", "ProjectMonitor"]
 
 #: Most failures remembered per bot (for the "recent failures" count; bounded memory).
 MAX_FAILURES_PER_BOT = 10_000
+#: Bots gone from the list whose state is kept in case they come back (bounded memory).
+MAX_DEPARTED = 1000
 #: Pages of recent failures read at load (1,000 each).
 MAX_FAILURE_PAGES = 10
 #: Bots whose last run is older than the project's newest runs get it looked up once, after the
@@ -92,6 +96,7 @@ class ProjectMonitor:
         self._bots_changed_at: datetime | None = None
         self._roster_at = self.clock()
         self._roster_due = False
+        self._departed: dict[str, BotStatus] = {}
         self._failure_ids: set[str] = set()
 
     @staticmethod
@@ -132,6 +137,7 @@ class ProjectMonitor:
         self._bots_changed_at = max((b.last_updated for b in bots.resources if b.last_updated), default=None)
         self._roster_at = self.clock()
         self._roster_due = False
+        self._departed = {}
         self._failure_ids = set()
         self._cursor = EventCursor(scope=self._scope())
         self._cursor.seed(latest.resources, self.client.server_now())
@@ -200,7 +206,10 @@ class ProjectMonitor:
             changed.add(bot.id)
             status = self.statuses.get(bot.id)
             if status is None:
-                self.statuses[bot.id] = BotStatus(bot=bot)
+                back = self._departed.pop(bot.id, None)
+                if back is not None:
+                    back.bot = bot
+                self.statuses[bot.id] = back or BotStatus(bot=bot)
                 self._resort()
             else:
                 renamed = status.bot.display_name != bot.display_name
@@ -230,9 +239,18 @@ class ProjectMonitor:
     def _drop_missing(self, present: set[str]) -> set[str]:
         gone = {bot_id for bot_id in self.statuses if bot_id not in present}
         for bot_id in gone:
-            status = self.statuses.pop(bot_id)
+            self._departed[bot_id] = self.statuses.pop(bot_id)
+        while len(self._departed) > MAX_DEPARTED:
+            oldest = next(iter(self._departed))
+            status = self._departed.pop(oldest)
             self._failure_ids.difference_update(event_id for _, event_id in status.failures)
         return gone
+
+    def _status(self, bot_id: str | None) -> BotStatus | None:
+        """The state of a listed bot, or of one that left the list (its runs still count)."""
+        if not bot_id:
+            return None
+        return self.statuses.get(bot_id) or self._departed.get(bot_id)
 
     def _resort(self) -> None:
         self.statuses = dict(
@@ -241,7 +259,7 @@ class ProjectMonitor:
 
     def _note_run(self, event: AuditEvent) -> str | None:
         bot_id = event.bot_id
-        status = self.statuses.get(bot_id) if bot_id else None
+        status = self._status(bot_id)
         if status is None:
             return None
         status.runs_seen += 1
@@ -254,8 +272,7 @@ class ProjectMonitor:
         return bot_id
 
     def _note_failure(self, event: AuditEvent) -> None:
-        bot_id = event.bot_id
-        status = self.statuses.get(bot_id) if bot_id else None
+        status = self._status(event.bot_id)
         when = event.when
         if status is None or when is None or event.id in self._failure_ids:
             return
