@@ -137,21 +137,21 @@ class Control:
         return list(self.http.get("/add", params={"bot": bot_id, "n": n}).json()["ids"])
 
 
+def token_form(info: dict[str, Any]) -> dict[str, str]:
+    """The client-credentials form of the baselines' own token requests."""
+    return {
+        "grant_type": "client_credentials",
+        "client_id": info["client_id"],
+        "client_secret": info["client_secret"],
+    }
+
+
 async def raw_client(info: dict[str, Any]) -> Any:
     """A plain httpx client with a bearer token (the baselines' "raw" requests), connection warmed."""
     import httpx
 
     http = httpx.AsyncClient(base_url=info["base_url"], timeout=60)
-    token = (
-        await http.post(
-            "oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-            },
-        )
-    ).json()["access_token"]
+    token = (await http.post("oauth2/token", data=token_form(info))).json()["access_token"]
     http.headers["Authorization"] = f"Bearer {token}"
     http.headers["Accept"] = "application/fhir+json"
     (await http.get("fhir/R4/Bot", params={"_count": "1"})).raise_for_status()
@@ -922,14 +922,7 @@ def raw_startup(info: dict[str, Any], paths: list[str]) -> float:
 
     started = time.perf_counter()
     with httpx.Client(base_url=info["base_url"], timeout=60) as http:
-        token = http.post(
-            "oauth2/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": info["client_id"],
-                "client_secret": info["client_secret"],
-            },
-        ).json()["access_token"]
+        token = http.post("oauth2/token", data=token_form(info)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
         for path in paths:
             response = http.get(path, headers=headers)
