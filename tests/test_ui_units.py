@@ -137,3 +137,37 @@ def test_pane_text_bounds_huge_output() -> None:
     assert len(plain) < MAX_PANE_CHARS + 2000
     assert plain.rstrip().endswith("THE END") or "THE END" in plain
     assert "characters not shown" in plain
+
+
+async def test_updated_rows_repaint_their_new_cells_and_the_others_stay_cached() -> None:
+    """A batch of updated rows drops exactly their cached renders (one pass for the batch)."""
+    from typing import Any, ClassVar
+
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+
+    class Table(KeyedTable):
+        SPECS: ClassVar[tuple[ColumnSpec, ...]] = (ColumnSpec("id", "ID", flex=True),)
+
+        def sort_value(self, row_id: str, column: str) -> Any:
+            return (row_id,)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Table()
+
+    def shown(table: Table) -> list[str]:
+        return [table.render_line(y).text.strip() for y in range(1, 6)]
+
+    async with Host().run_test(size=(40, 10)) as pilot:
+        table = pilot.app.query_one(Table)
+        table.apply_rows([(f"r{i}", [Text(f"r{i} old")]) for i in range(5)])
+        await pilot.pause()
+        assert shown(table) == [f"r{i} old" for i in range(5)]
+        table.apply_rows([("r1", [Text("r1 new")]), ("r3", [Text("r3 new")])])
+        kept = {key[0].value for key in table._line_cells.keys()}  # noqa: SIM118
+        assert kept == {"r0", "r2", "r4"}
+        await pilot.pause()
+        assert shown(table) == ["r0 old", "r1 new", "r2 old", "r3 new", "r4 old"]

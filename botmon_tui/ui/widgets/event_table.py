@@ -93,7 +93,6 @@ class EventTable(KeyedTable):
 
     def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
         self._built.pop(str(key.value), None)  # (a new version of the event: built again)
-        self._forget_renders(key)
 
     def built_cells(self, row_id: str) -> list[Any]:
         """The row's cells, built from its event (kept for the rows painted lately)."""

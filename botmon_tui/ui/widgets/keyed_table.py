@@ -522,7 +522,7 @@ class KeyedTable(DataTable[Any]):
                 self._bring_back(row_id)
                 new.append(row_id)
         column_keys = [ColumnKey(spec.key) for spec in self.SPECS]
-        changed = False
+        updated: set[RowKey] = set()
         for row_id, cells in upserts:
             key = self._row_keys.get(row_id)
             if key is None and row_id in stash:
@@ -531,13 +531,15 @@ class KeyedTable(DataTable[Any]):
                 key = self._row_keys[row_id]
             if key is not None:
                 self._update_cells(key, cells, column_keys)
-                changed = True
+                updated.add(key)
             else:
                 self._insert(row_id, cells, column_keys)
                 new.append(row_id)
+        if updated:
+            self._forget_renders(updated)
         if selected is not None and selected not in self._row_keys:
             selected = None  # its row went away: the cursor stays at the same place
-        if moved or changed:
+        if moved or updated:
             # Updated rows may sort elsewhere now.
             at_ends = False
             order = self._sorted([*order, *new])
@@ -555,7 +557,7 @@ class KeyedTable(DataTable[Any]):
             else:
                 at_ends = False
                 order = list(heapq.merge(order, added, key=sort_key, reverse=reverse))
-        if new or gone or hidden or moved or changed:
+        if new or gone or hidden or moved or updated:
             self._install_order(order, (head, tail, cut) if at_ends else None)
             self._restore(selected, *view)
             if was_empty and order and self.show_cursor and self.cursor_type != "none":
@@ -577,15 +579,16 @@ class KeyedTable(DataTable[Any]):
         return {column_key: cell for column_key, cell in zip_longest(column_keys, cells[: len(column_keys)])}
 
     def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
+        """Store a shown row's new cells (``apply_rows`` then drops their cached renders)."""
         row = self._data[key]
         for column_key, cell in zip(column_keys, cells, strict=False):
             row[column_key] = cell
-        self._forget_renders(key)
 
-    def _forget_renders(self, key: RowKey) -> None:
-        """Drop the cached renders of a row whose cells changed."""
+    def _forget_renders(self, keys: set[RowKey]) -> None:
+        """Drop the cached renders of the rows whose cells changed: one pass over each cache for
+        the whole batch (a pass per row cost ~0.3 ms each: 1,000 updated rows froze ~0.35 s)."""
         for cache in (self._cell_render_cache, self._line_cells):
-            for cache_key in [k for k in cache.keys() if k[0] == key]:  # noqa: SIM118 (no __iter__)
+            for cache_key in [k for k in cache.keys() if k[0] in keys]:  # noqa: SIM118 (no __iter__)
                 cache.discard(cache_key)
 
     def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
