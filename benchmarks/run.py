@@ -343,9 +343,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         first_page_path = next(r[1] for r in opened if "/AuditEvent" in r[1])
         screen = app.screen
         assert isinstance(screen, EventScreen)
-        events = screen.query_one(EventTable)
-        feed = screen.feed
-        out["first_page_rows"] = events.row_count
+        out["first_page_rows"] = screen.query_one(EventTable).row_count
         out["rss_open_mb"] = psutil.Process().memory_info().rss / MB
 
         phase("open")
@@ -505,6 +503,9 @@ async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str,
     from textual.widgets import DataTable
 
     from botmon_tui.textsafe import first_line
+    from botmon_tui.ui.widgets.event_table import EventTable
+
+    columns = [spec.key for spec in EventTable.SPECS]
 
     def cells(event: Any) -> tuple[Any, ...]:
         return (
@@ -514,9 +515,8 @@ async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str,
             Text(event.when.isoformat() if event.when else ""),
         )
 
-    newest_first = all_events  # feed order
-    held = newest_first[100:]  # 9,900 rows ...
-    new = newest_first[:100]  # ... and the 100 newest, merged by a poll
+    held = all_events[100:]  # 9,900 rows (feed order: newest first) ...
+    new = all_events[:100]  # ... and the 100 newest, merged by a poll
     older = held[-100:]
     base = held[:-100]
 
@@ -530,7 +530,7 @@ async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str,
     out: dict[str, Any] = {}
     async with app.run_test(size=SIZE):
         table = app.query_one(DataTable)
-        for key in ("id", "outcome", "desc", "updated"):
+        for key in columns:
             table.add_column(key, key=key)
         _, out["naive_load_stall_ms"] = await measured(
             app,
@@ -553,16 +553,10 @@ async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str,
             app, paints, add_new, lambda: table.row_count == len(held) + len(new)
         )
         sorts = {}
-        for key in ("id", "outcome", "desc", "updated"):
-            started = time.perf_counter()
-            sort_ms, _ = await measured(
-                app,
-                paints,
-                lambda k=key: table.sort(k, key=lambda t: t.plain),
-                lambda: True,
+        for key in columns:
+            sorts[key], _ = await measured(
+                app, paints, lambda k=key: table.sort(k, key=lambda t: t.plain), lambda: True
             )
-            sorts[key] = sort_ms
-            del started
         out["naive_sort_ms"] = sorts
         out["naive_rows"] = table.row_count
     return out
@@ -668,6 +662,8 @@ def fmt(stat: dict[str, float], unit: str = "", digits: int = 0) -> str:
 
 
 def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
+    from botmon_tui.ui.widgets.event_table import EventTable
+
     def col(name: str) -> dict[str, float]:
         return spread([float(r[name]) for r in runs])
 
@@ -706,7 +702,7 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
     row(
         "Event tab idle poll: requests per poll",
         req,
-        {"median": 1.0, "min": 1.0, "max": 1.0},
+        spread([1.0]),
         "= 1",
         req["max"] == 1 and req["min"] == 1,
         note="baseline: the web app's refresh is 1 request too (a page of 20 + COUNT)",
@@ -714,8 +710,8 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
     polls, sent = cpu["polls"], cpu["requests"]
     row(
         f"Event tab idle, {cpu['interval_s']:g} s interval, {cpu['window_s']:.0f} s: requests / polls",
-        {"median": float(sent), "min": float(sent), "max": float(sent)},
-        {"median": float(polls), "min": float(polls), "max": float(polls)},
+        spread([float(sent)]),
+        spread([float(polls)]),
         "1 per interval",
         sent == polls and abs(polls - cpu["window_s"] / cpu["interval_s"]) <= 1,
         note=f"{cpu['searches']} AuditEvent searches"
@@ -800,13 +796,12 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
         f"{fmt(col('older_page_ms_median'), ' ms', 1)}, worst {fmt(col('older_page_ms_max'), ' ms', 1)}",
     )
     # Sorting.
-    labels = {"id": "ID", "outcome": "Outcome", "desc": "Outcome Desc", "updated": "Last Updated"}
-    for key, label in labels.items():
-        value = spread([r["sort_ms"][key] for r in runs])
+    for spec in EventTable.SPECS:
+        value = spread([r["sort_ms"][spec.key] for r in runs])
         row(
-            f"Sort 10,000 events by {label} (key → frame)",
+            f"Sort 10,000 events by {spec.label} (key → frame)",
             value,
-            spread([r["naive_sort_ms"][key] for r in runs]),
+            spread([r["naive_sort_ms"][spec.key] for r in runs]),
             "≤ 100 ms",
             value["median"] <= 100,
             unit=" ms",
@@ -878,41 +873,44 @@ def result_label(row: dict[str, Any]) -> str:
     return "REPORT" if row["pass"] is None else ("PASS" if row["pass"] else "FAIL")
 
 
+HEAD = ("#", "Metric", "botmon-tui", "Baseline (same run)", "Ratio", "Target", "Result")
+
+
+def table_cells(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One tuple of texts per row, in the columns of ``HEAD``."""
+    return [
+        (
+            str(number),
+            r["metric"],
+            r["value_text"],
+            r["baseline_text"],
+            ratio_label(r["ratio"]),
+            r["target"],
+            result_label(r),
+        )
+        for number, r in enumerate(rows, 1)
+    ]
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The table for README's Performance section (written to ``benchmarks/results.md``)."""
-    lines = [
-        "| # | Metric | botmon-tui | Baseline (same run) | Ratio | Target | Result |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for number, r in enumerate(rows, 1):
-        cells = (r["metric"], r["value_text"], r["baseline_text"], ratio_label(r["ratio"]), r["target"])
-        text = " | ".join(str(c).replace("|", "\\|") for c in cells)
-        lines.append(f"| {number} | {text} | **{result_label(r)}** |")
+    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    for *cells, result in table_cells(rows):
+        text = " | ".join(c.replace("|", "\\|") for c in cells)
+        lines.append(f"| {text} | **{result}** |")
     return "\n".join(lines) + "\n"
 
 
 def print_table(rows: list[dict[str, Any]]) -> str:
-    head = ("#", "Metric", "botmon-tui", "Baseline (same run)", "Ratio", "Target", "Result")
-    lines = []
-    body = []
-    for number, r in enumerate(rows, 1):
-        ratio = r["ratio"]
-        ratio_text = ratio_label(ratio)
-        result = result_label(r)
-        body.append(
-            (str(number), r["metric"], r["value_text"], r["baseline_text"], ratio_text, r["target"], result)
-        )
-    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    sep = "+".join("-" * (w + 2) for w in widths)
-    lines.append(" | ".join(str(h).ljust(w) for h, w in zip(head, widths, strict=True)))
-    lines.append(sep)
-    for b in body:
-        lines.append(" | ".join(str(x).ljust(w) for x, w in zip(b, widths, strict=True)))
-    lines.append("")
+    body = table_cells(rows)
+    widths = [max(len(x[i]) for x in [HEAD, *body]) for i in range(len(HEAD))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+
+    lines = [line(HEAD), "+".join("-" * (w + 2) for w in widths), *map(line, body), ""]
     lines.append("Notes (values: median [min–max] of the runs):")
-    for number, r in enumerate(rows, 1):
-        if r["note"]:
-            lines.append(f"  {number}. {r['note']}")
+    lines += [f"  {number}. {r['note']}" for number, r in enumerate(rows, 1) if r["note"]]
     return "\n".join(lines)
 
 
