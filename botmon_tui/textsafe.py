@@ -40,10 +40,21 @@ _INVISIBLE = [0x034F, 0x115F, 0x1160, 0x180E, 0x3164, 0xFEFF, 0xFFA0, *range(0x2
 _INVISIBLE += [*range(0x2060, 0x2065), *range(0xE0000, 0xE0080)]
 _TABLE.update({c: _REPLACEMENT for c in _INVISIBLE})
 
-_UNSAFE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u061c\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-    "\u034f\u115f\u1160\u180e\u3164\ufeff\uffa0\U000e0000-\U000e007f\ud800-\udfff]"
-)
+
+def _char_class(codes: list[int]) -> str:
+    """A regex character class matching exactly ``codes`` (runs of neighbours become ranges)."""
+    runs: list[list[int]] = []
+    for code in sorted(codes):
+        if runs and runs[-1][1] == code - 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(f"\\U{a:08x}" + (f"-\\U{b:08x}" if b > a else "") for a, b in runs) + "]"
+
+
+# What sanitize replaces, for the fast "nothing to replace" check: derived from the table, so the
+# two can never disagree.
+_UNSAFE_RE = re.compile(_char_class(list(_TABLE)))
 _SGR_RE = re.compile(r"\x1b\[([0-9;]{0,64})m")
 
 #: Longest text rendered with colour; past this the pane shows plain sanitized text (cheap).
@@ -80,7 +91,7 @@ def clip(value: object, limit: int = MAX_FIELD_CHARS) -> str:
 
 def is_safe(text: str) -> bool:
     """True when ``text`` holds no character :func:`sanitize` would replace."""
-    return "\r" not in text and _UNSAFE_RE.search(text) is None
+    return _UNSAFE_RE.search(text) is None  # CR is in the table too
 
 
 def first_line(value: object, limit: int = 200) -> str:

@@ -355,6 +355,13 @@ def test_sanitize_basics() -> None:
     assert not is_safe("\x1b[31m")
 
 
+def test_is_safe_agrees_with_sanitize_on_every_character() -> None:
+    """The fast check and the replacement table are one fact: no character passes one and not the other."""
+    for code in [*range(0x3_0000), *range(0xE_0000, 0xE_1000)]:
+        char = chr(code)
+        assert is_safe(char) == (sanitize(char) == char), hex(code)
+
+
 def test_first_line() -> None:
     assert first_line("\n\n  \x1b[31merror\x1b[0m: boom\nmore") == "error: boom"
     assert first_line("\x1b]0;title\x07x") == "␛]0;title␇x"
