@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from fault_support import TALLY_KEY, Summary
+from fault_support import TALLY_KEY, Summary, make_cert
 
 #: Settings the developer may have exported; no test may see them.
 _USER_ENVIRONMENT = (
@@ -35,6 +36,15 @@ def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     for name in _USER_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """Two self-signed certificates, ``trusted`` and ``untrusted`` (TLS tests; made once per worker)."""
+    if shutil.which("openssl") is None:  # pragma: no cover - CI images have it
+        pytest.skip("openssl is needed to make test certificates")
+    directory = tmp_path_factory.mktemp("certs")
+    return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
 
 
 # ------------------------------------------------------------------------------------------------

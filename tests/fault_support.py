@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from botmon_tui.demo import DemoServer
@@ -327,10 +331,8 @@ class Crashed(Exception):
 # ------------------------------------------------------------------------------------------------
 
 
-def make_cert(directory: Any, name: str) -> tuple[Any, Any]:
+def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 / localhost / DNS_HOST (``openssl`` must exist)."""
-    import subprocess
-
     cert, key = directory / f"{name}.pem", directory / f"{name}.key"
     subprocess.run(
         [
@@ -344,9 +346,7 @@ def make_cert(directory: Any, name: str) -> tuple[Any, Any]:
     return cert, key
 
 
-def server_context(pair: tuple[Any, Any]) -> Any:
-    import ssl
-
+def server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(pair[0]), str(pair[1]))
     return context
@@ -364,15 +364,11 @@ class Resolver:
     """
 
     def __init__(self) -> None:
-        import socket
-
         self.down = False
         self.lookups = 0
         self._real = socket.getaddrinfo
 
     def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        import socket
-
         name = host.decode("ascii", "replace") if isinstance(host, bytes) else host
         if name == DNS_HOST:
             self.lookups += 1

@@ -45,7 +45,6 @@ from fault_support import (
     Resolver,
     Tally,
     check_no_leaks,
-    make_cert,
     screen_leaks,
     screen_text,
     seed_hostile,
@@ -820,16 +819,6 @@ def test_the_matrix_is_big_enough() -> None:
     assert len(HOSTILE) + len(SERVER_TEXTS) >= 25
     assert len(SCENARIOS) + 1 >= 15  # + the flapping server
     assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    import shutil
-
-    if shutil.which("openssl") is None:  # pragma: no cover - CI images have it
-        pytest.skip("openssl is needed to make test certificates")
-    directory = tmp_path_factory.mktemp("certs")
-    return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from demo_support import faults_cleared, settings_for
+from fault_support import server_context
 
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
@@ -116,30 +117,11 @@ async def test_the_access_token_is_scrubbed_from_errors_and_listed_as_a_secret(d
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    import shutil
-
-    from fault_support import make_cert
-
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make test certificates")
-    directory = tmp_path_factory.mktemp("certs")
-    return {name: make_cert(directory, name) for name in ("trusted", "untrusted")}
-
-
-def _server_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
-    from fault_support import server_context
-
-    context: ssl.SSLContext = server_context(pair)
-    return context
-
-
 async def test_tls_is_verified_and_ca_file_adds_to_the_default_cas(
     certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with DemoServer(
-        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=_server_context(certs["trusted"])
+        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=server_context(certs["trusted"])
     ) as srv:
         # A certificate no CA vouches for: refused, with a message that says so.
         async with MedplumClient(settings_for(srv)) as client:
