@@ -155,12 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
             return 0
         return len(resp.body) if resp.mode == "normal" else len(resp.body) // 2
 
-    def _write(self, resp: Response, *, head: bool) -> int:
+    def _write(self, resp: Response, *, head: bool) -> None:
         if resp.mode == "drop":
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            return 0
+            return
         date = next((value for name, value in resp.headers if name.lower() == "date"), None)
         self.log_request(resp.status)
         self.send_response_only(resp.status, resp.reason)
@@ -175,20 +175,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         if head:
-            return 0
+            return
         if resp.mode == "normal":
             self.wfile.write(resp.body)
-            return len(resp.body)
-        part = resp.body[: len(resp.body) // 2]
+            return
         try:
-            self.wfile.write(part)
+            self.wfile.write(resp.body[: len(resp.body) // 2])
             self.wfile.flush()
             if resp.mode == "hang":
                 self._stall()
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        return len(part)
 
     def _stall(self) -> None:
         """Wait until the client disconnects, the server stops, or the cap passes."""
