@@ -189,6 +189,21 @@ async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:
         assert isinstance(app.screen, BotListScreen)
 
 
+async def test_a_bot_deleted_while_viewed_keeps_its_id_on_screen(srv: DemoServer, tmp_path: Path) -> None:
+    """The "not found" mark takes room on the heading's first line: the deep link gives way to
+    the id alone (always visible), as it does for a long name."""
+    async with running(srv, tmp_path, (100, 30)) as (app, pilot):
+        target = bot_id(srv, "hl7-adt-ingest")
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        heading = screen.query_one("#heading")
+        assert target in heading.render_line(0).text
+        srv.store.delete_bot(target)
+        await pilot.press("r")
+        await settle(pilot)
+        first = heading.render_line(0).text
+        assert "not found (deleted?)" in first and f"Bot/{target}" in first
+
+
 # ---------------------------------------------------------------------------- sorting
 
 

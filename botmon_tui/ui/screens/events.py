@@ -237,7 +237,7 @@ class EventScreen(PollingScreen):
             if self.load_error is not None:
                 text.append("  not found (deleted?)", PALETTE.warn)
             # The deep link holds the id; when it does not fit, the id alone (always visible).
-            if len(name) + 2 + len(link) <= self.size.width - 2:
+            if text.cell_len + 2 + len(link) <= self.size.width - 2:
                 text.append(f"  {link}", DIM)
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
