@@ -245,6 +245,15 @@ async def test_basic_auth(demo: DemoServer) -> None:
     assert token_posts(demo, mark) == 0
 
 
+def test_basic_credentials_as_sent_are_a_secret_of_the_settings(demo: DemoServer) -> None:
+    """The base64 of ``id:secret`` in the Basic header is scrubbed by whoever reads the settings'
+    secrets (the CLI's output from the start, not only once a client has been made)."""
+    settings = settings_for(demo, auth_method="basic")
+    encoded = settings.basic_header().removeprefix("Basic ")
+    assert encoded in settings.secrets() and demo.client_secret in settings.secrets()
+    assert encoded not in settings_for(demo).secrets()  # never sent: nothing to scrub
+
+
 async def test_wrong_secret_is_an_auth_error(demo: DemoServer) -> None:
     wrong = "0123456789abcdef-not-the-secret"
     async with MedplumClient(settings_for(demo, client_secret=Secret(wrong))) as medplum:

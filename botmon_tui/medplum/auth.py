@@ -106,5 +106,9 @@ class ConnectionSettings:
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def secrets(self) -> list[str]:
-        """Every secret value held, so that messages can be scrubbed of them."""
-        return [s.reveal() for s in (self.client_secret, self.access_token) if s]
+        """Every secret value held, so that messages can be scrubbed of them (with HTTP Basic, the
+        base64 of ``id:secret`` that the header carries too: a server may echo it)."""
+        values = [s.reveal() for s in (self.client_secret, self.access_token) if s]
+        if self.auth_method == "basic" and self.client_id and self.client_secret:
+            values.append(self.basic_header().removeprefix("Basic "))
+        return values

@@ -340,8 +340,6 @@ class MedplumClient:
         values = self.settings.secrets()
         if self._token and self._token not in values:
             values.append(self._token)
-        if self.settings.auth_method == "basic" and self.settings.client_id and self.settings.client_secret:
-            values.append(self.settings.basic_header().removeprefix("Basic "))  # base64 of id:secret
         return values
 
     def _scrub(self, text: str) -> str:
