@@ -360,7 +360,15 @@ async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServ
         assert (
             await polls(2) == ["/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")] + ["/fhir/R4/AuditEvent"] * 2
         )
-        # The list shows the Bot a moment before it was opened: its Event tab does not read it again.
+        # r reads the Bot again at once, and only that poll does.
+        before = len(srv.requests)
+        await pilot.press("r")
+        await settle(pilot)
+        assert [r.path.split("?")[0] for r in srv.requests[before:]] == [
+            "/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest"),
+            "/fhir/R4/AuditEvent",
+        ]
+        assert await polls(1) == ["/fhir/R4/AuditEvent"]
 
 
 async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import ClassVar
 
 from rich.style import Style
@@ -86,7 +87,6 @@ class EventScreen(PollingScreen):
         self._bot_read_at = app.monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
         self._pane_timer: Timer | None = None
-        self._recheck_bot = False
 
     def compose(self) -> ComposeResult:
         app = self.botmon
@@ -133,7 +133,6 @@ class EventScreen(PollingScreen):
             feed = self.feed
             if (
                 feed.bot is None
-                or self._recheck_bot
                 or self.load_error is not None
                 or self.botmon.monotonic() >= self._bot_read_at + self._bot_recheck_after()
             ):
@@ -158,11 +157,10 @@ class EventScreen(PollingScreen):
             self.update_heading()
             raise self.load_error from None
         self.load_error = None
-        self._recheck_bot = False
         self.update_heading()
 
     def action_refresh(self) -> None:
-        self._recheck_bot = True
+        self._bot_read_at = -math.inf  # r reads the Bot again too
         super().action_refresh()
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
