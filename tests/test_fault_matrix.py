@@ -25,14 +25,15 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_support import settings_for
 from fault_support import (
     DNS_HOST,
     HEADER_TEXT,
@@ -53,15 +54,12 @@ from fault_support import (
     unsafe_chars,
 )
 from textual.pilot import Pilot
-from ui_support import APP_BASE, FIXED, SEED, settle
+from ui_support import FIXED, SEED, polled, running, settle, status
 
 from botmon_tui.cli import main
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.auth import ConnectionSettings, Secret
-from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.textsafe import ansi_text, first_line, is_safe, sanitize
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.crashlog import CrashLog
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
@@ -78,10 +76,6 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     record = Tally()
     yield record
     request.node.user_properties.append((TALLY_KEY, record.as_json()))
-
-
-def status(app: BotmonApp) -> str:
-    return app.screen.query_one(StatusLine).plain
 
 
 def toasts(app: BotmonApp) -> list[str]:
@@ -115,54 +109,12 @@ def hostile_server() -> DemoServer:
     return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED, max_log_bytes=None, history_days=1))
 
 
-def app_for(
-    base_url: str,
-    srv: DemoServer,
-    log_dir: Path,
-    *,
-    clock: Callable[[], datetime] = lambda: FIXED,
-    ca_file: str | None = None,
-    timeout: float = 5.0,
-    secret: str | None = None,
-    **options: Any,
-) -> BotmonApp:
-    settings = ConnectionSettings(
-        base_url=base_url,
-        client_id=srv.client_id,
-        client_secret=Secret(secret or srv.client_secret),
-        ca_file=ca_file,
-        timeout=timeout,
-    )
-    client = MedplumClient(settings)
-    defaults: dict[str, Any] = {
-        "interval": 3600.0,
-        "clock": clock,
-        "auto_poll": False,
-        "tz": UTC,
-        "monotonic": lambda: 1000.0,
-        "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=client.secrets),
-        "app_base": APP_BASE,
-        "server_label": "fault matrix",
-        "close_client": True,
-    }
-    defaults.update(options)
-    app = BotmonApp(client=client, **defaults)
-    app.animation_level = "none"
-    return app
-
-
-async def polled(pilot: Pilot[Any]) -> None:
-    """After a poll was started: its worker is done and the screen has caught up (one pause;
-    ``settle`` pauses three times, and every pause waits for the process to be idle)."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-@asynccontextmanager
-async def session(app: BotmonApp, size: tuple[int, int] = (100, 30)) -> AsyncIterator[Pilot[Any]]:
-    async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        yield pilot
+def session(
+    srv: DemoServer, log_dir: Path, size: tuple[int, int] = (100, 30), **options: Any
+) -> AbstractAsyncContextManager[tuple[BotmonApp, Pilot[Any]]]:
+    """``running`` with the matrix's label and connection settings (a 5 s timeout)."""
+    options = {"settings": settings_for(srv), "server_label": "fault matrix", **options}
+    return running(srv, log_dir, size, **options)
 
 
 # ================================================================================================
@@ -190,8 +142,7 @@ async def test_hostile_text_in_the_tui(
     srv, seeded = hostile
     viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
     srv.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED - timedelta(hours=2))
-    app = app_for(srv.base_url, srv, tmp_path)
-    async with session(app, size=(150, 60)) as pilot:
+    async with session(srv, tmp_path, (150, 60)) as (app, pilot):
         # The bot list: every row on screen at once, each name shown literally.
         table = app.screen.query_one(BotTable)
         assert table.row_count == len(srv.store.bots) and table.size.height > table.row_count
@@ -424,8 +375,7 @@ async def test_hostile_server_texts_in_the_tui(
 ) -> None:
     srv = quiet_server
     bot_id = _matrix_bot(srv)
-    app = app_for(srv.base_url, srv, tmp_path, bot_id=bot_id)
-    async with session(app) as pilot:
+    async with session(srv, tmp_path, bot_id=bot_id) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         for item in SERVER_TEXTS:
@@ -999,16 +949,13 @@ async def test_faults_in_the_tui(
     group: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tally: Tally
 ) -> None:
     with environment(group, request, monkeypatch) as env:
-        app = app_for(
-            env.base_url,
+        async with session(
             env.srv,
             tmp_path,
+            settings=settings_for(env.srv, base_url=env.base_url, ca_file=env.ca_file, timeout=1.0),
             clock=lambda: env.now[0],
-            ca_file=env.ca_file,
-            timeout=1.0,
             auto_poll=True,  # the status line shows when the automatic retry comes
-        )
-        async with session(app) as pilot:
+        ) as (app, pilot):
             app.open_bot(env.bot_id)
             await settle(pilot)
             watch = Watch(app, pilot, env)

@@ -15,6 +15,7 @@ from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.crashlog import CrashLog
+from botmon_tui.ui.widgets.status_line import StatusLine
 
 #: The demo's "now" and the app's clock: ages and snapshots are stable.
 FIXED = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
@@ -26,23 +27,29 @@ def demo_server() -> DemoServer:
     return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED))
 
 
-def make_app(srv: DemoServer, log_dir: Path, **options: Any) -> BotmonApp:
-    settings = ConnectionSettings(
-        base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
-    )
+def make_app(
+    srv: DemoServer, log_dir: Path, settings: ConnectionSettings | None = None, **options: Any
+) -> BotmonApp:
+    """The app on ``srv`` (or on ``settings``), its crash log in ``log_dir`` (``crash_log=None``:
+    the default one, in the state dir)."""
+    if settings is None:
+        settings = ConnectionSettings(
+            base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+        )
+    client = MedplumClient(settings)
     defaults: dict[str, Any] = {
         "interval": 3600.0,
         "clock": lambda: FIXED,
         "auto_poll": False,
         "tz": UTC,
         "monotonic": lambda: 1000.0,
-        "crash_log": CrashLog(log_dir / "botmon-tui.log"),
+        "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=client.secrets),
         "app_base": APP_BASE,
         "server_label": "demo backend",
         "close_client": True,
     }
     defaults.update(options)
-    app = BotmonApp(client=MedplumClient(settings), **defaults)
+    app = BotmonApp(client=client, **defaults)
     app.animation_level = "none"
     return app
 
@@ -54,6 +61,18 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def polled(pilot: Pilot[Any]) -> None:
+    """After a poll was started: its worker is done and the screen has caught up (one pause;
+    ``settle`` pauses three times, and every pause waits for the process to be idle)."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def status(app: BotmonApp) -> str:
+    """The status line of the screen on top."""
+    return str(app.screen.query_one(StatusLine).plain)
 
 
 @asynccontextmanager
