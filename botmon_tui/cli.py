@@ -20,8 +20,8 @@ import re
 import shutil
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -550,14 +550,22 @@ async def _patiently(io: Output, request: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(exc.retry_after)
 
 
-async def _list_bots(settings: ConnectionSettings, io: Output) -> tuple[list[Bot], list[dict[str, Any]], int]:
+@asynccontextmanager
+async def _connected(settings: ConnectionSettings, io: Output) -> AsyncIterator[MedplumClient]:
+    """The client of one command; what it learnt to keep secret (its access token) is scrubbed from
+    the output too, also when the command fails."""
     from botmon_tui.medplum.client import MedplumClient
 
     async with MedplumClient(settings) as client:
         try:
-            page = await _patiently(io, client.list_bots)
+            yield client
         finally:
             io.remember_secrets(client.secrets())
+
+
+async def _list_bots(settings: ConnectionSettings, io: Output) -> tuple[list[Bot], list[dict[str, Any]], int]:
+    async with _connected(settings, io) as client:
+        page = await _patiently(io, client.list_bots)
     return page.resources, page.raw, page.invalid
 
 
@@ -570,13 +578,8 @@ async def _list_events(
     failures: bool,
     since: datetime | None,
 ) -> tuple[Bot, list[AuditEvent], list[dict[str, Any]], int]:
-    from botmon_tui.medplum.client import MedplumClient
-
-    async with MedplumClient(settings) as client:
-        try:
-            return await _read_events(client, io, bot_id, limit=limit, failures=failures, since=since)
-        finally:
-            io.remember_secrets(client.secrets())
+    async with _connected(settings, io) as client:
+        return await _read_events(client, io, bot_id, limit=limit, failures=failures, since=since)
 
 
 async def _read_events(
