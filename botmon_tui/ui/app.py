@@ -161,15 +161,6 @@ class BotmonApp(App[int]):
             self.collector.note_input()
         await super().on_event(event)
 
-    def settle_heap(self) -> None:
-        """What is alive now lives on (the loaded bot list; an Event tab with its first rows):
-        out of the collector's way, see :class:`QuietCollector`."""
-        self.collector.freeze()
-
-    def release_heap(self) -> None:
-        """An Event tab is going away: its frozen objects back to the collector."""
-        self.collector.thaw()
-
     def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
             self.pop_screen()

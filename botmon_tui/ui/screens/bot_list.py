@@ -98,7 +98,7 @@ class BotListScreen(PollingScreen):
             if project.needs_backfill():
                 self.show_statuses(await project.backfill())
             # After the list is on screen (one collection, ~0.1 s, once).
-            self.call_after_refresh(self.botmon.settle_heap)
+            self.call_after_refresh(self.botmon.collector.freeze)
         else:
             changed = await project.poll()
             self.show_statuses(changed)

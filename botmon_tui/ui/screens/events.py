@@ -189,11 +189,11 @@ class EventScreen(PollingScreen):
         self.update_pane()
         self.query_one(KeyFooter).release()
         # The screen lives until it is left: out of the collector's way (thawed in on_unmount).
-        self.set_timer(0.05, self.botmon.settle_heap, name="settle-heap")
+        self.set_timer(0.05, self.botmon.collector.freeze, name="settle-heap")
 
     def on_unmount(self) -> None:
         self.feed.close()
-        self.botmon.release_heap()
+        self.botmon.collector.thaw()
 
     def after_poll(self) -> None:
         self.update_heading()
