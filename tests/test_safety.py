@@ -18,6 +18,7 @@ import httpx
 import pytest
 from demo_support import faults_cleared, settings_for
 from fault_support import server_context
+from ui_support import polled, running, settle, status
 
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
@@ -180,13 +181,13 @@ def test_the_schedule_never_waits_longer_than_its_longest_backoff() -> None:
 
 def test_every_message_is_one_safe_line() -> None:
     async def exercise() -> None:
-        for status, body, ctype in [
+        for code, body, ctype in [
             (502, b"<html>\x1b]0;t\x07</html>", "text/\x85html"),
             (500, b'{"resourceType":"OperationOutcome","issue":[{"details":{"text":"a\\nb\\u001b"}}]}', "x"),
             (429, b'{"issue": 7}', "application/json"),
         ]:
             transport = httpx.MockTransport(
-                lambda request, s=status, b=body, c=ctype: httpx.Response(
+                lambda request, s=code, b=body, c=ctype: httpx.Response(
                     s, content=b, headers=[(b"content-type", c.encode("latin-1"))]
                 )
             )
@@ -237,15 +238,8 @@ def _state_logs(home: Path) -> list[Path]:
 async def test_a_bug_in_a_tui_worker_is_logged_in_the_state_dir_without_secrets(
     demo: DemoServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botmon_tui.ui.app import BotmonApp
-    from botmon_tui.ui.widgets.status_line import StatusLine
-
-    client = MedplumClient(settings_for(demo))
-    app = BotmonApp(client=client, interval=3600.0, auto_poll=False, close_client=True)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        token = client._token
+    async with running(demo, isolated_home, crash_log=None) as (app, pilot):  # the default log
+        token = app.client._token
         assert token
 
         async def broken() -> set[str]:
@@ -253,9 +247,8 @@ async def test_a_bug_in_a_tui_worker_is_logged_in_the_state_dir_without_secrets(
 
         monkeypatch.setattr(app.project, "poll", broken)
         app.poll_now()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        line = app.screen.query_one(StatusLine).plain
+        await polled(pilot)
+        line = status(app)
         assert app.is_running
         assert "Internal error (RuntimeError)" in line and "\n" not in line.strip()
         assert token not in line and demo.client_secret not in line
@@ -390,42 +383,25 @@ def test_readable_secret_files_warn_on_the_command_line(
 
 
 async def _tour_the_tui(demo: DemoServer, tmp_path: Path, bot_id: str) -> None:
-    from botmon_tui.ui.app import BotmonApp
-    from botmon_tui.ui.crashlog import CrashLog
     from botmon_tui.ui.screens.events import EventScreen
     from botmon_tui.ui.widgets.bot_table import BotTable
 
-    client = MedplumClient(settings_for(demo))
-    app = BotmonApp(
-        client=client,
-        interval=3600.0,
-        auto_poll=False,
-        close_client=True,
-        crash_log=CrashLog(tmp_path / "log"),
-    )
-
-    async def settle() -> None:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle()
+    async with running(demo, tmp_path, size=(120, 40)) as (app, pilot):
         assert app.screen.query_one(BotTable).select_id(bot_id)
         # Every key of the bot list, then the Event tab: sort, filter, times, older, refresh,
         # pause, help, the command palette, back.
         for keys in (["2", "3", "r", "p", "p"], ["slash", "h", "l", "enter", "escape"], ["enter"]):
             await pilot.press(*keys)
-            await settle()
+            await settle(pilot)
         assert isinstance(app.screen, EventScreen)
         for keys in (["1", "4", "t", "t", "o", "end", "r", "tab", "tab"], ["slash", "x", "enter", "escape"]):
             await pilot.press(*keys)
-            await settle()
+            await settle(pilot)
         await pilot.press("question_mark")
         await pilot.press("escape", "ctrl+p")
         await pilot.pause()
         await pilot.press("escape", "escape")
-        await settle()
+        await settle(pilot)
 
 
 def test_a_tui_and_cli_session_only_reads(
@@ -544,33 +520,18 @@ def test_one_line_fields_are_bounded() -> None:
 async def test_a_bot_deleted_while_its_event_tab_is_open(demo: DemoServer, tmp_path: Path) -> None:
     """The Event tab never read the Bot again, so a deletion went unnoticed. Now ``r`` (and every
     five minutes) reads it: the status says it is gone, the runs stay on screen, and it recovers."""
-    from botmon_tui.ui.app import BotmonApp
-    from botmon_tui.ui.crashlog import CrashLog
     from botmon_tui.ui.widgets.event_table import EventTable
-    from botmon_tui.ui.widgets.status_line import StatusLine
 
     bot = demo.store.add_bot({"resourceType": "Bot", "name": "short-lived"})
     for minute in (3, 2, 1):
         demo.store.add_event(bot["id"], desc=f"run {minute}", at=FIXED_NOW.replace(minute=minute))
-    app = BotmonApp(
-        client=MedplumClient(settings_for(demo)),
-        bot_id=bot["id"],
-        clock=lambda: FIXED_NOW,
-        interval=3600.0,
-        auto_poll=False,
-        close_client=True,
-        crash_log=CrashLog(tmp_path / "log"),
-    )
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(demo, tmp_path, size=(100, 30), bot_id=bot["id"]) as (app, pilot):
 
         async def refresh() -> str:
             await pilot.press("r")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            return str(app.screen.query_one(StatusLine).plain)
+            await polled(pilot)
+            return status(app)
 
-        await app.workers.wait_for_complete()
-        await pilot.pause()
         table = app.screen.query_one(EventTable)
         assert table.row_count == 3
         saved = demo.store.bot(bot["id"])
