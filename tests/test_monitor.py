@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from demo_support import settings_for
 
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import AuthError, RateLimitedError, ServerError
 from botmon_tui.monitor.feed import EventFeed
@@ -42,19 +42,9 @@ def crowded_demo() -> Iterator[DemoServer]:
     server.stop()
 
 
-async def open_client(demo: DemoServer) -> MedplumClient:
-    settings = ConnectionSettings(
-        base_url=demo.base_url,
-        client_id=demo.client_id,
-        client_secret=Secret(demo.client_secret),
-        timeout=5.0,
-    )
-    return MedplumClient(settings)
-
-
 @pytest.fixture
 async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
-    async with await open_client(demo) as medplum:
+    async with MedplumClient(settings_for(demo)) as medplum:
         yield medplum
 
 
@@ -80,7 +70,7 @@ async def test_bot_list_poll_costs_two_requests_whatever_the_number_of_bots(
     which: str, request: pytest.FixtureRequest
 ) -> None:
     demo: DemoServer = request.getfixturevalue(which)
-    async with await open_client(demo) as medplum:
+    async with MedplumClient(settings_for(demo)) as medplum:
         monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW)
         await monitor.load()
         assert len(monitor.statuses) == len(demo.store.bots)
@@ -317,7 +307,7 @@ async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_u
     than that, and each is looked up once (one request per such bot, after load; none per poll)."""
     server = start_demo()
     try:
-        async with await open_client(server) as medplum:
+        async with MedplumClient(settings_for(server)) as medplum:
             monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW, latest_page=20)
             await monitor.load()
             todo = monitor.needs_backfill()
