@@ -192,9 +192,8 @@ class KeyedTable(DataTable[Any]):
         self._row_keys: dict[str, RowKey] = {}
         #: Rows hidden by a filter, kept as they were: id → (key, row, cells).
         self._stash: dict[str, tuple[RowKey, Row, dict[ColumnKey, Any]]] = {}
-        #: The displayed rows and their line offsets, as DataTable's caches want them.
+        #: The displayed rows, as DataTable's order cache wants them.
         self._ordered_rows: list[Row] = []
-        self._offsets = LineOffsets([])
         # Rendered cells kept for repaints: a few screens' worth (DataTable keeps 10,000).
         self._cell_render_cache = LRUCache(CELL_RENDER_CACHE)
         #: Renders of one-line cells by row, position and width (see ``_render_cell``).
@@ -649,12 +648,11 @@ class KeyedTable(DataTable[Any]):
             keys = list(map(row_keys.__getitem__, order))
             self._row_locations = RowIndex(keys)
             self._ordered_rows = list(map(rows.__getitem__, keys))
-        # Every row is one line high (rows are only added by ``_insert``).
-        self._offsets = LineOffsets(keys)
         self._order = order
         self._bump()
         self._ordered_row_cache[(len(keys), self._update_count)] = self._ordered_rows
-        self._offset_cache[self._update_count] = self._offsets  # type: ignore[arg-type]
+        # Every row is one line high (rows are only added by ``_insert``).
+        self._offset_cache[self._update_count] = LineOffsets(keys)  # type: ignore[arg-type]
         # The scrollable size now, not on idle: a scroll made right after is not clamped to the
         # old size, and the table paints once. (Setting it updates the scrollbars; no layout of
         # the screen, which would also wrap the pane's whole output again to measure it.)
