@@ -179,51 +179,43 @@ def test_the_schedule_never_waits_longer_than_its_longest_backoff() -> None:
     assert schedule.failure(RateLimitedError("slow down", retry_after=7.0)) == 7.0
 
 
-def test_every_message_is_one_safe_line() -> None:
-    async def exercise() -> None:
-        for code, body, ctype in [
-            (502, b"<html>\x1b]0;t\x07</html>", "text/\x85html"),
-            (500, b'{"resourceType":"OperationOutcome","issue":[{"details":{"text":"a\\nb\\u001b"}}]}', "x"),
-            (429, b'{"issue": 7}', "application/json"),
-        ]:
-            transport = httpx.MockTransport(
-                lambda request, s=code, b=body, c=ctype: httpx.Response(
-                    s, content=b, headers=[(b"content-type", c.encode("latin-1"))]
-                )
-            )
-            settings = ConnectionSettings(base_url="https://medplum.test/", auth_method="none")
-            async with MedplumClient(settings, transport=transport) as client:
-                try:
-                    await client.list_bots()
-                except Exception as error:
-                    from botmon_tui.medplum.errors import MedplumError
+@pytest.mark.parametrize(
+    ("code", "body", "ctype"),
+    [
+        (502, b"<html>\x1b]0;t\x07</html>", "text/\x85html"),
+        (500, b'{"resourceType":"OperationOutcome","issue":[{"details":{"text":"a\\nb\\u001b"}}]}', "x"),
+        (429, b'{"issue": 7}', "application/json"),
+    ],
+    ids=["html-502", "outcome-500", "429"],
+)
+async def test_every_message_is_one_safe_line(code: int, body: bytes, ctype: str) -> None:
+    from botmon_tui.medplum.errors import MedplumError
 
-                    assert isinstance(error, MedplumError), repr(error)
-                    assert "\n" not in str(error) and is_safe(str(error))
-
-    asyncio.run(exercise())
+    headers = [(b"content-type", ctype.encode("latin-1"))]
+    transport = httpx.MockTransport(lambda request: httpx.Response(code, content=body, headers=headers))
+    settings = ConnectionSettings(base_url="https://medplum.test/", auth_method="none")
+    async with MedplumClient(settings, transport=transport) as client:
+        with pytest.raises(MedplumError) as info:
+            await client.list_bots()
+    assert "\n" not in str(info.value) and is_safe(str(info.value))
 
 
-def test_absurd_bodies_and_token_lifetimes_are_handled() -> None:
+async def test_absurd_bodies_and_token_lifetimes_are_handled() -> None:
     """Deeply nested JSON raised RecursionError and an ``expires_in`` of 10**400 OverflowError:
     neither is a MedplumError, so each was an internal error instead of a clear message."""
+    from botmon_tui.medplum.errors import BadResponseError
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/oauth2/token"):
             return httpx.Response(200, content=b'{"access_token": "tok", "expires_in": 1' + b"0" * 400 + b"}")
         return httpx.Response(200, content=b"[" * 200_000, headers={"content-type": "application/fhir+json"})
 
-    async def exercise() -> None:
-        from botmon_tui.medplum.errors import BadResponseError
-
-        settings = ConnectionSettings(
-            base_url="https://medplum.test/", client_id="id", client_secret=Secret("secret-value")
-        )
-        async with MedplumClient(settings, transport=httpx.MockTransport(answer)) as client:
-            with pytest.raises(BadResponseError, match="not JSON"):
-                await client.list_bots()
-
-    asyncio.run(exercise())
+    settings = ConnectionSettings(
+        base_url="https://medplum.test/", client_id="id", client_secret=Secret("secret-value")
+    )
+    async with MedplumClient(settings, transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(BadResponseError, match="not JSON"):
+            await client.list_bots()
 
 
 # ------------------------------------------------------------------------------------------------
