@@ -276,10 +276,10 @@ class EventFeed:
 
     # ------------------------------------------------------------------ merging
 
-    def _merge(self, events: Iterable[AuditEvent | FeedEvent], *, evict: bool = True) -> FeedDelta:
+    def _merge(self, events: Iterable[AuditEvent], *, evict: bool = True) -> FeedDelta:
         delta = FeedDelta()
-        for item in events:
-            event = item if isinstance(item, FeedEvent) else FeedEvent(item)
+        for model in events:
+            event = FeedEvent(model)
             existing = self._by_id.get(event.id)
             if existing is not None:
                 if event_key(existing) == event_key(event):
