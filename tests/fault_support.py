@@ -106,18 +106,28 @@ def seed_hostile(srv: DemoServer, at: datetime) -> dict[str, dict[str, Any]]:
             fields["name"] = f"hostile-{number:02d}"
         bot = srv.store.add_bot({"resourceType": "Bot", **fields})
         when = at - timedelta(minutes=number + 1)
-        first = srv.store.add_event(bot["id"], outcome="8", desc=item.text, at=when)
-        # The second run carries the hostile text in its id and as an unknown outcome code. The
-        # demo derives versionIds from UUID ids, so the id is swapped in the stored JSON afterwards
-        # (what a hostile server would send).
-        second = srv.store.add_event(
-            bot["id"], outcome=short(item.text, 40), desc="second run", at=when - timedelta(seconds=1)
-        )
-        record = srv.store.event_record(second["id"])
-        assert record is not None and record.res is not None
-        record.res["id"] = second["id"] = f"h{number:02d}-{short(item.text, 50)}"
-        seeded[item.name] = {"bot": bot, "events": [first, second]}
+        events = hostile_runs(srv, bot["id"], item.text, when, f"h{number:02d}-{short(item.text, 50)}")
+        seeded[item.name] = {"bot": bot, "events": events}
     return seeded
+
+
+def hostile_runs(
+    srv: DemoServer, bot_id: str, text: str, at: datetime, second_id: str
+) -> list[dict[str, Any]]:
+    """Two runs of the bot: ``text`` as the outcomeDesc of the first (at ``at``); the second (a
+    second earlier) carries it in its id (``second_id``) and as an unknown outcome code.
+
+    The demo derives versionIds from UUID ids, so the id is swapped in the stored JSON afterwards
+    (what a hostile server would send).
+    """
+    first = srv.store.add_event(bot_id, outcome="8", desc=text, at=at)
+    second = srv.store.add_event(
+        bot_id, outcome=short(text, 40), desc="second run", at=at - timedelta(seconds=1)
+    )
+    record = srv.store.event_record(second["id"])
+    assert record is not None and record.res is not None
+    record.res["id"] = second["id"] = second_id
+    return [first, second]
 
 
 # ------------------------------------------------------------------------------------------------

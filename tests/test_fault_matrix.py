@@ -46,6 +46,7 @@ from fault_support import (
     Resolver,
     Tally,
     check_no_leaks,
+    hostile_runs,
     screen_leaks,
     screen_text,
     seed_hostile,
@@ -172,16 +173,8 @@ async def test_hostile_text_in_the_tui(
                     cronString=fields.get("cronString"),
                 )
                 at = FIXED + timedelta(minutes=number + 1)
-                first = srv.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
-                second = srv.store.add_event(
-                    viewer["id"],
-                    outcome=short(item.text, 40),
-                    desc="second run",
-                    at=at - timedelta(seconds=1),
-                )
-                record = srv.store.event_record(second["id"])
-                assert record is not None and record.res is not None
-                record.res["id"] = f"v{number:02d}-{short(item.text, 50)}"
+                second_id = f"v{number:02d}-{short(item.text, 50)}"
+                first, second = hostile_runs(srv, viewer["id"], item.text, at, second_id)
                 await pilot.press("r")
                 await polled(pilot)
                 assert app.is_running and app.screen is screen
@@ -189,7 +182,7 @@ async def test_hostile_text_in_the_tui(
                 _check_text(heading, "heading")
                 if item.in_bot:
                     assert item.literal in heading
-                for event_id in (record.res["id"], first["id"]):  # the first one stays selected
+                for event_id in (second["id"], first["id"]):  # the first one stays selected
                     assert events_table.select_id(event_id)
                     await pilot.pause()
                     for column in ("id", "outcome", "desc"):
