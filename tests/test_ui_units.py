@@ -171,3 +171,53 @@ async def test_updated_rows_repaint_their_new_cells_and_the_others_stay_cached()
         assert kept == {"r0", "r2", "r4"}
         await pilot.pause()
         assert shown(table) == ["r0 old", "r1 new", "r2 old", "r3 new", "r4 old"]
+
+
+async def test_the_pane_builds_its_text_again_only_when_something_it_shows_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual.app import App, ComposeResult
+
+    from botmon_tui.monitor.feed import FeedEvent
+    from botmon_tui.ui.widgets import outcome_pane
+    from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+
+    built: list[str] = []
+
+    def counting(event: FeedEvent, **options: object) -> object:
+        built.append(event.id)
+        return pane_text(event, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outcome_pane, "pane_text", counting)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OutcomePane()
+
+    def feed_event(event_id: str, desc: str) -> FeedEvent:
+        return FeedEvent(
+            AuditEvent.model_validate(
+                {
+                    "resourceType": "AuditEvent",
+                    "id": event_id,
+                    "meta": {"lastUpdated": "2025-03-14T11:50:00.000Z"},
+                    "outcome": "0",
+                    "outcomeDesc": desc,
+                }
+            )
+        )
+
+    one, two = feed_event("ev-1", "\x1b[32mfirst\x1b[0m"), feed_event("ev-2", "second")
+    async with Host().run_test() as pilot:
+        pane = pilot.app.query_one(OutcomePane)
+        for now in (NOW, NOW + timedelta(seconds=20)):  # still "10m ago"
+            pane.show(one, now=now, tz=UTC, app_base="https://app/")
+        assert built == ["ev-1"] and "first" in pane.plain and "(10m ago)" in pane.plain
+        pane.show(one, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        assert built == ["ev-1", "ev-1"] and "(11m ago)" in pane.plain
+        newer = feed_event("ev-1", "first, then more")  # a new version of the same run
+        pane.show(newer, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        assert built == ["ev-1"] * 3 and "then more" in pane.plain
+        pane.show(two, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        pane.show(two, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        assert built == ["ev-1"] * 3 + ["ev-2"] and "second" in pane.plain

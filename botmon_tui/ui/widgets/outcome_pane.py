@@ -125,8 +125,8 @@ class OutcomePane(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.event_id: str | None = None
-        #: The text last shown (to skip an update that changes nothing).
-        self._shown: Text | None = None
+        #: What the text last shown was made from (to skip an update that would change nothing).
+        self._shown: tuple[object, ...] | None = None
         self.border_title = "Outcome Desc"
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -144,13 +144,17 @@ class OutcomePane(VerticalScroll, can_focus=True):
             self._shown = None
             self.body.update(Text("No event selected.", style=DIM))
             return
+        colour = not self.app.no_color
+        # Everything ``pane_text`` reads (``now`` only through the age and the zone name): when a
+        # poll or a page of older rows changed none of it, the text is neither built again (~16 ms
+        # for a 10 KiB coloured log) nor re-wrapped.
+        shown = (event, relative_age(event.when, now), now.astimezone(tz).tzname(), tz, app_base, colour)
+        if shown == self._shown:
+            return
+        self._shown = shown
         changed = event.id != self.event_id
         self.event_id = event.id
-        text = pane_text(event, now=now, tz=tz, app_base=app_base, colour=not self.app.no_color)
-        if not changed and text == self._shown:
-            return  # a poll or a page of older rows changed nothing here: no re-wrap of a 10 KiB log
-        self._shown = text
-        self.body.update(text)
+        self.body.update(pane_text(event, now=now, tz=tz, app_base=app_base, colour=colour))
         if changed:
             self.scroll_home(animate=False, immediate=True)
 
