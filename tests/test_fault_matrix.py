@@ -496,20 +496,12 @@ def clear(env: Env) -> None:
     env.srv.faults.clear()
 
 
-def on_fhir(**fault: Any) -> Callable[[Env], None]:
-    """Every FHIR request gets ``fault`` until healed."""
+def on_fhir(path_contains: str = "/fhir/", **fault: Any) -> Callable[[Env], None]:
+    """Every FHIR request (or only those whose path holds ``path_contains``: ``"AuditEvent"``,
+    the searches, while Bot reads still work) gets ``fault`` until healed."""
 
     def inject(env: Env) -> None:
-        env.srv.faults.add(count=None, path_contains="/fhir/", **fault)
-
-    return inject
-
-
-def on_audit_events(**fault: Any) -> Callable[[Env], None]:
-    """Every AuditEvent search gets ``fault`` until healed (Bot reads still work)."""
-
-    def inject(env: Env) -> None:
-        env.srv.faults.add(count=None, path_contains="AuditEvent", **fault)
+        env.srv.faults.add(count=None, path_contains=path_contains, **fault)
 
     return inject
 
@@ -533,16 +525,15 @@ def _dns_up(env: Env) -> None:
     env.resolver.down = False
 
 
-def _bad_certificate(env: Env) -> None:
-    assert env.certs is not None
-    env.srv.tls = server_context(env.certs["untrusted"])
-    env.srv.restart(forget_tokens=False)
+def _certificate(name: str) -> Callable[[Env], None]:
+    """The server restarts with the ``name`` certificate (``trusted`` or ``untrusted``)."""
 
+    def serve(env: Env) -> None:
+        assert env.certs is not None
+        env.srv.tls = server_context(env.certs[name])
+        env.srv.restart(forget_tokens=False)
 
-def _good_certificate(env: Env) -> None:
-    assert env.certs is not None
-    env.srv.tls = server_context(env.certs["trusted"])
-    env.srv.restart(forget_tokens=False)
+    return serve
 
 
 def _credentials_refused(env: Env) -> None:
@@ -643,8 +634,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("timeout (a body that never ends)", on_fhir(kind="hang"), words=r"Timed out talking to"),
     Scenario(
         "TLS error (untrusted certificate)",
-        _bad_certificate,
-        _good_certificate,
+        _certificate("untrusted"),
+        _certificate("trusted"),
         r"TLS error.*certificate verify failed",
         group="tls",
     ),
@@ -708,13 +699,15 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("truncated JSON", on_fhir(kind="malformed"), words=r"not JSON", group="http-b"),
     Scenario(
         "JSON of the wrong resourceType",
-        on_audit_events(status=200, body=json.dumps({"resourceType": "Patient", "id": "p1"})),
+        on_fhir("AuditEvent", status=200, body=json.dumps({"resourceType": "Patient", "id": "p1"})),
         words=r"Unexpected search result: expected a Bundle, got Patient",
         group="http-c",
     ),
     Scenario(
         "Bundle.entry not a list",
-        on_audit_events(status=200, body=json.dumps({"resourceType": "Bundle", "entry": {"resource": {}}})),
+        on_fhir(
+            "AuditEvent", status=200, body=json.dumps({"resourceType": "Bundle", "entry": {"resource": {}}})
+        ),
         words=r"Bundle\.entry is not a list",
         group="http-c",
     ),
