@@ -26,7 +26,6 @@ __all__ = [
     "level_style",
     "outcome_text",
     "relative_age",
-    "short_id",
 ]
 
 #: Semantic level (models.OutcomeInfo.level) → style. Bold on failures so they stand out in mono.
@@ -68,7 +67,6 @@ class Palette:
 
 #: The app sets ``PALETTE.set_monochrome(app.no_color)`` at start (NO_COLOR is process-wide).
 PALETTE = Palette()
-WARN_STYLE = PALETTE.warn
 
 
 def level_style(level: str) -> Style:
@@ -121,10 +119,6 @@ def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = Fal
     return text
 
 
-def zone_name(tz: tzinfo | None, now: datetime) -> str:
-    return now.astimezone(tz).tzname() or "local"
-
-
 def outcome_text(info: OutcomeInfo | None, *, code: bool = True, missing: str = "—") -> Text:
     """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
     if info is None:
@@ -133,21 +127,6 @@ def outcome_text(info: OutcomeInfo | None, *, code: bool = True, missing: str = 
     if code and info.code and info.code != info.display:
         label += f" ({clip(info.code)})"
     return Text(label, style=level_style(info.level), no_wrap=True, overflow="ellipsis")
-
-
-def short_id(value: str, width: int) -> str:
-    """The id cut to ``width`` cells with an ellipsis (ids are ASCII in practice; sanitized anyway)."""
-    text = clip(value)
-    if len(text) <= width:
-        return text
-    return text[: max(1, width - 1)] + "…"
-
-
-def audit_summary(bot: Bot) -> tuple[str, bool]:
-    """``(text, warn)``: the audit settings in words, and whether they mean "no events will appear"."""
-    dest = "+".join(clip(d) for d in bot.audit_destination)
-    trigger = clip(bot.audit_trigger)
-    return f"{dest} · {trigger}", not bot.writes_audit_events
 
 
 def audit_text(bot: Bot, *, compact: bool = False) -> Text:
