@@ -286,14 +286,9 @@ def check_no_leaks(leaks: list[str], where: str) -> None:
 
 
 @dataclass
-class Summary:
+class Summary(Tally):
     """The tallies of a whole session (conftest adds each test's into one)."""
 
-    hostile: dict[str, set[str]] = field(default_factory=dict)
-    faults: dict[str, set[str]] = field(default_factory=dict)
-    crashes: list[str] = field(default_factory=list)
-    lost_runs: list[str] = field(default_factory=list)
-    escape_leaks: list[str] = field(default_factory=list)
     tests: int = 0
 
     def add(self, payload: str) -> None:
