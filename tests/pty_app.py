@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from demo_support import settings_for
 from fault_support import HOSTILE, seed_hostile
 from ui_support import FIXED, SEED
 
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.screens.events import EventScreen
@@ -58,11 +58,8 @@ def main(mode: str) -> int:
                 at = FIXED - timedelta(minutes=number)
                 desc = f"run {number}\n\x1b[31mred\x1b[0m and plain text"
                 srv.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
-        settings = ConnectionSettings(
-            base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
-        )
         app = BotmonApp(
-            client=MedplumClient(settings),
+            client=MedplumClient(settings_for(srv)),
             interval=3600.0,
             clock=lambda: FIXED,
             auto_poll=False,
