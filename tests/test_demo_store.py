@@ -169,6 +169,18 @@ def test_big_bot_logs_of_realistic_size() -> None:
     assert logs == [e["outcomeDesc"] for e in DemoStore(cfg).events_for(by_name(s, "bulk-importer"))]
 
 
+def test_an_event_viewed_without_its_log_is_the_same_event_less_outcome_desc() -> None:
+    """``_elements`` without ``outcomeDesc`` skips computing the bulk logs; nothing else changes."""
+    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=1, big_bot_events=50, big_bot_log_bytes=1024)
+    s = DemoStore(cfg)
+    for event in s.events_for(by_name(s, "bulk-importer")):
+        rec = s.event_record(event["id"])
+        assert rec is not None
+        full = rec.view(s.project_id)
+        assert full["outcomeDesc"] == event["outcomeDesc"]
+        assert rec.view(s.project_id, log=False) == {k: v for k, v in full.items() if k != "outcomeDesc"}
+
+
 # --------------------------------------------------------------------------------------------------
 # Store API
 # --------------------------------------------------------------------------------------------------
