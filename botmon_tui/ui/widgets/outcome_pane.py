@@ -21,7 +21,7 @@ from botmon_tui.ui.formatting import (
     absolute_time,
     duration_text,
     entity_lines,
-    level_style,
+    outcome_text,
     relative_age,
     seconds_between,
 )
@@ -58,13 +58,10 @@ def pane_text(
     The output comes right after the summary so that at 80x24 it is on screen without scrolling.
     """
     info = event.outcome_info
-    style = level_style(info.level)
     zone = now.astimezone(tz).tzname() or ""
     text = Text(end="")
-    outcome = f"{info.symbol} {clip(info.display)}"
-    if info.code and info.code != info.display:
-        outcome += f" ({clip(info.code)})"
-    text.append(outcome, style)
+    outcome = outcome_text(info)
+    text.append_text(outcome)
     text.append("  ")
     text.append(clip(event.id), LABEL)
     text.append("\n")
@@ -97,7 +94,7 @@ def pane_text(
         text.append("\n")
 
     row("Event", clip(event.id))
-    row("Outcome", Text(outcome, style=style))
+    row("Outcome", outcome)
     row("", Text(clip(info.description), style=DIM))
     row("Started", f"{absolute_time(started, tz, ms=True)} {zone}".rstrip())
     ended_text = f"{absolute_time(ended, tz, ms=True)} {zone}".rstrip()
