@@ -128,10 +128,7 @@ class EventTable(KeyedTable):
             raise RowDoesNotExist(f"Row key {row_key!r} is not valid.")
         return list(self.built_cells(str(key.value)))
 
-    def _sort_key(self) -> Callable[[str], Any]:
-        return self._key_for(self.sort_column)
-
-    def _key_for(self, column: str) -> Callable[[str], Any]:
+    def sort_key(self, column: str) -> Callable[[str], Any]:
         """Sort keys read from the held events (no per-row key table: 10,000 rows are sorted in ~10 ms)."""
         events = self._events
         if column == "updated":
@@ -151,9 +148,6 @@ class EventTable(KeyedTable):
 
             return desc
         return lambda row_id: (row_id,)
-
-    def sort_value(self, row_id: str, column: str) -> Any:
-        return self._key_for(column)(row_id) if row_id in self._events else ()
 
     # ------------------------------------------------------------------ updates
 

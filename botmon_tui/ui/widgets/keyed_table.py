@@ -14,7 +14,8 @@ insert-at-position, ``clear()`` loses the cursor and ``remove_row`` is O(n). So 
 * gives every column a fixed width computed from the table's width (one "flex" column takes
   the rest), so nothing depends on measuring every cell and the layout fits 80 columns.
 
-Subclasses say how to sort (:meth:`sort_value`) and which columns exist (:attr:`SPECS`).
+Subclasses say how to sort (:meth:`sort_value`, or :meth:`sort_key` for a whole column) and
+which columns exist (:attr:`SPECS`).
 """
 
 from __future__ import annotations
@@ -460,10 +461,13 @@ class KeyedTable(DataTable[Any]):
                 self.sort_by(spec.key)
                 return
 
-    def _sort_key(self) -> Callable[[str], Any]:
-        column = self.sort_column
+    def sort_key(self, column: str) -> Callable[[str], Any]:
+        """The key that sorts row ids by ``column`` (from :meth:`sort_value` unless overridden)."""
         value = self.sort_value
         return lambda row_id: value(row_id, column)
+
+    def _sort_key(self) -> Callable[[str], Any]:
+        return self.sort_key(self.sort_column)
 
     def _sorted(self, ids: Iterable[str]) -> list[str]:
         return sorted(ids, key=self._sort_key(), reverse=self.sort_reverse)
