@@ -444,6 +444,26 @@ async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) 
         assert selected in table.ids_in_order()
 
 
+async def test_other_orders_load_older_events_only_on_request(srv: DemoServer, tmp_path: Path) -> None:
+    """Oldest first, the selected (newest) run sits on the last row: that is no request for older
+    events. It used to be one, and each page loaded asked for the next: the whole history paged in."""
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        table = screen.query_one(EventTable)
+        assert table.row_count == 100 and screen.feed.has_older
+        before = len(srv.requests)
+        await pilot.press("4")  # Last Updated, oldest first
+        await settle(pilot)
+        assert table.cursor_row == table.row_count - 1 and not table.oldest_at_bottom
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.row_count == 100 and len(srv.requests) == before
+        await pilot.press("o")  # still there when asked for
+        await settle(pilot)
+        assert 190 <= table.row_count <= 200 and len(srv.requests) == before + 1
+
+
 async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path) -> None:
     async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen

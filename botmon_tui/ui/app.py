@@ -42,7 +42,7 @@ LONG_HELP = {
     "events.back": "Back: clear the filter, leave the pane, then back to the bot list",
     "events.filter": "Filter events by id, outcome or output text",
     "events.times": "Last Updated: toggle absolute times / relative ages",
-    "events.older": "Load the next page of older events (also at the bottom of the table)",
+    "events.older": "Load the next page of older events (also at the bottom of the table, newest first)",
     "events.focus_pane": "Focus the Outcome Desc pane / the table",
     "events.read_output": "Focus the Outcome Desc pane to scroll the output",
     "poll.refresh": "Refresh now",

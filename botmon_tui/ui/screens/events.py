@@ -294,8 +294,11 @@ class EventScreen(PollingScreen):
                 self._pane_timer.stop()
             self._pane_timer = self.set_timer(PANE_DELAY, self._pane_due, name="pane-update")
         table = self.table
+        # Only when the bottom is where older rows go: in any other order the selected row can sit
+        # on the last line after a sort or a page, and each page loaded would ask for the next one.
         if (
             table.row_count
+            and table.oldest_at_bottom
             and event.cursor_row >= table.row_count - 1
             and self.feed.has_older
             and not self.feed.at_limit

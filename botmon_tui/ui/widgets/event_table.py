@@ -61,6 +61,11 @@ class EventTable(KeyedTable):
         #: What DataTable stores for every row (one shared dict: the cells are built on demand).
         self._no_cells: dict[ColumnKey, Any] = {}
 
+    @property
+    def oldest_at_bottom(self) -> bool:
+        """Newest first by time (the default): the last row is the oldest, so older pages go there."""
+        return self.sort_column == "updated" and self.sort_reverse
+
     # ------------------------------------------------------------------ cells
 
     def _age_label(self, cell: AgeCell) -> str:
