@@ -23,7 +23,13 @@ from botmon_tui.config import (
     config_dir_from,
     read_config_file,
 )
-from botmon_tui.medplum.auth import DEFAULT_BASE_URL, DEFAULT_FHIR_URL_PATH, ConnectionSettings, Secret
+from botmon_tui.medplum.auth import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FHIR_URL_PATH,
+    ConnectionSettings,
+    Secret,
+    app_link,
+)
 
 
 @dataclass
@@ -587,3 +593,12 @@ def test_a_secret_pasted_as_the_file_name_is_not_echoed(fs: Layout) -> None:
     with pytest.raises(ConfigError, match="not shown") as info:
         fs.connection(Flags(client_id="i", client_secret_file="d41d8cd98f00b204e9800998ecf8427e"))
     assert "d41d8cd98f00b204e9800998ecf8427e" not in str(info.value)
+
+
+def test_web_app_links_follow_the_api_host() -> None:
+    hosted = ConnectionSettings(base_url="https://api.medplum.com/")
+    assert hosted.app_base == "https://app.medplum.com/"
+    assert app_link(hosted.app_base, "Bot", "b-1", "event") == "https://app.medplum.com/Bot/b-1/event"
+    own = ConnectionSettings(base_url="https://api.example.org/")
+    assert app_link(own.app_base, "AuditEvent", "e-1") == "https://app.example.org/AuditEvent/e-1"
+    assert ConnectionSettings(base_url="http://localhost:8103/").app_base == "http://localhost:8103/"

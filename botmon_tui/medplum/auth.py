@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_FHIR_URL_PATH", "AuthMethod", "ConnectionSettings", "Secret"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_FHIR_URL_PATH",
+    "AuthMethod",
+    "ConnectionSettings",
+    "Secret",
+    "app_link",
+]
 
 DEFAULT_BASE_URL = "https://api.medplum.com/"
 DEFAULT_FHIR_URL_PATH = "fhir/R4/"
@@ -112,3 +119,10 @@ class ConnectionSettings:
         if self.auth_method == "basic" and self.client_id and self.client_secret:
             values.append(self.basic_header().removeprefix("Basic "))
         return values
+
+
+def app_link(app_base: str, resource_type: str, resource_id: str, page: str = "") -> str:
+    """A page of the Medplum web app (see :attr:`ConnectionSettings.app_base`): the resource, or one
+    of its tabs (``app_link(base, "Bot", id, "event")`` is a bot's Event tab)."""
+    link = f"{app_base}{resource_type}/{resource_id}"
+    return f"{link}/{page}" if page else link

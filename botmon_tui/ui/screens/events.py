@@ -15,6 +15,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
+from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
@@ -230,7 +231,7 @@ class EventScreen(PollingScreen):
             text.append("\nloading…", DIM)
         else:
             name = clip(bot.display_name)
-            link = f"{app.app_base}Bot/{clip(bot.id)}/event"
+            link = app_link(app.app_base, "Bot", clip(bot.id), "event")
             text.append(name, BOLD)
             if self.load_error is not None:
                 text.append("  not found (deleted?)", PALETTE.warn)
@@ -267,7 +268,9 @@ class EventScreen(PollingScreen):
         elif not feed.loaded or feed.bot is None:
             show = False
         elif len(feed) == 0:
-            banner.show_reason(explain_no_events(feed.bot), f"{self.botmon.app_base}Bot/{clip(feed.bot.id)}")
+            banner.show_reason(
+                explain_no_events(feed.bot), app_link(self.botmon.app_base, "Bot", clip(feed.bot.id))
+            )
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import ansi_text, clip
@@ -106,7 +107,7 @@ def pane_text(
     for index, line in enumerate(entities or ["—"]):
         row("Entities" if index == 0 else "", line)
     if app_base:
-        row("Link", f"{clip(app_base)}AuditEvent/{clip(event.id)}")
+        row("Link", app_link(clip(app_base), "AuditEvent", clip(event.id)))
     text.rstrip()
     return text
 
