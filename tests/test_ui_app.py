@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
-from ui_support import FIXED, bot_id, running, settle
+from ui_support import FIXED, bot_id, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
@@ -24,7 +24,6 @@ from botmon_tui.ui.screens.help import HelpScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
-from botmon_tui.ui.widgets.status_line import StatusLine
 
 SIZES = [(80, 24), (120, 40)]
 EPOCH = FIXED - timedelta(days=3650)
@@ -36,10 +35,6 @@ def srv() -> Iterator[DemoServer]:
 
     with demo_server() as server:
         yield server
-
-
-def status(app: object) -> str:
-    return app.screen.query_one(StatusLine).plain  # type: ignore[attr-defined]
 
 
 async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # type: ignore[no-untyped-def]
