@@ -175,7 +175,7 @@ def make_app(info: dict[str, Any], **options: Any) -> Any:
     settings = ConnectionSettings(
         base_url=info["base_url"], client_id=info["client_id"], client_secret=Secret(info["client_secret"])
     )
-    from botmon_tui.ui.crashlog import CrashLog
+    from botmon_tui.crashlog import CrashLog
 
     # The benchmark never writes to the user's own crash log.
     log = Path(tempfile.mkdtemp(prefix="botmon-bench-")) / "botmon-tui.log"

@@ -19,16 +19,13 @@ import os
 import re
 import shutil
 import sys
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
-import platformdirs
 from rich.cells import cell_len, set_cell_size
 
 from botmon_tui import __version__
@@ -41,10 +38,11 @@ from botmon_tui.config import (
     Sources,
     demo_settings,
 )
+from botmon_tui.crashlog import CrashLog
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.errors import AuthError, MedplumError, NotFoundError, RateLimitedError
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
-from botmon_tui.textsafe import first_line, sanitize
+from botmon_tui.textsafe import first_line, mask_secrets, sanitize
 
 if TYPE_CHECKING:
     from botmon_tui.medplum.client import MedplumClient
@@ -374,10 +372,7 @@ class Output:
         self.secrets.extend(v for v in values if v and v not in self.secrets)
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "********")
-        return text
+        return mask_secrets(text, self.secrets)
 
     def error(self, message: str) -> None:
         line = " ".join(sanitize(self.scrub(message)).split())
@@ -798,23 +793,11 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
 
 
 def _crash_log(error: BaseException, secrets: Sequence[str]) -> str:
-    """Write the traceback (secrets scrubbed) to the log file; return where it went."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    for secret in secrets:
-        if secret:
-            body = body.replace(secret, "********")
-    path = Path(platformdirs.user_state_dir("botmon-tui")) / "botmon-tui.log"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.exists() and path.stat().st_size > 1_000_000:
-            os.replace(path, path.with_suffix(".log.1"))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as handle:
-            handle.write(f"--- {stamp} {PROG} {__version__} (command line)\n{body}\n")
-    except OSError:
-        return "could not write the log file"
-    return f"traceback in {path}"
+    """Write the traceback (secrets masked) to the crash log; return where it went."""
+    log = CrashLog(secrets=lambda: secrets)
+    if log.write(error, f"{PROG} {__version__} (command line)"):
+        return f"traceback in {log.path}"
+    return "could not write the log file"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

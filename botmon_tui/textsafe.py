@@ -15,10 +15,20 @@ and hands Rich a string that can contain no other control code.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from rich.text import Text
 
-__all__ = ["MAX_ANSI_CHARS", "MAX_FIELD_CHARS", "ansi_text", "clip", "first_line", "is_safe", "sanitize"]
+__all__ = [
+    "MAX_ANSI_CHARS",
+    "MAX_FIELD_CHARS",
+    "ansi_text",
+    "clip",
+    "first_line",
+    "is_safe",
+    "mask_secrets",
+    "sanitize",
+]
 
 # C0 controls (except TAB and LF) become their Unicode "control picture" (U+2400 + code),
 # so an ESC shows as ␛ and the reader sees that something was there. DEL becomes ␡.
@@ -87,6 +97,14 @@ def clip(value: object, limit: int = MAX_FIELD_CHARS) -> str:
     if len(text) <= limit:
         return sanitize(text)
     return sanitize(text[:limit]) + "…"
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each (non-empty) secret replaced by ``********``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
 
 
 def is_safe(text: str) -> bool:

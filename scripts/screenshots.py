@@ -21,11 +21,11 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 from textual.pilot import Pilot
 
+from botmon_tui.crashlog import CrashLog
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.crashlog import CrashLog
 
 NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
 SEED = 42

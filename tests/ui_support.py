@@ -10,11 +10,11 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from botmon_tui.crashlog import CrashLog
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.crashlog import CrashLog
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 #: The demo's "now" and the app's clock: ages and snapshots are stable.

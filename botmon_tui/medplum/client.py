@@ -46,6 +46,7 @@ from botmon_tui.medplum.models import (
 )
 from botmon_tui.medplum.ratelimit import RateLimitInfo, ms_before_next, parse_ratelimit
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.textsafe import mask_secrets
 
 __all__ = ["MAX_BODY_BYTES", "MedplumClient", "RequestStats"]
 
@@ -343,10 +344,7 @@ class MedplumClient:
         return values
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets():
-            if secret:
-                text = text.replace(secret, "********")
-        return text
+        return mask_secrets(text, self.secrets())
 
     def _describe_body(self, response: httpx.Response, content: bytes, body: Any) -> str:
         if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":

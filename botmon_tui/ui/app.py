@@ -17,13 +17,13 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from botmon_tui.crashlog import CrashLog
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import ProjectMonitor
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.commands import BotmonCommands
-from botmon_tui.ui.crashlog import CrashLog
 from botmon_tui.ui.formatting import PALETTE, duration_text
 from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from textual.dom import DOMNode
 from textual.timer import Timer
 
+from botmon_tui.crashlog import CrashLog
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.monitor.schedule import PollSchedule
-from botmon_tui.ui.crashlog import CrashLog
 
 __all__ = ["Poller"]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from botmon_tui.textsafe import mask_secrets
+
 __all__ = ["CrashLog", "default_log_path"]
 
 #: Rotate the log past this size (one previous generation is kept).
@@ -31,18 +33,12 @@ class CrashLog:
         self._secrets = secrets
         self.count = 0
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets():
-            if secret:
-                text = text.replace(secret, "********")
-        return text
-
-    def record(self, error: BaseException, context: str) -> str:
-        """Append ``error``'s traceback; return a one-line summary for the status line."""
-        self.count += 1
+    def write(self, error: BaseException, heading: str) -> bool:
+        """Append ``error``'s traceback (secrets masked) under ``heading``; False if it could not be
+        written. The file is private (0600, in a 0700 dir) and rotated past ``MAX_LOG_BYTES``."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        entry = f"--- {stamp} {context}\n{self._scrub(body)}\n"
+        entry = f"--- {stamp} {heading}\n{mask_secrets(body, self._secrets())}\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if self.path.exists() and self.path.stat().st_size > MAX_LOG_BYTES:
@@ -50,7 +46,12 @@ class CrashLog:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as handle:
                 handle.write(entry)
-            where = f"details in {self.path}"
         except OSError:
-            where = "could not write the crash log"
+            return False
+        return True
+
+    def record(self, error: BaseException, context: str) -> str:
+        """Append ``error``'s traceback; return a one-line summary for the status line."""
+        self.count += 1
+        where = f"details in {self.path}" if self.write(error, context) else "could not write the crash log"
         return f"Internal error ({type(error).__name__}) while {context}; {where}"
