@@ -462,7 +462,7 @@ class MedplumClient:
 
     # ------------------------------------------------------------------ bots
 
-    async def list_bots(self, *, page_size: int = 1000, name: str | None = None) -> SearchPage[Bot]:
+    async def list_bots(self, *, page_size: int = MAX_PAGE_SIZE, name: str | None = None) -> SearchPage[Bot]:
         """Every bot of the project (all pages, merged into one SearchPage), sorted by name."""
         params: list[tuple[str, str]] = [("_count", str(page_size)), ("_sort", "name")]
         if name:
@@ -491,7 +491,7 @@ class MedplumClient:
         except ValueError:
             raise BadResponseError("The Bot resource could not be read") from None
 
-    async def bots_changed_since(self, since: datetime, *, page_size: int = 1000) -> SearchPage[Bot]:
+    async def bots_changed_since(self, since: datetime, *, page_size: int = MAX_PAGE_SIZE) -> SearchPage[Bot]:
         """Bots created or edited after ``since`` (one request unless more than a page changed)."""
         params = [
             ("_lastUpdated", "gt" + format_instant(since)),
@@ -533,7 +533,7 @@ class MedplumClient:
         if since is not None:
             params.append(("_lastUpdated", "ge" + format_instant(since)))
         params.append(("_sort", "-_lastUpdated" if newest_first else "_lastUpdated"))
-        params.append(("_count", str(max(0, min(count, 1000)))))
+        params.append(("_count", str(max(0, min(count, MAX_PAGE_SIZE)))))
         if total:
             params.append(("_total", "accurate"))
         fields = list(elements or [])

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.feed import event_key
 
 __all__ = ["BotStatus", "ProjectMonitor"]
 
@@ -264,10 +265,7 @@ class ProjectMonitor:
             return None
         status.runs_seen += 1
         last = status.last_event
-        if last is None or (event.when or datetime.min.replace(tzinfo=UTC), event.id) >= (
-            last.when or datetime.min.replace(tzinfo=UTC),
-            last.id,
-        ):
+        if last is None or event_key(event) >= event_key(last):
             status.last_event = event
         return bot_id
 
