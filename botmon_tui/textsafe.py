@@ -28,6 +28,7 @@ __all__ = [
     "is_safe",
     "mask_secrets",
     "sanitize",
+    "strip_sgr",
 ]
 
 # C0 controls (except TAB and LF) become their Unicode "control picture" (U+2400 + code),
@@ -112,11 +113,16 @@ def is_safe(text: str) -> bool:
     return _UNSAFE_RE.search(text) is None  # CR is in the table too
 
 
+def strip_sgr(text: str) -> str:
+    """``text`` without its SGR colour sequences; other escapes are left for :func:`sanitize`."""
+    return _SGR_RE.sub("", text) if "\x1b[" in text else text
+
+
 def first_line(value: object, limit: int = 200) -> str:
     """The first non-empty line of ``value``, sanitized, SGR codes dropped, at most ``limit`` chars."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     head = text[: limit * 4 + 256]
-    head = _SGR_RE.sub("", head)
+    head = strip_sgr(head)
     for line in sanitize(head).split("\n"):
         stripped = line.strip()
         if stripped:

@@ -44,8 +44,9 @@ def test_feed_event_keeps_what_the_event_tab_reads() -> None:
     event = FeedEvent(model)
     assert (event.id, event.when, event.outcome) == (model.id, model.when, "4")
     assert event.outcome_info.display == "Minor failure" and event.outcomeDesc == model.outcomeDesc
-    assert event.headline.startswith("run 7")
-    assert "\x1b" not in event.headline and "\x07" not in event.headline
+    assert event.headline == "line 2"  # the summary line: no error in it, so its last line
+    hostile = FeedEvent(audit_event(8, outcome="4", desc="run 8\n \x1b]0;title\x07 failed \nline 2"))
+    assert hostile.headline == "␛]0;title␇ failed"
     assert event.duration == timedelta(milliseconds=250)
     [entity] = event.other_entities
     assert entity.what is not None and entity.what.reference == "Patient/p7"

@@ -15,9 +15,10 @@ from textual.widgets import Input
 from ui_support import FIXED, bot_id, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.summary import MAX_BACKFILL
-from botmon_tui.textsafe import ansi_text, first_line
+from botmon_tui.textsafe import ansi_text
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.help import HelpScreen
@@ -210,7 +211,7 @@ SORTS = {
     # column number: (key of an event, first press is descending)
     1: (lambda e: e.id, False),
     2: (_severity, True),
-    3: (lambda e: first_line(e.outcomeDesc).casefold(), False),
+    3: (lambda e: summary_line(e.outcomeDesc).casefold(), False),
     4: (lambda e: e.when, True),
 }
 
@@ -542,7 +543,9 @@ async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer,
         screen = await open_bot(app, pilot, srv, evil_name)
         events = screen.query_one(EventTable)
         first = events.ids_in_order()[0]
-        assert events.get_cell(first, "desc").plain == "[@click=app.quit]x[/]"
+        # The summary line (no error in it: its last line), escapes shown as symbols.
+        desc = events.get_cell(first, "desc").plain
+        assert desc == summary_line(output) == "␛]52;c;ZXZpbA==␇ ␛[2J \ufffd31m tail"
         pane = screen.query_one(OutcomePane)
         assert "[@click=app.quit]x[/]\n[/x] [bold]not bold" in pane.plain
         assert not any(ch in pane.plain for ch in "\x1b\x07\x9b")

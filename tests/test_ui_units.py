@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from botmon_tui.formatting import DOCS_URL, duration_text, explain_no_events, relative_age
 from botmon_tui.medplum.errors import ServerError
 from botmon_tui.medplum.models import AuditEvent, Bot
-from botmon_tui.ui.formatting import audit_text, duration_text, outcome_text, relative_age
-from botmon_tui.ui.troubleshoot import DOCS_URL, explain_no_events
+from botmon_tui.ui.formatting import audit_text, outcome_text
 from botmon_tui.ui.widgets.banner import banner_text
 from botmon_tui.ui.widgets.outcome_pane import MAX_PANE_CHARS, pane_text
 from botmon_tui.ui.widgets.status_line import StatusInfo, status_text

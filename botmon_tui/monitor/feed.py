@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import (
     AuditEntity,
@@ -34,7 +35,6 @@ from botmon_tui.medplum.models import (
     outcome_info,
 )
 from botmon_tui.medplum.watermark import EventCursor
-from botmon_tui.textsafe import first_line
 
 __all__ = ["EventFeed", "FeedDelta", "FeedEvent", "event_key"]
 
@@ -72,8 +72,9 @@ class FeedEvent:
         self.when: datetime | None = event.when
         self.outcome: str | None = event.outcome
         self.outcomeDesc: str | None = event.outcomeDesc
-        #: The first non-empty line of the output, sanitized (the table's Outcome Desc cell).
-        self.headline: str = first_line(event.outcomeDesc)
+        #: The line of the output that says what happened, sanitized (the table's Outcome Desc cell;
+        #: see :func:`botmon_tui.formatting.summary_line`).
+        self.headline: str = summary_line(event.outcomeDesc)
         self.started: datetime | None = event.started
         self.ended: datetime | None = event.ended
         self.entities: tuple[EntityRow, ...] = tuple(

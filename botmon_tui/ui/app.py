@@ -18,13 +18,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from botmon_tui.crashlog import CrashLog
+from botmon_tui.formatting import duration_text
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import ProjectMonitor
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.commands import BotmonCommands
-from botmon_tui.ui.formatting import PALETTE, duration_text
+from botmon_tui.ui.formatting import PALETTE
 from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.bot_list import BotListScreen

@@ -1,4 +1,4 @@
-"""How values look on screen: ages, times, outcomes, audit settings.
+"""How values look on screen: the shared labels of :mod:`botmon_tui.formatting`, styled.
 
 Everything here returns ``rich.text.Text`` built from sanitized strings (never markup), so a
 cell or a Static can show it as it is. Colours come from the outcome table's semantic
@@ -8,11 +8,10 @@ colour (``NO_COLOR``, monochrome terminals, screen readers of SVG screenshots).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
-
 from rich.style import Style
 from rich.text import Text
 
+from botmon_tui.formatting import audit_label, outcome_label
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
@@ -20,12 +19,10 @@ from botmon_tui.textsafe import clip
 __all__ = [
     "LEVEL_STYLES",
     "PALETTE",
-    "absolute_time",
     "audit_text",
-    "duration_text",
+    "entity_lines",
     "level_style",
     "outcome_text",
-    "relative_age",
 ]
 
 #: Semantic level (models.OutcomeInfo.level) → style. Bold on failures so they stand out in mono.
@@ -74,73 +71,17 @@ def level_style(level: str) -> Style:
     return levels.get(level, levels["unknown"])
 
 
-def relative_age(when: datetime | None, now: datetime) -> str:
-    """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``; ``—`` when unknown; ``now`` for the future."""
-    if when is None:
-        return "—"
-    seconds = (now - when).total_seconds()
-    if seconds < 1:
-        return "now"
-    if seconds < 60:
-        return f"{int(seconds)}s ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h ago"
-    days = int(seconds // 86400)
-    if days < 100:
-        return f"{days}d ago"
-    return f"{days // 365}y ago" if days >= 365 else f"{days // 7}w ago"
-
-
-def duration_text(seconds: float | None) -> str:
-    """A short human duration: ``850 ms``, ``4.2 s``, ``3m 05s``, ``2h 10m``."""
-    if seconds is None:
-        return "—"
-    if seconds < 0:
-        return f"-{duration_text(-seconds)}"
-    if seconds < 1:
-        return f"{round(seconds * 1000)} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
-
-
-def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = False, ms: bool = False) -> str:
-    """Local (or ``tz``) wall time: ``2025-03-14 09:26:54`` (``short``: ``03-14 09:26:54``)."""
-    if when is None:
-        return "—"
-    local = when.astimezone(tz)
-    text = local.strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
-    if ms:
-        text += f".{local.microsecond // 1000:03d}"
-    return text
-
-
 def outcome_text(info: OutcomeInfo | None, *, code: bool = True, missing: str = "—") -> Text:
     """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
-    if info is None:
-        return Text(missing, style=DIM_STYLE, no_wrap=True, overflow="ellipsis")
-    label = f"{info.symbol} {clip(info.display)}"
-    if code and info.code and info.code != info.display:
-        label += f" ({clip(info.code)})"
-    return Text(label, style=level_style(info.level), no_wrap=True, overflow="ellipsis")
+    label = outcome_label(info, code=code, missing=missing)
+    style = DIM_STYLE if info is None else level_style(info.level)
+    return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def audit_text(bot: Bot, *, compact: bool = False) -> Text:
     """The Audit column: the trigger, the destination when it is not the default, a ⚠ when no events."""
-    dest = bot.audit_destination
-    trigger = clip(bot.audit_trigger)
-    if "resource" not in dest:
-        label = "log only" if compact else f"{'+'.join(clip(d) for d in dest)} only · {trigger}"
-        return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
-    if trigger == "never":
-        label = "never" if compact else f"{'+'.join(clip(d) for d in dest)} · never"
-        return Text(f"⚠ {label}", style=PALETTE.warn, no_wrap=True, overflow="ellipsis")
-    label = trigger if compact else f"{'+'.join(clip(d) for d in dest)} · {trigger}"
-    style = Style() if trigger == "always" else PALETTE.note
+    label, blocking = audit_label(bot, compact=compact)
+    style = PALETTE.warn if blocking else (Style() if bot.audit_trigger == "always" else PALETTE.note)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 
@@ -159,9 +100,3 @@ def entity_lines(event: AuditEvent | FeedEvent) -> list[str]:
             parts.append(f"({clip(display)})")
         lines.append(" ".join(parts))
     return lines
-
-
-def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start) / timedelta(seconds=1)

@@ -15,6 +15,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
+from botmon_tui.formatting import explain_no_events
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import Bot
@@ -22,7 +23,6 @@ from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import PALETTE, audit_text
 from botmon_tui.ui.screens.base import PollingScreen
-from botmon_tui.ui.troubleshoot import explain_no_events
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.footer import KeyFooter

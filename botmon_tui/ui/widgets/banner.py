@@ -6,7 +6,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from botmon_tui.ui.troubleshoot import NoEventsReason
+from botmon_tui.formatting import NoEventsReason
 
 __all__ = ["Banner", "banner_text", "empty_text"]
 

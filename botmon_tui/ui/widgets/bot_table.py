@@ -10,10 +10,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
+from botmon_tui.formatting import relative_age
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import PALETTE, audit_text, outcome_text, relative_age
+from botmon_tui.ui.formatting import PALETTE, audit_text, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 

@@ -12,9 +12,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
+from botmon_tui.formatting import absolute_time, relative_age
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import absolute_time, outcome_text, relative_age
+from botmon_tui.ui.formatting import outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 

@@ -14,18 +14,12 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from botmon_tui.formatting import absolute_time, duration_text, relative_age, seconds_between
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import ansi_text, clip
-from botmon_tui.ui.formatting import (
-    absolute_time,
-    duration_text,
-    entity_lines,
-    outcome_text,
-    relative_age,
-    seconds_between,
-)
+from botmon_tui.ui.formatting import entity_lines, outcome_text
 
 __all__ = ["MAX_PANE_CHARS", "OutcomePane", "pane_text"]
 

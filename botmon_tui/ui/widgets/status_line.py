@@ -9,8 +9,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
+from botmon_tui.formatting import duration_text, relative_age
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import PALETTE, duration_text, relative_age
+from botmon_tui.ui.formatting import PALETTE
 
 __all__ = ["StatusInfo", "StatusLine", "status_text"]
 

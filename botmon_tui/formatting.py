@@ -1,0 +1,340 @@
+"""How values read, for the TUI and the command line alike: ages, durations, times, outcomes, a
+run's summary line and why a bot shows no AuditEvents.
+
+Plain strings only (no Textual, no Rich styles): the TUI wraps them in ``rich.text.Text`` with
+the theme's colours (``ui/formatting.py``), the CLI prints them as they are. Every string taken
+from the server goes through :mod:`botmon_tui.textsafe` here, so callers get text that is safe
+to show.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from botmon_tui.medplum.models import Bot, OutcomeInfo
+from botmon_tui.textsafe import clip, sanitize, strip_sgr
+
+__all__ = [
+    "DOCS_URL",
+    "NoEventsReason",
+    "absolute_time",
+    "audit_label",
+    "duration_text",
+    "explain_no_events",
+    "outcome_label",
+    "plural",
+    "relative_age",
+    "seconds_between",
+    "summary_line",
+]
+
+# ------------------------------------------------------------------------------------------------
+# Numbers, ages, times
+# ------------------------------------------------------------------------------------------------
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 event``, ``2 events``, ``0 events`` (``many`` for irregular plurals: ``entry/entries``)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def relative_age(when: datetime | None, now: datetime) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``; ``—`` when unknown; ``now`` for the future."""
+    if when is None:
+        return "—"
+    seconds = (now - when).total_seconds()
+    if seconds < 1:
+        return "now"
+    if seconds < 60:
+        return f"{int(seconds)}s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h ago"
+    days = int(seconds // 86400)
+    if days < 100:
+        return f"{days}d ago"
+    return f"{days // 365}y ago" if days >= 365 else f"{days // 7}w ago"
+
+
+def duration_text(seconds: float | timedelta | None) -> str:
+    """A short human duration: ``850 ms``, ``4.2 s``, ``3m 05s``, ``2h 10m``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    if seconds < 0:
+        return f"-{duration_text(-seconds)}"
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start) / timedelta(seconds=1)
+
+
+def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = False, ms: bool = False) -> str:
+    """Local (or ``tz``) wall time: ``2025-03-14 09:26:54`` (``short``: ``03-14 09:26:54``)."""
+    if when is None:
+        return "—"
+    local = when.astimezone(tz)
+    text = local.strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
+    if ms:
+        text += f".{local.microsecond // 1000:03d}"
+    return text
+
+
+# ------------------------------------------------------------------------------------------------
+# Outcomes and audit settings
+# ------------------------------------------------------------------------------------------------
+
+
+def outcome_label(info: OutcomeInfo | None, *, code: bool = True, missing: str = "—") -> str:
+    """``✓ Success (0)``; an unknown code shows as itself (``? 7 (7)`` reads ``? 7``)."""
+    if info is None:
+        return missing
+    label = f"{info.symbol} {clip(info.display, 40)}"
+    if code and info.code and info.code != info.display:
+        label += f" ({clip(info.code, 12)})"
+    return label
+
+
+def audit_label(bot: Bot, *, compact: bool = False) -> tuple[str, bool]:
+    """The bot's audit settings in a few words, and whether they mean no AuditEvent will appear.
+
+    ``("⚠ log only", True)``, ``("resource · on-error", False)``; ``compact`` for narrow columns.
+    """
+    dest = "+".join(clip(d, 20) for d in bot.audit_destination)
+    trigger = clip(bot.audit_trigger, 20)
+    if "resource" not in bot.audit_destination:
+        return f"⚠ {'log only' if compact else f'{dest} only · {trigger}'}", True
+    if trigger == "never":
+        return f"⚠ {'never' if compact else f'{dest} · never'}", True
+    return (trigger if compact else f"{dest} · {trigger}"), False
+
+
+#: Medplum's page on a bot's Event tab, its AuditEvents and what they record.
+DOCS_URL = "https://www.medplum.com/docs/bots/monitoring-bots"
+
+
+@dataclass(frozen=True)
+class NoEventsReason:
+    #: A short machine-readable cause: log-only | never | on-error | on-output | not-run.
+    cause: str
+    title: str
+    lines: tuple[str, ...]
+    #: True when the settings make events impossible (a warning), False when simply none yet.
+    blocking: bool
+    docs_url: str = DOCS_URL
+
+    @property
+    def fix(self) -> str:
+        """The line that says what to change (the last one)."""
+        return self.lines[-1]
+
+
+def explain_no_events(bot: Bot) -> NoEventsReason:
+    """Why ``bot`` shows no AuditEvents, from its own settings (no request needed)."""
+    dest = bot.audit_destination
+    trigger = clip(bot.audit_trigger, 40)
+    shown_dest = "[" + ", ".join(f'"{clip(d, 40)}"' for d in dest) + "]"
+    if "resource" not in dest:
+        return NoEventsReason(
+            "log-only",
+            "This bot writes no AuditEvents: its runs go only to the server logs",
+            (
+                f"auditEventDestination is {shown_dest}: each run is logged by the Medplum server, "
+                "where botmon-tui (and the web app's Event tab) cannot see it.",
+                'Fix: set Bot.auditEventDestination to include "resource", '
+                'for example ["resource", "log"], then the next run appears here.',
+            ),
+            True,
+        )
+    if trigger == "never":
+        return NoEventsReason(
+            "never",
+            'This bot writes no AuditEvents: auditEventTrigger is "never"',
+            (
+                "No run of this bot creates an AuditEvent, whatever its outcome.",
+                'Fix: set Bot.auditEventTrigger to "always" (or "on-error" to record failures only).',
+            ),
+            True,
+        )
+    if trigger == "on-error":
+        return NoEventsReason(
+            "on-error",
+            'No failed runs yet: this bot records only failures (auditEventTrigger "on-error")',
+            (
+                "Successful runs write no AuditEvent, so a healthy bot shows nothing here.",
+                'To see every run, set Bot.auditEventTrigger to "always".',
+            ),
+            False,
+        )
+    if trigger == "on-output":
+        return NoEventsReason(
+            "on-output",
+            "No runs with output yet: this bot records only runs that log something",
+            (
+                'auditEventTrigger is "on-output": a run that prints nothing writes no AuditEvent.',
+                'To see every run, set Bot.auditEventTrigger to "always".',
+            ),
+            False,
+        )
+    schedule = clip(bot.schedule, 80) if bot.schedule else None
+    how = (
+        f"It is scheduled ({schedule}); its first run should appear within one period."
+        if schedule
+        else "It has no cron schedule: it runs when a Subscription fires or when someone calls $execute."
+    )
+    return NoEventsReason(
+        "not-run",
+        "No runs yet: this bot has no AuditEvents",
+        (
+            f'Its audit settings are fine (destination {shown_dest}, trigger "{trigger}"), '
+            "so it has most likely never run.",
+            how,
+        ),
+        False,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The summary line of a run's output
+# ------------------------------------------------------------------------------------------------
+#
+# A bot's outcomeDesc is its console output (vmcontext: ``console.log`` lines, and on a failure
+# "Unhandled error: <message>" with the Node stack, then "Error <message>"; AWS Lambda:
+# "<ISO time>\t<request id>\t<LEVEL>\t<message>" lines). Its first line is often a timestamp or a
+# banner; the line an on-call engineer needs is the one that says what went wrong.
+
+#: Most output scanned for a summary (Medplum keeps the last 10 KiB of a log; larger is possible).
+SUMMARY_SCAN_CHARS = 64 * 1024
+
+_ERROR_RE = re.compile(
+    r"[A-Za-z]*(?:Error|Exception)\b"  # TypeError, AxiosError, OperationOutcomeError, IOException
+    r"|\b(?:ERR|CRIT|SEVERE|EMERG)\b"
+    r"|(?i:\b(?:errors?|exceptions?|fatal|fail(?:s|ed|ure|ures|ing)?|panic(?:ked)?"
+    r"|critical|unhandled|uncaught|refused|denied|timed out|aborted|crash(?:ed)?|cannot|unable to"
+    r"|rejected|not authorized|unauthorized|forbidden)\b)"
+    r"|[✖✗❌]|^(?:MSA\|A[ER]|MSA\|C[ER]|ERR)\|",
+    re.MULTILINE,
+)
+_WARNING_RE = re.compile(r"(?i:\bwarn(?:ing|ings)?\b|\bdeprecat\w*)|[⚠▲]", re.MULTILINE)
+#: A count of nothing in front of the word: "0 errors", "no failures", "without error".
+_NEGATED_BEFORE_RE = re.compile(r"(?i)(?:\b0|\bno|\bzero|\bwithout|\bnon)[\s-]*$")
+#: ... or after it: "errors: 0", "failed=0".
+_NEGATED_AFTER_RE = re.compile(r"^\s*[:=]\s*0\b")
+#: A timestamp at the start of a line, with the separator after it.
+_TIMESTAMP_RE = re.compile(
+    r"^\[?(?:\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)\]?(?:\s+|$)"
+)
+#: AWS Lambda's text format after the time: "<request id>\t<LEVEL>\t".
+_LAMBDA_RE = re.compile(r"^[0-9a-fA-F-]{36}\t([A-Z]+)\t")
+#: A Node, Java or Python stack frame, the source line a trace quotes (``throw ...`` and its ``^``),
+#: Lambda's platform lines and separators: never the summary.
+_NOISE_RE = re.compile(
+    r"^(?:at\s+\S|File \".*\", line \d|\.\.\. \d+ more|(?:START|END|REPORT|INIT_START) RequestId:"
+    r"|(?:throw|raise)\s|\^+$|[-=_*#~.]{3,}$)"
+)
+
+
+def _clean(line: str) -> str:
+    """A line as the summary shows it: no timestamp prefix, Lambda's request id dropped (its level
+    kept when it says something), a Lambda error object reduced to ``Type: message``."""
+    text = line.strip()
+    match = _TIMESTAMP_RE.match(text)
+    if match:
+        text = text[match.end() :]
+        lam = _LAMBDA_RE.match(text)
+        if lam:
+            level = lam.group(1)
+            text = text[lam.end() :].strip()
+            if text.startswith(("Invoke Error", "Uncaught Exception", "Unhandled Promise Rejection")):
+                detail = _lambda_error(text)
+                if detail:
+                    text = detail
+            if level in ("ERROR", "WARN", "FATAL"):
+                text = f"{level} {text}"
+    return " ".join(text.split())
+
+
+def _lambda_error(text: str) -> str | None:
+    """``Invoke Error \t{"errorType":"AxiosError","errorMessage":"..."}`` → ``AxiosError: ...``."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        data = json.loads(text[start:])
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind, message = data.get("errorType"), data.get("errorMessage")
+    if isinstance(message, str) and message.strip():
+        return f"{kind}: {message}" if isinstance(kind, str) and kind else message
+    return None
+
+
+def _meaningful(line: str) -> bool:
+    """Not empty, not only a timestamp, not a stack frame or a separator."""
+    text = line.strip()
+    if not text:
+        return False
+    match = _TIMESTAMP_RE.match(text)
+    if match and not text[match.end() :].strip():
+        return False
+    return _NOISE_RE.match(text) is None
+
+
+def _first_match(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The first meaningful line of ``text`` where ``pattern`` matches a word that is not negated."""
+    for match in pattern.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        line = text[start : end if end >= 0 else len(text)]
+        if not _meaningful(line):
+            continue
+        before = text[start : match.start()]
+        after = text[match.end() : end if end >= 0 else len(text)]
+        if _NEGATED_BEFORE_RE.search(before) or _NEGATED_AFTER_RE.match(after):
+            continue
+        return line
+    return None
+
+
+def summary_line(value: object, limit: int = 200) -> str:
+    """The line of a run's output that says what happened, sanitized, at most ``limit`` characters.
+
+    The first line that reads as an error (Error, Exception, FATAL, failed, a Node stack's message
+    line, an HL7 negative ACK...), else the first that reads as a warning, else the last meaningful
+    line. A line that is only a timestamp, a stack frame or a separator is never the summary, and a
+    timestamp in front of the chosen line is dropped. ``""`` when no line says anything (no output,
+    or only timestamps, frames and separators).
+    """
+    raw = value if isinstance(value, str) else ("" if value is None else str(value))
+    if not raw.strip():
+        return ""
+    if len(raw) > SUMMARY_SCAN_CHARS:
+        # The head (where the first error usually is) and the tail (where the last line is, and
+        # what Medplum keeps when it cuts a log): bounded work on a 200 kB log.
+        half = SUMMARY_SCAN_CHARS // 2
+        raw = raw[:half] + "\n" + raw[-half:]
+    text = sanitize(strip_sgr(raw))
+    line = _first_match(text, _ERROR_RE) or _first_match(text, _WARNING_RE)
+    if line is None:
+        line = next((ln for ln in reversed(text.split("\n")) if _meaningful(ln)), None)
+        if line is None:  # only timestamps, stack frames or separators: nothing says anything
+            return ""
+    cleaned = _clean(line) or " ".join(line.split())
+    return cleaned[:limit] + ("…" if len(cleaned) > limit else "")
