@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ class Control:
         return int(self.http.get("/mark").json()["count"])
 
     def requests_since(self, mark: int) -> list[tuple[str, str, int, int]]:
-        return [tuple(r) for r in self.http.get("/requests", params={"since": mark}).json()]  # type: ignore[misc]
+        return [tuple(r) for r in self.http.get("/requests", params={"since": mark}).json()]
 
     def latency(self, seconds: float) -> None:
         self.http.get("/latency", params={"s": seconds}).raise_for_status()
@@ -189,6 +190,21 @@ def make_app(info: dict[str, Any], **options: Any) -> Any:
     app = BotmonApp(client=MedplumClient(settings), **defaults)
     app.animation_level = "none"
     return app
+
+
+def sorted_by(table: Any, column: str) -> bool:
+    """The table is sorted by ``column`` now (a check for :func:`measured`)."""
+    return bool(table.sort_column == column)
+
+
+def more_rows_than(table: Any, count: int) -> bool:
+    """The table shows more than ``count`` rows now (a check for :func:`measured`)."""
+    return bool(table.row_count > count)
+
+
+def plain_text(cell: Any) -> str:
+    """The sort key of a Rich ``Text`` cell (for ``DataTable.sort``)."""
+    return str(cell.plain)
 
 
 def press(app: Any, *keys: str) -> None:
@@ -395,7 +411,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         while feed.has_older and not feed.at_limit:
             before = len(feed)
             started = time.perf_counter()
-            frame = paints.when(lambda n=before: events.row_count > n, after=started)
+            frame = paints.when(partial(more_rows_than, events, before), after=started)
             press(app, "end")
             painted = await asyncio.wait_for(frame, 30)
             page_ms.append((painted - started) * 1000)
@@ -425,8 +441,8 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
             ms, _stall = await measured(
                 app,
                 paints,
-                lambda n=spec.number: press(app, str(n)),
-                lambda k=key: events.sort_column == k,
+                partial(press, app, str(spec.number)),
+                partial(sorted_by, events, key),
             )
             sort_ms[key] = ms
         out["sort_ms"] = sort_ms
@@ -440,7 +456,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         merge = []
         for _ in range(2):
             new_ids = control.add_events(big, 100)
-            ms, stall = await measured(app, paints, app.poll_now, lambda ids=new_ids: events.has_id(ids[-1]))
+            ms, stall = await measured(app, paints, app.poll_now, partial(events.has_id, new_ids[-1]))
             merge.append((ms, stall))
             assert all(events.has_id(i) for i in new_ids)
         out["merge_ms"] = max(m for m, _ in merge)
@@ -555,7 +571,7 @@ async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str,
         sorts = {}
         for key in columns:
             sorts[key], _ = await measured(
-                app, paints, lambda k=key: table.sort(k, key=lambda t: t.plain), lambda: True
+                app, paints, partial(table.sort, key, key=plain_text), lambda: True
             )
         out["naive_sort_ms"] = sorts
         out["naive_rows"] = table.row_count

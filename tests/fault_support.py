@@ -44,7 +44,7 @@ class Hostile:
     #: Also used as the bot's name, runtime and cron string (the 10 MB log only goes in outcomeDesc).
     in_bot: bool = True
     #: A fragment that must be seen literally on screen (markup shown as text, not interpreted).
-    literal: str | None = None
+    literal: str = field(kw_only=True)
 
 
 HOSTILE: tuple[Hostile, ...] = (

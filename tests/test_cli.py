@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from botmon_tui import __version__, cli
 from botmon_tui.cli import main, parse_duration
@@ -440,7 +441,7 @@ def test_tui_interval_from_the_environment(
     monkeypatch.setattr(
         app,
         "run_tui",
-        lambda settings, *, interval, bot_id, demo=None, warnings=(): seen.append(interval) or 0,
+        lambda settings, *, interval, bot_id, demo=None, warnings=(): seen.append(interval) or 0,  # type: ignore[func-returns-value]
     )
     monkeypatch.setenv("BOTMON_INTERVAL", "42")
     monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)
@@ -578,4 +579,4 @@ def test_render_table_keeps_columns_aligned() -> None:
     lines = cli.render_table(["A", "B", "C"], [["x\ty", "宽字", "tail " * 10], ["1", "2", "3"]], width=30)
     assert lines[1].startswith("x y  宽字  tail")
     assert lines[2].startswith("1    2     3")
-    assert max(cli.cell_len(line) for line in lines) <= 30
+    assert max(cell_len(line) for line in lines) <= 30

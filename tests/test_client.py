@@ -50,11 +50,11 @@ async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
 
 
 def busiest_bot(demo: DemoServer) -> str:
-    return max(demo.store.bots, key=lambda bot: len(demo.store.events_for(bot["id"])))["id"]
+    return str(max(demo.store.bots, key=lambda bot: len(demo.store.events_for(bot["id"])))["id"])
 
 
 def new_bot(demo: DemoServer, name: str) -> str:
-    return demo.store.add_bot({"resourceType": "Bot", "name": name})["id"]
+    return str(demo.store.add_bot({"resourceType": "Bot", "name": name})["id"])
 
 
 def requests_since(demo: DemoServer, mark: int) -> list[tuple[str, str, int, int]]:

@@ -430,7 +430,7 @@ def test_hostile_server_texts_in_the_cli(
             else:
                 assert code == 3, (code, err)
                 line = one_error_line(err)
-                assert expected in line, line
+                assert expected is not None and expected in line, line
 
 
 # ================================================================================================

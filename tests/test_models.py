@@ -310,7 +310,7 @@ def test_ratelimit_header() -> None:
 
 
 def test_ms_before_next_from_a_429_body() -> None:
-    body = {
+    body: dict[str, Any] = {
         "resourceType": "OperationOutcome",
         "id": "too-many-requests",
         "issue": [

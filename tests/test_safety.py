@@ -307,7 +307,7 @@ def test_cli_waits_as_long_as_a_429_says_then_goes_on(
     async def fake_sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(cli.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
     connect = ["--base-url", demo.base_url, "--client-id", demo.client_id]
     bot_id = demo.store.bots[0]["id"]

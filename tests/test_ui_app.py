@@ -6,12 +6,13 @@ Polls are triggered explicitly (auto polling off), "now" is fixed, so every asse
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from ui_support import FIXED, bot_id, running, settle, status
 
 from botmon_tui.demo import DemoServer
@@ -149,10 +150,10 @@ async def test_drill_down_and_back(srv: DemoServer, tmp_path: Path, size: tuple[
         assert table.ordered_columns[3].label.plain == "Last Updated ▼"
         assert table.row_count == 100
         # Newest first, and the id column shows at least 8 characters.
-        times = [table.event(i).when for i in table.ids_in_order()]  # type: ignore[union-attr]
+        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]  # type: ignore[union-attr]
         assert times == sorted(times, reverse=True)
         assert table.ordered_columns[0].width >= 9
-        heading = str(screen.query_one("#heading").content)
+        heading = str(screen.query_one("#heading", Static).content)
         assert "hl7-adt-ingest" in heading and target in heading
         assert "100 events" in status(app)
         await pilot.press("escape")
@@ -207,7 +208,7 @@ def _severity(event: AuditEvent) -> int:
     return event.outcome_info.severity
 
 
-SORTS = {
+SORTS: dict[int, tuple[Callable[[AuditEvent], Any], bool]] = {
     # column number: (key of an event, first press is descending)
     1: (lambda e: e.id, False),
     2: (_severity, True),
@@ -431,7 +432,7 @@ async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) 
         await pilot.press("end")
         await settle(pilot)
         assert 190 <= table.row_count <= 200 and table.row_count == len(screen.feed)
-        times = [table.event(i).when for i in table.ids_in_order()]  # type: ignore[union-attr]
+        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]  # type: ignore[union-attr]
         assert times == sorted(times, reverse=True)
         loaded = table.row_count
         await pilot.press("o")
@@ -549,7 +550,7 @@ async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer,
         pane = screen.query_one(OutcomePane)
         assert "[@click=app.quit]x[/]\n[/x] [bold]not bold" in pane.plain
         assert not any(ch in pane.plain for ch in "\x1b\x07\x9b")
-        heading = str(screen.query_one("#heading").content)
+        heading = str(screen.query_one("#heading", Static).content)
         assert "[@click=app.quit]evil[/]" in heading
         # Clicking where the "link" text is does nothing: the app is still here.
         await pilot.click(OutcomePane, offset=(3, 0))
