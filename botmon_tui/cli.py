@@ -224,7 +224,7 @@ def _environment_help() -> str:
 
 
 _USAGE = """\
-botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT_ID]
+botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT_ID] [--no-bell]
        botmon-tui bots [CONNECTION] [--json]
        botmon-tui events BOT_ID [CONNECTION] [--json] [--limit N] [--failures] [--since DURATION]
        botmon-tui demo-server [--port PORT] [--seed N] [--verbose]
@@ -242,7 +242,7 @@ environment:
 
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
   keys: interval, timeout, profile, base_url, fhir_url_path, token_url, client_id,
-        client_secret_file, ca_file
+        client_secret_file, ca_file, bell (true/false)
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
@@ -284,6 +284,14 @@ def build_parser() -> _Parser:
     )
     tui.add_argument(
         "--bot", metavar="BOT_ID", type=_resource_id, default=None, help="open this bot's events"
+    )
+    tui.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_const",
+        const=False,
+        default=None,
+        help="no terminal bell when a new failure is announced (config file: bell = false)",
     )
 
     commands = parser.add_subparsers(
@@ -689,6 +697,7 @@ def _cmd_tui(
     io: Output,
     demo: object | None,
     warnings: Sequence[str] = (),
+    bell: bool = True,
 ) -> int:
     try:
         from botmon_tui.ui.app import run_tui
@@ -700,7 +709,7 @@ def _cmd_tui(
             file=io.err,
         )
         return EXIT_OK
-    result = run_tui(settings, interval=interval, bot_id=args.bot, demo=demo, warnings=warnings)
+    result = run_tui(settings, interval=interval, bot_id=args.bot, demo=demo, warnings=warnings, bell=bell)
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
@@ -731,6 +740,7 @@ def _flags(args: argparse.Namespace) -> Flags:
         insecure_http=bool(getattr(args, "insecure_http", False)),
         timeout=getattr(args, "timeout", None),
         interval=getattr(args, "interval", None),
+        bell=getattr(args, "bell", None),
     )
 
 
@@ -769,6 +779,7 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
         )
     resolver = Resolver(flags, sources)
     interval = resolver.interval()
+    bell = resolver.bell()
     with _demo_server(use_demo) as demo:
         if demo is not None:
             settings = demo_settings(
@@ -784,7 +795,8 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
                 return _cmd_bots(settings, args, io)
             if command == "events":
                 return _cmd_events(settings, args, io)
-            return _cmd_tui(settings, interval, args, io, demo, [io.scrub(w) for w in resolver.warnings])
+            warnings = [io.scrub(w) for w in resolver.warnings]
+            return _cmd_tui(settings, interval, args, io, demo, warnings, bell)
         except AuthError as exc:
             # Say where the credentials came from (never what they are).
             raise AuthError(

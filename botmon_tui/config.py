@@ -104,6 +104,7 @@ _FILE_KEYS: dict[str, type] = {
     "client_id": str,
     "client_secret_file": str,
     "ca_file": str,
+    "bell": bool,
 }
 
 
@@ -137,6 +138,8 @@ class Flags:
     insecure_http: bool = False
     timeout: float | None = None
     interval: float | None = None
+    #: ``--no-bell`` gives False; ``None``: not given.
+    bell: bool | None = None
 
 
 def config_dir_from(environ: Mapping[str, str]) -> Path:
@@ -289,7 +292,11 @@ def read_config_file(config_dir: Path) -> FileConfig:
             hint = " (use client_secret_file)" if key in ("client_secret", "access_token") else ""
             warnings.append(f"config file {_shown(path)}: unknown key {sanitize(key)!r} ignored{hint}")
             continue
-        if expected is float:
+        if expected is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"config file {_shown(path)}: {key} must be true or false")
+            values[key] = value
+        elif expected is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"config file {_shown(path)}: {key} must be a number of seconds")
             values[key] = float(value)
@@ -544,6 +551,13 @@ class Resolver:
         if from_file is not None:
             return check_interval(float(from_file), f"config file {_shown(self.file.path)}")
         return DEFAULT_INTERVAL
+
+    def bell(self) -> bool:
+        """Ring the terminal bell on a new failure: ``--no-bell`` > ``bell`` in the config file > on."""
+        if self.flags.bell is not None:
+            return self.flags.bell
+        from_file = self.file.get("bell")
+        return True if from_file is None else bool(from_file)
 
     def timeout(self) -> float:
         if self.flags.timeout is not None:

@@ -419,17 +419,23 @@ def test_tui_gets_settings_interval_bot_and_demo(
         bot_id: str | None,
         demo: object | None = None,
         warnings: Sequence[str] = (),
+        bell: bool = True,
     ) -> int:
-        calls.append({"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo})
+        calls.append(
+            {"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo, "bell": bell}
+        )
         return 0
 
     monkeypatch.setattr(app, "run_tui", fake_run_tui)
     code, _, err = run(capsys, "--demo", "--interval", "2.5", "--bot", "abc-123")
     assert code == 0, err
     (call,) = calls
-    assert call["interval"] == 2.5 and call["bot_id"] == "abc-123"
+    assert call["interval"] == 2.5 and call["bot_id"] == "abc-123" and call["bell"] is True
     assert isinstance(call["demo"], DemoServer)
     assert call["settings"].base_url == call["demo"].base_url and call["settings"].source == "demo"
+    # --no-bell reaches the TUI.
+    assert run(capsys, "--demo", "--no-bell")[0] == 0
+    assert calls[-1]["bell"] is False
 
 
 def test_tui_interval_from_the_environment(
@@ -441,7 +447,7 @@ def test_tui_interval_from_the_environment(
     monkeypatch.setattr(
         app,
         "run_tui",
-        lambda settings, *, interval, bot_id, demo=None, warnings=(): seen.append(interval) or 0,  # type: ignore[func-returns-value]
+        lambda settings, *, interval, bot_id, demo=None, warnings=(), bell=True: seen.append(interval) or 0,  # type: ignore[func-returns-value]
     )
     monkeypatch.setenv("BOTMON_INTERVAL", "42")
     monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)

@@ -577,6 +577,30 @@ def test_bad_intervals(fs: Layout, flags: Flags, env: dict[str, str], match: str
         fs.resolver(flags, env).interval()
 
 
+@pytest.mark.parametrize(
+    ("flags", "text", "expected"),
+    [
+        (Flags(), None, True),
+        (Flags(), "bell = false\n", False),
+        (Flags(), "bell = true\n", True),
+        (Flags(bell=False), "bell = true\n", False),
+        (Flags(bell=False), None, False),
+    ],
+)
+def test_bell_from_the_flag_then_the_config_file(
+    fs: Layout, flags: Flags, text: str | None, expected: bool
+) -> None:
+    if text is not None:
+        fs.config(text)
+    assert fs.resolver(flags).bell() is expected
+
+
+def test_bell_must_be_a_boolean(fs: Layout) -> None:
+    fs.config('bell = "no"\n')
+    with pytest.raises(ConfigError, match="bell must be true or false"):
+        fs.resolver().bell()
+
+
 def test_bad_timeout(fs: Layout) -> None:
     with pytest.raises(ConfigError, match="timeout"):
         fs.resolver(Flags(timeout=-1)).timeout()

@@ -90,6 +90,7 @@ class BotmonApp(App[int]):
         close_client: bool = False,
         keymap: dict[str, str] | None = None,
         startup_warnings: Sequence[str] = (),
+        bell: bool = True,
     ) -> None:
         super().__init__()
         PALETTE.set_monochrome(self.no_color)
@@ -108,6 +109,8 @@ class BotmonApp(App[int]):
         self._server_label = server_label
         self.close_client = close_client
         self.startup_warnings = tuple(startup_warnings)
+        #: Ring the terminal bell when a new failure is announced (``--no-bell``, ``bell = false``).
+        self.bell_on_alert = bell
         # The access token the client fetched is a secret too (client.secrets() includes it).
         self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
@@ -246,6 +249,7 @@ def run_tui(
     bot_id: str | None,
     demo: object | None = None,
     warnings: Sequence[str] = (),
+    bell: bool = True,
 ) -> int:
     """Run the TUI until the user quits; return the exit code.
 
@@ -260,6 +264,7 @@ def run_tui(
         demo=demo,
         close_client=True,
         startup_warnings=warnings,
+        bell=bell,
     )
     app.run()
     code = app.return_code
