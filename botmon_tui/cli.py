@@ -37,6 +37,7 @@ from botmon_tui.config import (
     Resolver,
     Sources,
     demo_settings,
+    save_theme,
 )
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -242,7 +243,8 @@ environment:
 
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
   keys: interval, timeout, profile, base_url, fhir_url_path, token_url, client_id,
-        client_secret_file, ca_file, bell (true/false)
+        client_secret_file, ca_file, bell (true/false), theme (a Textual theme name;
+        one chosen with ctrl+p → Theme is saved here)
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
@@ -698,6 +700,8 @@ def _cmd_tui(
     demo: object | None,
     warnings: Sequence[str] = (),
     bell: bool = True,
+    theme: str | None = None,
+    remember_theme: Callable[[str], object] | None = None,
 ) -> int:
     try:
         from botmon_tui.ui.app import run_tui
@@ -709,7 +713,16 @@ def _cmd_tui(
             file=io.err,
         )
         return EXIT_OK
-    result = run_tui(settings, interval=interval, bot_id=args.bot, demo=demo, warnings=warnings, bell=bell)
+    result = run_tui(
+        settings,
+        interval=interval,
+        bot_id=args.bot,
+        demo=demo,
+        warnings=warnings,
+        theme=theme,
+        remember_theme=remember_theme,
+        bell=bell,
+    )
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
@@ -796,7 +809,17 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
             if command == "events":
                 return _cmd_events(settings, args, io)
             warnings = [io.scrub(w) for w in resolver.warnings]
-            return _cmd_tui(settings, interval, args, io, demo, warnings, bell)
+            return _cmd_tui(
+                settings,
+                interval,
+                args,
+                io,
+                demo,
+                warnings,
+                bell,
+                theme=resolver.theme(),
+                remember_theme=partial(save_theme, sources.config_dir),
+            )
         except AuthError as exc:
             # Say where the credentials came from (never what they are).
             raise AuthError(

@@ -64,6 +64,7 @@ __all__ = [
     "read_config_file",
     "read_profile",
     "read_secret_file",
+    "save_theme",
 ]
 
 APP_NAME = "botmon-tui"
@@ -89,6 +90,7 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     ("BOTMON_CONFIG_DIR", "directory of config.toml (default: the user config dir)"),
     ("SSL_CERT_FILE", "CA bundle for TLS verification (honoured by httpx)"),
     ("NO_COLOR", "turn colour off in tables"),
+    ("TEXTUAL_THEME", "colour theme (default: the config file's theme, else textual-dark)"),
 )
 
 _PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
@@ -105,6 +107,7 @@ _FILE_KEYS: dict[str, type] = {
     "client_secret_file": str,
     "ca_file": str,
     "bell": bool,
+    "theme": str,
 }
 
 
@@ -306,6 +309,51 @@ def read_config_file(config_dir: Path) -> FileConfig:
             if value.strip():
                 values[key] = value.strip()
     return FileConfig(path=path, exists=True, values=values, warnings=tuple(warnings))
+
+
+_THEME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_THEME_LINE_RE = re.compile(r"^[ \t]*theme[ \t]*=")
+
+
+def save_theme(config_dir: Path, name: str) -> Path:
+    """Remember ``name`` as the ``theme`` of the config file; every other line stays as it is.
+
+    The file is created (mode 600) when there is none; it is replaced in one step, with its
+    mode kept. A ``ConfigError`` says what went wrong (the file is then left untouched).
+    """
+    if not _THEME_NAME_RE.match(name):
+        raise ConfigError(f"not a theme name: {sanitize(name)!r}")
+    path = config_dir / "config.toml"
+    text = _read_text(path, "config file") if path.exists() else ""
+    lines = text.splitlines()
+    # A top-level key: before the first [table], replacing a theme line already there.
+    end = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
+    line = f'theme = "{name}"'
+    found = next((i for i in range(end) if _THEME_LINE_RE.match(lines[i])), None)
+    if found is not None:
+        lines[found] = line
+    else:
+        lines.insert(end, line)
+    new_text = "\n".join(lines) + "\n"
+    try:
+        if tomllib.loads(new_text).get("theme") != name:
+            raise ConfigError(f"config file {_shown(path)}: could not set theme (edit it by hand)")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {_shown(path)} is not valid TOML: {exc}") from None
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(new_text)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ConfigError(
+            f"cannot write config file {_shown(path)}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    return path
 
 
 @dataclass(frozen=True)
@@ -558,6 +606,10 @@ class Resolver:
             return self.flags.bell
         from_file = self.file.get("bell")
         return True if from_file is None else bool(from_file)
+
+    def theme(self) -> str | None:
+        """The colour theme: ``TEXTUAL_THEME``, else the config file's ``theme`` (None: Textual's)."""
+        return self.sources.env("TEXTUAL_THEME") or self.file.get("theme")
 
     def timeout(self) -> float:
         if self.flags.timeout is not None:

@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -418,12 +418,9 @@ def test_tui_gets_settings_interval_bot_and_demo(
         interval: float,
         bot_id: str | None,
         demo: object | None = None,
-        warnings: Sequence[str] = (),
-        bell: bool = True,
+        **options: Any,
     ) -> int:
-        calls.append(
-            {"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo, "bell": bell}
-        )
+        calls.append({"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo, **options})
         return 0
 
     monkeypatch.setattr(app, "run_tui", fake_run_tui)
@@ -438,6 +435,37 @@ def test_tui_gets_settings_interval_bot_and_demo(
     assert calls[-1]["bell"] is False
 
 
+def test_tui_theme_from_the_config_file_or_textual_theme_and_a_chosen_one_is_saved(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    import botmon_tui.ui.app as app
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run_tui(settings: ConnectionSettings, **options: Any) -> int:
+        calls.append(options)
+        return 0
+
+    monkeypatch.setattr(app, "run_tui", fake_run_tui)
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('# mine\ninterval = 5\ntheme = "nord"\n')
+    config.chmod(0o640)
+    assert run(capsys, "--demo")[0] == 0
+    assert calls[-1]["theme"] == "nord" and calls[-1]["interval"] == 5.0
+    monkeypatch.setenv("TEXTUAL_THEME", "dracula")
+    assert run(capsys, "--demo")[0] == 0
+    assert calls[-1]["theme"] == "dracula"
+    # A theme chosen in the command palette replaces the theme line; the rest stays as it was.
+    calls[-1]["remember_theme"]("gruvbox")
+    assert config.read_text() == '# mine\ninterval = 5\ntheme = "gruvbox"\n'
+    assert config.stat().st_mode & 0o777 == 0o640
+    # A new config file is created, readable by its owner only.
+    config.unlink()
+    assert calls[-1]["remember_theme"]("monokai") == config
+    assert config.read_text() == 'theme = "monokai"\n' and config.stat().st_mode & 0o777 == 0o600
+
+
 def test_tui_interval_from_the_environment(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: DemoServer
 ) -> None:
@@ -447,7 +475,7 @@ def test_tui_interval_from_the_environment(
     monkeypatch.setattr(
         app,
         "run_tui",
-        lambda settings, *, interval, bot_id, demo=None, warnings=(), bell=True: seen.append(interval) or 0,  # type: ignore[func-returns-value]
+        lambda settings, *, interval, bot_id, demo=None, **options: seen.append(interval) or 0,  # type: ignore[func-returns-value]
     )
     monkeypatch.setenv("BOTMON_INTERVAL", "42")
     monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)

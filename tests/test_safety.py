@@ -501,12 +501,13 @@ def test_one_line_fields_are_bounded() -> None:
     """A 1 MB bot name was measured and wrapped on every repaint: seconds of frozen UI."""
     from botmon_tui.medplum.models import outcome_info
     from botmon_tui.textsafe import MAX_FIELD_CHARS, clip
-    from botmon_tui.ui.formatting import outcome_text
+    from botmon_tui.ui.formatting import outcome_text, theme_palette, theme_variables
 
     assert clip("a\x1b]0;t\x07") == "a␛]0;t␇"
     huge = clip("\x1b" + "x" * 1_000_000)
     assert len(huge) == MAX_FIELD_CHARS + 1 and huge.startswith("␛x") and huge.endswith("…")
-    assert len(outcome_text(outcome_info("9" * 1_000_000)).plain) < 2 * MAX_FIELD_CHARS + 10
+    palette = theme_palette(theme_variables("textual-dark"))
+    assert len(outcome_text(outcome_info("9" * 1_000_000), palette).plain) < 2 * MAX_FIELD_CHARS + 10
 
 
 async def test_a_bot_deleted_while_its_event_tab_is_open(demo: DemoServer, tmp_path: Path) -> None:

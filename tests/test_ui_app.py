@@ -646,6 +646,14 @@ async def test_no_color(srv: DemoServer, tmp_path: Path, monkeypatch: pytest.Mon
         # Outcomes read without colour: symbol and words.
         cells = {table.get_cell(i, "outcome").plain for i in table.ids_in_order()}
         assert cells & {"✗ Serious Failure (8)", "✖ Major failure (12)"}
+        # Failures stay bold, and no colour is asked for (greys would hide them).
+        for row in table.ids_in_order():
+            style = table.get_cell(row, "outcome").style
+            assert style.color is None and style.bgcolor is None
+            event = table.event(row)
+            assert event is not None
+            if event.outcome in ("4", "8", "12"):
+                assert style.bold
 
 
 async def test_keymap_remaps_by_binding_id(srv: DemoServer, tmp_path: Path) -> None:

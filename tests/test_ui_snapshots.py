@@ -60,6 +60,12 @@ def test_event_tab_wide_200x50(snap_compare: Any, srv: DemoServer, tmp_path: Pat
     assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
 
 
+def test_event_tab_in_a_light_theme_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    """Outcome colours follow the theme (here Textual's light theme, as chosen with ctrl+p)."""
+    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge"), theme="textual-light")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
 def test_banner_log_only_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
     app = make_app(srv, tmp_path, bot_id=bot_id(srv, "appointment-reminders"))
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

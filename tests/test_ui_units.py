@@ -9,12 +9,13 @@ import pytest
 from botmon_tui.formatting import DOCS_URL, duration_text, explain_no_events, relative_age
 from botmon_tui.medplum.errors import ServerError
 from botmon_tui.medplum.models import AuditEvent, Bot
-from botmon_tui.ui.formatting import audit_text, outcome_text
+from botmon_tui.ui.formatting import audit_text, outcome_text, theme_palette, theme_variables
 from botmon_tui.ui.widgets.banner import banner_text
 from botmon_tui.ui.widgets.outcome_pane import MAX_PANE_CHARS, pane_text
 from botmon_tui.ui.widgets.status_line import StatusInfo, status_text
 
 NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
+PALETTE = theme_palette(theme_variables("textual-dark"))
 
 
 @pytest.mark.parametrize(
@@ -72,27 +73,30 @@ def test_explain_no_events(fields: dict[str, object], cause: str, blocking: bool
 
 
 def test_audit_text_marks_settings_that_hide_events() -> None:
-    assert audit_text(_bot(auditEventDestination=["log"]), compact=True).plain == "⚠ log only"
-    assert audit_text(_bot(auditEventTrigger="never"), compact=True).plain == "⚠ never"
-    assert audit_text(_bot(), compact=True).plain == "always"
-    assert audit_text(_bot(auditEventTrigger="on-error")).plain == "resource · on-error"
+    assert audit_text(_bot(auditEventDestination=["log"]), PALETTE, compact=True).plain == "⚠ log only"
+    assert audit_text(_bot(auditEventTrigger="never"), PALETTE, compact=True).plain == "⚠ never"
+    assert audit_text(_bot(), PALETTE, compact=True).plain == "always"
+    assert audit_text(_bot(auditEventTrigger="on-error"), PALETTE).plain == "resource · on-error"
 
 
 def test_outcome_text_reads_without_colour() -> None:
     event = AuditEvent.model_validate({"resourceType": "AuditEvent", "id": "e", "outcome": "8"})
-    assert outcome_text(event.outcome_info).plain == "✗ Serious Failure (8)"
+    assert outcome_text(event.outcome_info, PALETTE).plain == "✗ Serious Failure (8)"
     unknown = AuditEvent.model_validate({"resourceType": "AuditEvent", "id": "e", "outcome": "99"})
-    assert outcome_text(unknown.outcome_info).plain == "? 99"
+    assert outcome_text(unknown.outcome_info, PALETTE).plain == "? 99"
 
 
 def test_status_text_live_paused_error() -> None:
-    ok = status_text(StatusInfo(interval=10, detail="3 events", last_success=NOW - timedelta(seconds=3)), NOW)
+    info = StatusInfo(interval=10, detail="3 events", last_success=NOW - timedelta(seconds=3))
+    ok = status_text(info, NOW, PALETTE)
     assert ok.plain == "● live · updated 3s ago · every 10s · 3 events"
-    paused = status_text(StatusInfo(interval=10, paused=True, last_success=NOW), NOW)
+    paused = status_text(StatusInfo(interval=10, paused=True, last_success=NOW), NOW, PALETTE)
     assert paused.plain.startswith("‖ paused")
     error = ServerError("Server error (HTTP 500): [bold]boom[/] \x1b]0;pwned\x07")
     failing = status_text(
-        StatusInfo(interval=10, error=str(error), retry_in=3.6, last_success=NOW - timedelta(minutes=2)), NOW
+        StatusInfo(interval=10, error=str(error), retry_in=3.6, last_success=NOW - timedelta(minutes=2)),
+        NOW,
+        PALETTE,
     )
     assert failing.plain.startswith("✗ retry in 4s · Server error (HTTP 500): [bold]boom[/]")
     assert "showing data from 2m ago" in failing.plain
@@ -116,7 +120,7 @@ def test_pane_text_shows_everything_literally() -> None:
             ],
         }
     )
-    text = pane_text(event, now=NOW, tz=UTC, app_base="https://app.medplum.com/")
+    text = pane_text(event, now=NOW, tz=UTC, palette=PALETTE, app_base="https://app.medplum.com/")
     plain = text.plain
     assert "[@click=app.quit]x[/] [/x]" in plain
     assert "▲ Minor failure (4)" in plain
@@ -133,7 +137,7 @@ def test_pane_text_bounds_huge_output() -> None:
     event = AuditEvent.model_validate(
         {"resourceType": "AuditEvent", "id": "big", "outcomeDesc": "a" * 1_000_000 + "THE END"}
     )
-    plain = pane_text(event, now=NOW, tz=UTC).plain
+    plain = pane_text(event, now=NOW, tz=UTC, palette=PALETTE).plain
     assert len(plain) < MAX_PANE_CHARS + 2000
     assert plain.rstrip().endswith("THE END") or "THE END" in plain
     assert "characters not shown" in plain

@@ -16,7 +16,9 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.theme import Theme
 
+from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.formatting import duration_text
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -25,14 +27,17 @@ from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import ProjectMonitor
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.commands import BotmonCommands
-from botmon_tui.ui.formatting import PALETTE
+from botmon_tui.ui.formatting import Palette, palette_for
 from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
 
-__all__ = ["BotmonApp", "run_tui"]
+__all__ = ["DEFAULT_THEME", "BotmonApp", "run_tui"]
+
+#: Textual's own default theme (used when the one asked for does not exist).
+DEFAULT_THEME = "textual-dark"
 
 #: Longer help than the footer's one-word descriptions, by binding id.
 LONG_HELP = {
@@ -91,9 +96,21 @@ class BotmonApp(App[int]):
         keymap: dict[str, str] | None = None,
         startup_warnings: Sequence[str] = (),
         bell: bool = True,
+        theme: str | None = None,
+        remember_theme: Callable[[str], object] | None = None,
     ) -> None:
         super().__init__()
-        PALETTE.set_monochrome(self.no_color)
+        warnings = list(startup_warnings)
+        # ``theme``: TEXTUAL_THEME or the config file's (Textual reads TEXTUAL_THEME itself too).
+        wanted = theme or self.theme
+        if wanted not in self.available_themes:
+            warnings.append(f"unknown theme {wanted!r}: using {DEFAULT_THEME} (ctrl+p, Theme, lists them)")
+            wanted = DEFAULT_THEME
+        if wanted != self.theme:
+            self.theme = wanted
+        #: Called with the name of a theme chosen in the command palette (saves it in the config).
+        self.remember_theme = remember_theme
+        self._palette: Palette | None = None
         self.client = client
         self.interval = float(interval)
         self.start_bot_id = bot_id
@@ -108,7 +125,7 @@ class BotmonApp(App[int]):
         self._app_base = app_base
         self._server_label = server_label
         self.close_client = close_client
-        self.startup_warnings = tuple(startup_warnings)
+        self.startup_warnings = tuple(warnings)
         #: Ring the terminal bell when a new failure is announced (``--no-bell``, ``bell = false``).
         self.bell_on_alert = bell
         # The access token the client fetched is a secret too (client.secrets() includes it).
@@ -139,6 +156,30 @@ class BotmonApp(App[int]):
         return f"demo backend · {base}" if self.demo is not None else base
 
     @property
+    def palette(self) -> Palette:
+        """The styles of the current theme (built on first use: the colour system is known then)."""
+        if self._palette is None:
+            self._palette = palette_for(self)
+        return self._palette
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """A theme was chosen (command palette): restyle every screen and remember the choice."""
+        self._palette = None
+        from botmon_tui.ui.screens.base import PollingScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, PollingScreen):
+                screen.restyle()
+        if self.remember_theme is None:
+            return
+        try:
+            where = self.remember_theme(theme.name)
+        except ConfigError as error:
+            self.notify(f"Theme not saved: {error}", severity="warning", timeout=8, markup=False)
+            return
+        self.notify(f"Theme {theme.name} (saved in {sanitize(str(where))})", timeout=4, markup=False)
+
+    @property
     def recent_label(self) -> str:
         hours = self.recent.total_seconds() / 3600
         return f"{hours:g}h" if hours < 48 else duration_text(self.recent.total_seconds())
@@ -149,6 +190,7 @@ class BotmonApp(App[int]):
         return BotListScreen(deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.collector.start()
         for warning in self.startup_warnings:
             self.notify(sanitize(warning), title="Warning", severity="warning", timeout=20, markup=False)
@@ -250,6 +292,8 @@ def run_tui(
     demo: object | None = None,
     warnings: Sequence[str] = (),
     bell: bool = True,
+    theme: str | None = None,
+    remember_theme: Callable[[str], object] | None = None,
 ) -> int:
     """Run the TUI until the user quits; return the exit code.
 
@@ -265,6 +309,8 @@ def run_tui(
         close_client=True,
         startup_warnings=warnings,
         bell=bell,
+        theme=theme,
+        remember_theme=remember_theme,
     )
     app.run()
     code = app.return_code

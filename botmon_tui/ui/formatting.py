@@ -1,15 +1,25 @@
 """How values look on screen: the shared labels of :mod:`botmon_tui.formatting`, styled.
 
 Everything here returns ``rich.text.Text`` built from sanitized strings (never markup), so a
-cell or a Static can show it as it is. Colours come from the outcome table's semantic
-``level`` (models.py), mapped to styles here; the symbol makes each outcome readable without
-colour (``NO_COLOR``, monochrome terminals, screen readers of SVG screenshots).
+cell or a Static can show it as it is. Colours come from the Textual theme (:class:`Palette`,
+built from the theme's ``$text-success`` / ``$text-warning`` / ``$text-error`` / ``$text-accent``
+variables, the text-legible forms of ``$success``, ``$warning``, ``$error`` and ``$accent``), so
+every theme of the command palette colours outcomes, and the symbol makes each outcome readable
+without colour (``NO_COLOR``, monochrome terminals, screen readers of SVG screenshots).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rich.color import Color as RichColor
 from rich.style import Style
 from rich.text import Text
+from textual.app import App
+from textual.color import Color, ColorParseError
+from textual.theme import BUILTIN_THEMES, Theme
 
 from botmon_tui.formatting import audit_label, outcome_label
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
@@ -17,71 +27,214 @@ from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 
 __all__ = [
-    "LEVEL_STYLES",
-    "PALETTE",
+    "BOLD",
+    "DIM",
+    "LIMITED_COLOR_SYSTEMS",
+    "Palette",
+    "app_palette",
     "audit_text",
     "entity_lines",
-    "level_style",
     "outcome_text",
+    "palette_for",
+    "theme_palette",
+    "theme_variables",
 ]
 
-#: Semantic level (models.OutcomeInfo.level) → style. Bold on failures so they stand out in mono.
-LEVEL_STYLES: dict[str, Style] = {
-    "success": Style(color="green"),
-    "warning": Style(color="yellow", bold=True),
-    "error": Style(color="red", bold=True),
-    "critical": Style(color="bright_white", bgcolor="red", bold=True),
-    "unknown": Style(color="magenta"),
+BOLD = Style(bold=True)
+DIM = Style(dim=True)
+
+#: Colour systems of 16 (or 8) colours, where a theme's colours would be matched to the nearest
+#: of the terminal's: Rich turns textual-dark's warning orange into bright red and nord's error
+#: pink into white. There the palette uses the terminal's own red, green, yellow and cyan.
+LIMITED_COLOR_SYSTEMS = frozenset({"standard", "windows"})
+
+#: The first eight colours of Rich's 16-colour palette: a truecolor equal to one of these is
+#: written as exactly that colour number on a 16-colour terminal (one of the first eight, which
+#: 8-colour terminals have too). Plain ANSI colour names would not do: Textual turns them into
+#: its ANSI theme's truecolor first (red is Monokai's pink there), which then comes out magenta.
+_ANSI = {
+    "red": RichColor.from_rgb(170, 0, 0),
+    "green": RichColor.from_rgb(0, 170, 0),
+    "yellow": RichColor.from_rgb(170, 85, 0),
+    "magenta": RichColor.from_rgb(170, 0, 170),
+    "cyan": RichColor.from_rgb(0, 170, 170),
+    "white": RichColor.from_rgb(170, 170, 170),
 }
-#: With ``NO_COLOR`` Textual turns colours into greys, and red on a dark background becomes a
-#: nearly invisible dark grey: weight and reverse video carry the meaning instead.
-MONO_LEVEL_STYLES: dict[str, Style] = {
-    "success": Style(),
-    "warning": Style(bold=True),
-    "error": Style(bold=True, underline=True),
-    "critical": Style(bold=True, reverse=True),
-    "unknown": Style(italic=True),
-}
-DIM_STYLE = Style(dim=True)
 
 
+@dataclass(frozen=True)
 class Palette:
-    """The named styles of the UI, in colour or (``NO_COLOR``) in monochrome."""
+    """The UI's named styles for one theme and terminal (immutable: a new theme, a new palette).
 
-    def __init__(self) -> None:
-        self.set_monochrome(False)
+    ``levels`` maps an outcome's semantic level (``models.OutcomeInfo.level``) to its style;
+    failures are bold so they stand out without colour too.
+    """
 
-    def set_monochrome(self, mono: bool) -> None:
-        self.mono = mono
-        self.levels = MONO_LEVEL_STYLES if mono else LEVEL_STYLES
-        self.ok = Style(bold=True) if mono else Style(color="green", bold=True)
-        self.warn = Style(bold=True) if mono else Style(color="yellow", bold=True)
-        self.fail = Style(bold=True) if mono else Style(color="red", bold=True)
-        self.error = Style(bold=True, reverse=True) if mono else Style(color="red", bold=True)
-        self.accent = Style(bold=True) if mono else Style(color="cyan", bold=True)
-        self.note = Style() if mono else Style(color="cyan")
+    levels: Mapping[str, Style]
+    ok: Style
+    warn: Style
+    fail: Style
+    #: An error on the status line.
+    error: Style
+    #: Keys (help screen).
+    accent: Style
+    #: A setting worth a look that blocks nothing (the Audit column).
+    note: Style
+    #: A search match in the Outcome Desc pane, and the current one.
+    match: Style
+    current_match: Style
+    mono: bool = False
+
+    def level(self, level: str) -> Style:
+        return self.levels.get(level, self.levels["unknown"])
 
 
-#: The app sets ``PALETTE.set_monochrome(app.no_color)`` at start (NO_COLOR is process-wide).
-PALETTE = Palette()
+def _mono_palette() -> Palette:
+    # With ``NO_COLOR`` Textual turns colours into greys, and red on a dark background becomes a
+    # nearly invisible dark grey: weight, underline and reverse video carry the meaning instead.
+    return Palette(
+        levels={
+            "success": Style(),
+            "warning": BOLD,
+            "error": Style(bold=True, underline=True),
+            "critical": Style(bold=True, reverse=True),
+            "unknown": Style(italic=True),
+        },
+        ok=BOLD,
+        warn=BOLD,
+        fail=BOLD,
+        error=Style(bold=True, reverse=True),
+        accent=BOLD,
+        note=Style(),
+        match=Style(underline=True),
+        current_match=Style(reverse=True, bold=True),
+        mono=True,
+    )
 
 
-def level_style(level: str) -> Style:
-    levels = PALETTE.levels
-    return levels.get(level, levels["unknown"])
+def _palette(
+    *,
+    success: RichColor,
+    warning: RichColor,
+    error: RichColor,
+    error_background: RichColor,
+    on_error: RichColor,
+    accent: RichColor,
+    note: RichColor,
+    unknown: RichColor,
+    match_background: RichColor,
+    on_match: RichColor,
+) -> Palette:
+    fail = Style(color=error, bold=True)
+    return Palette(
+        levels={
+            "success": Style(color=success),
+            "warning": Style(color=warning, bold=True),
+            "error": fail,
+            "critical": Style(color=on_error, bgcolor=error_background, bold=True),
+            "unknown": Style(color=unknown),
+        },
+        ok=Style(color=success, bold=True),
+        warn=Style(color=warning, bold=True),
+        fail=fail,
+        error=fail,
+        accent=Style(color=accent, bold=True),
+        note=Style(color=note),
+        match=Style(underline=True, bold=True),
+        current_match=Style(color=on_match, bgcolor=match_background, bold=True),
+    )
 
 
-def outcome_text(info: OutcomeInfo | None, *, code: bool = True, missing: str = "—") -> Text:
+def theme_palette(
+    variables: Mapping[str, str], *, color_system: str | None = "truecolor", mono: bool = False
+) -> Palette:
+    """The palette of a theme, from its CSS variables (``App.theme_variables`` or
+    ``Theme.to_color_system().generate()``), for a terminal with ``color_system``."""
+    if mono:
+        return _mono_palette()
+    if color_system in LIMITED_COLOR_SYSTEMS:
+        ansi = _ANSI
+        return _palette(
+            success=ansi["green"],
+            warning=ansi["yellow"],
+            error=ansi["red"],
+            error_background=ansi["red"],
+            on_error=ansi["white"],
+            accent=ansi["cyan"],
+            note=ansi["cyan"],
+            unknown=ansi["magenta"],
+            match_background=ansi["yellow"],
+            on_match=RichColor.from_rgb(0, 0, 0),
+        )
+
+    def colour(*names: str) -> Color:
+        for name in names:
+            try:
+                return Color.parse(variables[name])
+            except (KeyError, ColorParseError):
+                continue
+        return Color.parse("magenta")
+
+    def rich(*names: str) -> RichColor:
+        return colour(*names).rich_color
+
+    error = colour("error")
+    found = colour("warning")
+    # A theme of ANSI colours (ansi-dark) keeps them ANSI: the terminal's own palette shows them.
+    ansi_theme = error.ansi is not None
+    on_error = RichColor.parse("bright_white") if ansi_theme else error.get_contrast_text(1.0).rich_color
+    on_match = RichColor.parse("black") if ansi_theme else found.get_contrast_text(1.0).rich_color
+    return _palette(
+        success=rich("text-success", "success"),
+        warning=rich("text-warning", "warning"),
+        error=rich("text-error", "error"),
+        error_background=error.rich_color,
+        on_error=on_error,
+        accent=rich("text-accent", "accent"),
+        note=rich("text-primary", "primary"),
+        unknown=rich("text-secondary", "secondary"),
+        match_background=found.rich_color,
+        on_match=on_match,
+    )
+
+
+def theme_variables(theme: Theme | str) -> dict[str, str]:
+    """A theme's CSS variables as an app with that theme has them (``"nord"``: a built-in theme)."""
+    if isinstance(theme, str):
+        theme = BUILTIN_THEMES[theme]
+    return {**theme.to_color_system().generate(), **theme.variables}
+
+
+def app_palette(app: App[Any]) -> Palette:
+    """The palette of ``app``'s theme now (the botmon app keeps it, rebuilt when the theme changes).
+
+    A headless app (tests, snapshots) is painted in truecolor whatever ``TERM`` says.
+    """
+    held = getattr(app, "palette", None)
+    if isinstance(held, Palette):
+        return held
+    return palette_for(app)
+
+
+def palette_for(app: App[Any]) -> Palette:
+    """Build the palette of ``app``'s current theme, colour system and ``NO_COLOR``."""
+    system = "truecolor" if app.is_headless else app.console.color_system
+    return theme_palette(app.get_css_variables(), color_system=system, mono=app.no_color)
+
+
+def outcome_text(
+    info: OutcomeInfo | None, palette: Palette, *, code: bool = True, missing: str = "—"
+) -> Text:
     """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
     label = outcome_label(info, code=code, missing=missing)
-    style = DIM_STYLE if info is None else level_style(info.level)
+    style = DIM if info is None else palette.level(info.level)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def audit_text(bot: Bot, *, compact: bool = False) -> Text:
+def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:
     """The Audit column: the trigger, the destination when it is not the default, a ⚠ when no events."""
     label, blocking = audit_label(bot, compact=compact)
-    style = PALETTE.warn if blocking else (Style() if bot.audit_trigger == "always" else PALETTE.note)
+    style = palette.warn if blocking else (Style() if bot.audit_trigger == "always" else palette.note)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 

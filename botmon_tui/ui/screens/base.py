@@ -12,13 +12,18 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.ui.formatting import Palette, app_palette
 from botmon_tui.ui.polling import Poller
+from botmon_tui.ui.widgets.keyed_table import KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
 
 if TYPE_CHECKING:
     from botmon_tui.ui.app import BotmonApp
 
-__all__ = ["PollingScreen"]
+__all__ = ["SORT", "PollingScreen"]
+
+#: The footer's group of sort keys ("1234 Sort"), the same on every screen.
+SORT = Binding.Group("Sort", compact=True)
 
 #: How long the "recovered" note stays on the status line (seconds of wall clock).
 RECOVERED_NOTE_SECONDS = 15.0
@@ -70,6 +75,22 @@ class PollingScreen(Screen[None]):
 
     def after_poll(self) -> None:
         """Update the view after a poll ended (success or failure)."""
+
+    def update_heading(self) -> None:
+        """Show the screen's heading (see :meth:`show_heading`)."""
+
+    # ------------------------------------------------------------------ theme
+
+    @property
+    def palette(self) -> Palette:
+        return app_palette(self.app)
+
+    def restyle(self) -> None:
+        """The theme changed: paint again what this screen and its tables styled themselves."""
+        for table in self.query(KeyedTable):
+            table.restyle()
+        self.update_heading()
+        self.update_status()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -176,7 +197,7 @@ class PollingScreen(Screen[None]):
             line = self.query_one(StatusLine)
         except Exception:
             return
-        line.show(self.status_info(), self.botmon.clock())
+        line.show(self.status_info(), self.botmon.clock(), self.palette)
 
     @property
     def now(self) -> datetime:

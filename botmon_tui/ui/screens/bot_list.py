@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,19 +13,15 @@ from textual.widgets import DataTable, Input, Static
 
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import PALETTE
+from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
-from botmon_tui.ui.screens.base import PollingScreen
+from botmon_tui.ui.screens.base import SORT, PollingScreen
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["BotListScreen"]
-
-SORT = Binding.Group("Sort", compact=True)
-BOLD = Style(bold=True)
-DIM = Style(dim=True)
 
 
 def bot_matches(status: BotStatus, needle: str) -> bool:
@@ -144,12 +139,11 @@ class BotListScreen(PollingScreen):
             text.append("\n")
             text.append(f"{len(statuses)} bots")
             text.append(" · ", DIM)
-            text.append(
-                f"{failing} with failures in the last {app.recent_label}", PALETTE.fail if failing else ""
-            )
+            failing_style = self.palette.fail if failing else ""
+            text.append(f"{failing} with failures in the last {app.recent_label}", failing_style)
             if silent:
                 text.append(" · ", DIM)
-                text.append(f"⚠ {silent} write no AuditEvents", PALETTE.warn)
+                text.append(f"⚠ {silent} write no AuditEvents", self.palette.warn)
         else:
             text.append("\nloading…", DIM)
         self.show_heading(text)

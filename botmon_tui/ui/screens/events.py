@@ -6,7 +6,6 @@ import asyncio
 import math
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -21,8 +20,8 @@ from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import PALETTE, audit_text
-from botmon_tui.ui.screens.base import PollingScreen
+from botmon_tui.ui.formatting import BOLD, DIM, audit_text
+from botmon_tui.ui.screens.base import SORT, PollingScreen
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.footer import KeyFooter
@@ -34,9 +33,6 @@ __all__ = ["WIDE_LAYOUT_COLUMNS", "EventScreen"]
 
 #: From this terminal width the Outcome Desc pane sits beside the table instead of below it.
 WIDE_LAYOUT_COLUMNS = 140
-SORT = Binding.Group("Sort", compact=True)
-BOLD = Style(bold=True)
-DIM = Style(dim=True)
 #: The pane follows the cursor this long after it moved (see ``on_data_table_row_highlighted``).
 PANE_DELAY = 0.01
 #: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
@@ -234,7 +230,7 @@ class EventScreen(PollingScreen):
             link = app_link(app.app_base, "Bot", clip(bot.id), "event")
             text.append(name, BOLD)
             if self.load_error is not None:
-                text.append("  not found (deleted?)", PALETTE.warn)
+                text.append("  not found (deleted?)", self.palette.warn)
             # The deep link holds the id; when it does not fit, the id alone (always visible).
             if text.cell_len + 2 + len(link) <= self.size.width - 2:
                 text.append(f"  {link}", DIM)
@@ -246,7 +242,7 @@ class EventScreen(PollingScreen):
             text.append(" · cron ", DIM)
             text.append(clip(bot.schedule) if bot.schedule else "none")
             text.append(" · audit ", DIM)
-            text.append_text(audit_text(bot))
+            text.append_text(audit_text(bot, self.palette))
         self.show_heading(text)
 
     def update_banner(self) -> None:
@@ -287,6 +283,10 @@ class EventScreen(PollingScreen):
     def update_pane(self) -> None:
         table = self.table
         self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.botmon.app_base)
+
+    def restyle(self) -> None:
+        super().restyle()
+        self.update_pane()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

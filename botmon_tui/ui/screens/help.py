@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,25 +12,23 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from botmon_tui.ui.formatting import PALETTE
+from botmon_tui.ui.formatting import BOLD, DIM, Palette, app_palette
 
 __all__ = ["HelpScreen", "Section"]
 
 Section = tuple[str, Sequence[tuple[str, str]]]
-TITLE = Style(bold=True)
-DIM = Style(dim=True)
 
 
-def help_text(title: str, sections: Sequence[Section], notes: Sequence[str]) -> Text:
+def help_text(title: str, sections: Sequence[Section], notes: Sequence[str], palette: Palette) -> Text:
     text = Text(end="")
-    text.append(title + "\n", TITLE)
+    text.append(title + "\n", BOLD)
     width = max((len(key) for _, rows in sections for key, _ in rows), default=4)
     for heading, rows in sections:
         if not rows:
             continue
-        text.append(f"\n{heading}\n", TITLE)
+        text.append(f"\n{heading}\n", BOLD)
         for key, description in rows:
-            text.append(f"  {key:<{width}}  ", PALETTE.accent)
+            text.append(f"  {key:<{width}}  ", palette.accent)
             text.append(description + "\n")
     if notes:
         text.append("\n")
@@ -49,9 +46,11 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, title: str, sections: Sequence[Section], notes: Sequence[str] = ()) -> None:
         super().__init__(id="help")
-        self._text = help_text(title, sections, notes)
+        self._parts = (title, sections, notes)
+        self._text = Text()
 
     def compose(self) -> ComposeResult:
+        self._text = help_text(*self._parts, app_palette(self.app))
         with VerticalScroll(id="help-box"):
             yield Static(self._text, markup=False, id="help-text")
 

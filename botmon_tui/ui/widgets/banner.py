@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from botmon_tui.formatting import NoEventsReason
+from botmon_tui.ui.formatting import BOLD, DIM
 
 __all__ = ["Banner", "banner_text", "empty_text"]
-
-TITLE = Style(bold=True)
-DIM = Style(dim=True)
 
 
 def banner_text(reason: NoEventsReason, bot_link: str | None = None) -> Text:
     mark = "⚠ " if reason.blocking else ""
     text = Text(end="")
-    text.append(mark + reason.title + "\n", TITLE)
+    text.append(mark + reason.title + "\n", BOLD)
     for line in reason.lines:
         text.append("\n" + line)
     if bot_link and reason.blocking:
@@ -32,7 +29,7 @@ def banner_text(reason: NoEventsReason, bot_link: str | None = None) -> Text:
 
 def empty_text(message: str, hint: str) -> Text:
     text = Text(end="")
-    text.append(message, TITLE)
+    text.append(message, BOLD)
     text.append("\n" + hint, DIM)
     return text
 

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
@@ -14,14 +13,13 @@ from botmon_tui.formatting import relative_age
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import PALETTE, audit_text, outcome_text
+from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 
 __all__ = ["BotTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-DIM = Style(dim=True)
 
 
 class BotTable(KeyedTable):
@@ -67,13 +65,14 @@ class BotTable(KeyedTable):
     def cells(self, status: BotStatus) -> list[Any]:
         bot = status.bot
         failures = status.recent_failures
+        palette = app_palette(self.app)
         return [
             Text(clip(bot.display_name), no_wrap=True, overflow="ellipsis"),
             Text(clip(bot.id), no_wrap=True, overflow="ellipsis"),
             AgeCell(status.last_run, bot.id, self._age_label, None if status.last_run else DIM),
-            outcome_text(status.last_outcome, code=False, missing=self._missing_outcome(status)),
-            Text(str(failures), style=PALETTE.fail if failures else DIM, justify="right"),
-            audit_text(bot, compact=self._compact()),
+            outcome_text(status.last_outcome, palette, code=False, missing=self._missing_outcome(status)),
+            Text(str(failures), style=palette.fail if failures else DIM, justify="right"),
+            audit_text(bot, palette, compact=self._compact()),
         ]
 
     def _remember(self, status: BotStatus) -> None:
@@ -118,9 +117,13 @@ class BotTable(KeyedTable):
     def fit_columns(self, width: int | None = None) -> None:
         compact_before = self._compact()
         super().fit_columns(width)
-        if self._compact() != compact_before and self._statuses:
-            # The Audit column has a compact and a full form.
+        if self._compact() != compact_before:
+            self.restyle()  # the Audit column has a compact and a full form
+
+    def restyle(self) -> None:
+        if self._statuses:
             self.apply_rows([(bot_id, self.cells(s)) for bot_id, s in self._statuses.items()])
+        super().restyle()
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")

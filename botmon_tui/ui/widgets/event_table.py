@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
@@ -15,14 +14,13 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from botmon_tui.formatting import absolute_time, relative_age
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import outcome_text
+from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 
 __all__ = ["EventTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-DIM = Style(dim=True)
 #: Rows whose built cells are kept (a few screens' worth; the others are built again if painted).
 BUILT_ROWS = 512
 
@@ -84,13 +82,20 @@ class EventTable(KeyedTable):
         desc = event.headline
         outcome = self._outcome_cells.get(event.outcome)
         if outcome is None:
-            outcome = self._outcome_cells[event.outcome] = outcome_text(event.outcome_info)
+            outcome = self._outcome_cells[event.outcome] = outcome_text(
+                event.outcome_info, app_palette(self.app)
+            )
         return [
             TextCell(clip(event.id)),
             outcome,
             TextCell(desc) if desc else TextCell("(no output)", DIM, fit=False),
             AgeCell(event.when, event.id, self._age_labeller),
         ]
+
+    def restyle(self) -> None:
+        self._outcome_cells.clear()
+        self._built.clear()
+        super().restyle()
 
     def _row_cells(self, cells: Sequence[Any], column_keys: list[ColumnKey]) -> dict[ColumnKey, Any]:
         if not self._no_cells:

@@ -273,6 +273,10 @@ class KeyedTable(DataTable[Any]):
                 column.label = Text(spec.label)
         self._repaint()
 
+    def restyle(self) -> None:
+        """The theme changed: cells styled from the palette are built again (see subclasses)."""
+        self._repaint()
+
     def _repaint_column(self, key: str) -> None:
         """Re-render one column's visible cells (e.g. ages); other cells come from the cache."""
         column_key = ColumnKey(key)

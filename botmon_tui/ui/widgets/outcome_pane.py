@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -19,14 +18,12 @@ from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import ansi_text, clip
-from botmon_tui.ui.formatting import entity_lines, outcome_text
+from botmon_tui.ui.formatting import BOLD, DIM, Palette, app_palette, entity_lines, outcome_text
 
 __all__ = ["MAX_PANE_CHARS", "OutcomePane", "pane_text"]
 
 #: Longest output shown whole; past this, the first and last halves with a note between.
 MAX_PANE_CHARS = 64 * 1024
-LABEL = Style(bold=True)
-DIM = Style(dim=True)
 
 
 def _output(raw: str, *, colour: bool) -> Text:
@@ -45,6 +42,7 @@ def pane_text(
     *,
     now: datetime,
     tz: tzinfo | None,
+    palette: Palette,
     app_base: str | None = None,
     colour: bool = True,
 ) -> Text:
@@ -55,10 +53,10 @@ def pane_text(
     info = event.outcome_info
     zone = now.astimezone(tz).tzname() or ""
     text = Text(end="")
-    outcome = outcome_text(info)
+    outcome = outcome_text(info, palette)
     text.append_text(outcome)
     text.append("  ")
-    text.append(clip(event.id), LABEL)
+    text.append(clip(event.id), BOLD)
     text.append("\n")
     started, ended = event.started, event.ended
     duration = seconds_between(started, ended)
@@ -81,7 +79,7 @@ def pane_text(
     text.append("\n\n──── Details ────\n", DIM)
 
     def row(label: str, value: Text | str) -> None:
-        text.append(f"{label:<9}", LABEL)
+        text.append(f"{label:<9}", BOLD)
         if isinstance(value, Text):
             text.append_text(value)
         else:
@@ -137,16 +135,17 @@ class OutcomePane(VerticalScroll, can_focus=True):
             self.body.update(Text("No event selected.", style=DIM))
             return
         colour = not self.app.no_color
+        palette = app_palette(self.app)
         # Everything ``pane_text`` reads (``now`` only through the age and the zone name): when a
         # poll or a page of older rows changed none of it, the text is neither built again (~16 ms
         # for a 10 KiB coloured log) nor re-wrapped.
-        shown = (event, relative_age(event.when, now), now.astimezone(tz).tzname(), tz, app_base, colour)
+        shown = (event, relative_age(event.when, now), now.astimezone(tz).tzname(), tz, app_base, palette)
         if shown == self._shown:
             return
         self._shown = shown
         changed = event.id != self.event_id
         self.event_id = event.id
-        self.body.update(pane_text(event, now=now, tz=tz, app_base=app_base, colour=colour))
+        self.body.update(pane_text(event, now=now, tz=tz, palette=palette, app_base=app_base, colour=colour))
         if changed:
             self.scroll_home(animate=False, immediate=True)
 

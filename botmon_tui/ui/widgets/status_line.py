@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from botmon_tui.formatting import duration_text, relative_age
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import PALETTE
+from botmon_tui.ui.formatting import DIM, Palette
 
 __all__ = ["StatusInfo", "StatusLine", "status_text"]
-
-DIM = Style(dim=True)
 
 
 @dataclass
@@ -37,11 +34,11 @@ def _every(seconds: float) -> str:
     return f"every {seconds:g}s" if seconds < 120 else f"every {duration_text(seconds)}"
 
 
-def status_text(info: StatusInfo, now: datetime) -> Text:
+def status_text(info: StatusInfo, now: datetime, palette: Palette) -> Text:
     """The status line as Text (no markup: error messages come from servers)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
-    ok, warn, err = PALETTE.ok, PALETTE.warn, PALETTE.error
+    ok, warn, err = palette.ok, palette.warn, palette.error
     if info.error is not None:
         # An error may take a second line (narrow terminals): the words matter more than a row.
         text.no_wrap = False
@@ -102,13 +99,15 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", markup=False, id=id)
         self.plain = ""
+        self._palette: Palette | None = None
         #: Only an error may take a second line (see ``status_text``).
         self._may_wrap = True
 
-    def show(self, info: StatusInfo, now: datetime) -> None:
-        text = status_text(info, now)
-        if text.plain != self.plain or info.error is not None:
+    def show(self, info: StatusInfo, now: datetime, palette: Palette) -> None:
+        text = status_text(info, now, palette)
+        if text.plain != self.plain or info.error is not None or palette is not self._palette:
             self.plain = text.plain
+            self._palette = palette
             may_wrap = info.error is not None
             # A one-line status that stays one line: repaint it, no layout of the whole screen
             # (the age ticks once a second; a layout each time was most of the idle CPU).
