@@ -473,7 +473,7 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         await settle(pilot)
         outcomes = {table.event(i).outcome for i in table.ids_in_order()}  # type: ignore[union-attr]
         assert outcomes == {"4"}
-        assert f"{table.row_count} match" in status(app)
+        assert f"{table.row_count} shown" in status(app)
         await pilot.press("slash")
         screen.query_one("#filter", Input).value = "zqzq"
         await pilot.press("enter")

@@ -246,7 +246,7 @@ class BotmonApp(App[int]):
             return rows
 
         focused = screen.focused
-        from textual.widgets import DataTable
+        from textual.widgets import DataTable, Input
 
         widgets = [w for w in screen.query("*") if w.can_focus and not isinstance(w, DataTable)]
         tables = list(screen.query(DataTable))
@@ -254,7 +254,7 @@ class BotmonApp(App[int]):
         for table in tables:
             sections.append(("Table", rows_for(table)))
         for widget in widgets:
-            if widget is not focused and type(widget).__name__ == "Input":
+            if widget is not focused and isinstance(widget, Input):
                 continue
             rows = rows_for(widget)
             if rows:

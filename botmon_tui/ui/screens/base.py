@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -14,16 +15,32 @@ from textual.widgets import Static
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.ui.formatting import Palette, app_palette
 from botmon_tui.ui.polling import Poller
-from botmon_tui.ui.widgets.keyed_table import KeyedTable
+from botmon_tui.ui.widgets.filter_bar import FilterBar
+from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
 
 if TYPE_CHECKING:
     from botmon_tui.ui.app import BotmonApp
 
-__all__ = ["SORT", "PollingScreen"]
+__all__ = ["SORT", "PollingScreen", "sort_bindings"]
 
 #: The footer's group of sort keys ("1234 Sort"), the same on every screen.
 SORT = Binding.Group("Sort", compact=True)
+
+
+def sort_bindings(prefix: str, specs: Iterable[ColumnSpec]) -> list[BindingType]:
+    """``1``–``n`` sort by a column (pressed again: reversed), shown as one "Sort" group."""
+    return [
+        Binding(
+            str(spec.number),
+            f"sort({spec.number})",
+            f"Sort by {spec.label}",
+            id=f"{prefix}.sort_{spec.key}",
+            group=SORT,
+        )
+        for spec in specs
+    ]
+
 
 #: How long the "recovered" note stays on the status line (seconds of wall clock).
 RECOVERED_NOTE_SECONDS = 15.0
@@ -55,6 +72,8 @@ class PollingScreen(Screen[None]):
         self._age_ticks = 0
         self._resumes = 0
         self._heading: Text | None = None
+        #: What the ``/`` filter shows (``""``: everything).
+        self.filter_text = ""
 
     POLL_WHAT: ClassVar[str] = "polling"
 
@@ -67,8 +86,20 @@ class PollingScreen(Screen[None]):
     async def poll_job(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def table(self) -> KeyedTable:  # pragma: no cover - abstract
+        """The screen's main table (sorted with ``1``–``n``, filtered with ``/``)."""
+        raise NotImplementedError
+
+    def status_parts(self) -> list[str]:
+        """What the status line says about the data (``[]`` before it is loaded)."""
+        return []
+
     def status_detail(self) -> str:
-        return ""
+        parts = self.status_parts()
+        if parts and self.filter_text:
+            parts.insert(1, f"{self.table.row_count} shown")
+        return " · ".join(parts)
 
     def refresh_ages(self) -> None:
         """Repaint relative ages (called every few seconds)."""
@@ -130,6 +161,12 @@ class PollingScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.poller.poll_now()
         self.update_status()
+
+    def action_sort(self, number: int) -> None:
+        self.table.sort_by_number(number)
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
 
     def action_toggle_pause(self) -> None:
         paused = self.poller.toggle_pause()

@@ -8,16 +8,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
-from botmon_tui.ui.screens.base import SORT, PollingScreen
+from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.status_line import StatusLine
 
@@ -38,16 +38,7 @@ class BotListScreen(PollingScreen):
         Binding("enter", "open_bot", "Open", id="bots.open"),
         Binding("slash", "filter", "Filter", id="bots.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
-        *(
-            Binding(
-                str(spec.number),
-                f"sort({spec.number})",
-                f"Sort by {spec.label}",
-                id=f"bots.sort_{spec.key}",
-                group=SORT,
-            )
-            for spec in BotTable.SPECS
-        ),
+        *sort_bindings("bots", BotTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
     ]
 
@@ -55,12 +46,10 @@ class BotListScreen(PollingScreen):
         super().__init__()
         #: ``--bot``: the Event tab opens on top at once; load the list only when it is shown.
         self.deferred = deferred
-        self.filter_text = ""
-        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="heading", markup=False)
-        yield Input(placeholder="Filter bots by name or id (enter: keep, esc: clear)", id="filter")
+        yield FilterBar("Filter bots by name or id (enter: keep, esc: clear)", self.apply_filter)
         yield BotTable(clock=self.botmon.clock, id="bots")
         with Container(id="empty-area", classes="banner-area"):
             yield Banner(id="empty")
@@ -113,16 +102,14 @@ class BotListScreen(PollingScreen):
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
 
-    def status_detail(self) -> str:
+    def status_parts(self) -> list[str]:
         project = self.botmon.project
         if not project.loaded:
-            return ""
+            return []
         parts = [f"{len(project.statuses)} bots"]
-        if self.filter_text:
-            parts.append(f"{self.table.row_count} shown")
         if project.invalid:
             parts.append(f"{project.invalid} entries unreadable")
-        return " · ".join(parts)
+        return parts
 
     # ------------------------------------------------------------------ view
 
@@ -187,40 +174,10 @@ class BotListScreen(PollingScreen):
         event.stop()
         self.action_open_bot()
 
-    def action_sort(self, number: int) -> None:
-        self.table.sort_by_number(number)
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        # At once, not via ``focus()`` (deferred): keys typed right after "/" go to the box.
-        self.set_focus(box)
-
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display or self.filter_text:
-            box.value = ""
-            box.display = False
-            self.apply_filter("")
-            self.table.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        value = event.value
-        self._filter_timer = self.set_timer(0.15, lambda: self.apply_filter(value))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.apply_filter(event.value)
-        if not event.value:
-            event.input.display = False
-        self.table.focus()
+        self.query_one(FilterBar).dismiss()
 
     def apply_filter(self, value: str) -> None:
-        if value == self.filter_text:
-            return
         self.filter_text = value
         if self.botmon.project.loaded:
             self.show_statuses(set())

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from botmon_tui.formatting import explain_no_events
 from botmon_tui.medplum.auth import app_link
@@ -21,9 +21,10 @@ from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import BOLD, DIM, audit_text
-from botmon_tui.ui.screens.base import SORT, PollingScreen
+from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
@@ -51,16 +52,7 @@ class EventScreen(PollingScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
-        *(
-            Binding(
-                str(spec.number),
-                f"sort({spec.number})",
-                f"Sort by {spec.label}",
-                id=f"events.sort_{spec.key}",
-                group=SORT,
-            )
-            for spec in EventTable.SPECS
-        ),
+        *sort_bindings("events", EventTable.SPECS),
         Binding("t", "toggle_times", "Times", id="events.times"),
         *PollingScreen.POLL_BINDINGS,
         Binding("o", "load_older", "Older events", show=False, id="events.older"),
@@ -75,9 +67,7 @@ class EventScreen(PollingScreen):
         self.feed.bot = bot
         # The first page is asked for now, before the screen is built (see EventFeed.prefetch).
         self.feed.prefetch()
-        self.filter_text = ""
         self._needle: str | None = None
-        self._filter_timer: Timer | None = None
         self._lock = asyncio.Lock()
         self.loading_older = False
         self.load_error: MedplumError | None = None
@@ -88,8 +78,8 @@ class EventScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         app = self.botmon
         yield Static("", id="heading", markup=False)
-        yield Input(
-            placeholder="Filter events by id, outcome or output text (enter: keep, esc: clear)", id="filter"
+        yield FilterBar(
+            "Filter events by id, outcome or output text (enter: keep, esc: clear)", self.apply_filter
         )
         with Container(id="banner-area", classes="banner-area"):
             yield Banner(id="banner")
@@ -199,13 +189,11 @@ class EventScreen(PollingScreen):
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
 
-    def status_detail(self) -> str:
+    def status_parts(self) -> list[str]:
         feed = self.feed
         if not feed.loaded:
-            return ""
+            return []
         parts = [f"{len(feed)} events"]
-        if self.filter_text:
-            parts.append(f"{self.table.row_count} match")
         if self.loading_older:
             parts.append("loading older…")
         elif feed.has_older and not feed.at_limit:
@@ -214,7 +202,7 @@ class EventScreen(PollingScreen):
             parts.append(f"window full ({feed.window})")
         if feed.invalid:
             parts.append(f"{feed.invalid} unreadable")
-        return " · ".join(parts)
+        return parts
 
     # ------------------------------------------------------------------ view
 
@@ -332,29 +320,7 @@ class EventScreen(PollingScreen):
             or needle in (event.outcomeDesc or "")[:FILTER_SCAN_CHARS].casefold()
         )
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        # At once, not via ``focus()`` (deferred): keys typed right after "/" go to the box.
-        self.set_focus(box)
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        value = event.value
-        self._filter_timer = self.set_timer(0.15, lambda: self.apply_filter(value))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.apply_filter(event.value)
-        if not event.value:
-            event.input.display = False
-        self.table.focus()
-
     def apply_filter(self, value: str) -> None:
-        if value == self.filter_text:
-            return
         self.filter_text = value
         self._needle = value.casefold() if value else None
         self.table.show_only(e for e in self.feed.events if self.matches(e))
@@ -365,20 +331,12 @@ class EventScreen(PollingScreen):
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_focus or self.filter_text:
-            box.value = ""
-            box.display = False
-            self.apply_filter("")
-            self.table.focus()
+        if self.query_one(FilterBar).dismiss():
             return
         if self.pane.has_focus:
             self.table.focus()
             return
         self.app.pop_screen()
-
-    def action_sort(self, number: int) -> None:
-        self.table.sort_by_number(number)
 
     def action_toggle_times(self) -> None:
         absolute = self.table.toggle_absolute()
