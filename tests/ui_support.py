@@ -70,6 +70,15 @@ async def polled(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+def screen_lines(app: BotmonApp) -> list[str]:
+    """What the terminal shows now, line by line (as plain text)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def on_screen(app: BotmonApp, text: str) -> bool:
+    return any(text in line for line in screen_lines(app))
+
+
 def status(app: BotmonApp) -> str:
     """The status line of the screen on top."""
     return str(app.screen.query_one(StatusLine).plain)

@@ -207,13 +207,14 @@ class BotmonApp(App[int]):
             self.collector.note_input()
         await super().on_event(event)
 
-    def open_bot(self, bot_id: str, bot: Bot | None = None) -> None:
+    def open_bot(self, bot_id: str, bot: Bot | None = None, *, event_id: str | None = None) -> None:
+        """Open a bot's Event tab (``event_id``: with that run selected)."""
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
             self.pop_screen()
-        self.push_screen(EventScreen(bot_id, bot))
+        self.push_screen(EventScreen(bot_id, bot, select_event=event_id))
 
     def on_open_bot(self, message: OpenBot) -> None:
-        self.open_bot(message.bot_id, message.bot)
+        self.open_bot(message.bot_id, message.bot, event_id=message.event_id)
 
     def poll_now(self) -> None:
         """Poll the current screen's data at once (``r``); tests await ``workers.wait_for_complete()``."""

@@ -17,3 +17,5 @@ class OpenBot(Message):
 
     bot_id: str
     bot: Bot | None = None
+    #: A run to select once the Event tab has loaded (the Failures screen's ``enter``).
+    event_id: str | None = None

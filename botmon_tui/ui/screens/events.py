@@ -44,6 +44,9 @@ FILTER_SCAN_CHARS = 20_000
 BOT_RECHECK_SECONDS = 300.0
 #: The same while the tab has no events (the banner explains the bot's settings: a fix shows soon).
 BOT_RECHECK_EMPTY_SECONDS = 60.0
+#: Opened to show one run (``select_event``) that is not on the first page: at most this many
+#: pages of older events are loaded to find it.
+SEEK_PAGES = 20
 
 
 class EventScreen(PollingScreen):
@@ -59,10 +62,13 @@ class EventScreen(PollingScreen):
         Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
     ]
 
-    def __init__(self, bot_id: str, bot: Bot | None = None) -> None:
+    def __init__(self, bot_id: str, bot: Bot | None = None, *, select_event: str | None = None) -> None:
+        """``select_event``: the id of a run to select once loaded (paging older, bounded, if it
+        is not among the newest)."""
         super().__init__()
         app = self.botmon
         self.bot_id = bot_id
+        self.select_event = select_event
         self.feed = EventFeed(app.client, bot_id, window=app.event_window, first_page=app.first_page)
         self.feed.bot = bot
         # The first page is asked for now, before the screen is built (see EventFeed.prefetch).
@@ -156,6 +162,8 @@ class EventScreen(PollingScreen):
         table.merge(added, delta.removed)
         if first and table.row_count:
             table.move_cursor(row=0, animate=False)
+        if first and self.select_event is not None:
+            self._seek(self.select_event)
         if delta.behind:
             self.note("many new runs: still catching up", "warn", 10)
         self.update_banner()
@@ -348,6 +356,29 @@ class EventScreen(PollingScreen):
         else:
             self.pane.focus()
 
+    def _seek(self, event_id: str) -> None:
+        """Select ``event_id``: at once if it is held, else once older pages brought it."""
+        if event_id in self.feed:
+            self.select_event = None
+            self.table.select_id(event_id)
+            return
+        if not self.feed.has_older or self.feed.at_limit:
+            self._not_found(event_id)
+            return
+        self.loading_older = True
+        self.update_status()
+        self.run_worker(self._load_older(until=event_id), group="older", exit_on_error=False)
+
+    def _not_found(self, event_id: str) -> None:
+        self.select_event = None
+        self.notify(
+            f"Run {clip(event_id)} is not among this bot's newest {len(self.feed):,} events "
+            "(deleted, or older: o loads more).",
+            severity="warning",
+            timeout=8,
+            markup=False,
+        )
+
     def action_load_older(self) -> None:
         feed = self.feed
         if self.loading_older or not feed.loaded:
@@ -360,14 +391,25 @@ class EventScreen(PollingScreen):
         self.update_status()
         self.run_worker(self._load_older(), group="older", exit_on_error=False)
 
-    async def _load_older(self) -> None:
+    async def _load_older(self, until: str | None = None) -> None:
+        """One page of older events; ``until``: pages until that event is held (``SEEK_PAGES`` at
+        most), then select it."""
+        feed = self.feed
         try:
             async with self._lock:
-                delta = await self.feed.load_older()
-                await asyncio.sleep(0)  # (as in poll_job)
-                self.apply_delta(delta)
+                for _ in range(SEEK_PAGES if until is not None else 1):
+                    if until is not None and (until in feed or not feed.has_older or feed.at_limit):
+                        break
+                    delta = await feed.load_older()
+                    await asyncio.sleep(0)  # (as in poll_job)
+                    self.apply_delta(delta)
                 # (in its own turn of the loop, not right after the repaint)
                 self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
+            if until is not None and until == self.select_event:
+                if until in feed:
+                    self._seek(until)
+                else:
+                    self._not_found(until)
         except MedplumError as error:
             self.notify(f"Could not load older events: {error}", severity="warning", markup=False)
         except Exception as error:

@@ -1,0 +1,96 @@
+"""Pilot tests of the Event tab's triage keys (issue 9), at 80x24 and 120x40, against the demo
+backend over real HTTP: opening on a given run, sorting to the top, failures only, search in the
+output, copy, and the runs-over-time strip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from ui_support import bot_id, on_screen, running, settle
+
+from botmon_tui.demo import DemoServer
+from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.messages import OpenBot
+from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture
+def srv() -> Iterator[DemoServer]:
+    from ui_support import demo_server
+
+    with demo_server() as server:
+        yield server
+
+
+def notes(app: BotmonApp) -> str:
+    return " | ".join(str(n.message) for n in app._notifications)
+
+
+async def open_on(app: BotmonApp, pilot: Pilot[Any], bot: str, event_id: str) -> EventScreen:
+    app.post_message(OpenBot(bot, event_id=event_id))
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, EventScreen)
+    return screen
+
+
+# ---------------------------------------------------------------------------- open on a run
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_event_tab_opens_with_a_given_run_selected(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "hl7-adt-ingest")
+    events = srv.store.events_for(target)  # newest first
+    async with running(srv, tmp_path, size) as (app, pilot):
+        # On the first page: selected, on screen, its output in the pane; no extra request.
+        wanted = events[40]["id"]
+        before = len(srv.requests)
+        screen = await open_on(app, pilot, target, wanted)
+        table = screen.query_one(EventTable)
+        assert table.selected_id == wanted and screen.query_one(OutcomePane).event_id == wanted
+        header = 1
+        assert table.scroll_y <= table.cursor_row < table.scroll_y + table.size.height - header
+        assert on_screen(app, wanted[:8])
+        event_requests = [r for r in srv.requests[before:] if "AuditEvent" in r.path]
+        assert len(event_requests) == 1
+        # Three pages down: older pages are loaded until it is held.
+        await pilot.press("escape")
+        await settle(pilot)
+        wanted = events[250]["id"]
+        before = len(srv.requests)
+        screen = await open_on(app, pilot, target, wanted)
+        table = screen.query_one(EventTable)
+        assert table.selected_id == wanted and 250 < table.row_count <= 300
+        assert on_screen(app, wanted[:8])
+        assert screen.query_one(OutcomePane).event_id == wanted
+        assert len([r for r in srv.requests[before:] if "AuditEvent" in r.path]) == 3
+        assert not screen.loading_older
+
+
+async def test_a_run_that_cannot_be_found_is_said_and_the_paging_is_bounded(
+    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botmon_tui.ui.screens import events
+
+    monkeypatch.setattr(events, "SEEK_PAGES", 3)
+    target = bot_id(srv, "hl7-adt-ingest")  # 1,584 runs
+    async with running(srv, tmp_path, (80, 24)) as (app, pilot):
+        before = len(srv.requests)
+        screen = await open_on(app, pilot, target, "no-such-run")
+        table = screen.query_one(EventTable)
+        pages = [r for r in srv.requests[before:] if "AuditEvent" in r.path]
+        assert len(pages) == 1 + 3 and table.row_count < 400
+        assert "Run no-such-run is not among this bot's newest" in notes(app)
+        # The first row stays selected; nothing else moved.
+        assert table.cursor_row == 0 and table.selected_id == table.ids_in_order()[0]
+        assert screen.select_event is None and not screen.loading_older
