@@ -26,6 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--big-bot-events", type=int, default=0, help="add 'bulk-importer' with this many events"
     )
+    parser.add_argument(
+        "--public-base-url",
+        metavar="URL",
+        default=None,
+        help="write this base URL into Bundle links and tokens, as a server behind a port-forward does",
+    )
     parser.add_argument("--verbose", action="store_true", help="print one line per request")
     args = parser.parse_args(argv)
     cfg = DemoConfig(
@@ -36,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_bots=args.extra_bots,
         big_bot_events=args.big_bot_events,
         verbose=args.verbose,
+        public_base_url=args.public_base_url,
     )
     serve_forever(args.port, cfg)
     return 0

@@ -2,7 +2,11 @@
 
 Kept apart from the socket code so the Medplum behaviour reads in one place. Routes:
 
-* ``POST /oauth2/token`` (client credentials; form-encoded only)
+* ``POST /oauth2/token`` (form-encoded only): client credentials (secret in the form or HTTP Basic, or
+  a client assertion checked against ``DemoConfig.client_jwk``), ``refresh_token`` (with rotation),
+  and the jwt-bearer grant (an HS256 assertion signed with the client secret, as ``medplum login``
+  builds it for ``authType: jwt-bearer``; the Medplum server source read for the notes has no handler
+  for this grant, so its checks follow RFC 7523: signature, ``aud`` = the token URL, ``exp``/``nbf``)
 * ``GET /healthcheck``, ``GET /fhir/R4/metadata`` (no authentication)
 * ``GET /auth/me``
 * ``GET /fhir/R4/Bot``, ``/fhir/R4/Bot/<id>``, ``/fhir/R4/AuditEvent``, ``/fhir/R4/AuditEvent/<id>``
@@ -24,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from botmon_tui.demo import outcomes
-from botmon_tui.demo.auth import RateLimiter, RateResult, TokenStore
+from botmon_tui.demo.auth import RateLimiter, RateResult, TokenStore, jwt_parts, verify_hs256, verify_rsa
 from botmon_tui.demo.faults import Fault, Faults
 from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us
 from botmon_tui.demo.search import (
@@ -53,6 +57,9 @@ JsonDict = dict[str, Any]
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 FHIR_PREFIX = "/fhir/R4/"
+TOKEN_PATH = "/oauth2/token"
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: FHIR interaction costs (Medplum's ``FhirQuotaCost``).
 COST_READ, COST_SEARCH, COST_WRITE = 1, 20, 100
 
@@ -271,38 +278,117 @@ class DemoApp:
         if grant == "authorization_code":
             return error("Missing code" if not form.get("code") else "Invalid code")
         if grant == "refresh_token":
-            return error("Invalid refresh token")
-        if grant != "client_credentials":
-            return error("Unsupported grant_type")
-        if form.get("client_assertion_type"):
-            return error("Invalid client assertion")
-        auth = req.headers.get("Authorization")
-        if auth:
-            if not auth.startswith("Basic "):
-                return error("Invalid authorization header")
-            client_id, client_secret = _basic_credentials(auth.split(" ", 2)[1] if " " in auth else "")
+            if not form.get("refresh_token"):
+                return error("Invalid refresh token")
+            renewed = self.tokens.refresh(form["refresh_token"], self.cfg.token_ttl, "openid offline")
+            if len(renewed) == 3:
+                return error(renewed[1], renewed[0])
+            return self._token_response(self.cfg.client_id, "openid offline", renewed[0], headers, renewed[1])
+        if grant == JWT_BEARER_GRANT:
+            client_id, problem = self._jwt_bearer(req, form)
+        elif grant == "client_credentials":
+            client_id, problem = self._client_credentials(req, form)
         else:
-            client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
-        if not client_id:
-            return error("Missing client_id")
-        if not client_secret:
-            return error("Missing client_secret")
-        if client_id != self.cfg.client_id:
-            return error("Invalid client")
-        if client_secret != self.cfg.client_secret:
-            return error("Invalid secret")
+            return error("Unsupported grant_type")
+        if problem:
+            return error(problem)
         scope = form.get("scope") or "openid"
         token = self.tokens.issue(client_id, self.cfg.token_ttl, scope)
+        return self._token_response(client_id, scope, token, headers)
+
+    def _token_response(
+        self,
+        client_id: str,
+        scope: str,
+        token: str,
+        headers: list[tuple[str, str]],
+        refresh_token: str | None = None,
+    ) -> Response:
         body = {
             "token_type": "Bearer",
             "expires_in": self.cfg.token_ttl,
             "scope": scope,
             "access_token": token,
+            "refresh_token": refresh_token,
             "project": {"reference": f"Project/{self.store.project_id}"},
             "profile": {"reference": f"ClientApplication/{client_id}", "display": "botmon-tui demo client"},
             "need_patient_banner": False,
         }
+        if refresh_token is None:
+            del body["refresh_token"]
         return _json(200, body, [*headers, ("Cache-Control", "no-store"), ("Pragma", "no-cache")], JSON)
+
+    def token_url(self, req: Request) -> str:
+        """The token URL as the server knows it (Medplum's ``config.tokenUrl``)."""
+        return self._public_base(req) + TOKEN_PATH[1:]
+
+    def _client_credentials(self, req: Request, form: dict[str, str]) -> tuple[str, str]:
+        """Medplum's ``getClientIdAndSecret`` + secret check: ``(client id, "")`` or ``("", error)``."""
+        if form.get("client_assertion_type"):
+            return self._client_assertion(req, form)
+        auth = req.headers.get("Authorization")
+        if auth:
+            if not auth.startswith("Basic "):
+                return "", "Invalid authorization header"
+            client_id, client_secret = _basic_credentials(auth.split(" ", 2)[1] if " " in auth else "")
+        else:
+            client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id:
+            return "", "Missing client_id"
+        if not client_secret:
+            return "", "Missing client_secret"
+        if client_id != self.cfg.client_id:
+            return "", "Invalid client"
+        if client_secret != self.cfg.client_secret:
+            return "", "Invalid secret"
+        return client_id, ""
+
+    def _client_assertion(self, req: Request, form: dict[str, str]) -> tuple[str, str]:
+        """Medplum's ``parseClientAssertion`` (private_key_jwt), with the key of ``cfg.client_jwk``."""
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            return "", "Unsupported client assertion type"
+        parts = jwt_parts(form.get("client_assertion", ""))
+        if parts is None:
+            return "", "Invalid client assertion"
+        header, claims, signing_input, signature = parts
+        if claims.get("aud") != self.token_url(req):
+            return "", "Invalid client assertion audience"
+        if claims.get("iss") != claims.get("sub"):
+            return "", "Invalid client assertion issuer"
+        if claims.get("iss") != self.cfg.client_id:
+            return "", "Client not found"
+        if self.cfg.client_jwk is None:
+            return "", "Client must have a JWK Set URL"
+        exp = claims.get("exp")
+        if not verify_rsa(str(header.get("alg")), signing_input, signature, self.cfg.client_jwk) or (
+            isinstance(exp, int) and exp <= now_ms() // 1000
+        ):
+            return "", "Invalid client assertion signature"
+        return self.cfg.client_id, ""
+
+    def _jwt_bearer(self, req: Request, form: dict[str, str]) -> tuple[str, str]:
+        """The jwt-bearer grant (RFC 7523 section 2.1) with the CLI's HS256 assertion."""
+        client_id = form.get("client_id", "")
+        assertion = form.get("assertion", "")
+        if not client_id:
+            return "", "Missing client_id"
+        if not assertion:
+            return "", "Missing assertion"
+        if client_id != self.cfg.client_id:
+            return "", "Invalid client"
+        parts = jwt_parts(assertion)
+        if parts is None:
+            return "", "Invalid assertion"
+        header, claims, signing_input, signature = parts
+        if header.get("alg") != "HS256" or not verify_hs256(signing_input, signature, self.cfg.client_secret):
+            return "", "Invalid assertion signature"
+        if claims.get("aud") != self.token_url(req):
+            return "", "Invalid assertion audience"
+        now = now_ms() // 1000
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if not isinstance(exp, int) or exp <= now or (isinstance(nbf, int) and nbf > now + 60):
+            return "", "Assertion expired"
+        return client_id, ""
 
     def _authenticate(
         self, req: Request, headers: list[tuple[str, str]]
@@ -381,9 +467,16 @@ class DemoApp:
             return self._execute(parts[1], headers)
         return _json(404, outcomes.NOT_FOUND, headers)
 
-    def _fhir_base(self, req: Request) -> str:
+    def _public_base(self, req: Request) -> str:
+        """The base URL the server writes into links and tokens: ``cfg.public_base_url`` (a server
+        behind a port-forward or proxy), else the address the client connected to."""
+        if self.cfg.public_base_url:
+            return self.cfg.public_base_url
         host = req.headers.get("Host") or f"127.0.0.1:{self.port or 80}"
-        return f"{self.scheme}://{host}{FHIR_PREFIX}"
+        return f"{self.scheme}://{host}/"
+
+    def _fhir_base(self, req: Request) -> str:
+        return self._public_base(req) + FHIR_PREFIX[1:]
 
     def _read(self, rtype: str, resource_id: str, headers: list[tuple[str, str]]) -> Response:
         resource: JsonDict | None = None

@@ -50,6 +50,13 @@ class DemoConfig:
     max_offset: int = 10_000
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
+    #: The demo client's public key as a JWK (``{"kty": "RSA", "n": ..., "e": ...}``), for client
+    #: assertions (Medplum fetches it from the ClientApplication's ``jwksUri``); None = not set up.
+    client_jwk: dict[str, str] | None = None
+    #: The server's configured public base URL (Medplum's ``baseUrl``/``issuer``), as behind a
+    #: port-forward or reverse proxy: Bundle links and token ``iss`` name it instead of the address
+    #: the client connected to. None = the address connected to.
+    public_base_url: str | None = None
     #: Print one line per request to stderr (the ``demo-server`` command).
     verbose: bool = False
 
@@ -62,3 +69,5 @@ class DemoConfig:
             )
         if self.live_speed <= 0:
             raise ValueError("live_speed must be positive")
+        if self.public_base_url is not None and not self.public_base_url.endswith("/"):
+            raise ValueError("public_base_url must end with '/'")

@@ -288,7 +288,7 @@ class DemoServer:
         self._port = httpd.server_address[1]
         self.app.port = self._port
         self.app.scheme = "https" if self.tls is not None else "http"
-        self.tokens.issuer = self.base_url
+        self.tokens.issuer = self.cfg.public_base_url or self.base_url
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="botmon-demo-http", daemon=True
         )
@@ -368,6 +368,12 @@ class DemoServer:
     def issue_token(self, ttl: float | None = None) -> str:
         """A valid access token without an HTTP round trip (for tests)."""
         return self.tokens.issue(self.client_id, self.cfg.token_ttl if ttl is None else ttl, "openid")
+
+    def login(self, ttl: float | None = None) -> tuple[str, str]:
+        """``(access token, refresh token)`` of a new login, as ``medplum login`` stores them."""
+        return self.tokens.start_login(
+            self.client_id, self.cfg.token_ttl if ttl is None else ttl, "openid offline"
+        )
 
     def expire_tokens(self) -> int:
         """Make every issued token expired now (the next call with one gets 401 ``Token expired``)."""

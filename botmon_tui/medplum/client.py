@@ -16,12 +16,21 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from botmon_tui import __version__
-from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.auth import (
+    CLIENT_ASSERTION_TYPE,
+    JWT_BEARER_GRANT,
+    ConnectionSettings,
+    client_assertion,
+    concat_urls,
+    jwt_bearer_assertion,
+    same_origin,
+    token_expiry,
+)
 from botmon_tui.medplum.errors import (
     AuthError,
     BadRequestError,
@@ -46,7 +55,7 @@ from botmon_tui.medplum.models import (
 )
 from botmon_tui.medplum.ratelimit import RateLimitInfo, ms_before_next, parse_ratelimit
 from botmon_tui.medplum.watermark import EventCursor
-from botmon_tui.textsafe import mask_secrets
+from botmon_tui.textsafe import mask_secrets, sanitize
 
 __all__ = ["MAX_BODY_BYTES", "MedplumClient", "RequestStats"]
 
@@ -56,6 +65,10 @@ R = TypeVar("R", bound=Resource)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Renew a client-credentials token this long before it expires.
 TOKEN_RENEW_MARGIN = 60.0
+#: Renew a stored login this long before its JWT ``exp`` (by the wall clock).
+LOGIN_RENEW_MARGIN = 30.0
+#: The methods that fetch their own tokens with a grant (and can fetch a new one at any time).
+GRANT_METHODS = ("client-credentials", "jwt-bearer", "jwt-assertion")
 #: Wait this long after a 429 that says nothing about when to come back.
 DEFAULT_RATE_LIMIT_WAIT = 10.0
 #: Longest token lifetime believed (a day; an absurd ``expires_in`` must not break the arithmetic).
@@ -112,10 +125,13 @@ class MedplumClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.settings = settings
         self._clock = clock
+        #: The wall clock (JWT ``iat``/``exp`` are seconds since the epoch).
+        self._wall = wall
         self._max_body = max_body_bytes
         verify: ssl.SSLContext | bool = True
         if settings.ca_file:
@@ -133,6 +149,7 @@ class MedplumClient:
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4, keepalive_expiry=120),
         )
         self._token: str | None = settings.access_token.reveal() if settings.access_token else None
+        self._refresh: str | None = settings.refresh_token.reveal() if settings.refresh_token else None
         self._token_expires_at: float | None = None
         self._token_lock = asyncio.Lock()
         self.stats = RequestStats()
@@ -172,29 +189,105 @@ class MedplumClient:
             if not self._token:
                 raise AuthError("No access token configured (MEDPLUM_CLIENT_ACCESS_TOKEN)")
             return f"Bearer {self._token}"
-        # client-credentials
         async with self._token_lock:
-            now = self._clock()
-            if self._token is None or (self._token_expires_at is not None and now >= self._token_expires_at):
-                await self._fetch_token()
+            if method == "login":
+                if self._token is None or self._login_expired():
+                    await self._renew_login()
+            else:
+                now = self._clock()
+                expired = self._token_expires_at is not None and now >= self._token_expires_at
+                if self._token is None or expired:
+                    await self._fetch_token()
         return f"Bearer {self._token}"
 
-    async def _fetch_token(self) -> None:
+    def _login_expired(self) -> bool:
+        expires = token_expiry(self._token or "")
+        return expires is not None and self._wall() >= expires - LOGIN_RENEW_MARGIN
+
+    def _grant(self) -> dict[str, str]:
+        """The token request's form for the settings' method (the JWT grants build a new assertion
+        each time, as ``medplum login`` does)."""
         settings = self.settings
+        method = settings.auth_method
+        if method == "jwt-assertion":
+            if not settings.client_id or not settings.private_key:
+                raise AuthError("jwt-assertion needs a client id and a private key")
+            assertion = client_assertion(
+                client_id=settings.client_id,
+                audience=settings.audience_url,
+                private_key_pem=settings.private_key.reveal().encode(),
+                now=self._wall(),
+            )
+            return {
+                "grant_type": "client_credentials",
+                "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                "client_assertion": assertion,
+            }
         if not settings.client_id or not settings.client_secret:
             raise AuthError("Client credentials are incomplete: set a client id and a client secret")
-        data = {
+        if method == "jwt-bearer":
+            assertion = jwt_bearer_assertion(
+                client_secret=settings.client_secret.reveal(),
+                audience=settings.audience_url,
+                issuer=settings.issuer,
+                subject=settings.subject,
+                now=self._wall(),
+            )
+            return {
+                "grant_type": JWT_BEARER_GRANT,
+                "client_id": settings.client_id,
+                "assertion": assertion,
+                "scope": settings.scope or "",
+            }
+        return {
             "grant_type": "client_credentials",
             "client_id": settings.client_id,
             "client_secret": settings.client_secret.reveal(),
         }
+
+    async def _fetch_token(self) -> None:
+        started = self._clock()
+        body = await self._token_request(self._grant())
+        self._accept_token(body, started)
+
+    async def _renew_login(self) -> None:
+        """Renew a stored ``medplum login`` with its refresh token (``grant_type=refresh_token``), and
+        write the new tokens back to the profile (Medplum rotates refresh tokens)."""
+        settings = self.settings
+        name = settings.profile or "default"
+        if not self._refresh:
+            raise AuthError(
+                f"The login of Medplum profile {name!r} has expired and holds no refresh token: "
+                f"run '{settings.login_hint}'"
+            )
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": settings.client_id or "",
+            "refresh_token": self._refresh,
+        }
         started = self._clock()
         try:
-            response = await self._http.post(
-                settings.token_endpoint, data=data, headers={"Accept": "application/json"}
-            )
+            body = await self._token_request(form)
+        except AuthError as exc:
+            raise AuthError(
+                f"The login of Medplum profile {name!r} has expired and could not be renewed "
+                f"({exc.message}): run '{settings.login_hint}'",
+                status=exc.status,
+            ) from None
+        self._accept_token(body, started)
+        refresh = body.get("refresh_token")
+        if isinstance(refresh, str) and refresh:
+            self._refresh = refresh
+        if settings.token_sink is not None and self._token:
+            settings.token_sink(self._token, self._refresh)
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST ``form`` (form-encoded, as Medplum's token endpoint requires) to the token URL."""
+        endpoint = self.settings.token_endpoint
+        try:
+            response = await self._http.post(endpoint, data=form, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, settings.token_endpoint) from None
+            raise self._transport_error(exc, endpoint) from None
         self.stats.token_requests += 1
         self.stats.note("POST", len(response.content), self._clock())
         self._note_headers(response)
@@ -221,6 +314,9 @@ class MedplumClient:
                 f"Token endpoint gave an unexpected answer (HTTP {response.status_code})",
                 status=response.status_code,
             )
+        return body
+
+    def _accept_token(self, body: dict[str, Any], started: float) -> None:
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise BadResponseError("Token endpoint answered without an access_token")
@@ -233,8 +329,8 @@ class MedplumClient:
         self._token_expires_at = started + ttl - margin
 
     def _forget_token(self, token: str | None) -> bool:
-        """Drop ``token`` so the next request fetches a new one; False if that cannot help."""
-        if self.settings.auth_method != "client-credentials":
+        """Drop ``token`` so the next request gets a new one; False if that cannot help."""
+        if self.settings.auth_method not in (*GRANT_METHODS, "login"):
             return False
         if self._token == token:
             self._token = None
@@ -242,18 +338,33 @@ class MedplumClient:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _resolve(self, path_or_url: str) -> str:
-        url = urljoin(self.settings.fhir_base, path_or_url)
-        base = urlsplit(self.settings.fhir_base)
-        target = urlsplit(url)
-        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
-            # Never send our token to another origin, whatever a link says.
-            raise BadResponseError(f"Refusing to follow a link to another server ({target.netloc or '?'})")
+    def _resolve(self, path: str) -> str:
+        url = concat_urls(self.settings.fhir_base, path)
+        if not same_origin(url, self.settings.fhir_base):
+            # Never send our credentials to another origin.
+            raise BadResponseError(
+                f"Refusing to send a request to another server ({urlsplit(url).netloc or '?'})"
+            )
         return url
 
-    async def get_json(self, path_or_url: str, params: Params | None = None) -> tuple[Any, int]:
-        """GET a FHIR URL (relative to the FHIR base, or an absolute link); return (JSON, body bytes)."""
-        url = self._resolve(path_or_url)
+    @staticmethod
+    def page_path(link: str, resource_type: str) -> str:
+        """Where to ask for a Bundle's ``next``/``previous`` page, as Medplum's own client does it
+        (``searchResourcePages``): the link's query string, sent to our own FHIR base URL and the
+        same resource type. A server behind a port-forward or proxy writes its public base URL into
+        links; that host never sees our credentials. A link that is not a search of
+        ``resource_type`` is refused."""
+        parts = urlsplit(link)
+        segments = [unquote(segment) for segment in parts.path.split("/") if segment]
+        if not segments or segments[-1] != resource_type:
+            raise BadResponseError(
+                f"Refusing to follow a link that is not a {resource_type} search: {sanitize(link)[:120]}"
+            )
+        return f"{resource_type}?{parts.query}" if parts.query else resource_type
+
+    async def get_json(self, path: str, params: Params | None = None) -> tuple[Any, int]:
+        """GET a FHIR path (relative to the FHIR base URL); return (JSON, body bytes)."""
+        url = self._resolve(path)
         for attempt in range(2):
             authorization = await self._authorization()
             headers = {"Authorization": authorization} if authorization else {}
@@ -339,8 +450,9 @@ class MedplumClient:
         """Every secret this client holds (the configured ones and the access token it fetched),
         so that messages and crash logs can be scrubbed of them."""
         values = self.settings.secrets()
-        if self._token and self._token not in values:
-            values.append(self._token)
+        for value in (self._token, self._refresh):
+            if value and value not in values:
+                values.append(value)
         return values
 
     def _scrub(self, text: str) -> str:
@@ -431,10 +543,11 @@ class MedplumClient:
         return self._page(data, nbytes, model)
 
     async def next_page(self, page: SearchPage[R], model: type[R]) -> SearchPage[R] | None:
-        """Follow ``page``'s ``next`` link as given (opaque); ``None`` at the end."""
+        """Follow ``page``'s ``next`` link (see :meth:`page_path`); ``None`` at the end."""
         if not page.next_url:
             return None
-        data, nbytes = await self.get_json(page.next_url)
+        resource_type = str(model.model_fields["resourceType"].default)
+        data, nbytes = await self.get_json(self.page_path(page.next_url, resource_type))
         return self._page(data, nbytes, model)
 
     @staticmethod
