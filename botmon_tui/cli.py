@@ -40,7 +40,7 @@ from botmon_tui.config import (
     save_theme,
 )
 from botmon_tui.crashlog import CrashLog
-from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.auth import AUTH_TYPES, ConnectionSettings
 from botmon_tui.medplum.errors import AuthError, MedplumError, NotFoundError, RateLimitedError
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
 from botmon_tui.textsafe import first_line, mask_secrets, sanitize
@@ -172,7 +172,7 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    group = parser.add_argument_group("connection (flags > environment > Medplum CLI profile > config file)")
+    group = parser.add_argument_group("connection (flags > Medplum CLI profile > environment > config file)")
     group.add_argument(
         "--demo",
         action="store_true",
@@ -181,7 +181,11 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     group.add_argument("--base-url", metavar="URL", default=default(None), help="Medplum server base URL")
     group.add_argument(
-        "--profile", metavar="NAME", default=default(None), help="Medplum CLI profile (~/.medplum/NAME.json)"
+        "-p",
+        "--profile",
+        metavar="NAME",
+        default=default(None),
+        help="Medplum CLI profile (~/.medplum/NAME.json)",
     )
     group.add_argument("--client-id", metavar="ID", default=default(None), help="ClientApplication id")
     group.add_argument(
@@ -192,6 +196,8 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     group.add_argument(
         "--fhir-url-path",
+        "--fhir-url",
+        dest="fhir_url_path",
         metavar="PATH",
         default=default(None),
         help="FHIR path under the base URL (fhir/R4/)",
@@ -215,8 +221,25 @@ def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
         default=default(None),
         help="HTTP timeout (default 30)",
     )
+    group.add_argument(
+        "--app-url",
+        metavar="URL",
+        default=default(None),
+        help="the Medplum web app, for links (default: app.medplum.com for api.medplum.com, else guessed)",
+    )
+    group.add_argument(
+        "--show-config",
+        action="store_true",
+        default=default(False),
+        help="print the resolved connection, each field with its source (secrets masked), and exit",
+    )
     for name in ("--client-secret", "--access-token"):
         group.add_argument(name, action=_RefuseSecret, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _auth_types_help() -> str:
+    width = max(len(name) for name, _ in AUTH_TYPES)
+    return "\n".join(f"  {name.ljust(width)}  {text}" for name, text in AUTH_TYPES)
 
 
 def _environment_help() -> str:
@@ -232,27 +255,36 @@ botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT_ID] [--no-bell]
        botmon-tui --help | --version"""
 
 _EPILOG = f"""\
-settings are resolved per field: flags > environment > Medplum CLI profile > config file.
-  The profile is --profile, BOTMON_PROFILE or 'profile' in the config file; the Medplum CLI's
-  'default' profile is read only when nothing else sets a base URL or credentials.
-  Secrets come only from --client-secret-file, the environment, a profile or the config file's
+settings are resolved per field, as the Medplum CLI does:
+  flags > Medplum CLI profile > environment > ./.env > config file > default.
+  The profile is -p/--profile, BOTMON_PROFILE or 'profile' in the config file; without one, the
+  Medplum CLI's 'default' profile is read only when no credential is set anywhere else.
+  A credential is only sent to the server it was set up with: a client id, secret or token from
+  one source is used with a server named by another only when both are given on the command line
+  (--base-url with -p or --client-id/--client-secret-file); other mixes are refused. Secrets come
+  only from --client-secret-file, the environment, .env, a profile or the config file's
   client_secret_file, never from a flag value. Plain http:// is refused except to loopback.
+  --show-config prints what was resolved and where each field came from.
+
+Medplum CLI profile authTypes:
+{_auth_types_help()}
 
 environment:
 {_environment_help()}
 
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
   keys: interval, timeout, profile, base_url, fhir_url_path, token_url, client_id,
-        client_secret_file, ca_file, bell (true/false), theme (a Textual theme name;
+        client_secret_file, ca_file, app_url, bell (true/false), theme (a Textual theme name;
         one chosen with ctrl+p → Theme is saved here)
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
-  botmon-tui --profile prod --bot 0a1b2c3d            watch one bot of the 'prod' profile
+  botmon-tui -p prod --bot 0a1b2c3d                   watch one bot of the 'prod' profile
+  botmon-tui -p prod --show-config                    where each connection setting comes from
   botmon-tui bots --profile prod --json | jq '.[].name'
   botmon-tui events 0a1b2c3d --profile prod --failures --since 2h
-  MEDPLUM_BASE_URL=https://medplum.example.org/ MEDPLUM_CLIENT_ID=<client id> \\
-    botmon-tui bots --client-secret-file ~/.config/botmon-tui/secret
+  botmon-tui bots --base-url https://medplum.example.org/ --client-id <client id> \\
+    --client-secret-file ~/.config/botmon-tui/secret
 
 exit status: 0 ok, 1 internal error (see the log in the user state dir), 2 usage or
   configuration error, 3 authentication, network or server error, 130 interrupted.
@@ -754,6 +786,7 @@ def _flags(args: argparse.Namespace) -> Flags:
         timeout=getattr(args, "timeout", None),
         interval=getattr(args, "interval", None),
         bell=getattr(args, "bell", None),
+        app_url=getattr(args, "app_url", None),
     )
 
 
@@ -791,6 +824,10 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
             "--demo cannot be combined with --base-url, --profile, --client-id or --client-secret-file"
         )
     resolver = Resolver(flags, sources)
+    if getattr(args, "show_config", False):
+        if use_demo:
+            raise UsageError("--show-config shows the configured connection; drop --demo")
+        return _show_config(resolver, io)
     interval = resolver.interval()
     bell = resolver.bell()
     with _demo_server(use_demo) as demo:
@@ -825,6 +862,20 @@ def _run(argv: Sequence[str] | None, io: Output, sources: Sources) -> int:
             raise AuthError(
                 f"{exc.message} (credentials from {settings.source})", status=exc.status
             ) from None
+
+
+def _show_config(resolver: Resolver, io: Output) -> int:
+    """``--show-config``: each resolved field and its source (secrets masked); no network."""
+    rows, problem = resolver.describe()
+    width = max(len(label) for label, _, _ in rows)
+    for label, value, source in rows:
+        print(f"{label.ljust(width)}  {value}  [{source}]", file=io.out)
+    for message in resolver.warnings:
+        io.warning(message)
+    if problem is not None:
+        io.error(str(problem))
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _crash_log(error: BaseException, secrets: Sequence[str]) -> str:

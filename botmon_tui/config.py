@@ -1,25 +1,35 @@
-"""Settings: command-line flags > environment (``MEDPLUM_*``) > Medplum CLI profile > config file.
+"""Settings, resolved per field the way the Medplum CLI does it.
 
-Every field is resolved on its own, in that order. The result is a
+**flags > Medplum CLI profile > environment (``MEDPLUM_*``) > ``.env`` > config file > default**,
+each field on its own (the Medplum CLI's ``getClientValues``). The result is a
 :class:`~botmon_tui.medplum.auth.ConnectionSettings` whose secrets are
 :class:`~botmon_tui.medplum.auth.Secret` (they never show in a ``repr``).
 
-Rules kept here, so that every entry point follows them:
-
+* The profile is ``--profile``/``-p``, ``BOTMON_PROFILE`` or ``profile`` in the config file. With
+  none of them, the Medplum CLI's ``default`` profile (``~/.medplum/default.json``) is read as the
+  CLI does, but only when no credential (client id, client secret, access token) is set anywhere
+  else: credentials named in the environment are never mixed with the default profile's.
+* **A credential goes only to the server it was set up with.** A client id, secret or token from
+  one source is used with a server (base URL, or an absolute token or FHIR URL on another host)
+  from another source only when both were given on the command line (``--base-url`` with ``-p``
+  or ``--client-id``/``--client-secret-file``), or when a token's own ``iss`` names that server.
+  Every other mix is refused with one line naming both sources.
+* An access token whose JWT ``iss`` names another server than the base URL is never sent.
 * A secret is never a plain flag value: it comes from ``--client-secret-file PATH`` (``-`` reads
-  stdin), ``MEDPLUM_CLIENT_SECRET`` / ``MEDPLUM_CLIENT_ACCESS_TOKEN``, a Medplum CLI profile, or
-  the config file's ``client_secret_file``.
+  stdin), ``MEDPLUM_CLIENT_SECRET`` / ``MEDPLUM_CLIENT_ACCESS_TOKEN``, a ``.env`` file in the working
+  directory, a Medplum CLI profile, or the config file's ``client_secret_file``.
 * Plain ``http://`` is refused for any host but loopback unless ``insecure_http`` is set.
   TLS is always verified (``--ca-file`` adds a CA bundle; httpx honours ``SSL_CERT_FILE``).
-* A file holding a secret that group or others can read gives a one-line warning.
+* A file holding a secret that group or others can read gives a one-line warning (once a run).
 * Every problem is a :class:`ConfigError` with a one-line message that holds no secret.
 
 Where files are read from is injectable (:class:`Sources`), so tests never read the
-developer's own ``~/.medplum`` or config file.
+developer's own ``~/.medplum``, ``.env`` or config file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import math
@@ -28,9 +38,11 @@ import re
 import ssl
 import stat
 import sys
+import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -38,12 +50,19 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from botmon_tui.medplum.auth import (
+    AUTH_TYPES,
     DEFAULT_BASE_URL,
     DEFAULT_FHIR_URL_PATH,
     AuthMethod,
     ConnectionSettings,
+    MissingDependency,
     Secret,
+    client_assertion,
     is_loopback,
+    same_origin,
+    same_server,
+    token_expiry,
+    token_issuer,
 )
 from botmon_tui.textsafe import sanitize
 
@@ -62,6 +81,7 @@ __all__ = [
     "config_dir_from",
     "demo_settings",
     "read_config_file",
+    "read_dotenv",
     "read_profile",
     "read_secret_file",
     "save_theme",
@@ -85,6 +105,7 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     ("MEDPLUM_CLIENT_ID", "ClientApplication id (client credentials)"),
     ("MEDPLUM_CLIENT_SECRET", "ClientApplication secret"),
     ("MEDPLUM_CLIENT_ACCESS_TOKEN", "a ready access token (used as is; not renewed)"),
+    ("MEDPLUM_APP_BASE_URL", "the Medplum web app, for links (default: guessed from the base URL)"),
     ("BOTMON_PROFILE", "Medplum CLI profile name (~/.medplum/<name>.json)"),
     ("BOTMON_INTERVAL", "TUI poll interval in seconds (default 10)"),
     ("BOTMON_CONFIG_DIR", "directory of config.toml (default: the user config dir)"),
@@ -93,7 +114,19 @@ ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
     ("TEXTUAL_THEME", "colour theme (default: the config file's theme, else textual-dark)"),
 )
 
+#: The variables read from a ``.env`` file in the working directory (below the real environment).
+DOTENV_VARIABLES = (
+    "MEDPLUM_BASE_URL",
+    "MEDPLUM_FHIR_URL_PATH",
+    "MEDPLUM_TOKEN_URL",
+    "MEDPLUM_CLIENT_ID",
+    "MEDPLUM_CLIENT_SECRET",
+    "MEDPLUM_CLIENT_ACCESS_TOKEN",
+    "MEDPLUM_APP_BASE_URL",
+)
+
 _PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+_DOTENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 #: The keys the config file knows, with their type.
 _FILE_KEYS: dict[str, type] = {
@@ -108,7 +141,10 @@ _FILE_KEYS: dict[str, type] = {
     "ca_file": str,
     "bell": bool,
     "theme": str,
+    "app_url": str,
 }
+
+_KNOWN_AUTH_TYPES = {name for name, _ in AUTH_TYPES}
 
 
 class ConfigError(Exception):
@@ -143,6 +179,7 @@ class Flags:
     interval: float | None = None
     #: ``--no-bell`` gives False; ``None``: not given.
     bell: bool | None = None
+    app_url: str | None = None
 
 
 def config_dir_from(environ: Mapping[str, str]) -> Path:
@@ -155,17 +192,27 @@ def config_dir_from(environ: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class Sources:
-    """Where settings are read from. Tests build one pointing at a temporary directory."""
+    """Where settings are read from. Tests build one pointing at a temporary directory.
+
+    ``cwd``: the directory whose ``.env`` is read (None: no ``.env``).
+    """
 
     environ: Mapping[str, str]
     home: Path
     config_dir: Path
     stdin: TextIO | None = None
+    cwd: Path | None = None
 
     @classmethod
     def from_os(cls) -> Sources:
         environ = dict(os.environ)
-        return cls(environ=environ, home=Path.home(), config_dir=config_dir_from(environ), stdin=sys.stdin)
+        return cls(
+            environ=environ,
+            home=Path.home(),
+            config_dir=config_dir_from(environ),
+            stdin=sys.stdin,
+            cwd=Path.cwd(),
+        )
 
     def env(self, name: str) -> str | None:
         """An environment variable, with empty values treated as unset."""
@@ -356,21 +403,55 @@ def save_theme(config_dir: Path, name: str) -> Path:
     return path
 
 
+def read_dotenv(directory: Path) -> tuple[Path, dict[str, str]]:
+    """The ``MEDPLUM_*`` settings of ``directory/.env`` (as the Medplum CLI's dotenv reads it:
+    ``KEY=value`` lines, ``export`` allowed, quotes stripped, ``#`` comments). Missing: ``{}``."""
+    path = directory / ".env"
+    if not path.is_file():
+        return path, {}
+    values: dict[str, str] = {}
+    for line in _read_text(path, ".env file").splitlines():
+        match = _DOTENV_LINE_RE.match(line)
+        if match is None or match.group(1) not in DOTENV_VARIABLES:
+            continue
+        value = match.group(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"`":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        if value.strip():
+            values.setdefault(match.group(1), value.strip())
+    return path, values
+
+
 @dataclass(frozen=True)
 class Profile:
     """A Medplum CLI profile (``~/.medplum/<name>.json``), reduced to what botmon-tui uses."""
 
     name: str
     path: Path
-    auth_type: str = "authorization-code"
+    #: ``options.authType`` (None when the profile has no options, or they name none).
+    auth_type: str | None = None
+    has_options: bool = False
     base_url: str | None = None
     fhir_url_path: str | None = None
     token_url: str | None = None
     client_id: str | None = None
     client_secret: Secret | None = field(default=None, repr=False)
-    #: ``options.accessToken`` or ``activeLogin.accessToken`` (for authorization-code profiles).
+    #: ``options.accessToken``: a static token, as ``MEDPLUM_CLIENT_ACCESS_TOKEN``.
     access_token: Secret | None = field(default=None, repr=False)
+    #: ``activeLogin``: what ``medplum login`` stored.
+    login_token: Secret | None = field(default=None, repr=False)
+    refresh_token: Secret | None = field(default=None, repr=False)
+    audience: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+    scope: str | None = None
+    private_key_path: str | None = None
     warnings: tuple[str, ...] = ()
+
+    def get(self, key: str) -> Any:
+        return getattr(self, key, None)
 
 
 def _json_field(raw: Any, key: str, path: Path) -> dict[str, Any]:
@@ -394,10 +475,26 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _secret(value: Any) -> Secret | None:
+    text = _text(value)
+    return Secret(text) if text else None
+
+
 def check_profile_name(name: str) -> str:
     if not _PROFILE_NAME_RE.match(name):
         raise ConfigError(f"invalid profile name {sanitize(name)!r}: use letters, digits, '.', '_' and '-'")
     return name
+
+
+def _load_profile_json(path: Path) -> dict[str, Any]:
+    text = _read_text(path, "Medplum profile")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"Medplum profile {_shown(path)} is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Medplum profile {_shown(path)} is not a JSON object")
+    return data
 
 
 def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Profile | None:
@@ -408,33 +505,64 @@ def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Prof
         if required:
             raise ConfigError(f"Medplum profile {name!r} not found ({_shown(path)})")
         return None
-    text = _read_text(path, "Medplum profile")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"Medplum profile {_shown(path)} is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Medplum profile {_shown(path)} is not a JSON object")
+    data = _load_profile_json(path)
     options = _json_field(data.get("options"), "options", path)
     login = _json_field(data.get("activeLogin"), "activeLogin", path)
-    auth_type = _text(options.get("authType")) or "authorization-code"
-    secret = _text(options.get("clientSecret"))
-    token = _text(options.get("accessToken")) or _text(login.get("accessToken"))
-    warnings: tuple[str, ...] = ()
-    if (secret or token) and _readable_by_others(path):
-        warnings = (_permission_warning(path),)
-    return Profile(
+    profile = Profile(
         name=name,
         path=path,
-        auth_type=auth_type,
+        auth_type=_text(options.get("authType")),
+        has_options=bool(options),
         base_url=_text(options.get("baseUrl")),
         fhir_url_path=_text(options.get("fhirUrlPath")),
         token_url=_text(options.get("tokenUrl")),
         client_id=_text(options.get("clientId")),
-        client_secret=Secret(secret) if secret else None,
-        access_token=Secret(token) if token else None,
-        warnings=warnings,
+        client_secret=_secret(options.get("clientSecret")),
+        access_token=_secret(options.get("accessToken")),
+        login_token=_secret(login.get("accessToken")),
+        refresh_token=_secret(login.get("refreshToken")),
+        audience=_text(options.get("audience")),
+        issuer=_text(options.get("issuer")),
+        subject=_text(options.get("subject")),
+        scope=_text(options.get("scope")),
+        private_key_path=_text(options.get("privateKeyPath")),
     )
+    holds_secret = profile.client_secret or profile.access_token or profile.login_token
+    if holds_secret and _readable_by_others(path):
+        profile = replace(profile, warnings=(_permission_warning(path),))
+    return profile
+
+
+def save_login(path: Path, access_token: str, refresh_token: str | None) -> None:
+    """Write a renewed login back into the profile's ``activeLogin``, as the Medplum CLI does after a
+    refresh (Medplum rotates refresh tokens: the one stored before no longer works). The rest of the
+    file is kept; it is replaced atomically and left readable by its owner only."""
+    data = _load_profile_json(path)
+    login = _json_field(data.get("activeLogin"), "activeLogin", path)
+    login["accessToken"] = access_token
+    if refresh_token:
+        login["refreshToken"] = refresh_token
+    data["activeLogin"] = json.dumps(login)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _login_sink(path: Path) -> Any:
+    def sink(access_token: str, refresh_token: str | None) -> None:
+        # The renewed login works in memory either way; a profile that cannot be written keeps the
+        # old refresh token, and the next 'medplum login' mends it.
+        with contextlib.suppress(OSError, ConfigError):
+            save_login(path, access_token, refresh_token)
+
+    return sink
 
 
 # ------------------------------------------------------------------------------------------------
@@ -496,15 +624,60 @@ def _check_ca_file(path: Path, where: str) -> str:
 # Resolution
 # ------------------------------------------------------------------------------------------------
 
-_FLAGS, _ENV, _PROFILE, _FILE = "flags", "environment", "profile", "config file"
-_RANK = {_FLAGS: 0, _ENV: 1, _PROFILE: 2, _FILE: 3}
+#: The layers, highest first.
+_FLAGS, _PROFILE, _ENV, _DOTENV, _FILE, _DEFAULT = (
+    "flags",
+    "profile",
+    "environment",
+    ".env",
+    "config file",
+    "default",
+)
+_RANK = {layer: rank for rank, layer in enumerate((_FLAGS, _PROFILE, _ENV, _DOTENV, _FILE, _DEFAULT))}
+
+#: field -> (flag attribute, flag, profile attribute, profile key, environment variable, config key)
+_FIELDS: dict[str, tuple[str | None, str | None, str | None, str | None, str | None, str | None]] = {
+    "base_url": ("base_url", "--base-url", "base_url", "baseUrl", "MEDPLUM_BASE_URL", "base_url"),
+    "fhir_url_path": (
+        "fhir_url_path",
+        "--fhir-url-path",
+        "fhir_url_path",
+        "fhirUrlPath",
+        "MEDPLUM_FHIR_URL_PATH",
+        "fhir_url_path",
+    ),
+    "token_url": ("token_url", "--token-url", "token_url", "tokenUrl", "MEDPLUM_TOKEN_URL", "token_url"),
+    "client_id": ("client_id", "--client-id", "client_id", "clientId", "MEDPLUM_CLIENT_ID", "client_id"),
+    "client_secret": (
+        "client_secret_file",
+        "--client-secret-file",
+        "client_secret",
+        "clientSecret",
+        "MEDPLUM_CLIENT_SECRET",
+        "client_secret_file",
+    ),
+    "access_token": (None, None, "access_token", "accessToken", "MEDPLUM_CLIENT_ACCESS_TOKEN", None),
+    "app_url": ("app_url", "--app-url", None, None, "MEDPLUM_APP_BASE_URL", "app_url"),
+}
+_CREDENTIAL_FIELDS = ("client_id", "client_secret", "access_token")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One value and where it came from: its layer and the name it was given there."""
+
+    value: Any
+    layer: str
+    name: str
+    #: A secret still to be read from this file (flags and config file: ``client_secret_file``).
+    path: Path | None = None
 
 
 class Resolver:
-    """Resolves each setting from flags > environment > profile > config file > defaults.
+    """Resolves each setting: flags > profile > environment > ``.env`` > config file > default.
 
     ``warnings`` collects one-line warnings (files holding secrets that others can read,
-    unknown config keys) for the caller to print.
+    unknown config keys) for the caller to print; each appears once.
     """
 
     def __init__(self, flags: Flags, sources: Sources) -> None:
@@ -512,8 +685,11 @@ class Resolver:
         self.sources = sources
         self.warnings: list[str] = []
         self._file: FileConfig | None = None
+        self._dotenv: tuple[Path, dict[str, str]] | None = None
         self._profile: Profile | None = None
         self._profile_read = False
+        #: What :meth:`connection` chose, field by field (for :meth:`describe`).
+        self.chosen: dict[str, Setting] = {}
 
     def _warn(self, *messages: str) -> None:
         for message in messages:
@@ -529,57 +705,113 @@ class Resolver:
             self._warn(*self._file.warnings)
         return self._file
 
-    def profile_name(self) -> tuple[str | None, bool]:
-        """The profile to read and whether it was asked for (an absent implicit one is fine)."""
-        explicit = self.flags.profile or self.sources.env("BOTMON_PROFILE") or self.file.get("profile")
-        if explicit:
-            return str(explicit), True
-        # The Medplum CLI's "default" profile is used only when nothing else says where to connect
-        # or how to log in, so its credentials are never sent to a server named elsewhere.
-        env = self.sources.env
-        configured = (
-            self.flags.base_url
-            or self.flags.client_id
-            or self.flags.client_secret_file
-            or any(
-                env(name)
-                for name in (
-                    "MEDPLUM_BASE_URL",
-                    "MEDPLUM_CLIENT_ID",
-                    "MEDPLUM_CLIENT_SECRET",
-                    "MEDPLUM_CLIENT_ACCESS_TOKEN",
-                )
-            )
-            or any(self.file.get(k) for k in ("base_url", "client_id", "client_secret_file"))
-        )
-        return (None, False) if configured else (DEFAULT_PROFILE, False)
+    @property
+    def dotenv(self) -> tuple[Path, dict[str, str]]:
+        if self._dotenv is None:
+            cwd = self.sources.cwd
+            self._dotenv = read_dotenv(cwd) if cwd is not None else (Path(".env"), {})
+        return self._dotenv
+
+    def _credential_elsewhere(self) -> bool:
+        """Whether flags, the environment, ``.env`` or the config file set any credential."""
+        return any(self._layer_values(name, with_profile=False) for name in _CREDENTIAL_FIELDS)
+
+    def profile_choice(self) -> tuple[str | None, str]:
+        """The profile to read and what chose it: ``-p``, ``BOTMON_PROFILE``, ``config file``, or
+        ``implicit`` (the Medplum CLI's ``default``, read only when no credential is set elsewhere)."""
+        if self.flags.profile:
+            return self.flags.profile, "-p"
+        if self.sources.env("BOTMON_PROFILE"):
+            return self.sources.env("BOTMON_PROFILE"), "BOTMON_PROFILE"
+        if self.file.get("profile"):
+            return str(self.file.get("profile")), "config file"
+        if self._credential_elsewhere():
+            return None, ""
+        return DEFAULT_PROFILE, "implicit"
 
     @property
     def profile(self) -> Profile | None:
         if not self._profile_read:
-            name, required = self.profile_name()
+            name, chooser = self.profile_choice()
             if name is not None:
-                self._profile = read_profile(name, self.sources.profile_dir, required=required)
+                self._profile = read_profile(name, self.sources.profile_dir, required=chooser != "implicit")
                 if self._profile is not None:
                     self._warn(*self._profile.warnings)
             self._profile_read = True
         return self._profile
 
-    def _pick(
-        self, flag: str | None, env: str | None, profile_attr: str | None, file_key: str | None
-    ) -> tuple[str | None, str | None]:
-        """The first value given, with the layer it came from."""
+    def _layer_values(self, name: str, *, with_profile: bool = True) -> list[Setting]:
+        """Every layer's value of field ``name``, highest first."""
+        flag_attr, flag, profile_attr, profile_key, env_name, file_key = _FIELDS[name]
+        found: list[Setting] = []
+        if flag_attr and flag and getattr(self.flags, flag_attr):
+            value = getattr(self.flags, flag_attr)
+            path = Path(value).expanduser() if name == "client_secret" else None
+            found.append(Setting(value, _FLAGS, flag, path))
+        profile = self.profile if with_profile else None
+        if profile is not None and profile_attr and profile_key and profile.get(profile_attr):
+            found.append(Setting(profile.get(profile_attr), _PROFILE, profile_key))
+        if env_name and self.sources.env(env_name):
+            found.append(Setting(self.sources.env(env_name), _ENV, env_name))
+        if env_name and self.dotenv[1].get(env_name):
+            found.append(Setting(self.dotenv[1][env_name], _DOTENV, env_name))
+        if file_key and self.file.get(file_key):
+            path = self.file.path_value(file_key) if name == "client_secret" else None
+            found.append(Setting(self.file.get(file_key), _FILE, file_key, path))
+        return found
+
+    def _pick(self, name: str) -> Setting | None:
+        found = self._layer_values(name)
+        if found:
+            self.chosen[name] = found[0]
+            return found[0]
+        return None
+
+    # -- describing where things came from (for messages and --show-config)
+
+    def where(self, setting: Setting) -> str:
+        """How the user set ``setting``: ``--base-url``, ``MEDPLUM_BASE_URL``, ``profile 'prod'``..."""
+        if setting.layer == _PROFILE:
+            return self._profile_text()
+        if setting.layer == _DOTENV:
+            return f"{setting.name} in {_shown(self.dotenv[0])}"
+        if setting.layer == _FILE:
+            return f"{setting.name} in the config file {_shown(self.file.path)}"
+        if setting.layer == _DEFAULT:
+            return "the default"
+        return setting.name
+
+    def _profile_text(self) -> str:
         profile = self.profile
-        candidates: list[tuple[str, Any]] = [
-            (_FLAGS, flag),
-            (_ENV, self.sources.env(env) if env else None),
-            (_PROFILE, getattr(profile, profile_attr) if profile is not None and profile_attr else None),
-            (_FILE, self.file.get(file_key) if file_key else None),
-        ]
-        for layer, value in candidates:
-            if value:
-                return str(value), layer
-        return None, None
+        name = profile.name if profile is not None else "?"
+        _, chooser = self.profile_choice()
+        if chooser == "-p":
+            return f"--profile {name}"
+        if chooser == "implicit":
+            return f"the Medplum CLI's default profile ({_shown(profile.path) if profile else name})"
+        return f"profile {name!r} (from {chooser})"
+
+    def _drop(self, settings: list[Setting]) -> str:
+        """How to stop using ``settings`` (all of one layer)."""
+        layer = settings[0].layer
+        names = "/".join(dict.fromkeys(s.name for s in settings))
+        if layer == _FLAGS:
+            return f"drop {names}"
+        if layer == _ENV:
+            return f"unset {names}"
+        if layer == _DOTENV:
+            return f"remove {names} from {_shown(self.dotenv[0])}"
+        if layer == _FILE:
+            return f"remove {names} from the config file"
+        _, chooser = self.profile_choice()
+        return {
+            "-p": "drop --profile",
+            "BOTMON_PROFILE": "unset BOTMON_PROFILE",
+            "config file": "remove profile from the config file",
+        }.get(chooser, "use --profile NAME")
+
+    def _on_command_line(self, setting: Setting) -> bool:
+        return setting.layer == _FLAGS or (setting.layer == _PROFILE and self.profile_choice()[1] == "-p")
 
     # -- the settings
 
@@ -627,103 +859,315 @@ class Resolver:
             return _check_ca_file(from_file, f"config file {_shown(self.file.path)}")
         return None
 
-    def _client_secret(self) -> tuple[Secret | None, str | None]:
-        if self.flags.client_secret_file:
-            secret, warnings = read_secret_file(self.flags.client_secret_file, stdin=self.sources.stdin)
-            self._warn(*warnings)
-            return secret, _FLAGS
-        env = self.sources.env("MEDPLUM_CLIENT_SECRET")
-        if env:
-            return Secret(env), _ENV
-        profile = self.profile
-        if profile is not None and profile.client_secret:
-            return profile.client_secret, _PROFILE
-        from_file = self.file.path_value("client_secret_file")
-        if from_file is not None:
-            secret, warnings = read_secret_file(str(from_file), stdin=self.sources.stdin)
-            self._warn(*warnings)
-            return secret, _FILE
-        return None, None
+    def _secret_value(self, setting: Setting) -> Secret:
+        if setting.path is None:
+            value = setting.value
+            return value if isinstance(value, Secret) else Secret(str(value))
+        raw = str(setting.value) if setting.layer == _FLAGS else str(setting.path)
+        secret, warnings = read_secret_file(raw, stdin=self.sources.stdin)
+        self._warn(*warnings)
+        return secret
 
-    def _access_token(self) -> tuple[Secret | None, str | None]:
-        env = self.sources.env("MEDPLUM_CLIENT_ACCESS_TOKEN")
-        if env:
-            return Secret(env), _ENV
-        profile = self.profile
-        if (
-            profile is not None
-            and profile.access_token
-            and profile.auth_type not in ("client-credentials", "basic")
-        ):
-            return profile.access_token, _PROFILE
-        return None, None
+    def _check_mixing(self, parts: list[Setting], servers: list[tuple[str, Setting, str]]) -> None:
+        """Refuse a credential with a server named by another source (see the module docstring)."""
+        for what, server, url in servers:
+            if server.layer == _DEFAULT:
+                continue
+            mixed = [
+                part
+                for part in parts
+                if part.layer != server.layer
+                and not (self._on_command_line(part) and self._on_command_line(server))
+                and not self._token_names(part, url)
+            ]
+            if not mixed:
+                continue
+            layer_parts = [p for p in mixed if p.layer == mixed[0].layer]
+            names = self.where(layer_parts[0]) if mixed[0].layer == _PROFILE else None
+            if names is None:
+                names = "/".join(dict.fromkeys(p.name for p in layer_parts))
+                origin = {
+                    _FLAGS: "the command line",
+                    _ENV: "the environment",
+                    _DOTENV: _shown(self.dotenv[0]),
+                    _FILE: f"the config file {_shown(self.file.path)}",
+                }[mixed[0].layer]
+                verb = "come" if len(layer_parts) > 1 else "comes"
+                credential = f"{names} {verb} from {origin}"
+            else:
+                credential = f"the credentials come from {names}"
+            raise ConfigError(
+                f"{self.where(server)} sets the {what} ({sanitize(url)}) but {credential}: a credential "
+                f"is only sent to the server it was set up with; {self._drop(layer_parts)}, or "
+                f"{self._drop([server])}, or give both on the command line"
+            )
+
+    @staticmethod
+    def _token_names(part: Setting, url: str) -> bool:
+        """Whether ``part`` is an access token whose own ``iss`` names the server at ``url``."""
+        if part.name not in ("MEDPLUM_CLIENT_ACCESS_TOKEN", "accessToken", "activeLogin"):
+            return False
+        value = part.value.reveal() if isinstance(part.value, Secret) else str(part.value)
+        issuer = token_issuer(value)
+        return issuer is not None and same_origin(issuer, url) and same_server(issuer, url)
 
     def connection(self) -> ConnectionSettings:
         flags = self.flags
-        base_url, base_from = self._pick(flags.base_url, "MEDPLUM_BASE_URL", "base_url", "base_url")
-        base_url = check_url(base_url or DEFAULT_BASE_URL, "the base URL", insecure_http=flags.insecure_http)
-        fhir_path, _ = self._pick(
-            flags.fhir_url_path, "MEDPLUM_FHIR_URL_PATH", "fhir_url_path", "fhir_url_path"
-        )
-        if fhir_path and urlsplit(fhir_path).scheme:
-            check_url(fhir_path, "the FHIR URL path", insecure_http=flags.insecure_http)
-        token_url, _ = self._pick(flags.token_url, "MEDPLUM_TOKEN_URL", "token_url", "token_url")
-        if token_url and urlsplit(token_url).scheme:
-            check_url(token_url, "the token URL", insecure_http=flags.insecure_http)
-        client_id, id_from = self._pick(flags.client_id, "MEDPLUM_CLIENT_ID", "client_id", "client_id")
-        secret, secret_from = self._client_secret()
-        token, token_from = self._access_token()
+        self.chosen = {}
+        base = self._pick("base_url") or Setting(DEFAULT_BASE_URL, _DEFAULT, "default")
+        self.chosen["base_url"] = base
+        base_url = check_url(str(base.value), "the base URL", insecure_http=flags.insecure_http)
+        fhir = self._pick("fhir_url_path")
+        if fhir and urlsplit(str(fhir.value)).scheme:
+            check_url(str(fhir.value), "the FHIR URL path", insecure_http=flags.insecure_http)
+        token_url = self._pick("token_url")
+        if token_url and urlsplit(str(token_url.value)).scheme:
+            check_url(str(token_url.value), "the token URL", insecure_http=flags.insecure_http)
+        app = self._pick("app_url")
+        if app:
+            check_url(str(app.value), "the web app URL", insecure_http=True)
         profile = self.profile
-
-        method: AuthMethod
-        use_secret = secret is not None and (
-            token is None or _RANK[secret_from or _FILE] <= _RANK[token_from or _FILE]
+        auth_type = profile.auth_type if profile is not None else None
+        if auth_type is not None and auth_type not in _KNOWN_AUTH_TYPES:
+            raise ConfigError(
+                f"Medplum profile {profile.name!r} has an unknown authType {sanitize(auth_type)!r}; "  # type: ignore[union-attr]
+                f"botmon-tui knows {', '.join(sorted(_KNOWN_AUTH_TYPES))}"
+            )
+        client_id = self._pick("client_id")
+        secret = self._pick("client_secret")
+        token = self._pick("access_token")
+        method, parts = self._method(profile, auth_type, client_id, secret, token)
+        draft = ConnectionSettings(
+            base_url=base_url,
+            fhir_url_path=str(fhir.value) if fhir else DEFAULT_FHIR_URL_PATH,
+            token_url=str(token_url.value) if token_url else None,
         )
-        if use_secret:
-            if not client_id:
-                raise ConfigError(
-                    f"a client secret is set ({secret_from}) but no client id: "
-                    "use --client-id or MEDPLUM_CLIENT_ID"
-                )
-            method = "basic" if profile is not None and profile.auth_type == "basic" else "client-credentials"
-            token = None
-        elif token is not None:
-            method, secret = "token", None
-        elif client_id:
-            raise ConfigError(
-                f"no client secret for client id {sanitize(client_id)!r}: "
-                "use --client-secret-file PATH, MEDPLUM_CLIENT_SECRET or a Medplum profile"
-            )
-        elif profile is not None and profile.auth_type not in ("client-credentials", "basic"):
-            raise ConfigError(
-                f"Medplum profile {profile.name!r} uses authType {sanitize(profile.auth_type)!r} "
-                "and holds no access token; botmon-tui needs client credentials: create a "
-                "ClientApplication, then set MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET or use a profile "
-                "with --auth-type client-credentials ('medplum profile set NAME --auth-type ...')"
-            )
-        else:
-            raise ConfigError(
-                "no credentials: use --demo, --profile NAME, or set MEDPLUM_CLIENT_ID and "
-                "MEDPLUM_CLIENT_SECRET (see botmon-tui --help)"
-            )
+        servers: list[tuple[str, Setting, str]] = [("server", base, draft.base)]
+        if fhir and not same_origin(draft.fhir_base, draft.base):
+            servers.append(("FHIR URL", fhir, draft.fhir_base))
+        grants = method in ("client-credentials", "jwt-bearer", "jwt-assertion", "login")
+        if grants and token_url and not same_origin(draft.token_endpoint, draft.base):
+            servers.append(("token URL", token_url, draft.token_endpoint))
+        self._check_mixing(parts, servers)
 
-        used = {layer for layer in (base_from, id_from, secret_from, token_from) if layer}
+        access: Secret | None = None
+        refresh: Secret | None = None
+        if method in ("token", "login"):
+            carrier = parts[0]  # the static token, or the profile's activeLogin
+            access = self._secret_value(carrier)
+            self._check_issuer(access, carrier, draft.base)
+            if method == "token":
+                self._check_expiry(access, carrier)
+            elif profile is not None:
+                refresh = profile.refresh_token
+        client_secret = self._secret_value(secret) if secret and method != "token" else None
+        if method == "token":
+            client_id = None
+        private_key: Secret | None = None
+        if method == "jwt-assertion":
+            private_key = self._private_key(profile, draft.base, str(client_id.value) if client_id else "")  # type: ignore[arg-type]
+        uses_profile = profile is not None and any(p.layer == _PROFILE for p in [*parts, base])
+        layers = sorted({p.layer for p in (*parts, base) if p.layer != _DEFAULT}, key=_RANK.__getitem__)
         source = " + ".join(
-            (f"profile {profile.name!r}" if layer == _PROFILE and profile else layer)
-            for layer in sorted(used, key=_RANK.__getitem__)
+            f"profile {profile.name!r}" if layer == _PROFILE and profile is not None else layer
+            for layer in layers
         )
         return ConnectionSettings(
             base_url=base_url,
-            fhir_url_path=fhir_path or DEFAULT_FHIR_URL_PATH,
-            token_url=token_url,
-            client_id=client_id,
-            client_secret=secret,
-            access_token=token,
+            fhir_url_path=draft.fhir_url_path,
+            token_url=draft.token_url,
+            client_id=str(client_id.value) if client_id else None,
+            client_secret=client_secret,
+            access_token=access,
+            refresh_token=refresh,
             auth_method=method,
             ca_file=self.ca_file(),
             timeout=self.timeout(),
             source=source or "defaults",
+            app_url=str(app.value) if app else None,
+            profile=profile.name if uses_profile and profile is not None else None,
+            audience=profile.audience if uses_profile and profile is not None else None,
+            issuer=profile.issuer if uses_profile and profile is not None else None,
+            subject=profile.subject if uses_profile and profile is not None else None,
+            scope=profile.scope if uses_profile and profile is not None else None,
+            private_key=private_key,
+            token_sink=_login_sink(profile.path) if method == "login" and profile is not None else None,
         )
+
+    def _method(
+        self,
+        profile: Profile | None,
+        auth_type: str | None,
+        client_id: Setting | None,
+        secret: Setting | None,
+        token: Setting | None,
+    ) -> tuple[AuthMethod, list[Setting]]:
+        """How to log in, and the credential settings that will be used (as the Medplum CLI picks:
+        an access token first, then the profile's authType, then a client id and secret)."""
+        name = profile.name if profile is not None else ""
+        if token is not None:
+            return "token", [token]
+        if auth_type == "jwt-bearer":
+            if client_id is None or secret is None:
+                raise ConfigError(
+                    f"Medplum profile {name!r} uses authType jwt-bearer, which needs clientId and "
+                    "clientSecret"
+                )
+            return "jwt-bearer", [client_id, secret]
+        if auth_type == "jwt-assertion":
+            if client_id is None or profile is None or not profile.private_key_path:
+                raise ConfigError(
+                    f"Medplum profile {name!r} uses authType jwt-assertion, which needs clientId and "
+                    "privateKeyPath"
+                )
+            return "jwt-assertion", [client_id, Setting(profile.private_key_path, _PROFILE, "privateKeyPath")]
+        if client_id is not None and secret is not None:
+            return ("basic" if auth_type == "basic" else "client-credentials"), [client_id, secret]
+        if profile is not None and profile.login_token and auth_type not in ("client-credentials", "basic"):
+            return "login", [Setting(profile.login_token, _PROFILE, "activeLogin")]
+        if client_id is not None:
+            raise ConfigError(
+                f"no client secret for client id {sanitize(str(client_id.value))!r} "
+                f"({self.where(client_id)}): "
+                "use --client-secret-file PATH, MEDPLUM_CLIENT_SECRET or a Medplum profile"
+            )
+        if secret is not None:
+            raise ConfigError(
+                f"a client secret is set ({self.where(secret)}) but no client id: "
+                "use --client-id or MEDPLUM_CLIENT_ID"
+            )
+        if profile is not None and auth_type in (None, "authorization-code", "token-exchange"):
+            hint = "medplum login" if name == DEFAULT_PROFILE else f"medplum login -p {name}"
+            raise ConfigError(
+                f"Medplum profile {name!r} (authType {auth_type or 'authorization-code'}) holds no login: "
+                f"run '{hint}' first, or use a ClientApplication's client id and secret"
+            )
+        raise ConfigError(
+            "no credentials: use --demo, --profile NAME, or set MEDPLUM_CLIENT_ID and "
+            "MEDPLUM_CLIENT_SECRET (see botmon-tui --help)"
+        )
+
+    def _check_issuer(self, token: Secret, carrier: Setting, base: str) -> None:
+        issuer = token_issuer(token.reveal())
+        if issuer is not None and not same_server(issuer, base):
+            raise ConfigError(
+                f"the access token from {self.where(carrier)} was issued by {sanitize(issuer[:200])}, not "
+                f"{sanitize(base)}: it is not sent there; connect to the server that issued it "
+                f"(--base-url {sanitize(issuer[:200])}) or use credentials for {sanitize(base)}"
+            )
+
+    def _check_expiry(self, token: Secret, carrier: Setting) -> None:
+        expires = token_expiry(token.reveal())
+        if expires is not None and expires <= time.time():
+            when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            raise ConfigError(
+                f"the access token from {self.where(carrier)} expired at {when} (it is not renewed): "
+                "get a new one, or use client credentials"
+            )
+
+    def _private_key(self, profile: Profile, base: str, client_id: str) -> Secret:
+        assert profile.private_key_path is not None
+        path = Path(profile.private_key_path).expanduser()
+        if not path.is_absolute():
+            # The Medplum CLI resolves it against the working directory.
+            path = (self.sources.cwd or Path.cwd()) / path
+        pem = _read_text(path, "private key file")
+        if _readable_by_others(path):
+            self._warn(_permission_warning(path))
+        try:
+            client_assertion(
+                client_id=client_id, audience=base, private_key_pem=pem.encode(), now=time.time()
+            )
+        except MissingDependency as exc:
+            raise ConfigError(str(exc)) from None
+        except (ValueError, TypeError) as exc:
+            reason = str(exc).split("\n", 1)[0][:120] or type(exc).__name__
+            raise ConfigError(
+                f"cannot use the private key {_shown(path)} "
+                f"(RS384 needs an unencrypted RSA PEM key): {reason}"
+            ) from None
+        return Secret(pem)
+
+    # -- --show-config
+
+    def describe(self) -> tuple[list[tuple[str, str, str]], ConfigError | None]:
+        """Each resolved field with its value (secrets masked) and where it came from, and the
+        problem that stops the connection, if any. Reads files only; no network."""
+        settings: ConnectionSettings | None = None
+        problem: ConfigError | None = None
+        try:
+            settings = self.connection()
+        except ConfigError as exc:
+            problem = exc
+        rows: list[tuple[str, str, str]] = []
+        name, chooser = self.profile_choice()
+        profile = self._profile
+        if name is None:
+            rows.append(("profile", "-", "not read: credentials are set elsewhere"))
+        elif profile is None:
+            rows.append(("profile", name, "not found (implicit default profile)"))
+        else:
+            how = {"-p": "--profile", "implicit": "implicit default (no credential set elsewhere)"}
+            rows.append(("profile", f"{name} ({_shown(profile.path)})", how.get(chooser, chooser)))
+        method = settings.auth_method if settings is not None else "-"
+        auth_type = profile.auth_type if profile is not None and profile.auth_type else "-"
+        rows.append(
+            ("auth", method, f"profile authType {auth_type}" if profile is not None else "what is set")
+        )
+        labels = {
+            "base_url": "base URL",
+            "fhir_url_path": "FHIR path",
+            "token_url": "token URL",
+            "client_id": "client id",
+            "client_secret": "client secret",
+            "access_token": "access token",
+            "app_url": "web app URL",
+        }
+        for key, label in labels.items():
+            setting = self.chosen.get(key)
+            if setting is None:
+                continue
+            value = setting.value
+            if key in ("client_secret", "access_token"):
+                shown = "******** (from a file)" if setting.path is not None else _mask(value)
+            else:
+                shown = sanitize(str(value))
+            others = [s for s in self._layer_values(key) if s != setting]
+            beats = f" (beats {', '.join(self.where(s) for s in others)})" if others else ""
+            rows.append((label, shown, self.where(setting) + beats))
+        if settings is not None:
+            if settings.auth_method == "login" and settings.access_token is not None:
+                rows.append(("access token", _mask(settings.access_token), "activeLogin of the profile"))
+                rows.append(
+                    (
+                        "refresh token",
+                        "********" if settings.refresh_token else "none",
+                        "activeLogin of the profile",
+                    )
+                )
+            rows.append(("FHIR base", settings.fhir_base, "base URL + FHIR path"))
+            if settings.auth_method not in ("token", "basic", "none"):
+                rows.append(("token endpoint", settings.token_endpoint, "base URL + token URL"))
+            rows.append(
+                (
+                    "web app",
+                    settings.app_base,
+                    "--app-url etc." if settings.app_url else "guessed from the base URL",
+                )
+            )
+        return rows, problem
+
+
+def _mask(value: Any) -> str:
+    text = value.reveal() if isinstance(value, Secret) else str(value)
+    shown = f"******** ({len(text)} characters"
+    issuer = token_issuer(text)
+    expires = token_expiry(text)
+    if issuer is not None:
+        shown += f", issued by {sanitize(issuer[:100])}"
+    if expires is not None:
+        shown += f", expires {datetime.fromtimestamp(expires, UTC).strftime('%Y-%m-%d %H:%M:%SZ')}"
+    return shown + ")"
 
 
 def demo_settings(base_url: str, client_id: str, client_secret: str, *, timeout: float) -> ConnectionSettings:

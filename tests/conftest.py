@@ -16,6 +16,7 @@ _USER_ENVIRONMENT = (
     "MEDPLUM_CLIENT_ID",
     "MEDPLUM_CLIENT_SECRET",
     "MEDPLUM_CLIENT_ACCESS_TOKEN",
+    "MEDPLUM_APP_BASE_URL",
     "BOTMON_PROFILE",
     "BOTMON_INTERVAL",
     "SSL_CERT_FILE",
@@ -26,13 +27,14 @@ _USER_ENVIRONMENT = (
 
 @pytest.fixture(autouse=True)
 def isolated_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every test gets an empty HOME, config dir and state dir: the developer's own
-    ``~/.medplum`` profiles, config file and crash log are never read or written."""
+    """Every test gets an empty HOME (also its working directory), config dir and state dir: the
+    developer's own ``~/.medplum`` profiles, ``.env``, config file and crash log are never read or written."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("BOTMON_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.chdir(home)  # nor a .env file in the working directory
     for name in _USER_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     return home

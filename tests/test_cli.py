@@ -38,9 +38,12 @@ def server() -> Iterator[DemoServer]:
 
 @pytest.fixture
 def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Flags (and the secret in the environment) that point at ``server``."""
+    """The environment points at ``server`` (a secret from the environment goes only to a server named
+    there too); the arguments to add are none."""
+    monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)
+    monkeypatch.setenv("MEDPLUM_CLIENT_ID", server.client_id)
     monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", server.client_secret)
-    return ["--base-url", server.base_url, "--client-id", server.client_id]
+    return []
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -259,8 +262,10 @@ def test_wrong_secret(
     capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wrong = "f" * 64
+    monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)
+    monkeypatch.setenv("MEDPLUM_CLIENT_ID", server.client_id)
     monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", wrong)
-    code, out, err = run(capsys, "bots", "--base-url", server.base_url, "--client-id", server.client_id)
+    code, out, err = run(capsys, "bots")
     assert code == 3
     line = one_error_line(err)
     assert "credentials from" in line
@@ -292,9 +297,10 @@ def test_unreachable_server(capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    monkeypatch.setenv("MEDPLUM_BASE_URL", f"http://127.0.0.1:{port}/")
     monkeypatch.setenv("MEDPLUM_CLIENT_ID", "id")
     monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "not-used-secret")
-    code, out, err = run(capsys, "bots", "--base-url", f"http://127.0.0.1:{port}/")
+    code, out, err = run(capsys, "bots")
     assert code == 3
     assert f"127.0.0.1:{port}" in one_error_line(err)
     assert out == "" and "not-used-secret" not in err

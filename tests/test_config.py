@@ -1,4 +1,7 @@
-"""Settings resolution: flags > environment > Medplum CLI profile > config file > defaults."""
+"""Settings resolution: flags > Medplum CLI profile > environment > .env > config file > defaults.
+
+The table of every mix of layers for the base URL and the credentials is in test_precedence.py.
+"""
 
 from __future__ import annotations
 
@@ -173,6 +176,17 @@ def _layered(fs: Layout, layers: set[str]) -> Resolver:
         ),
         (
             {"env", "profile", "file"},
+            {
+                "url": "profile",
+                "id": "profile",
+                "secret": "profile",
+                "interval": 22,
+                "timeout": 14,
+                "ca": "file",
+            },
+        ),
+        (
+            {"env", "file"},
             {"url": "env", "id": "env", "secret": "env", "interval": 22, "timeout": 14, "ca": "file"},
         ),
         (
@@ -191,7 +205,7 @@ def _layered(fs: Layout, layers: set[str]) -> Resolver:
             {"url": "file", "id": "file", "secret": "file", "interval": 24, "timeout": 14, "ca": "file"},
         ),
     ],
-    ids=["flags", "env", "profile", "file"],
+    ids=["flags", "profile-over-env", "env", "profile", "file"],
 )
 def test_each_field_comes_from_the_highest_layer_that_sets_it(
     fs: Layout, layers: set[str], expected: dict[str, Any]
@@ -211,17 +225,21 @@ def test_each_field_comes_from_the_highest_layer_that_sets_it(
     assert resolver.warnings == []
 
 
-def test_fields_mix_across_layers(fs: Layout) -> None:
+def test_fields_mix_across_layers_but_credentials_stay_with_their_server(fs: Layout) -> None:
     fs.profile(
         "prod", {**CC, "baseUrl": "https://medplum.example.org/", "clientId": "p-id", "clientSecret": "p-s"}
     )
     fs.config('profile = "prod"\nfhir_url_path = "fhir/R5/"\n')
-    settings = fs.connection(Flags(client_id="flag-id"), {"MEDPLUM_CLIENT_SECRET": "env-s"})
-    assert settings.base_url == "https://medplum.example.org/"  # profile
-    assert settings.fhir_url_path == "fhir/R5/"  # config file
-    assert settings.client_id == "flag-id"  # flag
-    assert settings.client_secret == Secret("env-s")  # environment
-    assert settings.source == "flags + environment + profile 'prod'"
+    settings = fs.connection(env={"MEDPLUM_BASE_URL": "https://stray.example/", "MEDPLUM_CLIENT_SECRET": "e"})
+    assert settings.base_url == "https://medplum.example.org/"  # the profile beats the environment
+    assert settings.fhir_url_path == "fhir/R5/"  # a relative path from the config file is harmless
+    assert settings.client_id == "p-id" and settings.client_secret == Secret("p-s")
+    assert settings.source == "profile 'prod'"
+    # A client id on the command line with the profile's secret, the profile chosen in the config
+    # file: the secret would go with an id it was not set up with, to... the profile's server.
+    with pytest.raises(ConfigError, match="--client-id comes from the command line") as info:
+        fs.connection(Flags(client_id="flag-id"))
+    assert "p-s" not in str(info.value)
 
 
 def test_defaults(fs: Layout) -> None:
@@ -310,28 +328,35 @@ def test_authorization_code_profile_uses_the_active_login_token(fs: Layout) -> N
         },
     )
     settings = fs.connection(Flags(profile="dev"))
-    assert settings.auth_method == "token"
+    assert settings.auth_method == "login"
     assert settings.access_token == Secret("eyJ.login.token")
-    assert settings.client_secret is None
+    assert settings.refresh_token == Secret("r")
+    assert settings.client_secret is None and settings.profile == "dev"
+    assert settings.login_hint == "medplum login -p dev"
 
 
-def test_authorization_code_profile_without_a_token_asks_for_client_credentials(fs: Layout) -> None:
+def test_authorization_code_profile_without_a_login_says_to_log_in(fs: Layout) -> None:
     fs.profile("dev", {"authType": "authorization-code", "baseUrl": "https://x.example/"})
-    with pytest.raises(ConfigError, match="client credentials") as info:
+    with pytest.raises(ConfigError, match="run 'medplum login -p dev' first") as info:
         fs.connection(Flags(profile="dev"))
     assert "\n" not in str(info.value)
     assert "authorization-code" in str(info.value)
 
 
-def test_credentials_from_the_environment_override_an_authorization_code_profile(fs: Layout) -> None:
+def test_credentials_from_the_environment_never_go_to_the_profiles_server(fs: Layout) -> None:
+    """The Medplum CLI would log in with the environment's id and secret at the profile's server."""
     fs.profile(
         "dev",
         {"authType": "authorization-code", "baseUrl": "https://x.example/"},
         active_login={"accessToken": "t"},
     )
-    settings = fs.connection(Flags(profile="dev"), {"MEDPLUM_CLIENT_ID": "i", "MEDPLUM_CLIENT_SECRET": "s"})
-    assert settings.auth_method == "client-credentials"
-    assert settings.access_token is None
+    with pytest.raises(ConfigError) as info:
+        fs.connection(Flags(profile="dev"), {"MEDPLUM_CLIENT_ID": "i", "MEDPLUM_CLIENT_SECRET": "s3"})
+    assert str(info.value).startswith(
+        "--profile dev sets the server (https://x.example/) but MEDPLUM_CLIENT_ID/MEDPLUM_CLIENT_SECRET "
+        "come from the environment"
+    )
+    assert "unset MEDPLUM_CLIENT_ID/MEDPLUM_CLIENT_SECRET" in str(info.value)
 
 
 def test_environment_token_beats_profile_client_credentials(fs: Layout) -> None:
@@ -341,10 +366,10 @@ def test_environment_token_beats_profile_client_credentials(fs: Layout) -> None:
     assert settings.client_secret is None
 
 
-def test_client_credentials_win_over_a_token_in_the_same_layer(fs: Layout) -> None:
+def test_a_token_wins_over_client_credentials_as_in_the_medplum_cli(fs: Layout) -> None:
     env = {"MEDPLUM_CLIENT_ID": "i", "MEDPLUM_CLIENT_SECRET": "s", "MEDPLUM_CLIENT_ACCESS_TOKEN": "t"}
     settings = fs.connection(env=env)
-    assert settings.auth_method == "client-credentials"  # renewable beats a token that expires
+    assert settings.auth_method == "token" and settings.client_secret is None
 
 
 def test_client_credentials_profile_ignores_its_active_login(fs: Layout) -> None:
@@ -353,16 +378,20 @@ def test_client_credentials_profile_ignores_its_active_login(fs: Layout) -> None
         fs.connection(Flags(profile="p"))
 
 
-def test_the_default_profile_is_read_only_when_nothing_else_is_configured(fs: Layout) -> None:
+def test_the_default_profile_is_read_only_when_no_credential_is_set_elsewhere(fs: Layout) -> None:
     fs.profile(
         "default", {**CC, "baseUrl": "https://default.example/", "clientId": "d", "clientSecret": "ds"}
     )
     assert fs.connection().base_url == "https://default.example/"
-    # A base URL or credentials named elsewhere: the default profile's secret is never sent there.
+    # As in the Medplum CLI, the profile beats the environment for the server...
+    settings = fs.connection(env={"MEDPLUM_BASE_URL": "https://other.example/"})
+    assert settings.base_url == "https://default.example/" and settings.client_id == "d"
+    # ...but credentials named elsewhere mean the default profile is not read at all.
     env = {"MEDPLUM_BASE_URL": "https://other.example/", "MEDPLUM_CLIENT_ACCESS_TOKEN": "t"}
     settings = fs.connection(env=env)
     assert settings.base_url == "https://other.example/" and settings.client_secret is None
-    with pytest.raises(ConfigError, match="no credentials"):
+    # A server on the command line is not the one the default profile's secret was set up with.
+    with pytest.raises(ConfigError, match="default profile"):
         fs.connection(Flags(base_url="https://other.example/"))
 
 
@@ -419,17 +448,18 @@ CREDS = {"MEDPLUM_CLIENT_ID": "id", "MEDPLUM_CLIENT_SECRET": "sekrit"}
     ["http://example.com/", "http://10.0.0.5:8103/", "http://127.evil.example/", "http://localhost.example/"],
 )
 def test_plain_http_to_a_remote_host_is_refused(fs: Layout, url: str) -> None:
+    env = {**CREDS, "MEDPLUM_BASE_URL": url}
     with pytest.raises(ConfigError, match="refusing plain http://") as info:
-        fs.connection(Flags(base_url=url), CREDS)
+        fs.connection(env=env)
     assert "--insecure-http" in str(info.value)
-    assert fs.connection(Flags(base_url=url, insecure_http=True), CREDS).base_url == url
+    assert fs.connection(Flags(insecure_http=True), env).base_url == url
 
 
 @pytest.mark.parametrize(
     "url", ["http://127.0.0.1:8103/", "http://localhost:8103/", "http://[::1]:8103/", "http://127.0.0.2/"]
 )
 def test_plain_http_to_loopback_is_allowed(fs: Layout, url: str) -> None:
-    assert fs.connection(Flags(base_url=url), CREDS).base_url == url
+    assert fs.connection(env={**CREDS, "MEDPLUM_BASE_URL": url}).base_url == url
 
 
 def test_plain_http_token_url_is_refused_too(fs: Layout) -> None:

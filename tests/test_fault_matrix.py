@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_support import settings_for
+from demo_support import settings_for, use_environment
 from fault_support import (
     DNS_HOST,
     HEADER_TEXT,
@@ -214,8 +214,8 @@ def test_hostile_text_in_the_cli(
     tally: Tally,
 ) -> None:
     srv, seeded = hostile
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", srv.client_secret)
-    connect = ["--base-url", srv.base_url, "--client-id", srv.client_id]
+    use_environment(monkeypatch, srv)
+    connect: list[str] = []
     code, bots_out, bots_err = run_cli(capsys, "bots", *connect)
     assert code == 0, bots_err
     code, bots_json, _ = run_cli(capsys, "bots", "--json", *connect)
@@ -413,8 +413,8 @@ def test_hostile_server_texts_in_the_cli(
 ) -> None:
     srv = quiet_server
     bot_id = _matrix_bot(srv)
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", srv.client_secret)
-    connect = ["--base-url", srv.base_url, "--client-id", srv.client_id]
+    use_environment(monkeypatch, srv)
+    connect: list[str] = []
     for item in SERVER_TEXTS:
         with tally.leg("hostile", item.name, "cli"):
             expected = item.inject(srv, "AuditEvent", bot_id)
@@ -480,7 +480,7 @@ class Env:
         return sum(1 for r in self.srv.requests if r.method == "POST" and r.path.startswith(TOKEN_PATH))
 
     def cli_flags(self) -> list[str]:
-        flags = ["--base-url", self.base_url, "--client-id", self.srv.client_id, "--timeout", "1"]
+        flags = ["--timeout", "1"]  # the server and the credentials are in the environment
         if self.resolver is not None:
             flags.append("--insecure-http")  # plain http to a name that is not loopback
         if self.ca_file is not None:
@@ -1018,7 +1018,7 @@ def test_faults_in_the_cli(
     tally: Tally,
 ) -> None:
     with environment(group, request, monkeypatch) as env:
-        monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret)
+        use_environment(monkeypatch, env.srv, base_url=env.base_url)
         cli_runs(capsys, env)
         for scenario in (s for s in SCENARIOS if s.group == group):
             with tally.leg("fault", scenario.name, "cli"):
@@ -1029,7 +1029,7 @@ def test_faults_in_the_cli(
                         scenario,
                         inject=lambda env: None,
                         heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret),
-                        words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from flags",
+                        words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from env",
                     )
                     cli_outage(capsys, env, bad)
                 else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from demo_support import faults_cleared, settings_for
+from demo_support import faults_cleared, settings_for, use_environment
 from fault_support import server_context
 from ui_support import polled, running, settle, status
 
@@ -266,8 +266,8 @@ def test_a_cli_bug_after_login_is_logged_without_the_access_token(
         raise RuntimeError(f"bug near {self._token}")
 
     monkeypatch.setattr(MedplumClient, "list_bots", buggy)
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
-    code = main(["bots", "--base-url", demo.base_url, "--client-id", demo.client_id])
+    use_environment(monkeypatch, demo)
+    code = main(["bots"])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and seen[0] not in err
     text = _state_logs(isolated_home)[0].read_text()
@@ -308,8 +308,8 @@ def test_cli_waits_as_long_as_a_429_says_then_goes_on(
         waits.append(seconds)
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
-    connect = ["--base-url", demo.base_url, "--client-id", demo.client_id]
+    use_environment(monkeypatch, demo)
+    connect: list[str] = []
     bot_id = demo.store.bots[0]["id"]
     demo.faults.rate_limited(ms_before_next=1500, count=2, path_contains="AuditEvent")
     assert cli.main(["events", bot_id, *connect]) == 0
@@ -404,8 +404,8 @@ def test_a_tui_and_cli_session_only_reads(
     asyncio.run(_tour_the_tui(demo, tmp_path, busiest["id"]))
     from botmon_tui.cli import main
 
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
-    connect = ["--base-url", demo.base_url, "--client-id", demo.client_id]
+    use_environment(monkeypatch, demo)
+    connect: list[str] = []
     for argv in (
         ["bots", *connect],
         ["bots", "--json", *connect],
@@ -483,9 +483,9 @@ def test_cli_names_a_bot_that_is_gone(
 ) -> None:
     from botmon_tui.cli import main
 
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
+    use_environment(monkeypatch, demo)
     gone = "0a1b2c3d-0000-4000-8000-000000000000"
-    assert main(["events", gone, "--base-url", demo.base_url, "--client-id", demo.client_id]) == 3
+    assert main(["events", gone]) == 3
     err = capsys.readouterr().err
     assert (
         f"Not found (HTTP 404): Not found (Bot/{gone}: deleted, or these credentials cannot read it)" in err
