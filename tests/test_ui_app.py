@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import Input, Static
-from ui_support import FIXED, bot_id, running, settle, status
+from ui_support import FIXED, bot_id, on_screen, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -225,24 +225,29 @@ async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size
     async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         table = screen.query_one(EventTable)
-        table.move_cursor(row=5)
-        await pilot.pause()
-        selected = table.selected_id
+        pane = screen.query_one(OutcomePane)
         for number, (key, descending) in SORTS.items():
             column = table.ordered_columns[number - 1].key.value
             # Pressing the active column's key reverses it; another column starts in its own direction.
             first = (not table.sort_reverse) if column == table.sort_column else descending
             for reverse in (first, not first):
-                await pilot.press(str(number))
+                # From a row further down, scrolled: the sort shows the top of the new order.
+                table.move_cursor(row=min(60, table.row_count - 1))
                 await pilot.pause()
+                assert table.scroll_y > 0
+                await pilot.press(str(number))
+                await pilot.pause(0.05)
                 values = [key(table.event(i)) for i in table.ids_in_order()]  # type: ignore[arg-type]
                 assert values == sorted(values, reverse=reverse), (number, reverse)
                 assert len(set(values)) > 1
-                # The header shows the column and the direction; the selection stays on its event.
+                # The header shows the column and the direction; the cursor is on the first row
+                # of the new order, the view at the top, and the pane shows that row.
                 label = table.ordered_columns[number - 1].label.plain
                 assert label.endswith("▼" if reverse else "▲")
-                assert table.selected_id == selected
-                assert screen.query_one(OutcomePane).event_id == selected
+                top = table.ids_in_order()[0]
+                assert table.cursor_row == 0 and table.scroll_y == 0 and table.selected_id == top
+                assert pane.event_id == top
+                assert on_screen(app, top[:8]) and on_screen(app, label)
         # Clicking a header sorts by it too; clicking again reverses.
         x = table.ordered_columns[0].get_render_width(table) + 2
         await pilot.click(EventTable, offset=(x, 0))
@@ -251,6 +256,23 @@ async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size
         assert (table.sort_column, table.sort_reverse) == ("outcome", False)
         severities = [_severity(table.event(i)) for i in table.ids_in_order()]  # type: ignore[arg-type]
         assert severities == sorted(severities)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_bot_list_sort_shows_the_top(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        table = app.screen.query_one(BotTable)
+        spec = next(s for s in BotTable.SPECS if s.key == "failures")
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        await pilot.press(str(spec.number))
+        await pilot.pause()
+        statuses = [table.status(i) for i in table.ids_in_order()]
+        most = max(s.recent_failures for s in statuses if s is not None)
+        top = statuses[0]
+        assert top is not None and top.recent_failures == most > 0
+        assert table.cursor_row == 0 and table.scroll_y == 0 and table.selected_bot is top.bot
+        assert on_screen(app, top.bot.display_name[:12])
 
 
 # ---------------------------------------------------------------------------- the pane
@@ -442,7 +464,7 @@ async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) 
 
 
 async def test_other_orders_load_older_events_only_on_request(srv: DemoServer, tmp_path: Path) -> None:
-    """Oldest first, the selected (newest) run sits on the last row: that is no request for older
+    """Oldest first, the newest run sits on the last row: moving there is no request for older
     events. It used to be one, and each page loaded asked for the next: the whole history paged in."""
     async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
@@ -452,7 +474,8 @@ async def test_other_orders_load_older_events_only_on_request(srv: DemoServer, t
         before = len(srv.requests)
         await pilot.press("4")  # Last Updated, oldest first
         await settle(pilot)
-        assert table.cursor_row == table.row_count - 1 and not table.oldest_at_bottom
+        assert table.cursor_row == 0 and not table.oldest_at_bottom
+        assert table.selected_event is screen.feed.oldest
         await pilot.press("end")
         await settle(pilot)
         assert table.row_count == 100 and len(srv.requests) == before
@@ -467,6 +490,11 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         assert isinstance(screen, EventScreen)
 
         table = screen.query_one(EventTable)
+        # From a success row further down: the filter hides it, and shows the top of the matches.
+        success = next(i for i in table.ids_in_order()[30:] if table.event(i).outcome == "0")  # type: ignore[union-attr]
+        table.select_id(success)
+        await pilot.pause()
+        assert table.scroll_y > 0
         await pilot.press("slash", *"minor")
         await pilot.pause(0.2)
         await pilot.press("enter")
@@ -474,6 +502,8 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         outcomes = {table.event(i).outcome for i in table.ids_in_order()}  # type: ignore[union-attr]
         assert outcomes == {"4"}
         assert f"{table.row_count} shown" in status(app)
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        assert screen.query_one(OutcomePane).event_id == table.ids_in_order()[0]
         await pilot.press("slash")
         screen.query_one("#filter", Input).value = "zqzq"
         await pilot.press("enter")
@@ -484,6 +514,15 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         await pilot.press("escape")
         await settle(pilot)
         assert table.row_count == 100 and isinstance(app.screen, EventScreen)
+
+
+async def test_keys_typed_ahead_after_a_filter_are_not_lost(srv: DemoServer, tmp_path: Path) -> None:
+    """``/``, a name, ``enter`` ``enter`` opens the bot, with no pause between the keys."""
+    async with running(srv, tmp_path) as (app, pilot):
+        await pilot.press("slash", *"legacy", "enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EventScreen)
+        assert app.screen.bot_id == bot_id(srv, "legacy-hl7-bridge")
 
 
 # ---------------------------------------------------------------------------- no events

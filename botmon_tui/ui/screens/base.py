@@ -91,6 +91,19 @@ class PollingScreen(Screen[None]):
         """The screen's main table (sorted with ``1``–``n``, filtered with ``/``)."""
         raise NotImplementedError
 
+    def filter_rows(self, text: str) -> None:  # pragma: no cover - abstract
+        """Show only the rows that match ``text`` (``""``: all of them)."""
+        raise NotImplementedError
+
+    def apply_filter(self, text: str) -> None:
+        """The filter bar's text changed: filter, and show the top when the selected row went."""
+        selected = self.table.selected_id
+        self.filter_text = text
+        self.filter_rows(text)
+        if self.table.selected_id != selected:
+            self.table.show_top()
+        self.update_status()
+
     def status_parts(self) -> list[str]:
         """What the status line says about the data (``[]`` before it is loaded)."""
         return []

@@ -177,8 +177,6 @@ class BotListScreen(PollingScreen):
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).dismiss()
 
-    def apply_filter(self, value: str) -> None:
-        self.filter_text = value
+    def filter_rows(self, text: str) -> None:
         if self.botmon.project.loaded:
             self.show_statuses(set())
-        self.update_status()

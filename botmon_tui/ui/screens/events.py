@@ -298,7 +298,7 @@ class EventScreen(PollingScreen):
         if (
             table.row_count
             and table.oldest_at_bottom
-            and event.cursor_row >= table.row_count - 1
+            and table.cursor_row >= table.row_count - 1
             and self.feed.has_older
             and not self.feed.at_limit
         ):
@@ -328,13 +328,11 @@ class EventScreen(PollingScreen):
             or needle in (event.outcomeDesc or "")[:FILTER_SCAN_CHARS].casefold()
         )
 
-    def apply_filter(self, value: str) -> None:
-        self.filter_text = value
-        self._needle = value.casefold() if value else None
+    def filter_rows(self, text: str) -> None:
+        self._needle = text.casefold() if text else None
         self.table.show_only(e for e in self.feed.events if self.matches(e))
         self.update_banner()
         self.update_pane()
-        self.update_status()
 
     # ------------------------------------------------------------------ actions
 

@@ -6,10 +6,12 @@ insert-at-position, ``clear()`` loses the cursor and ``remove_row`` is O(n). So 
 * keeps the displayed order itself (a list of ids, always sorted by the current column): new
   rows are merged into it in one O(rows) pass, a sort is one ``sorted()`` on precomputed keys,
   and DataTable's index map and order caches are rebuilt once from it (DataTable's own
-  ``sort()`` and cache rebuilds cost ~140 ms at 10,000 rows); then the cursor goes back on
-  the row it was on;
-* keeps the view still: when rows land above the viewport, it scrolls by as many rows so what
-  the reader was looking at does not move (at the very top, new rows simply appear above);
+  ``sort()`` and cache rebuilds cost ~140 ms at 10,000 rows);
+* shows the top of a new order: after a sort the cursor is on the first row and the view at
+  the top (what a k9s or htop user expects: the sorted extreme, not the row selected before);
+* keeps the view still when rows arrive (polls): the cursor stays on its row, and when rows
+  land above the viewport it scrolls by as many rows so what the reader was looking at does
+  not move (at the very top, new rows simply appear above);
 * removes many rows in one pass instead of one O(n) ``remove_row`` each;
 * gives every column a fixed width computed from the table's width (one "flex" column takes
   the rest), so nothing depends on measuring every cell and the layout fits 80 columns.
@@ -454,10 +456,16 @@ class KeyedTable(DataTable[Any]):
         self.sort_column, self.sort_reverse = column, reverse
         self._relabel()
         if self._order:
-            selected, view = self.selected_id, (self.cursor_row, round(self.scroll_y))
             self._install_order(self._sorted(self._order))
-            self._restore(selected, *view)
+        self.show_top()
         self.post_message(self.SortChanged(self, column, reverse))
+
+    def show_top(self) -> None:
+        """The cursor on the first row and the view at the top (after a sort or a filter)."""
+        if self._order and self.cursor_row != 0:
+            self.move_cursor(row=0, animate=False, scroll=False)
+        if round(self.scroll_y) != 0:
+            self.scroll_to(y=0, animate=False, immediate=True, force=True)
 
     def sort_by_number(self, number: int) -> None:
         for spec in self.SPECS:
