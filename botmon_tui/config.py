@@ -860,6 +860,8 @@ class Resolver:
         return None
 
     def _secret_value(self, setting: Setting) -> Secret:
+        if setting.layer == _DOTENV and _readable_by_others(self.dotenv[0]):
+            self._warn(_permission_warning(self.dotenv[0]))
         if setting.path is None:
             value = setting.value
             return value if isinstance(value, Secret) else Secret(str(value))

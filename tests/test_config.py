@@ -656,3 +656,86 @@ def test_web_app_links_follow_the_api_host() -> None:
     own = ConnectionSettings(base_url="https://api.example.org/")
     assert app_link(own.app_base, "AuditEvent", "e-1") == "https://app.example.org/AuditEvent/e-1"
     assert ConnectionSettings(base_url="http://localhost:8103/").app_base == "http://localhost:8103/"
+
+
+# ------------------------------------------------------------------------------------------------
+# .env in the working directory (below the real environment, a source of its own)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_dotenv_is_read_below_the_environment(fs: Layout) -> None:
+    dotenv = fs.root / ".env"
+    dotenv.write_text(
+        "# a project's .env\n"
+        "export MEDPLUM_BASE_URL='https://dotenv.example/'\n"
+        'MEDPLUM_CLIENT_ID="dotenv-id"  \n'
+        "MEDPLUM_CLIENT_SECRET=dotenv-secret # trailing comment\n"
+        "OTHER=ignored\n"
+    )
+    dotenv.chmod(0o644)
+    sources = Sources(environ={}, home=fs.home, config_dir=fs.config_dir, cwd=fs.root)
+    resolver = Resolver(Flags(), sources)
+    settings = resolver.connection()
+    assert (settings.base_url, settings.client_id) == ("https://dotenv.example/", "dotenv-id")
+    assert settings.client_secret == Secret("dotenv-secret")
+    assert settings.source == ".env"
+    assert len(resolver.warnings) == 1 and "chmod 600" in resolver.warnings[0]  # it holds a secret
+    # The real environment wins per field, and a secret from the real environment never goes to
+    # the server a .env names (a cloned project's .env cannot redirect a secret you exported).
+    env = {"MEDPLUM_CLIENT_ID": "env-id", "MEDPLUM_CLIENT_SECRET": "env-secret"}
+    with pytest.raises(ConfigError, match=r"MEDPLUM_BASE_URL in .*\.env sets the server"):
+        Resolver(
+            Flags(), Sources(environ=env, home=fs.home, config_dir=fs.config_dir, cwd=fs.root)
+        ).connection()
+
+
+def test_show_config_names_each_source_and_masks_secrets(fs: Layout) -> None:
+    fs.profile(
+        "prod", {**CC, "baseUrl": "https://prod.example/", "clientId": "p-id", "clientSecret": "p-secret"}
+    )
+    resolver = fs.resolver(Flags(profile="prod"), {"MEDPLUM_BASE_URL": "https://stray.example/"})
+    rows, problem = resolver.describe()
+    assert problem is None
+    table = {label: (value, source) for label, value, source in rows}
+    assert table["base URL"] == ("https://prod.example/", "--profile prod (beats MEDPLUM_BASE_URL)")
+    assert table["client secret"][0].startswith("********") and "p-secret" not in str(rows)
+    assert table["token endpoint"][0] == "https://prod.example/oauth2/token"
+    resolver = fs.resolver(Flags(profile="prod"), {"MEDPLUM_CLIENT_ACCESS_TOKEN": "tok"})
+    rows, problem = resolver.describe()
+    assert problem is not None and "MEDPLUM_CLIENT_ACCESS_TOKEN comes from the environment" in str(problem)
+    assert "tok" not in " ".join(value for _, value, _ in rows)
+
+
+def test_profiles_written_with_mode_0644_warn_once_per_run(fs: Layout) -> None:
+    fs.profile(
+        "prod", {**CC, "baseUrl": "https://prod.example/", "clientId": "i", "clientSecret": "s"}, mode=0o644
+    )
+    resolver = fs.resolver(Flags(profile="prod"))
+    resolver.connection()
+    resolver.connection()
+    resolver.describe()
+    assert len(resolver.warnings) == 1
+    assert resolver.warnings[0].endswith(f"(chmod 600 {fs.home / '.medplum' / 'prod.json'})")
+
+
+def test_show_config_on_the_command_line_exits_0_without_network(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botmon_tui.cli import main
+
+    profiles = isolated_home / ".medplum"
+    profiles.mkdir()
+    options = {**CC, "baseUrl": "https://prod.example/", "clientId": "p-id", "clientSecret": "p-secret-value"}
+    (profiles / "prod.json").write_text(json.dumps({"options": json.dumps(options)}))
+    (profiles / "prod.json").chmod(0o600)
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "stray-secret-value")
+    # -p and --fhir-url are the Medplum CLI's spellings; nothing is contacted (the host does not exist).
+    assert main(["-p", "prod", "--fhir-url", "/medplum/fhir/R4", "--show-config"]) == 0
+    out, err = capsys.readouterr()
+    assert "https://prod.example/medplum/fhir/R4/" in out and "[--profile prod" in out
+    assert "p-secret-value" not in out + err and "stray-secret-value" not in out + err
+    assert err == ""
+    assert main(["bots", "--show-config", "--base-url", "https://other.example/"]) == 2
+    out, err = capsys.readouterr()
+    assert "https://other.example/  [--base-url]" in out
+    assert err.count("\n") == 1 and "a client secret is set (MEDPLUM_CLIENT_SECRET) but no client id" in err
