@@ -255,17 +255,14 @@ def rsa_key(directory: Path) -> tuple[Path, dict[str, str]]:
 async def test_jwt_assertion_profile_signs_an_rs384_client_assertion(tmp_path: Path) -> None:
     key_path, jwk = rsa_key(tmp_path)
     with DemoServer(DemoConfig(live=False, history_days=0.05, client_jwk=jwk)) as server:
-        write_profile(
-            tmp_path,
-            "ja",
-            {
-                "authType": "jwt-assertion",
-                "baseUrl": server.base_url,
-                "clientId": server.client_id,
-                "audience": "oauth2/token",
-                "privateKeyPath": str(key_path),
-            },
-        )
+        options = {
+            "authType": "jwt-assertion",
+            "baseUrl": server.base_url,
+            "clientId": server.client_id,
+            "audience": "oauth2/token",
+            "privateKeyPath": str(key_path),
+        }
+        write_profile(tmp_path, "ja", options)
         settings = resolve(tmp_path, Flags(profile="ja"))
         assert settings.auth_method == "jwt-assertion"
         async with MedplumClient(settings) as client:
@@ -280,17 +277,7 @@ async def test_jwt_assertion_profile_signs_an_rs384_client_assertion(tmp_path: P
         # Another key: the server cannot verify the signature.
         (tmp_path / "other").mkdir()
         other, _ = rsa_key(tmp_path / "other")
-        write_profile(
-            tmp_path,
-            "ja",
-            {
-                "authType": "jwt-assertion",
-                "baseUrl": server.base_url,
-                "clientId": server.client_id,
-                "audience": "oauth2/token",
-                "privateKeyPath": str(other),
-            },
-        )
+        write_profile(tmp_path, "ja", {**options, "privateKeyPath": str(other)})
         async with MedplumClient(resolve(tmp_path, Flags(profile="ja"))) as client:
             with pytest.raises(AuthError, match="Invalid client assertion signature"):
                 await client.list_bots()
