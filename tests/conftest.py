@@ -1,4 +1,8 @@
-"""Shared fixtures. Keep this small and additive (others append their own fixtures below)."""
+"""Fixtures every test shares: an isolated HOME, test certificates, the fault matrix's summary.
+
+Demo backends for a module or a test come from ``demo_support.demo_fixture`` (and the fixed
+"now" is ``demo_support.FIXED_NOW``): test modules import those, and conftest.py is not for
+importing. Keep this small and additive (others append their own fixtures below)."""
 
 from __future__ import annotations
 
@@ -51,9 +55,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
 
 # ------------------------------------------------------------------------------------------------
 # The fault matrix summary (tests/test_fault_matrix.py, tests/fault_support.py). Each matrix test
-# appends its tally to ``user_properties``; reports travel back from xdist workers, so the line
-# is added up where the reports arrive and printed with the terminal summary. A crash, a lost run
-# or an escape leak fails the run.
+# appends its tally to ``user_properties``, which travel with its report: the line is added up
+# where the reports arrive (the controller, when the suite runs on pytest-xdist workers: see
+# ``addopts`` in pyproject.toml) and printed with the terminal summary. A crash, a lost run or
+# an escape leak fails the run.
 # ------------------------------------------------------------------------------------------------
 
 _MATRIX = Summary()

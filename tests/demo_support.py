@@ -1,14 +1,46 @@
-"""Helpers for tests that talk HTTP to the demo backend without the UI."""
+"""Helpers for tests that talk HTTP to the demo backend: the fixed "now", quiet demo backends
+(and a fixture factory for them), connection settings.
+
+(Kept out of conftest.py so that test modules can import them; conftest.py holds the fixtures
+every test shares.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import ssl
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import pytest
 
-from botmon_tui.demo import DemoServer
+from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
+
+#: "Now" for every test: the demo's clock and the app's, so that ages, windows and snapshots are exact.
+FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+#: The demo project the UI tests and the snapshots show.
+SEED = 7
+
+
+def quiet_demo(seed: int = SEED, *, tls: ssl.SSLContext | None = None, **config: Any) -> DemoServer:
+    """A demo backend at ``FIXED_NOW`` that makes no runs of its own (``live=False``), not started:
+    use it as ``with quiet_demo(...) as server``. ``config``: more :class:`DemoConfig` fields."""
+    return DemoServer(DemoConfig(seed=seed, now=FIXED_NOW, live=False, **config), tls=tls)
+
+
+def demo_fixture(
+    *, scope: Literal["function", "module"] = "module", **config: Any
+) -> Callable[[], Iterator[DemoServer]]:
+    """A fixture serving one ``quiet_demo(**config)`` per module (or per test), named by the
+    variable it is assigned to: ``server = demo_fixture(seed=5, history_days=2)``."""
+
+    @pytest.fixture(scope=scope)
+    def serve() -> Iterator[DemoServer]:
+        with quiet_demo(**config) as server:
+            yield server
+
+    return serve
 
 
 def settings_for(demo: DemoServer, **changes: Any) -> ConnectionSettings:

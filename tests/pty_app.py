@@ -19,11 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo_support import settings_for
+from demo_support import FIXED_NOW, quiet_demo, settings_for
 from fault_support import HOSTILE, seed_hostile
-from ui_support import FIXED, SEED
 
-from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.screens.events import EventScreen
@@ -44,24 +42,22 @@ async def until(condition: object, limit: float = 20.0) -> None:
 
 
 def main(mode: str) -> int:
-    with DemoServer(
-        DemoConfig(seed=SEED, live=False, now=FIXED, history_days=0.2, max_log_bytes=None)
-    ) as srv:
+    with quiet_demo(history_days=0.2, max_log_bytes=None) as srv:
         viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
         if mode == "hostile":
-            seed_hostile(srv, FIXED)
+            seed_hostile(srv, FIXED_NOW)
             for number, item in enumerate(HOSTILE):
-                at = FIXED - timedelta(minutes=number)
+                at = FIXED_NOW - timedelta(minutes=number)
                 srv.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
         else:
             for number in range(len(HOSTILE)):
-                at = FIXED - timedelta(minutes=number)
+                at = FIXED_NOW - timedelta(minutes=number)
                 desc = f"run {number}\n\x1b[31mred\x1b[0m and plain text"
                 srv.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
         app = BotmonApp(
             client=MedplumClient(settings_for(srv)),
             interval=3600.0,
-            clock=lambda: FIXED,
+            clock=lambda: FIXED_NOW,
             auto_poll=False,
             close_client=True,
         )

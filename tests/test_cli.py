@@ -9,12 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_support import FIXED_NOW, demo_fixture
 from rich.cells import cell_len
 
 from botmon_tui import __version__, cli
@@ -24,16 +24,11 @@ from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.models import parse_instant
 
-FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J[@click=app.quit]pwned[/] \x9b31m done"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DemoServer]:
-    """A quiet demo server (no live runs) for exact assertions."""
-    with DemoServer(DemoConfig(seed=5, now=FIXED_NOW, live=False, history_days=2)) as demo:
-        yield demo
+server = demo_fixture(seed=5, history_days=2)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from demo_support import faults_cleared, settings_for
+from demo_support import FIXED_NOW, demo_fixture, faults_cleared, settings_for
 
-from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import (
@@ -29,13 +29,7 @@ from botmon_tui.medplum.errors import (
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot
 from botmon_tui.medplum.watermark import EventCursor
 
-FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoServer]:
-    with DemoServer(DemoConfig(seed=11, now=FIXED_NOW, live=False, history_days=3)) as server:
-        yield server
+demo = demo_fixture(seed=11, history_days=3)
 
 
 @pytest.fixture(autouse=True)

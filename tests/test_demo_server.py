@@ -5,24 +5,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from demo_support import FIXED_NOW, demo_fixture
 
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.models import format_instant
 
-NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 AUDIT_SYSTEM = "https://medplum.com/CodeSystem/audit-event"
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[DemoServer]:
-    with DemoServer(DemoConfig(seed=42, now=NOW, live=False)) as server:
-        yield server
+srv = demo_fixture(seed=42)
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +28,8 @@ def http(srv: DemoServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def own() -> Iterator[DemoServer]:
-    """A small server of one's own (for faults, limits and writes)."""
-    with DemoServer(DemoConfig(seed=1, now=NOW, live=False, history_days=0.5)) as server:
-        yield server
+#: A small server of one's own (for faults, limits and writes).
+own = demo_fixture(scope="function", seed=1, history_days=0.5)
 
 
 def client_for(server: DemoServer, **kw: Any) -> httpx.Client:
@@ -303,7 +297,7 @@ def test_date_comparators(srv: DemoServer, http: httpx.Client) -> None:
     )
     recorded = [e["recorded"] for e in events]
     assert count(date=f"le{recorded[5]}") == sum(r <= recorded[5] for r in recorded)
-    assert count(_lastUpdated="ap" + format_instant(NOW)) >= 0
+    assert count(_lastUpdated="ap" + format_instant(FIXED_NOW)) >= 0
 
 
 def test_count_offset_and_summary(srv: DemoServer, http: httpx.Client) -> None:
@@ -356,7 +350,7 @@ def test_elements_subset(srv: DemoServer, http: httpx.Client) -> None:
 
 def test_cursor_paging_with_ties(own: DemoServer) -> None:
     bot = own.store.add_bot({"name": "ties"})["id"]
-    base = NOW + timedelta(hours=1)
+    base = FIXED_NOW + timedelta(hours=1)
     expected = []
     for i in range(130):
         at = base + timedelta(milliseconds=(i // 4) * 7)  # groups of four runs stored in one millisecond
@@ -388,7 +382,7 @@ def test_cursor_paging_with_ties(own: DemoServer) -> None:
 def test_cursor_needs_room_for_ties_as_on_medplum(own: DemoServer) -> None:
     """A full page sharing one instant cannot advance a cursor: Medplum answers 500, so does the demo."""
     bot = own.store.add_bot({"name": "burst"})["id"]
-    at = NOW + timedelta(hours=2)
+    at = FIXED_NOW + timedelta(hours=2)
     for _ in range(25):
         own.store.add_event(bot, at=at)
     with client_for(own) as http:
@@ -404,7 +398,9 @@ def test_cursor_needs_room_for_ties_as_on_medplum(own: DemoServer) -> None:
 
 
 def test_cursor_is_not_capped_but_offsets_are() -> None:
-    cfg = DemoConfig(seed=2, now=NOW, live=False, history_days=0.01, big_bot_events=10_500, rate_limit=10**9)
+    cfg = DemoConfig(
+        seed=2, now=FIXED_NOW, live=False, history_days=0.01, big_bot_events=10_500, rate_limit=10**9
+    )
     with DemoServer(cfg) as server, client_for(server) as http:
         big = bot_id(server, "bulk-importer")
         page = get(http, "AuditEvent", entity=f"Bot/{big}", _sort="_lastUpdated", _count="1000")
@@ -451,7 +447,7 @@ def test_rate_limited_fault_is_medplums_429(own: DemoServer) -> None:
 
 
 def test_fhir_quota_is_enforced() -> None:
-    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=0.1, rate_limit=70)
+    cfg = DemoConfig(seed=1, now=FIXED_NOW, live=False, history_days=0.1, rate_limit=70)
     with DemoServer(cfg) as server, client_for(server) as http:
         headers = [http.get("Bot").headers["ratelimit"] for _ in range(3)]
         assert [h.split('"fhirInteractions";r=')[1].split(";")[0] for h in headers] == ["50", "30", "10"]
@@ -462,7 +458,7 @@ def test_fhir_quota_is_enforced() -> None:
 
 
 def test_auth_requests_limit() -> None:
-    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=0.1, auth_rate_limit=2)
+    cfg = DemoConfig(seed=1, now=FIXED_NOW, live=False, history_days=0.1, auth_rate_limit=2)
     with DemoServer(cfg) as server:
         data = {
             "grant_type": "client_credentials",

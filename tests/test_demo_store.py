@@ -11,6 +11,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from demo_support import FIXED_NOW
 
 from botmon_tui.demo import DemoConfig, DemoServer, DemoStore, serve_forever
 from botmon_tui.demo.cron import CronSchedule
@@ -19,14 +20,13 @@ from botmon_tui.demo.search import AUDIT_EVENT_PARAMS, SearchError, execute, par
 from botmon_tui.demo.store import keep_tail
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
 
-NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 AUDIT_SYSTEM = "https://medplum.com/CodeSystem/audit-event"
 
 
 @pytest.fixture(scope="module")
 def store() -> DemoStore:
-    return DemoStore(DemoConfig(seed=42, now=NOW, live=False))
+    return DemoStore(DemoConfig(seed=42, now=FIXED_NOW, live=False))
 
 
 def by_name(store: DemoStore, name: str) -> str:
@@ -138,15 +138,17 @@ def test_ties_exist_in_the_generated_data(store: DemoStore) -> None:
 
 
 def test_output_is_deterministic_for_a_seed_and_now() -> None:
-    a = DemoStore(DemoConfig(seed=7, now=NOW, live=False, history_days=1))
-    b = DemoStore(DemoConfig(seed=7, now=NOW, live=False, history_days=1))
-    c = DemoStore(DemoConfig(seed=8, now=NOW, live=False, history_days=1))
+    a = DemoStore(DemoConfig(seed=7, now=FIXED_NOW, live=False, history_days=1))
+    b = DemoStore(DemoConfig(seed=7, now=FIXED_NOW, live=False, history_days=1))
+    c = DemoStore(DemoConfig(seed=8, now=FIXED_NOW, live=False, history_days=1))
     assert digest(a) == digest(b)
     assert digest(a) != digest(c)
 
 
 def test_extra_and_big_bots() -> None:
-    s = DemoStore(DemoConfig(seed=1, now=NOW, live=False, history_days=1, extra_bots=30, big_bot_events=3000))
+    s = DemoStore(
+        DemoConfig(seed=1, now=FIXED_NOW, live=False, history_days=1, extra_bots=30, big_bot_events=3000)
+    )
     names = [b["name"] for b in s.bots]
     assert len(names) == len(set(names)) == 11 + 1 + 30
     big = s.events_for(by_name(s, "bulk-importer"))
@@ -159,7 +161,9 @@ def test_extra_and_big_bots() -> None:
 
 def test_big_bot_logs_of_realistic_size() -> None:
     """``big_bot_log_bytes`` (benchmarks): varied sizes around it, capped like Medplum at 10 KiB."""
-    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=1, big_bot_events=2000, big_bot_log_bytes=1024)
+    cfg = DemoConfig(
+        seed=1, now=FIXED_NOW, live=False, history_days=1, big_bot_events=2000, big_bot_log_bytes=1024
+    )
     s = DemoStore(cfg)
     logs = [e["outcomeDesc"] for e in s.events_for(by_name(s, "bulk-importer"))]
     sizes = sorted(len(log.encode()) for log in logs)
@@ -171,7 +175,9 @@ def test_big_bot_logs_of_realistic_size() -> None:
 
 def test_an_event_viewed_without_its_log_is_the_same_event_less_outcome_desc() -> None:
     """``_elements`` without ``outcomeDesc`` skips computing the bulk logs; nothing else changes."""
-    cfg = DemoConfig(seed=1, now=NOW, live=False, history_days=1, big_bot_events=50, big_bot_log_bytes=1024)
+    cfg = DemoConfig(
+        seed=1, now=FIXED_NOW, live=False, history_days=1, big_bot_events=50, big_bot_log_bytes=1024
+    )
     s = DemoStore(cfg)
     for event in s.events_for(by_name(s, "bulk-importer")):
         rec = s.event_record(event["id"])
@@ -187,7 +193,7 @@ def test_an_event_viewed_without_its_log_is_the_same_event_less_outcome_desc() -
 
 
 def fresh() -> DemoStore:
-    return DemoStore(DemoConfig(seed=3, now=NOW, live=False, history_days=0.2))
+    return DemoStore(DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=0.2))
 
 
 def test_add_update_delete_bot() -> None:
@@ -210,7 +216,7 @@ def test_add_update_delete_bot() -> None:
 def test_add_event_options() -> None:
     s = fresh()
     bot_id = s.add_bot({"name": "probe"})["id"]
-    at = NOW + timedelta(minutes=5)
+    at = FIXED_NOW + timedelta(minutes=5)
     first = s.add_event(bot_id, outcome="4", desc="boom", at=at, patient="p1", subscription="s1")
     second = s.add_event(bot_id, desc="x" * 20_000, at=at)
     legacy = s.add_event(bot_id, outcome="12", at=at + timedelta(seconds=1), legacy=True)
@@ -253,7 +259,7 @@ def test_run_bot_honours_trigger_and_destination() -> None:
     with pytest.raises(KeyError):
         s.run_bot("unknown")
     custom = s.add_bot({"name": "no-spec"})["id"]
-    assert s.run_bot(custom, at=NOW + timedelta(hours=1)) is not None
+    assert s.run_bot(custom, at=FIXED_NOW + timedelta(hours=1)) is not None
 
 
 def test_keep_tail_cuts_on_bytes() -> None:
@@ -323,7 +329,9 @@ def test_cron() -> None:
 def search(store: DemoStore, query: str) -> Any:
     pairs = [tuple(p.split("=", 1)) for p in query.split("&") if p]
     req = parse_search("AuditEvent", pairs, AUDIT_EVENT_PARAMS)  # type: ignore[arg-type]
-    return req, execute(req, store.all_events, req.filters, AUDIT_EVENT_PARAMS, now_us=to_ms(NOW) * 1000)
+    return req, execute(
+        req, store.all_events, req.filters, AUDIT_EVENT_PARAMS, now_us=to_ms(FIXED_NOW) * 1000
+    )
 
 
 def test_count_clamp_and_default(store: DemoStore) -> None:

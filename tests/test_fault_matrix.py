@@ -1,7 +1,9 @@
 """The fault matrix: hostile text and failing servers, each in the TUI (Pilot) and the CLI (main()).
 
-Every item is counted in the summary line (conftest.py) only when its block passed in both the
-TUI and the CLI; a failure is classified as a crash, a lost (or doubled) run or an escape leak.
+Each item is a test of its own in each leg (``test_..._in_the_tui[item]``, ``..._in_the_cli[item]``),
+on a server and an app of its own: one failure hides nothing else. An item is counted in the summary
+line (conftest.py) only when both its legs passed; a failure is classified as a crash, a lost (or
+doubled) run or an escape leak.
 
 * Hostile text (``fault_support.HOSTILE`` and the server-side texts below) travels through bot
   names, runtime and cron fields, event ids, outcome codes, ``outcomeDesc``, OperationOutcome
@@ -25,15 +27,15 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_support import settings_for, use_environment
+from demo_support import FIXED_NOW, demo_fixture, quiet_demo, settings_for, use_environment
 from fault_support import (
     DNS_HOST,
     HEADER_TEXT,
@@ -42,6 +44,7 @@ from fault_support import (
     TALLY_KEY,
     Crashed,
     EscapeLeak,
+    Hostile,
     LostRun,
     Resolver,
     Tally,
@@ -55,10 +58,11 @@ from fault_support import (
     unsafe_chars,
 )
 from textual.pilot import Pilot
-from ui_support import FIXED, SEED, polled, running, settle, status
+from textual.widgets import Static
+from ui_support import polled, running, settle, status
 
 from botmon_tui.cli import main
-from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo import DemoServer
 from botmon_tui.textsafe import ansi_text, first_line, is_safe, sanitize
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.screens.bot_list import BotListScreen
@@ -107,7 +111,7 @@ def cli_output_is_clean(*texts: str) -> None:
 
 def hostile_server() -> DemoServer:
     """A quiet demo server that keeps whole logs (``max_log_bytes=None``: the 10 MB one too)."""
-    return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED, max_log_bytes=None, history_days=1))
+    return quiet_demo(max_log_bytes=None, history_days=1)
 
 
 def session(
@@ -123,10 +127,11 @@ def session(
 # ================================================================================================
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hostile() -> Iterator[tuple[DemoServer, dict[str, dict[str, Any]]]]:
+    """A server holding every hostile text (cheap to build: each test gets its own)."""
     with hostile_server() as srv:
-        seeded = seed_hostile(srv, FIXED)
+        seeded = seed_hostile(srv, FIXED_NOW)
         yield srv, seeded
 
 
@@ -135,79 +140,97 @@ def _check_text(text: str, where: str) -> None:
         raise EscapeLeak(f"{where} holds {unsafe_chars(text)}")
 
 
+def _ids(items: Iterable[Any]) -> list[str]:
+    """Test ids from the items' names (``OSC 0 window title`` → ``OSC-0-window-title``)."""
+    return [re.sub(r"\W+", "-", item.name).strip("-") for item in items]
+
+
+@pytest.mark.parametrize("item", HOSTILE, ids=_ids(HOSTILE))
 async def test_hostile_text_in_the_tui(
-    hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
+    item: Hostile, hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
 ) -> None:
-    """Every hostile bot in the list; then one bot's Event tab, open while the bot is renamed to
-    each hostile text and runs with it, picked up by polls (``r``: the Bot is read again)."""
+    """The hostile bot in the list (with every other hostile bot on screen); then a bot's Event
+    tab, open while the bot is renamed to the text and runs with it, picked up by a poll (``r``:
+    the Bot is read again)."""
     srv, seeded = hostile
     viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
-    srv.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED - timedelta(hours=2))
-    async with session(srv, tmp_path, (150, 60)) as (app, pilot):
-        # The bot list: every row on screen at once, each name shown literally.
-        table = app.screen.query_one(BotTable)
-        assert table.row_count == len(srv.store.bots) and table.size.height > table.row_count
-        leaks = screen_leaks(app, svg=True)
-        for item in HOSTILE:
-            with tally.leg("hostile", item.name, "tui"):
-                check_no_leaks(leaks, "bot list")
-                bot = seeded[item.name]["bot"]
-                for column in ("name", "id", "audit"):
-                    _check_text(table.get_cell(bot["id"], column).plain, f"bot {column} cell")
-                if item.in_bot:
-                    assert item.literal in table.get_cell(bot["id"], "name").plain
-        await pilot.resize_terminal(100, 30)
-        app.open_bot(viewer["id"])
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, EventScreen)
-        events_table = screen.query_one(EventTable)
-        pane = screen.query_one(OutcomePane)
-        for number, item in enumerate(HOSTILE):
-            with tally.leg("hostile", item.name, "tui"):
-                fields = seeded[item.name]["bot"] if item.in_bot else {"name": f"viewer {number}"}
-                srv.store.update_bot(
-                    viewer["id"],
-                    name=fields["name"],
-                    runtimeVersion=fields.get("runtimeVersion", "vmcontext"),
-                    cronString=fields.get("cronString"),
-                )
-                at = FIXED + timedelta(minutes=number + 1)
-                second_id = f"v{number:02d}-{short(item.text, 50)}"
-                first, second = hostile_runs(srv, viewer["id"], item.text, at, second_id)
-                await pilot.press("r")
-                await polled(pilot)
-                assert app.is_running and app.screen is screen
-                heading = screen.query_one("#heading").content.plain  # type: ignore[attr-defined]
-                _check_text(heading, "heading")
-                if item.in_bot:
-                    assert item.literal in heading
-                for event_id in (second["id"], first["id"]):  # the first one stays selected
-                    assert events_table.select_id(event_id)
-                    await pilot.pause()
-                    for column in ("id", "outcome", "desc"):
-                        _check_text(events_table.get_cell(event_id, column).plain, f"{column} cell")
-                    _check_text(pane.plain, "outcome pane")
-                    check_no_leaks(screen_leaks(app, svg=event_id == first["id"]), "event tab")
-                assert item.literal in pane.plain
-                shown = ansi_text(item.text).plain
-                if len(shown) <= 64 * 1024:  # longer outputs show their head and tail
-                    assert sanitize(shown).strip()[:200] in pane.plain
-                # Still responsive: a key does what it says.
-                absolute = events_table.show_absolute
-                await pilot.press("t")
-                assert events_table.show_absolute is not absolute
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.is_running and isinstance(app.screen, BotListScreen)
-        # Clicking where "[@click=app.quit]" text is drawn does nothing.
-        for row in range(2, 12):
-            await pilot.click(BotTable, offset=(3, row))
-        await pilot.pause()
-        assert app.is_running
+    srv.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED_NOW - timedelta(hours=2))
+    with tally.leg("hostile", item.name, "tui"):
+        async with session(srv, tmp_path, (150, 60)) as (app, pilot):
+            # The bot list: every row on screen at once, each name shown literally.
+            table = app.screen.query_one(BotTable)
+            assert table.row_count == len(srv.store.bots) and table.size.height > table.row_count
+            check_no_leaks(screen_leaks(app, svg=True), "bot list")
+            bot = seeded[item.name]["bot"]
+            for column in ("name", "id", "audit"):
+                _check_text(table.get_cell(bot["id"], column).plain, f"bot {column} cell")
+            if item.in_bot:
+                assert item.literal in table.get_cell(bot["id"], "name").plain
+            await pilot.resize_terminal(100, 30)
+            app.open_bot(viewer["id"])
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, EventScreen)
+            events_table = screen.query_one(EventTable)
+            pane = screen.query_one(OutcomePane)
+            fields = bot if item.in_bot else {"name": "viewer renamed"}
+            srv.store.update_bot(
+                viewer["id"],
+                name=fields["name"],
+                runtimeVersion=fields.get("runtimeVersion", "vmcontext"),
+                cronString=fields.get("cronString"),
+            )
+            at = FIXED_NOW + timedelta(minutes=1)
+            first, second = hostile_runs(srv, viewer["id"], item.text, at, f"v-{short(item.text, 50)}")
+            await pilot.press("r")
+            await polled(pilot)
+            assert app.is_running and app.screen is screen
+            heading = str(screen.query_one("#heading", Static).content)
+            _check_text(heading, "heading")
+            if item.in_bot:
+                assert item.literal in heading
+            for event_id in (second["id"], first["id"]):  # the first one stays selected
+                assert events_table.select_id(event_id)
+                await pilot.pause()
+                for column in ("id", "outcome", "desc"):
+                    _check_text(events_table.get_cell(event_id, column).plain, f"{column} cell")
+                _check_text(pane.plain, "outcome pane")
+                check_no_leaks(screen_leaks(app, svg=event_id == first["id"]), "event tab")
+            assert item.literal in pane.plain
+            shown = ansi_text(item.text).plain
+            if len(shown) <= 64 * 1024:  # longer outputs show their head and tail
+                assert sanitize(shown).strip()[:200] in pane.plain
+            # Still responsive: a key does what it says.
+            absolute = events_table.show_absolute
+            await pilot.press("t")
+            assert events_table.show_absolute is not absolute
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, BotListScreen)
 
 
+async def test_clicking_hostile_markup_does_nothing(
+    hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
+) -> None:
+    """Clicking where "[@click=app.quit]" and the other markup texts are drawn in the bot list."""
+    srv, seeded = hostile
+    with tally.leg("check", "clicks on hostile markup", "tui"):
+        async with session(srv, tmp_path, (150, 60)) as (app, pilot):
+            table = app.screen.query_one(BotTable)
+            rows = {row_id: row for row, row_id in enumerate(table.ids_in_order())}
+            markup = [item for item in HOSTILE if item.in_bot and "[" in item.text]
+            assert markup
+            for item in markup:
+                row = rows[seeded[item.name]["bot"]["id"]]
+                await pilot.click(BotTable, offset=(3, row + 1))  # (the header is the first line)
+                assert app.is_running
+            await pilot.pause()
+            assert app.is_running
+
+
+@pytest.mark.parametrize("item", HOSTILE, ids=_ids(HOSTILE))
 def test_hostile_text_in_the_cli(
+    item: Hostile,
     hostile: tuple[DemoServer, dict[str, dict[str, Any]]],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -216,28 +239,27 @@ def test_hostile_text_in_the_cli(
     srv, seeded = hostile
     use_environment(monkeypatch, srv)
     connect: list[str] = []
-    code, bots_out, bots_err = run_cli(capsys, "bots", *connect)
-    assert code == 0, bots_err
-    code, bots_json, _ = run_cli(capsys, "bots", "--json", *connect)
-    assert code == 0
-    assert bots_json.isascii()
-    served = {bot["id"]: bot for bot in json.loads(bots_json)}
-    for item in HOSTILE:
-        with tally.leg("hostile", item.name, "cli"):
-            bot = seeded[item.name]["bot"]
-            cli_output_is_clean(bots_out, bots_err)
-            assert first_line(bot["name"], 60).replace("\t", " ") in bots_out
-            assert served[bot["id"]]["name"] == bot["name"]  # --json: exactly as sent
-            code, out, err = run_cli(capsys, "events", bot["id"], *connect)
-            assert code == 0, err
-            cli_output_is_clean(out, err)
-            for event in seeded[item.name]["events"]:
-                assert first_line(event["id"], 64).replace("\t", " ") in out
-            desc = first_line(item.text, 200)
-            assert desc.replace("\t", " ") in out
-            code, out, err = run_cli(capsys, "events", bot["id"], "--json", *connect)
-            assert code == 0 and out.isascii()
-            assert json.loads(out)[0]["outcomeDesc"] == item.text
+    with tally.leg("hostile", item.name, "cli"):
+        code, bots_out, bots_err = run_cli(capsys, "bots", *connect)
+        assert code == 0, bots_err
+        code, bots_json, _ = run_cli(capsys, "bots", "--json", *connect)
+        assert code == 0
+        assert bots_json.isascii()
+        served = {bot["id"]: bot for bot in json.loads(bots_json)}
+        bot = seeded[item.name]["bot"]
+        cli_output_is_clean(bots_out, bots_err)
+        assert first_line(bot["name"], 60).replace("\t", " ") in bots_out
+        assert served[bot["id"]]["name"] == bot["name"]  # --json: exactly as sent
+        code, out, err = run_cli(capsys, "events", bot["id"], *connect)
+        assert code == 0, err
+        cli_output_is_clean(out, err)
+        for event in seeded[item.name]["events"]:
+            assert first_line(event["id"], 64).replace("\t", " ") in out
+        desc = first_line(item.text, 200)
+        assert desc.replace("\t", " ") in out
+        code, out, err = run_cli(capsys, "events", bot["id"], "--json", *connect)
+        assert code == 0 and out.isascii()
+        assert json.loads(out)[0]["outcomeDesc"] == item.text
 
 
 # ------------------------------------------------------------------------------------------------
@@ -318,7 +340,7 @@ def _date_header(srv: DemoServer, path: str, bot_id: str) -> None:
 
 
 def _invalid_utf8(srv: DemoServer, path: str, bot_id: str) -> str:
-    event = _event_json(bot_id, "utf8-broken-run", "BYTES", FIXED + timedelta(minutes=1))
+    event = _event_json(bot_id, "utf8-broken-run", "BYTES", FIXED_NOW + timedelta(minutes=1))
     raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]}).encode()
     raw = raw.replace(b"BYTES", b"bad \xff\xfe\xc3( bytes \x1b]0;x\x07 [/x] \xed\xa0\x80 end")
     srv.faults.add(status=200, body=raw, path_contains=path)
@@ -326,7 +348,7 @@ def _invalid_utf8(srv: DemoServer, path: str, bot_id: str) -> str:
 
 
 def _lone_surrogate(srv: DemoServer, path: str, bot_id: str) -> str:
-    event = _event_json(bot_id, "surrogate-run", "SURR", FIXED + timedelta(minutes=2))
+    event = _event_json(bot_id, "surrogate-run", "SURR", FIXED_NOW + timedelta(minutes=2))
     raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]})
     srv.faults.add(
         status=200,
@@ -348,64 +370,62 @@ SERVER_TEXTS = (
 )
 
 
-@pytest.fixture
-def quiet_server() -> Iterator[DemoServer]:
-    with hostile_server() as srv:
-        yield srv
+quiet_server = demo_fixture(scope="function", max_log_bytes=None, history_days=1)
 
 
 def _matrix_bot(srv: DemoServer, runs: int = 5) -> str:
     bot = srv.store.add_bot({"resourceType": "Bot", "name": "matrix-bot", "runtimeVersion": "vmcontext"})
     for number in range(runs):
         srv.store.add_event(
-            bot["id"], outcome="0", desc=f"run {number}", at=FIXED - timedelta(minutes=runs - number)
+            bot["id"], outcome="0", desc=f"run {number}", at=FIXED_NOW - timedelta(minutes=runs - number)
         )
     return str(bot["id"])
 
 
+@pytest.mark.parametrize("item", SERVER_TEXTS, ids=_ids(SERVER_TEXTS))
 async def test_hostile_server_texts_in_the_tui(
-    quiet_server: DemoServer, tmp_path: Path, tally: Tally
+    item: ServerText, quiet_server: DemoServer, tmp_path: Path, tally: Tally
 ) -> None:
     srv = quiet_server
     bot_id = _matrix_bot(srv)
-    async with session(srv, tmp_path, bot_id=bot_id) as (app, pilot):
-        screen = app.screen
-        assert isinstance(screen, EventScreen)
-        for item in SERVER_TEXTS:
-            with tally.leg("hostile", item.name, "tui"):
-                app._notifications.clear()
-                expected = item.inject(srv, "AuditEvent", bot_id)
-                app.poll_now()
-                await polled(pilot)
-                assert app.is_running and app.screen is screen
-                line = status(app)
-                _check_text(line, "status line")
-                for toast in toasts(app):
-                    _check_text(toast, "notification")
-                if item.ok:
-                    # Data: the poll went through; the text, if any, is in a row and the pane.
-                    assert line.startswith("● live"), line
-                else:
-                    assert line.startswith("✗"), line
-                if expected is not None and not item.ok:
-                    assert expected in line, line
-                if expected is not None and item.ok:
-                    table = screen.query_one(EventTable)
-                    table.select_id(table.ids_in_order()[0])
-                    await pilot.pause()
-                    assert expected in screen.query_one(OutcomePane).plain
-                check_no_leaks(screen_leaks(app), "status line and notifications")
-                shown = screen_text(app) + "\n".join(toasts(app)) + line
-                for secret in (srv.client_secret, *srv.tokens.issued()):
-                    assert secret not in shown, "a secret on screen"
-                # The next poll is normal again.
-                srv.faults.clear()
-                app.poll_now()
-                await polled(pilot)
-                assert status(app).startswith("● live"), status(app)
+    with tally.leg("hostile", item.name, "tui"):
+        async with session(srv, tmp_path, bot_id=bot_id) as (app, pilot):
+            screen = app.screen
+            assert isinstance(screen, EventScreen)
+            expected = item.inject(srv, "AuditEvent", bot_id)
+            app.poll_now()
+            await polled(pilot)
+            assert app.is_running and app.screen is screen
+            line = status(app)
+            _check_text(line, "status line")
+            for toast in toasts(app):
+                _check_text(toast, "notification")
+            if item.ok:
+                # Data: the poll went through; the text, if any, is in a row and the pane.
+                assert line.startswith("● live"), line
+            else:
+                assert line.startswith("✗"), line
+            if expected is not None and not item.ok:
+                assert expected in line, line
+            if expected is not None and item.ok:
+                table = screen.query_one(EventTable)
+                table.select_id(table.ids_in_order()[0])
+                await pilot.pause()
+                assert expected in screen.query_one(OutcomePane).plain
+            check_no_leaks(screen_leaks(app), "status line and notifications")
+            shown = screen_text(app) + "\n".join(toasts(app)) + line
+            for secret in (srv.client_secret, *srv.tokens.issued()):
+                assert secret not in shown, "a secret on screen"
+            # The next poll is normal again.
+            srv.faults.clear()
+            app.poll_now()
+            await polled(pilot)
+            assert status(app).startswith("● live"), status(app)
 
 
+@pytest.mark.parametrize("item", SERVER_TEXTS, ids=_ids(SERVER_TEXTS))
 def test_hostile_server_texts_in_the_cli(
+    item: ServerText,
     quiet_server: DemoServer,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -415,22 +435,21 @@ def test_hostile_server_texts_in_the_cli(
     bot_id = _matrix_bot(srv)
     use_environment(monkeypatch, srv)
     connect: list[str] = []
-    for item in SERVER_TEXTS:
-        with tally.leg("hostile", item.name, "cli"):
-            expected = item.inject(srv, "AuditEvent", bot_id)
-            code, out, err = run_cli(capsys, "events", bot_id, *connect)
-            srv.faults.clear()
-            cli_output_is_clean(out, err)
-            for secret in (srv.client_secret, *srv.tokens.issued()):
-                assert secret not in out + err, "a secret in the CLI's output"
-            if item.ok:
-                assert code == 0, err
-                if expected is not None:
-                    assert expected in out
-            else:
-                assert code == 3, (code, err)
-                line = one_error_line(err)
-                assert expected is not None and expected in line, line
+    with tally.leg("hostile", item.name, "cli"):
+        expected = item.inject(srv, "AuditEvent", bot_id)
+        code, out, err = run_cli(capsys, "events", bot_id, *connect)
+        srv.faults.clear()
+        cli_output_is_clean(out, err)
+        for secret in (srv.client_secret, *srv.tokens.issued()):
+            assert secret not in out + err, "a secret in the CLI's output"
+        if item.ok:
+            assert code == 0, err
+            if expected is not None:
+                assert expected in out
+        else:
+            assert code == 3, (code, err)
+            line = one_error_line(err)
+            assert expected is not None and expected in line, line
 
 
 # ================================================================================================
@@ -463,7 +482,7 @@ class Env:
     unreadable: int = 0
 
     def add_run(self) -> str:
-        at = FIXED + timedelta(seconds=10 * (len(self.runs) + 1))
+        at = FIXED_NOW + timedelta(seconds=10 * (len(self.runs) + 1))
         event = self.srv.store.add_event(
             self.bot_id, outcome="4", desc=f"run {len(self.runs)} in an outage", at=at
         )
@@ -615,8 +634,9 @@ class Scenario:
     #: Handled without any error shown (a renewed token); ``partial``: data with unreadable entries.
     silent: bool = False
     partial: int = 0
-    #: The run added during the outage is in the data only after the heal (not with the fault on).
-    group: str = "http-a"
+    #: How the app reaches the server: ``plain`` HTTP to 127.0.0.1, ``dns`` (a name resolved by
+    #: a resolver the scenario switches off) or ``tls`` (the trusted test certificate).
+    network: str = "plain"
     #: The CLI: its own injection (None: ``inject``), and whether it copes within the run.
     cli_inject: Callable[[Env], None] | None = None
     cli_ok: bool = False
@@ -629,7 +649,7 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("connection refused", _refused, _back, r"Connection refused by 127\.0\.0\.1"),
     Scenario(
-        "DNS failure", _dns_down, _dns_up, rf"Cannot resolve {re.escape(DNS_HOST)}.* \(DNS\)", group="dns"
+        "DNS failure", _dns_down, _dns_up, rf"Cannot resolve {re.escape(DNS_HOST)}.* \(DNS\)", network="dns"
     ),
     Scenario("timeout (a body that never ends)", on_fhir(kind="hang"), words=r"Timed out talking to"),
     Scenario(
@@ -637,7 +657,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         _certificate("untrusted"),
         _certificate("trusted"),
         r"TLS error.*certificate verify failed",
-        group="tls",
+        network="tls",
     ),
     Scenario(
         "401 bad credentials",
@@ -678,30 +698,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         on_fhir(kind="html", status=502),
         words=r"HTTP 502 Bad Gateway.*not JSON \(text/html",
     ),
-    Scenario(
-        "503 service unavailable", on_fhir(status=503), words=r"Server error \(HTTP 503", group="http-b"
-    ),
-    Scenario("504 gateway timeout", on_fhir(status=504), words=r"Server error \(HTTP 504", group="http-b"),
-    Scenario(
-        "server restart that invalidates tokens", _restart_down, _back, r"Connection refused", group="http-b"
-    ),
-    Scenario("connection closed without an answer", on_fhir(kind="drop"), words=r"dropped", group="http-b"),
-    Scenario(
-        "body shorter than its Content-Length", on_fhir(kind="truncated"), words=r"dropped", group="http-b"
-    ),
+    Scenario("503 service unavailable", on_fhir(status=503), words=r"Server error \(HTTP 503"),
+    Scenario("504 gateway timeout", on_fhir(status=504), words=r"Server error \(HTTP 504"),
+    Scenario("server restart that invalidates tokens", _restart_down, _back, r"Connection refused"),
+    Scenario("connection closed without an answer", on_fhir(kind="drop"), words=r"dropped"),
+    Scenario("body shorter than its Content-Length", on_fhir(kind="truncated"), words=r"dropped"),
     Scenario(
         "HTML login page with 200 (proxy)",
         on_fhir(kind="html", status=200),
         words=r"HTTP 200: the answer was not JSON \(text/html",
-        group="http-b",
     ),
-    Scenario("empty body", on_fhir(kind="empty"), words=r"empty response body", group="http-b"),
-    Scenario("truncated JSON", on_fhir(kind="malformed"), words=r"not JSON", group="http-b"),
+    Scenario("empty body", on_fhir(kind="empty"), words=r"empty response body"),
+    Scenario("truncated JSON", on_fhir(kind="malformed"), words=r"not JSON"),
     Scenario(
         "JSON of the wrong resourceType",
         on_fhir("AuditEvent", status=200, body=json.dumps({"resourceType": "Patient", "id": "p1"})),
         words=r"Unexpected search result: expected a Bundle, got Patient",
-        group="http-c",
     ),
     Scenario(
         "Bundle.entry not a list",
@@ -709,7 +721,6 @@ SCENARIOS: tuple[Scenario, ...] = (
             "AuditEvent", status=200, body=json.dumps({"resourceType": "Bundle", "entry": {"resource": {}}})
         ),
         words=r"Bundle\.entry is not a list",
-        group="http-c",
     ),
     Scenario(
         "entries without an id",
@@ -721,7 +732,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         delay=None,
         partial=2,
-        group="http-c",
         inject_after_run=True,
         cli_ok=True,
     ),
@@ -732,7 +742,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         delay=None,
         partial=1,
-        group="http-c",
         inject_after_run=True,
         cli_ok=True,
     ),
@@ -741,14 +750,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         _wrong_content_type,
         delay=None,
         silent=True,
-        group="http-c",
         inject_after_run=True,
         cli_ok=True,
     ),
 )
 FLAPPING = "a server that flaps (503, drop, 502 page, in turns)"
 FLAPS = (on_fhir(status=503), on_fhir(kind="drop"), on_fhir(kind="html", status=502))
-GROUPS = sorted({s.group for s in SCENARIOS})
 
 
 def test_the_matrix_is_big_enough() -> None:
@@ -758,18 +765,20 @@ def test_the_matrix_is_big_enough() -> None:
 
 
 @contextmanager
-def environment(group: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def environment(
+    network: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Env]:
     tls = None
     certs: dict[str, tuple[Path, Path]] | None = None
-    if group == "tls":
+    if network == "tls":
         certs = request.getfixturevalue("certs")
         tls = server_context(certs["trusted"])
-    srv = DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED, history_days=0.2), tls=tls)
+    srv = quiet_demo(history_days=0.2, tls=tls)
     srv.start()
     try:
         bot_id = _matrix_bot(srv)
-        env = Env(srv=srv, bot_id=bot_id, base_url=srv.base_url, now=[FIXED], certs=certs)
-        if group == "dns":
+        env = Env(srv=srv, bot_id=bot_id, base_url=srv.base_url, now=[FIXED_NOW], certs=certs)
+        if network == "dns":
             env.resolver = Resolver()
             monkeypatch.setattr(socket, "getaddrinfo", env.resolver.getaddrinfo)
             env.base_url = f"http://{DNS_HOST}:{srv.port}/"
@@ -930,11 +939,12 @@ async def tui_flapping(watch: Watch) -> None:
         watch.check_exactly_once()
 
 
-@pytest.mark.parametrize("group", GROUPS)
-async def test_faults_in_the_tui(
-    group: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tally: Tally
-) -> None:
-    with environment(group, request, monkeypatch) as env:
+@asynccontextmanager
+async def watching(
+    network: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[Watch]:
+    """An app over a fresh server, polling automatically, with the bot list and the bot's Event tab."""
+    with environment(network, request, monkeypatch) as env:
         async with session(
             env.srv,
             tmp_path,
@@ -945,15 +955,30 @@ async def test_faults_in_the_tui(
             app.open_bot(env.bot_id)
             await settle(pilot)
             watch = Watch(app, pilot, env)
-            assert watch.line(watch.bots).startswith("● live") and watch.line(watch.events).startswith(
-                "● live"
-            )
-            for scenario in (s for s in SCENARIOS if s.group == group):
-                with tally.leg("fault", scenario.name, "tui"):
-                    await tui_outage(watch, scenario)
-            if group == "http-c":
-                with tally.leg("fault", FLAPPING, "tui"):
-                    await tui_flapping(watch)
+            for screen in (watch.bots, watch.events):
+                assert watch.line(screen).startswith("● live"), watch.line(screen)
+            yield watch
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=_ids(SCENARIOS))
+async def test_faults_in_the_tui(
+    scenario: Scenario,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tally: Tally,
+) -> None:
+    with tally.leg("fault", scenario.name, "tui"):
+        async with watching(scenario.network, request, monkeypatch, tmp_path) as watch:
+            await tui_outage(watch, scenario)
+
+
+async def test_flapping_server_in_the_tui(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tally: Tally
+) -> None:
+    with tally.leg("fault", FLAPPING, "tui"):
+        async with watching("plain", request, monkeypatch, tmp_path) as watch:
+            await tui_flapping(watch)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1009,41 +1034,46 @@ def cli_outage(capsys: pytest.CaptureFixture[str], env: Env, scenario: Scenario)
     cli_runs(capsys, env)
 
 
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=_ids(SCENARIOS))
 def test_faults_in_the_cli(
-    group: str,
+    scenario: Scenario,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tally: Tally,
 ) -> None:
-    with environment(group, request, monkeypatch) as env:
+    with tally.leg("fault", scenario.name, "cli"), environment(scenario.network, request, monkeypatch) as env:
         use_environment(monkeypatch, env.srv, base_url=env.base_url)
         cli_runs(capsys, env)
-        for scenario in (s for s in SCENARIOS if s.group == group):
-            with tally.leg("fault", scenario.name, "cli"):
-                if scenario.name == "401 bad credentials":
-                    # The CLI logs in afresh each run: really wrong credentials, then the right ones.
-                    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "f" * 64)
-                    bad = replace(
-                        scenario,
-                        inject=lambda env: None,
-                        heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret),
-                        words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from env",
-                    )
-                    cli_outage(capsys, env, bad)
-                else:
-                    cli_outage(capsys, env, scenario)
-        if group == "http-c":
-            with tally.leg("fault", FLAPPING, "cli"):
-                for inject in FLAPS:
-                    inject(env)
-                    env.add_run()
-                    code, _, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags())
-                    assert code == 3 and one_error_line(err)
-                    clear(env)
-                    env.add_run()
-                    cli_runs(capsys, env)
+        if scenario.name == "401 bad credentials":
+            # The CLI logs in afresh each run: really wrong credentials, then the right ones.
+            monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "f" * 64)
+            scenario = replace(
+                scenario,
+                inject=lambda env: None,
+                heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret),
+                words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from env",
+            )
+        cli_outage(capsys, env, scenario)
+
+
+def test_flapping_server_in_the_cli(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tally: Tally,
+) -> None:
+    with tally.leg("fault", FLAPPING, "cli"), environment("plain", request, monkeypatch) as env:
+        use_environment(monkeypatch, env.srv, base_url=env.base_url)
+        cli_runs(capsys, env)
+        for inject in FLAPS:
+            inject(env)
+            env.add_run()
+            code, _, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags())
+            assert code == 3 and one_error_line(err)
+            clear(env)
+            env.add_run()
+            cli_runs(capsys, env)
 
 
 # ================================================================================================

@@ -4,42 +4,22 @@ server over real HTTP: what each poll costs, and that every run shows up exactly
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from demo_support import settings_for
+from demo_support import FIXED_NOW, demo_fixture, quiet_demo, settings_for
 
-from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import AuthError, RateLimitedError, ServerError
 from botmon_tui.monitor.feed import EventFeed
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.monitor.summary import ProjectMonitor
 
-FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-
-
-def start_demo(**changes: object) -> DemoServer:
-    cfg = DemoConfig(seed=5, now=FIXED_NOW, live=False, history_days=2, **changes)  # type: ignore[arg-type]
-    server = DemoServer(cfg)
-    server.start()
-    return server
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoServer]:
-    server = start_demo()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def crowded_demo() -> Iterator[DemoServer]:
-    """The same project with 200 more bots."""
-    server = start_demo(extra_bots=200)
-    yield server
-    server.stop()
+demo = demo_fixture(seed=5, history_days=2)
+#: The same project with 200 more bots.
+crowded_demo = demo_fixture(seed=5, history_days=2, extra_bots=200)
 
 
 @pytest.fixture
@@ -305,8 +285,7 @@ def test_schedule_stops_hammering_on_bad_credentials() -> None:
 async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_up_once() -> None:
     """Only the newest 20 runs of the project are read at load: quieter bots' last runs are older
     than that, and each is looked up once (one request per such bot, after load; none per poll)."""
-    server = start_demo()
-    try:
+    with quiet_demo(5, history_days=2) as server:
         async with MedplumClient(settings_for(server)) as medplum:
             monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW, latest_page=20)
             await monitor.load()
@@ -331,5 +310,3 @@ async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_u
             mark = len(server.requests)
             await monitor.poll()
             assert len(fhir_requests(server, mark)) == 2
-    finally:
-        server.stop()

@@ -11,16 +11,15 @@ import asyncio
 import json
 import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from demo_support import faults_cleared, settings_for, use_environment
+from demo_support import FIXED_NOW, demo_fixture, faults_cleared, quiet_demo, settings_for, use_environment
 from fault_support import server_context
 from ui_support import polled, running, settle, status
 
-from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import AuthError, NetworkError
@@ -28,13 +27,7 @@ from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.textsafe import is_safe
 
-FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[DemoServer]:
-    with DemoServer(DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1)) as server:
-        yield server
+demo = demo_fixture(seed=3, history_days=1)
 
 
 @pytest.fixture(autouse=True)
@@ -121,9 +114,7 @@ async def test_the_access_token_is_scrubbed_from_errors_and_listed_as_a_secret(d
 async def test_tls_is_verified_and_ca_file_adds_to_the_default_cas(
     certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with DemoServer(
-        DemoConfig(seed=3, now=FIXED_NOW, live=False, history_days=1), tls=server_context(certs["trusted"])
-    ) as srv:
+    with quiet_demo(3, history_days=1, tls=server_context(certs["trusted"])) as srv:
         # A certificate no CA vouches for: refused, with a message that says so.
         async with MedplumClient(settings_for(srv)) as client:
             with pytest.raises(NetworkError, match=r"TLS error.*certificate verify failed"):

@@ -7,20 +7,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
+from demo_support import FIXED_NOW
 from textual.app import App, ComposeResult
 
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import EventFeed, FeedEvent
 from botmon_tui.ui.widgets.event_table import EventTable
 
-BASE = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
-
 
 def audit_event(i: int, *, outcome: str = "0", desc: str | None = None) -> AuditEvent:
-    at = BASE + timedelta(seconds=i)
+    at = FIXED_NOW + timedelta(seconds=i)
     return AuditEvent.model_validate(
         {
             "resourceType": "AuditEvent",
@@ -63,7 +62,7 @@ def test_feed_holds_feed_events() -> None:
 
 class TableApp(App[None]):
     def compose(self) -> ComposeResult:
-        yield EventTable(clock=lambda: BASE, tz=UTC)
+        yield EventTable(clock=lambda: FIXED_NOW, tz=UTC)
 
 
 async def test_filter_hides_rows_and_clearing_shows_the_same_rows() -> None:

@@ -6,14 +6,15 @@ Polls are triggered explicitly (auto polling off), "now" is fixed, so every asse
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_support import FIXED_NOW, demo_fixture
 from textual.widgets import Input, Static
-from ui_support import FIXED, bot_id, on_screen, running, settle, status
+from ui_support import bot_id, on_screen, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -28,15 +29,10 @@ from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 
 SIZES = [(80, 24), (120, 40)]
-EPOCH = FIXED - timedelta(days=3650)
+EPOCH = FIXED_NOW - timedelta(days=3650)
 
 
-@pytest.fixture
-def srv() -> Iterator[DemoServer]:
-    from ui_support import demo_server
-
-    with demo_server() as server:
-        yield server
+srv = demo_fixture(scope="function")
 
 
 async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # type: ignore[no-untyped-def]
@@ -95,7 +91,7 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         # A new run shows in its bot's row.
         target = bot_id(srv, "sms-opt-out-handler")
         assert table.status(target).last_event is None  # type: ignore[union-attr]
-        srv.store.add_event(target, outcome="8", desc="crashed", at=FIXED - timedelta(seconds=30))
+        srv.store.add_event(target, outcome="8", desc="crashed", at=FIXED_NOW - timedelta(seconds=30))
         app.poll_now()
         await settle(pilot)
         assert table.get_cell(target, "outcome").plain == "✗ Serious Failure"
@@ -221,7 +217,7 @@ SORTS: dict[int, tuple[Callable[[AuditEvent], Any], bool]] = {
 async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
     target = bot_id(srv, "legacy-hl7-bridge")
     for second, text in enumerate(["zulu: done", "Alpha: started", "mike: retry"]):
-        srv.store.add_event(target, outcome="4", desc=text, at=FIXED - timedelta(seconds=second + 1))
+        srv.store.add_event(target, outcome="4", desc=text, at=FIXED_NOW - timedelta(seconds=second + 1))
     async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         table = screen.query_one(EventTable)
@@ -337,7 +333,7 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         selected, row_on_screen = table.selected_id, table.cursor_row - table.scroll_y
         target = bot_id(srv, "hl7-adt-ingest")
         new = srv.store.add_event(
-            target, outcome="4", desc="fresh run\nsecond line", at=FIXED + timedelta(seconds=5)
+            target, outcome="4", desc="fresh run\nsecond line", at=FIXED_NOW + timedelta(seconds=5)
         )
         before = len(srv.requests)
         app.poll_now()
@@ -404,7 +400,7 @@ async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Pa
         target = bot_id(srv, "hl7-adt-ingest")
         for second in (5, 6, 7):
             srv.store.add_event(
-                target, outcome="0", desc=f"run {second}", at=FIXED + timedelta(seconds=second)
+                target, outcome="0", desc=f"run {second}", at=FIXED_NOW + timedelta(seconds=second)
             )
         app.poll_now()
         await settle(pilot)
@@ -435,7 +431,7 @@ async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: P
         line = status(app)
         assert "Rate limited" in line and "retry in 7s" in line
         new = srv.store.add_event(
-            target, outcome="0", desc="after the outage", at=FIXED + timedelta(seconds=9)
+            target, outcome="0", desc="after the outage", at=FIXED_NOW + timedelta(seconds=9)
         )
         app.poll_now()
         await settle(pilot)
@@ -561,7 +557,7 @@ async def test_banner_for_each_no_events_cause(srv: DemoServer, tmp_path: Path) 
             assert "https://www.medplum.com/docs/bots/monitoring-bots" in text
             assert screen.query_one("#banner-area").display and not screen.query_one("#body").display
         # The first run replaces the banner by the table.
-        srv.store.add_event(targets["not-run"], outcome="0", desc="hello", at=FIXED)
+        srv.store.add_event(targets["not-run"], outcome="0", desc="hello", at=FIXED_NOW)
         app.open_bot(targets["not-run"])
         await settle(pilot)
         assert not app.screen.query_one("#banner-area").display
@@ -575,7 +571,7 @@ async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer,
     evil_name = "[@click=app.quit]evil[/] [/x] \x1b]0;pwned\x07"
     target = _add_bot(srv, evil_name)
     output = "[@click=app.quit]x[/]\n[/x] [bold]not bold\n\x1b]52;c;ZXZpbA==\x07 \x1b[2J \x9b31m tail"
-    srv.store.add_event(target, outcome="4", desc=output, at=FIXED - timedelta(minutes=1))
+    srv.store.add_event(target, outcome="4", desc=output, at=FIXED_NOW - timedelta(minutes=1))
     async with running(srv, tmp_path, (120, 40)) as (app, pilot):
         table = app.screen.query_one(BotTable)
         name_cell = table.get_cell(target, "name").plain

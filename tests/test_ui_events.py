@@ -4,11 +4,11 @@ output, copy, and the runs-over-time strip."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_support import demo_fixture
 from textual.pilot import Pilot
 from ui_support import bot_id, on_screen, running, settle
 
@@ -22,12 +22,7 @@ from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 SIZES = [(80, 24), (120, 40)]
 
 
-@pytest.fixture
-def srv() -> Iterator[DemoServer]:
-    from ui_support import demo_server
-
-    with demo_server() as server:
-        yield server
+srv = demo_fixture(scope="function")
 
 
 def notes(app: BotmonApp) -> str:

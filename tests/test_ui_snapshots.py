@@ -7,23 +7,18 @@ and look at the SVGs before committing them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
+from demo_support import FIXED_NOW, demo_fixture
 from textual.pilot import Pilot
-from ui_support import FIXED, bot_id, demo_server, make_app, settle
+from ui_support import bot_id, make_app, settle
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.ui.widgets.event_table import EventTable
 
-
-@pytest.fixture
-def srv() -> Iterator[DemoServer]:
-    with demo_server() as server:
-        yield server
+srv = demo_fixture(scope="function")
 
 
 def test_bot_list_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
@@ -78,7 +73,7 @@ def test_error_state_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         srv.faults.add(status=503, path_contains="AuditEvent")
-        srv.store.add_event(target, outcome="0", desc="not seen yet", at=FIXED + timedelta(seconds=1))
+        srv.store.add_event(target, outcome="0", desc="not seen yet", at=FIXED_NOW + timedelta(seconds=1))
         pilot.app.poll_now()  # type: ignore[attr-defined]
         await settle(pilot)
         assert pilot.app.screen.query_one(EventTable).row_count == 100

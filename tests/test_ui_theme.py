@@ -3,10 +3,10 @@ failures, NO_COLOR keeps symbols and bold, and a theme chosen in the palette is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from demo_support import demo_fixture
 from rich.color import ColorSystem
 from rich.style import Style
 from textual.theme import BUILTIN_THEMES
@@ -25,12 +25,7 @@ from botmon_tui.ui.widgets.status_line import StatusLine
 RED, GREEN, YELLOW = 1, 2, 3
 
 
-@pytest.fixture
-def srv() -> Iterator[DemoServer]:
-    from ui_support import demo_server
-
-    with demo_server() as server:
-        yield server
+srv = demo_fixture(scope="function")
 
 
 def _standard(style: Style, background: bool = False) -> int | None:

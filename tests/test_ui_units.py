@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
+from demo_support import FIXED_NOW
 
 from botmon_tui.formatting import DOCS_URL, duration_text, explain_no_events, relative_age
 from botmon_tui.medplum.errors import ServerError
@@ -14,7 +15,6 @@ from botmon_tui.ui.widgets.banner import banner_text
 from botmon_tui.ui.widgets.outcome_pane import MAX_PANE_CHARS, pane_text
 from botmon_tui.ui.widgets.status_line import StatusInfo, status_text
 
-NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
 PALETTE = theme_palette(theme_variables("textual-dark"))
 
 
@@ -32,11 +32,11 @@ PALETTE = theme_palette(theme_variables("textual-dark"))
     ],
 )
 def test_relative_age(delta: timedelta, expected: str) -> None:
-    assert relative_age(NOW - delta, NOW) == expected
+    assert relative_age(FIXED_NOW - delta, FIXED_NOW) == expected
 
 
 def test_relative_age_unknown() -> None:
-    assert relative_age(None, NOW) == "—"
+    assert relative_age(None, FIXED_NOW) == "—"
 
 
 @pytest.mark.parametrize(
@@ -87,15 +87,17 @@ def test_outcome_text_reads_without_colour() -> None:
 
 
 def test_status_text_live_paused_error() -> None:
-    info = StatusInfo(interval=10, detail="3 events", last_success=NOW - timedelta(seconds=3))
-    ok = status_text(info, NOW, PALETTE)
+    info = StatusInfo(interval=10, detail="3 events", last_success=FIXED_NOW - timedelta(seconds=3))
+    ok = status_text(info, FIXED_NOW, PALETTE)
     assert ok.plain == "● live · updated 3s ago · every 10s · 3 events"
-    paused = status_text(StatusInfo(interval=10, paused=True, last_success=NOW), NOW, PALETTE)
+    paused = status_text(StatusInfo(interval=10, paused=True, last_success=FIXED_NOW), FIXED_NOW, PALETTE)
     assert paused.plain.startswith("‖ paused")
     error = ServerError("Server error (HTTP 500): [bold]boom[/] \x1b]0;pwned\x07")
     failing = status_text(
-        StatusInfo(interval=10, error=str(error), retry_in=3.6, last_success=NOW - timedelta(minutes=2)),
-        NOW,
+        StatusInfo(
+            interval=10, error=str(error), retry_in=3.6, last_success=FIXED_NOW - timedelta(minutes=2)
+        ),
+        FIXED_NOW,
         PALETTE,
     )
     assert failing.plain.startswith("✗ retry in 4s · Server error (HTTP 500): [bold]boom[/]")
@@ -120,7 +122,7 @@ def test_pane_text_shows_everything_literally() -> None:
             ],
         }
     )
-    text = pane_text(event, now=NOW, tz=UTC, palette=PALETTE, app_base="https://app.medplum.com/")
+    text = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE, app_base="https://app.medplum.com/")
     plain = text.plain
     assert "[@click=app.quit]x[/] [/x]" in plain
     assert "▲ Minor failure (4)" in plain
@@ -137,7 +139,7 @@ def test_pane_text_bounds_huge_output() -> None:
     event = AuditEvent.model_validate(
         {"resourceType": "AuditEvent", "id": "big", "outcomeDesc": "a" * 1_000_000 + "THE END"}
     )
-    plain = pane_text(event, now=NOW, tz=UTC, palette=PALETTE).plain
+    plain = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE).plain
     assert len(plain) < MAX_PANE_CHARS + 2000
     assert plain.rstrip().endswith("THE END") or "THE END" in plain
     assert "characters not shown" in plain
@@ -214,14 +216,14 @@ async def test_the_pane_builds_its_text_again_only_when_something_it_shows_chang
     one, two = feed_event("ev-1", "\x1b[32mfirst\x1b[0m"), feed_event("ev-2", "second")
     async with Host().run_test() as pilot:
         pane = pilot.app.query_one(OutcomePane)
-        for now in (NOW, NOW + timedelta(seconds=20)):  # still "10m ago"
+        for now in (FIXED_NOW, FIXED_NOW + timedelta(seconds=20)):  # still "10m ago"
             pane.show(one, now=now, tz=UTC, app_base="https://app/")
         assert built == ["ev-1"] and "first" in pane.plain and "(10m ago)" in pane.plain
-        pane.show(one, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        pane.show(one, now=FIXED_NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
         assert built == ["ev-1", "ev-1"] and "(11m ago)" in pane.plain
         newer = feed_event("ev-1", "first, then more")  # a new version of the same run
-        pane.show(newer, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        pane.show(newer, now=FIXED_NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
         assert built == ["ev-1"] * 3 and "then more" in pane.plain
-        pane.show(two, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
-        pane.show(two, now=NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        pane.show(two, now=FIXED_NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
+        pane.show(two, now=FIXED_NOW + timedelta(minutes=1), tz=UTC, app_base="https://app/")
         assert built == ["ev-1"] * 3 + ["ev-2"] and "second" in pane.plain

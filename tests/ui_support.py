@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from demo_support import FIXED_NOW
 from textual.pilot import Pilot
 
 from botmon_tui.crashlog import CrashLog
-from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.widgets.status_line import StatusLine
 
-#: The demo's "now" and the app's clock: ages and snapshots are stable.
-FIXED = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
-SEED = 7
 APP_BASE = "https://app.medplum.example/"
-
-
-def demo_server() -> DemoServer:
-    return DemoServer(DemoConfig(seed=SEED, live=False, now=FIXED))
 
 
 def make_app(
@@ -39,7 +33,7 @@ def make_app(
     client = MedplumClient(settings)
     defaults: dict[str, Any] = {
         "interval": 3600.0,
-        "clock": lambda: FIXED,
+        "clock": lambda: FIXED_NOW,
         "auto_poll": False,
         "tz": UTC,
         "monotonic": lambda: 1000.0,
