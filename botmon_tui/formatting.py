@@ -99,11 +99,19 @@ def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = Fal
 # ------------------------------------------------------------------------------------------------
 
 
-def outcome_label(info: OutcomeInfo | None, *, code: bool = True, missing: str = "—") -> str:
-    """``✓ Success (0)``; an unknown code shows as itself (``? 7 (7)`` reads ``? 7``)."""
+def outcome_label(
+    info: OutcomeInfo | None, *, code: bool = True, missing: str = "—", short: bool = False
+) -> str:
+    """``✓ Success (0)``; an unknown code shows as itself (``? 7 (7)`` reads ``? 7``).
+
+    ``short``: the symbol and the first word, for narrow columns (``✗ Serious``, ``▲ Minor``).
+    """
     if info is None:
         return missing
-    label = f"{info.symbol} {clip(info.display, 40)}"
+    display = clip(info.display, 40)
+    if short:
+        return f"{info.symbol} {display.split(' ', 1)[0]}"
+    label = f"{info.symbol} {display}"
     if code and info.code and info.code != info.display:
         label += f" ({clip(info.code, 12)})"
     return label

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from botmon_tui.formatting import SUMMARY_SCAN_CHARS, duration_text, plural, summary_line
+from botmon_tui.formatting import SUMMARY_SCAN_CHARS, duration_text, outcome_label, plural, summary_line
+from botmon_tui.medplum.models import outcome_info
 
 # Medplum's vmcontext runner on an unhandled error: the bot's own lines, then
 # "Unhandled error: <message>\n<stack>" and "Error <normalizeErrorString(err)>".
@@ -128,3 +129,20 @@ def test_plural_and_durations() -> None:
     assert plural(1200, "entry", "entries") == "1,200 entries"
     assert duration_text(timedelta(milliseconds=850)) == "850 ms"
     assert duration_text(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("code", "full", "short"),
+    [
+        ("0", "✓ Success", "✓ Success"),
+        ("4", "▲ Minor failure", "▲ Minor"),
+        ("8", "✗ Serious Failure", "✗ Serious"),
+        ("12", "✖ Major failure", "✖ Major"),
+        ("7", "? 7", "? 7"),
+    ],
+)
+def test_outcome_labels_full_and_short(code: str, full: str, short: str) -> None:
+    info = outcome_info(code)
+    assert outcome_label(info, code=False) == full
+    assert outcome_label(info, code=False, short=True) == short
+    assert outcome_label(None, short=True, missing="no runs") == "no runs"

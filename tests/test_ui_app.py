@@ -19,7 +19,7 @@ from ui_support import bot_id, on_screen, running, settle, status
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.models import AuditEvent
-from botmon_tui.monitor.summary import MAX_BACKFILL
+from botmon_tui.monitor.summary import MAX_BACKFILL, attention_key
 from botmon_tui.textsafe import ansi_text
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -50,11 +50,21 @@ async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # ty
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    async with running(srv, tmp_path, size) as (app, _pilot):
+    async with running(srv, tmp_path, size) as (app, pilot):
         assert isinstance(app.screen, BotListScreen)
         table = app.screen.query_one(BotTable)
-        names = [table.status(i).bot.display_name for i in table.ids_in_order()]  # type: ignore[union-attr]
-        assert names == sorted(b["name"] for b in srv.store.bots)
+        # Attention first: the order of monitor.summary.attention_key (tests/test_attention.py).
+        statuses = [table.status(i) for i in table.ids_in_order()]
+        assert statuses == sorted(app.project.statuses.values(), key=attention_key)
+        names = [s.bot.display_name for s in statuses if s is not None]
+        assert names[-1] == "sms-opt-out-handler"  # writes AuditEvents, never ran: the quietest
+        # 1 sorts by name; 0 goes back to attention first.
+        await pilot.press("1")
+        assert [table.status(i).bot.display_name for i in table.ids_in_order()] == sorted(  # type: ignore[union-attr]
+            b["name"] for b in srv.store.bots
+        )
+        await pilot.press("0")
+        assert [table.status(i) for i in table.ids_in_order()] == statuses
         assert "11 bots" in status(app)
         assert status(app).startswith("● live")
         # The audit column warns about bots whose settings mean no events will appear.
@@ -94,7 +104,7 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         srv.store.add_event(target, outcome="8", desc="crashed", at=FIXED_NOW - timedelta(seconds=30))
         app.poll_now()
         await settle(pilot)
-        assert table.get_cell(target, "outcome").plain == "✗ Serious Failure"
+        assert table.get_cell(target, "outcome").plain == "✗ Serious"  # (80 columns: short)
         assert table.get_cell(target, "failures").plain == "1"
         assert str(table.get_cell(target, "last_run")) == "30s ago"
         # The filter, and its own empty state.
@@ -575,7 +585,8 @@ async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer,
     async with running(srv, tmp_path, (120, 40)) as (app, pilot):
         table = app.screen.query_one(BotTable)
         name_cell = table.get_cell(target, "name").plain
-        assert name_cell.startswith("[@click=app.quit]evil[/] [/x] ") and "\x1b" not in name_cell
+        # (its last run failed: "! " marks the row)
+        assert name_cell.startswith("! [@click=app.quit]evil[/] [/x] ") and "\x1b" not in name_cell
         screen = await open_bot(app, pilot, srv, evil_name)
         events = screen.query_one(EventTable)
         first = events.ids_in_order()[0]

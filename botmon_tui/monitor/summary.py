@@ -10,6 +10,10 @@ Each poll then costs two requests whatever the number of bots or events:
   ``Bot?_lastUpdated=gt<newest bot change>`` and one incremental
   ``AuditEvent?type=execute&_lastUpdated=gt<newest run>&_sort=_lastUpdated`` (grouped by bot here).
 
+Each bot keeps its newest runs seen (:data:`HISTORY_RUNS`, from the same answers: no request of
+its own) for the bot list's history strip, and :func:`attention_key` is the one "what needs
+attention first" order (the bot list's default order; the CLI can sort with it too).
+
 A deleted bot never shows up in ``_lastUpdated=gt`` searches, so every ``roster_every`` (and on a
 manual refresh, :meth:`request_roster`) the first of the two is the whole bot list instead (one
 request up to 1,000 bots): bots no longer in it leave the list. Their state is kept aside (at most
@@ -20,17 +24,19 @@ that was lost for a while) comes back whole, its runs counted once.
 from __future__ import annotations
 
 import asyncio
+import math
+from bisect import insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo
+from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
-from botmon_tui.monitor.feed import event_key
+from botmon_tui.monitor.feed import SortKey, event_key
 
-__all__ = ["BotStatus", "ProjectMonitor"]
+__all__ = ["HISTORY_RUNS", "AttentionKey", "BotStatus", "ProjectMonitor", "attention_key"]
 
 #: Most failures remembered per bot (for the "recent failures" count; bounded memory).
 MAX_FAILURES_PER_BOT = 10_000
@@ -45,6 +51,8 @@ BACKFILL_CONCURRENCY = 4
 #: What the bot list needs of a run (``_elements``): not the console output, which is most of the
 #: bytes (a page of 1,000 runs with logs is megabytes; without, ~0.5 MB).
 SUMMARY_ELEMENTS = ("meta", "type", "outcome", "entity", "period", "recorded", "source", "agent")
+#: Newest runs remembered per bot for the history strip (bounded memory).
+HISTORY_RUNS = 12
 
 
 @dataclass
@@ -56,6 +64,9 @@ class BotStatus:
     runs_seen: int = 0
     #: The bot's own newest run was looked up (so ``last_event is None`` means it never ran).
     looked_up: bool = False
+    #: Its newest runs seen, oldest first: (chronological key, outcome code), at most
+    #: :data:`HISTORY_RUNS` (from the answers the list already gets; none before load).
+    history: list[tuple[SortKey, str | None]] = field(default_factory=list)
 
     @property
     def last_run(self) -> datetime | None:
@@ -68,6 +79,58 @@ class BotStatus:
     @property
     def recent_failures(self) -> int:
         return len(self.failures)
+
+    @property
+    def failing_now(self) -> bool:
+        """Its last recorded run failed (outcome 4, 8 or 12).
+
+        Not for a bot that records failures only (``auditEventTrigger: on-error``): its successful
+        runs leave no AuditEvent, so its last recorded run says nothing about its last run.
+        """
+        event = self.last_event
+        return event is not None and event.outcome in FAILURE_CODES and self.bot.audit_trigger != "on-error"
+
+    @property
+    def history_outcomes(self) -> list[OutcomeInfo]:
+        """Its newest runs' outcomes, oldest first (the history strip)."""
+        return [outcome_info(code) for _, code in self.history]
+
+    def note_history(self, event: AuditEvent) -> None:
+        """Remember ``event`` among the newest runs (in time order; a run seen twice counts once)."""
+        key = event_key(event)
+        history = self.history
+        if history and key <= history[-1][0]:
+            if any(seen == key for seen, _ in history):
+                return
+            insort(history, (key, event.outcome), key=lambda item: item[0])
+        else:
+            history.append((key, event.outcome))
+        del history[:-HISTORY_RUNS]
+
+
+#: See :func:`attention_key`.
+AttentionKey = tuple[int, bool, int, float, str, str]
+
+
+def attention_key(status: BotStatus) -> AttentionKey:
+    """Sort key (ascending) that puts what needs attention first.
+
+    1. Bots that failed: the last run failed (see :attr:`BotStatus.failing_now`), then the most
+       failures within the monitor's ``recent`` window, then the most recent run.
+    2. Bots whose settings mean no AuditEvent is ever written (they cannot be watched).
+    3. The rest, the most recent run first (busy, then quiet).
+    Ties (and each group's rest) go by name, then id.
+    """
+    bot = status.bot
+    name = bot.display_name.casefold()
+    last = status.last_run
+    newest_first = -last.timestamp() if last is not None else math.inf
+    failing = status.failing_now
+    if failing or status.recent_failures:
+        return (0, not failing, -status.recent_failures, newest_first, name, bot.id)
+    if not bot.writes_audit_events:
+        return (1, True, 0, math.inf, name, bot.id)
+    return (2, True, 0, newest_first, name, bot.id)
 
 
 class ProjectMonitor:
@@ -264,6 +327,7 @@ class ProjectMonitor:
         if status is None:
             return None
         status.runs_seen += 1
+        status.note_history(event)
         last = status.last_event
         if last is None or event_key(event) >= event_key(last):
             status.last_event = event

@@ -45,6 +45,8 @@ LONG_HELP = {
     "bots.open_row": "Open the selected bot's Event tab",
     "bots.filter": "Filter bots by name or id (enter keeps it, esc clears it)",
     "bots.clear_filter": "Clear the filter",
+    "bots.sort_attention": "Attention order (the default): failing now, most failures, most recent run; "
+    "then bots that write no AuditEvents; then the rest",
     "events.back": "Back: clear the filter, leave the pane, then back to the bot list",
     "events.filter": "Filter events by id, outcome or output text",
     "events.times": "Last Updated: toggle absolute times / relative ages",

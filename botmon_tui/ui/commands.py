@@ -63,7 +63,16 @@ class BotmonCommands(Provider):
         ]
         if isinstance(screen, BotListScreen):
             actions.insert(0, ("Open the selected bot", "Its Event tab (enter)", partial(run, "open_bot")))
+            actions.append(
+                (
+                    "Sort bots: attention first",
+                    "Failing now first: the default order (0)",
+                    partial(run, "sort_attention"),
+                )
+            )
             for spec in screen.table.SPECS:
+                if not spec.number:
+                    continue
                 actions.append(
                     (
                         f"Sort bots by {spec.label}",

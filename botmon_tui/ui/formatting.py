@@ -10,7 +10,7 @@ without colour (``NO_COLOR``, monochrome terminals, screen readers of SVG screen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "app_palette",
     "audit_text",
     "entity_lines",
+    "outcome_strip",
     "outcome_text",
     "palette_for",
     "theme_palette",
@@ -223,12 +224,26 @@ def palette_for(app: App[Any]) -> Palette:
 
 
 def outcome_text(
-    info: OutcomeInfo | None, palette: Palette, *, code: bool = True, missing: str = "—"
+    info: OutcomeInfo | None,
+    palette: Palette,
+    *,
+    code: bool = True,
+    missing: str = "—",
+    short: bool = False,
 ) -> Text:
     """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
-    label = outcome_label(info, code=code, missing=missing)
+    label = outcome_label(info, code=code, missing=missing, short=short)
     style = DIM if info is None else palette.level(info.level)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def outcome_strip(outcomes: Sequence[OutcomeInfo], palette: Palette, width: int) -> Text:
+    """The symbols of a bot's newest runs, oldest first, each in its outcome's colour; the newest
+    ``width`` fit (right-aligned, so the newest run is always at the same place)."""
+    text = Text(no_wrap=True, overflow="crop", justify="right", end="")
+    for info in outcomes[-width:] if width > 0 else ():
+        text.append(info.symbol, palette.level(info.level))
+    return text
 
 
 def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:

@@ -29,7 +29,8 @@ SORT = Binding.Group("Sort", compact=True)
 
 
 def sort_bindings(prefix: str, specs: Iterable[ColumnSpec]) -> list[BindingType]:
-    """``1``–``n`` sort by a column (pressed again: reversed), shown as one "Sort" group."""
+    """``1``–``n`` sort by a column (pressed again: reversed), shown as one "Sort" group (a column
+    without a number sorts by a click on its header only)."""
     return [
         Binding(
             str(spec.number),
@@ -39,6 +40,7 @@ def sort_bindings(prefix: str, specs: Iterable[ColumnSpec]) -> list[BindingType]
             group=SORT,
         )
         for spec in specs
+        if spec.number
     ]
 
 

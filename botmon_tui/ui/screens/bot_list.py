@@ -14,9 +14,9 @@ from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
-from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
+from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
-from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.bot_table import FAILING_MARK, BotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.status_line import StatusLine
@@ -38,6 +38,7 @@ class BotListScreen(PollingScreen):
         Binding("enter", "open_bot", "Open", id="bots.open"),
         Binding("slash", "filter", "Filter", id="bots.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
+        Binding("0", "sort_attention", "Attention first", id="bots.sort_attention", group=SORT),
         *sort_bindings("bots", BotTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
     ]
@@ -121,13 +122,18 @@ class BotListScreen(PollingScreen):
         text.append(f"  {sanitize(app.server_label)}", DIM)
         if project.loaded:
             statuses = list(project.statuses.values())
-            failing = sum(1 for s in statuses if s.recent_failures)
+            now = sum(1 for s in statuses if s.failing_now)
+            failed = sum(1 for s in statuses if s.recent_failures)
             silent = sum(1 for s in statuses if not s.bot.writes_audit_events)
             text.append("\n")
             text.append(f"{len(statuses)} bots")
             text.append(" · ", DIM)
-            failing_style = self.palette.fail if failing else ""
-            text.append(f"{failing} with failures in the last {app.recent_label}", failing_style)
+            text.append(
+                f"{FAILING_MARK} {now} failing now" if now else "0 failing now",
+                self.palette.fail if now else "",
+            )
+            text.append(" · ", DIM)
+            text.append(f"{failed} with failures in {app.recent_label}", self.palette.fail if failed else "")
             if silent:
                 text.append(" · ", DIM)
                 text.append(f"⚠ {silent} write no AuditEvents", self.palette.warn)
@@ -173,6 +179,9 @@ class BotListScreen(PollingScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open_bot()
+
+    def action_sort_attention(self) -> None:
+        self.table.sort_by_attention()
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).dismiss()

@@ -1,4 +1,5 @@
-"""The bot list: one row per bot with its last run, last outcome, recent failures, audit settings."""
+"""The bot list: one row per bot with its last run, last outcome, its newest runs as a strip of
+symbols, recent failures and audit settings; in attention order until a column sort is chosen."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from botmon_tui.formatting import relative_age
-from botmon_tui.medplum.models import Bot
-from botmon_tui.monitor.summary import BotStatus
+from botmon_tui.medplum.models import FAILURE_CODES, Bot
+from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_text
+from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 
-__all__ = ["BotTable"]
+__all__ = ["ATTENTION", "FAILING_MARK", "BotTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The default order (not a column): see ``monitor.summary.attention_key``.
+ATTENTION = "attention"
+#: In front of the name of a bot whose last run failed (the row is in the failure colour too;
+#: the symbol carries the meaning without colour).
+FAILING_MARK = "!"
 
 
 class BotTable(KeyedTable):
@@ -27,11 +33,13 @@ class BotTable(KeyedTable):
         ColumnSpec("name", "Name", flex=True, min_width=12, number=1),
         ColumnSpec("id", "ID", widths=((0, 9), (150, 36)), number=2),
         ColumnSpec("last_run", "Last run", widths=((0, 9), (100, 10)), number=3, descending_first=True),
-        ColumnSpec("outcome", "Last outcome", widths=((0, 17),), number=4, descending_first=True),
+        ColumnSpec("outcome", "Outcome", widths=((0, 10), (100, 17)), number=4, descending_first=True),
+        # Its newest runs (no key of its own: keys 1-6 kept their columns; a header click sorts).
+        ColumnSpec("history", "Runs", widths=((0, 6), (100, 9), (150, 12)), descending_first=True),
         ColumnSpec("failures", "Fails", widths=((0, 5), (100, 7)), number=5, descending_first=True),
         ColumnSpec("audit", "Audit", widths=((0, 10), (120, 26)), number=6),
     )
-    DEFAULT_SORT = ("name", False)
+    DEFAULT_SORT = (ATTENTION, False)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="bots.open_row"),
     ]
@@ -62,15 +70,31 @@ class BotTable(KeyedTable):
     def _compact(self) -> bool:
         return self._layout_width < 120
 
+    def _history_width(self) -> int:
+        return self.column_spec("history").width_for(max(self._layout_width, 0))
+
     def cells(self, status: BotStatus) -> list[Any]:
         bot = status.bot
         failures = status.recent_failures
+        failing = status.failing_now
         palette = app_palette(self.app)
+        # A bot whose last run failed is marked on the whole row: the mark, and the colour.
+        row = palette.fail if failing else None
+        name = Text(no_wrap=True, overflow="ellipsis")
+        name.append(f"{FAILING_MARK} " if failing else "  ", palette.fail)
+        name.append(clip(bot.display_name), row or "")
         return [
-            Text(clip(bot.display_name), no_wrap=True, overflow="ellipsis"),
-            Text(clip(bot.id), no_wrap=True, overflow="ellipsis"),
-            AgeCell(status.last_run, bot.id, self._age_label, None if status.last_run else DIM),
-            outcome_text(status.last_outcome, palette, code=False, missing=self._missing_outcome(status)),
+            name,
+            Text(clip(bot.id), style=row or "", no_wrap=True, overflow="ellipsis"),
+            AgeCell(status.last_run, bot.id, self._age_label, row or (None if status.last_run else DIM)),
+            outcome_text(
+                status.last_outcome,
+                palette,
+                code=False,
+                missing=self._missing_outcome(status),
+                short=self._layout_width < 100,
+            ),
+            outcome_strip(status.history_outcomes, palette, self._history_width()),
             Text(str(failures), style=palette.fail if failures else DIM, justify="right"),
             audit_text(bot, palette, compact=self._compact()),
         ]
@@ -79,14 +103,30 @@ class BotTable(KeyedTable):
         bot = status.bot
         self._statuses[bot.id] = status
         info = status.last_outcome
+        strip = status.history_outcomes
         self._keys[bot.id] = {
+            ATTENTION: attention_key(status),
             "name": (bot.display_name.casefold(), bot.id),
             "id": (bot.id,),
             "last_run": (status.last_run or _EPOCH, bot.id),
             "outcome": (info.severity if info else -2, status.last_run or _EPOCH, bot.id),
+            "history": (sum(i.code in FAILURE_CODES for i in strip), status.last_run or _EPOCH, bot.id),
             "failures": (status.recent_failures, status.last_run or _EPOCH, bot.id),
             "audit": (bot.writes_audit_events, bot.audit_trigger, bot.display_name.casefold(), bot.id),
         }
+
+    def column_spec(self, key: str) -> ColumnSpec:
+        if key == ATTENTION:
+            return ColumnSpec(ATTENTION, "Attention")
+        return super().column_spec(key)
+
+    def sort_by_attention(self) -> None:
+        """Back to the default order: what needs attention first."""
+        self.sort_by(ATTENTION, reverse=False)
+
+    @property
+    def attention_order(self) -> bool:
+        return self.sort_column == ATTENTION
 
     def sort_value(self, row_id: str, column: str) -> Any:
         keys = self._keys.get(row_id)
@@ -115,15 +155,19 @@ class BotTable(KeyedTable):
         self.apply_rows(upserts, gone)
 
     def fit_columns(self, width: int | None = None) -> None:
-        compact_before = self._compact()
+        forms_before = self._forms()
         super().fit_columns(width)
-        if self._compact() != compact_before:
-            self.restyle()  # the Audit column has a compact and a full form
+        if self._forms() != forms_before:
+            # The Audit and Outcome columns have a compact and a full form; the strip a width.
+            self.restyle()
 
     def restyle(self) -> None:
         if self._statuses:
             self.apply_rows([(bot_id, self.cells(s)) for bot_id, s in self._statuses.items()])
         super().restyle()
+
+    def _forms(self) -> tuple[bool, bool, int]:
+        return (self._compact(), self._layout_width < 100, self._history_width())
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")
