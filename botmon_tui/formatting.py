@@ -28,6 +28,7 @@ __all__ = [
     "plural",
     "relative_age",
     "seconds_between",
+    "span_text",
     "summary_line",
 ]
 
@@ -75,6 +76,15 @@ def duration_text(seconds: float | timedelta | None) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+
+
+def span_text(span: timedelta) -> str:
+    """A window as it was asked for: ``45s``, ``30m``, ``1h``, ``2d`` (the largest whole unit)."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = [
     "MAX_ANSI_CHARS",
@@ -132,6 +134,9 @@ def first_line(value: object, limit: int = 200) -> str:
 
 def ansi_text(value: object, *, colour: bool = True) -> Text:
     """A ``rich.text.Text`` of ``value`` with SGR colours rendered and everything else literal."""
+    # Imported here: the command line's one-shot commands and --version never need Rich's Text.
+    from rich.text import Text
+
     raw = value if isinstance(value, str) else ("" if value is None else str(value))
     if not colour or len(raw) > MAX_ANSI_CHARS or "\x1b[" not in raw:
         return Text(sanitize(_SGR_RE.sub("", raw) if not colour or "\x1b[" in raw else raw))

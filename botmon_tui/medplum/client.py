@@ -35,6 +35,7 @@ from botmon_tui.medplum.errors import (
     AuthError,
     BadRequestError,
     BadResponseError,
+    ConnectionDroppedError,
     ForbiddenError,
     MedplumError,
     NetworkError,
@@ -529,7 +530,7 @@ class MedplumClient:
                 return NetworkError(f"Connection refused by {host}")
             return NetworkError(f"Cannot connect to {host}: {text}")
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-            return NetworkError(f"Connection to {host} dropped: {text}")
+            return ConnectionDroppedError(f"Connection to {host} dropped: {text}")
         if isinstance(exc, httpx.DecodingError):
             return BadResponseError(f"Could not decode the answer from {host}: {text}")
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
@@ -591,6 +592,12 @@ class MedplumClient:
             merged.invalid += page.invalid
             merged.nbytes += page.nbytes
         return merged
+
+    async def bots_named(self, name: str, *, page_size: int = MAX_PAGE_SIZE) -> SearchPage[Bot]:
+        """Bots whose name starts with ``name``, sorted by name: one page (Medplum's ``name`` search is
+        a case-insensitive prefix match, so callers filter for the exact name themselves)."""
+        params = [("name", name), ("_sort", "name"), ("_count", str(page_size))]
+        return await self.search("Bot", params, Bot)
 
     async def get_bot(self, bot_id: str) -> Bot:
         if not bot_id or "/" in bot_id or "?" in bot_id or "#" in bot_id:
@@ -673,9 +680,16 @@ class MedplumClient:
         return await self.search("AuditEvent", params, AuditEvent)
 
     async def events_since(
-        self, cursor: EventCursor, *, count: int = 100, max_pages: int = 10
+        self,
+        cursor: EventCursor,
+        *,
+        count: int = 100,
+        max_pages: int = 10,
+        raw: list[dict[str, Any]] | None = None,
     ) -> tuple[list[AuditEvent], bool]:
         """New events after ``cursor`` (oldest first), and whether more remain (``max_pages`` hit).
+
+        ``raw``: a list that gets the JSON of each new event, as the server sent it, in the same order.
 
         One request when little happened; follows ``next`` (cursor paging) for bursts. Medplum's
         cursor paging refuses a page whose rows all share one timestamp (HTTP 500 "Cursor fails to
@@ -700,7 +714,11 @@ class MedplumClient:
                 continue
             if page is None:
                 return new, False
-            new.extend(cursor.accept(page.resources))
+            accepted = cursor.accept(page.resources)
+            new.extend(accepted)
+            if raw is not None and accepted:
+                wanted = {id(event) for event in accepted}
+                raw.extend(r for e, r in zip(page.resources, page.raw, strict=True) if id(e) in wanted)
             cursor.unreadable += page.invalid
             pages += 1
             if not page.next_url:

@@ -12,6 +12,7 @@ __all__ = [
     "AuthError",
     "BadRequestError",
     "BadResponseError",
+    "ConnectionDroppedError",
     "ForbiddenError",
     "MedplumError",
     "NetworkError",
@@ -98,6 +99,11 @@ class NetworkError(MedplumError):
     """Connection refused, DNS failure, TLS failure, connection dropped."""
 
     kind = "network error"
+
+
+class ConnectionDroppedError(NetworkError):
+    """The connection closed before the whole answer came (a proxy's idle timeout, a restart, a
+    reused connection the server had already closed): asking again usually works."""
 
 
 class TimeoutError(MedplumError):
