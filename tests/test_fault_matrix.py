@@ -63,6 +63,7 @@ from ui_support import polled, running, settle, status
 
 from botmon_tui.cli import main
 from botmon_tui.demo import DemoServer
+from botmon_tui.formatting import summary_line
 from botmon_tui.textsafe import ansi_text, first_line, is_safe, sanitize
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.screens.bot_list import BotListScreen
@@ -88,7 +89,10 @@ def toasts(app: BotmonApp) -> list[str]:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    """The CLI with tables wide enough for whole ids (at 80 columns they are shortened)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "1000")
+        code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -255,7 +259,7 @@ def test_hostile_text_in_the_cli(
         cli_output_is_clean(out, err)
         for event in seeded[item.name]["events"]:
             assert first_line(event["id"], 64).replace("\t", " ") in out
-        desc = first_line(item.text, 200)
+        desc = summary_line(item.text)  # the line that says what went wrong
         assert desc.replace("\t", " ") in out
         code, out, err = run_cli(capsys, "events", bot["id"], "--json", *connect)
         assert code == 0 and out.isascii()
@@ -640,6 +644,9 @@ class Scenario:
     #: The CLI: its own injection (None: ``inject``), and whether it copes within the run.
     cli_inject: Callable[[Env], None] | None = None
     cli_ok: bool = False
+    #: The CLI's exit status and words when it fails, if not 3 and ``words``.
+    cli_code: int = 3
+    cli_words: str | None = None
     #: The fault is injected *after* the run is added (it serves that run).
     inject_after_run: bool = False
     #: The bot list fails too (a deleted bot only fails its own Event tab).
@@ -683,6 +690,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         r"Not found \(HTTP 404\).*deleted",
         delay=SLOW,
         list_fails=False,
+        cli_code=2,  # the CLI is asked for a bot that does not exist: a usage error
+        cli_words=r"no bot is named .* or has that id",
     ),
     Scenario(
         "429 rate limited (RateLimit header, msBeforeNext)",
@@ -1022,9 +1031,10 @@ def cli_outage(capsys: pytest.CaptureFixture[str], env: Env, scenario: Scenario)
         if scenario.name.startswith("429"):
             assert "warning: Rate limited" in err and "waiting 0.3 s" in err, err
     else:
-        assert code == 3, (code, err)
+        assert code == scenario.cli_code, (code, err)
         line = one_error_line(err)
-        assert re.search(scenario.words, line), (scenario.words, line)
+        words = scenario.cli_words or scenario.words
+        assert re.search(words, line), (words, line)
         assert out == ""
         if scenario.name.startswith("401"):
             assert env.token_requests() - tokens == 1, "no retry loop on refused credentials"

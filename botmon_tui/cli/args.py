@@ -1,0 +1,528 @@
+"""The command line's grammar: the parser, its value types and its help.
+
+Imported by ``botmon-tui --version`` and ``--help``, so it stays light: argparse and the standard
+library only at import time. The connection help (environment variables, defaults) comes from
+:mod:`botmon_tui.config` when help is printed, not before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from botmon_tui import __version__
+from botmon_tui.textsafe import clip, is_safe
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_OUTPUT",
+    "EXIT_SERVER",
+    "EXIT_USAGE",
+    "MAX_LIMIT",
+    "PROG",
+    "UsageError",
+    "build_parser",
+    "parse_duration",
+]
+
+PROG = "botmon-tui"
+#: Exit statuses. 1 is both "a bot failed" (``status``) and an internal error (a bug; the log says
+#: which): a cron job that mails on anything but 0 and 2 hears about both.
+EXIT_OK, EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, EXIT_SERVER = 0, 1, 1, 2, 3
+#: The output could not be written (disk full, an I/O error); a closed pipe is not an error.
+EXIT_OUTPUT = 4
+EXIT_INTERRUPTED = 130
+#: Largest ``--limit``: newest-first paging uses ``_offset``, which Medplum caps at 10,000.
+MAX_LIMIT = 10_000
+#: ``status``'s default window.
+DEFAULT_WINDOW = timedelta(hours=1)
+_DURATION_RE = re.compile(r"^([0-9]{1,7})([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The longest ``--since`` accepted (ten years).
+_MAX_SINCE = timedelta(days=3650)
+#: The longest bot name or id taken (Medplum's ids are 64 characters at most; names are free text).
+_MAX_BOT_REF = 500
+
+
+class UsageError(Exception):
+    """A command-line mistake: exit 2 with one line."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Value types
+# ------------------------------------------------------------------------------------------------
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(clip(text, limit))
+
+
+def parse_duration(text: str) -> timedelta:
+    """``45s``, ``30m``, ``1h``, ``2d``: a positive whole number and one unit, nothing else."""
+    match = _DURATION_RE.match(text.strip().lower()) if text else None
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {_shown(text)}: use a positive number and a unit, like 45s, 30m, 1h or 2d"
+        )
+    value = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if value > _MAX_SINCE:
+        raise argparse.ArgumentTypeError(f"duration {_shown(text)} is too long (at most 3650d)")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {_shown(text)}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {_shown(text)}")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {_shown(text)}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {_shown(text)}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535 (0 picks a free port)")
+    return value
+
+
+def bot_ref(text: str) -> str:
+    """A bot's exact name or its id (``Bot/<id>`` is taken too). Checked for shape only here; the
+    server says whether such a bot exists."""
+    value = text.strip()
+    if not value or len(value) > _MAX_BOT_REF or not is_safe(value) or "\n" in value:
+        raise argparse.ArgumentTypeError(
+            f"not a bot name or id: {_shown(text, 70)} (one line of printable text, at most {_MAX_BOT_REF})"
+        )
+    return value
+
+
+class _RefuseSecret(argparse.Action):
+    """``--client-secret VALUE`` / ``--access-token VALUE``: refused, and the value never echoed."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        raise argparse.ArgumentError(
+            self,
+            "a secret is not taken as a command-line value (other users can see it in ps): "
+            "use --client-secret-file PATH ('-' reads stdin) or MEDPLUM_CLIENT_SECRET",
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (raised, not printed) and never echo secrets.
+
+    ``before_help`` runs before help is formatted: text that needs :mod:`botmon_tui.config` (the
+    environment variables, defaults) is filled in then, so ``--version`` never imports it.
+    """
+
+    before_help: Callable[[_Parser], None] | None = None
+
+    def format_help(self) -> str:
+        if self.before_help is not None:
+            self.before_help(self)
+            self.before_help = None
+        return super().format_help()
+
+    def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # A stray value may be a secret typed in the wrong place: name only the options.
+            words = message[len(prefix) :].split()
+            options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+            hidden = len(words) - len(options)
+            message = prefix + " ".join(options)
+            if hidden:
+                message += (
+                    f"{' and ' if options else ''}{hidden} value{'s' if hidden > 1 else ''} (not shown)"
+                )
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+# ------------------------------------------------------------------------------------------------
+# Options
+# ------------------------------------------------------------------------------------------------
+
+
+def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """CONNECTION options. On subcommands the defaults are suppressed, so that options given
+    before the subcommand (``botmon-tui --demo bots``) are not overwritten by its defaults."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection (flags > Medplum CLI profile > environment > config file)")
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        default=default(False),
+        help="start the embedded demo server on 127.0.0.1 and use it (no account needed)",
+    )
+    group.add_argument("--base-url", metavar="URL", default=default(None), help="Medplum server base URL")
+    group.add_argument(
+        "-p",
+        "--profile",
+        metavar="NAME",
+        default=default(None),
+        help="Medplum CLI profile (~/.medplum/NAME.json)",
+    )
+    group.add_argument("--client-id", metavar="ID", default=default(None), help="ClientApplication id")
+    group.add_argument(
+        "--client-secret-file",
+        metavar="PATH",
+        default=default(None),
+        help="read the client secret from PATH ('-' reads stdin); secrets are never flag values",
+    )
+    group.add_argument(
+        "--fhir-url-path",
+        "--fhir-url",
+        dest="fhir_url_path",
+        metavar="PATH",
+        default=default(None),
+        help="FHIR path under the base URL (fhir/R4/)",
+    )
+    group.add_argument(
+        "--token-url", metavar="URL", default=default(None), help="OAuth2 token URL (<base>oauth2/token)"
+    )
+    group.add_argument(
+        "--ca-file", metavar="PATH", default=default(None), help="extra CA bundle (TLS is always verified)"
+    )
+    group.add_argument(
+        "--insecure-http",
+        action="store_true",
+        default=default(False),
+        help="allow plain http:// to a host that is not loopback (credentials travel unencrypted)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=default(None),
+        help="HTTP timeout (default 30)",
+    )
+    group.add_argument(
+        "--app-url",
+        metavar="URL",
+        default=default(None),
+        help="the Medplum web app, for links (default: app.medplum.com for api.medplum.com, else guessed)",
+    )
+    group.add_argument(
+        "--show-config",
+        action="store_true",
+        default=default(False),
+        help="print the resolved connection, each field with its source (secrets masked), and exit",
+    )
+    for name in ("--client-secret", "--access-token"):
+        group.add_argument(name, action=_RefuseSecret, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def _output_options(parser: argparse.ArgumentParser, json_help: str, csv_help: str) -> None:
+    group = parser.add_argument_group("output (default: a table as wide as the terminal, else 80 columns)")
+    formats = group.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help=json_help)
+    formats.add_argument("--csv", action="store_true", help=csv_help)
+
+
+_USAGE = """\
+botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT] [--no-bell]
+       botmon-tui status [CONNECTION] [--since DURATION] [--bot BOT ...] [--json | --csv]
+       botmon-tui bots [CONNECTION] [--json | --csv]
+       botmon-tui events BOT [CONNECTION] [--limit N] [--failures] [--since DURATION]
+                         [--follow [--interval SECONDS]] [--json | --csv]
+       botmon-tui demo-server [--port PORT] [--seed N] [--verbose]
+       botmon-tui --help | --version
+
+BOT is a bot's exact name or its id."""
+
+_EXIT_STATUS = """\
+exit status: 0 ok, 1 a bot failed (status) or an internal error (see the log in the user
+  state dir), 2 usage or configuration error (also an unknown or ambiguous bot), 3 authentication,
+  network or server error, 4 the output could not be written (disk full), 130 interrupted."""
+
+_STATUS_HELP = """\
+Every bot of the project (or those named with --bot): its last run, how that run ended, how many
+of its runs failed in the window, and a warning when its settings mean it writes no AuditEvents.
+Bots that failed come first.
+
+"Failed in the window" means: at least one AuditEvent of the bot's runs (type execute) with
+outcome 4, 8 or 12 (Minor, Serious or Major failure) was stored (meta.lastUpdated) within the
+last DURATION, by the server's clock. A bot that failed and then ran fine still counts: its
+failure happened in the window. A bot whose settings write no AuditEvents cannot be seen failing;
+it is marked with a warning and never counts as failed.
+
+The requests are the same whatever the number of bots: the bot list (one request per 1,000 bots),
+the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000)."""
+
+_STATUS_EPILOG = f"""\
+examples:
+  botmon-tui status --profile prod                      every bot, failing first; exit 1 if any failed
+  botmon-tui status --profile prod --since 15m --bot lab-results-router --bot hl7-adt-ingest
+  botmon-tui status --profile prod --json | jq '.bots[] | select(.failures > 0) | .name'
+  # a cron job every 15 minutes: mail the table when a bot failed in those 15 minutes (exit 1)
+  out=$(botmon-tui status --profile prod --since 15m 2>&1)
+  [ $? -eq 1 ] && echo "$out" | mail -s 'Medplum bots failing' oncall@example.org
+
+{_EXIT_STATUS}
+"""
+
+
+def _auth_types_help() -> str:
+    from botmon_tui.medplum.auth import AUTH_TYPES
+
+    width = max(len(name) for name, _ in AUTH_TYPES)
+    return "\n".join(f"  {name.ljust(width)}  {text}" for name, text in AUTH_TYPES)
+
+
+def _environment_help() -> str:
+    from botmon_tui.config import ENVIRONMENT_VARIABLES
+
+    width = max(len(name) for name, _ in ENVIRONMENT_VARIABLES)
+    return "\n".join(f"  {name.ljust(width)}  {text}" for name, text in ENVIRONMENT_VARIABLES)
+
+
+def _top_epilog() -> str:
+    return f"""\
+settings are resolved per field, as the Medplum CLI does:
+  flags > Medplum CLI profile > environment > ./.env > config file > default.
+  The profile is -p/--profile, BOTMON_PROFILE or 'profile' in the config file; without one, the
+  Medplum CLI's 'default' profile is read only when no credential is set anywhere else.
+  A credential is only sent to the server it was set up with: a client id, secret or token from
+  one source is used with a server named by another only when both are given on the command line
+  (--base-url with -p or --client-id/--client-secret-file); other mixes are refused. Secrets come
+  only from --client-secret-file, the environment, .env, a profile or the config file's
+  client_secret_file, never from a flag value. Plain http:// is refused except to loopback.
+  --show-config prints what was resolved and where each field came from.
+
+Medplum CLI profile authTypes:
+{_auth_types_help()}
+
+environment:
+{_environment_help()}
+
+config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
+  keys: interval, timeout, profile, base_url, fhir_url_path, token_url, client_id,
+        client_secret_file, ca_file, app_url, bell (true/false), theme (a Textual theme name;
+        one chosen with ctrl+p → Theme is saved here)
+
+examples:
+  botmon-tui --demo                                   try it against the embedded demo server
+  botmon-tui -p prod --bot lab-results-router         watch one bot of the 'prod' profile
+  botmon-tui -p prod --show-config                    where each connection setting comes from
+  botmon-tui status -p prod --since 15m               exit 1 if a bot failed in the last 15 minutes
+  botmon-tui bots -p prod --json | jq '.[].name'
+  botmon-tui events lab-results-router -p prod --failures --since 2h
+  botmon-tui events lab-results-router -p prod --follow
+  botmon-tui bots --base-url https://medplum.example.org/ --client-id <client id> \\
+    --client-secret-file ~/.config/botmon-tui/secret
+
+{_EXIT_STATUS}
+"""
+
+
+def _interval_help(parser: argparse.ArgumentParser, action_dest: str, what: str) -> None:
+    """Fill in the default interval (from :mod:`botmon_tui.config`) of ``--interval``'s help."""
+    from botmon_tui.config import DEFAULT_INTERVAL
+
+    for action in parser._actions:
+        if action.dest == action_dest and action.help:
+            action.help = f"{what} (default {DEFAULT_INTERVAL:g}; BOTMON_INTERVAL or the config file)"
+
+
+def _fill_top_help(parser: _Parser) -> None:
+    parser.epilog = _top_epilog()
+    _interval_help(parser, "interval", "the TUI's poll interval in seconds")
+
+
+def _fill_events_help(parser: _Parser) -> None:
+    _interval_help(parser, "interval", "with --follow: seconds between polls")
+
+
+def build_parser() -> _Parser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    top_parent = _Parser(add_help=False, allow_abbrev=False)
+    _connection_options(top_parent, suppress=False)
+    sub_parent = _Parser(add_help=False, allow_abbrev=False)
+    _connection_options(sub_parent, suppress=True)
+
+    parser = _Parser(
+        prog=PROG,
+        usage=_USAGE,
+        description="Watch Medplum Bots and their AuditEvents from a terminal.",
+        formatter_class=formatter,
+        parents=[top_parent],
+        allow_abbrev=False,
+    )
+    parser.before_help = _fill_top_help
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    tui = parser.add_argument_group("TUI")
+    tui.add_argument(
+        "--interval",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=None,
+        help="the TUI's poll interval in seconds",
+    )
+    tui.add_argument(
+        "--bot", metavar="BOT", type=bot_ref, default=None, help="open this bot's events (its name or id)"
+    )
+    tui.add_argument(
+        "--no-bell",
+        dest="bell",
+        action="store_const",
+        const=False,
+        default=None,
+        help="no terminal bell when a new failure is announced (config file: bell = false)",
+    )
+
+    commands = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        title="commands",
+        description="Without a command, botmon-tui opens the TUI. "
+        "Run 'botmon-tui COMMAND --help' for a command's own options.",
+        required=False,
+    )
+
+    status = commands.add_parser(
+        "status",
+        prog=f"{PROG} status",
+        help="did any bot fail lately? (exit 1 if so: for cron and CI)",
+        description=_STATUS_HELP,
+        epilog=_STATUS_EPILOG,
+        parents=[sub_parent],
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    status.add_argument(
+        "--since",
+        metavar="DURATION",
+        type=parse_duration,
+        default=DEFAULT_WINDOW,
+        help="the window: 45s, 30m, 1h (default), 2d",
+    )
+    status.add_argument(
+        "--bot",
+        metavar="BOT",
+        dest="bots",
+        type=bot_ref,
+        action="append",
+        default=None,
+        help="only this bot (its exact name or its id); repeat for several",
+    )
+    _output_options(
+        status,
+        "print the result as one JSON object (window, verdict and one entry per bot)",
+        "print one CSV row per bot (RFC 4180, with a header row)",
+    )
+
+    bots = commands.add_parser(
+        "bots",
+        prog=f"{PROG} bots",
+        help="list every bot with its last run and failures in 24 h",
+        description="List every bot of the project (all pages): name, last run, last outcome, failed runs "
+        "in the last 24 h, audit settings (a warning mark when they mean no AuditEvent will ever "
+        "appear), runtime, schedule and id. Bounded requests: the bot list, the project's newest "
+        "1,000 runs and its failed runs of the last 24 h, whatever the number of bots.",
+        epilog="examples:\n  botmon-tui bots --demo\n  botmon-tui bots --profile prod --csv > bots.csv\n"
+        "  botmon-tui bots --profile prod --json | jq '.[].name'",
+        parents=[sub_parent],
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    _output_options(
+        bots,
+        "print the Bot resources as the server sent them (one request per 1,000 bots, nothing else)",
+        "print one CSV row per bot (RFC 4180, with a header row)",
+    )
+
+    events = commands.add_parser(
+        "events",
+        prog=f"{PROG} events",
+        help="a bot's runs (AuditEvents), newest first; --follow for new ones",
+        description="A bot's AuditEvents (one per run), newest first. With --follow, the newest "
+        "--limit runs oldest first, then each new run as it happens (one request per interval "
+        "while nothing happens; through server errors with backoff, told on stderr) until Ctrl-C.",
+        epilog="examples:\n  botmon-tui events lab-results-router --demo --failures --since 1h\n"
+        "  botmon-tui events lab-results-router --profile prod --follow --failures\n"
+        "  botmon-tui events 0a1b2c3d-... --profile prod --json --limit 200 > runs.json\n"
+        "  botmon-tui events lab-results-router --profile prod --csv --since 7d > runs.csv",
+        parents=[sub_parent],
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    events.before_help = _fill_events_help
+    events.add_argument("bot_ref", metavar="BOT", type=bot_ref, help="the bot's exact name or its id")
+    events.add_argument(
+        "--limit",
+        metavar="N",
+        type=_limit,
+        default=20,
+        help=f"how many events (default 20, at most {MAX_LIMIT})",
+    )
+    events.add_argument("--failures", action="store_true", help="only failed runs (outcome 4, 8 or 12)")
+    events.add_argument(
+        "--since",
+        metavar="DURATION",
+        type=parse_duration,
+        default=None,
+        help="only newer than 45s, 30m, 1h, 2d",
+    )
+    events.add_argument(
+        "-f", "--follow", action="store_true", help="then print each new run as it happens, until Ctrl-C"
+    )
+    events.add_argument(
+        "--interval",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=argparse.SUPPRESS,
+        help="with --follow: seconds between polls",
+    )
+    _output_options(
+        events,
+        "print the AuditEvent resources as sent: a JSON array, or with --follow one per line (NDJSON)",
+        "print id, outcome, outcomeText, lastUpdated, durationSeconds, summary and outcomeDesc "
+        "(RFC 4180, with a header row)",
+    )
+
+    demo = commands.add_parser(
+        "demo-server",
+        prog=f"{PROG} demo-server",
+        help="run the demo backend alone",
+        description="Run the embedded Medplum-compatible demo server on 127.0.0.1 until Ctrl-C, and "
+        "print its base URL, demo credentials and how to connect.",
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    demo.add_argument(
+        "--port", metavar="PORT", type=_port, default=0, help="port to listen on (default: any free)"
+    )
+    demo.add_argument(
+        "--seed", metavar="N", type=int, default=42, help="seed of the generated data (default 42)"
+    )
+    demo.add_argument("--verbose", action="store_true", help="print one line per request")
+    return parser

@@ -1,0 +1,335 @@
+"""``botmon-tui events BOT``: a bot's runs, newest first; ``--follow`` then prints new ones.
+
+One-shot: the newest ``--limit`` AuditEvents (``entity=Bot/<id>``, newest first, ``_offset``
+paging), asking for one more than shown so that "more exist" is known without a COUNT query.
+
+Follow: the newest ``--limit`` oldest first, then every ``--interval`` the runs stored since the
+newest seen, exactly as the Event tab polls (an
+:class:`~botmon_tui.medplum.watermark.EventCursor` seeded with what was printed: one request when
+idle, ties and late commits handled, nothing printed twice). Errors are retried with the TUI's
+backoff (:class:`~botmon_tui.monitor.schedule.PollSchedule`) and told on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from rich.cells import cell_len, set_cell_size
+
+from botmon_tui.cli.args import EXIT_OK, MAX_LIMIT
+from botmon_tui.cli.output import CsvWriter, Output
+from botmon_tui.cli.session import connected, find_bot, patiently
+from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, fit
+from botmon_tui.formatting import (
+    duration_text,
+    explain_no_events,
+    outcome_label,
+    plural,
+    relative_age,
+    span_text,
+    summary_line,
+)
+from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.client import MAX_PAGE_SIZE, MedplumClient
+from botmon_tui.medplum.errors import MedplumError
+from botmon_tui.medplum.models import FAILURE_CODES, OUTCOMES, AuditEvent, Bot, format_instant
+from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.textsafe import clip, first_line
+
+__all__ = ["SLEEP", "run"]
+
+#: How ``--follow`` waits between polls (tests put a function here that drives the demo instead).
+SLEEP: Callable[[float], Awaitable[None]] = asyncio.sleep
+#: One poll of ``--follow`` reads at most this many pages of this size; more is read at once by
+#: the next poll (a burst never holds up the output for long).
+FOLLOW_PAGE = 100
+FOLLOW_MAX_PAGES = 10
+
+COLUMNS = (
+    Column("id", "ID"),
+    Column("outcome", "OUTCOME"),
+    Column("updated", "LAST UPDATED (UTC)"),
+    Column("age", "AGE"),
+    Column("duration", "DURATION", right=True),
+    Column("summary", "SUMMARY"),
+)
+#: Narrow terminals: the summary gives way first, then the id (its first 8 characters stay), the
+#: absolute time (the age stays), the outcome's code; the outcome and the age are never cut.
+PLAN = (
+    Shrink("summary", 40),
+    Shrink("id", 9),
+    Drop("updated"),
+    Shrink("summary", 20),
+    Compact("outcome"),
+    Drop("duration"),
+    Shrink("summary", 10),
+)
+#: ``--follow`` shows times (an age goes stale as the output scrolls) on fixed columns.
+FOLLOW_COLUMNS = tuple(c for c in COLUMNS if c.key != "age")
+#: The widest row ``--follow`` plans for (later rows must fit the columns of the first ones).
+_WIDEST = (
+    "0" * 36,
+    Cell(
+        max((outcome_label(i) for i in OUTCOMES.values()), key=len),
+        max((outcome_label(i, code=False) for i in OUTCOMES.values()), key=len),
+    ),
+    "2025-01-01T00:00:00.000Z",
+    "59m 59s",
+    "x" * 500,
+)
+CSV_FIELDS = ("id", "outcome", "outcomeText", "lastUpdated", "durationSeconds", "summary", "outcomeDesc")
+
+
+@dataclass
+class Listing:
+    bot: Bot
+    events: list[AuditEvent] = field(default_factory=list)
+    raw: list[dict[str, Any]] = field(default_factory=list)
+    #: More events match than were read (``--limit``).
+    more: bool = False
+    invalid: int = 0
+    #: The server's time when the list was asked for.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> int:
+    asyncio.run(_main(settings, args, io, interval))
+    return EXIT_OK
+
+
+async def _main(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> None:
+    async with connected(settings, io) as client:
+        bot = await find_bot(client, io, args.bot_ref)
+        listing = await read_events(
+            client, io, bot, limit=args.limit, failures=args.failures, window=args.since
+        )
+        _warn(listing, io)
+        if args.follow:
+            await _follow(client, listing, args, io, interval)
+        else:
+            _print(listing, args, io)
+
+
+async def read_events(
+    client: MedplumClient,
+    io: Output,
+    bot: Bot,
+    *,
+    limit: int,
+    failures: bool,
+    window: timedelta | None,
+) -> Listing:
+    """The newest ``limit`` events of ``bot`` (newest first), and whether more match."""
+    now = client.server_now() or datetime.now(UTC)
+    since = now - window if window is not None else None
+    listing = Listing(bot=bot, now=now)
+    seen: set[str] = set()
+    page = await patiently(
+        io,
+        lambda: client.bot_events(
+            bot.id, count=min(limit + 1, MAX_PAGE_SIZE), failures_only=failures, since=since
+        ),
+    )
+    for _ in range(MAX_LIMIT):
+        listing.invalid += page.invalid
+        for event, resource in zip(page.resources, page.raw, strict=True):
+            # Offset paging shifts when new runs land meanwhile: never show one twice.
+            if event.id not in seen:
+                seen.add(event.id)
+                listing.events.append(event)
+                listing.raw.append(resource)
+        if len(listing.events) > limit or not page.next_url:
+            break
+        next_page = await patiently(io, partial(client.next_page, page, AuditEvent))
+        if next_page is None:
+            break
+        page = next_page
+    listing.more = len(listing.events) > limit or (len(listing.events) == limit and page.next_url is not None)
+    del listing.events[limit:], listing.raw[limit:]
+    return listing
+
+
+# ------------------------------------------------------------------------------------------------
+# One-shot
+# ------------------------------------------------------------------------------------------------
+
+
+def _warn(listing: Listing, io: Output) -> None:
+    if listing.invalid:
+        io.warning(
+            f"{plural(listing.invalid, 'AuditEvent entry', 'AuditEvent entries')} could not be read "
+            "and were skipped"
+        )
+    bot = listing.bot
+    if not bot.writes_audit_events:
+        io.warning(f"bot {first_line(bot.display_name, 60)!r}: {explain_no_events(bot).title}")
+
+
+def _noun(args: argparse.Namespace, count: int) -> str:
+    """``1 event``, ``20 failed runs in the last 2d``."""
+    text = plural(count, "failed run") if args.failures else plural(count, "event")
+    return text + (f" in the last {span_text(args.since)}" if args.since is not None else "")
+
+
+def _more(listing: Listing, args: argparse.Namespace) -> str:
+    shown = len(listing.events)
+    where = f" in the last {span_text(args.since)}" if args.since is not None else ""
+    more = f"--limit {min(shown * 10, MAX_LIMIT):,} shows more" if shown < MAX_LIMIT else "--since narrows it"
+    return f"More match{where}: these are the newest {shown:,} ({more})"
+
+
+def _print(listing: Listing, args: argparse.Namespace, io: Output) -> None:
+    if args.json:
+        io.json(listing.raw)
+    elif args.csv:
+        writer = io.csv_writer()
+        writer.row(CSV_FIELDS)
+        _csv_rows(writer, listing.events)
+    else:
+        _table(listing, args, io)
+        return
+    if listing.more:
+        io.warning(_more(listing, args))
+
+
+def _heading(bot: Bot, text: str, width: int) -> str:
+    """``name (id): text``; without the id, and the name cut, when that is too wide."""
+    full = f"{first_line(bot.display_name, 60)} ({clip(bot.id, 64)}): {text}"
+    if cell_len(full) <= width:
+        return full
+    room = max(10, width - cell_len(text) - 2)
+    name = first_line(bot.display_name, 200)
+    return f"{set_cell_size(name, room - 1) + '…' if cell_len(name) > room else name}: {text}"
+
+
+def _table(listing: Listing, args: argparse.Namespace, io: Output) -> None:
+    bot, events = listing.bot, listing.events
+    if not events:
+        if args.failures or args.since is not None:
+            io.line(_heading(bot, _noun(args, 0).replace("0 ", "no ", 1), io.width))
+        else:
+            reason = explain_no_events(bot)
+            io.line(_heading(bot, reason.title, io.width))
+            for line in reason.lines:
+                io.prose(line)
+        return
+    count = f"the newest {_noun(args, len(events))}" if listing.more else _noun(args, len(events))
+    io.line(_heading(bot, f"{count}, newest first", io.width))
+    rows = [_cells(event, listing.now) for event in events]
+    io.lines(fit(COLUMNS, rows, io.width, PLAN).lines(rows, paint=io.paint))
+    if listing.more:
+        io.prose(_more(listing, args))
+
+
+def _cells(event: AuditEvent, now: datetime | None) -> tuple[str | Cell, ...]:
+    """A row of :data:`COLUMNS`; without the age when ``now`` is None (:data:`FOLLOW_COLUMNS`)."""
+    info = event.outcome_info
+    when = event.when
+    cells: tuple[str | Cell, ...] = (
+        first_line(event.id, 200),
+        Cell(outcome_label(info), outcome_label(info, code=False), info.level),
+        format_instant(when) if when is not None else clip(event.when_raw, 40) or "—",
+    )
+    if now is not None:
+        cells += (relative_age(when, now),)
+    return (*cells, duration_text(event.duration), summary_line(event.outcomeDesc))
+
+
+def _csv_rows(writer: CsvWriter, events: Sequence[AuditEvent]) -> None:
+    for event in events:
+        info = event.outcome_info
+        when = event.when
+        duration = event.duration
+        writer.row(
+            (
+                event.id,
+                event.outcome,
+                info.display if event.outcome is not None else "",
+                format_instant(when) if when is not None else event.when_raw,
+                f"{duration.total_seconds():.3f}" if duration is not None else "",
+                summary_line(event.outcomeDesc, limit=1000),
+                event.outcomeDesc,
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Follow
+# ------------------------------------------------------------------------------------------------
+
+
+class _Printer:
+    """Prints batches of runs in one format, on columns fixed by the first batch."""
+
+    def __init__(self, args: argparse.Namespace, io: Output, first: Sequence[AuditEvent]) -> None:
+        self.args, self.io = args, io
+        self.csv: CsvWriter | None = None
+        self.layout: Layout | None = None
+        if args.csv:
+            self.csv = io.csv_writer()
+            self.csv.row(CSV_FIELDS)
+        elif not args.json:
+            rows = [_cells(e, None) for e in first]
+            self.layout = fit(FOLLOW_COLUMNS, [*rows, _WIDEST], io.width, PLAN)
+            io.lines(self.layout.lines([], header=True))
+
+    def batch(self, events: Sequence[AuditEvent], raw: Sequence[dict[str, Any]]) -> None:
+        io = self.io
+        if self.args.json:
+            for resource in raw:
+                io.json(resource, indent=None)
+        elif self.csv is not None:
+            _csv_rows(self.csv, events)
+        elif self.layout is not None:
+            rows = [_cells(e, None) for e in events]
+            io.lines(self.layout.lines(rows, header=False, paint=io.paint))
+        io.flush()
+
+
+async def _follow(
+    client: MedplumClient, listing: Listing, args: argparse.Namespace, io: Output, interval: float
+) -> None:
+    bot = listing.bot
+    first = list(reversed(listing.events))
+    if not args.json and not args.csv:
+        what = "failed runs" if args.failures else "runs"
+        io.line(_heading(bot, f"following new {what} every {interval:g} s (Ctrl-C to stop)", io.width))
+    printer = _Printer(args, io, first)
+    printer.batch(first, list(reversed(listing.raw)))
+
+    scope = {"entity": f"Bot/{bot.id}"}
+    if args.failures:
+        scope["outcome"] = ",".join(FAILURE_CODES)
+    cursor = EventCursor(scope=scope)
+    cursor.seed(listing.events, listing.now)
+    if cursor.newest is None:
+        # Nothing matched: start from now (or the window's start), not from the oldest run ever.
+        cursor.newest = listing.now - args.since if args.since is not None else listing.now
+    schedule = PollSchedule(interval)
+    delay = interval
+    while not io.closed:
+        await SLEEP(delay)
+        raw: list[dict[str, Any]] = []
+        try:
+            new, behind = await client.events_since(
+                cursor, count=FOLLOW_PAGE, max_pages=FOLLOW_MAX_PAGES, raw=raw
+            )
+        except MedplumError as exc:
+            delay = schedule.failure(exc)
+            io.note(f"{exc}; trying again in {delay:.0f} s")
+            continue
+        delay = 0.0 if behind else schedule.success()
+        if schedule.take_recovered():
+            io.note("the server answers again; following")
+        unreadable = cursor.take_unreadable()
+        if unreadable:
+            io.warning(f"{plural(unreadable, 'AuditEvent entry', 'AuditEvent entries')} could not be read")
+        if new:
+            printer.batch(new, raw)

@@ -1,0 +1,248 @@
+"""``main()``: parse, resolve the connection, run one command, map what went wrong to an exit status.
+
+Each command lives in its own module and is imported only when it runs, so ``--version`` and
+``--help`` load no HTTP, pydantic or Textual code, and ``bots`` / ``events`` / ``status`` load no
+Textual code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from botmon_tui import __version__
+from botmon_tui.cli.args import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    build_parser,
+)
+from botmon_tui.cli.output import Output, OutputError, silence_stdout
+
+if TYPE_CHECKING:
+    from botmon_tui.config import Flags, Resolver
+    from botmon_tui.medplum.auth import ConnectionSettings
+
+__all__ = ["main"]
+
+
+def _flags(args: argparse.Namespace) -> Flags:
+    from botmon_tui.config import Flags
+
+    return Flags(
+        base_url=getattr(args, "base_url", None),
+        profile=getattr(args, "profile", None),
+        client_id=getattr(args, "client_id", None),
+        client_secret_file=getattr(args, "client_secret_file", None),
+        fhir_url_path=getattr(args, "fhir_url_path", None),
+        token_url=getattr(args, "token_url", None),
+        ca_file=getattr(args, "ca_file", None),
+        insecure_http=bool(getattr(args, "insecure_http", False)),
+        timeout=getattr(args, "timeout", None),
+        interval=getattr(args, "interval", None),
+        bell=getattr(args, "bell", None),
+        app_url=getattr(args, "app_url", None),
+    )
+
+
+@contextmanager
+def _demo_server(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from botmon_tui.demo import DemoConfig, DemoServer
+
+    server = DemoServer(DemoConfig(live=True))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _cmd_demo_server(args: argparse.Namespace, io: Output) -> int:
+    """Run the demo backend in the foreground; it prints its URL, credentials and examples."""
+    from botmon_tui.demo import DemoConfig, serve_forever
+
+    # Ctrl-C is how this command is meant to end, whenever it lands: exit 0.
+    with suppress(KeyboardInterrupt):
+        serve_forever(args.port or None, DemoConfig(seed=args.seed, verbose=args.verbose), out=io.out)
+    return EXIT_OK
+
+
+def _cmd_tui(
+    settings: ConnectionSettings,
+    interval: float,
+    args: argparse.Namespace,
+    io: Output,
+    demo: object | None,
+    warnings: Sequence[str],
+    bell: bool,
+    theme: str | None,
+    remember_theme: Callable[[str], object],
+) -> int:
+    from botmon_tui.cli.tui import bot_for_tui
+    from botmon_tui.ui.app import run_tui
+
+    bot_id = bot_for_tui(settings, io, args.bot) if args.bot else None
+    result = run_tui(
+        settings,
+        interval=interval,
+        bot_id=bot_id,
+        demo=demo,
+        warnings=warnings,
+        theme=theme,
+        remember_theme=remember_theme,
+        bell=bell,
+    )
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _run(argv: Sequence[str] | None, io: Output) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    command = args.command
+    if command == "demo-server":
+        return _cmd_demo_server(args, io)
+    if args.bot and command in ("bots", "events"):
+        raise UsageError(f"--bot is for the TUI and 'status'; '{command}' does not take it")
+
+    from botmon_tui.config import Resolver, Sources, demo_settings, save_theme
+
+    flags = _flags(args)
+    use_demo = bool(getattr(args, "demo", False))
+    if use_demo and (flags.base_url or flags.profile or flags.client_id or flags.client_secret_file):
+        raise UsageError(
+            "--demo cannot be combined with --base-url, --profile, --client-id or --client-secret-file"
+        )
+    sources = Sources.from_os()
+    resolver = Resolver(flags, sources)
+    if getattr(args, "show_config", False):
+        if use_demo:
+            raise UsageError("--show-config shows the configured connection; drop --demo")
+        return _show_config(resolver, io)
+    interval = resolver.interval()
+    with _demo_server(use_demo) as demo:
+        if demo is not None:
+            settings = demo_settings(
+                demo.base_url, demo.client_id, demo.client_secret, timeout=resolver.timeout()
+            )
+        else:
+            settings = resolver.connection()
+        io.secrets.extend(settings.secrets())
+        for message in resolver.warnings:
+            io.warning(message)
+        try:
+            if command == "status":
+                from botmon_tui.cli import status
+
+                if args.bot:  # given before the command: botmon-tui --bot x status
+                    args.bots = [args.bot, *(args.bots or ())]
+                return status.run(settings, args, io)
+            if command == "bots":
+                from botmon_tui.cli import bots
+
+                return bots.run(settings, args, io)
+            if command == "events":
+                from botmon_tui.cli import events
+
+                return events.run(settings, args, io, interval)
+            warnings = [io.scrub(w) for w in resolver.warnings]
+            return _cmd_tui(
+                settings,
+                interval,
+                args,
+                io,
+                demo,
+                warnings,
+                resolver.bell(),
+                theme=resolver.theme(),
+                remember_theme=partial(save_theme, sources.config_dir),
+            )
+        except Exception as exc:
+            from botmon_tui.medplum.errors import AuthError
+
+            if isinstance(exc, AuthError):
+                # Say where the credentials came from (never what they are).
+                raise AuthError(
+                    f"{exc.message} (credentials from {settings.source})", status=exc.status
+                ) from None
+            raise
+
+
+def _show_config(resolver: Resolver, io: Output) -> int:
+    """``--show-config``: each resolved field and its source (secrets masked); no network."""
+    rows, problem = resolver.describe()
+    width = max(len(label) for label, _, _ in rows)
+    for label, value, source in rows:
+        io.line(f"{label.ljust(width)}  {value}  [{source}]")
+    for message in resolver.warnings:
+        io.warning(message)
+    if problem is not None:
+        io.error(str(problem))
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _crash_log(error: BaseException, secrets: Sequence[str]) -> str:
+    """Write the traceback (secrets masked) to the crash log; return where it went."""
+    from botmon_tui.crashlog import CrashLog
+
+    log = CrashLog(secrets=lambda: secrets)
+    if log.write(error, f"{PROG} {__version__} (command line)"):
+        return f"traceback in {log.path}"
+    return "could not write the log file"
+
+
+def _status_of(exc: Exception, io: Output) -> int:
+    """The exit status of an error a command raised (and its one line on stderr)."""
+    # Only modules already loaded can have raised these: importing them here costs nothing.
+    config = sys.modules.get("botmon_tui.config")
+    errors = sys.modules.get("botmon_tui.medplum.errors")
+    if isinstance(exc, UsageError) or (config is not None and isinstance(exc, config.ConfigError)):
+        io.error(str(exc))
+        return EXIT_USAGE
+    if errors is not None and isinstance(exc, errors.MedplumError):
+        io.error(str(exc))
+        return EXIT_SERVER
+    if isinstance(exc, BrokenPipeError):  # help or the demo server's banner into `| head`
+        silence_stdout(io.out)
+        return EXIT_OK
+    if isinstance(exc, OutputError):
+        io.error(str(exc))
+        silence_stdout(io.out)
+        return EXIT_OUTPUT
+    where = _crash_log(exc, io.secrets)
+    io.error(f"internal error ({type(exc).__name__}); {where}")
+    return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``botmon-tui``; return the exit status (never raises, never prints a traceback)."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+    io = Output.for_streams(sys.stdout, sys.stderr, os.environ)
+    try:
+        code = _run(argv, io)
+        io.flush()
+        return code
+    except KeyboardInterrupt:
+        with suppress(Exception):
+            io.flush()
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _status_of(exc, io)

@@ -1,0 +1,149 @@
+"""How every bot of the project is doing, for ``bots`` and ``status``: read with the bot list's
+project-wide queries (:class:`~botmon_tui.monitor.summary.ProjectMonitor`), never one per bot.
+
+``ProjectMonitor.load`` sends the bot list (one request per 1,000 bots), the project's newest
+1,000 runs (last run and outcome of every recently active bot) and the failed runs of the window
+(one request per 1,000). Bots with no run among those newest 1,000 are not looked up one by one
+(the TUI does that after its first paint): their last run is shown as older than the oldest run
+read (``>3h ago``), which is all a one-shot answer can say without a request per bot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botmon_tui.cli.output import Output
+from botmon_tui.cli.session import patiently
+from botmon_tui.cli.table import Cell
+from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import format_instant
+from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor
+from botmon_tui.textsafe import first_line
+
+__all__ = ["Project", "load_project"]
+
+
+@dataclass
+class Project:
+    statuses: list[BotStatus]
+    #: The server's time when the failures were asked for (the window ends here).
+    now: datetime
+    window: timedelta
+    #: Runs older than this were not read: a bot with no run seen last ran before it (None: the
+    #: whole history was read, so such a bot never ran).
+    horizon: datetime | None
+    invalid: int
+
+    @property
+    def since(self) -> datetime:
+        return self.now - self.window
+
+    @property
+    def failures_capped(self) -> bool:
+        """The failures query stopped at its page limit: the counts are lower bounds."""
+        return sum(s.recent_failures for s in self.statuses) >= MAX_FAILURE_PAGES * 1000
+
+    # ------------------------------------------------------------------ cells
+
+    def last_run(self, status: BotStatus) -> Cell:
+        if status.last_run is not None:
+            return Cell(relative_age(status.last_run, self.now))
+        if not status.bot.writes_audit_events:
+            return Cell("—")
+        if self.horizon is not None:
+            return Cell(">" + relative_age(self.horizon, self.now))
+        return Cell("never")
+
+    @staticmethod
+    def outcome(status: BotStatus) -> Cell:
+        info = status.last_outcome
+        return Cell(outcome_label(info), outcome_label(info, code=False), info.level if info else None)
+
+    @staticmethod
+    def failures(status: BotStatus) -> Cell:
+        count = status.recent_failures
+        return Cell(f"{count:,}", level="error" if count else None)
+
+    @staticmethod
+    def audit(status: BotStatus, *, short: bool = False) -> Cell:
+        """The audit settings (``resource · always``, ``⚠ log only · always``); ``short``: only the
+        trigger or the warning (``on-error``, ``⚠ never``), blank for the default ``always``."""
+        full, warn = audit_label(status.bot)
+        compact, _ = audit_label(status.bot, compact=True)
+        level = "warning" if warn else None
+        if short:
+            return Cell("" if not warn and compact == "always" else compact, level=level)
+        return Cell(full, compact, level)
+
+    @staticmethod
+    def name(status: BotStatus) -> Cell:
+        return Cell(first_line(status.bot.display_name, 100))
+
+    # ------------------------------------------------------------------ machine-readable
+
+    def record(self, status: BotStatus) -> dict[str, Any]:
+        """One bot for ``--json`` / ``--csv`` (server text as sent: JSON escapes it, CSV decides)."""
+        event = status.last_event
+        info = status.last_outcome
+        _, warn = audit_label(status.bot)
+        return {
+            "id": status.bot.id,
+            "name": status.bot.name,
+            "lastRun": format_instant(status.last_run) if status.last_run else None,
+            "lastOutcome": info.code if info else None,
+            "lastOutcomeText": info.display if info else None,
+            "lastEventId": event.id if event else None,
+            "failures": status.recent_failures,
+            "writesAuditEvents": status.bot.writes_audit_events,
+            # explain_no_events' machine-readable cause: "log-only" or "never".
+            "auditWarning": explain_no_events(status.bot).cause if warn else None,
+        }
+
+    def notes(self) -> list[str]:
+        """What the reader of a table should know about what was not read."""
+        lines: list[str] = []
+        silent = [s for s in self.statuses if not s.bot.writes_audit_events]
+        if silent:
+            lines.append(
+                f"⚠ {plural(len(silent), 'bot')} write{'s' if len(silent) == 1 else ''} no AuditEvents "
+                "(auditEventDestination without 'resource', or auditEventTrigger 'never'): their runs "
+                "and failures cannot be seen here"
+            )
+        if self.horizon is not None and any(s.last_event is None for s in self.statuses):
+            lines.append(
+                f"'>{relative_age(self.horizon, self.now)}': the last run is older than the project's "
+                f"newest 1,000 runs (read back to {format_instant(self.horizon)})"
+            )
+        if self.failures_capped:
+            most = MAX_FAILURE_PAGES * 1000
+            lines.append(f"failed runs are counted up to {most:,}: the counts are lower bounds")
+        return lines
+
+
+async def load_project(client: MedplumClient, io: Output, window: timedelta) -> Project:
+    """Every bot with its last run and its failed runs in ``window`` (by the server's clock)."""
+
+    def clock() -> datetime:
+        return client.server_now() or datetime.now(UTC)
+
+    monitor = ProjectMonitor(client, recent=window, clock=clock)
+    await patiently(io, monitor.load)
+    if monitor.invalid:
+        io.warning(f"{plural(monitor.invalid, 'entry', 'entries')} could not be read and were skipped")
+    return Project(
+        statuses=list(monitor.statuses.values()),
+        now=clock(),
+        window=window,
+        horizon=monitor.horizon,
+        invalid=monitor.invalid,
+    )
+
+
+def by_failure(statuses: Sequence[BotStatus]) -> list[BotStatus]:
+    """Bots that failed first (the newest failure first), then the others in name order."""
+    failing = sorted((s for s in statuses if s.failures), key=lambda s: s.failures[-1], reverse=True)
+    return failing + [s for s in statuses if not s.failures]

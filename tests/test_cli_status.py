@@ -1,0 +1,244 @@
+"""``botmon-tui status`` (exit 1 when a bot failed in the window) and ``botmon-tui bots``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cli_support import flags_for, one_error_line, run
+from demo_support import demo_fixture
+
+from botmon_tui.demo import DemoServer
+
+#: A quiet demo server whose generated history ended long ago (FIXED_NOW): no run is recent until
+#: a test adds one, so the window's answer is exact. One per test: tests add bots and runs.
+server = demo_fixture(scope="function", seed=11, history_days=1)
+
+
+@pytest.fixture
+def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return flags_for(server, monkeypatch)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_bot(server: DemoServer, name: str, **fields: Any) -> str:
+    return str(server.store.add_bot({"resourceType": "Bot", "name": name, **fields})["id"])
+
+
+# ------------------------------------------------------------------------------------------------
+# status: the exit status
+# ------------------------------------------------------------------------------------------------
+
+
+def test_status_is_0_then_1_after_a_failed_run(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    bot_id = add_bot(server, "nightly-sync")
+    server.store.add_event(bot_id, outcome="0", desc="ok", at=now() - timedelta(seconds=5))
+    code, out, err = run(capsys, "status", "--since", "30s", *connect)
+    assert code == 0, err
+    assert out.splitlines()[0] == f"✓ No bot failed in the last 30s ({len(server.store.bots)} bots)"
+    server.store.add_event(bot_id, outcome="4", desc="Error: the upstream said no", at=now())
+    code, out, err = run(capsys, "status", "--since", "30s", *connect)
+    assert code == 1, err
+    first, header, row, *_ = out.splitlines()
+    assert first == f"✗ 1 of {len(server.store.bots)} bots failed in the last 30s (1 failed run)"
+    assert header.split()[:4] == ["BOT", "LAST", "RUN", "LAST"]
+    assert row.startswith("nightly-sync") and "▲ Minor failure" in row
+
+
+def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    bot_id = add_bot(server, "flaky")
+    server.store.add_event(bot_id, outcome="8", desc="boom", at=now() - timedelta(minutes=20))
+    server.store.add_event(bot_id, outcome="0", desc="fine", at=now() - timedelta(minutes=1))
+    code, out, _ = run(capsys, "status", "--since", "1h", *connect)
+    assert code == 1
+    row = out.splitlines()[2]
+    assert row.startswith("flaky") and "✓ Success" in row and row.split()[-2] == "1"
+    # A failure older than the window does not count.
+    assert run(capsys, "status", "--since", "10m", *connect)[0] == 0
+
+
+def test_failing_bots_come_first_newest_failure_first(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    older, newer = add_bot(server, "zz-older-failure"), add_bot(server, "zz-newer-failure")
+    server.store.add_event(older, outcome="4", at=now() - timedelta(minutes=30))
+    server.store.add_event(older, outcome="4", at=now() - timedelta(minutes=29))
+    server.store.add_event(newer, outcome="12", at=now() - timedelta(minutes=2))
+    code, out, _ = run(capsys, "status", *connect)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("✗ 2 of ") and lines[0].endswith("failed in the last 1h (3 failed runs)")
+    assert lines[2].startswith("zz-newer-failure") and "✖ Major failure" in lines[2]
+    assert lines[3].startswith("zz-older-failure") and lines[3].split()[-2] == "2"
+
+
+def test_status_of_named_bots_only(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    failing, quiet = add_bot(server, "failing-one"), add_bot(server, "quiet-one")
+    server.store.add_event(failing, outcome="4", at=now())
+    server.store.add_event(quiet, outcome="0", at=now())
+    code, out, _ = run(capsys, "status", "--bot", "quiet-one", *connect)
+    assert code == 0
+    assert out.splitlines()[0] == "✓ No bot failed in the last 1h (1 bot)"
+    assert len(out.splitlines()) == 3  # verdict, header, one row
+    code, out, _ = run(capsys, "status", "--bot", quiet, "--bot", "failing-one", *connect)
+    assert code == 1 and out.splitlines()[0] == "✗ 1 of 2 bots failed in the last 1h (1 failed run)"
+    # --bot before the command works too.
+    assert run(capsys, "--bot", "failing-one", "status", *connect)[0] == 1
+
+
+def test_status_unknown_and_ambiguous_bots_are_exit_2(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    first, second = add_bot(server, "twin"), add_bot(server, "twin")
+    code, out, err = run(capsys, "status", "--bot", "twin", *connect)
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "2 bots are named 'twin'" in line and first in line and second in line
+    code, out, err = run(capsys, "status", "--bot", "Twin-Peaks", *connect)
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "no bot is named 'Twin-Peaks' or has that id" in line
+    assert "404" not in line and "Not found" not in line
+
+
+def test_silent_bots_are_flagged_never_counted(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    add_bot(server, "logs-only", auditEventDestination=["log"])
+    add_bot(server, "muted", auditEventTrigger="never")
+    code, out, _ = run(capsys, "status", "--bot", "logs-only", "--bot", "muted", *connect)
+    assert code == 0
+    rows = out.splitlines()[2:4]
+    assert "⚠ log only" in rows[0] and "⚠ never" in rows[1]
+    assert "⚠ 2 bots write no AuditEvents" in out
+
+
+def test_status_requests_do_not_grow_with_the_bots(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    """The same project-wide queries as the bot list: a token, the bots, the newest runs, the
+    failures of the window; 60 more bots (each with runs, some failing) change nothing."""
+
+    def requests_of_one_status() -> list[str]:
+        mark = len(server.requests)
+        run(capsys, "status", *connect)
+        return [path.split("?")[0] for _, path, _, _ in server.requests[mark:]]
+
+    before = requests_of_one_status()
+    assert before == ["/oauth2/token", "/fhir/R4/Bot", "/fhir/R4/AuditEvent", "/fhir/R4/AuditEvent"]
+    for number in range(60):
+        bot_id = add_bot(server, f"extra-{number:02d}")
+        server.store.add_event(bot_id, outcome="4" if number % 3 == 0 else "0", at=now())
+    assert requests_of_one_status() == before
+    assert requests_of_one_status() == before  # bots whose last run is old are not looked up either
+
+
+def test_status_json(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(server, "json-bot")
+    event = server.store.add_event(bot_id, outcome="4", at=now())
+    code, out, _ = run(capsys, "status", "--json", "--since", "2h", *connect)
+    assert code == 1
+    data = json.loads(out)
+    assert data["window"] == "2h" and data["failed"] is True
+    assert (data["failedBots"], data["failedRuns"]) == (1, 1)
+    assert datetime.fromisoformat(data["now"]) - datetime.fromisoformat(data["since"]) == timedelta(hours=2)
+    entry = data["bots"][0]
+    assert entry["id"] == bot_id and entry["name"] == "json-bot" and entry["failures"] == 1
+    assert (entry["lastOutcome"], entry["lastOutcomeText"]) == ("4", "Minor failure")
+    assert entry["lastEventId"] == event["id"] and entry["lastRun"] == event["meta"]["lastUpdated"]
+    assert entry["writesAuditEvents"] is True and entry["auditWarning"] is None
+    assert len(data["bots"]) == len(server.store.bots)
+
+
+def test_status_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(server, 'quote "and", comma')
+    add_bot(server, "silent", auditEventDestination=["log"])
+    server.store.add_event(bot_id, outcome="8", at=now())
+    code, out, _ = run(capsys, "status", "--csv", *connect)
+    assert code == 1
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert len(rows) == len(server.store.bots)
+    first = rows[0]
+    assert first["name"] == 'quote "and", comma' and first["id"] == bot_id
+    assert (first["failures"], first["lastOutcome"], first["writesAuditEvents"]) == ("1", "8", "true")
+    silent = next(row for row in rows if row["name"] == "silent")
+    assert (silent["writesAuditEvents"], silent["auditWarning"], silent["lastRun"]) == (
+        "false",
+        "log-only",
+        "",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# bots
+# ------------------------------------------------------------------------------------------------
+
+
+def test_bots_table_shows_how_each_bot_is_doing(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    add_bot(server, "logs-only", auditEventDestination=["log"])
+    busy = add_bot(server, "busy")
+    for minutes in (90, 60, 30):
+        server.store.add_event(busy, outcome="4", at=now() - timedelta(minutes=minutes))
+    server.store.add_event(busy, outcome="0", at=now() - timedelta(minutes=3, seconds=30))
+    server.store.add_event(busy, outcome="4", at=now() - timedelta(hours=30))  # older than 24 h
+    code, out, err = run(capsys, "bots", *connect)
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split() == ["NAME", "LAST", "RUN", "LAST", "OUTCOME", "FAILS", "24H", "AUDIT"]
+    table = rows[: len(server.store.bots)]
+    assert rows[len(table)] == f"{len(table)} bots"
+    busy_row = next(row for row in table if row.startswith("busy "))
+    assert busy_row.split()[1:6] == ["3m", "ago", "✓", "Success", "3"]
+    silent = next(row for row in table if row.startswith("logs-only"))
+    assert "⚠ log only" in silent and "—" in silent
+    quiet = [
+        b
+        for b in server.store.bots
+        if b.get("auditEventDestination") == ["log"] or b.get("auditEventTrigger") == "never"
+    ]
+    assert f"⚠ {len(quiet)} bots write no AuditEvents" in out
+
+
+def test_bots_json_is_the_resources_as_sent(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    mark = len(server.requests)
+    code, out, _ = run(capsys, "bots", "--json", *connect)
+    assert code == 0
+    assert json.loads(out) == server.store.bots or {b["id"] for b in json.loads(out)} == {
+        b["id"] for b in server.store.bots
+    }
+    # The bot list alone: no run is read for --json.
+    assert [p.split("?")[0] for _, p, _, _ in server.requests[mark:]] == ["/oauth2/token", "/fhir/R4/Bot"]
+
+
+def test_bots_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(server, "cron-bot", cronString="*/5 * * * *", runtimeVersion="vmcontext")
+    server.store.add_event(bot_id, outcome="4", at=now())
+    code, out, _ = run(capsys, "bots", "--csv", *connect)
+    assert code == 0
+    assert out.startswith("id,name,lastRun,lastOutcome,") and "\r\n" in out
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(out, newline=""))}
+    assert set(rows) == {b["id"] for b in server.store.bots}
+    row = rows[bot_id]
+    assert (row["failures24h"], row["lastOutcome"], row["schedule"]) == ("1", "4", "*/5 * * * *")
+    assert (row["runtimeVersion"], row["auditEventDestination"], row["auditEventTrigger"]) == (
+        "vmcontext",
+        "resource",
+        "always",
+    )
