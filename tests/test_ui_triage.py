@@ -3,14 +3,14 @@ history strip. Pilot at 80x24 and 120x40 against the demo backend over real HTTP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from demo_support import FIXED_NOW, demo_fixture
 from fault_support import screen_text
 from textual.widgets.data_table import ColumnKey
-from ui_support import FIXED, bot_id, demo_server, running
+from ui_support import bot_id, running
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import outcome_info
@@ -20,10 +20,7 @@ from botmon_tui.ui.widgets.bot_table import BotTable
 SIZES = [(80, 24), (120, 40)]
 
 
-@pytest.fixture
-def srv() -> Iterator[DemoServer]:
-    with demo_server() as server:
-        yield server
+srv = demo_fixture(scope="function")
 
 
 def rows_on_screen(text: str) -> list[str]:
@@ -38,7 +35,7 @@ async def test_failing_bots_come_first_marked_on_the_whole_row(
     srv: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
     target = bot_id(srv, "lab-results-router")
-    srv.store.add_event(target, outcome="8", desc="Error: HTTP 500", at=FIXED - timedelta(seconds=5))
+    srv.store.add_event(target, outcome="8", desc="Error: HTTP 500", at=FIXED_NOW - timedelta(seconds=5))
     async with running(srv, tmp_path, size) as (app, pilot):
         table = app.screen.query_one(BotTable)
         failing = [s for s in app.project.statuses.values() if s.failing_now]
@@ -73,7 +70,7 @@ async def test_history_strip_shows_the_newest_runs(
 ) -> None:
     target = bot_id(srv, "hl7-adt-ingest")
     for seconds, outcome in ((40, "0"), (30, "8"), (20, "4"), (10, "0")):
-        srv.store.add_event(target, outcome=outcome, desc="x", at=FIXED - timedelta(seconds=seconds))
+        srv.store.add_event(target, outcome=outcome, desc="x", at=FIXED_NOW - timedelta(seconds=seconds))
     async with running(srv, tmp_path, size) as (app, _pilot):
         table = app.screen.query_one(BotTable)
         width = table.columns[ColumnKey("history")].width
