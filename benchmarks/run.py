@@ -896,7 +896,7 @@ def table_cells(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """One tuple of texts per row, in the columns of ``HEAD``."""
     return [
         (
-            str(number),
+            str(r.get("number", number)),
             r["metric"],
             r["value_text"],
             r["baseline_text"],
@@ -926,7 +926,7 @@ def print_table(rows: list[dict[str, Any]]) -> str:
 
     lines = [line(HEAD), "+".join("-" * (w + 2) for w in widths), *map(line, body), ""]
     lines.append("Notes (values: median [min–max] of the runs):")
-    lines += [f"  {number}. {r['note']}" for number, r in enumerate(rows, 1) if r["note"]]
+    lines += [f"  {r.get('number', number)}. {r['note']}" for number, r in enumerate(rows, 1) if r["note"]]
     return "\n".join(lines)
 
 
@@ -945,8 +945,36 @@ def raw_startup(info: dict[str, Any], paths: list[str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+#: Rows measured by the idle CPU run (the other rows come from the session runs).
+IDLE_ROWS = {2, 14}
+#: Stands for the idle run's figures when ``--only`` leaves out its rows.
+NO_IDLE_RUN: dict[str, Any] = {
+    "polls": 0,
+    "requests": 0,
+    "searches": 0,
+    "other_requests": [],
+    "bytes": 0,
+    "interval_s": 1.0,
+    "window_s": 0.0,
+    "cpu_pct": 0.0,
+    "cpu_slices_pct": [0.0],
+}
+
+
+def parse_rows(text: str | None) -> set[int] | None:
+    """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}`` (``None``: every row)."""
+    if not text:
+        return None
+    rows: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        rows.update(range(int(first), int(last or first) + 1))
+    return rows
+
+
 def driver(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    only = parse_rows(args.only)
     host_cmd = [
         sys.executable,
         str(HERE / "demo_host.py"),
@@ -973,21 +1001,30 @@ def driver(args: argparse.Namespace) -> int:
             result = spawn_worker("session", info, args)
             runs.append(result)
             print(f"  run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
-        t = time.perf_counter()
-        cpu = spawn_worker("idle", info, args)
-        print(f"  idle CPU: {time.perf_counter() - t:.1f} s", flush=True)
+        if only is None or only & IDLE_ROWS:
+            t = time.perf_counter()
+            cpu = spawn_worker("idle", info, args)
+            print(f"  idle CPU: {time.perf_counter() - t:.1f} s", flush=True)
+        else:
+            cpu = NO_IDLE_RUN
     finally:
         if host.stdin:
             host.stdin.close()
         host.wait(timeout=30)
     total = time.perf_counter() - started
     rows = build_rows(runs, cpu, info)
+    for number, r in enumerate(rows, 1):
+        r["number"] = number
+    if only is not None:
+        rows = [r for r in rows if r["number"] in only]
     table = print_table(rows)
     print()
     print(table)
     failed = [r["metric"] for r in rows if r["pass"] is False]
     print()
     print(f"{sum(r['pass'] is True for r in rows)} PASS, {len(failed)} FAIL · total {total:.0f} s")
+    if only is not None:
+        return 1 if failed else 0  # (a partial table: results.json and results.md stay as they were)
     results = {
         "command": "python benchmarks/run.py",
         "total_s": total,
@@ -1010,6 +1047,12 @@ def main() -> int:
     parser.add_argument("--bots", type=int, default=1000, help="generated bots (default 1000)")
     parser.add_argument("--big-events", type=int, default=100_000, help="events of the big bot")
     parser.add_argument("--log-bytes", type=int, default=1024, help="typical log size of the big bot")
+    parser.add_argument(
+        "--only",
+        metavar="ROWS",
+        help="print only these rows, e.g. 7-12,16 (the idle run only for rows 2 and 14; "
+        "results.json and results.md are left as they are)",
+    )
     parser.add_argument("--worker", choices=["session", "idle"], help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args()

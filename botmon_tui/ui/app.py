@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -33,6 +34,7 @@ from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
+from botmon_tui.ui.textual_private import AppInternals, bindings_of
 
 __all__ = ["DEFAULT_THEME", "BotmonApp", "run_tui"]
 
@@ -67,7 +69,7 @@ HELP_NOTES = (
 )
 
 
-class BotmonApp(App[int]):
+class BotmonApp(AppInternals):
     CSS_PATH = "botmon.tcss"
     TITLE = "botmon-tui"
     COMMANDS = App.COMMANDS | {BotmonCommands}
@@ -234,11 +236,9 @@ class BotmonApp(App[int]):
         seen: set[str] = set()
         sections: list[Section] = []
 
-        def rows_for(node: object) -> list[tuple[str, str]]:
+        def rows_for(node: DOMNode) -> list[tuple[str, str]]:
             rows: list[tuple[str, str]] = []
-            bindings = getattr(node, "_bindings", None)
-            if bindings is None:
-                return rows
+            bindings = bindings_of(node)
             for key, group in bindings.key_to_bindings.items():
                 for binding in group:
                     if not binding.description or key in seen:
@@ -277,14 +277,13 @@ class BotmonApp(App[int]):
 
     # ------------------------------------------------------------------ crash safety
 
-    def _handle_exception(self, error: Exception) -> None:
+    def unhandled_error(self, error: Exception) -> bool:
         """A bug outside the workers: log it and leave cleanly with one line, never a traceback."""
         if self.is_headless:
-            super()._handle_exception(error)  # tests see the real exception
-            return
+            return False  # tests see the real exception
         summary = self.crash_log.record(error, "handling an event")
-        self._return_code = 1
         self.exit(1, return_code=1, message=Text(f"botmon-tui stopped: {summary}"))
+        return True
 
 
 def run_tui(

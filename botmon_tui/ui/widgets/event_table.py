@@ -121,21 +121,21 @@ class EventTable(KeyedTable):
 
     def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
         row_id = str(row_key.value)
-        if row_id not in self._events or row_key not in self._data:
+        if row_id not in self._events or row_key not in self.stored_cells:
             return None
-        index = self._column_locations.get(column_key)
+        index = self.column_index.get(column_key)
         return None if index is None else self.built_cells(row_id)[index]
 
     def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
         key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
         column = column_key if isinstance(column_key, ColumnKey) else ColumnKey(column_key)
-        if key not in self._data:
+        if key not in self.stored_cells:
             raise CellDoesNotExist(f"No cell exists for row_key={row_key!r}, column_key={column_key!r}.")
         return self.cell_at(key, column)
 
     def get_row(self, row_key: RowKey | str) -> list[Any]:
         key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
-        if key not in self._data:
+        if key not in self.stored_cells:
             raise RowDoesNotExist(f"Row key {row_key!r} is not valid.")
         return list(self.built_cells(str(key.value)))
 

@@ -13,6 +13,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from botmon_tui.ui.textual_private import footer_bindings_ready, set_footer_bindings_ready
+
 __all__ = ["KeyFooter"]
 
 #: Bindings changes within this many seconds make one recompose.
@@ -63,12 +65,12 @@ class KeyFooter(Footer):
         return (keys, self.compact, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE)
 
     def compose(self) -> ComposeResult:
-        if self._bindings_ready:
+        if footer_bindings_ready(self):
             self._shown = self._what_to_show()
         yield from super().compose()
 
     def bindings_changed(self, screen: Screen[object]) -> None:
-        self._bindings_ready = True
+        set_footer_bindings_ready(self)
         if not screen.app.app_focus:
             return
         if self._held:

@@ -1,12 +1,13 @@
 """A DataTable whose rows are keyed by a resource id: diff updates, keyed sorting, fitted columns.
 
-Textual's DataTable (8.2.8, see DESIGN.md) keeps the cursor *index* across ``sort()`` and has no
-insert-at-position, ``clear()`` loses the cursor and ``remove_row`` is O(n). So this table:
+Textual's DataTable (8.2.8) keeps the cursor *index* across ``sort()`` and has no insert-at-position,
+``clear()`` loses the cursor and ``remove_row`` is O(n) (docs/architecture.md, "Why the table is
+custom"). So this table, through the private DataTable state that ``textual_private`` opens:
 
 * keeps the displayed order itself (a list of ids, always sorted by the current column): new
   rows are merged into it in one O(rows) pass, a sort is one ``sorted()`` on precomputed keys,
   and DataTable's index map and order caches are rebuilt once from it (DataTable's own
-  ``sort()`` and cache rebuilds cost ~140 ms at 10,000 rows);
+  ``sort()`` and cache rebuilds are the baseline of benchmark rows 9-12);
 * shows the top of a new order: after a sort the cursor is on the first row and the view at
   the top (what a k9s or htop user expects: the sorted extreme, not the row selected before);
 * keeps the view still when rows arrive (polls): the cursor stays on its row, and when rows
@@ -32,15 +33,14 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
 from textual import events
-from textual._two_way_dict import TwoWayDict
-from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, ColumnKey, DuplicateKey, Row, RowKey
+from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
+from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 
 __all__ = ["ColumnSpec", "KeyedTable"]
@@ -153,7 +153,7 @@ class LineOffsets(Sequence[tuple[RowKey, int]]):
         self.keys = []
 
 
-class KeyedTable(DataTable[Any]):
+class KeyedTable(DataTableInternals):
     """Rows keyed by id; see the module docstring."""
 
     SPECS: ClassVar[tuple[ColumnSpec, ...]] = ()
@@ -198,8 +198,8 @@ class KeyedTable(DataTable[Any]):
         #: The displayed rows, as DataTable's order cache wants them.
         self._ordered_rows: list[Row] = []
         # Rendered cells kept for repaints: a few screens' worth (DataTable keeps 10,000).
-        self._cell_render_cache = LRUCache(CELL_RENDER_CACHE)
-        #: Renders of one-line cells by row, position and width (see ``_render_cell``).
+        self.cell_render_cache = LRUCache(CELL_RENDER_CACHE)
+        #: Renders of one-line cells by row, position and width (see ``render_cell_lines``).
         self._line_cells: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(CELL_RENDER_CACHE)
 
     # ------------------------------------------------------------------ columns
@@ -229,35 +229,24 @@ class KeyedTable(DataTable[Any]):
                 continue
             column.width = max(spec.min_width, rest) if spec.flex else fixed[spec.key]
             column.auto_width = False
-        self._require_update_dimensions = True
+        self.redimension()
         self._touch()
         self._relabel()
 
     def _touch(self) -> None:
         """Invalidate every cache keyed on the update counter (O(rows) to rebuild) and repaint."""
-        self._bump()
+        self.invalidate_order()
         self.refresh()
-
-    def _bump(self) -> None:
-        """A new update count. DataTable's render caches are keyed on it: drop their entries now
-        rather than leave dead renders for the LRU to push out. (The cell cache of one-line cells
-        is keyed on the row's position instead, see ``_render_cell``: it stays.)"""
-        self._update_count += 1
-        self._row_renderable_cache.clear()
-        self._row_render_cache.clear()
-        self._line_cache.clear()
 
     def _repaint(self) -> None:
         """Re-render the visible cells (ages, labels) without touching the row order caches.
 
-        Bumping the update counter would make DataTable rebuild its row order and line offsets,
-        O(rows) each (~80 ms at 10,000 rows); clearing the render caches costs only a repaint.
+        A new update count would make DataTable rebuild its row order and line offsets, O(rows)
+        each; clearing the render caches costs only a repaint.
         """
-        self._row_renderable_cache.clear()
-        self._row_render_cache.clear()
-        self._cell_render_cache.clear()
+        self.drop_row_renders()
+        self.cell_render_cache.clear()
         self._line_cells.clear()
-        self._line_cache.clear()
         self.refresh()
 
     def _relabel(self) -> None:
@@ -282,34 +271,27 @@ class KeyedTable(DataTable[Any]):
     def _repaint_column(self, key: str) -> None:
         """Re-render one column's visible cells (e.g. ages); other cells come from the cache."""
         column_key = ColumnKey(key)
-        for cache in (self._cell_render_cache, self._line_cells):
+        for cache in (self.cell_render_cache, self._line_cells):
             for cache_key in [k for k in cache.keys() if k[1] == column_key]:  # noqa: SIM118 (no __iter__)
                 cache.discard(cache_key)
-        self._row_render_cache.clear()
-        self._line_cache.clear()
+        self.drop_line_renders()
         self.refresh()
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> SegmentLines:
-        """DataTable's cell render, with a direct path for a one-line text cell.
+    def render_cell_lines(
+        self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool, hover: bool
+    ) -> SegmentLines | None:
+        """A direct path for a one-line text cell (``None``: DataTable renders it).
 
         DataTable renders every cell through Rich's generic pipeline (``Padding`` in ``Styled`` in
-        ``render_lines``): ~0.4 ms a cell, ~30 ms to repaint the rows a merge or a sort brings on
-        screen. For a one-line ``Text`` (all our cells) the same segments are built directly:
-        the text truncated as ``Text.wrap`` does with ``no_wrap``, padded, then styled as
-        ``Styled`` does. Anything else takes DataTable's own path.
+        ``render_lines``), the largest part of repainting the rows a merge or a sort brings on
+        screen (benchmark rows 7 and 9-12). For a one-line ``Text`` (all our cells) the same
+        segments are built directly: the text truncated as ``Text.wrap`` does with ``no_wrap``,
+        padded, then styled as ``Styled`` does.
         """
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
+        row_key = self.row_index.get_key(row_index) if row_index >= 0 else None
+        column_key = self.column_index.get_key(column_index) if column_index >= 0 else None
         if row_key is None or column_key is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            return None
         # Keyed on the row's position and the width, not on DataTable's update count: a row
         # that stays where it is (rows added below it, or above the screen) is not rendered again.
         # Changed cells are dropped from the cache where they change (``_update_cells``).
@@ -321,8 +303,7 @@ class KeyedTable(DataTable[Any]):
             base_style,
             cursor,
             hover,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
+            *self.cell_render_state,
         )
         cached = self._line_cells.get(cache_key)
         if cached is not None:
@@ -332,18 +313,10 @@ class KeyedTable(DataTable[Any]):
         if row is not None and row.height == 1 and not row.auto_height:
             text = self._one_line_text(self.cell_for(row_key, row_index, column_index))
         if text is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            return None
         base_style += Style.from_meta({"row": row_index, "column": column_index})
-        component_style, post_style = self._get_styles_to_render_cell(
-            False,
-            False,
-            row_index < self.fixed_rows or column_index < self.fixed_columns,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+        component_style, post_style = self.cell_styles(
+            fixed=row_index < self.fixed_rows or column_index < self.fixed_columns, hover=hover, cursor=cursor
         )
         console = self.app.console
         pad = self.cell_padding
@@ -361,7 +334,7 @@ class KeyedTable(DataTable[Any]):
         if length < inner:
             segments.append(Segment(" " * (inner - length), null))
         elif length > inner:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            return None
         if pad:
             segments = [Segment(" " * pad, null), *segments, Segment(" " * pad, null)]
         # Styled(pre_style=base + component, post_style=post), as Segment.apply_style does.
@@ -399,7 +372,7 @@ class KeyedTable(DataTable[Any]):
         bottom = min(self.row_count, top + max(1, self.size.height))
         ids = []
         for index in range(top, bottom):
-            key = self._row_locations.get_key(index)
+            key = self.row_index.get_key(index)
             if key is not None and key.value is not None:
                 ids.append(key.value)
         return ids
@@ -575,17 +548,23 @@ class KeyedTable(DataTable[Any]):
         if new or gone or hidden or moved or updated:
             self._install_order(order, (head, tail, cut) if at_ends else None)
             self._restore(selected, *view)
-            if was_empty and order and self.show_cursor and self.cursor_type != "none":
-                self._highlight_cursor()  # as add_row does for a table's first row
+            if was_empty and order and self.show_cursor and self.cursor_type == "row":
+                # As add_row does for a table's first row: the cursor's row is highlighted, and said.
+                row = self.cursor_row
+                key = self.row_index.get_key(row)
+                if key is not None:
+                    self.refresh_row(row)
+                    self.post_message(DataTable.RowHighlighted(self, row, key))
 
     def _insert(self, row_id: str, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
         """Add a one-line row without ``add_row``: no per-row cursor check and index update (the
         order is installed once per batch), and no measuring of its cells on idle (the columns
-        have fixed widths): restoring 10,000 rows after a filter took 2.4 s through ``add_row``."""
+        have fixed widths): ``add_row`` made restoring 10,000 rows after a filter freeze for
+        seconds (benchmark row 16 measures the baseline's ``add_rows``)."""
         key = RowKey(row_id)
         if key in self.rows:
             raise DuplicateKey(f"The row key {row_id!r} already exists.")
-        self._data[key] = self._row_cells(cells, column_keys)
+        self.stored_cells[key] = self._row_cells(cells, column_keys)
         self.rows[key] = Row(key, 1)
         self._row_keys[row_id] = key
 
@@ -595,59 +574,56 @@ class KeyedTable(DataTable[Any]):
 
     def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
         """Store a shown row's new cells (``apply_rows`` then drops their cached renders)."""
-        row = self._data[key]
+        row = self.stored_cells[key]
         for column_key, cell in zip(column_keys, cells, strict=False):
             row[column_key] = cell
 
     def _forget_renders(self, keys: set[RowKey]) -> None:
         """Drop the cached renders of the rows whose cells changed: one pass over each cache for
-        the whole batch (a pass per row cost ~0.3 ms each: 1,000 updated rows froze ~0.35 s)."""
-        for cache in (self._cell_render_cache, self._line_cells):
+        the whole batch (a pass per row froze the screen for a third of a second at 1,000 rows)."""
+        for cache in (self.cell_render_cache, self._line_cells):
             for cache_key in [k for k in cache.keys() if k[0] in keys]:  # noqa: SIM118 (no __iter__)
                 cache.discard(cache_key)
 
     def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
         """What a body cell renders (DataTable's stored cell; a subclass may build it when painted)."""
-        return self._get_row_renderables(row_index).cells[column_index]
+        return self.stored_renderable(row_index, column_index)
 
     def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
         """The cell object of a shown row (see :meth:`cell_for`)."""
-        return self._data.get(row_key, {}).get(column_key)
+        return self.stored_cells.get(row_key, {}).get(column_key)
 
     def _set_aside(self, ids: set[str]) -> None:
         """Take rows out of the table but keep them (key, row and cells) to show them again."""
         for row_id in ids:
             key = self._row_keys.pop(row_id)
-            self._stash[row_id] = (key, self.rows.pop(key), self._data.pop(key))
-            self._new_rows.discard(key)
+            self._stash[row_id] = (key, self.rows.pop(key), self.stored_cells.pop(key))
+            self.forget_row_marks(key)
 
     def _bring_back(self, row_id: str) -> None:
         key, row, cells = self._stash.pop(row_id)
         self.rows[key] = row
-        self._data[key] = cells
+        self.stored_cells[key] = cells
         self._row_keys[row_id] = key
 
     def _drop(self, ids: set[str]) -> None:
         """Forget rows without DataTable's ``remove_row`` (which rebuilds its index map per row)."""
         for row_id in ids:
             key = self._row_keys.pop(row_id)
-            cells = self._data.pop(key, None)
+            cells = self.stored_cells.pop(key, None)
             self.rows.pop(key, None)
-            self._new_rows.discard(key)
-            if cells:
-                for column_key in cells:
-                    self._updated_cells.discard(CellKey(key, column_key))
+            self.forget_row_marks(key, cells or ())
 
     def _install_order(self, order: list[str], ends: tuple[list[str], list[str], int] | None = None) -> None:
         """Make ``order`` the displayed order: one index map, and DataTable's order caches pre-filled.
 
         DataTable would otherwise rebuild its ordered row list and line offsets in Python loops
-        calling helpers per row (~50 ms at 10,000 rows) after every change; all rows are one line.
+        calling helpers per row after every change (benchmark rows 7-12); all rows are one line.
         ``ends``: the change only put ids on top, put ids below and cut rows from the bottom
         (``head, tail, cut``): the lists are spliced instead of rebuilt.
         """
         row_keys, rows = self._row_keys, self.rows
-        index = self._row_locations
+        index = self.row_index
         if ends is not None and isinstance(index, RowIndex) and len(index) == len(self._ordered_rows):
             head_ids, tail_ids, cut = ends
             head = [row_keys[row_id] for row_id in head_ids]
@@ -662,36 +638,30 @@ class KeyedTable(DataTable[Any]):
         else:
             # (map/zip: these loops run in C.)
             keys = list(map(row_keys.__getitem__, order))
-            self._row_locations = RowIndex(keys)
+            self.row_index = RowIndex(keys)
             self._ordered_rows = list(map(rows.__getitem__, keys))
         self._order = order
-        self._bump()
-        self._ordered_row_cache[(len(keys), self._update_count)] = self._ordered_rows
+        self.invalidate_order()
         # Every row is one line high (rows are only added by ``_insert``).
-        self._offset_cache[self._update_count] = LineOffsets(keys)  # type: ignore[arg-type]
+        self.install_order_caches(self._ordered_rows, LineOffsets(keys))
         # The scrollable size now, not on idle: a scroll made right after is not clamped to the
         # old size, and the table paints once. (Setting it updates the scrollbars; no layout of
         # the screen, which would also wrap the pane's whole output again to measure it.)
         width = sum(column.get_render_width(self) for column in self.columns.values())
         header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width + self._row_label_column_width, len(keys) + header)
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self._clamp_cursor_coordinate(self.cursor_coordinate)
+        # (Rows have no labels: no label column.)
+        self.virtual_size = Size(width, len(keys) + header)
+        self.redimension()
+        # The cursor back within the rows (move_cursor clamps it).
+        self.move_cursor(row=self.cursor_row, animate=False, scroll=False)
         self.refresh()
         self.check_idle()
-
-    def replace_all(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Make the table hold exactly ``rows`` (by id), as a diff: rows already shown stay."""
-        wanted = {row_id for row_id, _ in rows}
-        removals = [row_id for row_id in self._row_keys if row_id not in wanted]
-        upserts = [(row_id, cells) for row_id, cells in rows if row_id not in self._row_keys]
-        self.apply_rows(upserts, removals)
 
     def _restore(self, selected: str | None, old_cursor: int, old_scroll: int) -> None:
         """Put the cursor back on ``selected`` and keep it where it was on screen."""
         if selected is None or selected not in self._row_keys:
             return
-        new_cursor = self._row_locations.get(self._row_keys[selected])
+        new_cursor = self.row_index.get(self._row_keys[selected])
         if new_cursor is None:
             return
         if new_cursor != self.cursor_row:
@@ -710,7 +680,7 @@ class KeyedTable(DataTable[Any]):
 
     def select_id(self, row_id: str) -> bool:
         key = self._row_keys.get(row_id)
-        index = self._row_locations.get(key) if key is not None else None
+        index = self.row_index.get(key) if key is not None else None
         if index is None:
             return False
         self.move_cursor(row=index, animate=False)
