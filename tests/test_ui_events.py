@@ -4,11 +4,12 @@ output, copy, and the runs-over-time strip."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_support import demo_fixture
+from demo_support import FIXED_NOW, demo_fixture
 from textual.pilot import Pilot
 from ui_support import bot_id, on_screen, running, settle
 
@@ -89,3 +90,79 @@ async def test_a_run_that_cannot_be_found_is_said_and_the_paging_is_bounded(
         # The first row stays selected; nothing else moved.
         assert table.cursor_row == 0 and table.selected_id == table.ids_in_order()[0]
         assert screen.select_event is None and not screen.loading_older
+
+
+# ---------------------------------------------------------------------------- failures only
+
+
+def _failures(srv: DemoServer, bot: str) -> list[str]:
+    return [e["id"] for e in srv.store.events_for(bot) if e.get("outcome") in ("4", "8", "12")]
+
+
+def _event_requests(srv: DemoServer, since: int) -> list[str]:
+    return [r.path for r in srv.requests[since:] if "/AuditEvent" in r.path]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_f_shows_failures_only_fetched_polled_and_paged_on_the_server(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "hl7-adt-ingest")  # 1,584 runs, 74 failed
+    failed = _failures(srv, target)
+    async with running(srv, tmp_path, size, bot_id=target, first_page=50) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        table = screen.query_one(EventTable)
+        assert not on_screen(app, "failures only")
+        before = len(srv.requests)
+        await pilot.press("f")
+        await settle(pilot)
+        # One request, filtered by the server: the newest 50 failures, not a page with the rest hidden.
+        (request,) = _event_requests(srv, before)
+        assert "outcome=4%2C8%2C12" in request or "outcome=4,8,12" in request
+        assert table.ids_in_order() == failed[:50]
+        assert table.cursor_row == 0 and screen.query_one(OutcomePane).event_id == failed[0]
+        assert on_screen(app, "✗ failures only") and on_screen(app, "50 failed runs")
+        # Polling in that mode: one request, with the outcome filter; a success does not show.
+        ok = srv.store.add_event(target, outcome="0", desc="fine", at=FIXED_NOW + timedelta(seconds=1))
+        bad = srv.store.add_event(target, outcome="12", desc="Error: boom", at=FIXED_NOW + timedelta(seconds=2))
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        (request,) = _event_requests(srv, before)
+        assert "outcome=4%2C8%2C12" in request or "outcome=4,8,12" in request
+        assert table.ids_in_order()[0] == bad["id"] and not table.has_id(ok["id"])
+        # Paging older in that mode: the rest of the failures, and no more.
+        before = len(srv.requests)
+        await pilot.press("o")
+        await settle(pilot)
+        assert all("outcome=4" in path for path in _event_requests(srv, before))
+        assert table.ids_in_order() == [bad["id"], *failed]
+        assert not screen.feed.has_older and on_screen(app, "75 failed runs")
+        # f again: every run, newest first; the header no longer says it.
+        await pilot.press("f")
+        await settle(pilot)
+        assert table.ids_in_order()[:2] == [bad["id"], ok["id"]] and table.row_count == 50
+        assert {table.event(i).outcome for i in table.ids_in_order()} >= {"0", "12"}  # type: ignore[union-attr]
+        assert not on_screen(app, "failures only") and on_screen(app, "50 events")
+
+
+async def test_failures_only_for_a_bot_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "daily-claims-export")) as (app, pilot):
+        await pilot.press("f")
+        await settle(pilot)
+        assert on_screen(app, "No failed run of this bot")
+        await pilot.press("f")
+        await settle(pilot)
+        assert app.screen.query_one(EventTable).row_count == 5
+
+
+async def test_a_failed_switch_keeps_the_rows_and_says_why(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        srv.faults.add(status=503, path_contains="outcome=")
+        await pilot.press("f")
+        await settle(pilot)
+        assert not screen.failures_only and screen.query_one(EventTable).row_count == 100
+        assert "Could not load failed runs" in notes(app)

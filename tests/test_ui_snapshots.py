@@ -61,6 +61,18 @@ def test_event_tab_in_a_light_theme_120x40(snap_compare: Any, srv: DemoServer, t
     assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
 
 
+def test_event_tab_failures_only_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    """``f``: only failed runs, fetched with outcome=4,8,12; the heading says the mode is on."""
+    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_banner_log_only_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
     app = make_app(srv, tmp_path, bot_id=bot_id(srv, "appointment-reminders"))
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

@@ -9,11 +9,12 @@ import pytest
 from demo_support import demo_fixture
 from rich.color import ColorSystem
 from rich.style import Style
+from textual.color import Color
 from textual.theme import BUILTIN_THEMES
 from ui_support import bot_id, running, settle, status
 
 from botmon_tui.demo import DemoServer
-from botmon_tui.ui.formatting import theme_palette, theme_variables
+from botmon_tui.ui.formatting import MIN_CONTRAST, contrast, theme_palette, theme_variables
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
@@ -45,13 +46,19 @@ def test_failures_are_red_on_16_and_8_colour_terminals(name: str) -> None:
     assert _standard(palette.level("warning")) == YELLOW
     assert _standard(palette.level("success")) == GREEN
     assert _standard(palette.fail) == RED and _standard(palette.ok) == GREEN
-    # In truecolor, the theme's own colours.
+    # In truecolor, the theme's own colours, legible on its background.
     full = theme_palette(theme_variables(name))
     variables = theme_variables(name)
-    assert full.level("error").color is not None
     assert full.level("critical").bgcolor is not None
-    if not name.startswith("ansi"):
-        assert full.level("error").color.triplet.hex.upper() == variables["text-error"].upper()[:7]  # type: ignore[union-attr]
+    if name.startswith("ansi"):
+        return
+    background = Color.parse(variables["background"])
+    for level in ("success", "warning", "error"):
+        colour = full.level(level).color
+        assert colour is not None and colour.triplet is not None
+        choices = (variables[level].upper()[:7], variables[f"text-{level}"].upper()[:7])
+        assert colour.triplet.hex.upper() in choices
+        assert contrast(Color(*colour.triplet), background) >= MIN_CONTRAST, (level, colour)
 
 
 def test_no_color_keeps_weight_not_colour() -> None:

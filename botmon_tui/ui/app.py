@@ -53,6 +53,7 @@ LONG_HELP = {
     "events.filter": "Filter events by id, outcome or output text",
     "events.times": "Last Updated: toggle absolute times / relative ages",
     "events.older": "Load the next page of older events (also at the bottom of the table, newest first)",
+    "events.failures": "Failures only (outcome 4, 8, 12, asked for from the server) / every run",
     "events.focus_pane": "Focus the Outcome Desc pane / the table",
     "events.read_output": "Focus the Outcome Desc pane to scroll the output",
     "poll.refresh": "Refresh now",

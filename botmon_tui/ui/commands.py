@@ -84,6 +84,7 @@ class BotmonCommands(Provider):
             actions[0:0] = [
                 ("Back to the bot list", "(esc)", partial(run, "back")),
                 ("Load older events", "The next older page (o)", partial(run, "load_older")),
+                ("Failures only / all runs", "Outcome 4, 8, 12 (f)", partial(run, "toggle_failures")),
                 ("Toggle absolute / relative times", "Last Updated column (t)", partial(run, "toggle_times")),
             ]
             for spec in screen.table.SPECS:

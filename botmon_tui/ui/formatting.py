@@ -2,10 +2,11 @@
 
 Everything here returns ``rich.text.Text`` built from sanitized strings (never markup), so a
 cell or a Static can show it as it is. Colours come from the Textual theme (:class:`Palette`,
-built from the theme's ``$text-success`` / ``$text-warning`` / ``$text-error`` / ``$text-accent``
-variables, the text-legible forms of ``$success``, ``$warning``, ``$error`` and ``$accent``), so
-every theme of the command palette colours outcomes, and the symbol makes each outcome readable
-without colour (``NO_COLOR``, monochrome terminals, screen readers of SVG screenshots).
+built from the theme's ``$success``, ``$warning``, ``$error`` and ``$accent``, or their
+``$text-*`` forms where the colour itself would not read on the theme's background, as green
+on a light grey), so every theme of the command palette colours outcomes, and the symbol makes
+each outcome readable without colour (``NO_COLOR``, monochrome terminals, screen readers of
+SVG screenshots).
 """
 
 from __future__ import annotations
@@ -146,6 +147,24 @@ def _palette(
     )
 
 
+#: Least contrast (WCAG ratio) of an outcome's colour on the background; bold text reads from 3.
+MIN_CONTRAST = 3.0
+
+
+def _luminance(colour: Color) -> float:
+    def linear(value: int) -> float:
+        v = value / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(colour.r) + 0.7152 * linear(colour.g) + 0.0722 * linear(colour.b)
+
+
+def contrast(foreground: Color, background: Color) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def theme_palette(
     variables: Mapping[str, str], *, color_system: str | None = "truecolor", mono: bool = False
 ) -> Palette:
@@ -176,8 +195,14 @@ def theme_palette(
                 continue
         return Color.parse("magenta")
 
-    def rich(*names: str) -> RichColor:
-        return colour(*names).rich_color
+    background = colour("background")
+
+    def rich(name: str) -> RichColor:
+        """``$name`` where it reads on the background, else the theme's ``$text-name``."""
+        base = colour(name)
+        if base.ansi is None and background.ansi is None and contrast(base, background) < MIN_CONTRAST:
+            return colour(f"text-{name}", name).rich_color
+        return base.rich_color
 
     error = colour("error")
     found = colour("warning")
@@ -186,14 +211,14 @@ def theme_palette(
     on_error = RichColor.parse("bright_white") if ansi_theme else error.get_contrast_text(1.0).rich_color
     on_match = RichColor.parse("black") if ansi_theme else found.get_contrast_text(1.0).rich_color
     return _palette(
-        success=rich("text-success", "success"),
-        warning=rich("text-warning", "warning"),
-        error=rich("text-error", "error"),
+        success=rich("success"),
+        warning=rich("warning"),
+        error=rich("error"),
         error_background=error.rich_color,
         on_error=on_error,
-        accent=rich("text-accent", "accent"),
-        note=rich("text-primary", "primary"),
-        unknown=rich("text-secondary", "secondary"),
+        accent=rich("accent"),
+        note=rich("primary"),
+        unknown=rich("secondary"),
         match_background=found.rich_color,
         on_match=on_match,
     )

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 from botmon_tui.formatting import explain_no_events
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
-from botmon_tui.medplum.models import Bot
+from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import BOLD, DIM, audit_text
@@ -56,20 +56,28 @@ class EventScreen(PollingScreen):
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
         *sort_bindings("events", EventTable.SPECS),
+        Binding("f", "toggle_failures", "Failures", id="events.failures"),
         Binding("t", "toggle_times", "Times", id="events.times"),
         *PollingScreen.POLL_BINDINGS,
         Binding("o", "load_older", "Older events", show=False, id="events.older"),
         Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
     ]
 
-    def __init__(self, bot_id: str, bot: Bot | None = None, *, select_event: str | None = None) -> None:
+    def __init__(
+        self,
+        bot_id: str,
+        bot: Bot | None = None,
+        *,
+        select_event: str | None = None,
+        failures_only: bool = False,
+    ) -> None:
         """``select_event``: the id of a run to select once loaded (paging older, bounded, if it
-        is not among the newest)."""
+        is not among the newest). ``failures_only``: open in the failures-only mode (``f``)."""
         super().__init__()
         app = self.botmon
         self.bot_id = bot_id
         self.select_event = select_event
-        self.feed = EventFeed(app.client, bot_id, window=app.event_window, first_page=app.first_page)
+        self.feed = self._new_feed(failures_only)
         self.feed.bot = bot
         # The first page is asked for now, before the screen is built (see EventFeed.prefetch).
         self.feed.prefetch()
@@ -80,6 +88,20 @@ class EventScreen(PollingScreen):
         self._bot_read_at = app.monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
         self._pane_timer: Timer | None = None
+        #: ``f`` was pressed and the other mode's first page is on its way.
+        self.switching = False
+
+    def _new_feed(self, failures_only: bool) -> EventFeed:
+        app = self.botmon
+        outcomes = FAILURE_CODES if failures_only else ()
+        return EventFeed(
+            app.client, self.bot_id, window=app.event_window, first_page=app.first_page, outcomes=outcomes
+        )
+
+    @property
+    def failures_only(self) -> bool:
+        """Only failed runs (outcome 4, 8, 12), asked for as such from the server."""
+        return self.feed.failures_only
 
     def compose(self) -> ComposeResult:
         app = self.botmon
@@ -201,8 +223,10 @@ class EventScreen(PollingScreen):
         feed = self.feed
         if not feed.loaded:
             return []
-        parts = [f"{len(feed)} events"]
-        if self.loading_older:
+        parts = [f"{len(feed)} failed runs" if self.failures_only else f"{len(feed)} events"]
+        if self.switching:
+            parts.append("loading all runs…" if self.failures_only else "loading failures…")
+        elif self.loading_older:
             parts.append("loading older…")
         elif feed.has_older and not feed.at_limit:
             parts.append("o: older")
@@ -233,6 +257,9 @@ class EventScreen(PollingScreen):
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
+            if self.failures_only:
+                text.append("✗ failures only", self.palette.fail)
+                text.append(" (f: all runs) · ", DIM)
             text.append("runtime ", DIM)
             text.append(clip(bot.runtimeVersion) or "—")
             text.append(" · cron ", DIM)
@@ -259,6 +286,11 @@ class EventScreen(PollingScreen):
             banner.show_error(message)
         elif not feed.loaded or feed.bot is None:
             show = False
+        elif len(feed) == 0 and self.failures_only:
+            banner.show_empty(
+                "No failed run of this bot (outcome 4, 8 or 12).",
+                "Its AuditEvents hold only successful runs: press f to show every run.",
+            )
         elif len(feed) == 0:
             banner.show_reason(
                 explain_no_events(feed.bot), app_link(self.botmon.app_base, "Bot", clip(feed.bot.id))
@@ -343,6 +375,45 @@ class EventScreen(PollingScreen):
             self.table.focus()
             return
         self.app.pop_screen()
+
+    def action_toggle_failures(self) -> None:
+        """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""
+        if self.switching or not self.feed.loaded:
+            return
+        self.switching = True
+        self.update_status()
+        self.run_worker(self._switch_feed(not self.failures_only), group="mode", exit_on_error=False)
+
+    async def _switch_feed(self, failures_only: bool) -> None:
+        """Load the other mode's first page, then show it (the rows both modes hold stay as they
+        are); until it is here, and if it fails, the current rows stay on screen."""
+        feed = self._new_feed(failures_only)
+        feed.bot = self.feed.bot
+        try:
+            async with self._lock:
+                await feed.load_initial()
+                await asyncio.sleep(0)
+                old, self.feed = self.feed, feed
+                old.close()
+                table = self.table
+                held = set(table.held_ids())
+                table.merge(
+                    [e for e in feed.events if e.id not in held and self.matches(e)],
+                    [row_id for row_id in held if row_id not in feed],
+                )
+                table.show_top()
+                self.update_heading()
+                self.update_banner()
+                self.update_pane()
+        except MedplumError as error:
+            what = "failed runs" if failures_only else "all runs"
+            self.notify(f"Could not load {what}: {error}", severity="warning", markup=False)
+        except Exception as error:
+            message = self.botmon.crash_log.record(error, "switching failures only / all runs")
+            self.notify(message, severity="error", markup=False)
+        finally:
+            self.switching = False
+            self.update_status()
 
     def action_toggle_times(self) -> None:
         absolute = self.table.toggle_absolute()

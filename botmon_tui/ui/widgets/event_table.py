@@ -162,6 +162,10 @@ class EventTable(KeyedTable):
 
     # ------------------------------------------------------------------ updates
 
+    def held_ids(self) -> list[str]:
+        """Every event the table holds: shown, and hidden by a filter."""
+        return list(self._events)
+
     def event(self, event_id: str | None) -> FeedEvent | None:
         return self._events.get(event_id) if event_id else None
 
