@@ -125,7 +125,9 @@ async def test_f_shows_failures_only_fetched_polled_and_paged_on_the_server(
         assert on_screen(app, "✗ failures only") and on_screen(app, "50 failed runs")
         # Polling in that mode: one request, with the outcome filter; a success does not show.
         ok = srv.store.add_event(target, outcome="0", desc="fine", at=FIXED_NOW + timedelta(seconds=1))
-        bad = srv.store.add_event(target, outcome="12", desc="Error: boom", at=FIXED_NOW + timedelta(seconds=2))
+        bad = srv.store.add_event(
+            target, outcome="12", desc="Error: boom", at=FIXED_NOW + timedelta(seconds=2)
+        )
         before = len(srv.requests)
         app.poll_now()
         await settle(pilot)
