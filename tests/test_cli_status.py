@@ -68,19 +68,28 @@ def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
     assert run(capsys, "status", "--since", "10m", *connect)[0] == 0
 
 
-def test_failing_bots_come_first_newest_failure_first(
+def test_failing_bots_come_first_in_the_bot_lists_order(
     capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
 ) -> None:
-    older, newer = add_bot(server, "zz-older-failure"), add_bot(server, "zz-newer-failure")
-    server.store.add_event(older, outcome="4", at=now() - timedelta(minutes=30))
-    server.store.add_event(older, outcome="4", at=now() - timedelta(minutes=29))
-    server.store.add_event(newer, outcome="12", at=now() - timedelta(minutes=2))
+    """Failed in the window first: failing now before recovered, then the most failures."""
+    once, twice, recovered = (
+        add_bot(server, "zz-once"),
+        add_bot(server, "zz-twice"),
+        add_bot(server, "zz-ok-again"),
+    )
+    server.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=30))
+    server.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=29))
+    server.store.add_event(once, outcome="12", at=now() - timedelta(minutes=2))
+    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=20))
+    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=19))
+    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=18))
+    server.store.add_event(recovered, outcome="0", at=now() - timedelta(minutes=1))
     code, out, _ = run(capsys, "status", *connect)
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("✗ 2 of ") and lines[0].endswith("failed in the last 1h (3 failed runs)")
-    assert lines[2].startswith("zz-newer-failure") and "✖ Major failure" in lines[2]
-    assert lines[3].startswith("zz-older-failure") and lines[3].split()[-2] == "2"
+    assert lines[0].startswith("✗ 3 of ") and lines[0].endswith("failed in the last 1h (6 failed runs)")
+    assert [line.split()[0] for line in lines[2:5]] == ["zz-twice", "zz-once", "zz-ok-again"]
+    assert "✖ Major failure" in lines[3] and "✓ Success" in lines[4]
 
 
 def test_status_of_named_bots_only(

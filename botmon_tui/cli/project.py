@@ -21,7 +21,7 @@ from botmon_tui.cli.table import Cell
 from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import format_instant
-from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor
+from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
 from botmon_tui.textsafe import first_line
 
 __all__ = ["Project", "load_project"]
@@ -144,6 +144,7 @@ async def load_project(client: MedplumClient, io: Output, window: timedelta) -> 
 
 
 def by_failure(statuses: Sequence[BotStatus]) -> list[BotStatus]:
-    """Bots that failed first (the newest failure first), then the others in name order."""
-    failing = sorted((s for s in statuses if s.failures), key=lambda s: s.failures[-1], reverse=True)
-    return failing + [s for s in statuses if not s.failures]
+    """Bots that failed in the window first, then the others; each group in the bot list's
+    attention order (:func:`~botmon_tui.monitor.summary.attention_key`: failing now, most failures,
+    most recent run; then bots that write no AuditEvents; then the rest, most recent first)."""
+    return sorted(statuses, key=lambda s: (not s.failures, attention_key(s)))
