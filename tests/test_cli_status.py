@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from cli_support import flags_for, one_error_line, run
 from demo_support import demo_fixture
@@ -52,6 +53,19 @@ def test_status_is_0_then_1_after_a_failed_run(
     assert first == f"✗ 1 of {len(server.store.bots)} bots failed in the last 30s (1 failed run)"
     assert header.split()[:4] == ["BOT", "LAST", "RUN", "LAST"]
     assert row.startswith("nightly-sync") and "▲ Minor failure" in row
+
+
+def test_status_with_a_failure_asked_of_the_demo(
+    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+) -> None:
+    """What the README shows: the demo server's POST /demo/run (demo only) makes a bot fail now."""
+    assert run(capsys, "status", "--since", "30s", *connect)[0] == 0
+    auth = (server.client_id, server.client_secret)
+    params = {"bot": "lab-results-router", "outcome": "4"}
+    answer = httpx.post(server.base_url + "demo/run", params=params, auth=auth, timeout=10)
+    assert answer.status_code == 201
+    code, out, _ = run(capsys, "status", "--since", "30s", *connect)
+    assert code == 1 and out.splitlines()[2].startswith("lab-results-router")
 
 
 def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(

@@ -636,3 +636,34 @@ def test_live_mode_adds_events_and_stops() -> None:
     settled = server.store.event_count()
     time.sleep(0.3)
     assert server.store.event_count() == settled
+
+
+# ------------------------------------------------------------------------------------------------
+# Demo only: POST /demo/run (not Medplum's API)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_demo_run_stores_a_run_now(own: DemoServer) -> None:
+    """A failure on cue, by name or id, honouring the bot's audit settings; outside /fhir/R4/."""
+    with httpx.Client(base_url=own.base_url, auth=(own.client_id, own.client_secret)) as http:
+        bot = own.store.bots[0]
+        answer = http.post("demo/run", params={"bot": bot["name"], "outcome": "8", "desc": "Error: on cue"})
+        assert answer.status_code == 201
+        event = answer.json()
+        assert (event["resourceType"], event["outcome"], event["outcomeDesc"]) == (
+            "AuditEvent",
+            "8",
+            "Error: on cue",
+        )
+        assert own.store.events_for(bot["id"])[0]["id"] == event["id"]
+        assert http.post("demo/run", data={"bot": bot["id"]}).json()["outcome"] == "4"  # the default
+        silent = own.store.add_bot({"resourceType": "Bot", "name": "quiet", "auditEventDestination": ["log"]})
+        answer = http.post("demo/run", params={"bot": "quiet"})
+        assert answer.status_code == 200 and answer.json()["auditEvent"] is None
+        assert own.store.events_for(silent["id"]) == []
+        assert http.post("demo/run", params={"bot": "nobody"}).status_code == 404
+        assert http.post("demo/run", params={"bot": bot["id"], "outcome": "3"}).status_code == 400
+        assert http.get("demo/run", params={"bot": bot["id"]}).status_code == 405
+        assert http.post("fhir/R4/demo/run", params={"bot": bot["id"]}).status_code != 201
+    with httpx.Client(base_url=own.base_url) as anonymous:
+        assert anonymous.post("demo/run", params={"bot": bot["id"]}).status_code == 401

@@ -11,6 +11,8 @@ Kept apart from the socket code so the Medplum behaviour reads in one place. Rou
 * ``GET /auth/me``
 * ``GET /fhir/R4/Bot``, ``/fhir/R4/Bot/<id>``, ``/fhir/R4/AuditEvent``, ``/fhir/R4/AuditEvent/<id>``
   (also ``POST <type>/_search`` with a form body), ``POST /fhir/R4/Bot/<id>/$execute``
+* ``POST /demo/run?bot=NAME_OR_ID&outcome=4``: **demo only**, not Medplum's API: a run of a bot now
+  (a failure on cue, to try ``botmon-tui status``)
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from botmon_tui.demo.search import (
     split_on_comma,
     subset,
 )
-from botmon_tui.demo.store import DemoStore, Index
+from botmon_tui.demo.store import DemoStore, Index, writes_audit_event
 
 if TYPE_CHECKING:
     from botmon_tui.demo.config import DemoConfig
@@ -57,6 +59,8 @@ JsonDict = dict[str, Any]
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 FHIR_PREFIX = "/fhir/R4/"
+#: Demo only (not Medplum's API): store a run of a bot now, e.g. a failure (see ``DemoApp._demo_run``).
+DEMO_RUN_PATH = "/demo/run"
 TOKEN_PATH = "/oauth2/token"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -255,7 +259,46 @@ class DemoApp:
             return _json(200, self._me(client or ""), headers, JSON)
         if path.startswith(FHIR_PREFIX):
             return self._fhir(req, method, path[len(FHIR_PREFIX) :], query, headers)
+        if path == DEMO_RUN_PATH:
+            return self._demo_run(req, method, query, headers)
         return _json(404, outcomes.NOT_FOUND, headers, JSON)
+
+    # ------------------------------------------------------------------ demo only
+
+    def _demo_run(self, req: Request, method: str, query: str, headers: list[tuple[str, str]]) -> Response:
+        """``POST /demo/run?bot=NAME_OR_ID[&outcome=4][&desc=TEXT]``: one run of a bot, now.
+
+        **Demo only: no Medplum server has this route** (it is outside ``/fhir/R4/`` on purpose). It
+        lets a person or a script make a bot fail on cue, e.g. to try ``botmon-tui status`` or
+        ``events --follow``. The same credentials as the FHIR API; the bot's audit settings decide
+        whether an AuditEvent is written, as after a real run. Answers 201 with the AuditEvent, or
+        200 ``{"auditEvent": null, ...}`` when the settings write none.
+        """
+        if method != "POST":
+            return _json(405, outcomes.for_status(405), headers)
+        _client, denied = self._authenticate(req, headers)
+        if denied is not None:
+            return denied
+        form = dict(parse_qsl(query, keep_blank_values=True))
+        content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            form.update(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+        ref, outcome = form.get("bot", ""), form.get("outcome", "4")
+        bot = self.store.bot(ref) or self.store.bot(self.store.bot_id(ref) or "")
+        if bot is None:
+            missing = outcomes.bad_request(f"No bot with the id or name {ref[:100]!r}")
+            return _json(404, missing, headers, JSON)
+        if outcome not in ("0", "4", "8", "12"):
+            return _json(400, outcomes.bad_request("outcome is one of 0, 4, 8, 12"), headers, JSON)
+        desc = form.get("desc") or (
+            "demo run (POST /demo/run)"
+            if outcome == "0"
+            else "Error: a failure asked for with POST /demo/run\n    at handler (index.ts:12:11)"
+        )
+        if not writes_audit_event(bot, outcome, desc):
+            body = {"auditEvent": None, "reason": "the bot's auditEventTrigger/auditEventDestination"}
+            return _json(200, body, headers, JSON)
+        return _json(201, self.store.add_event(bot["id"], outcome=outcome, desc=desc), headers)
 
     # ------------------------------------------------------------------ OAuth
 

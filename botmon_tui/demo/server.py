@@ -431,6 +431,8 @@ def serve_forever(
                 f"  curl -s -u {cid}:{secret} '{server.fhir_url}Bot?_count=5&_sort=name'",
                 f"  curl -s -X POST {server.token_url} -d grant_type=client_credentials \\",
                 f"       -d client_id={cid} -d client_secret={secret}",
+                "Make a bot fail now (demo only, not Medplum's API):",
+                f"  curl -s -X POST -u {cid}:{secret} '{base}demo/run?bot=lab-results-router&outcome=4'",
                 "Or point botmon-tui at it:",
                 f"  MEDPLUM_BASE_URL={base} MEDPLUM_CLIENT_ID={cid} \\",
                 f"  MEDPLUM_CLIENT_SECRET={secret} botmon-tui",
