@@ -27,6 +27,7 @@ from botmon_tui.cli.output import CsvWriter, Output
 from botmon_tui.cli.session import connected, find_bot, patiently
 from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, fit
 from botmon_tui.formatting import (
+    absolute_time,
     duration_text,
     explain_no_events,
     outcome_label,
@@ -55,7 +56,7 @@ FOLLOW_MAX_PAGES = 10
 COLUMNS = (
     Column("id", "ID"),
     Column("outcome", "OUTCOME"),
-    Column("updated", "LAST UPDATED (UTC)"),
+    Column("updated", "LAST UPDATED (UTC)", short_header="UPDATED (UTC)"),
     Column("age", "AGE"),
     Column("duration", "DURATION", right=True),
     Column("summary", "SUMMARY"),
@@ -71,8 +72,10 @@ PLAN = (
     Drop("duration"),
     Shrink("summary", 10),
 )
-#: ``--follow`` shows times (an age goes stale as the output scrolls) on fixed columns.
+#: ``--follow`` shows times (an age goes stale as the output scrolls) on fixed columns; narrow, the
+#: time of day (UTC) and date stay instead of the whole instant.
 FOLLOW_COLUMNS = tuple(c for c in COLUMNS if c.key != "age")
+FOLLOW_PLAN = tuple(Compact("updated") if step == Drop("updated") else step for step in PLAN)
 #: The widest row ``--follow`` plans for (later rows must fit the columns of the first ones).
 _WIDEST = (
     "0" * 36,
@@ -80,7 +83,7 @@ _WIDEST = (
         max((outcome_label(i) for i in OUTCOMES.values()), key=len),
         max((outcome_label(i, code=False) for i in OUTCOMES.values()), key=len),
     ),
-    "2025-01-01T00:00:00.000Z",
+    Cell("2025-01-01T00:00:00.000Z", "01-01 00:00:00"),
     "59m 59s",
     "x" * 500,
 )
@@ -235,7 +238,9 @@ def _cells(event: AuditEvent, now: datetime | None) -> tuple[str | Cell, ...]:
     cells: tuple[str | Cell, ...] = (
         first_line(event.id, 200),
         Cell(outcome_label(info), outcome_label(info, code=False), info.level),
-        format_instant(when) if when is not None else clip(event.when_raw, 40) or "—",
+        Cell(format_instant(when), absolute_time(when, UTC, short=True))
+        if when is not None
+        else clip(event.when_raw, 40) or "—",
     )
     if now is not None:
         cells += (relative_age(when, now),)
@@ -277,7 +282,7 @@ class _Printer:
             self.csv.row(CSV_FIELDS)
         elif not args.json:
             rows = [_cells(e, None) for e in first]
-            self.layout = fit(FOLLOW_COLUMNS, [*rows, _WIDEST], io.width, PLAN)
+            self.layout = fit(FOLLOW_COLUMNS, [*rows, _WIDEST], io.width, FOLLOW_PLAN)
             io.lines(self.layout.lines([], header=True))
 
     def batch(self, events: Sequence[AuditEvent], raw: Sequence[dict[str, Any]]) -> None:

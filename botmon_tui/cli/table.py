@@ -29,6 +29,11 @@ class Column:
     header: str
     #: Numbers are right-aligned.
     right: bool = False
+    #: The header over the compact form (:class:`Compact`), when the full one is wider.
+    short_header: str | None = None
+
+    def title(self, compact: bool) -> str:
+        return self.short_header if compact and self.short_header else self.header
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class Layout:
         """
         out: list[str] = []
         if header:
-            out.append(GAP.join(self._pad(c, c.header) for c in self.columns).rstrip())
+            out.append(GAP.join(self._pad(c, c.title(c.key in self.compact)) for c in self.columns).rstrip())
         for values in rows:
             parts: list[str] = []
             for column in self.columns:
@@ -145,7 +150,7 @@ def fit(
 
     def natural(key: str) -> int:
         i, on = index[key], key in layout.compact
-        return max([cell_len(columns[i].header), *(cell_len(_text(row[i], on)) for row in cells)])
+        return max([cell_len(columns[i].title(on)), *(cell_len(_text(row[i], on)) for row in cells)])
 
     layout.widths = {column.key: natural(column.key) for column in columns}
     shrunk: list[str] = []
