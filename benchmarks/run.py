@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -677,6 +677,34 @@ def fmt(stat: dict[str, float], unit: str = "", digits: int = 0) -> str:
     return f"{one(stat['median'])}{unit} [{one(stat['min'])}–{one(stat['max'])}]"
 
 
+def metric_row(
+    metric: str,
+    value: dict[str, float],
+    baseline: dict[str, float] | None,
+    target: str,
+    ok: bool | None,
+    *,
+    unit: str = "",
+    digits: int = 0,
+    ratio: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """One row of the table (``ok`` None: a figure to report, not a target)."""
+    return {
+        "metric": metric,
+        "value": value,
+        "baseline": baseline,
+        "ratio": ratio,
+        "target": target,
+        "pass": ok,
+        "unit": unit,
+        "digits": digits,
+        "note": note,
+        "value_text": fmt(value, unit, digits),
+        "baseline_text": fmt(baseline, unit, digits) if baseline else "—",
+    }
+
+
 def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
     from botmon_tui.ui.widgets.event_table import EventTable
 
@@ -685,33 +713,8 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
 
     rows: list[dict[str, Any]] = []
 
-    def row(
-        metric: str,
-        value: dict[str, float],
-        baseline: dict[str, float] | None,
-        target: str,
-        ok: bool | None,
-        *,
-        unit: str = "",
-        digits: int = 0,
-        ratio: float | None = None,
-        note: str = "",
-    ) -> None:
-        rows.append(
-            {
-                "metric": metric,
-                "value": value,
-                "baseline": baseline,
-                "ratio": ratio,
-                "target": target,
-                "pass": ok,
-                "unit": unit,
-                "digits": digits,
-                "note": note,
-                "value_text": fmt(value, unit, digits),
-                "baseline_text": fmt(baseline, unit, digits) if baseline else "—",
-            }
-        )
+    def row(*args: Any, **kwargs: Any) -> None:
+        rows.append(metric_row(*args, **kwargs))
 
     # Idle poll on the Event tab.
     req = col("idle_poll_requests")
@@ -945,8 +948,116 @@ def raw_startup(info: dict[str, Any], paths: list[str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-#: Rows measured by the idle CPU run (the other rows come from the session runs).
+# ================================================================================================
+# The command line: whole processes, as cron or a shell runs them
+# ================================================================================================
+
+#: The baseline of ``status``: its requests replayed raw with httpx in a fresh process (the same
+#: token request, the same GETs with the same query strings), every body read and parsed as JSON.
+RAW_REPLAY = """\
+import json, sys
+import httpx
+info, paths = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+form = {"grant_type": "client_credentials", "client_id": info["client_id"]}
+form["client_secret"] = info["client_secret"]
+with httpx.Client(base_url=info["base_url"], timeout=60) as http:
+    token = http.post("oauth2/token", data=form).json()["access_token"]
+    headers = {"Authorization": "Bearer " + token, "Accept": "application/fhir+json"}
+    for path in paths:
+        response = http.get(path, headers=headers)
+        response.raise_for_status()
+        json.loads(response.content)
+"""
+
+
+def botmon_command() -> list[str]:
+    """``botmon-tui`` as installed (the console script next to this Python), else ``python -m``."""
+    script = Path(sys.executable).with_name("botmon-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "botmon_tui"]
+
+
+def wall_ms(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+    """Wall time of one process, start to exit (its output read and thrown away)."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
+    elapsed = (time.perf_counter() - started) * 1000
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{cmd} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def cli_figures(info: dict[str, Any], runs: int) -> dict[str, Any]:
+    """``status`` against the same requests raw, and ``--version`` against ``python -c pass``;
+    the two of each pair alternate, so that a busy moment of the machine hits both."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDPLUM_", "BOTMON_"))}
+    env.update(
+        MEDPLUM_BASE_URL=info["base_url"],
+        MEDPLUM_CLIENT_ID=info["client_id"],
+        MEDPLUM_CLIENT_SECRET=info["client_secret"],
+        COLUMNS="120",
+    )
+    command = botmon_command()
+    control = Control(info)
+    mark = control.mark()
+    wall_ms([*command, "status"], env, ok=(0, 1))  # also warms the OS caches
+    sent = control.requests_since(mark)
+    paths = [path for method, path, _, _ in sent if method == "GET"]
+    replay = [sys.executable, "-c", RAW_REPLAY, json.dumps(info), json.dumps(paths)]
+    status_ms, raw_ms, version_ms, pass_ms = [], [], [], []
+    for _ in range(runs):
+        status_ms.append(wall_ms([*command, "status"], env, ok=(0, 1)))
+        raw_ms.append(wall_ms(replay, env))
+    for _ in range(runs * 2):
+        version_ms.append(wall_ms([*command, "--version"], env))
+        pass_ms.append(wall_ms([sys.executable, "-c", "pass"], env))
+    return {
+        "status_ms": status_ms,
+        "raw_status_ms": raw_ms,
+        "status_requests": [f"{method} {path.split('?')[0]}" for method, path, _, _ in sent],
+        "status_bytes": sum(r[3] for r in sent),
+        "version_ms": version_ms,
+        "python_pass_ms": pass_ms,
+        "command": command,
+    }
+
+
+def cli_rows(figures: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
+    status, raw = spread(figures["status_ms"]), spread(figures["raw_status_ms"])
+    ratio = status["median"] / raw["median"]
+    requests = figures["status_requests"]
+    version, bare = spread(figures["version_ms"]), spread(figures["python_pass_ms"])
+    return [
+        metric_row(
+            f"`status` ({info['bots']:,} bots): process start to exit",
+            status,
+            raw,
+            "≤ 1.5× the same requests raw",
+            ratio <= 1.5,
+            unit=" ms",
+            ratio=ratio,
+            note=f"{len(requests)} requests ({', '.join(requests)}), {figures['status_bytes']:,} B; "
+            "baseline: a fresh Python process sending them with httpx and parsing each body as JSON",
+        ),
+        metric_row(
+            "`botmon-tui --version`: process start to exit",
+            version,
+            bare,
+            "report",
+            None,
+            unit=" ms",
+            ratio=version["median"] / bare["median"],
+            note="baseline: `python -c pass`; --version and --help import no httpx, pydantic, Rich, Textual",
+        ),
+    ]
+
+
+#: Rows measured by the idle CPU run (the other TUI rows come from the session runs).
 IDLE_ROWS = {2, 14}
+#: The TUI's rows (1 to 16: session and idle runs); the command line's come after them.
+TUI_ROWS = 16
+#: How many rows ``cli_rows`` makes; ``--only cli`` stands for them, whatever their numbers.
+CLI_ROWS = 2
+CLI_KEYWORD = "cli"
 #: Stands for the idle run's figures when ``--only`` leaves out its rows.
 NO_IDLE_RUN: dict[str, Any] = {
     "polls": 0,
@@ -961,20 +1072,24 @@ NO_IDLE_RUN: dict[str, Any] = {
 }
 
 
-def parse_rows(text: str | None) -> set[int] | None:
-    """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}`` (``None``: every row)."""
+def parse_rows(text: str | None, cli_rows: int) -> set[int] | None:
+    """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}``; ``cli`` stands for the command line's rows
+    (``None``: every row)."""
     if not text:
         return None
     rows: set[int] = set()
     for part in text.split(","):
+        if part.strip() == CLI_KEYWORD:
+            rows.update(range(TUI_ROWS + 1, TUI_ROWS + cli_rows + 1))
+            continue
         first, _, last = part.strip().partition("-")
         rows.update(range(int(first), int(last or first) + 1))
     return rows
 
 
-def driver(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    only = parse_rows(args.only)
+@contextlib.contextmanager
+def demo_host(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    """The demo backend with the benchmark's data, in its own process, for the ``with`` block."""
     host_cmd = [
         sys.executable,
         str(HERE / "demo_host.py"),
@@ -995,25 +1110,39 @@ def driver(args: argparse.Namespace) -> int:
             f"generated in {info['generated_s']:.1f} s",
             flush=True,
         )
-        runs = []
-        for i in range(args.runs):
-            t = time.perf_counter()
-            result = spawn_worker("session", info, args)
-            runs.append(result)
-            print(f"  run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
-        if only is None or only & IDLE_ROWS:
-            t = time.perf_counter()
-            cpu = spawn_worker("idle", info, args)
-            print(f"  idle CPU: {time.perf_counter() - t:.1f} s", flush=True)
-        else:
-            cpu = NO_IDLE_RUN
+        yield info
     finally:
         if host.stdin:
             host.stdin.close()
         host.wait(timeout=30)
+
+
+def driver(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    only = parse_rows(args.only, CLI_ROWS)
+    tui = only is None or any(n <= TUI_ROWS for n in only)
+    runs: list[dict[str, Any]] = []
+    cpu, cli = NO_IDLE_RUN, None
+    with demo_host(args) as info:
+        for i in range(args.runs if tui else 0):
+            t = time.perf_counter()
+            result = spawn_worker("session", info, args)
+            runs.append(result)
+            print(f"  run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
+        if tui and (only is None or only & IDLE_ROWS):
+            t = time.perf_counter()
+            cpu = spawn_worker("idle", info, args)
+            print(f"  idle CPU: {time.perf_counter() - t:.1f} s", flush=True)
+        if only is None or any(n > TUI_ROWS for n in only):
+            t = time.perf_counter()
+            cli = cli_figures(info, args.cli_runs)
+            print(f"  command line: {time.perf_counter() - t:.1f} s", flush=True)
     total = time.perf_counter() - started
-    rows = build_rows(runs, cpu, info)
-    for number, r in enumerate(rows, 1):
+    rows = build_rows(runs, cpu, info) if runs else []
+    if rows and len(rows) != TUI_ROWS:
+        raise RuntimeError(f"build_rows made {len(rows)} rows: set TUI_ROWS to that (the CLI's come after)")
+    rows += cli_rows(cli, info) if cli is not None else []
+    for number, r in enumerate(rows, 1 if runs else TUI_ROWS + 1):
         r["number"] = number
     if only is not None:
         rows = [r for r in rows if r["number"] in only]
@@ -1033,6 +1162,7 @@ def driver(args: argparse.Namespace) -> int:
         "rows": rows,
         "runs": runs,
         "idle": cpu,
+        "cli": cli,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (HERE / "results.md").write_text(markdown_table(rows))
@@ -1048,10 +1178,13 @@ def main() -> int:
     parser.add_argument("--big-events", type=int, default=100_000, help="events of the big bot")
     parser.add_argument("--log-bytes", type=int, default=1024, help="typical log size of the big bot")
     parser.add_argument(
+        "--cli-runs", type=int, default=7, help="processes per command-line figure (default 7)"
+    )
+    parser.add_argument(
         "--only",
         metavar="ROWS",
-        help="print only these rows, e.g. 7-12,16 (the idle run only for rows 2 and 14; "
-        "results.json and results.md are left as they are)",
+        help="print only these rows, e.g. 7-12,16, or 'cli' for the command line's (~20 s: no TUI run); "
+        "the idle run only for rows 2 and 14; results.json and results.md are left as they are",
     )
     parser.add_argument("--worker", choices=["session", "idle"], help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)

@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 from botmon_tui.cli.args import EXIT_OK
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.project import Project, load_project
-from botmon_tui.cli.session import connected, patiently
+from botmon_tui.cli.session import connected, patiently, run_async
 from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -70,10 +69,10 @@ CSV_FIELDS = (
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
     if args.json:
-        raw = asyncio.run(_raw_bots(settings, io))
+        raw = run_async(_raw_bots(settings, io))
         io.json(raw)
         return EXIT_OK
-    project = asyncio.run(_load(settings, io))
+    project = run_async(_load(settings, io))
     if args.csv:
         writer = io.csv_writer()
         writer.row(CSV_FIELDS)

@@ -24,7 +24,7 @@ from rich.cells import cell_len, set_cell_size
 
 from botmon_tui.cli.args import EXIT_OK, MAX_LIMIT
 from botmon_tui.cli.output import CsvWriter, Output
-from botmon_tui.cli.session import connected, find_bot, patiently
+from botmon_tui.cli.session import connected, find_bot, patiently, run_async
 from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, fit
 from botmon_tui.formatting import (
     absolute_time,
@@ -103,7 +103,7 @@ class Listing:
 
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> int:
-    asyncio.run(_main(settings, args, io, interval))
+    run_async(_main(settings, args, io, interval))
     return EXIT_OK
 
 

@@ -10,12 +10,11 @@ whatever the number of bots.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from botmon_tui.cli.args import EXIT_FAILED, EXIT_OK
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.project import Project, by_failure, load_project
-from botmon_tui.cli.session import connected, match_bot
+from botmon_tui.cli.session import connected, match_bot, run_async
 from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural, span_text
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -59,7 +58,7 @@ CSV_FIELDS = (
 
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
-    project = asyncio.run(_load(settings, args, io))
+    project = run_async(_load(settings, args, io))
     wanted = [match_bot(text, [s.bot for s in project.statuses]).id for text in args.bots or ()]
     if wanted:
         by_id = {s.bot.id: s for s in project.statuses}

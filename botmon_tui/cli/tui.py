@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.session import as_id, connected, find_bot
+from botmon_tui.cli.session import as_id, connected, find_bot, run_async
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.errors import AuthError, MedplumError
 
@@ -24,7 +22,7 @@ def bot_for_tui(settings: ConnectionSettings, io: Output, text: str) -> str:
             return (await find_bot(client, io, text)).id
 
     try:
-        return asyncio.run(lookup())
+        return run_async(lookup())
     except MedplumError as exc:
         bot_id = as_id(text)
         if bot_id is None or isinstance(exc, AuthError):
