@@ -76,15 +76,23 @@ def _cell(value: Cell | str) -> Cell:
 def _text(cell: Cell, compact: bool) -> str:
     text = cell.compact if compact and cell.compact is not None else cell.text
     # Sanitized text may still hold TAB or LF, which would break the columns.
-    return text.replace("\t", " ").replace("\n", " ")
+    return text.replace("\t", " ").replace("\n", " ") if "\t" in text or "\n" in text else text
 
 
-def _fit(text: str, width: int) -> str:
-    if cell_len(text) <= width:
-        return text
-    if width <= 1:
-        return set_cell_size(text, width)
-    return set_cell_size(text, width - 1) + "…"
+def _width(text: str) -> int:
+    """Terminal cells of ``text`` (ASCII: its length, without asking Rich)."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def _fit(text: str, width: int) -> tuple[str, int]:
+    """``text`` cut to ``width`` cells (with ``…``), and the cells it takes."""
+    size = _width(text)
+    if size <= width:
+        return text, size
+    if text.isascii():
+        return (text[: width - 1] + "…", width) if width > 1 else (text[:width], width)
+    cut = set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    return cut, cell_len(cut)
 
 
 @dataclass
@@ -116,21 +124,25 @@ class Layout:
         out: list[str] = []
         if header:
             out.append(GAP.join(self._pad(c, c.title(c.key in self.compact)) for c in self.columns).rstrip())
+        shown = [
+            (self.index[c.key], self.widths[c.key], c.key in self.compact, c.right) for c in self.columns
+        ]
         for values in rows:
             parts: list[str] = []
-            for column in self.columns:
-                cell = _cell(values[self.index[column.key]])
-                text = _fit(_text(cell, column.key in self.compact), self.widths[column.key])
-                pad = " " * (self.widths[column.key] - cell_len(text))
+            for index, width, compact, right in shown:
+                value = values[index]
+                cell = value if isinstance(value, Cell) else Cell(value)
+                text, size = _fit(_text(cell, compact), width)
+                pad = " " * (width - size)
                 if paint is not None and cell.level:
                     text = paint(text, cell.level)
-                parts.append(pad + text if column.right else text + pad)
+                parts.append(pad + text if right else text + pad)
             out.append(GAP.join(parts).rstrip())
         return out
 
     def _pad(self, column: Column, text: str) -> str:
-        text = _fit(text, self.widths[column.key])
-        pad = " " * (self.widths[column.key] - cell_len(text))
+        text, size = _fit(text, self.widths[column.key])
+        pad = " " * (self.widths[column.key] - size)
         return pad + text if column.right else text + pad
 
 
@@ -150,7 +162,7 @@ def fit(
 
     def natural(key: str) -> int:
         i, on = index[key], key in layout.compact
-        return max([cell_len(columns[i].title(on)), *(cell_len(_text(row[i], on)) for row in cells)])
+        return max([_width(columns[i].title(on)), *(_width(_text(row[i], on)) for row in cells)])
 
     layout.widths = {column.key: natural(column.key) for column in columns}
     shrunk: list[str] = []
