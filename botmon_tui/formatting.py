@@ -155,11 +155,6 @@ class NoEventsReason:
     blocking: bool
     docs_url: str = DOCS_URL
 
-    @property
-    def fix(self) -> str:
-        """The line that says what to change (the last one)."""
-        return self.lines[-1]
-
 
 def explain_no_events(bot: Bot) -> NoEventsReason:
     """Why ``bot`` shows no AuditEvents, from its own settings (no request needed)."""

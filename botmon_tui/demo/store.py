@@ -166,7 +166,7 @@ class EventRecord:
         """The AuditEvent JSON for serializing right away (may share the stored dict: do not modify).
 
         ``log=False``: without ``outcomeDesc``, for ``_elements`` that leave it out (a computed bulk
-        log is most of the cost of a compact event: ~0.1 ms each at 1 KiB typical).
+        log is most of the cost of a compact event).
         """
         if self.res is not None:
             return self.res
@@ -386,10 +386,6 @@ class DemoStore:
     def bot_records(self) -> list[BotRecord]:
         with self.lock:
             return list(self._bots.values())
-
-    def bot_record(self, bot_id: str) -> BotRecord | None:
-        with self.lock:
-            return self._bots.get(bot_id)
 
     def add_bot(self, bot: JsonDict, *, spec: BotSpec | None = None) -> JsonDict:
         """Store a Bot; ``id`` and ``meta`` are filled in when absent. Returns the stored copy."""

@@ -6,7 +6,6 @@ outcome code is kept as it is. The outcome table lives here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
@@ -368,12 +367,6 @@ class Bundle(FhirModel):
     link: list[BundleLink] | None = None
     entry: list[BundleEntry] | None = None
 
-    def link_url(self, relation: str) -> str | None:
-        for link in self.link or []:
-            if link.relation == relation:
-                return link.url
-        return None
-
 
 class Issue(FhirModel):
     severity: str | None = None
@@ -464,7 +457,3 @@ def parse_search_page(data: Any, model: type[R]) -> SearchPage[R]:
             continue
         page.raw.append(resource)
     return page
-
-
-def iter_ids(resources: Iterable[Resource]) -> list[str]:
-    return [r.id for r in resources]

@@ -23,19 +23,10 @@ class RateLimitInfo:
     policies: dict[str, tuple[int, float]]
 
     @property
-    def exhausted(self) -> bool:
-        return any(remaining <= 0 for remaining, _ in self.policies.values())
-
-    @property
     def wait_seconds(self) -> float:
         """Seconds until every exhausted policy resets (0 when none is exhausted)."""
         waits = [reset for remaining, reset in self.policies.values() if remaining <= 0]
         return max(waits, default=0.0)
-
-    @property
-    def lowest_fraction_hint(self) -> int | None:
-        """Smallest ``remaining`` across policies (for a status line)."""
-        return min((r for r, _ in self.policies.values()), default=None)
 
 
 def parse_ratelimit(value: str | None) -> RateLimitInfo | None:

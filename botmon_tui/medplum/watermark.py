@@ -109,7 +109,3 @@ class EventCursor:
         """How many unreadable entries the polls met since the last call (then zero)."""
         count, self.unreadable = self.unreadable, 0
         return count
-
-    @property
-    def recent_ids(self) -> frozenset[str]:
-        return frozenset(self._recent)

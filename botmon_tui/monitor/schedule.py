@@ -105,9 +105,3 @@ class PollSchedule:
     def take_recovered(self) -> bool:
         recovered, self.status.recovered = self.status.recovered, False
         return recovered
-
-    def age(self) -> float | None:
-        """Seconds since the last good poll (wall clock), ``None`` before any."""
-        if self.status.last_success is None:
-            return None
-        return max(0.0, (self._wall() - self.status.last_success).total_seconds())
