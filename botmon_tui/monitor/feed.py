@@ -11,7 +11,8 @@
   first page, every poll and every older page carry it, so the window holds only those runs.
 * Each is held as a :class:`FeedEvent` (the fields the Event tab shows, sorts and filters on),
   not as the parsed AuditEvent model: at 10,000 events that is ~20 MB instead of ~95 MB, and one
-  object per event for the garbage collector instead of ~60 (full collections went to 0.4 s).
+  object per event for the garbage collector instead of ~60 (benchmark row 13; full collections
+  walk every one of them).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Garbage collection that does not freeze the screen while the user works.
 
 CPython's full (oldest generation) collection walks every object the collector tracks. With an
-Event tab of 10,000 rows that is well over 100,000 objects and 60-400 ms of frozen screen, at
+Event tab of 10,000 rows that is well over 100,000 objects, a freeze long enough to notice, at
 whatever moment an allocation tips the threshold: often in the middle of a poll's merge or a page
-of older events. So:
+of older events (benchmark rows 7, 8 and 16 measure the longest stall; docs/architecture.md,
+"Garbage collection"). So:
 
 * what lives on is collected once and frozen (:meth:`QuietCollector.freeze`): the start-up heap
   (modules, the app, the loaded bot list) and an open Event tab's screen; no full collection
@@ -104,7 +105,7 @@ class QuietCollector:
             if self.frozen:
                 # The pages just loaded live on with the frozen screen: out of the way too, so the
                 # next of these collections walks only what came after them (its cost stays that
-                # of a few pages instead of growing with every row held: 10-56 ms -> a few ms).
+                # of a few pages instead of growing with every row held: benchmark row 8).
                 gc.freeze()
 
     def collect(self) -> None:

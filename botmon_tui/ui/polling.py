@@ -1,7 +1,7 @@
 """The poll loop of a screen: the next poll is scheduled only when the previous one ended.
 
 ``set_interval`` + an exclusive worker starves when a fetch outlasts the interval (each tick
-cancels the fetch in flight; see DESIGN.md). Here one poll runs at a time; when it ends,
+cancels the fetch in flight; docs/architecture.md, "One poll"). Here one poll runs at a time; when it ends,
 :class:`~botmon_tui.monitor.schedule.PollSchedule` says how long to wait (the interval, a
 backoff, or what the rate limit asks) and a one-shot timer is armed for that.
 """

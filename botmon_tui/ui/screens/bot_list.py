@@ -82,7 +82,7 @@ class BotListScreen(PollingScreen):
             # Bots idle for longer than the newest runs cover: their own last run, once.
             if project.needs_backfill():
                 self.show_statuses(await project.backfill())
-            # After the list is on screen (one collection, ~0.1 s, once).
+            # After the list is on screen (one full collection, once).
             self.call_after_refresh(self.botmon.collector.freeze)
         else:
             changed = await project.poll()

@@ -1,10 +1,11 @@
 """Textual's Footer, recomposed only when what it shows changed, at most once per burst.
 
 The stock Footer recomposes (mounting a widget per key) on every bindings change; mounting a
-screen changes focus several times in a row, which cost ~0.5 s of repeated recomposes when a
-bot's Event tab opened. Here a burst of changes (within 50 ms) makes one recompose, and none
-at all when the keys shown are the same as before (a recompose costs 30–80 ms at 120 columns:
-focus moving between the table and the pane, or rows arriving, change nothing it shows).
+screen changes focus several times in a row: repeated recomposes were most of the time to open
+a bot's Event tab (benchmark rows 5 and 6). Here a burst of changes (within ``RECOMPOSE_DELAY``)
+makes one recompose, and none at all when the keys shown are the same as before (a recompose
+mounts a widget per key; focus moving between the table and the pane, or rows arriving, change
+nothing it shows).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ RECOMPOSE_DELAY = 0.05
 class KeyFooter(Footer):
     def __init__(self, *, hold: float = 0.0) -> None:
         """``hold``: compose the keys only once :meth:`release` is called (or after ``hold``
-        seconds), so that a screen's first content paints before them (they cost 30-80 ms)."""
+        seconds), so that a screen's first content paints before them (benchmark rows 5 and 6)."""
         super().__init__(compact=True, show_command_palette=False)
         self._recompose_pending = False
         #: What the last compose showed (None before the first).

@@ -157,8 +157,6 @@ class KeyedTable(DataTableInternals):
     """Rows keyed by id; see the module docstring."""
 
     SPECS: ClassVar[tuple[ColumnSpec, ...]] = ()
-    #: The column whose cell holds the full id as plain text (used as the sort handle).
-    ID_COLUMN: ClassVar[str] = "id"
     DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("id", False)
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -137,8 +137,8 @@ class OutcomePane(VerticalScroll, can_focus=True):
         colour = not self.app.no_color
         palette = app_palette(self.app)
         # Everything ``pane_text`` reads (``now`` only through the age and the zone name): when a
-        # poll or a page of older rows changed none of it, the text is neither built again (~16 ms
-        # for a 10 KiB coloured log) nor re-wrapped.
+        # poll or a page of older rows changed none of it, the text is neither built again (a
+        # coloured 10 KiB log is the slowest part of a repaint) nor re-wrapped.
         shown = (event, relative_age(event.when, now), now.astimezone(tz).tzname(), tz, app_base, palette)
         if shown == self._shown:
             return
