@@ -169,16 +169,17 @@ def textual_private_names() -> set[str]:
         for value in vars(module).values():
             if isinstance(value, type) and value.__module__ == module.__name__:
                 bases.update(c for c in value.__mro__ if c.__module__.startswith("textual"))
+    sources: set[str] = set()
     for base in bases:
         for cls in base.__mro__:
             if not cls.__module__.startswith("textual"):
                 continue
             names.update(name for name in vars(cls) if name.startswith("_") and not name.startswith("__"))
-            try:
-                source = inspect.getsource(cls)
-            except (OSError, TypeError):
-                continue
-            names.update(re.findall(r"self\.(_[a-zA-Z]\w*)\s*[:=]", source))
+            source = inspect.getsourcefile(cls)
+            if source is not None:
+                sources.add(source)
+    for source in sources:  # (the whole module: instance attributes are set in its classes)
+        names.update(re.findall(r"self\.(_[a-zA-Z]\w*)\s*[:=]", Path(source).read_text()))
     return names
 
 
