@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,26 @@ def botmon(*argv: str, timeout: float = 60, **kwargs: object) -> subprocess.Comp
     return subprocess.run(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "botmon_tui", *argv], timeout=timeout, **options
     )
+
+
+def interrupted(*argv: str, lines: int, env: dict[str, str] | None = None) -> tuple[list[str], int, str, str]:
+    """Start ``python -m botmon_tui ARGV``, read ``lines`` lines of its stdout, then send SIGINT (a
+    real Ctrl-C): (those lines, its exit status, the rest of stdout, stderr)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "botmon_tui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or process_env(),
+        cwd=REPO,
+    )
+    try:
+        assert process.stdout is not None
+        first = [process.stdout.readline() for _ in range(lines)]
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return first, process.returncode, out, err

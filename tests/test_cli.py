@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import REPO, flags_for, one_error_line, process_env, run
+from cli_support import REPO, flags_for, interrupted, one_error_line, process_env, run
 from demo_support import demo_fixture
 
 import botmon_tui.cli.bots
@@ -477,23 +476,7 @@ def test_demo_server_command(capsys: pytest.CaptureFixture[str], monkeypatch: py
 
 
 def test_demo_server_runs_until_interrupted() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "botmon_tui", "demo-server", "--seed", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=process_env(),
-        cwd=REPO,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(5)]
-        assert any("http://127.0.0.1:" in line for line in lines), lines
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0
+    lines, code, _, err = interrupted("demo-server", "--seed", "1", lines=5)
+    assert any("http://127.0.0.1:" in line for line in lines), lines
+    assert code == 0
     assert "Traceback" not in err

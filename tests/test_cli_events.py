@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cli_support import REPO, flags_for, one_error_line, process_env, run
+from cli_support import flags_for, interrupted, one_error_line, run
 from demo_support import FIXED_NOW, demo_fixture
 
 import botmon_tui.cli.events
@@ -267,6 +264,14 @@ def test_csv_round_trip(capsys: pytest.CaptureFixture[str], server: DemoServer, 
 # ------------------------------------------------------------------------------------------------
 
 
+def follow(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, driver: Driver, *argv: str
+) -> tuple[int, str, str]:
+    """``botmon-tui events ARGV --follow`` with ``driver`` as its wait between polls."""
+    monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
+    return run(capsys, "events", *argv, "--follow")
+
+
 class Driver:
     """Stands in for ``--follow``'s wait between polls: each wait runs the next step (add a run,
     queue a fault...), and the last one is Ctrl-C. No timer is waited on."""
@@ -297,10 +302,9 @@ def test_follow_prints_new_runs_as_they_happen(
         lambda: None,  # an idle poll
         lambda: added.append(server.store.add_event(bot_id, outcome="0", desc="fine again")),
     )
-    monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
     monkeypatch.setenv("COLUMNS", "200")
-    code, out, err = run(
-        capsys, "events", "follow-me", "--follow", "--limit", "2", "--interval", "7", *connect
+    code, out, err = follow(
+        capsys, monkeypatch, driver, "follow-me", "--limit", "2", "--interval", "7", *connect
     )
     assert code == 130 and "Traceback" not in err and err == ""
     assert driver.delays == [7.0, 7.0, 7.0, 7.0]
@@ -328,8 +332,7 @@ def test_follow_json_is_ndjson_and_goes_on_through_errors(
         added.append(server.store.add_event(bot_id, outcome="4", desc="during the outage"))
 
     driver = Driver(outage, lambda: None, lambda: None)
-    monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
-    code, out, err = run(capsys, "events", "ndjson", "-f", "--json", "--failures", *connect)
+    code, out, err = follow(capsys, monkeypatch, driver, "ndjson", "--json", "--failures", *connect)
     assert code == 130
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["id"] for e in events] == [added[0]["id"]]  # nothing before, the new failure once
@@ -350,8 +353,7 @@ def test_follow_csv_has_one_header(
     bot_id = new_bot(server, "csv-follow")
     server.store.add_event(bot_id, desc="before", at=datetime.now(UTC) - timedelta(minutes=1))
     driver = Driver(lambda: server.store.add_event(bot_id, desc="after"))
-    monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
-    code, out, _ = run(capsys, "events", "csv-follow", "-f", "--csv", *connect)
+    code, out, _ = follow(capsys, monkeypatch, driver, "csv-follow", "--csv", *connect)
     assert code == 130
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert [row["outcomeDesc"] for row in rows] == ["before", "after"]
@@ -359,25 +361,10 @@ def test_follow_csv_has_one_header(
 
 def test_follow_ends_with_130_on_sigint() -> None:
     """A real process, a real SIGINT: status 130, no traceback, what was printed stays."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "botmon_tui", "events", "lab-results-router", "--demo", "-f", "--limit", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=process_env(),
-        cwd=REPO,
-    )
-    try:
-        assert process.stdout is not None
-        # The heading, the table's header and three runs, printed (and flushed) before any wait.
-        lines = [process.stdout.readline() for _ in range(5)]
-        assert "following new runs every 10 s" in lines[0], lines
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130, err
+    # The heading, the table's header and three runs, printed (and flushed) before any wait.
+    argv = ("events", "lab-results-router", "--demo", "-f", "--limit", "3")
+    lines, code, out, err = interrupted(*argv, lines=5)
+    assert "following new runs every 10 s" in lines[0], lines
+    assert code == 130, err
     assert err == ""
     assert lines[1].startswith("ID ") and all(line.strip() for line in lines[2:]) and out == ""

@@ -11,7 +11,7 @@ import argparse
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from botmon_tui import __version__
 from botmon_tui.textsafe import clip, is_safe
@@ -50,6 +50,9 @@ _MAX_SINCE = timedelta(days=3650)
 _MAX_BOT_REF = 500
 
 
+N = TypeVar("N", int, float)
+
+
 class UsageError(Exception):
     """A command-line mistake: exit 2 with one line."""
 
@@ -76,34 +79,28 @@ def parse_duration(text: str) -> timedelta:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {_shown(text)}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {_shown(text)}")
-    return value
+def _number(convert: Callable[[str], N], what: str, ok: Callable[[N], bool], rule: str) -> Callable[[str], N]:
+    """An argparse type: ``convert(text)``, refused unless ``ok`` (``rule`` says why)."""
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {_shown(text)}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{rule}: {_shown(text)}")
+        return value
+
+    return parse
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {_shown(text)}") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {_shown(text)}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 0 and 65535 (0 picks a free port)")
-    return value
+_positive_float = _number(
+    float, "a number of seconds", lambda v: 0 < v < float("inf"), "must be a positive number of seconds"
+)
+_limit = _number(int, "a whole number", lambda v: 1 <= v <= MAX_LIMIT, f"must be between 1 and {MAX_LIMIT}")
+_port = _number(
+    int, "a port number", lambda v: 0 <= v <= 65535, "must be between 0 and 65535 (0 picks a free port)"
+)
 
 
 def bot_ref(text: str) -> str:

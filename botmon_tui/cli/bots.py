@@ -12,7 +12,7 @@ from typing import Any
 
 from botmon_tui.cli.args import EXIT_OK
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.project import Project, load_project
+from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, load_project
 from botmon_tui.cli.session import connected, patiently, run_async
 from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural
@@ -43,23 +43,13 @@ PLAN = (
     Drop("schedule"),
     Shrink("id", 9),
     Drop("runtime"),
-    Shrink("name", 20),
-    Compact("outcome"),
-    Drop("id"),
-    Shrink("name", 10),
+    *NARROW,
 )
 #: Who gets the room left after the plan: names first.
 GROW = ("name", "schedule", "id")
+#: ``status``'s fields, its failures named for their window, and the settings.
 CSV_FIELDS = (
-    "id",
-    "name",
-    "lastRun",
-    "lastOutcome",
-    "lastOutcomeText",
-    "lastEventId",
-    "failures24h",
-    "writesAuditEvents",
-    "auditWarning",
+    *(f if f != "failures" else "failures24h" for f in RECORD_FIELDS),
     "auditEventDestination",
     "auditEventTrigger",
     "runtimeVersion",

@@ -17,14 +17,30 @@ from typing import Any
 
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.session import patiently
-from botmon_tui.cli.table import Cell
+from botmon_tui.cli.table import Cell, Compact, Drop, Shrink, Step
 from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
 from botmon_tui.textsafe import first_line
 
-__all__ = ["Project", "load_project"]
+__all__ = ["NARROW", "RECORD_FIELDS", "Project", "by_failure", "load_project"]
+
+#: The fields of :meth:`Project.record`, in the order ``--csv`` writes them.
+RECORD_FIELDS = (
+    "id",
+    "name",
+    "lastRun",
+    "lastOutcome",
+    "lastOutcomeText",
+    "lastEventId",
+    "failures",
+    "writesAuditEvents",
+    "auditWarning",
+)
+#: The last steps of the bot tables' plans (see :mod:`botmon_tui.cli.table`): long names give way,
+#: the outcome's code goes, then the id; the age, the outcome, the count and the ⚠ stay.
+NARROW: tuple[Step, ...] = (Shrink("name", 20), Compact("outcome"), Drop("id"), Shrink("name", 10))
 
 
 @dataclass

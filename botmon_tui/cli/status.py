@@ -13,9 +13,9 @@ import argparse
 
 from botmon_tui.cli.args import EXIT_FAILED, EXIT_OK
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.project import Project, by_failure, load_project
+from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, by_failure, load_project
 from botmon_tui.cli.session import connected, match_bot, run_async
-from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
+from botmon_tui.cli.table import Column, Shrink, render
 from botmon_tui.formatting import plural, span_text
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.models import format_instant
@@ -34,27 +34,9 @@ COLUMNS = (
 )
 #: Narrow terminals: the id gives way first, then long names; the outcome, the age, the count and
 #: the ⚠ warning stay whole (the outcome and the warning switch to their short forms).
-PLAN = (
-    Shrink("name", 30),
-    Shrink("id", 9),
-    Shrink("name", 20),
-    Compact("outcome"),
-    Drop("id"),
-    Shrink("name", 10),
-)
+PLAN = (Shrink("name", 30), Shrink("id", 9), *NARROW)
 #: Who gets the room left after the plan: names first.
 GROW = ("name", "id")
-CSV_FIELDS = (
-    "id",
-    "name",
-    "lastRun",
-    "lastOutcome",
-    "lastOutcomeText",
-    "lastEventId",
-    "failures",
-    "writesAuditEvents",
-    "auditWarning",
-)
 
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
@@ -80,10 +62,10 @@ def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> i
         )
     elif args.csv:
         writer = io.csv_writer()
-        writer.row(CSV_FIELDS)
+        writer.row(RECORD_FIELDS)
         for status in statuses:
             record = project.record(status)
-            writer.row(_csv_value(record[name]) for name in CSV_FIELDS)
+            writer.row(_csv_value(record[name]) for name in RECORD_FIELDS)
     else:
         _table(project, statuses, failed, io)
     return EXIT_FAILED if failed else EXIT_OK
