@@ -4,26 +4,35 @@ output, copy, and the runs-over-time strip."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
+from rich.text import Text
 from textual.pilot import Pilot
-from ui_support import bot_id, on_screen, running, settle
+from ui_support import bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.event_table import EventTable
-from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.outcome_pane import MAX_PANE_CHARS, OutcomePane
 
 SIZES = [(80, 24), (120, 40)]
 
 
 srv = demo_fixture(scope="function")
+
+
+def reflowed(app: BotmonApp) -> str:
+    """The screen's text with wrapped lines joined (and scrollbar glyphs dropped)."""
+    text = " ".join(line.strip(" ▁▂▃▄▅▆▇█▔") for line in screen_lines(app))
+    return re.sub(r"\s+", " ", text)
 
 
 def notes(app: BotmonApp) -> str:
@@ -168,3 +177,118 @@ async def test_a_failed_switch_keeps_the_rows_and_says_why(srv: DemoServer, tmp_
         await settle(pilot)
         assert not screen.failures_only and screen.query_one(EventTable).row_count == 100
         assert "Could not load failed runs" in notes(app)
+
+
+# ---------------------------------------------------------------------------- search in the output
+
+#: A demo that keeps whole logs (Medplum keeps the last 10 KiB by default; it is configurable).
+whole_logs = demo_fixture(scope="function", max_log_bytes=None)
+
+
+def _long_log(size: int) -> str:
+    """A log of ``size`` characters: ordinary lines, and every 97th one an error naming its step."""
+    lines: list[str] = []
+    total = step = 0
+    while total < size:
+        step += 1
+        stamp = f"2025-03-14T11:{step % 60:02d}:00.000Z"
+        if step % 97 == 0:
+            line = f"{stamp} ERROR Request failed with status code 500 at step {step}"
+        else:
+            line = f"{stamp} info processed message {step} " + "x" * (step * 7 % 61)
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_search_highlights_matches_and_n_walks_a_200_kb_log(
+    whole_logs: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    srv = whole_logs
+    target = bot_id(srv, "legacy-hl7-bridge")
+    log = _long_log(200_000)
+    steps = [int(line.rsplit(" ", 1)[1]) for line in log.split("\n") if "status code 500" in line]
+    event = srv.store.add_event(target, outcome="8", desc=log, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(whole_logs, tmp_path, size, bot_id=target) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        pane = screen.query_one(OutcomePane)
+        await pilot.press("slash", *"STATUS code 500", "enter")  # case-insensitive
+        await settle(pilot)
+        table = screen.query_one(EventTable)
+        assert table.ids_in_order() == [event["id"]] and pane.event_id == event["id"]
+        count = len(steps)
+        assert len(pane.matches) == count > 20
+        # The first match is on screen, highlighted; the border says which of how many.
+        assert f"status code 500 at step {steps[0]}" in reflowed(app) and on_screen(
+            app, f"1 of {count} · n/N"
+        )
+        match_style = app_palette(app).match
+        content = pane.body.content
+        assert isinstance(content, Text)
+        highlighted = [content.plain[s.start : s.end] for s in content.spans if s.style == match_style]
+        assert highlighted and all(h.casefold() == "status code 500" for h in highlighted)
+        # n walks every match, in the head, the hidden middle and the tail of the 200 kB log,
+        # and wraps around; N walks back.
+        for index in [*range(1, count), 0]:
+            await pilot.press("n")
+            await pilot.pause()
+            assert pane.current == index
+            assert f"status code 500 at step {steps[index]}" in reflowed(app), index
+            assert on_screen(app, f"{index + 1} of {count}")
+        await pilot.press("N")
+        await pilot.pause()
+        assert pane.current == count - 1 and f"at step {steps[-1]}" in reflowed(app)
+        # At most 64 KiB of it is ever in the pane.
+        assert len(pane.plain) < MAX_PANE_CHARS + 2_000
+        # esc clears the search: no highlight, no counter, every run back.
+        await pilot.press("escape")
+        await settle(pilot)
+        assert pane.needle == "" and not on_screen(app, "n/N")
+        content = pane.body.content
+        assert isinstance(content, Text) and match_style not in {s.style for s in content.spans}
+        assert table.row_count == 100
+
+
+async def test_n_without_a_search_or_without_a_match_says_so(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge")) as (app, pilot):
+        await pilot.press("n")
+        await pilot.pause()
+        assert "No search: / searches the output" in notes(app)
+        # A run that matches by its outcome, not its output.
+        await pilot.press("slash", *"serious", "enter")
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "No match for the search in this run's output" in notes(app)
+        assert on_screen(app, "no match in this output")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_e_jumps_to_the_next_failed_run(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    target = bot_id(srv, "legacy-hl7-bridge")
+    failed = _failures(srv, target)
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        table = app.screen.query_one(EventTable)
+        ids = table.ids_in_order()
+        shown = [i for i in ids if i in failed]
+        for expected in shown[:4]:
+            await pilot.press("e")
+            await pilot.pause()
+            assert table.selected_id == expected and on_screen(app, expected[:8])
+        await pilot.press("E")
+        await pilot.pause()
+        assert table.selected_id == shown[2]
+        # Past the last one it wraps around to the first, and says so.
+        table.move_cursor(row=ids.index(shown[-1]))
+        await pilot.press("e")
+        await pilot.pause()
+        assert table.selected_id == shown[0] and "Wrapped around" in notes(app)
+
+
+async def test_e_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, bot_id=bot_id(srv, "daily-claims-export")) as (app, pilot):
+        await pilot.press("e")
+        await pilot.pause()
+        assert "No failed run among the 5 runs shown" in notes(app)

@@ -122,7 +122,7 @@ def test_pane_text_shows_everything_literally() -> None:
             ],
         }
     )
-    text = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE, app_base="https://app.medplum.com/")
+    text = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE, app_base="https://app.medplum.com/").text
     plain = text.plain
     assert "[@click=app.quit]x[/] [/x]" in plain
     assert "▲ Minor failure (4)" in plain
@@ -139,7 +139,7 @@ def test_pane_text_bounds_huge_output() -> None:
     event = AuditEvent.model_validate(
         {"resourceType": "AuditEvent", "id": "big", "outcomeDesc": "a" * 1_000_000 + "THE END"}
     )
-    plain = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE).plain
+    plain = pane_text(event, now=FIXED_NOW, tz=UTC, palette=PALETTE).text.plain
     assert len(plain) < MAX_PANE_CHARS + 2000
     assert plain.rstrip().endswith("THE END") or "THE END" in plain
     assert "characters not shown" in plain

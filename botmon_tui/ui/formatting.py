@@ -82,9 +82,8 @@ class Palette:
     accent: Style
     #: A setting worth a look that blocks nothing (the Audit column).
     note: Style
-    #: A search match in the Outcome Desc pane, and the current one.
+    #: A search match in the Outcome Desc pane.
     match: Style
-    current_match: Style
     mono: bool = False
 
     def level(self, level: str) -> Style:
@@ -108,8 +107,7 @@ def _mono_palette() -> Palette:
         error=Style(bold=True, reverse=True),
         accent=BOLD,
         note=Style(),
-        match=Style(underline=True),
-        current_match=Style(reverse=True, bold=True),
+        match=Style(reverse=True, bold=True),
         mono=True,
     )
 
@@ -142,8 +140,7 @@ def _palette(
         error=fail,
         accent=Style(color=accent, bold=True),
         note=Style(color=note),
-        match=Style(underline=True, bold=True),
-        current_match=Style(color=on_match, bgcolor=match_background, bold=True),
+        match=Style(color=on_match, bgcolor=match_background, bold=True),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 from rich.text import Text
@@ -60,6 +62,10 @@ class EventScreen(PollingScreen):
         Binding("t", "toggle_times", "Times", id="events.times"),
         *PollingScreen.POLL_BINDINGS,
         Binding("o", "load_older", "Older events", show=False, id="events.older"),
+        Binding("n", "next_match(1)", "Next match", show=False, id="events.next_match"),
+        Binding("N", "next_match(-1)", "Previous match", show=False, id="events.previous_match"),
+        Binding("e", "next_failure(1)", "Next failure", show=False, id="events.next_failure"),
+        Binding("E", "next_failure(-1)", "Previous failure", show=False, id="events.previous_failure"),
         Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
     ]
 
@@ -363,6 +369,7 @@ class EventScreen(PollingScreen):
     def filter_rows(self, text: str) -> None:
         self._needle = text.casefold() if text else None
         self.table.show_only(e for e in self.feed.events if self.matches(e))
+        self.pane.search(text)
         self.update_banner()
         self.update_pane()
 
@@ -375,6 +382,39 @@ class EventScreen(PollingScreen):
             self.table.focus()
             return
         self.app.pop_screen()
+
+    def action_next_match(self, delta: int) -> None:
+        """``n`` / ``N``: the next / previous match of the search in the output."""
+        message = self.pane.step(delta)
+        if message:
+            self.notify(message, timeout=3)
+
+    def action_next_failure(self, delta: int) -> None:
+        """``e`` / ``E``: the next failed run below / above the cursor (wrapping around)."""
+        table = self.table
+        ids = table.ids_in_order()
+        if not ids:
+            return
+        start = table.cursor_row
+        for step in range(1, len(ids) + 1):
+            row = (start + delta * step) % len(ids)
+            event = table.event(ids[row])
+            if event is not None and event.outcome in FAILURE_CODES:
+                if (row < start) == (delta > 0) and row != start:
+                    self.notify("Wrapped around to the other end of the table", timeout=2)
+                table.move_cursor(row=row, animate=False)
+                return
+        self.notify(f"No failed run among the {len(ids):,} runs shown (f: failures only)", timeout=4)
+
+    @contextmanager
+    def _says_why(self, doing: str) -> Iterator[None]:
+        """A request made on a key press that fails: a toast says why (a bug: logged, never a crash)."""
+        try:
+            yield
+        except MedplumError as error:
+            self.notify(f"Could not {doing}: {error}", severity="warning", markup=False)
+        except Exception as error:
+            self.notify(self.botmon.crash_log.record(error, doing), severity="error", markup=False)
 
     def action_toggle_failures(self) -> None:
         """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""
@@ -390,27 +430,22 @@ class EventScreen(PollingScreen):
         feed = self._new_feed(failures_only)
         feed.bot = self.feed.bot
         try:
-            async with self._lock:
-                await feed.load_initial()
-                await asyncio.sleep(0)
-                old, self.feed = self.feed, feed
-                old.close()
-                table = self.table
-                held = set(table.held_ids())
-                table.merge(
-                    [e for e in feed.events if e.id not in held and self.matches(e)],
-                    [row_id for row_id in held if row_id not in feed],
-                )
-                table.show_top()
-                self.update_heading()
-                self.update_banner()
-                self.update_pane()
-        except MedplumError as error:
-            what = "failed runs" if failures_only else "all runs"
-            self.notify(f"Could not load {what}: {error}", severity="warning", markup=False)
-        except Exception as error:
-            message = self.botmon.crash_log.record(error, "switching failures only / all runs")
-            self.notify(message, severity="error", markup=False)
+            with self._says_why("load failed runs" if failures_only else "load all runs"):
+                async with self._lock:
+                    await feed.load_initial()
+                    await asyncio.sleep(0)
+                    old, self.feed = self.feed, feed
+                    old.close()
+                    table = self.table
+                    held = set(table.held_ids())
+                    table.merge(
+                        [e for e in feed.events if e.id not in held and self.matches(e)],
+                        [row_id for row_id in held if row_id not in feed],
+                    )
+                    table.show_top()
+                    self.update_heading()
+                    self.update_banner()
+                    self.update_pane()
         finally:
             self.switching = False
             self.update_status()
@@ -465,25 +500,21 @@ class EventScreen(PollingScreen):
         most), then select it."""
         feed = self.feed
         try:
-            async with self._lock:
-                for _ in range(SEEK_PAGES if until is not None else 1):
-                    if until is not None and (until in feed or not feed.has_older or feed.at_limit):
-                        break
-                    delta = await feed.load_older()
-                    await asyncio.sleep(0)  # (as in poll_job)
-                    self.apply_delta(delta)
-                # (in its own turn of the loop, not right after the repaint)
-                self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
-            if until is not None and until == self.select_event:
-                if until in feed:
-                    self._seek(until)
-                else:
-                    self._not_found(until)
-        except MedplumError as error:
-            self.notify(f"Could not load older events: {error}", severity="warning", markup=False)
-        except Exception as error:
-            message = self.botmon.crash_log.record(error, "loading older events")
-            self.notify(message, severity="error", markup=False)
+            with self._says_why("load older events"):
+                async with self._lock:
+                    for _ in range(SEEK_PAGES if until is not None else 1):
+                        if until is not None and (until in feed or not feed.has_older or feed.at_limit):
+                            break
+                        delta = await feed.load_older()
+                        await asyncio.sleep(0)  # (as in poll_job)
+                        self.apply_delta(delta)
+                    # (in its own turn of the loop, not right after the repaint)
+                    self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
+                if until is not None and until == self.select_event:
+                    if until in feed:
+                        self._seek(until)
+                    else:
+                        self._not_found(until)
         finally:
             self.loading_older = False
             self.update_status()
