@@ -7,9 +7,9 @@ show their head and tail (the end of a log is where errors are) with a note in b
 A search (the Event tab's ``/`` text) highlights every match in the output; ``n`` / ``N`` move
 between them, scrolling the pane so that the current one is a third of the way down (the border
 says which one it is). Moving to another match only scrolls: the text is not built or wrapped
-again (wrapping a 64 KiB output is what makes a long log slow to show). In an output too large to show whole, the part
-around the current match is shown instead of the head and tail, so that every match can be
-reached while the pane never holds more than ``MAX_PANE_CHARS``.
+again (wrapping a 64 KiB output is what makes a long log slow to show). In an output too large
+to show whole, the part around the current match is shown instead of the head and tail, so that
+every match can be reached while the pane never holds more than ``MAX_PANE_CHARS``.
 """
 
 from __future__ import annotations
