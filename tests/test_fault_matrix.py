@@ -628,8 +628,9 @@ def _restart_down(env: Env) -> None:
     env.srv.tokens.revoke_all()
 
 
-def _partial(bad: list[Any], count: int = 2) -> Callable[[Env], None]:
-    """The next ``count`` AuditEvent searches answer the newest run plus ``bad`` entries."""
+def _partial(bad: list[Any], count: int = 3) -> Callable[[Env], None]:
+    """The next ``count`` AuditEvent searches answer the newest run plus ``bad`` entries (the bot
+    list's runs, the alerts' failures query its new failed run makes it send, the Event tab's)."""
 
     def inject(env: Env) -> None:
         good = {"fullUrl": "x", "resource": env.run_json(env.runs[-1])}

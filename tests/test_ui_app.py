@@ -348,7 +348,8 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         before = len(srv.requests)
         app.poll_now()
         await settle(pilot)
-        assert len(srv.requests) - before == 1  # one request per poll
+        # One request per poll, and one for the alerts (the project's failures: this one is new).
+        assert len(srv.requests) - before == 2
         assert table.ids_in_order()[0] == new["id"]
         assert table.row_count == 101
         assert table.selected_id == selected
@@ -362,8 +363,9 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
 
 
 async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServer, tmp_path: Path) -> None:
-    """Idle polls are one request each however short the interval; the Bot itself (deleted or
-    reconfigured while viewed) is read again once five minutes have passed."""
+    """Idle polls are one request each however short the interval (and one for the alerts: the
+    project's new failures); the Bot itself (deleted or reconfigured while viewed) is read again
+    once five minutes have passed."""
     from botmon_tui.ui.screens import events as events_module
 
     now = [1000.0]
@@ -378,12 +380,12 @@ async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServ
             return [r.path.split("?")[0] for r in srv.requests[before:]]
 
         # The list read the Bot a moment before it was opened: its Event tab does not read it again.
-        assert await polls(5) == ["/fhir/R4/AuditEvent"] * 5
+        assert await polls(5) == ["/fhir/R4/AuditEvent"] * 10
         now[0] += events_module.BOT_RECHECK_SECONDS - 1
-        assert await polls(1) == ["/fhir/R4/AuditEvent"]
+        assert await polls(1) == ["/fhir/R4/AuditEvent"] * 2
         now[0] += 2
         assert (
-            await polls(2) == ["/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")] + ["/fhir/R4/AuditEvent"] * 2
+            await polls(2) == ["/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")] + ["/fhir/R4/AuditEvent"] * 4
         )
         # r reads the Bot again at once, and only that poll does.
         before = len(srv.requests)
@@ -392,8 +394,9 @@ async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServ
         assert [r.path.split("?")[0] for r in srv.requests[before:]] == [
             "/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest"),
             "/fhir/R4/AuditEvent",
+            "/fhir/R4/AuditEvent",
         ]
-        assert await polls(1) == ["/fhir/R4/AuditEvent"]
+        assert await polls(1) == ["/fhir/R4/AuditEvent"] * 2
 
 
 async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:

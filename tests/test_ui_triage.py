@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from fault_support import screen_text
+from textual.pilot import Pilot
 from textual.widgets.data_table import ColumnKey
-from ui_support import bot_id, running
+from ui_support import bot_id, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import outcome_info
+from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.formatting import app_palette
+from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
 
 SIZES = [(80, 24), (120, 40)]
@@ -80,3 +84,134 @@ async def test_history_strip_shows_the_newest_runs(
         assert table.get_cell(target, "history").plain == expected
         row = next(r for r in rows_on_screen(screen_text(app)) if "hl7-adt-ing" in r)
         assert expected in row
+
+
+# ---------------------------------------------------------------------------- alerts from anywhere
+
+CRASH = "\n".join(
+    [
+        "2025-03-14T12:00:05.000Z",
+        "Routing ORU^R01",
+        "TypeError: Cannot read properties of undefined (reading 'code')",
+    ]
+)
+
+
+def toasts(app: BotmonApp) -> list[str]:
+    return [f"{n.title}\n{n.message}" for n in app._notifications]
+
+
+async def open_bot(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer, name: str) -> EventScreen:
+    app.open_bot(bot_id(srv, name))
+    await settle(pilot)
+    assert isinstance(app.screen, EventScreen)
+    return app.screen
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    bells: list[int] = []
+    async with running(srv, tmp_path, size, notifications=True) as (app, pilot):
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        # Failures there at start are shown (the marks, the counts), never announced.
+        assert app.failures.loaded and app.failures.runs and not app.failures.unseen
+        assert toasts(app) == [] and bells == []
+        await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        target = bot_id(srv, "lab-results-router")
+        # A burst: two failed runs of one bot (and a good one) in one poll.
+        for seconds in (5, 6):
+            srv.store.add_event(target, outcome="8", desc=CRASH, at=FIXED_NOW + timedelta(seconds=seconds))
+        srv.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW + timedelta(seconds=7))
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        # The Event tab's poll, and one request for the whole project's failures.
+        assert len(srv.requests) - before == 2
+        (toast,) = toasts(app)
+        assert toast.split("\n")[:3] == [
+            "lab-results-router failed",
+            "✗ Serious Failure · 2 failed runs",
+            "TypeError: Cannot read properties of undefined (reading 'code')",
+        ]
+        text = " ".join(screen_text(app).split())
+        assert "lab-results-router failed" in text and "✗ Serious Failure · 2 failed runs" in text
+        assert "TypeError: Cannot read" in text
+        assert bells == [1]
+        # The next poll has nothing new: no toast, no bell.
+        app.poll_now()
+        await settle(pilot)
+        assert len(toasts(app)) == 1 and bells == [1]
+        # The bot list marks the bot until its Event tab is opened.
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one(BotTable)
+        assert table.get_cell(target, "name").plain == "● lab-results-router"
+        assert "● new failures on 1 bot" in screen_text(app).split("\n")[0]
+        await open_bot(app, pilot, srv, "lab-results-router")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.get_cell(target, "name").plain == "  lab-results-router"  # (its last run went well)
+        assert "new failures" not in screen_text(app).split("\n")[0]
+
+
+async def test_no_bell_with_no_bell_and_the_bot_list_pays_one_request_per_new_failure(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    bells: list[int] = []
+    async with running(srv, tmp_path, bell=False, notifications=True) as (app, pilot):
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        assert len(srv.requests) - before == 2  # idle: bots changed, runs since
+        target = bot_id(srv, "legacy-hl7-bridge")
+        srv.store.add_event(
+            target, outcome="12", desc="FATAL: heap exhausted", at=FIXED_NOW + timedelta(seconds=3)
+        )
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        # One more request, for the new failure's output.
+        paths = [r.path for r in srv.requests[before:]]
+        assert len(paths) == 3 and "outcome=4%2C8%2C12" in paths[2]
+        assert [t.split("\n")[:3] for t in toasts(app)] == [
+            ["legacy-hl7-bridge failed", "✖ Major failure", "FATAL: heap exhausted"]
+        ]
+        assert bells == []
+        assert app.screen.query_one(BotTable).get_cell(target, "name").plain == "● legacy-hl7-bridge"
+
+
+# ---------------------------------------------------------------------------- pause
+
+
+def footer_text(app: BotmonApp) -> str:
+    return next(line for line in reversed(screen_text(app).split("\n")) if "q Quit" in line)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_p_pauses_every_screen_and_the_footer_says_resume(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        assert "p Pause" in footer_text(app)
+        await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        await pilot.press("p")
+        await pilot.pause(0.1)  # (the footer is recomposed after 50 ms)
+        assert status(app).startswith("‖ paused") and "p Resume" in footer_text(app)
+        events = app.screen
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        # The bot list is paused too (and says so), and so is a screen opened now.
+        assert status(app).startswith("‖ paused") and "p Resume" in footer_text(app)
+        await open_bot(app, pilot, srv, "lab-results-router")
+        await pilot.pause(0.1)
+        assert status(app).startswith("‖ paused") and "p Resume" in footer_text(app)
+        assert app.screen.poller.schedule.paused and not events.is_attached  # type: ignore[attr-defined]
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert status(app).startswith("● live") and "p Pause" in footer_text(app)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert status(app).startswith("● live") and "p Pause" in footer_text(app)

@@ -80,10 +80,17 @@ def status(app: BotmonApp) -> str:
 
 @asynccontextmanager
 async def running(
-    srv: DemoServer, log_dir: Path, size: tuple[int, int] = (80, 24), **options: Any
+    srv: DemoServer,
+    log_dir: Path,
+    size: tuple[int, int] = (80, 24),
+    *,
+    notifications: bool = False,
+    **options: Any,
 ) -> AsyncIterator[tuple[BotmonApp, Pilot[Any]]]:
+    """The app on ``srv`` in a headless terminal of ``size``, loaded (``notifications``: toasts are
+    shown, as they are outside tests; ``run_test`` hides them by default)."""
     app = make_app(srv, log_dir, **options)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         await settle(pilot)
         yield app, pilot
 

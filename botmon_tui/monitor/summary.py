@@ -162,6 +162,9 @@ class ProjectMonitor:
         self._roster_due = False
         self._departed: dict[str, BotStatus] = {}
         self._failure_ids: set[str] = set()
+        #: The failed runs (outcome 4, 8 or 12) the last poll brought, oldest first (without their
+        #: output: the alerts ask for it, once, only when one of them is new to them).
+        self.new_failures: list[AuditEvent] = []
 
     @staticmethod
     def _scope() -> dict[str, str]:
@@ -252,6 +255,7 @@ class ProjectMonitor:
 
     async def poll(self) -> set[str]:
         """Two requests: changed bots, and runs since the newest seen. Returns the changed bot ids."""
+        self.new_failures = []
         if not self.loaded:
             await self.load()
             return set(self.statuses)
@@ -285,6 +289,7 @@ class ProjectMonitor:
                 self._bots_changed_at = stamp
         new, _behind = await self.client.events_since(self._cursor, count=1000, max_pages=5)
         self.invalid += self._cursor.take_unreadable()
+        self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
         for event in new:
             bot_id = self._note_run(event)
             if bot_id is not None:

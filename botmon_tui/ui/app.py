@@ -25,12 +25,15 @@ from botmon_tui.formatting import duration_text
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
+from botmon_tui.monitor.alerts import FailureWatch
 from botmon_tui.monitor.summary import ProjectMonitor
 from botmon_tui.textsafe import sanitize
+from botmon_tui.ui.alerts import Alerts
 from botmon_tui.ui.commands import BotmonCommands
 from botmon_tui.ui.formatting import Palette, palette_for
 from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot
+from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
@@ -140,6 +143,11 @@ class BotmonApp(AppInternals):
         # The access token the client fetched is a secret too (client.secrets() includes it).
         self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
+        #: The project's newest failed runs: the alerts and the Failures screen (``ui/alerts.py``).
+        self.failures = FailureWatch(client)
+        self.alerts = Alerts(self, self.failures, bell=bell)
+        #: ``p``: every screen's polling is paused (and so are the alerts).
+        self.paused = False
         #: Full garbage collections at quiet moments (see ``gcpolicy``).
         self.collector = QuietCollector(self)
         if keymap:
@@ -221,18 +229,45 @@ class BotmonApp(AppInternals):
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
             self.pop_screen()
         self.push_screen(EventScreen(bot_id, bot, select_event=event_id))
+        self.alerts.seen(bot_id)
+
+    # ------------------------------------------------------------------ alerts and pause
+
+    def polling_screen(self) -> PollingScreen | None:
+        """The screen that polls now: the topmost polling one (a help screen leaves it visible)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, PollingScreen):
+                return screen
+        return None
+
+    def watched_bot(self) -> str | None:
+        """The bot whose Event tab is showing, if one is."""
+        screen = self.polling_screen()
+        return screen.bot_id if isinstance(screen, EventScreen) else None
+
+    def alerts_changed(self, bot_ids: set[str]) -> None:
+        """New failures were announced (or their marks went): every screen that shows them updates."""
+        for screen in self.screen_stack:
+            if isinstance(screen, PollingScreen):
+                screen.on_alerts(bot_ids)
+
+    def toggle_pause(self) -> bool:
+        """``p``: pause or resume the polling of every screen (the alerts with it)."""
+        self.paused = not self.paused
+        for screen in self.screen_stack:
+            if isinstance(screen, PollingScreen):
+                screen.set_paused(self.paused)
+        self.notify("Polling paused: press p to resume" if self.paused else "Polling resumed", timeout=3)
+        return self.paused
 
     def on_open_bot(self, message: OpenBot) -> None:
         self.open_bot(message.bot_id, message.bot, event_id=message.event_id)
 
     def poll_now(self) -> None:
         """Poll the current screen's data at once (``r``); tests await ``workers.wait_for_complete()``."""
-        from botmon_tui.ui.screens.base import PollingScreen
-
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, PollingScreen):
-                screen.poller.poll_now()
-                return
+        screen = self.polling_screen()
+        if screen is not None:
+            screen.poller.poll_now()
 
     # ------------------------------------------------------------------ help
 

@@ -1,8 +1,14 @@
-"""What every polling screen shares: the poll loop, the status line, ``r`` and ``p``."""
+"""What every polling screen shares: the poll loop, the status line, ``r`` and ``p``.
+
+A screen's poll is its own query, then (``WATCH_FAILURES``) the project-wide failure watch that
+feeds the alerts (one request; see ``ui/alerts.py``): whatever screen is showing, new failures
+of every bot are noticed, by one loop whose next poll is scheduled when the previous one ended.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -12,9 +18,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
+from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.ui.formatting import Palette, app_palette
 from botmon_tui.ui.polling import Poller
+from botmon_tui.ui.textual_private import bindings_of
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
@@ -59,9 +67,13 @@ class PollingScreen(Screen[None]):
         super().__init__(name=name, id=id)
         app = self.botmon
         self.schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic)
+        # ``p`` pauses every screen's polling: a screen opened while paused starts paused (it
+        # still loads its data once).
+        self.schedule.paused = app.paused
+        self._label_pause(app.paused)
         self.poller = Poller(
             self,
-            self.poll_job,
+            self._poll_cycle,
             schedule=self.schedule,
             crash_log=app.crash_log,
             on_done=self._after_poll,
@@ -78,6 +90,8 @@ class PollingScreen(Screen[None]):
         self.filter_text = ""
 
     POLL_WHAT: ClassVar[str] = "polling"
+    #: Poll the project's failure watch after the screen's own query (the alerts).
+    WATCH_FAILURES: ClassVar[bool] = True
 
     @property
     def botmon(self) -> BotmonApp:
@@ -87,6 +101,23 @@ class PollingScreen(Screen[None]):
 
     async def poll_job(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    async def _poll_cycle(self) -> None:
+        """The screen's own query, then the failure watch. An error that concerns only this
+        screen's data (its bot was deleted: 404) does not stop the alerts; one that says the
+        server or the connection is in trouble skips the watch (its request would fail too)."""
+        try:
+            await self.poll_job()
+        except MedplumError as error:
+            own = not error.retryable and not isinstance(error, AuthError | ForbiddenError)
+            if self.WATCH_FAILURES and own:
+                await self.botmon.alerts.poll()
+            raise
+        if self.WATCH_FAILURES:
+            await self.botmon.alerts.poll()
+
+    def on_alerts(self, bot_ids: set[str]) -> None:
+        """New failures were announced for ``bot_ids``, or their marks went (the bot list shows them)."""
 
     @property
     def table(self) -> KeyedTable:  # pragma: no cover - abstract
@@ -184,9 +215,27 @@ class PollingScreen(Screen[None]):
         self.query_one(FilterBar).open()
 
     def action_toggle_pause(self) -> None:
-        paused = self.poller.toggle_pause()
-        self.notify("Polling paused: press p to resume" if paused else "Polling resumed", timeout=3)
+        self.botmon.toggle_pause()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume this screen's polling (the app does it for every screen at once); the
+        footer's ``p`` says "Resume" while paused."""
+        if self.schedule.paused != paused:
+            self.poller.toggle_pause()
+        self._label_pause(paused)
+        self.refresh_bindings()
         self.update_status()
+
+    def _label_pause(self, paused: bool) -> None:
+        key_to_bindings = bindings_of(self).key_to_bindings
+        for key, group in key_to_bindings.items():
+            if any(binding.id == "poll.pause" for binding in group):
+                key_to_bindings[key] = [
+                    replace(binding, description="Resume" if paused else "Pause")
+                    if binding.id == "poll.pause"
+                    else binding
+                    for binding in group
+                ]
 
     # ------------------------------------------------------------------ status
 

@@ -10,13 +10,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import DataTable, Static
 
+from botmon_tui.formatting import plural
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
-from botmon_tui.ui.widgets.bot_table import FAILING_MARK, BotTable
+from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.status_line import StatusLine
@@ -33,6 +34,7 @@ def bot_matches(status: BotStatus, needle: str) -> bool:
 
 class BotListScreen(PollingScreen):
     POLL_WHAT = "polling the bot list"
+    WATCH_FAILURES = False  # (its own runs query says when: see poll_job)
     AUTO_FOCUS = "#bots"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_bot", "Open", id="bots.open"),
@@ -51,7 +53,7 @@ class BotListScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         yield Static("", id="heading", markup=False)
         yield FilterBar("Filter bots by name or id (enter: keep, esc: clear)", self.apply_filter)
-        yield BotTable(clock=self.botmon.clock, id="bots")
+        yield BotTable(clock=self.botmon.clock, unseen=self.botmon.failures.unseen, id="bots")
         with Container(id="empty-area", classes="banner-area"):
             yield Banner(id="empty")
         yield StatusLine(id="status")
@@ -87,6 +89,15 @@ class BotListScreen(PollingScreen):
         else:
             changed = await project.poll()
             self.show_statuses(changed)
+        # The alerts: the runs query above sees every new failure (without its output); the
+        # failure watch is asked (one request, with the output) only for one it does not know.
+        watch = self.botmon.failures
+        if not watch.loaded or watch.behind or any(not watch.knows(e.id) for e in project.new_failures):
+            await self.botmon.alerts.poll()
+
+    def on_alerts(self, bot_ids: set[str]) -> None:
+        if self.botmon.project.loaded:
+            self.show_statuses(bot_ids & set(self.botmon.project.statuses))
 
     def show_statuses(self, changed: set[str] | None) -> None:
         project = self.botmon.project
@@ -119,6 +130,11 @@ class BotListScreen(PollingScreen):
         project = app.project
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Bots", BOLD)
+        unseen = app.failures.unseen
+        if unseen:
+            # New failures since the app started, on bots whose Event tab was not opened since.
+            text.append("  ")
+            text.append(f"{NEW_MARK} new failures on {plural(len(unseen), 'bot')}", self.palette.fail)
         text.append(f"  {sanitize(app.server_label)}", DIM)
         if project.loaded:
             statuses = list(project.statuses.values())

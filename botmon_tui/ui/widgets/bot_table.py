@@ -3,10 +3,11 @@ symbols, recent failures and audit settings; in attention order until a column s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
@@ -18,7 +19,7 @@ from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 
-__all__ = ["ATTENTION", "FAILING_MARK", "BotTable"]
+__all__ = ["ATTENTION", "FAILING_MARK", "NEW_MARK", "BotTable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The default order (not a column): see ``monitor.summary.attention_key``.
@@ -26,6 +27,8 @@ ATTENTION = "attention"
 #: In front of the name of a bot whose last run failed (the row is in the failure colour too;
 #: the symbol carries the meaning without colour).
 FAILING_MARK = "!"
+#: In front of the name of a bot with a failure announced since its Event tab was last opened.
+NEW_MARK = "●"
 
 
 class BotTable(KeyedTable):
@@ -44,9 +47,17 @@ class BotTable(KeyedTable):
         Binding("enter", "select_cursor", "Open", id="bots.open_row"),
     ]
 
-    def __init__(self, *, clock: Callable[[], datetime], id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime],
+        unseen: Mapping[str, int] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.clock = clock
+        #: Bot id → new failures not looked at yet (the alerts' marks; ``FailureWatch.unseen``).
+        self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
         self.horizon: datetime | None = None
         self._statuses: dict[str, BotStatus] = {}
@@ -81,7 +92,10 @@ class BotTable(KeyedTable):
         # A bot whose last run failed is marked on the whole row: the mark, and the colour.
         row = palette.fail if failing else None
         name = Text(no_wrap=True, overflow="ellipsis")
-        name.append(f"{FAILING_MARK} " if failing else "  ", palette.fail)
+        if bot.id in self.unseen:
+            name.append(f"{NEW_MARK} ", palette.fail + Style(reverse=not palette.mono))
+        else:
+            name.append(f"{FAILING_MARK} " if failing else "  ", palette.fail)
         name.append(clip(bot.display_name), row or "")
         return [
             name,

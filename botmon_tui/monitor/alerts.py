@@ -1,0 +1,207 @@
+"""New failed runs of any bot: what the alerts announce and the Failures screen lists.
+
+One project-wide incremental query per poll, with the runs' output (the toast shows its summary
+line)::
+
+    AuditEvent?type=execute&outcome=4,8,12&_lastUpdated=gt<newest failure seen>&_sort=_lastUpdated&_count=100
+
+* :meth:`FailureWatch.load` reads the newest failures (newest first, one request): the Failures
+  screen's first rows. They were there before the app started: known, never announced.
+* :meth:`FailureWatch.poll` reads the failures since. Each one not known yet is announced once:
+  one :class:`Alert` per bot per poll (a burst of runs is one alert), de-duplicated by id across
+  every path that sees failures (the bot list sees them in its own runs query and asks for a poll
+  only when there is one it does not know: :meth:`knows`).
+* :attr:`FailureWatch.unseen`: bots with an announced failure whose Event tab has not been opened
+  since (:meth:`seen`).
+
+Bounded: the window holds the newest ``window`` failures, at most ``MAX_KNOWN`` ids are
+remembered, at most ``MAX_UNSEEN`` bots are marked, a poll reads at most ``MAX_POLL_PAGES`` pages
+(a larger backlog is read by the next polls: :attr:`FailureWatch.behind`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from botmon_tui.formatting import summary_line
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, OutcomeInfo, outcome_info
+from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.feed import event_key
+from botmon_tui.textsafe import clip
+
+__all__ = ["MAX_KNOWN", "Alert", "FailedRun", "FailureWatch", "bot_display"]
+
+#: Failure ids remembered (announced, or there at start) so that none is announced twice.
+MAX_KNOWN = 5000
+#: Bots marked as having an unseen failure.
+MAX_UNSEEN = 1000
+#: Pages of new failures read by one poll (a larger burst is read by the following polls).
+MAX_POLL_PAGES = 3
+
+
+def bot_display(event: AuditEvent) -> str | None:
+    """The name the server wrote next to the event's Bot reference (``entity``, ``source``, ``agent``)."""
+    bot_id = event.bot_id
+    if bot_id is None:
+        return None
+    ref = f"Bot/{bot_id}"
+    candidates = [e.what for e in event.entity or []]
+    candidates.append(event.source.observer if event.source else None)
+    candidates.extend(a.who for a in event.agent or [])
+    for what in candidates:
+        if what is not None and what.reference == ref and what.display:
+            return what.display
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRun:
+    """A failed run as the Failures screen and a toast show it (text sanitized)."""
+
+    id: str
+    bot_id: str
+    #: The bot's name as the event wrote it (the app prefers the bot's current name).
+    bot_display: str | None
+    outcome: str | None
+    #: The line of its output that says what went wrong (``formatting.summary_line``).
+    summary: str
+    when: datetime | None
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> FailedRun:
+        display = bot_display(event)
+        return cls(
+            id=event.id,
+            bot_id=event.bot_id or "",
+            bot_display=clip(display) if display else None,
+            outcome=event.outcome,
+            summary=summary_line(event.outcomeDesc),
+            when=event.when,
+        )
+
+    @property
+    def outcome_info(self) -> OutcomeInfo:
+        return outcome_info(self.outcome)
+
+
+@dataclass
+class Alert:
+    """New failed runs of one bot in one poll (one toast)."""
+
+    bot_id: str
+    #: Oldest first.
+    runs: list[FailedRun] = field(default_factory=list)
+
+    @property
+    def newest(self) -> FailedRun:
+        return self.runs[-1]
+
+    @property
+    def worst(self) -> OutcomeInfo:
+        return max((run.outcome_info for run in self.runs), key=lambda info: info.severity)
+
+
+class FailureWatch:
+    """The project's newest failed runs, polled incrementally; announces new ones once."""
+
+    def __init__(self, client: MedplumClient, *, window: int = 200, page_size: int = 100) -> None:
+        if window < 1 or page_size < 1:
+            raise ValueError("window and page_size must be positive")
+        self.client = client
+        self.window = window
+        self.page_size = min(page_size, 1000)
+        self.loaded = False
+        #: A backlog larger than one poll reads remains (the next poll goes on).
+        self.behind = False
+        #: The newest failed runs, newest first (at most ``window``).
+        self.runs: list[FailedRun] = []
+        #: Bumped whenever :attr:`runs` changes (a screen showing them diffs then).
+        self.version = 0
+        #: Bot id → failures announced since its Event tab was last opened (insertion ordered).
+        self.unseen: OrderedDict[str, int] = OrderedDict()
+        self.invalid = 0
+        self._known: OrderedDict[str, None] = OrderedDict()
+        self._incoming: list[AuditEvent] = []
+        self._lock = asyncio.Lock()
+        self._cursor = EventCursor(scope=self._scope())
+
+    @staticmethod
+    def _scope() -> dict[str, str]:
+        return {"type": "execute", "outcome": ",".join(FAILURE_CODES)}
+
+    # ------------------------------------------------------------------ reading
+
+    def knows(self, event_id: str) -> bool:
+        """Whether this failure was announced already, or was there at start."""
+        return event_id in self._known
+
+    def seen(self, bot_id: str) -> bool:
+        """The bot's Event tab was opened: its mark goes. Whether it had one."""
+        return self.unseen.pop(bot_id, None) is not None
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self) -> list[Alert]:
+        """Read the failures since the last poll (the newest ones on the first call, announced
+        never); return one alert per bot with new ones. Calls are serialized (one query at a time)."""
+        async with self._lock:
+            if not self.loaded:
+                await self._load()
+                return []
+            more = False
+            for _ in range(MAX_POLL_PAGES):
+                new, more = await self.client.events_since(self._cursor, count=self.page_size, max_pages=1)
+                self.invalid += self._cursor.take_unreadable()
+                # Kept here before the next request: a poll cancelled half-way loses nothing.
+                self._incoming.extend(new)
+                if not more:
+                    break
+            self.behind = more
+            return self._take()
+
+    async def _load(self) -> None:
+        page = await self.client.bot_events(None, count=self.window, failures_only=True, execute_only=True)
+        self.invalid += page.invalid
+        self._cursor = EventCursor(scope=self._scope())
+        self._cursor.seed(page.resources, self.client.server_now())
+        for event in page.resources:
+            self._remember(event.id)
+        self._merge(page.resources)
+        self.loaded = True
+
+    def _take(self) -> list[Alert]:
+        incoming, self._incoming = self._incoming, []
+        fresh = [e for e in incoming if e.outcome in FAILURE_CODES and not self.knows(e.id)]
+        self._merge(fresh)
+        alerts: dict[str, Alert] = {}
+        for event in sorted(fresh, key=event_key):
+            self._remember(event.id)
+            run = FailedRun.of(event)
+            if not run.bot_id:
+                continue
+            alerts.setdefault(run.bot_id, Alert(run.bot_id)).runs.append(run)
+        for bot_id, alert in alerts.items():
+            self.unseen[bot_id] = self.unseen.pop(bot_id, 0) + len(alert.runs)
+        while len(self.unseen) > MAX_UNSEEN:
+            self.unseen.popitem(last=False)
+        return list(alerts.values())
+
+    def _remember(self, event_id: str) -> None:
+        self._known[event_id] = None
+        self._known.move_to_end(event_id)
+        while len(self._known) > MAX_KNOWN:
+            self._known.popitem(last=False)
+
+    def _merge(self, events: Iterable[AuditEvent]) -> None:
+        have = {run.id for run in self.runs}
+        added = [FailedRun.of(e) for e in events if e.id not in have]
+        if not added:
+            return
+        merged = sorted([*self.runs, *added], key=lambda r: event_key(r), reverse=True)
+        self.runs = merged[: self.window]
+        self.version += 1
