@@ -18,8 +18,12 @@ from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import outcome_info
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.formatting import app_palette
+from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.screens.failures import FailuresScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.failure_table import FailureTable
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -215,3 +219,85 @@ async def test_p_pauses_every_screen_and_the_footer_says_resume(
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert status(app).startswith("● live") and "p Pause" in footer_text(app)
+
+
+# ---------------------------------------------------------------------------- the Failures screen
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with running(srv, tmp_path, size) as (app, pilot):
+        await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        await pilot.press("F")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FailuresScreen)
+        table = screen.query_one(FailureTable)
+        runs = app.failures.runs
+        assert table.ids_in_order() == [run.id for run in runs]  # newest first
+        failed = [e for e in srv.store.events_for(bot_id(srv, "legacy-hl7-bridge")) if e["outcome"] != "0"]
+        assert {e["id"] for e in failed[:3]} <= set(table.ids_in_order())
+        # What is on screen: the bot, the outcome, what went wrong, the age.
+        first = runs[0]
+        row = next(line for line in rows_after(screen_text(app), "Bot") if first.summary[:12] in line)
+        assert row.startswith(app.alerts.bot_name(first.bot_id, first)[:12])
+        assert first.outcome_info.symbol in row and "ago" in row
+        # A poll: one request; the new failure on top, the selected run still selected.
+        await pilot.press("down", "down")
+        selected, row_on_screen = table.selected_id, table.cursor_row - table.scroll_y
+        target = bot_id(srv, "lab-results-router")
+        new = srv.store.add_event(target, outcome="8", desc=CRASH, at=FIXED_NOW + timedelta(seconds=9))
+        before = len(srv.requests)
+        app.poll_now()
+        await settle(pilot)
+        assert len(srv.requests) - before == 1
+        assert table.ids_in_order()[0] == new["id"] and table.selected_id == selected
+        assert table.cursor_row - table.scroll_y in (row_on_screen, row_on_screen + 1)
+        assert "lab-results-router failed" in " ".join(toasts(app))
+        # enter: the run in its bot's Event tab, selected.
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await settle(pilot)
+        events = app.screen
+        assert isinstance(events, EventScreen) and events.bot_id == target
+        assert events.query_one(EventTable).selected_id == new["id"]
+        # Its mark went (its Event tab is open); F goes back to the same Failures screen.
+        assert target not in app.failures.unseen
+        await pilot.press("F")
+        await settle(pilot)
+        assert app.screen is screen and sum(isinstance(s, FailuresScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, EventScreen) and app.screen.bot_id == bot_id(srv, "hl7-adt-ingest")
+
+
+def rows_after(text: str, header: str) -> list[str]:
+    lines = text.split("\n")
+    start = next(n for n, line in enumerate(lines) if line.lstrip().startswith(header))
+    return [line.strip() for line in lines[start + 1 :] if line.strip()]
+
+
+async def test_failures_screen_from_the_command_palette_and_its_filter(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Failures")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FailuresScreen)
+        table = app.screen.query_one(FailureTable)
+        await pilot.press("slash", *"legacy-hl7", "enter")
+        await settle(pilot)
+        names = {app.alerts.bot_name(r.bot_id) for r in map(table.run, table.ids_in_order()) if r}
+        assert names == {"legacy-hl7-bridge"} and table.row_count > 0
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.row_count == len(app.failures.runs)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BotListScreen)

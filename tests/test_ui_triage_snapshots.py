@@ -1,5 +1,5 @@
 """SVG snapshots of triage at a glance (issue #9): the attention-first bot list with a failing
-bot and a new-failure mark, and an alert's toast over another bot's Event tab.
+bot and a new-failure mark, an alert's toast over another bot's Event tab, the Failures screen.
 
 Deterministic: fixed seed and "now", fixed terminal size, UTC, auto polling off.
 ``pytest tests/test_ui_triage_snapshots.py --snapshot-update`` after an intended change (look at
@@ -59,3 +59,19 @@ def test_alert_toast_over_another_bots_event_tab_80x24(
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_failures_screen_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    """F: the newest failed runs of every bot, a new one on top (its toast cleared)."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("F")
+        await settle(pilot)
+        _fail(srv, "lab-results-router", 5)
+        pilot.app.poll_now()  # type: ignore[attr-defined]
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.press("down")
+
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=run_before)

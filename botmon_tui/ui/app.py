@@ -36,6 +36,7 @@ from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.screens.failures import FailuresScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
 from botmon_tui.ui.textual_private import AppInternals, bindings_of
 
@@ -63,6 +64,11 @@ LONG_HELP = {
     "events.previous_failure": "Previous failed run in the table",
     "events.focus_pane": "Focus the Outcome Desc pane / the table",
     "events.read_output": "Focus the Outcome Desc pane to scroll the output",
+    "app.failures": "Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
+    "bots.failures": "Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
+    "failures.back": "Back: clear the filter, then back to where F was pressed",
+    "failures.open": "Open the selected run in its bot's Event tab",
+    "failures.filter": "Filter by bot, outcome or what went wrong",
     "poll.refresh": "Refresh now",
     "poll.pause": "Pause / resume automatic polling",
     "app.help": "This help",
@@ -84,6 +90,8 @@ class BotmonApp(AppInternals):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        # (Shown in the bot list's footer, which has room for it: bots.failures.)
+        Binding("F", "failures", "Failures", show=False, id="app.failures"),
         Binding("question_mark", "help", "Help", id="app.help"),
     ]
 
@@ -231,6 +239,18 @@ class BotmonApp(AppInternals):
         self.push_screen(EventScreen(bot_id, bot, select_event=event_id))
         self.alerts.seen(bot_id)
 
+    def action_failures(self) -> None:
+        """``F``: the newest failed runs of every bot. One Failures screen at most: from a run
+        opened there, ``F`` (like ``esc``) goes back to it."""
+        for index, screen in enumerate(self.screen_stack):
+            if isinstance(screen, FailuresScreen):
+                for _ in range(len(self.screen_stack) - 1 - index):
+                    self.pop_screen()
+                return
+        while len(self.screen_stack) > 1 and isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        self.push_screen(FailuresScreen())
+
     # ------------------------------------------------------------------ alerts and pause
 
     def polling_screen(self) -> PollingScreen | None:
@@ -310,8 +330,13 @@ class BotmonApp(AppInternals):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
+        screen = self.screen
         title = "botmon-tui — keys for " + (
-            "the Event tab" if isinstance(self.screen, EventScreen) else "the bot list"
+            "the Event tab"
+            if isinstance(screen, EventScreen)
+            else "the Failures screen"
+            if isinstance(screen, FailuresScreen)
+            else "the bot list"
         )
         self.push_screen(HelpScreen(title, self.help_sections(), HELP_NOTES))
 

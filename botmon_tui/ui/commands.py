@@ -47,6 +47,7 @@ class BotmonCommands(Provider):
         from botmon_tui.ui.screens.base import PollingScreen
         from botmon_tui.ui.screens.bot_list import BotListScreen
         from botmon_tui.ui.screens.events import EventScreen
+        from botmon_tui.ui.screens.failures import FailuresScreen
 
         if not isinstance(screen, PollingScreen):
             return []
@@ -58,6 +59,7 @@ class BotmonCommands(Provider):
             ("Refresh now", "Poll the server at once (r)", partial(run, "refresh")),
             ("Pause / resume polling", "Stop or restart automatic updates (p)", partial(run, "toggle_pause")),
             ("Filter", "Show only matching rows (/)", partial(run, "filter")),
+            ("Failures", "The newest failed runs of every bot (F)", app.action_failures),
             ("Help: keys", "Every key of this screen (?)", app.action_help),
             ("Quit", "Leave botmon-tui (q)", app.action_quit),
         ]
@@ -80,6 +82,11 @@ class BotmonCommands(Provider):
                         partial(run, f"sort({spec.number})"),
                     )
                 )
+        if isinstance(screen, FailuresScreen):
+            actions[0:0] = [
+                ("Open the selected run", "In its bot's Event tab (enter)", partial(run, "open_run")),
+                ("Back", "(esc)", partial(run, "back")),
+            ]
         if isinstance(screen, EventScreen):
             actions[0:0] = [
                 ("Back to the bot list", "(esc)", partial(run, "back")),

@@ -43,6 +43,7 @@ class BotListScreen(PollingScreen):
         Binding("0", "sort_attention", "Attention first", id="bots.sort_attention", group=SORT),
         *sort_bindings("bots", BotTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
+        Binding("F", "app.failures", "Failures", id="bots.failures"),
     ]
 
     def __init__(self, *, deferred: bool = False) -> None:
