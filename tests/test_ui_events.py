@@ -13,11 +13,12 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from rich.text import Text
 from textual.pilot import Pilot
-from ui_support import bot_id, on_screen, running, screen_lines, settle
+from textual.widgets import Static
+from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.formatting import app_palette
+from botmon_tui.ui.formatting import BARS, app_palette
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.event_table import EventTable
@@ -294,3 +295,82 @@ async def test_e_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> No
         await pilot.press("e")
         await pilot.pause()
         assert "No failed run among the 5 runs shown" in notes(app)
+
+
+# ---------------------------------------------------------------------------- copy
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_y_c_l_copy_the_run_id_output_and_link_sanitized(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "legacy-hl7-bridge")
+    desc = "start\n\x1b[31mError: boom\x1b[0m\n\x1b]52;c;ZXZpbA==\x07\x1b]0;title\x07done\x9b"
+    event = srv.store.add_event(target, outcome="8", desc=desc, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(srv, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
+        table = app.screen.query_one(EventTable)
+        assert table.selected_id == event["id"]
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.clipboard == event["id"]
+        assert f"Copied the run's id ({len(event['id'])} characters)" in reflowed(app)
+        await pilot.press("c")
+        await pilot.pause()
+        copied = app.clipboard
+        # SGR colours dropped; the OSC 52 and title sequences made visible, not passed on.
+        assert copied.startswith("start\nError: boom\n␛]52;c;ZXZpbA==␇␛]0;title␇done")
+        assert not any((ord(ch) < 32 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F for ch in copied)
+        assert f"({len(copied)} characters)" in notes(app) and "Copied the output of run" in notes(app)
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.clipboard == f"{APP_BASE}AuditEvent/{event['id']}"
+        assert "Copied the run's web-app link" in notes(app)
+
+
+# ---------------------------------------------------------------------------- runs over time
+
+
+def _history(app: BotmonApp) -> Text:
+    content = app.screen.query_one("#history", Static).content
+    assert isinstance(content, Text)
+    return content
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_runs_per_hour_strip_shows_failures_from_the_events_held(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "legacy-hl7-bridge")  # a run every 30 minutes
+    day = [e for e in srv.store.events_for(target) if e["meta"]["lastUpdated"] > "2025-03-13T12:00:00.000Z"]
+    failed = [e for e in day if e.get("outcome") in ("4", "8", "12")]
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        line = next(line for line in screen_lines(app) if line.strip().startswith("24h "))
+        assert f"{len(day)} runs" in line and f"✗ {len(failed)} failed" in line and "not loaded" not in line
+        strip = line.split("24h ", 1)[1][:24]
+        assert set(strip) <= set(BARS) and len(strip) == 24
+        # The hours with a failure are in the failure style, the others not.
+        history = _history(app)
+        fail_style = app_palette(app).error
+        failing_hours = {s.start for s in history.spans if s.style == fail_style and s.end - s.start == 1}
+        assert 0 < len(failing_hours) <= len(failed)
+        # A new failure arrives by polling: counted, and the last hour turns to the failure style.
+        before = len(srv.requests)
+        srv.store.add_event(target, outcome="8", desc="Error: new", at=FIXED_NOW + timedelta(seconds=1))
+        app.poll_now()
+        await settle(pilot)
+        assert len(srv.requests) - before == 1  # no request of its own
+        assert f"✗ {len(failed) + 1} failed" in reflowed(app)
+        last = len("24h ") + 23
+        assert any(s.start == last and s.style == fail_style for s in _history(app).spans)
+
+
+async def test_the_strip_says_which_hours_are_not_loaded(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path, (120, 40), bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        first = _history(app).plain
+        unknown = first.count("░")
+        assert unknown > 0 and "░ not loaded (o: older)" in first
+        for _ in range(6):
+            await pilot.press("o")
+            await settle(pilot)
+        later = _history(app).plain
+        assert later.count("░") < unknown

@@ -193,6 +193,28 @@ class EventFeed:
     def oldest(self) -> FeedEvent | None:
         return self._by_id[self._keys[0][1]] if self._keys else None
 
+    def hourly(self, now: datetime, hours: int = 24) -> list[tuple[int, int]]:
+        """Runs held, and failed runs among them, per hour over the ``hours`` before ``now``
+        (oldest hour first). Reads only the events of that span (they are kept in time order); a
+        run stamped after ``now`` (the server's clock ahead of ours) counts in the last hour."""
+        start = now - timedelta(hours=hours)
+        runs = [0] * hours
+        failed = [0] * hours
+        by_id = self._by_id
+        for when, event_id in self._keys[bisect_left(self._keys, (start, "")) :]:
+            slot = min(hours - 1, int((when - start).total_seconds() // 3600))
+            if slot >= 0:
+                runs[slot] += 1
+                if by_id[event_id].outcome in FAILURE_CODES:
+                    failed[slot] += 1
+        return list(zip(runs, failed, strict=True))
+
+    @property
+    def complete_since(self) -> datetime | None:
+        """Since when every run (of this feed's scope) is held; ``None``: the whole history is."""
+        oldest = self.oldest
+        return oldest.when if self.has_older and oldest is not None else None
+
     @property
     def at_limit(self) -> bool:
         """True when the window is full: older events are not paged in any further."""

@@ -92,6 +92,13 @@ class BotmonCommands(Provider):
                 ("Back to the bot list", "(esc)", partial(run, "back")),
                 ("Load older events", "The next older page (o)", partial(run, "load_older")),
                 ("Failures only / all runs", "Outcome 4, 8, 12 (f)", partial(run, "toggle_failures")),
+                ("Copy the run's id", "To the terminal clipboard (y)", partial(run, "copy('id')")),
+                ("Copy the run's output", "To the terminal clipboard (c)", partial(run, "copy('output')")),
+                (
+                    "Copy the run's web-app link",
+                    "To the terminal clipboard (l)",
+                    partial(run, "copy('link')"),
+                ),
                 ("Toggle absolute / relative times", "Last Updated column (t)", partial(run, "toggle_times")),
             ]
             for spec in screen.table.SPECS:

@@ -35,6 +35,7 @@ __all__ = [
     "app_palette",
     "audit_text",
     "entity_lines",
+    "history_strip",
     "outcome_strip",
     "outcome_text",
     "palette_for",
@@ -273,6 +274,27 @@ def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:
     label, blocking = audit_label(bot, compact=compact)
     style = palette.warn if blocking else (Style() if bot.audit_trigger == "always" else palette.note)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
+
+
+#: Bar heights of the runs-per-hour strip.
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def history_strip(hours: list[tuple[int, int]], palette: Palette, *, unknown: int = 0) -> Text:
+    """Runs per hour (``(runs, failed)`` each, oldest first) as one bar a hour: its height says
+    how many runs (against the busiest hour), its colour whether any failed (and, without colour,
+    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    busiest = max((runs for runs, _ in hours), default=0)
+    for index, (runs, failed) in enumerate(hours):
+        if index < unknown:
+            text.append("░", DIM)
+        elif not runs:
+            text.append("·", DIM)
+        else:
+            bar = BARS[min(len(BARS) - 1, (runs * len(BARS) - 1) // busiest)]
+            text.append(bar, palette.error if failed else palette.level("success"))
+    return text
 
 
 def entity_lines(event: AuditEvent | FeedEvent) -> list[str]:

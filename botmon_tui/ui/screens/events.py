@@ -6,6 +6,7 @@ import asyncio
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import ClassVar
 
 from rich.text import Text
@@ -21,8 +22,8 @@ from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
-from botmon_tui.textsafe import clip
-from botmon_tui.ui.formatting import BOLD, DIM, audit_text
+from botmon_tui.textsafe import ansi_text, clip, sanitize
+from botmon_tui.ui.formatting import BOLD, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
@@ -46,6 +47,8 @@ FILTER_SCAN_CHARS = 20_000
 BOT_RECHECK_SECONDS = 300.0
 #: The same while the tab has no events (the banner explains the bot's settings: a fix shows soon).
 BOT_RECHECK_EMPTY_SECONDS = 60.0
+#: The runs-per-hour strip under the heading covers this many hours.
+HISTORY_HOURS = 24
 #: Opened to show one run (``select_event``) that is not on the first page: at most this many
 #: pages of older events are loaded to find it.
 SEEK_PAGES = 20
@@ -65,6 +68,9 @@ class EventScreen(PollingScreen):
         Binding("n", "next_match(1)", "Next match", show=False, id="events.next_match"),
         Binding("N", "next_match(-1)", "Previous match", show=False, id="events.previous_match"),
         Binding("e", "next_failure(1)", "Next failure", show=False, id="events.next_failure"),
+        Binding("y", "copy('id')", "Copy id", show=False, id="events.copy_id"),
+        Binding("c", "copy('output')", "Copy output", show=False, id="events.copy_output"),
+        Binding("l", "copy('link')", "Copy link", show=False, id="events.copy_link"),
         Binding("E", "next_failure(-1)", "Previous failure", show=False, id="events.previous_failure"),
         Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
     ]
@@ -96,6 +102,7 @@ class EventScreen(PollingScreen):
         self._pane_timer: Timer | None = None
         #: ``f`` was pressed and the other mode's first page is on its way.
         self.switching = False
+        self._history: Text | None = None
 
     def _new_feed(self, failures_only: bool) -> EventFeed:
         app = self.botmon
@@ -112,6 +119,7 @@ class EventScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         app = self.botmon
         yield Static("", id="heading", markup=False)
+        yield Static("", id="history", markup=False)
         yield FilterBar(
             "Filter events by id, outcome or output text (enter: keep, esc: clear)", self.apply_filter
         )
@@ -195,6 +203,7 @@ class EventScreen(PollingScreen):
         if delta.behind:
             self.note("many new runs: still catching up", "warn", 10)
         self.update_banner()
+        self.update_history()
         if first:
             # The rows first; the selected run's output (up to 10 KiB to wrap) and the footer's
             # keys right after that frame.
@@ -224,6 +233,7 @@ class EventScreen(PollingScreen):
 
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
+        self.update_history()
 
     def status_parts(self) -> list[str]:
         feed = self.feed
@@ -274,6 +284,35 @@ class EventScreen(PollingScreen):
             text.append_text(audit_text(bot, self.palette))
         self.show_heading(text)
 
+    def update_history(self) -> None:
+        """The runs-per-hour strip of the last 24 hours, from the events held (no request)."""
+        feed = self.feed
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if feed.loaded and len(feed):
+            now = self.now
+            hours = feed.hourly(now, HISTORY_HOURS)
+            since = feed.complete_since
+            start = now - timedelta(hours=HISTORY_HOURS)
+            unknown = 0
+            if since is not None and since > start:
+                unknown = min(HISTORY_HOURS, math.ceil((since - start) / timedelta(hours=1)))
+            runs = sum(r for r, _ in hours)
+            failed = sum(f for _, f in hours)
+            text.append(f"{HISTORY_HOURS}h ", DIM)
+            text.append_text(history_strip(hours, self.palette, unknown=unknown))
+            text.append(" now", DIM)
+            text.append(f" · {runs} {'failed runs' if self.failures_only else 'runs'}")
+            if failed and not self.failures_only:
+                text.append(" · ")
+                text.append(f"✗ {failed} failed", self.palette.fail)
+            elif not failed:
+                text.append(" · no failure", DIM)
+            if unknown:
+                text.append(" · ░ not loaded (o: older)", DIM)
+        if text != self._history:
+            self._history = text
+            self.query_one("#history", Static).update(text)
+
     def update_banner(self) -> None:
         banner = self.query_one("#banner", Banner)
         body = self.query_one("#body", Container)
@@ -320,6 +359,7 @@ class EventScreen(PollingScreen):
 
     def restyle(self) -> None:
         super().restyle()
+        self.update_history()
         self.update_pane()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -416,6 +456,29 @@ class EventScreen(PollingScreen):
         except Exception as error:
             self.notify(self.botmon.crash_log.record(error, doing), severity="error", markup=False)
 
+    def action_copy(self, what: str) -> None:
+        """``y`` / ``c`` / ``l``: the selected run's id, whole output or web-app link to the
+        terminal's clipboard (OSC 52: through SSH, and tmux with ``set-clipboard on``).
+
+        What is copied is the text as shown: escape sequences are dropped or made visible (the
+        sanitizer's job), never passed on to wherever it is pasted."""
+        event = self.table.selected_event
+        if event is None:
+            self.notify("No run selected: nothing to copy", timeout=3)
+            return
+        if what == "id":
+            text, label = sanitize(event.id), "the run's id"
+        elif what == "output":
+            text = ansi_text(event.outcomeDesc or "", colour=False).plain
+            label = f"the output of run {clip(event.id)[:8]}"
+        else:
+            text, label = (
+                app_link(self.botmon.app_base, "AuditEvent", sanitize(event.id)),
+                "the run's web-app link",
+            )
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {label} ({len(text):,} characters)", timeout=3, markup=False)
+
     def action_toggle_failures(self) -> None:
         """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""
         if self.switching or not self.feed.loaded:
@@ -444,6 +507,7 @@ class EventScreen(PollingScreen):
                     )
                     table.show_top()
                     self.update_heading()
+                    self.update_history()
                     self.update_banner()
                     self.update_pane()
         finally:
