@@ -308,7 +308,7 @@ class EventScreen(PollingScreen):
             elif not failed:
                 text.append(" · no failure", DIM)
             if unknown:
-                text.append(" · ░ not loaded (o: older)", DIM)
+                text.append(" · ░ not loaded", DIM)
         if text != self._history:
             self._history = text
             self.query_one("#history", Static).update(text)
