@@ -57,6 +57,7 @@ from fault_support import (
     short,
     unsafe_chars,
 )
+from pty_support import RESTORE, run_in_pty
 from textual.pilot import Pilot
 from textual.widgets import Static
 from ui_support import polled, running, settle, status
@@ -484,10 +485,11 @@ def test_hostile_server_texts_in_the_cli(
 # ================================================================================================
 
 TOKEN_PATH = "/oauth2/token"
-#: Backoff after a first retryable failure with the matrix apps' one-hour interval: a quarter of it.
-BACKOFF = 900.0
-#: After an error retrying will not fix (credentials, forbidden, not found): the interval, ≥ 300 s.
-SLOW = 3600.0
+#: Backoff after a first retryable failure with the matrix apps' one-hour interval: a quarter of
+#: it, but never more than a minute (the schedule's MAX_BACKOFF; no jitter in tests).
+BACKOFF = 60.0
+#: After an error retrying will not fix (credentials, forbidden, not found): once a minute.
+SLOW = 60.0
 
 
 @dataclass
@@ -1117,60 +1119,7 @@ def test_flapping_server_in_the_cli(
 
 def _run_in_pty(modes: list[str], env: dict[str, str]) -> dict[str, tuple[int, str]]:
     """Run ``tests/pty_app.py MODE`` for each mode at once, each in its own 100x30 pty."""
-    import fcntl
-    import os
-    import pty
-    import select
-    import struct
-    import subprocess
-    import sys
-    import termios
-    import time
-
-    script = Path(__file__).with_name("pty_app.py")
-    running: dict[int, tuple[str, subprocess.Popen[bytes], list[bytes]]] = {}
-    for mode in modes:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        proc = subprocess.Popen(
-            [sys.executable, str(script), mode],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
-        os.close(slave)
-        running[master] = (mode, proc, [])
-    deadline = time.monotonic() + 90
-    open_fds = set(running)
-    while open_fds and time.monotonic() < deadline:
-        ready, _, _ = select.select(list(open_fds), [], [], 1.0)
-        for fd in ready:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                data = b""
-            if data:
-                running[fd][2].append(data)
-            else:
-                open_fds.discard(fd)
-                os.close(fd)
-    results: dict[str, tuple[int, str]] = {}
-    for fd, (mode, proc, chunks) in running.items():
-        if fd in open_fds:
-            proc.kill()
-            os.close(fd)
-        code = proc.wait(timeout=10)
-        # surrogateescape: a raw byte that is not UTF-8 (an 8-bit C1) shows up as a lone surrogate.
-        results[mode] = (code, b"".join(chunks).decode("utf-8", "surrogateescape"))
-    return results
-
-
-#: What Textual writes when it gives the terminal back: leave the alternate screen, show the
-#: cursor, stop mouse reporting, stop bracketed paste.
-RESTORE = ("\x1b[?1049l", "\x1b[?25h", "\x1b[?1000l", "\x1b[?2004l")
+    return run_in_pty(Path(__file__).with_name("pty_app.py"), modes, env)
 
 
 def test_the_real_terminal_gets_no_escape_from_data(

@@ -256,11 +256,12 @@ class FakeClock:
 
 def test_schedule_backs_off_and_announces_recovery() -> None:
     clock = FakeClock()
-    schedule = PollSchedule(10.0, max_backoff=60.0, clock=clock, wall=lambda: FIXED_NOW)
+    schedule = PollSchedule(10.0, clock=clock, wall=lambda: FIXED_NOW, jitter=lambda: 0.0)
     assert schedule.success() == 10.0
     delays = [schedule.failure(ServerError("Server error (HTTP 503)", status=503)) for _ in range(5)]
-    assert delays == [2.5, 5.0, 10.0, 20.0, 40.0]
-    assert schedule.failure(ServerError("again", status=503)) == 60.0  # capped
+    # Never longer than the interval: polling recovers within one interval of the server's return.
+    assert delays == [2.5, 5.0, 10.0, 10.0, 10.0]
+    assert schedule.failure(ServerError("again", status=503)) == 10.0
     assert schedule.status.error_text == "again"
     assert schedule.success() == 10.0
     assert schedule.take_recovered() and not schedule.take_recovered()
@@ -278,8 +279,23 @@ def test_schedule_waits_as_long_as_the_rate_limit_says() -> None:
 
 
 def test_schedule_stops_hammering_on_bad_credentials() -> None:
-    schedule = PollSchedule(10.0, clock=FakeClock(), wall=lambda: FIXED_NOW)
-    assert schedule.failure(AuthError("Not authorized (HTTP 401): Invalid secret")) == 300.0
+    schedule = PollSchedule(10.0, clock=FakeClock(), wall=lambda: FIXED_NOW, jitter=lambda: 0.0)
+    assert schedule.failure(AuthError("Not authorized (HTTP 401): Invalid secret")) == 60.0
+
+
+@pytest.mark.parametrize("interval", [1.0, 2.0, 10.0, 60.0, 600.0, 3600.0])
+@pytest.mark.parametrize("draw", [0.0, 0.5, 0.999999])
+def test_backoff_never_waits_more_than_a_minute_and_is_jittered(interval: float, draw: float) -> None:
+    """Whatever the interval, a failure is retried within 60 s (and within the interval), each
+    wait shortened by up to a quarter at random."""
+    schedule = PollSchedule(interval, clock=FakeClock(), wall=lambda: FIXED_NOW, jitter=lambda: draw)
+    ceiling = min(60.0, max(interval, 2.0))
+    delays = [schedule.failure(ServerError("down", status=503)) for _ in range(40)]
+    assert all(0 < delay <= ceiling for delay in delays)
+    assert delays[-1] == pytest.approx(ceiling * (1 - 0.25 * draw))
+    assert delays == sorted(delays)  # it grows, then stays at the ceiling
+    assert schedule.failure(AuthError("Invalid secret")) == pytest.approx(60.0 * (1 - 0.25 * draw))
+    assert schedule.failure(RateLimitedError("slow down", retry_after=30.0)) == 30.0  # as asked, no jitter
 
 
 async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_up_once() -> None:

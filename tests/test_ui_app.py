@@ -186,7 +186,7 @@ async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:
         banner = app.screen.query_one("#banner")
         assert banner.cause == "error"  # type: ignore[attr-defined]
         assert "Bot/does-not-exist was not found" in str(banner.content)  # type: ignore[attr-defined]
-        assert "Not found" in status(app)
+        assert "not found" in status(app)  # (in a word: the banner says it in full)
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture
+from demo_support import FIXED_NOW, demo_fixture, settings_for
 from fault_support import screen_text
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets.data_table import ColumnKey
-from ui_support import bot_id, running, settle, status
+from ui_support import bot_id, make_app, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.medplum.auth import Secret
 from botmon_tui.medplum.models import outcome_info
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.formatting import app_palette
@@ -301,3 +303,81 @@ async def test_failures_screen_from_the_command_palette_and_its_filter(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)
+
+
+# ---------------------------------------------------------------------------- a terminal program
+
+
+def burst(app: BotmonApp, *keys: tuple[str, str]) -> None:
+    """Keys as a terminal delivers them typed fast: all queued at once, none waited for."""
+    for key, character in keys:
+        app.post_message(events.Key(key, character))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("newline", ["\r", "\n"], ids=["enter", "typed-before-start"])
+async def test_keys_typed_ahead_of_a_slow_first_load_open_the_bot(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int], newline: str
+) -> None:
+    """``/``, a name, ``enter`` ``enter``, typed while the list is loading, opens that bot (typed
+    before the app took the terminal, enter arrives as a newline: ctrl+j)."""
+    srv.faults.latency = 0.3
+    app = make_app(srv, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert not app.project.loaded
+        enter = ("enter", "\r") if newline == "\r" else ("ctrl+j", "\n")
+        burst(app, ("slash", "/"), *((c, c) for c in "legacy"), enter, enter)
+        await settle(pilot)
+        srv.faults.latency = 0.0
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EventScreen) and screen.bot_id == bot_id(srv, "legacy-hl7-bridge")
+
+
+async def test_ctrl_c_quits_with_status_130(srv: DemoServer, tmp_path: Path) -> None:
+    async with running(srv, tmp_path) as (app, pilot):
+        await pilot.press("slash", "x")  # even from inside the filter box
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 130
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_wrong_secret_says_so_at_once_in_words(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    settings = settings_for(srv, client_secret=Secret("not-the-secret"))
+    async with running(srv, tmp_path, size, settings=settings, notifications=True) as (app, _pilot):
+        text = " ".join(screen_text(app).split())
+        assert "Cannot sign in to" in text and "Invalid secret" in text
+        assert "Check the client id and secret" in text and "r tries now, q quits" in text
+        assert "not connected" in text and "loading" not in text
+        assert status(app).startswith("✗ r to retry · authentication failed · no data yet")
+        assert app.screen.schedule.status.next_delay == 60.0  # type: ignore[attr-defined]
+        assert toasts(app) == []  # said once, on the screen
+
+
+async def test_an_unreachable_server_says_so_and_the_list_comes_when_it_is_back(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    srv.faults.add(status=503, path_contains="/fhir/R4/Bot", count=1)
+    async with running(srv, tmp_path, notifications=True) as (app, pilot):
+        text = " ".join(screen_text(app).split())
+        assert "answered with an error" in text and "Server error (HTTP 503" in text
+        # Retried within a minute (the interval here is an hour), and then the list is there.
+        assert status(app).startswith("✗ r to retry · server error · no data yet")
+        assert app.screen.schedule.status.next_delay == 60.0  # type: ignore[attr-defined]
+        app.poll_now()
+        await settle(pilot)
+        assert status(app).startswith("● live") and app.screen.query_one(BotTable).row_count == 11
+
+
+async def test_a_bot_that_does_not_exist_gets_one_message(srv: DemoServer, tmp_path: Path) -> None:
+    missing = "00000000-dead-beef-0000-000000000000"
+    async with running(srv, tmp_path, bot_id=missing, notifications=True) as (app, _pilot):
+        text = screen_text(app)
+        assert text.count("not found") + text.count("was not found") >= 1
+        assert " ".join(text.split()).count("deleted, or these credentials cannot read it") == 1
+        assert toasts(app) == []
+        assert status(app) == "✗ r to retry · not found · no data yet"

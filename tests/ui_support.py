@@ -37,6 +37,7 @@ def make_app(
         "auto_poll": False,
         "tz": UTC,
         "monotonic": lambda: 1000.0,
+        "jitter": lambda: 0.0,
         "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=client.secrets),
         "app_base": APP_BASE,
         "server_label": "demo backend",

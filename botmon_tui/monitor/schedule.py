@@ -2,10 +2,20 @@
 
 The caller schedules the next poll only after the previous one ended (never a fixed interval
 timer that could start a poll while one is still in flight).
+
+A monitor must notice that the server is back: after a failure the wait grows from
+``FIRST_BACKOFF`` (or a quarter of the interval) by doubling, but never beyond the interval
+itself nor beyond ``max_backoff`` (60 s): polling recovers within one interval of the server
+coming back, and an outage never costs more requests than normal polling. Each wait is
+shortened by up to ``JITTER`` at random (``jitter``, injected in tests), so that many clients
+cut off together do not come back in step. An error that retrying will not fix (bad credentials,
+forbidden, not found) is retried every ``max_backoff`` (and at once on ``r``). A rate limit is
+waited out as long as the server asks, up to ``max_backoff``.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,12 +23,14 @@ from datetime import UTC, datetime
 
 from botmon_tui.medplum.errors import MedplumError, RateLimitedError
 
-__all__ = ["PollSchedule", "PollStatus"]
+__all__ = ["MAX_BACKOFF", "PollSchedule", "PollStatus"]
 
-#: Delay after the first failure; doubles up to ``max_backoff``.
+#: Delay after the first failure; doubles up to the interval (and ``max_backoff``).
 FIRST_BACKOFF = 2.0
-#: Delay after an error that retrying will not fix (bad credentials, forbidden): keep trying, slowly.
-NON_RETRYABLE_DELAY = 300.0
+#: The longest wait after any failure.
+MAX_BACKOFF = 60.0
+#: Each wait after a failure is shortened by up to this fraction, at random.
+JITTER = 0.25
 
 
 @dataclass
@@ -46,14 +58,17 @@ class PollSchedule:
         self,
         interval: float = 10.0,
         *,
-        max_backoff: float = 300.0,
+        max_backoff: float = MAX_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        jitter: Callable[[], float] = random.random,
     ) -> None:
+        """``jitter()``: a number in [0, 1) (``random.random``; a constant in tests)."""
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = float(interval)
-        self.max_backoff = max(float(max_backoff), self.interval)
+        self.max_backoff = max(float(max_backoff), FIRST_BACKOFF)
+        self._jitter = jitter
         self.paused = False
         self._clock = clock
         self._wall = wall
@@ -87,12 +102,17 @@ class PollSchedule:
             delay = min(max(err.retry_after, 0.5), self.max_backoff)
             self._not_before = self._clock() + delay
         elif isinstance(err, MedplumError) and not err.retryable:
-            delay = max(NON_RETRYABLE_DELAY, self.interval)
+            delay = self._jittered(self.max_backoff)
         else:
-            delay = min(self.max_backoff, max(FIRST_BACKOFF, self.interval / 4) * 2 ** (status.failures - 1))
-            delay = max(delay, min(self.interval, FIRST_BACKOFF))
+            ceiling = min(self.max_backoff, max(self.interval, FIRST_BACKOFF))
+            delay = min(ceiling, max(FIRST_BACKOFF, self.interval / 4) * 2 ** min(status.failures - 1, 30))
+            delay = self._jittered(max(delay, min(self.interval, FIRST_BACKOFF)))
         status.next_delay = delay
         return delay
+
+    def _jittered(self, delay: float) -> float:
+        fraction = min(max(self._jitter(), 0.0), 1.0)
+        return delay * (1.0 - JITTER * fraction)
 
     def wait_needed(self) -> float:
         """Seconds still to wait because the server asked us to (0 when free to go)."""

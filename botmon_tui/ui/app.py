@@ -6,8 +6,12 @@ interval, auto polling) so tests drive it deterministically against the demo bac
 
 from __future__ import annotations
 
+import asyncio
+import random
+import signal
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
@@ -45,6 +49,11 @@ __all__ = ["DEFAULT_THEME", "BotmonApp", "run_tui"]
 #: Textual's own default theme (used when the one asked for does not exist).
 DEFAULT_THEME = "textual-dark"
 
+#: Exit status after ctrl+c (as after SIGINT): what the README promises for "interrupted".
+EXIT_INTERRUPTED = 130
+#: Signals that end the app cleanly (exit status 128 + the signal's number).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
 #: Longer help than the footer's one-word descriptions, by binding id.
 LONG_HELP = {
     "bots.open": "Open the selected bot's Event tab",
@@ -72,6 +81,7 @@ LONG_HELP = {
     "failures.back": "Back: clear the filter, then back to where F was pressed",
     "failures.open": "Open the selected run in its bot's Event tab",
     "failures.filter": "Filter by bot, outcome or what went wrong",
+    "app.interrupt": "Quit (exit status 130)",
     "poll.refresh": "Refresh now",
     "poll.pause": "Pause / resume automatic polling",
     "app.help": "This help",
@@ -93,6 +103,11 @@ class BotmonApp(AppInternals):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        # As in k9s and htop (Textual's own ctrl+c only says how to quit; an input copies with it).
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, id="app.interrupt"),
+        # Keys typed before the app took the terminal come with enter as a newline (the line
+        # discipline's ICRNL): ctrl+j is enter then (``/``, a name, enter, enter still opens it).
+        Binding("ctrl+j", "newline", show=False, priority=True, id="app.newline"),
         # (Shown in the bot list's footer, which has room for it: bots.failures.)
         Binding("F", "failures", "Failures", show=False, id="app.failures"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -119,6 +134,7 @@ class BotmonApp(AppInternals):
         keymap: dict[str, str] | None = None,
         startup_warnings: Sequence[str] = (),
         bell: bool = True,
+        jitter: Callable[[], float] = random.random,
         theme: str | None = None,
         remember_theme: Callable[[str], object] | None = None,
     ) -> None:
@@ -151,6 +167,8 @@ class BotmonApp(AppInternals):
         self.startup_warnings = tuple(warnings)
         #: Ring the terminal bell when a new failure is announced (``--no-bell``, ``bell = false``).
         self.bell_on_alert = bell
+        #: The randomness of the backoff after a failure (``PollSchedule``; a constant in tests).
+        self.jitter = jitter
         # The access token the client fetched is a secret too (client.secrets() includes it).
         self.crash_log = crash_log or CrashLog(secrets=client.secrets)
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
@@ -218,6 +236,7 @@ class BotmonApp(AppInternals):
         return BotListScreen(deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
+        self._watch_signals()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.collector.start()
         for warning in self.startup_warnings:
@@ -226,6 +245,7 @@ class BotmonApp(AppInternals):
             self.push_screen(EventScreen(self.start_bot_id))
 
     async def on_unmount(self) -> None:
+        self._stop_watching_signals()
         self.collector.stop()
         if self.close_client:
             await self.client.aclose()
@@ -296,7 +316,12 @@ class BotmonApp(AppInternals):
 
     def help_sections(self) -> list[Section]:
         screen = self.screen
-        seen: set[str] = set()
+        # The app's priority keys (ctrl+c) win over what any screen or widget binds them to.
+        seen: set[str] = {
+            key
+            for key, group in bindings_of(self).key_to_bindings.items()
+            if any(binding.priority and binding.description for binding in group)
+        }
         sections: list[Section] = []
 
         def rows_for(node: DOMNode) -> list[tuple[str, str]]:
@@ -325,6 +350,9 @@ class BotmonApp(AppInternals):
             rows = rows_for(widget)
             if rows:
                 sections.append((type(widget).__name__, rows))
+        seen.difference_update(
+            key for key, group in bindings_of(self).key_to_bindings.items() if any(b.priority for b in group)
+        )
         sections.append(
             ("Everywhere", [*rows_for(self), ("ctrl+p", "Command palette (all actions, open a bot)")])
         )
@@ -342,6 +370,37 @@ class BotmonApp(AppInternals):
             else "the bot list"
         )
         self.push_screen(HelpScreen(title, self.help_sections(), HELP_NOTES))
+
+    # ------------------------------------------------------------------ leaving
+
+    def action_newline(self) -> None:
+        self.simulate_key("enter")
+
+    def action_interrupt(self) -> None:
+        """``ctrl+c``: quit, with the exit status of an interrupted program (130)."""
+        self.exit(return_code=EXIT_INTERRUPTED)
+
+    def _watch_signals(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT end the app the normal way (the terminal is given back: no
+        alternate screen, no mouse reporting left on), with status 128 + the signal's number."""
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
+
+    def _stop_watching_signals(self) -> None:
+        if self.is_headless:
+            return
+        with suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:
+                with suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+
+    def stop_on_signal(self, sig: int) -> None:
+        self.exit(return_code=128 + int(sig))
 
     # ------------------------------------------------------------------ crash safety
 

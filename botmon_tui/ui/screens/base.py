@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError
 from botmon_tui.monitor.schedule import PollSchedule
@@ -66,7 +67,7 @@ class PollingScreen(Screen[None]):
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         app = self.botmon
-        self.schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic)
+        self.schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic, jitter=app.jitter)
         # ``p`` pauses every screen's polling: a screen opened while paused starts paused (it
         # still loads its data once).
         self.schedule.paused = app.paused
@@ -115,6 +116,11 @@ class PollingScreen(Screen[None]):
             raise
         if self.WATCH_FAILURES:
             await self.botmon.alerts.poll()
+
+    def error_in_view(self) -> bool:
+        """The screen shows the current error itself, in words, where its data would be (a start
+        that failed): no toast repeats it, and the status line names it in a word."""
+        return False
 
     def on_alerts(self, bot_ids: set[str]) -> None:
         """New failures were announced for ``bot_ids``, or their marks went (the bot list shows them)."""
@@ -212,6 +218,8 @@ class PollingScreen(Screen[None]):
         self.table.sort_by_number(number)
 
     def action_filter(self) -> None:
+        if isinstance(self.focused, Input):
+            raise SkipAction()  # a "/" typed into a box (a priority binding sees it first)
         self.query_one(FilterBar).open()
 
     def action_toggle_pause(self) -> None:
@@ -248,9 +256,10 @@ class PollingScreen(Screen[None]):
         if self.schedule.take_recovered():
             self.notify("Connection recovered: the data is current again.", title="Recovered", timeout=6)
             self.note("✓ recovered")
-        elif status.failures == 1 and status.last_error is not None:
+        elif status.failures == 1 and status.last_error is not None and not self.error_in_view():
+            kept = "the last good data stays on screen; " if status.last_success is not None else ""
             self.notify(
-                str(status.last_error) + " (the last good data stays on screen; retrying)",
+                f"{status.last_error} ({kept}retrying)",
                 title="Update failed",
                 severity="warning",
                 timeout=6,
@@ -264,6 +273,8 @@ class PollingScreen(Screen[None]):
         error = status.error_text
         if self.poller.internal_error and error is not None:
             error = self.poller.internal_error
+        elif isinstance(status.last_error, MedplumError) and self.error_in_view():
+            error = status.last_error.kind  # (the screen says it in full)
         note = None
         note_style = "ok"
         if self._note is not None:

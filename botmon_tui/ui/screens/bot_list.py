@@ -11,6 +11,8 @@ from textual.containers import Container
 from textual.widgets import DataTable, Static
 
 from botmon_tui.formatting import plural
+from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, TimeoutError
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
@@ -32,13 +34,48 @@ def bot_matches(status: BotStatus, needle: str) -> bool:
     return needle in bot.display_name.casefold() or needle in bot.id.casefold()
 
 
+def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> Text:
+    """What a failed start says, in words: what went wrong, and what to check."""
+    base = sanitize(settings.base)
+    if isinstance(problem, AuthError):
+        title = f"Cannot sign in to {base}"
+        source = sanitize(settings.source)
+        if settings.auth_method in ("client-credentials", "basic"):
+            check = (
+                f"Check the client id and secret (they come from {source}): the ClientApplication "
+                "must exist on this server, and the secret must be its current one "
+                f"(token URL {sanitize(settings.token_endpoint)})."
+            )
+        else:
+            check = f"Check the credentials (they come from {source}): an access token may have expired."
+    elif isinstance(problem, ForbiddenError):
+        title = f"Signed in to {base}, but not allowed to read the bots"
+        check = "The ClientApplication's access policy must allow reading Bot and AuditEvent resources."
+    elif isinstance(problem, NetworkError | TimeoutError):
+        title = f"Cannot reach {base}"
+        check = (
+            "Check the server's address (--base-url, MEDPLUM_BASE_URL or the profile's baseUrl), "
+            "and the network between here and there (VPN, proxy, firewall)."
+        )
+    else:
+        title = f"{base} answered with an error"
+        check = "The bots appear as soon as it answers."
+    text = Text(end="")
+    text.append(f"{title}.\n", BOLD)
+    text.append(f"\n{sanitize(str(problem))}\n")
+    text.append(f"\n{check}\n")
+    text.append("\nbotmon-tui tries again within a minute: r tries now, q quits.", DIM)
+    return text
+
+
 class BotListScreen(PollingScreen):
     POLL_WHAT = "polling the bot list"
     WATCH_FAILURES = False  # (its own runs query says when: see poll_job)
     AUTO_FOCUS = "#bots"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_bot", "Open", id="bots.open"),
-        Binding("slash", "filter", "Filter", id="bots.filter"),
+        # (A priority key: the focus is in the filter box before the next key typed is handled.)
+        Binding("slash", "filter", "Filter", priority=True, id="bots.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
         Binding("0", "sort_attention", "Attention first", id="bots.sort_attention", group=SORT),
         *sort_bindings("bots", BotTable.SPECS),
@@ -50,6 +87,8 @@ class BotListScreen(PollingScreen):
         super().__init__()
         #: ``--bot``: the Event tab opens on top at once; load the list only when it is shown.
         self.deferred = deferred
+        #: ``enter`` was pressed before the list loaded: open the selected bot once it has.
+        self.open_when_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="heading", markup=False)
@@ -82,6 +121,9 @@ class BotListScreen(PollingScreen):
         if not project.loaded:
             await project.load()
             self.show_statuses(None)
+            if self.open_when_loaded:
+                self.open_when_loaded = False
+                self.action_open_bot()
             # Bots idle for longer than the newest runs cover: their own last run, once.
             if project.needs_backfill():
                 self.show_statuses(await project.backfill())
@@ -111,6 +153,15 @@ class BotListScreen(PollingScreen):
 
     def after_poll(self) -> None:
         self.update_heading()
+        if not self.botmon.project.loaded:
+            self.update_empty()  # a start that failed says why
+
+    def startup_error(self) -> MedplumError | str | None:
+        """Why the bots could not be loaded (nothing shown yet), ``None`` while all is well."""
+        return None if self.botmon.project.loaded else self.schedule.status.last_error
+
+    def error_in_view(self) -> bool:
+        return self.startup_error() is not None
 
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
@@ -154,6 +205,8 @@ class BotListScreen(PollingScreen):
             if silent:
                 text.append(" · ", DIM)
                 text.append(f"⚠ {silent} write no AuditEvents", self.palette.warn)
+        elif self.startup_error() is not None:
+            text.append("\nnot connected: the bots could not be loaded (see below)", self.palette.fail)
         else:
             text.append("\nloading…", DIM)
         self.show_heading(text)
@@ -163,11 +216,14 @@ class BotListScreen(PollingScreen):
         table = self.table
         empty = self.query_one("#empty", Banner)
         area = self.query_one("#empty-area")
-        if not project.loaded or table.row_count:
+        problem = self.startup_error()
+        if problem is not None:
+            empty.show_error(startup_text(problem, self.botmon.settings), "Cannot load the bots")
+        elif not project.loaded or table.row_count:
             area.display = False
             table.display = True
             return
-        if self.filter_text:
+        elif self.filter_text:
             empty.show_empty(
                 f"No bot matches the filter {self.filter_text!r}.",
                 f"{len(project.statuses)} bots are hidden by it: press esc to clear the filter.",
@@ -196,6 +252,12 @@ class BotListScreen(PollingScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_open_bot()
+
+    def on_bot_table_open_wanted(self, event: BotTable.OpenWanted) -> None:
+        # Keys typed ahead are not lost: "/", a name, enter, enter opens the bot once loaded.
+        event.stop()
+        if not self.botmon.project.loaded:
+            self.open_when_loaded = True
 
     def action_sort_attention(self) -> None:
         self.table.sort_by_attention()

@@ -260,7 +260,7 @@ class EventScreen(PollingScreen):
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         if bot is None:
             text.append(f"Bot/{clip(self.bot_id)}", BOLD)
-            text.append("\nloading…", DIM)
+            text.append("\nnot found" if self.load_error is not None else "\nloading…", DIM)
         else:
             name = clip(bot.display_name)
             link = app_link(app.app_base, "Bot", clip(bot.id), "event")
@@ -313,6 +313,9 @@ class EventScreen(PollingScreen):
             self._history = text
             self.query_one("#history", Static).update(text)
 
+    def error_in_view(self) -> bool:
+        return self.load_error is not None and not self.feed.loaded  # (the banner says it)
+
     def update_banner(self) -> None:
         banner = self.query_one("#banner", Banner)
         body = self.query_one("#body", Container)
@@ -322,7 +325,8 @@ class EventScreen(PollingScreen):
             # Nothing to show: say why. (Once events are shown, they stay; the status line says it.)
             message = Text(end="")
             message.append(f"Bot/{clip(self.bot_id)} was not found.\n", BOLD)
-            message.append(f"\n{clip(str(self.load_error))}\n")
+            if not isinstance(self.load_error, NotFoundError):  # (its words are the lines around)
+                message.append(f"\n{clip(str(self.load_error))}\n")
             message.append(
                 "\nIt may have been deleted, or these credentials cannot read it. "
                 "Press esc for the bot list.",

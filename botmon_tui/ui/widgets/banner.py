@@ -56,9 +56,9 @@ class Banner(Static):
         self.border_title = None
         self.update(empty_text(message, hint))
 
-    def show_error(self, message: Text) -> None:
+    def show_error(self, message: Text, title: str = "Cannot show this bot") -> None:
         self.cause = "error"
         self.remove_class("-warning", "-info", "-empty")
         self.add_class("-error")
-        self.border_title = "Cannot show this bot"
+        self.border_title = title
         self.update(message)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from botmon_tui.formatting import relative_age
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
@@ -46,6 +47,15 @@ class BotTable(KeyedTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Open", id="bots.open_row"),
     ]
+
+    class OpenWanted(Message):
+        """``enter`` on a table with no rows yet (keys typed before the list loaded)."""
+
+    def action_select_cursor(self) -> None:
+        if not self.row_count:
+            self.post_message(self.OpenWanted())
+            return
+        super().action_select_cursor()
 
     def __init__(
         self,

@@ -77,6 +77,11 @@ class FilterBar(Input):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.screen.focused is not self:
+            # A second enter typed in the same burst reached the box after the first one gave
+            # the focus back: it was meant for what has the focus now (enter enter opens the bot).
+            self.app.simulate_key("enter")
+            return
         if self._timer is not None:
             self._timer.stop()
         self._apply(event.value)
@@ -95,6 +100,7 @@ class FilterBar(Input):
         before, self._before = self._before, None
         if before is not None and before.is_attached and before.display and before.can_focus:
             self.screen.set_focus(before)
-        elif self.has_focus:
-            self.screen.set_focus(None)
+        elif self.screen.focused is self:  # (has_focus lags: it follows the Focus/Blur events)
+            # Nothing had the focus (a "/" typed before the screen gave it to its table): the
+            # next widget after the box takes it.
             self.screen.focus_next()
