@@ -326,3 +326,40 @@ async def test_bots_idle_longer_than_the_newest_runs_get_their_last_run_looked_u
             mark = len(server.requests)
             await monitor.poll()
             assert len(fhir_requests(server, mark)) == 2
+
+
+async def test_runs_per_hour_are_counted_as_events_come_and_go(
+    demo: DemoServer, client: MedplumClient
+) -> None:
+    """EventFeed.hourly (the Event tab's strip) matches a count over the events held, after the
+    first page, polls that push the oldest out of a small window, and older pages."""
+    bot = bot_named(demo, "lab-results-router")
+    feed = EventFeed(client, bot, window=150, first_page=100)
+
+    def counted() -> list[tuple[int, int]]:
+        now = FIXED_NOW + timedelta(minutes=30)
+        hours = [(0, 0)] * 48
+        current = int(now.timestamp() // 3600)
+        for event in feed.events:
+            assert event.when is not None
+            slot = min(47, int(event.when.timestamp() // 3600) - current + 47)
+            if slot >= 0:
+                runs, failed = hours[slot]
+                hours[slot] = (runs + 1, failed + (event.outcome in ("4", "8", "12")))
+        assert feed.hourly(now, 48) == hours
+        return hours
+
+    await feed.load_initial()
+    assert sum(runs for runs, _ in counted()) > 0
+    for minute in range(60):
+        outcome = "8" if minute % 3 == 0 else "0"
+        demo.store.add_event(bot, outcome=outcome, desc="run", at=FIXED_NOW + timedelta(seconds=minute))
+    await feed.poll()
+    assert len(feed) == 150  # the oldest went out of the window
+    hours = counted()
+    assert hours[-1][0] >= 60 and hours[-1][1] >= 20
+    # A run stamped in a later hour than "now" (the server's clock ahead) counts in the last hour.
+    demo.store.add_event(bot, outcome="12", desc="ahead", at=FIXED_NOW + timedelta(hours=2))
+    await feed.poll()
+    now = FIXED_NOW + timedelta(minutes=30)
+    assert feed.hourly(now, 48)[-1] == (hours[-1][0] + 1, hours[-1][1] + 1)

@@ -55,6 +55,11 @@ class _Timed(Protocol):
     def when(self) -> datetime | None: ...
 
 
+def _hour(when: datetime | None) -> int:
+    """The clock hour of ``when`` (hours since the epoch)."""
+    return int((when or _EPOCH).timestamp() // 3600)
+
+
 def event_key(event: _Timed) -> SortKey:
     """Chronological key of an event: Last Updated (``recorded`` as fallback), then id."""
     return (event.when or _EPOCH, event.id)
@@ -164,6 +169,9 @@ class EventFeed:
         self.invalid = 0
         self._by_id: dict[str, FeedEvent] = {}
         self._keys: list[SortKey] = []  # ascending
+        #: Runs and failed runs held, per clock hour (hours since the epoch; see ``hourly``).
+        self._hours: dict[int, list[int]] = {}
+        self._latest_hour = 0
         scope = {"entity": f"Bot/{bot_id}"}
         if self.outcomes:
             scope["outcome"] = ",".join(self.outcomes)
@@ -193,21 +201,29 @@ class EventFeed:
     def oldest(self) -> FeedEvent | None:
         return self._by_id[self._keys[0][1]] if self._keys else None
 
+    def _count(self, event: FeedEvent, sign: int) -> None:
+        """Keep the runs (and failed runs) held per clock hour up to date (see :meth:`hourly`)."""
+        hour = _hour(event.when)
+        counts = self._hours.setdefault(hour, [0, 0])
+        counts[0] += sign
+        if event.outcome in FAILURE_CODES:
+            counts[1] += sign
+        if not counts[0]:
+            del self._hours[hour]
+        elif sign > 0 and hour > self._latest_hour:
+            self._latest_hour = hour
+
     def hourly(self, now: datetime, hours: int = 24) -> list[tuple[int, int]]:
-        """Runs held, and failed runs among them, per hour over the ``hours`` before ``now``
-        (oldest hour first). Reads only the events of that span (they are kept in time order); a
-        run stamped after ``now`` (the server's clock ahead of ours) counts in the last hour."""
-        start = now - timedelta(hours=hours)
-        runs = [0] * hours
-        failed = [0] * hours
-        by_id = self._by_id
-        for when, event_id in self._keys[bisect_left(self._keys, (start, "")) :]:
-            slot = min(hours - 1, int((when - start).total_seconds() // 3600))
-            if slot >= 0:
-                runs[slot] += 1
-                if by_id[event_id].outcome in FAILURE_CODES:
-                    failed[slot] += 1
-        return list(zip(runs, failed, strict=True))
+        """Runs held, and failed runs among them, in each of the last ``hours`` clock hours (the
+        current one last, oldest first); a run stamped after this hour (the server's clock ahead
+        of ours) counts in the current one. Counted as events come and go: ``hours`` look-ups."""
+        current = _hour(now)
+        empty = (0, 0)
+        slots = [tuple(self._hours.get(hour, empty)) for hour in range(current - hours + 1, current + 1)]
+        for hour in range(current + 1, self._latest_hour + 1):
+            runs, failed = self._hours.get(hour, empty)
+            slots[-1] = (slots[-1][0] + runs, slots[-1][1] + failed)
+        return [(runs, failed) for runs, failed in slots]
 
     @property
     def complete_since(self) -> datetime | None:
@@ -322,10 +338,14 @@ class EventFeed:
             event = FeedEvent(model)
             existing = self._by_id.get(event.id)
             if existing is not None:
+                self._count(existing, -1)
+                self._count(event, 1)
                 if event_key(existing) == event_key(event):
                     self._by_id[event.id] = event  # same row, maybe a newer version
                     continue
                 self._keys.pop(bisect_left(self._keys, event_key(existing)))
+            else:
+                self._count(event, 1)
             self._by_id[event.id] = event
             key = event_key(event)
             if not self._keys or key > self._keys[-1]:
@@ -340,7 +360,9 @@ class EventFeed:
             del self._keys[:excess]
             added_ids = {e.id for e in delta.added}
             for _, event_id in gone:
-                self._by_id.pop(event_id, None)
+                dropped = self._by_id.pop(event_id, None)
+                if dropped is not None:
+                    self._count(dropped, -1)
                 if event_id in added_ids:
                     delta.added = [e for e in delta.added if e.id != event_id]
                 else:

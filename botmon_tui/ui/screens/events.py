@@ -6,7 +6,6 @@ import asyncio
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import ClassVar
 
 from rich.text import Text
@@ -47,7 +46,7 @@ FILTER_SCAN_CHARS = 20_000
 BOT_RECHECK_SECONDS = 300.0
 #: The same while the tab has no events (the banner explains the bot's settings: a fix shows soon).
 BOT_RECHECK_EMPTY_SECONDS = 60.0
-#: The runs-per-hour strip under the heading covers this many hours.
+#: The runs-per-hour strip under the heading covers this many clock hours (the current one last).
 HISTORY_HOURS = 24
 #: Opened to show one run (``select_event``) that is not on the first page: at most this many
 #: pages of older events are loaded to find it.
@@ -292,10 +291,11 @@ class EventScreen(PollingScreen):
             now = self.now
             hours = feed.hourly(now, HISTORY_HOURS)
             since = feed.complete_since
-            start = now - timedelta(hours=HISTORY_HOURS)
+            # The hours that start before the oldest run held (when older ones exist) are not known.
+            first = (math.floor(now.timestamp() / 3600) - HISTORY_HOURS + 1) * 3600
             unknown = 0
-            if since is not None and since > start:
-                unknown = min(HISTORY_HOURS, math.ceil((since - start) / timedelta(hours=1)))
+            if since is not None and since.timestamp() > first:
+                unknown = min(HISTORY_HOURS, math.ceil((since.timestamp() - first) / 3600))
             runs = sum(r for r, _ in hours)
             failed = sum(f for _, f in hours)
             text.append(f"{HISTORY_HOURS}h ", DIM)
@@ -311,7 +311,9 @@ class EventScreen(PollingScreen):
                 text.append(" · ░ not loaded", DIM)
         if text != self._history:
             self._history = text
-            self.query_one("#history", Static).update(text)
+            # One line high whatever it says: no layout of the screen (which would wrap the
+            # pane's output again).
+            self.query_one("#history", Static).update(text, layout=False)
 
     def error_in_view(self) -> bool:
         return self.load_error is not None and not self.feed.loaded  # (the banner says it)
