@@ -62,15 +62,21 @@ class Alerts:
         watching = app.watched_bot()
         if watching is not None:
             self.watch.seen(watching)  # its Event tab is open: the new row is in front of the user
+        self.announced += len(alerts)
+        app.alerts_changed({alert.bot_id for alert in alerts})
+        # The toasts (a layout of the whole screen) once the poll's own rows are on screen: two
+        # short pauses of the event loop instead of one long one.
+        app.call_after_refresh(self._raise, alerts)
+
+    def _raise(self, alerts: list[Alert]) -> None:
+        app = self.app
         for number, alert in enumerate(alerts[:MAX_TOASTS]):
             rest = len(alerts) - MAX_TOASTS if number == MAX_TOASTS - 1 else 0
             title, message = self.toast_text(alert, more_bots=max(rest, 0))
             severity: SeverityLevel = "warning" if alert.worst.severity <= 4 else "error"
             app.notify(message, title=title, severity=severity, timeout=TOAST_SECONDS, markup=False)
-        self.announced += len(alerts)
         if self.bell:
             app.bell()
-        app.alerts_changed({alert.bot_id for alert in alerts})
 
     def toast_text(self, alert: Alert, *, more_bots: int = 0) -> tuple[str, str]:
         """(title, message): ``lab-results-router failed`` / ``✗ Serious Failure · 2 runs`` and the
