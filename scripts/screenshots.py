@@ -50,13 +50,34 @@ async def _down(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
     await pilot.pause()
 
 
+async def _failures_and_search(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
+    await pilot.press("f")  # failures only, from the server
+    await _settle(pilot)
+    await pilot.press("slash", *"econnreset", "enter")  # filter, and search the output
+    await _settle(pilot)
+
+
+async def _light_theme(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
+    app.theme = "catppuccin-latte"  # as chosen with ctrl+p, Theme
+    await _settle(pilot)
+    await pilot.press("2")  # sorted by outcome, worst first
+
+
+async def _failures_screen(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
+    await pilot.press("F")  # the newest failed runs of every bot
+    await _settle(pilot)
+
+
 #: (file name, terminal size, bot to open or None for the list, what to do before the shot)
 SHOTS: list[tuple[str, tuple[int, int], str | None, Step]] = [
     ("bot-list.svg", (120, 36), None, _nothing),
+    ("failures.svg", (120, 30), None, _failures_screen),
     ("event-tab.svg", (120, 40), "hl7-adt-ingest", _down),
     ("event-tab-wide.svg", (180, 45), "legacy-hl7-bridge", _down),
     ("banner.svg", (100, 30), "appointment-reminders", _nothing),
     ("event-tab-80x24.svg", (80, 24), "eligibility-check", _nothing),
+    ("event-tab-failures.svg", (120, 36), "legacy-hl7-bridge", _failures_and_search),
+    ("event-tab-theme.svg", (120, 30), "hl7-adt-ingest", _light_theme),
 ]
 
 

@@ -67,10 +67,10 @@ class EventScreen(PollingScreen):
         Binding("n", "next_match(1)", "Next match", show=False, id="events.next_match"),
         Binding("N", "next_match(-1)", "Previous match", show=False, id="events.previous_match"),
         Binding("e", "next_failure(1)", "Next failure", show=False, id="events.next_failure"),
+        Binding("E", "next_failure(-1)", "Previous failure", show=False, id="events.previous_failure"),
         Binding("y", "copy('id')", "Copy id", show=False, id="events.copy_id"),
         Binding("c", "copy('output')", "Copy output", show=False, id="events.copy_output"),
         Binding("l", "copy('link')", "Copy link", show=False, id="events.copy_link"),
-        Binding("E", "next_failure(-1)", "Previous failure", show=False, id="events.previous_failure"),
         Binding("tab", "toggle_focus", "Pane", id="events.focus_pane", show=False),
     ]
 
