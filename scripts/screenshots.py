@@ -13,7 +13,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +63,46 @@ async def _light_theme(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> No
     await pilot.press("2")  # sorted by outcome, worst first
 
 
+async def _fail(app: BotmonApp, srv: DemoServer, name: str = "lab-results-router") -> None:
+    """A failed run of ``name`` arrives, and a poll brings it (its alert)."""
+    bot_id = srv.store.bot_id(name)
+    assert bot_id is not None
+    log = "\n".join(
+        [
+            "2025-03-14T12:00:04.912Z",
+            "Routing ORU^R01 to the EHR",
+            "AxiosError: Request failed with status code 503",
+        ]
+    )
+    srv.store.add_event(bot_id, outcome="8", desc=log, at=NOW + timedelta(seconds=5))
+    app.poll_now()
+
+
+async def _new_failure(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
+    """The bot list with a failure announced since start (its ● mark), the toast gone."""
+    await _fail(app, srv)
+    await _settle(pilot)
+    app.clear_notifications()
+
+
+async def _alert(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
+    """Another bot fails while a bot's Event tab is open: its toast."""
+    await _fail(app, srv)
+
+
 async def _failures_screen(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
     await pilot.press("F")  # the newest failed runs of every bot
     await _settle(pilot)
+    await _fail(app, srv)  # a new one comes on top
+    await _settle(pilot)
+    app.clear_notifications()
 
 
 #: (file name, terminal size, bot to open or None for the list, what to do before the shot)
 SHOTS: list[tuple[str, tuple[int, int], str | None, Step]] = [
-    ("bot-list.svg", (120, 36), None, _nothing),
+    ("bot-list.svg", (120, 36), None, _new_failure),
     ("failures.svg", (120, 30), None, _failures_screen),
+    ("alert.svg", (100, 30), "hl7-adt-ingest", _alert),
     ("event-tab.svg", (120, 40), "hl7-adt-ingest", _down),
     ("event-tab-wide.svg", (180, 45), "legacy-hl7-bridge", _down),
     ("banner.svg", (100, 30), "appointment-reminders", _nothing),
@@ -104,7 +135,7 @@ async def shoot(
         close_client=True,
     )
     app.animation_level = "none"
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await _settle(pilot)
         await step(app, pilot, srv)
         await _settle(pilot)
