@@ -127,3 +127,13 @@ async def test_what_it_remembers_is_bounded(
     alerts = await watch.poll()
     assert sum(len(a.runs) for a in alerts) == 40 and len(alerts) == 3
     assert len(watch._known) == 30 and len(watch.runs) == 10 and len(watch.unseen) == 2
+
+
+def test_an_alert_speaks_of_its_worst_run() -> None:
+    from botmon_tui.monitor.alerts import Alert, FailedRun
+
+    def run(run_id: str, outcome: str) -> FailedRun:
+        return FailedRun(run_id, "b", "bot", outcome, f"summary of {run_id}", FIXED_NOW)
+
+    alert = Alert("b", [run("a", "4"), run("b", "8"), run("c", "4"), run("d", "8"), run("e", "4")])
+    assert alert.newest.id == "e" and alert.worst_run.id == "d" and alert.worst.code == "8"

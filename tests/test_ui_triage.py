@@ -381,3 +381,25 @@ async def test_a_bot_that_does_not_exist_gets_one_message(srv: DemoServer, tmp_p
         assert " ".join(text.split()).count("deleted, or these credentials cannot read it") == 1
         assert toasts(app) == []
         assert status(app) == "✗ r to retry · not found · no data yet"
+
+
+async def test_a_mark_that_came_while_a_filter_hid_the_bot_shows_when_it_is_cleared(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    """The bot list leaves out the rows its filter hides and builds them again when it is cleared:
+    a row back under its old id is painted from its new cells, not from its old renders."""
+    async with running(srv, tmp_path) as (app, pilot):
+        lab = bot_id(srv, "lab-results-router")
+        assert any("lab-results-" in row for row in rows_on_screen(screen_text(app)))
+        await pilot.press("slash", *"quest", "enter")
+        await settle(pilot)
+        await open_bot(app, pilot, srv, "questionnaire-scorer")
+        srv.store.add_event(lab, outcome="8", desc="Error: x", at=FIXED_NOW + timedelta(seconds=3))
+        app.poll_now()
+        await settle(pilot)
+        await pilot.press("escape")  # back to the list, still filtered
+        await settle(pilot)
+        await pilot.press("escape")  # the filter goes
+        await settle(pilot)
+        row = next(row for row in rows_on_screen(screen_text(app)) if "lab-results-" in row)
+        assert row.startswith("● lab-results-"), row

@@ -102,8 +102,13 @@ class Alert:
         return self.runs[-1]
 
     @property
+    def worst_run(self) -> FailedRun:
+        """The run with the worst outcome (the newest of those): the one a toast speaks of."""
+        return max(reversed(self.runs), key=lambda run: run.outcome_info.severity)
+
+    @property
     def worst(self) -> OutcomeInfo:
-        return max((run.outcome_info for run in self.runs), key=lambda info: info.severity)
+        return self.worst_run.outcome_info
 
 
 class FailureWatch:

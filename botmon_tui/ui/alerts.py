@@ -79,14 +79,14 @@ class Alerts:
             app.bell()
 
     def toast_text(self, alert: Alert, *, more_bots: int = 0) -> tuple[str, str]:
-        """(title, message): ``lab-results-router failed`` / ``✗ Serious Failure · 2 runs`` and the
-        newest run's summary line."""
-        newest = alert.newest
-        title = f"{self.bot_name(alert.bot_id, newest)} failed"
-        head = outcome_label(alert.worst, code=False)
+        """(title, message): ``lab-results-router failed`` / ``✗ Serious Failure · 2 failed runs``
+        and the summary line of the run with that outcome (the worst; the newest of those)."""
+        worst = alert.worst_run
+        title = f"{self.bot_name(alert.bot_id, alert.newest)} failed"
+        head = outcome_label(worst.outcome_info, code=False)
         if len(alert.runs) > 1:
             head += f" · {plural(len(alert.runs), 'failed run')}"
-        lines = [head, newest.summary or "(no output)"]
+        lines = [head, worst.summary or "(no output)"]
         if more_bots:
             lines.append(f"and {plural(more_bots, 'more bot')} failed: F lists them")
         return title, "\n".join(lines)

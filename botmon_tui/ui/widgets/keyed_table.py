@@ -605,12 +605,19 @@ class KeyedTable(DataTableInternals):
         self._row_keys[row_id] = key
 
     def _drop(self, ids: set[str]) -> None:
-        """Forget rows without DataTable's ``remove_row`` (which rebuilds its index map per row)."""
+        """Forget rows without DataTable's ``remove_row`` (which rebuilds its index map per row).
+
+        Their cached renders go too: a row added again later under the same id (the bot list
+        rebuilds the rows a filter left out) must not be painted from its old cells."""
+        keys: set[RowKey] = set()
         for row_id in ids:
             key = self._row_keys.pop(row_id)
             cells = self.stored_cells.pop(key, None)
             self.rows.pop(key, None)
             self.forget_row_marks(key, cells or ())
+            keys.add(key)
+        if keys:
+            self._forget_renders(keys)
 
     def _install_order(self, order: list[str], ends: tuple[list[str], list[str], int] | None = None) -> None:
         """Make ``order`` the displayed order: one index map, and DataTable's order caches pre-filled.
