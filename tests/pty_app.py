@@ -19,26 +19,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo_support import FIXED_NOW, quiet_demo, settings_for
+from demo_support import FIXED_NOW, quiet_demo
 from fault_support import HOSTILE, seed_hostile
+from pty_support import app_on, until
 
-from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
 
 #: Time for a frame to reach the terminal after a change (Textual paints at up to 60 fps).
 FRAME = 0.06
-
-
-async def until(condition: object, limit: float = 20.0) -> None:
-    waited = 0.0
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0.02)
-        waited += 0.02
-        if waited > limit:
-            raise RuntimeError("the app did not get there in time")
 
 
 def main(mode: str) -> int:
@@ -54,13 +44,7 @@ def main(mode: str) -> int:
                 at = FIXED_NOW - timedelta(minutes=number)
                 desc = f"run {number}\n\x1b[31mred\x1b[0m and plain text"
                 srv.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
-        app = BotmonApp(
-            client=MedplumClient(settings_for(srv)),
-            interval=3600.0,
-            clock=lambda: FIXED_NOW,
-            auto_poll=False,
-            close_client=True,
-        )
+        app = app_on(srv)
 
         async def walk() -> None:
             await until(lambda: app.project.loaded)

@@ -6,6 +6,7 @@ data, the terminal given back after a crash or a signal, the bell.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import pty
@@ -17,8 +18,15 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["RESTORE", "Reply", "run_in_pty"]
+from demo_support import FIXED_NOW, settings_for
+
+from botmon_tui.demo import DemoServer
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.ui.app import BotmonApp
+
+__all__ = ["RESTORE", "Reply", "app_on", "run_in_pty", "until"]
 
 #: What Textual writes when it gives the terminal back: leave the alternate screen, show the
 #: cursor, stop mouse reporting, stop bracketed paste.
@@ -85,3 +93,26 @@ def run_in_pty(
         code = proc.wait(timeout=10)
         results[mode] = (code, b"".join(chunks).decode("utf-8", "surrogateescape"))
     return results
+
+
+async def until(condition: Callable[[], bool], limit: float = 20.0) -> None:
+    """Inside a script run in a pty: wait (real time) until ``condition()`` holds."""
+    waited = 0.0
+    while not condition():
+        await asyncio.sleep(0.02)
+        waited += 0.02
+        if waited > limit:
+            raise RuntimeError("the app did not get there in time")
+
+
+def app_on(srv: DemoServer, **options: Any) -> BotmonApp:
+    """Inside a script run in a pty: the app on ``srv`` with Textual's real driver, "now" fixed,
+    no polling but the script's (``options``: more of BotmonApp's)."""
+    return BotmonApp(
+        client=MedplumClient(settings_for(srv)),
+        interval=3600.0,
+        clock=lambda: FIXED_NOW,
+        auto_poll=False,
+        close_client=True,
+        **options,
+    )

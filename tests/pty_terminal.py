@@ -19,10 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demo_support import FIXED_NOW, quiet_demo, settings_for
-
-from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.ui.app import BotmonApp
+from demo_support import FIXED_NOW, quiet_demo
+from pty_support import app_on, until
 
 #: What the status line says once the bot list is loaded (the test types ctrl+c after it).
 LOADED = "11 bots"
@@ -34,35 +32,23 @@ POLLS: tuple[dict[str, int], ...] = (
 )
 
 
-async def until(condition: object, limit: float = 20.0) -> None:
-    waited = 0.0
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0.02)
-        waited += 0.02
-        if waited > limit:
-            raise RuntimeError("the app did not get there in time")
-
-
 def main(mode: str) -> int:
     with quiet_demo(history_days=0.5) as srv:
-        app = BotmonApp(
-            client=MedplumClient(settings_for(srv)),
-            interval=3600.0,
-            clock=lambda: FIXED_NOW,
-            auto_poll=False,
-            close_client=True,
-            bell=mode != "no-bell",
-        )
+        app = app_on(srv, bell=mode != "no-bell")
 
         async def drive() -> None:
-            await until(lambda: app.project.loaded and app.failures.loaded and app.screen.is_mounted)
+            # Loaded, and the first poll (load, lookups, the failures' first page) over.
+            await until(lambda: app.failures.loaded and app.screen.is_mounted)
+            first = app.polling_screen()
+            assert first is not None
+            await until(lambda: first.schedule.status.polls > 0 and not first.poller.in_flight)
             await asyncio.sleep(0.1)
             if mode in ("sigterm", "sighup"):
                 os.kill(os.getpid(), signal.SIGTERM if mode == "sigterm" else signal.SIGHUP)
                 return
             if mode == "ctrl-c":
                 return  # the test types it
-            at = FIXED_NOW
+            at, toasts = FIXED_NOW, 0
             for runs in POLLS:
                 for name, count in runs.items():
                     for _ in range(count):
@@ -77,6 +63,9 @@ def main(mode: str) -> int:
                 app.poll_now()
                 await until(lambda: status.polls > polls)  # noqa: B023 (awaited here)
                 assert app.alerts.announced == announced + len(runs)
+                toasts += len(runs)
+                # The toasts and the bell come once the poll's rows are painted.
+                await until(lambda: len(app._notifications) == toasts)  # noqa: B023 (awaited here)
                 await asyncio.sleep(0.1)  # (the frame and the bell reach the terminal)
             app.exit(0)
 

@@ -45,7 +45,7 @@ def test_the_bell_rings_once_per_poll_with_new_failures(sessions: dict[str, tupl
     code, output = sessions["bell"]
     assert code == 0, output[-2000:]
     # Two polls brought failures (one a burst of four runs of two bots), one brought nothing.
-    assert bells(output) == 2
+    assert bells(output) == 2, output[-2000:]
     assert "lab-results-router failed" in output and "hl7-adt-ingest failed" in output
 
 

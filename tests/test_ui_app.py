@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from textual.widgets import Input, Static
-from ui_support import bot_id, on_screen, running, settle, status
+from ui_support import bot_id, command, on_screen, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -643,22 +643,12 @@ async def test_every_binding_has_an_id() -> None:
 
 async def test_command_palette_opens_a_bot_and_runs_actions(srv: DemoServer, tmp_path: Path) -> None:
     async with running(srv, tmp_path, (120, 40)) as (app, pilot):
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"questi")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
+        await command(pilot, "questi")
         assert isinstance(app.screen, EventScreen)
         assert app.screen.bot_id == bot_id(srv, "questionnaire-scorer")
         # The current screen's actions are offered too.
         table = app.screen.query_one(EventTable)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"outc")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
+        await command(pilot, "outc")
         assert table.sort_column == "outcome"
 
 

@@ -11,7 +11,7 @@ from rich.color import ColorSystem
 from rich.style import Style
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
-from ui_support import bot_id, running, settle, status
+from ui_support import bot_id, command, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.ui.formatting import MIN_CONTRAST, contrast, theme_palette, theme_variables
@@ -93,16 +93,7 @@ async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
         dark = theme_palette(theme_variables("textual-dark"))
         assert _failure_style(table) == dark.level("error")
         # As a user does it: ctrl+p, the Theme command, then the theme.
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"theme")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        await pilot.press(*"nord")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
+        await command(pilot, "theme", "nord")
         assert app.theme == "nord" and saved == ["nord"]
         nord = theme_palette(theme_variables("nord"))
         assert _failure_style(table) == nord.level("error") != dark.level("error")

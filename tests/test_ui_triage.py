@@ -13,7 +13,7 @@ from fault_support import screen_text
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets.data_table import ColumnKey
-from ui_support import bot_id, make_app, running, settle, status
+from ui_support import bot_id, command, make_app, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import Secret
@@ -285,12 +285,7 @@ async def test_failures_screen_from_the_command_palette_and_its_filter(
     srv: DemoServer, tmp_path: Path
 ) -> None:
     async with running(srv, tmp_path, (120, 40)) as (app, pilot):
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Failures")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await settle(pilot)
+        await command(pilot, "Failures")
         assert isinstance(app.screen, FailuresScreen)
         table = app.screen.query_one(FailureTable)
         await pilot.press("slash", *"legacy-hl7", "enter")

@@ -96,6 +96,18 @@ async def running(
         yield app, pilot
 
 
+async def command(pilot: Pilot[Any], *words: str) -> None:
+    """Run what the command palette offers for ``words`` as a user does: ``ctrl+p``, the words
+    typed, ``enter`` (each further word picks in the list the one before opened: Theme, nord)."""
+    await pilot.press("ctrl+p")
+    for word in words:
+        await pilot.pause()
+        await pilot.press(*word)
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+    await settle(pilot)
+
+
 def bot_id(srv: DemoServer, name: str) -> str:
     found = srv.store.bot_id(name)
     assert found is not None, name
