@@ -107,6 +107,11 @@ def test_a_timestamp_alone_is_never_the_summary(log: str | None) -> None:
     assert summary_line(log) == ""
 
 
+def test_summary_line_when_lower_case_changes_the_length() -> None:
+    # "İ".lower() is two characters: the hint's position must not skip the error line.
+    assert summary_line("İ" * 50 + "\nfailed\nok\nok\nok") == "failed"
+
+
 def test_summary_line_is_sanitized_and_bounded() -> None:
     hostile = "Error: \x1b]52;c;ZXZpbA==\x07 [@click=app.quit]x[/] " + "y" * 500
     line = summary_line(hostile, limit=80)
