@@ -398,3 +398,22 @@ async def test_a_mark_that_came_while_a_filter_hid_the_bot_shows_when_it_is_clea
         await settle(pilot)
         row = next(row for row in rows_on_screen(screen_text(app)) if "lab-results-" in row)
         assert row.startswith("● lab-results-"), row
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_keys_typed_ahead_of_the_event_tab_filter_reach_it(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """On the Event tab too, ``/`` then a word typed in one burst all land in the filter box
+    (``e`` is also "next failure" and ``c`` "copy": none of them may be taken as a key of the tab)."""
+    async with running(srv, tmp_path, size, bot_id=bot_id(srv, "legacy-hl7-bridge")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        burst(app, ("slash", "/"), *((c, c) for c in "econnreset"), ("enter", "\r"))
+        await settle(pilot)
+        assert screen.filter_text == "econnreset"
+        table = screen.query_one(EventTable)
+        assert 0 < table.row_count < 100
+        for row_id in table.ids_in_order():
+            event = table.event(row_id)
+            assert event is not None and "econnreset" in (event.outcomeDesc or "").casefold()

@@ -329,7 +329,9 @@ class BotmonApp(AppInternals):
             bindings = bindings_of(node)
             for key, group in bindings.key_to_bindings.items():
                 for binding in group:
-                    if not binding.description or key in seen:
+                    # Textual's "copy selected text" (ctrl+c / super+c on every screen): here
+                    # ctrl+c quits, and nothing on these screens is selected as text.
+                    if not binding.description or key in seen or binding.action.endswith("copy_text"):
                         continue
                     seen.add(key)
                     description = LONG_HELP.get(binding.id or "", binding.description)

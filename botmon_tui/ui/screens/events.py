@@ -58,7 +58,8 @@ class EventScreen(PollingScreen):
     AUTO_FOCUS = "#events-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="events.back"),
-        Binding("slash", "filter", "Filter", id="events.filter"),
+        # (A priority key, as on the bot list: keys typed right after it go to the filter box.)
+        Binding("slash", "filter", "Filter", priority=True, id="events.filter"),
         *sort_bindings("events", EventTable.SPECS),
         Binding("f", "toggle_failures", "Failures", id="events.failures"),
         Binding("t", "toggle_times", "Times", id="events.times"),

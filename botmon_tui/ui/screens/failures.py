@@ -37,7 +37,7 @@ class FailuresScreen(PollingScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="failures.back"),
         Binding("enter", "open_run", "Open", id="failures.open"),
-        Binding("slash", "filter", "Filter", id="failures.filter"),
+        Binding("slash", "filter", "Filter", priority=True, id="failures.filter"),
         *sort_bindings("failures", FailureTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
     ]
