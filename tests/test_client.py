@@ -12,7 +12,7 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture, faults_cleared, settings_for
 
 from botmon_tui.demo import DemoServer
-from botmon_tui.medplum.auth import Secret
+from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import (
     AuthError,
@@ -385,3 +385,18 @@ async def test_client_sends_only_get_and_token_post(demo: DemoServer) -> None:
             path,
         )
     assert isinstance(Bot.model_validate(bots.raw[0]), Bot)
+
+
+async def test_http2_is_offered_over_tls_only() -> None:
+    """httpx negotiates HTTP/2 with ALPN, over TLS only: a plain http:// server (a local dev
+    server) gets HTTP/1.1 and h2 is not set up for it."""
+    pytest.importorskip("h2")
+    for base, expected in (("https://medplum.example.org/", True), ("http://127.0.0.1:8103/", False)):
+        client = MedplumClient(
+            ConnectionSettings(base_url=base, access_token=Secret("t"), auth_method="token")
+        )
+        try:
+            pool = client._http._transport._pool  # type: ignore[attr-defined]
+            assert pool._http2 is expected, base
+        finally:
+            await client.aclose()

@@ -144,7 +144,9 @@ class MedplumClient:
             timeout=httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout)),
             verify=verify,
             transport=transport,
-            http2=transport is None and _http2_available(),
+            # HTTP/2 only over TLS (httpx negotiates it with ALPN; plain http:// stays HTTP/1.1),
+            # so h2 is not even imported for a server on http:// (a local dev server).
+            http2=transport is None and settings.base.startswith("https:") and _http2_available(),
             follow_redirects=False,
             headers={"Accept": "application/fhir+json", "User-Agent": f"botmon-tui/{__version__}"},
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4, keepalive_expiry=120),
