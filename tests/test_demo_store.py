@@ -423,3 +423,19 @@ def test_server_is_a_context_manager_and_restartable() -> None:
     srv.start()
     srv.stop()
     srv.stop()  # idempotent
+
+
+def test_live_runs_fail_less_often_than_the_history() -> None:
+    """``fail_scale`` (the live runner's ``live_fail_scale``) scales a bot's failure rate: the
+    seeded history keeps plenty to triage while live failures (alerts) come now and then."""
+
+    def failures(scale: float) -> int:
+        store = DemoStore(DemoConfig(seed=42, now=FIXED_NOW, live=False))
+        bot = store.bot_id("hl7-adt-ingest")
+        assert bot is not None
+        runs = [store.run_bot(bot, fail_scale=scale) for _ in range(400)]
+        return sum(1 for run in runs if run is not None and run["outcome"] != "0")
+
+    assert failures(0.0) == 0
+    assert 0 < failures(0.3) < failures(1.0)
+    assert DemoConfig().live_fail_scale == 0.3

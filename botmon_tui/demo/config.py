@@ -27,6 +27,10 @@ class DemoConfig:
     live: bool = True
     #: Live mode runs bots ``live_speed`` times as often.
     live_speed: float = 1.0
+    #: Live runs fail this fraction as often as the generated history's (a bot's ``fail_rate``): the
+    #: history shows plenty to triage, and a live failure (an alert) comes every minute or two
+    #: across the project instead of every ~20 s.
+    live_fail_scale: float = 0.3
     #: Add this many generated bots (e.g. 1000 for benchmarks).
     extra_bots: int = 0
     #: When > 0, add the bot ``bulk-importer`` with this many events (e.g. 100_000 for benchmarks).

@@ -206,10 +206,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _LiveRunner(threading.Thread):
     """Runs bots on their schedules (faster with ``live_speed``) until ``stop`` is set."""
 
-    def __init__(self, store: DemoStore, speed: float, seed: int, stop: threading.Event) -> None:
+    def __init__(
+        self, store: DemoStore, speed: float, seed: int, stop: threading.Event, fail_scale: float = 1.0
+    ) -> None:
         super().__init__(name="botmon-demo-live", daemon=True)
         self.store = store
         self.speed = speed
+        self.fail_scale = fail_scale
         self.stop_event = stop
         self.rng = random.Random(f"{seed}:live-timing")
 
@@ -238,7 +241,7 @@ class _LiveRunner(threading.Thread):
                 stored = datetime.now(UTC)  # a burst is stored in one millisecond
                 try:
                     for _ in range(burst):
-                        self.store.run_bot(bot_id, at=stored)
+                        self.store.run_bot(bot_id, at=stored, fail_scale=self.fail_scale)
                 except KeyError:  # the bot was deleted
                     del plan[bot_id]
                     continue
@@ -294,7 +297,9 @@ class DemoServer:
         )
         self._thread.start()
         if self.cfg.live:
-            self._live = _LiveRunner(self.store, self.cfg.live_speed, self.cfg.seed, self._stop)
+            self._live = _LiveRunner(
+                self.store, self.cfg.live_speed, self.cfg.seed, self._stop, self.cfg.live_fail_scale
+            )
             self._live.start()
 
     def stop(self) -> None:

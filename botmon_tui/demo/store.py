@@ -567,16 +567,19 @@ class DemoStore:
             self._index(rec, entity_bots, source_bot)
             return copy.deepcopy(res)
 
-    def run_bot(self, bot_id: str, at: datetime | None = None) -> JsonDict | None:
-        """Simulate one run of the bot ending at ``at`` (default now).
+    def run_bot(self, bot_id: str, at: datetime | None = None, *, fail_scale: float = 1.0) -> JsonDict | None:
+        """Simulate one run of the bot ending at ``at`` (default now); it fails ``fail_scale`` times
+        as often as the bot's own failure rate.
 
         Honours ``auditEventTrigger`` and ``auditEventDestination``: returns the AuditEvent written, or
         None when the bot's settings mean none is written. Raises KeyError for an unknown bot.
         """
-        result = self.execute_bot(bot_id, at)
+        result = self.execute_bot(bot_id, at, fail_scale=fail_scale)
         return result[1]
 
-    def execute_bot(self, bot_id: str, at: datetime | None = None) -> tuple[Run, JsonDict | None]:
+    def execute_bot(
+        self, bot_id: str, at: datetime | None = None, *, fail_scale: float = 1.0
+    ) -> tuple[Run, JsonDict | None]:
         """Like :meth:`run_bot`, also returning the run itself (outcome and log) for ``$execute``."""
         with self.lock:
             rec = self._bots.get(bot_id)
@@ -587,7 +590,7 @@ class DemoStore:
                 state = _BotState(_DEFAULT_SPEC, random.Random(f"{self.cfg.seed}:live:{bot_id}"), None)
                 self._states[bot_id] = state
             end_ms = to_ms(at) if at is not None else self.now_ms()
-            run = self._simulate(state, rec.res, end_ms, ends_at=True)
+            run = self._simulate(state, rec.res, end_ms, ends_at=True, fail_scale=fail_scale)
             if not writes_audit_event(rec.res, run.outcome, run.log):
                 return run, None
             event = self._record_run(bot_id, rec.res.get("name"), run, state.spec.legacy)
@@ -605,12 +608,13 @@ class DemoStore:
         special: str | None = None,
         outcome: str | None = None,
         lu_ms: int | None = None,
+        fail_scale: float = 1.0,
     ) -> Run:
         """One run. ``t_ms`` is the trigger time, or the store time when ``ends_at`` is set."""
         spec, rng = state.spec, state.rng
         state.runs += 1
         if outcome is None:
-            ok = rng.random() >= spec.fail_rate
+            ok = rng.random() >= spec.fail_rate * fail_scale
             if ok:
                 outcome = "0"
             elif spec.legacy:

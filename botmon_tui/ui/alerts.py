@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["TOAST_SECONDS", "Alerts"]
 
 #: How long an alert's toast stays (the mark on the bot list stays until the bot is looked at).
-TOAST_SECONDS = 15.0
+TOAST_SECONDS = 10.0
 #: Most toasts for one poll (a storm across many bots): the rest are counted in the last one.
 MAX_TOASTS = 5
 
