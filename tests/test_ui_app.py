@@ -701,3 +701,18 @@ async def test_keymap_remaps_by_binding_id(srv: DemoServer, tmp_path: Path) -> N
     async with running(srv, tmp_path, keymap={"poll.pause": "space"}) as (app, pilot):
         await pilot.press("space")
         assert status(app).startswith("‖ paused")
+
+
+async def test_the_selected_row_stays_in_sight_when_the_terminal_shrinks(
+    srv: DemoServer, tmp_path: Path
+) -> None:
+    async with running(srv, tmp_path, (120, 40), bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+        table = app.screen.query_one(EventTable)
+        table.move_cursor(row=14)
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        top = round(table.scroll_y)
+        visible = table.scrollable_content_region.height - 1  # (the header row)
+        assert table.cursor_row == 14
+        assert top <= table.cursor_row < top + visible, (top, visible)

@@ -210,6 +210,9 @@ class KeyedTable(DataTableInternals):
     def on_resize(self, event: events.Resize) -> None:
         # (DataTable's own ``_on_resize`` runs too: Textual calls the handler of every class.)
         self.fit_columns()
+        if self.row_count:
+            # A smaller terminal (or pane) must not leave the selected row out of sight.
+            self.call_after_refresh(self.move_cursor, row=self.cursor_row, animate=False)
 
     def fit_columns(self, width: int | None = None) -> None:
         """Give every column its width for the current table width (the flex column takes the rest)."""
