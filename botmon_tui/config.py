@@ -462,12 +462,17 @@ def _json_field(raw: Any, key: str, path: Path) -> dict[str, Any]:
         return raw
     if not isinstance(raw, str):
         raise ConfigError(f"profile {_shown(path)}: {key!r} is not a JSON string")
+    return _json_object(raw, f"profile {_shown(path)}: {key!r}")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object, or a ConfigError that names ``what``."""
     try:
-        value = json.loads(raw)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"profile {_shown(path)}: {key!r} is not valid JSON ({exc.msg})") from None
+        raise ConfigError(f"{what} is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"profile {_shown(path)}: {key!r} is not a JSON object")
+        raise ConfigError(f"{what} is not a JSON object")
     return value
 
 
@@ -487,14 +492,7 @@ def check_profile_name(name: str) -> str:
 
 
 def _load_profile_json(path: Path) -> dict[str, Any]:
-    text = _read_text(path, "Medplum profile")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"Medplum profile {_shown(path)} is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Medplum profile {_shown(path)} is not a JSON object")
-    return data
+    return _json_object(_read_text(path, "Medplum profile"), f"Medplum profile {_shown(path)}")
 
 
 def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Profile | None:
