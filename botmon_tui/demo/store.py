@@ -284,6 +284,27 @@ class Run:
     requestor: str | None
 
 
+def _run_record(
+    seq: int, event_id: str, bot_id: str, bot_name: str | None, run: Run, legacy: bool
+) -> EventRecord:
+    """The stored AuditEvent of a simulated run."""
+    return EventRecord(
+        seq,
+        event_id,
+        bot_id,
+        bot_name,
+        run.lu_ms,
+        run.rec_ms,
+        run.start_ms,
+        run.outcome,
+        legacy=legacy,
+        input_ref=run.input_ref,
+        sub_ref=run.sub_ref,
+        requestor=run.requestor,
+        log=run.log,
+    )
+
+
 _DEFAULT_SPEC = BotSpec(name="(custom)", description="", fail_rate=0.1, logs="generic")
 
 
@@ -484,20 +505,8 @@ class DemoStore:
     def _record_run(
         self, bot_id: str, bot_name: str | None, run: Run, legacy: bool, seq: int | None = None
     ) -> EventRecord:
-        rec = EventRecord(
-            self._next_seq() if seq is None else seq,
-            new_uuid(self._rng),
-            bot_id,
-            bot_name,
-            run.lu_ms,
-            run.rec_ms,
-            run.start_ms,
-            run.outcome,
-            legacy=legacy,
-            input_ref=run.input_ref,
-            sub_ref=run.sub_ref,
-            requestor=run.requestor,
-            log=run.log,
+        rec = _run_record(
+            self._next_seq() if seq is None else seq, new_uuid(self._rng), bot_id, bot_name, run, legacy
         )
         self._index(rec, (bot_id,), bot_id)
         return rec
@@ -782,22 +791,7 @@ class DemoStore:
                     continue
                 if not writes_audit_event(bot, run.outcome, run.log):
                     continue
-                rec = EventRecord(
-                    self._next_seq(),
-                    new_uuid(rng),
-                    bot_id,
-                    name,
-                    run.lu_ms,
-                    run.rec_ms,
-                    run.start_ms,
-                    run.outcome,
-                    legacy=legacy,
-                    input_ref=run.input_ref,
-                    sub_ref=run.sub_ref,
-                    requestor=run.requestor,
-                    log=run.log,
-                )
-                out.append(rec)
+                out.append(_run_record(self._next_seq(), new_uuid(rng), bot_id, name, run, legacy))
         out.sort(key=lambda r: r.key)
         for rec in out:
             self._events[rec.id] = rec
