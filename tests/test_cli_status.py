@@ -265,3 +265,50 @@ def test_bots_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connec
         "resource",
         "always",
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# one-shot commands: no automatic full garbage collection while they run
+# ------------------------------------------------------------------------------------------------
+
+
+def test_one_shot_commands_run_without_full_collections_and_restore_them(
+    capsys: pytest.CaptureFixture[str],
+    server: DemoServer,
+    connect: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from botmon_tui.cli import bots, events, status
+    from botmon_tui.cli.main import NEVER
+
+    seen: dict[str, tuple[int, int, int]] = {}
+
+    def recording(name: str, real: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            seen[name] = gc.get_threshold()
+            return real(*args)
+
+        return wrapper
+
+    before = gc.get_threshold()
+    for module in (status, bots):
+        monkeypatch.setattr(module, "run", recording(module.__name__, module.run))
+    monkeypatch.setattr(events, "run", recording("events", lambda *args: 0))
+    bot_id = add_bot(server, "nightly-sync")
+    server.store.add_event(bot_id, outcome="4", desc="Error: boom", at=now())
+
+    assert run(capsys, "status", *connect)[0] == 1  # the real command, its real answer
+    assert run(capsys, "bots", *connect)[0] == 0
+    assert run(capsys, "events", "nightly-sync", *connect)[0] == 0
+    assert seen == {
+        "botmon_tui.cli.status": (before[0], before[1], NEVER),
+        "botmon_tui.cli.bots": (before[0], before[1], NEVER),
+        "events": (before[0], before[1], NEVER),
+    }
+    assert gc.get_threshold() == before
+
+    seen.clear()  # --follow runs for days: the interpreter's own policy
+    assert run(capsys, "events", "nightly-sync", "--follow", *connect)[0] == 0
+    assert seen == {"events": before}
