@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from demo_support import FIXED_NOW, demo_fixture, quiet_demo, settings_for
 
@@ -15,7 +16,7 @@ from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import AuthError, RateLimitedError, ServerError
 from botmon_tui.monitor.feed import EventFeed
 from botmon_tui.monitor.schedule import PollSchedule
-from botmon_tui.monitor.summary import ProjectMonitor
+from botmon_tui.monitor.summary import ProjectMonitor, gather_all
 
 demo = demo_fixture(seed=5, history_days=2)
 #: The same project with 200 more bots.
@@ -75,6 +76,52 @@ async def test_bot_list_poll_costs_two_requests_whatever_the_number_of_bots(
         assert await monitor.poll() == set()
         assert len(fhir_requests(demo, mark)) == 2
         assert {bot_id: monitor.statuses[bot_id].recent_failures for bot_id in ids} == failures
+
+
+class Rendezvous(httpx.AsyncBaseTransport):
+    """Holds the first Bot search until an AuditEvent search has also been sent: it completes only
+    when the two are in flight together (sent one after the other, it times out)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.runs_sent = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/AuditEvent"):
+            self.runs_sent.set()
+        elif request.url.path.endswith("/Bot"):
+            await asyncio.wait_for(self.runs_sent.wait(), timeout=5)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_bot_list_load_reads_bots_and_runs_side_by_side(demo: DemoServer) -> None:
+    async with MedplumClient(settings_for(demo), transport=Rendezvous()) as medplum:
+        monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW)
+        await monitor.load()  # a TimeoutError here: the bots were read before the runs were asked
+    assert len(monitor.statuses) == len(demo.store.bots)
+    assert any(s.last_event is not None for s in monitor.statuses.values())
+
+
+async def test_gather_all_cancels_the_others_when_one_fails() -> None:
+    cancelled = asyncio.Event()
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def failing() -> None:
+        raise ServerError("boom", status=500)
+
+    with pytest.raises(ServerError, match="boom"):
+        await gather_all(slow(), failing())
+    assert cancelled.is_set()
+    assert await gather_all(asyncio.sleep(0, "a"), asyncio.sleep(0, "b")) == ["a", "b"]
 
 
 async def test_bot_list_reads_runs_without_their_logs(demo: DemoServer, client: MedplumClient) -> None:

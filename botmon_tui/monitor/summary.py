@@ -27,12 +27,13 @@ import asyncio
 import math
 from bisect import insort
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, outcome_info
+from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, SearchPage, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.monitor.feed import SortKey, event_key
 
@@ -133,6 +134,19 @@ def attention_key(status: BotStatus) -> AttentionKey:
     return (2, True, 0, newest_first, name, bot.id)
 
 
+async def gather_all(*aws: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather``, except that when one fails the others are cancelled (not left running
+    behind the error), and that error is the one raised (not wrapped in an ExceptionGroup)."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 class ProjectMonitor:
     """The bot list's state: every bot and its latest run, refreshed incrementally."""
 
@@ -173,29 +187,17 @@ class ProjectMonitor:
     # ------------------------------------------------------------------ loading
 
     async def load(self) -> None:
-        """Read everything afresh (at start, and on a manual full refresh)."""
-        bots = await self.client.list_bots()
-        latest = await self.client.bot_events(
-            None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
+        """Read everything afresh (at start, and on a manual full refresh).
+
+        The bot list and the runs are read side by side: the bots (one page per 1,000) on one
+        connection; the newest runs, then the window's failed runs (their window starts from the
+        server's clock, known once the first answer came) on another. Against a server 50 ms away
+        that is two round trips fewer than one after the other.
+        """
+        bots, (latest, failures, since, failures_invalid) = await gather_all(
+            self.client.list_bots(), self._read_runs()
         )
-        since = self.clock() - self.recent
-        failures: list[AuditEvent] = []
-        invalid = bots.invalid + latest.invalid
-        async for page in self.client.iter_pages(
-            "AuditEvent",
-            self.client.event_params(
-                None,
-                count=1000,
-                outcomes=FAILURE_CODES,
-                since=since,
-                execute_only=True,
-                elements=SUMMARY_ELEMENTS,
-            ),
-            AuditEvent,
-            max_pages=MAX_FAILURE_PAGES,
-        ):
-            failures.extend(page.resources)
-            invalid += page.invalid
+        invalid = bots.invalid + latest.invalid + failures_invalid
 
         old = self.statuses
         self.statuses = {}
@@ -217,6 +219,31 @@ class ProjectMonitor:
         self.loaded = True
         del old
 
+    async def _read_runs(self) -> tuple[SearchPage[AuditEvent], list[AuditEvent], datetime, int]:
+        """The newest runs, then every failed run of the window: (newest, failed, since, unreadable)."""
+        latest = await self.client.bot_events(
+            None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
+        )
+        since = self.clock() - self.recent
+        failures: list[AuditEvent] = []
+        invalid = 0
+        async for page in self.client.iter_pages(
+            "AuditEvent",
+            self.client.event_params(
+                None,
+                count=1000,
+                outcomes=FAILURE_CODES,
+                since=since,
+                execute_only=True,
+                elements=SUMMARY_ELEMENTS,
+            ),
+            AuditEvent,
+            max_pages=MAX_FAILURE_PAGES,
+        ):
+            failures.extend(page.resources)
+            invalid += page.invalid
+        return latest, failures, since, invalid
+
     def needs_backfill(self) -> list[str]:
         """Bots that write AuditEvents but had no run among the newest read at load (their last run
         is older than :attr:`horizon`), in list order, at most :data:`MAX_BACKFILL`."""
@@ -235,7 +262,7 @@ class ProjectMonitor:
         changed: set[str] = set()
         for start in range(0, len(todo), BACKFILL_CONCURRENCY):
             chunk = todo[start : start + BACKFILL_CONCURRENCY]
-            pages = await asyncio.gather(
+            pages = await gather_all(
                 *(
                     self.client.bot_events(bot_id, count=1, execute_only=True, elements=SUMMARY_ELEMENTS)
                     for bot_id in chunk
