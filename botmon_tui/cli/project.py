@@ -88,12 +88,11 @@ class Project:
     def audit(status: BotStatus, *, short: bool = False) -> Cell:
         """The audit settings (``resource · always``, ``⚠ log only · always``); ``short``: only the
         trigger or the warning (``on-error``, ``⚠ never``), blank for the default ``always``."""
-        full, warn = audit_label(status.bot)
-        compact, _ = audit_label(status.bot, compact=True)
+        compact, warn = audit_label(status.bot, compact=True)
         level = "warning" if warn else None
         if short:
             return Cell("" if not warn and compact == "always" else compact, level=level)
-        return Cell(full, compact, level)
+        return Cell(audit_label(status.bot)[0], compact, level)
 
     @staticmethod
     def name(status: BotStatus) -> Cell:
