@@ -165,8 +165,6 @@ class BotmonApp(AppInternals):
         self._server_label = server_label
         self.close_client = close_client
         self.startup_warnings = tuple(warnings)
-        #: Ring the terminal bell when a new failure is announced (``--no-bell``, ``bell = false``).
-        self.bell_on_alert = bell
         #: The randomness of the backoff after a failure (``PollSchedule``; a constant in tests).
         self.jitter = jitter
         # The access token the client fetched is a secret too (client.secrets() includes it).
@@ -174,6 +172,7 @@ class BotmonApp(AppInternals):
         self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
         #: The project's newest failed runs: the alerts and the Failures screen (``ui/alerts.py``).
         self.failures = FailureWatch(client)
+        #: ``bell``: ring the terminal bell when a new failure is announced (``--no-bell``).
         self.alerts = Alerts(self, self.failures, bell=bell)
         #: ``p``: every screen's polling is paused (and so are the alerts).
         self.paused = False
