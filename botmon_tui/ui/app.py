@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.widgets import DataTable, Input
 
 from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
@@ -210,11 +211,8 @@ class BotmonApp(AppInternals):
     def _theme_changed(self, theme: Theme) -> None:
         """A theme was chosen (command palette): restyle every screen and remember the choice."""
         self._palette = None
-        from botmon_tui.ui.screens.base import PollingScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, PollingScreen):
-                screen.restyle()
+        for screen in self.polling_screens():
+            screen.restyle()
         if self.remember_theme is None:
             return
         try:
@@ -275,12 +273,14 @@ class BotmonApp(AppInternals):
 
     # ------------------------------------------------------------------ alerts and pause
 
+    def polling_screens(self) -> list[PollingScreen]:
+        """The polling screens of the stack, bottom to top."""
+        return [screen for screen in self.screen_stack if isinstance(screen, PollingScreen)]
+
     def polling_screen(self) -> PollingScreen | None:
         """The screen that polls now: the topmost polling one (a help screen leaves it visible)."""
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, PollingScreen):
-                return screen
-        return None
+        screens = self.polling_screens()
+        return screens[-1] if screens else None
 
     def watched_bot(self) -> str | None:
         """The bot whose Event tab is showing, if one is."""
@@ -289,16 +289,14 @@ class BotmonApp(AppInternals):
 
     def alerts_changed(self, bot_ids: set[str]) -> None:
         """New failures were announced (or their marks went): every screen that shows them updates."""
-        for screen in self.screen_stack:
-            if isinstance(screen, PollingScreen):
-                screen.on_alerts(bot_ids)
+        for screen in self.polling_screens():
+            screen.on_alerts(bot_ids)
 
     def toggle_pause(self) -> bool:
         """``p``: pause or resume the polling of every screen (the alerts with it)."""
         self.paused = not self.paused
-        for screen in self.screen_stack:
-            if isinstance(screen, PollingScreen):
-                screen.set_paused(self.paused)
+        for screen in self.polling_screens():
+            screen.set_paused(self.paused)
         self.notify("Polling paused: press p to resume" if self.paused else "Polling resumed", timeout=3)
         return self.paused
 
@@ -338,8 +336,6 @@ class BotmonApp(AppInternals):
             return rows
 
         focused = screen.focused
-        from textual.widgets import DataTable, Input
-
         widgets = [w for w in screen.query("*") if w.can_focus and not isinstance(w, DataTable)]
         tables = list(screen.query(DataTable))
         sections.append(("This screen", rows_for(screen)))
