@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual.actions import SkipAction
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Container
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError
@@ -24,7 +27,9 @@ from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.ui.formatting import Palette, app_palette
 from botmon_tui.ui.polling import Poller
 from botmon_tui.ui.textual_private import bindings_of
+from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.filter_bar import FilterBar
+from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
 
@@ -296,6 +301,27 @@ class PollingScreen(Screen[None]):
             note=note,
             note_style=note_style,
         )
+
+    # ------------------------------------------------------------------ layout
+
+    def compose_table(self, placeholder: str, table: KeyedTable) -> ComposeResult:
+        """The bot list's and the Failures screen's layout: the heading, the ``/`` box, the table
+        (or, in its place, the ``#empty`` banner: :meth:`show_instead`), the status line, the keys."""
+        yield Static("", id="heading", markup=False)
+        yield FilterBar(placeholder, self.apply_filter)
+        yield table
+        with Container(id="empty-area", classes="banner-area"):
+            yield Banner(id="empty")
+        yield StatusLine(id="status")
+        yield KeyFooter()
+
+    @staticmethod
+    def show_instead(area: Widget, content: Widget, show: bool) -> None:
+        """Show ``area`` (a banner) in place of ``content`` (``show``), or ``content`` again; no
+        change when it is so already (a change lays the screen out again)."""
+        if area.display != show:
+            area.display = show
+            content.display = not show
 
     def show_heading(self, text: Text) -> None:
         """Put ``text`` in ``#heading`` if it changed (an update lays the whole screen out again)."""

@@ -7,8 +7,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -21,8 +20,6 @@ from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
-from botmon_tui.ui.widgets.footer import KeyFooter
-from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["BotListScreen"]
 
@@ -91,13 +88,10 @@ class BotListScreen(PollingScreen):
         self.open_when_loaded = False
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="heading", markup=False)
-        yield FilterBar("Filter bots by name or id (enter: keep, esc: clear)", self.apply_filter)
-        yield BotTable(clock=self.botmon.clock, unseen=self.botmon.failures.unseen, id="bots")
-        with Container(id="empty-area", classes="banner-area"):
-            yield Banner(id="empty")
-        yield StatusLine(id="status")
-        yield KeyFooter()
+        return self.compose_table(
+            "Filter bots by name or id (enter: keep, esc: clear)",
+            BotTable(clock=self.botmon.clock, unseen=self.botmon.failures.unseen, id="bots"),
+        )
 
     def on_mount(self) -> None:
         self.update_heading()
@@ -220,8 +214,7 @@ class BotListScreen(PollingScreen):
         if problem is not None:
             empty.show_error(startup_text(problem, self.botmon.settings), "Cannot load the bots")
         elif not project.loaded or table.row_count:
-            area.display = False
-            table.display = True
+            self.show_instead(area, table, False)
             return
         elif self.filter_text:
             empty.show_empty(
@@ -234,8 +227,7 @@ class BotListScreen(PollingScreen):
                 "Create one in the Medplum app (Project admin → Bots), or check that these credentials "
                 "can read Bot resources.",
             )
-        area.display = True
-        table.display = False
+        self.show_instead(area, table, True)
 
     # ------------------------------------------------------------------ actions
 

@@ -355,10 +355,7 @@ class EventScreen(PollingScreen):
             )
         else:
             show = False
-        area = self.query_one("#banner-area")
-        if area.display != show:
-            area.display = show
-            body.display = not show
+        self.show_instead(self.query_one("#banner-area"), body, show)
 
     def update_pane(self) -> None:
         table = self.table

@@ -12,8 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from botmon_tui.formatting import outcome_label, plural
 from botmon_tui.monitor.alerts import FailedRun
@@ -24,8 +23,6 @@ from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.failure_table import FailureTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
-from botmon_tui.ui.widgets.footer import KeyFooter
-from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["FailuresScreen"]
 
@@ -43,16 +40,10 @@ class FailuresScreen(PollingScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        app = self.botmon
-        yield Static("", id="heading", markup=False)
-        yield FilterBar(
-            "Filter by bot, outcome or what went wrong (enter: keep, esc: clear)", self.apply_filter
+        return self.compose_table(
+            "Filter by bot, outcome or what went wrong (enter: keep, esc: clear)",
+            FailureTable(clock=self.botmon.clock, bot_name=self.bot_name, id="failures"),
         )
-        yield FailureTable(clock=app.clock, bot_name=self.bot_name, id="failures")
-        with Container(id="empty-area", classes="banner-area"):
-            yield Banner(id="empty")
-        yield StatusLine(id="status")
-        yield KeyFooter()
 
     def on_mount(self) -> None:
         # What the watch holds shows at once; the poll (due now) brings what is newer.
@@ -129,7 +120,6 @@ class FailuresScreen(PollingScreen):
 
     def update_empty(self) -> None:
         watch = self.botmon.failures
-        area = self.query_one("#empty-area")
         table = self.table
         show = watch.loaded and not table.row_count
         if show:
@@ -144,9 +134,7 @@ class FailuresScreen(PollingScreen):
                     "No failed runs: no bot of this project has a run with outcome 4, 8 or 12.",
                     "New failures appear here as they happen (and raise an alert on any screen).",
                 )
-        if area.display != show:
-            area.display = show
-            table.display = not show
+        self.show_instead(self.query_one("#empty-area"), table, show)
 
     # ------------------------------------------------------------------ actions
 
