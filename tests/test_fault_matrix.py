@@ -263,11 +263,10 @@ def test_hostile_text_in_the_cli(
     listing = hostile_listing
     srv, seeded = listing.srv, listing.seeded
     use_environment(monkeypatch, srv)
-    connect: list[str] = []
     with tally.leg("hostile", item.name, "cli"):
         if listing.bots is None or listing.bots_json is None:
-            listing.bots = run_cli(capsys, "bots", *connect)
-            listing.bots_json = run_cli(capsys, "bots", "--json", *connect)
+            listing.bots = run_cli(capsys, "bots")
+            listing.bots_json = run_cli(capsys, "bots", "--json")
         code, bots_out, bots_err = listing.bots
         assert code == 0, bots_err
         code, bots_json, _ = listing.bots_json
@@ -278,14 +277,14 @@ def test_hostile_text_in_the_cli(
         cli_output_is_clean(bots_out, bots_err)
         assert first_line(bot["name"], 60).replace("\t", " ") in bots_out
         assert served[bot["id"]]["name"] == bot["name"]  # --json: exactly as sent
-        code, out, err = run_cli(capsys, "events", bot["id"], *connect)
+        code, out, err = run_cli(capsys, "events", bot["id"])
         assert code == 0, err
         cli_output_is_clean(out, err)
         for event in seeded[item.name]["events"]:
             assert first_line(event["id"], 64).replace("\t", " ") in out
         desc = summary_line(item.text)  # the line that says what went wrong
         assert desc.replace("\t", " ") in out
-        code, out, err = run_cli(capsys, "events", bot["id"], "--json", *connect)
+        code, out, err = run_cli(capsys, "events", bot["id"], "--json")
         assert code == 0 and out.isascii()
         assert json.loads(out)[0]["outcomeDesc"] == item.text
 
@@ -462,10 +461,9 @@ def test_hostile_server_texts_in_the_cli(
     srv = quiet_server
     bot_id = _matrix_bot(srv)
     use_environment(monkeypatch, srv)
-    connect: list[str] = []
     with tally.leg("hostile", item.name, "cli"):
         expected = item.inject(srv, "AuditEvent", bot_id)
-        code, out, err = run_cli(capsys, "events", bot_id, *connect)
+        code, out, err = run_cli(capsys, "events", bot_id)
         srv.faults.clear()
         cli_output_is_clean(out, err)
         for secret in (srv.client_secret, *srv.tokens.issued()):

@@ -300,10 +300,9 @@ def test_cli_waits_as_long_as_a_429_says_then_goes_on(
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
     use_environment(monkeypatch, demo)
-    connect: list[str] = []
     bot_id = demo.store.bots[0]["id"]
     demo.faults.rate_limited(ms_before_next=1500, count=2, path_contains="AuditEvent")
-    assert cli.main(["events", bot_id, *connect]) == 0
+    assert cli.main(["events", bot_id]) == 0
     captured = capsys.readouterr()
     assert waits == [1.5, 1.5]
     warnings = captured.err.strip().splitlines()
@@ -311,10 +310,10 @@ def test_cli_waits_as_long_as_a_429_says_then_goes_on(
     assert captured.out.splitlines()[0].endswith("newest first")
     # A wait longer than a minute, or a fourth 429 in a row: fail with the server's words.
     demo.faults.rate_limited(ms_before_next=120_000, count=1, path_contains="AuditEvent")
-    assert cli.main(["events", bot_id, *connect]) == 3
+    assert cli.main(["events", bot_id]) == 3
     assert "Rate limited" in capsys.readouterr().err
     demo.faults.rate_limited(ms_before_next=10, count=4, path_contains="Bot/")
-    assert cli.main(["events", bot_id, *connect]) == 3
+    assert cli.main(["events", bot_id]) == 3
     assert waits[-3:] == [0.01, 0.01, 0.01]
 
 
@@ -396,12 +395,11 @@ def test_a_tui_and_cli_session_only_reads(
     from botmon_tui.cli import main
 
     use_environment(monkeypatch, demo)
-    connect: list[str] = []
     for argv in (
-        ["bots", *connect],
-        ["bots", "--json", *connect],
-        ["events", busiest["id"], "--limit", "150", *connect],
-        ["events", busiest["id"], "--json", "--failures", "--since", "2d", *connect],
+        ["bots"],
+        ["bots", "--json"],
+        ["events", busiest["id"], "--limit", "150"],
+        ["events", busiest["id"], "--json", "--failures", "--since", "2d"],
     ):
         assert main(argv) == 0
     capsys.readouterr()
