@@ -273,7 +273,8 @@ def test_help_shows_no_secret(capsys: pytest.CaptureFixture[str]) -> None:
     from botmon_tui.demo.config import DEFAULT_CLIENT_SECRET
 
     texts = []
-    for argv in (["--help"], ["bots", "--help"], ["events", "--help"], ["demo-server", "--help"]):
+    for command in ([], ["status"], ["bots"], ["events"], ["demo-server"]):
+        argv = [*command, "--help"]
         assert main(argv) == 0
         texts.append(capsys.readouterr().out)
     text = "\n".join(texts)
