@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,12 +265,19 @@ def test_csv_round_trip(capsys: pytest.CaptureFixture[str], server: DemoServer, 
 # ------------------------------------------------------------------------------------------------
 
 
-def follow(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, driver: Driver, *argv: str
-) -> tuple[int, str, str]:
-    """``botmon-tui events ARGV --follow`` with ``driver`` as its wait between polls."""
-    monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
-    return run(capsys, "events", *argv, "--follow")
+Follow = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def follow(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Follow:
+    """``follow(driver, *argv)``: ``botmon-tui events ARGV --follow`` with ``driver`` as its wait
+    between polls; (exit status, stdout, stderr)."""
+
+    def run_follow(driver: Driver, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(botmon_tui.cli.events, "SLEEP", driver)
+        return run(capsys, "events", *argv, "--follow")
+
+    return run_follow
 
 
 class Driver:
@@ -288,10 +296,7 @@ class Driver:
 
 
 def test_follow_prints_new_runs_as_they_happen(
-    capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
-    connect: list[str],
-    monkeypatch: pytest.MonkeyPatch,
+    server: DemoServer, connect: list[str], follow: Follow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot_id = new_bot(server, "follow-me")
     now = datetime.now(UTC)
@@ -303,9 +308,7 @@ def test_follow_prints_new_runs_as_they_happen(
         lambda: added.append(server.store.add_event(bot_id, outcome="0", desc="fine again")),
     )
     monkeypatch.setenv("COLUMNS", "200")
-    code, out, err = follow(
-        capsys, monkeypatch, driver, "follow-me", "--limit", "2", "--interval", "7", *connect
-    )
+    code, out, err = follow(driver, "follow-me", "--limit", "2", "--interval", "7", *connect)
     assert code == 130 and "Traceback" not in err and err == ""
     assert driver.delays == [7.0, 7.0, 7.0, 7.0]
     lines = out.splitlines()
@@ -319,10 +322,7 @@ def test_follow_prints_new_runs_as_they_happen(
 
 
 def test_follow_json_is_ndjson_and_goes_on_through_errors(
-    capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
-    connect: list[str],
-    monkeypatch: pytest.MonkeyPatch,
+    server: DemoServer, connect: list[str], follow: Follow
 ) -> None:
     bot_id = new_bot(server, "ndjson")
     added: list[dict[str, Any]] = []
@@ -332,7 +332,7 @@ def test_follow_json_is_ndjson_and_goes_on_through_errors(
         added.append(server.store.add_event(bot_id, outcome="4", desc="during the outage"))
 
     driver = Driver(outage, lambda: None, lambda: None)
-    code, out, err = follow(capsys, monkeypatch, driver, "ndjson", "--json", "--failures", *connect)
+    code, out, err = follow(driver, "ndjson", "--json", "--failures", *connect)
     assert code == 130
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["id"] for e in events] == [added[0]["id"]]  # nothing before, the new failure once
@@ -344,16 +344,11 @@ def test_follow_json_is_ndjson_and_goes_on_through_errors(
     assert driver.delays[0] == 10.0 and driver.delays[1] < driver.delays[2] and driver.delays[-1] == 10.0
 
 
-def test_follow_csv_has_one_header(
-    capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
-    connect: list[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_follow_csv_has_one_header(server: DemoServer, connect: list[str], follow: Follow) -> None:
     bot_id = new_bot(server, "csv-follow")
     server.store.add_event(bot_id, desc="before", at=datetime.now(UTC) - timedelta(minutes=1))
     driver = Driver(lambda: server.store.add_event(bot_id, desc="after"))
-    code, out, _ = follow(capsys, monkeypatch, driver, "csv-follow", "--csv", *connect)
+    code, out, _ = follow(driver, "csv-follow", "--csv", *connect)
     assert code == 130
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert [row["outcomeDesc"] for row in rows] == ["before", "after"]
