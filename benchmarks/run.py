@@ -122,7 +122,6 @@ class Control:
     def __init__(self, info: dict[str, Any]) -> None:
         import httpx
 
-        self.info = info
         self.http = httpx.Client(base_url=info["control_url"], timeout=60)
 
     def mark(self) -> int:
@@ -507,12 +506,12 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
     out["naive_list_bytes"] = sum(r[3] for r in naive)
     await http.aclose()
     out["raw_startup_ms"] = raw_startup(info, startup_paths)
-    out.update(await naive_tables(all_events, info))
+    out.update(await naive_tables(all_events))
     phase("naive")
     return out
 
 
-async def naive_tables(all_events: list[Any], info: dict[str, Any]) -> dict[str, Any]:
+async def naive_tables(all_events: list[Any]) -> dict[str, Any]:
     """Baselines: a plain DataTable fed with ``add_rows`` / ``add_row`` (no keyed diff, no window tricks)."""
     from rich.text import Text
     from textual.app import App, ComposeResult
@@ -785,12 +784,15 @@ def metric_row(
     }
 
 
+def column(runs: list[dict[str, Any]], name: str) -> dict[str, float]:
+    """One figure of every run: median, min and max."""
+    return spread([float(r[name]) for r in runs])
+
+
 def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, Any]) -> list[dict[str, Any]]:
     from botmon_tui.ui.widgets.event_table import EventTable
 
-    def col(name: str) -> dict[str, float]:
-        return spread([float(r[name]) for r in runs])
-
+    col = partial(column, runs)
     rows: list[dict[str, Any]] = []
 
     def row(*args: Any, **kwargs: Any) -> None:
@@ -1134,10 +1136,7 @@ def cli_rows(figures: dict[str, Any], info: dict[str, Any]) -> list[dict[str, An
 
 def alert_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The alerts' budget (issue #9): requests per poll with alerts on, and the merge stall."""
-
-    def col(name: str) -> dict[str, float]:
-        return spread([float(r[name]) for r in runs])
-
+    col = partial(column, runs)
     event, idle, failing = col("event_idle_requests"), col("list_idle_requests"), col("list_failure_requests")
     stall = col("merge_alert_stall_ms")
     return [
@@ -1203,7 +1202,7 @@ NO_IDLE_RUN: dict[str, Any] = {
 }
 
 
-def parse_rows(text: str | None, cli_rows: int) -> set[int] | None:
+def parse_rows(text: str | None) -> set[int] | None:
     """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}``; ``cli`` stands for the command line's rows,
     ``alerts`` for the alerts' (``None``: every row)."""
     if not text:
@@ -1211,10 +1210,10 @@ def parse_rows(text: str | None, cli_rows: int) -> set[int] | None:
     rows: set[int] = set()
     for part in text.split(","):
         if part.strip() == CLI_KEYWORD:
-            rows.update(range(TUI_ROWS + 1, TUI_ROWS + cli_rows + 1))
+            rows.update(range(TUI_ROWS + 1, TUI_ROWS + CLI_ROWS + 1))
             continue
         if part.strip() == ALERTS_KEYWORD:
-            first_alert = TUI_ROWS + cli_rows + 1
+            first_alert = TUI_ROWS + CLI_ROWS + 1
             rows.update(range(first_alert, first_alert + ALERT_ROWS))
             continue
         first, _, last = part.strip().partition("-")
@@ -1268,7 +1267,7 @@ def compile_package() -> None:
 def driver(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     compile_package()
-    only = parse_rows(args.only, CLI_ROWS)
+    only = parse_rows(args.only)
     tui = only is None or any(n <= TUI_ROWS for n in only)
     first_alert = TUI_ROWS + CLI_ROWS + 1
     alerting = only is None or any(n >= first_alert for n in only)
