@@ -29,6 +29,7 @@ import gc
 import inspect
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -177,13 +178,12 @@ def make_app(info: dict[str, Any], **options: Any) -> Any:
     )
     from botmon_tui.crashlog import CrashLog
 
-    # The benchmark never writes to the user's own crash log.
-    log = Path(tempfile.mkdtemp(prefix="botmon-bench-")) / "botmon-tui.log"
     defaults: dict[str, Any] = {
         "interval": 3600.0,
         "auto_poll": False,
         "close_client": True,
-        "crash_log": CrashLog(log),
+        # The driver's state directory (see crash_logs), never the user's own crash log.
+        "crash_log": CrashLog(Path(os.environ[STATE_HOME]) / "botmon-tui.log"),
     }
     defaults.update(options)
     app = BotmonApp(client=MedplumClient(settings), **defaults)
@@ -1264,9 +1264,26 @@ def compile_package() -> None:
         raise RuntimeError("botmon_tui did not byte-compile")
 
 
+#: Set by the driver for every process it starts (workers and ``botmon-tui status``): the
+#: directory of their crash logs (platformdirs' user state directory on Linux).
+STATE_HOME = "XDG_STATE_HOME"
+
+
+def crash_logs(state: Path) -> list[Path]:
+    """The crash logs the run's processes wrote in ``state`` (printed); ``state`` goes if none."""
+    logs = sorted(state.rglob("*.log"))
+    for log in logs:
+        print(f"the app logged an internal error during the run: see {log}", file=sys.stderr)
+    if not logs:
+        shutil.rmtree(state)
+    return logs
+
+
 def driver(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     compile_package()
+    state = Path(tempfile.mkdtemp(prefix="botmon-bench-"))
+    os.environ[STATE_HOME] = str(state)
     only = parse_rows(args.only)
     tui = only is None or any(n <= TUI_ROWS for n in only)
     first_alert = TUI_ROWS + CLI_ROWS + 1
@@ -1293,6 +1310,7 @@ def driver(args: argparse.Namespace) -> int:
             alert_runs.append(spawn_worker("alerts", info, args))
             print(f"  alerts run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
     total = time.perf_counter() - started
+    crashed = crash_logs(state)
     rows = build_rows(runs, cpu, info) if runs else []
     if rows and len(rows) != TUI_ROWS:
         raise RuntimeError(f"build_rows made {len(rows)} rows: set TUI_ROWS to that (the CLI's come after)")
@@ -1311,7 +1329,7 @@ def driver(args: argparse.Namespace) -> int:
     print()
     print(f"{sum(r['pass'] is True for r in rows)} PASS, {len(failed)} FAIL · total {total:.0f} s")
     if only is not None:
-        return 1 if failed else 0  # (a partial table: results.json and results.md stay as they were)
+        return 1 if failed or crashed else 0  # (a partial table: results.json and results.md stay)
     results = {
         "command": "python benchmarks/run.py",
         "total_s": total,
@@ -1325,7 +1343,7 @@ def driver(args: argparse.Namespace) -> int:
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (HERE / "results.md").write_text(markdown_table(rows))
-    return 1 if failed else 0
+    return 1 if failed or crashed else 0
 
 
 def main() -> int:
