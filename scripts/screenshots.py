@@ -147,6 +147,7 @@ async def shoot(
 async def main() -> int:
     OUT.mkdir(exist_ok=True)
     log = OUT.parent / ".screenshots-crash.log"
+    log.unlink(missing_ok=True)  # (this run's errors only: an old log failed every later run)
     for name, size, bot, step in SHOTS:
         # A fresh backend per shot: nothing one shot does can change another.
         with DemoServer(DemoConfig(seed=SEED, live=False, now=NOW)) as srv:
