@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 
 from botmon_tui.cli.args import EXIT_OK, MAX_LIMIT
 from botmon_tui.cli.output import CsvWriter, Output
 from botmon_tui.cli.session import connected, find_bot, patiently, run_async
-from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, fit
+from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, cut, fit, render
 from botmon_tui.formatting import (
     absolute_time,
     duration_text,
@@ -208,8 +208,7 @@ def _heading(bot: Bot, text: str, width: int) -> str:
     if cell_len(full) <= width:
         return full
     room = max(10, width - cell_len(text) - 2)
-    name = first_line(bot.display_name, 200)
-    return f"{set_cell_size(name, room - 1) + '…' if cell_len(name) > room else name}: {text}"
+    return f"{cut(first_line(bot.display_name, 200), room)}: {text}"
 
 
 def _table(listing: Listing, args: argparse.Namespace, io: Output) -> None:
@@ -226,7 +225,7 @@ def _table(listing: Listing, args: argparse.Namespace, io: Output) -> None:
     count = f"the newest {_noun(args, len(events))}" if listing.more else _noun(args, len(events))
     io.line(_heading(bot, f"{count}, newest first", io.width))
     rows = [_cells(event, listing.now) for event in events]
-    io.lines(fit(COLUMNS, rows, io.width, PLAN).lines(rows, paint=io.paint))
+    io.lines(render(COLUMNS, rows, width=io.width, plan=PLAN, paint=io.paint))
     if listing.more:
         io.prose(_more(listing, args))
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 
-__all__ = ["Cell", "Column", "Compact", "Drop", "Layout", "Shrink", "Step", "fit", "render"]
+__all__ = ["Cell", "Column", "Compact", "Drop", "Layout", "Shrink", "Step", "cut", "fit", "render"]
 
 GAP = "  "
 
@@ -93,6 +93,11 @@ def _fit(text: str, width: int) -> tuple[str, int]:
         return (text[: width - 1] + "…", width) if width > 1 else (text[:width], width)
     cut = set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
     return cut, cell_len(cut)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells, with ``…`` when it was longer."""
+    return _fit(text, width)[0]
 
 
 @dataclass
