@@ -139,7 +139,7 @@ def ansi_text(value: object, *, colour: bool = True) -> Text:
 
     raw = value if isinstance(value, str) else ("" if value is None else str(value))
     if not colour or len(raw) > MAX_ANSI_CHARS or "\x1b[" not in raw:
-        return Text(sanitize(_SGR_RE.sub("", raw) if not colour or "\x1b[" in raw else raw))
+        return Text(sanitize(strip_sgr(raw)))
     parts: list[str] = []
     pos = 0
     for match in _SGR_RE.finditer(raw):
