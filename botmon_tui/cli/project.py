@@ -52,7 +52,6 @@ class Project:
     #: Runs older than this were not read: a bot with no run seen last ran before it (None: the
     #: whole history was read, so such a bot never ran).
     horizon: datetime | None
-    invalid: int
 
     @property
     def since(self) -> datetime:
@@ -154,7 +153,6 @@ async def load_project(client: MedplumClient, io: Output, window: timedelta) -> 
         now=clock(),
         window=window,
         horizon=monitor.horizon,
-        invalid=monitor.invalid,
     )
 
 
