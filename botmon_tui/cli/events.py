@@ -270,9 +270,15 @@ def _csv_rows(writer: CsvWriter, events: Sequence[AuditEvent]) -> None:
 
 
 class _Printer:
-    """Prints batches of runs in one format, on columns fixed by the first batch."""
+    """Prints batches of runs in one format, on columns fixed by the first batch (which it prints)."""
 
-    def __init__(self, args: argparse.Namespace, io: Output, first: Sequence[AuditEvent]) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        io: Output,
+        first: Sequence[AuditEvent],
+        raw: Sequence[dict[str, Any]],
+    ) -> None:
         self.args, self.io = args, io
         self.csv: CsvWriter | None = None
         self.layout: Layout | None = None
@@ -280,9 +286,13 @@ class _Printer:
             self.csv = io.csv_writer()
             self.csv.row(CSV_FIELDS)
         elif not args.json:
+            # The first rows are made once: they fix the columns and are printed under the header.
             rows = [_cells(e, None) for e in first]
             self.layout = fit(FOLLOW_COLUMNS, [*rows, _WIDEST], io.width, FOLLOW_PLAN)
-            io.lines(self.layout.lines([], header=True))
+            io.lines(self.layout.lines(rows, paint=io.paint))
+            io.flush()
+            return
+        self.batch(first, raw)
 
     def batch(self, events: Sequence[AuditEvent], raw: Sequence[dict[str, Any]]) -> None:
         io = self.io
@@ -305,8 +315,7 @@ async def _follow(
     if not args.json and not args.csv:
         what = "failed runs" if args.failures else "runs"
         io.line(_heading(bot, f"following new {what} every {interval:g} s (Ctrl-C to stop)", io.width))
-    printer = _Printer(args, io, first)
-    printer.batch(first, list(reversed(listing.raw)))
+    printer = _Printer(args, io, first, list(reversed(listing.raw)))
 
     scope = {"entity": f"Bot/{bot.id}"}
     if args.failures:
