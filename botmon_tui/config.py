@@ -966,7 +966,8 @@ class Resolver:
         private_key: Secret | None = None
         if method == "jwt-assertion":
             private_key = self._private_key(profile, draft.base, str(client_id.value) if client_id else "")  # type: ignore[arg-type]
-        uses_profile = profile is not None and any(p.layer == _PROFILE for p in [*parts, base])
+        # The profile's own settings (jwt claims, login hint) only when its server or credentials are used.
+        used = profile if any(p.layer == _PROFILE for p in (*parts, base)) else None
         layers = sorted({p.layer for p in (*parts, base) if p.layer != _DEFAULT}, key=_RANK.__getitem__)
         source = " + ".join(
             f"profile {profile.name!r}" if layer == _PROFILE and profile is not None else layer
@@ -985,11 +986,11 @@ class Resolver:
             timeout=self.timeout(),
             source=source or "defaults",
             app_url=str(app.value) if app else None,
-            profile=profile.name if uses_profile and profile is not None else None,
-            audience=profile.audience if uses_profile and profile is not None else None,
-            issuer=profile.issuer if uses_profile and profile is not None else None,
-            subject=profile.subject if uses_profile and profile is not None else None,
-            scope=profile.scope if uses_profile and profile is not None else None,
+            profile=used.name if used else None,
+            audience=used.audience if used else None,
+            issuer=used.issuer if used else None,
+            subject=used.subject if used else None,
+            scope=used.scope if used else None,
             private_key=private_key,
             token_sink=_login_sink(profile.path) if method == "login" and profile is not None else None,
         )
