@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from demo_support import use_environment
@@ -22,6 +24,28 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def write_profile(
+    home: Path,
+    name: str,
+    options: dict[str, Any] | None,
+    login: dict[str, Any] | None = None,
+    *,
+    mode: int = 0o600,
+) -> Path:
+    """Write ``home/.medplum/NAME.json`` the way the Medplum CLI does: a flat object of strings
+    (``options`` and ``activeLogin`` are JSON-encoded)."""
+    data: dict[str, str] = {}
+    if options is not None:
+        data["options"] = json.dumps(options)
+    if login is not None:
+        data["activeLogin"] = json.dumps(login)
+    path = home / ".medplum" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    path.chmod(mode)
+    return path
 
 
 def one_error_line(err: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import write_profile
 
 from botmon_tui.cli import main
 from botmon_tui.config import ConfigError, Flags, Resolver, Sources
@@ -32,21 +33,6 @@ from botmon_tui.medplum.models import Bot, SearchPage
 def demo() -> Iterator[DemoServer]:
     with DemoServer(DemoConfig(live=False, history_days=0.1, seed=9)) as server:
         yield server
-
-
-def write_profile(
-    home: Path, name: str, options: dict[str, Any] | None, login: dict[str, Any] | None = None
-) -> Path:
-    data: dict[str, str] = {}
-    if options is not None:
-        data["options"] = json.dumps(options)
-    if login is not None:
-        data["activeLogin"] = json.dumps(login)
-    path = home / ".medplum" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    path.chmod(0o600)
-    return path
 
 
 def resolve(home: Path, flags: Flags | None = None, env: dict[str, str] | None = None) -> ConnectionSettings:

@@ -15,6 +15,7 @@ from typing import Any
 
 import certifi
 import pytest
+from cli_support import write_profile
 
 from botmon_tui.config import (
     DEFAULT_INTERVAL,
@@ -67,16 +68,7 @@ class Layout:
         mode: int = 0o600,
     ) -> Path:
         """Write a profile the way the Medplum CLI does: a flat object of strings."""
-        data: dict[str, str] = {}
-        if options is not None:
-            data["options"] = json.dumps(options)
-        if active_login is not None:
-            data["activeLogin"] = json.dumps(active_login)
-        path = self.home / ".medplum" / f"{name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data))
-        path.chmod(mode)
-        return path
+        return write_profile(self.home, name, options, active_login, mode=mode)
 
     def config(self, text: str) -> Path:
         self.config_dir.mkdir(parents=True, exist_ok=True)
