@@ -4,7 +4,7 @@ symbols, recent failures and audit settings; in attention order until a column s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -18,11 +18,10 @@ from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, ColumnSpec, KeyedTable
 
 __all__ = ["ATTENTION", "FAILING_MARK", "NEW_MARK", "BotTable"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The default order (not a column): see ``monitor.summary.attention_key``.
 ATTENTION = "attention"
 #: In front of the name of a bot whose last run failed (the row is in the failure colour too;
@@ -132,10 +131,10 @@ class BotTable(KeyedTable):
             ATTENTION: attention_key(status),
             "name": (bot.display_name.casefold(), bot.id),
             "id": (bot.id,),
-            "last_run": (status.last_run or _EPOCH, bot.id),
-            "outcome": (info.severity if info else -2, status.last_run or _EPOCH, bot.id),
-            "history": (sum(i.code in FAILURE_CODES for i in strip), status.last_run or _EPOCH, bot.id),
-            "failures": (status.recent_failures, status.last_run or _EPOCH, bot.id),
+            "last_run": (status.last_run or EPOCH, bot.id),
+            "outcome": (info.severity if info else -2, status.last_run or EPOCH, bot.id),
+            "history": (sum(i.code in FAILURE_CODES for i in strip), status.last_run or EPOCH, bot.id),
+            "failures": (status.recent_failures, status.last_run or EPOCH, bot.id),
             "audit": (bot.writes_audit_events, bot.audit_trigger, bot.display_name.casefold(), bot.id),
         }
 

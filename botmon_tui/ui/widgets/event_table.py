@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,11 +16,10 @@ from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
-from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, ColumnSpec, KeyedTable
 
 __all__ = ["EventTable"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Rows whose built cells are kept (a few screens' worth; the others are built again if painted).
 BUILT_ROWS = 512
 
@@ -143,19 +142,19 @@ class EventTable(KeyedTable):
         """Sort keys read from the held events (no per-row key table; benchmark rows 9-12)."""
         events = self._events
         if column == "updated":
-            return lambda row_id: (events[row_id].when or _EPOCH, row_id)
+            return lambda row_id: (events[row_id].when or EPOCH, row_id)
         if column == "outcome":
 
             def outcome(row_id: str) -> Any:
                 event = events[row_id]
-                return (event.outcome_info.severity, event.when or _EPOCH, row_id)
+                return (event.outcome_info.severity, event.when or EPOCH, row_id)
 
             return outcome
         if column == "desc":
 
             def desc(row_id: str) -> Any:
                 event = events[row_id]
-                return (event.headline.casefold(), event.when or _EPOCH, row_id)
+                return (event.headline.casefold(), event.when or EPOCH, row_id)
 
             return desc
         return lambda row_id: (row_id,)

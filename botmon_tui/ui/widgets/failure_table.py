@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -12,11 +12,9 @@ from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.ui.formatting import app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, ColumnSpec, KeyedTable
 
 __all__ = ["FailureTable"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FailureTable(KeyedTable):
@@ -56,7 +54,7 @@ class FailureTable(KeyedTable):
         run = self._runs.get(row_id)
         if run is None:
             return ()
-        when = run.when or _EPOCH
+        when = run.when or EPOCH
         if column == "bot":
             return (self.bot_name(run).casefold(), when, row_id)
         if column == "outcome":

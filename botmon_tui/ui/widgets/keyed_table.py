@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import zip_longest
 from typing import Any, ClassVar, overload
 
@@ -43,10 +44,12 @@ from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 
-__all__ = ["ColumnSpec", "KeyedTable"]
+__all__ = ["EPOCH", "ColumnSpec", "KeyedTable"]
 
 #: Cell renders cached for repaints (about ten screens of a 120x40 table).
 CELL_RENDER_CACHE = 2000
+#: The sort value of a missing time (sorts before every real one).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
