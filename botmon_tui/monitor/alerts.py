@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -176,20 +175,24 @@ class FailureWatch:
         self._cursor.seed(page.resources, self.client.server_now())
         for event in page.resources:
             self._remember(event.id)
-        self._merge(page.resources)
+        self._merge([FailedRun.of(event) for event in page.resources])
         self.loaded = True
 
     def _take(self) -> list[Alert]:
         incoming, self._incoming = self._incoming, []
-        fresh = [e for e in incoming if e.outcome in FAILURE_CODES and not self.knows(e.id)]
+        # Each new failure read once (its summary line is the costly part), counted once even
+        # when two pages of one poll both brought it.
+        fresh: list[FailedRun] = []
+        for event in sorted(incoming, key=event_key):
+            if event.outcome not in FAILURE_CODES or self.knows(event.id):
+                continue
+            self._remember(event.id)
+            fresh.append(FailedRun.of(event))
         self._merge(fresh)
         alerts: dict[str, Alert] = {}
-        for event in sorted(fresh, key=event_key):
-            self._remember(event.id)
-            run = FailedRun.of(event)
-            if not run.bot_id:
-                continue
-            alerts.setdefault(run.bot_id, Alert(run.bot_id)).runs.append(run)
+        for run in fresh:
+            if run.bot_id:
+                alerts.setdefault(run.bot_id, Alert(run.bot_id)).runs.append(run)
         for bot_id, alert in alerts.items():
             self.unseen[bot_id] = self.unseen.pop(bot_id, 0) + len(alert.runs)
         while len(self.unseen) > MAX_UNSEEN:
@@ -202,11 +205,10 @@ class FailureWatch:
         while len(self._known) > MAX_KNOWN:
             self._known.popitem(last=False)
 
-    def _merge(self, events: Iterable[AuditEvent]) -> None:
+    def _merge(self, runs: list[FailedRun]) -> None:
         have = {run.id for run in self.runs}
-        added = [FailedRun.of(e) for e in events if e.id not in have]
+        added = [run for run in runs if run.id not in have]
         if not added:
             return
-        merged = sorted([*self.runs, *added], key=lambda r: event_key(r), reverse=True)
-        self.runs = merged[: self.window]
+        self.runs = sorted([*self.runs, *added], key=event_key, reverse=True)[: self.window]
         self.version += 1
