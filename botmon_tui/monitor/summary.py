@@ -297,6 +297,7 @@ class ProjectMonitor:
         else:
             bots = await self.client.bots_changed_since(changed_at)
         self.invalid += bots.invalid
+        resort = False
         for bot in bots.resources:
             changed.add(bot.id)
             status = self.statuses.get(bot.id)
@@ -305,15 +306,15 @@ class ProjectMonitor:
                 if back is not None:
                     back.bot = bot
                 self.statuses[bot.id] = back or BotStatus(bot=bot)
-                self._resort()
+                resort = True
             else:
-                renamed = status.bot.display_name != bot.display_name
+                resort = resort or status.bot.display_name != bot.display_name
                 status.bot = bot
-                if renamed:
-                    self._resort()
             stamp = bot.last_updated
             if stamp and (self._bots_changed_at is None or stamp > self._bots_changed_at):
                 self._bots_changed_at = stamp
+        if resort:  # once, however many bots came or were renamed
+            self._resort()
         new, _behind = await self.client.events_since(self._cursor, count=1000, max_pages=5)
         self.invalid += self._cursor.take_unreadable()
         self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
