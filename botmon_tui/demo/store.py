@@ -409,7 +409,9 @@ class DemoStore:
             return list(self._bots.values())
 
     def add_bot(self, bot: JsonDict, *, spec: BotSpec | None = None) -> JsonDict:
-        """Store a Bot; ``id`` and ``meta`` are filled in when absent. Returns the stored copy."""
+        """Store a Bot (``id`` filled in when absent); as on a server's create, ``meta.versionId`` and
+        ``meta.lastUpdated`` are new whatever was given (a restored bot is stamped now: what
+        ``_lastUpdated`` searches match on is what the bot says). Returns the stored copy."""
         with self.lock:
             res = copy.deepcopy(bot)
             res["resourceType"] = "Bot"
@@ -420,8 +422,8 @@ class DemoStore:
             lu = self.now_ms()
             meta = res.get("meta") or {}
             meta.setdefault("project", self.project_id)
-            meta.setdefault("versionId", new_uuid(self._rng))
-            meta.setdefault("lastUpdated", format_ms(lu))
+            meta["versionId"] = new_uuid(self._rng)
+            meta["lastUpdated"] = format_ms(lu)
             res["meta"] = meta
             res = {"resourceType": "Bot", "id": bot_id, **{k: v for k, v in res.items() if k not in ("id",)}}
             self._put_bot(res, lu, spec)
