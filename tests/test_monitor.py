@@ -12,6 +12,7 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture, quiet_demo, settings_for
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.demo.store import SEQ_BITS
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import AuthError, RateLimitedError, ServerError
 from botmon_tui.monitor.feed import EventFeed
@@ -41,6 +42,15 @@ def bot_named(demo: DemoServer, name: str) -> str:
     return str(demo.store.add_bot({"name": name, "auditEventDestination": ["resource"]})["id"])
 
 
+def after_every_run(demo: DemoServer, delta: timedelta) -> datetime:
+    """``delta`` after the newest run the demo holds (at least ``FIXED_NOW``). The module's demo is
+    shared: another test run before may have stamped runs after ``FIXED_NOW`` (or at the real
+    time), and an incremental poll never sees a run stamped before the newest it has read."""
+    keys = demo.store.all_events.keys
+    newest = datetime.fromtimestamp((keys[-1] >> SEQ_BITS) / 1000, UTC) if keys else FIXED_NOW
+    return max(newest, FIXED_NOW) + delta
+
+
 # ------------------------------------------------------------------------------------------------
 # The bot list
 # ------------------------------------------------------------------------------------------------
@@ -57,7 +67,7 @@ async def test_bot_list_poll_costs_two_requests_whatever_the_number_of_bots(
         assert len(monitor.statuses) == len(demo.store.bots)
         # Runs of three different bots land between two polls.
         ids = [str(b["id"]) for b in demo.store.bots[:3]]
-        at = FIXED_NOW + timedelta(minutes=5)
+        at = after_every_run(demo, timedelta(minutes=5))
         runs = [demo.store.add_event(bot_id, outcome="8", desc="boom", at=at)["id"] for bot_id in ids]
         mark = len(demo.requests)
         changed = await monitor.poll()
@@ -183,7 +193,9 @@ async def test_bot_list_drops_a_deleted_bot_at_the_next_roster(
     assert again["id"] in await project.poll() and again["id"] not in project.statuses
     assert len(fhir_requests(demo, mark)) == 2
     # A bot that comes back (restored) comes back whole: the run it made meanwhile counted once.
-    demo.store.add_event(again["id"], outcome="8", desc="while away", at=FIXED_NOW + timedelta(minutes=30))
+    demo.store.add_event(
+        again["id"], outcome="8", desc="while away", at=after_every_run(demo, timedelta(minutes=30))
+    )
     await project.poll()
     demo.store.add_bot(again)
     project.request_roster()
