@@ -49,9 +49,9 @@ def write_profile(
 
 
 def one_error_line(err: str) -> str:
-    """stderr is exactly one ``botmon-tui: error:`` line (warnings aside), no traceback."""
-    lines = [line for line in err.strip().splitlines() if not line.startswith("botmon-tui: warning: ")]
-    assert len(lines) == 1, err
+    """stderr is exactly one ``botmon-tui: error:`` line (warnings aside; no blank line), no traceback."""
+    lines = [line for line in err.splitlines() if not line.startswith("botmon-tui: warning: ")]
+    assert len(lines) == 1, err[:2000]
     assert lines[0].startswith("botmon-tui: error: "), err
     assert "Traceback" not in err
     return lines[0]

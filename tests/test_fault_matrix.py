@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import one_error_line, run
 from demo_support import FIXED_NOW, demo_fixture, quiet_demo, settings_for, use_environment
 from fault_support import (
     DNS_HOST,
@@ -62,7 +63,6 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from ui_support import polled, running, settle, status
 
-from botmon_tui.cli import main
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
 from botmon_tui.textsafe import ansi_text, first_line, is_safe, sanitize
@@ -93,18 +93,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     """The CLI with tables wide enough for whole ids (at 80 columns they are shortened)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COLUMNS", "1000")
-        code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(err: str) -> str:
-    """The CLI failed with exactly one line on stderr (no traceback)."""
-    lines = [line for line in err.splitlines() if not line.startswith("botmon-tui: warning: ")]
-    assert len(lines) == 1, err[:2000]
-    assert lines[0].startswith("botmon-tui: error: "), lines[0]
-    assert "Traceback" not in err
-    return lines[0]
+        return run(capsys, *argv)
 
 
 def cli_output_is_clean(*texts: str) -> None:
