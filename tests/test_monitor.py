@@ -158,6 +158,22 @@ async def test_bot_list_sees_a_new_bot_and_a_rename(demo: DemoServer, client: Me
     assert monitor.statuses[bot_id].bot.name == "zzz-renamed"
 
 
+async def test_bot_list_polls_count_the_failures_load_counts(demo: DemoServer, client: MedplumClient) -> None:
+    """Load reads the failures with ``outcome=4,8,12``: a poll counts those too, not a run with an
+    unknown outcome code (a run, not a failure)."""
+    monitor = ProjectMonitor(client, clock=lambda: FIXED_NOW)
+    bot_id = bot_named(demo, "odd-outcomes")
+    await monitor.load()
+    at = after_every_run(demo, timedelta(minutes=1))
+    for code in ("7", "0"):
+        demo.store.add_event(bot_id, outcome=code, desc="run", at=at)
+    failed = demo.store.add_event(bot_id, outcome="12", desc="boom", at=at)["id"]
+    assert bot_id in await monitor.poll()
+    status = monitor.statuses[bot_id]
+    assert status.runs_seen == 3 and [event_id for _, event_id in status.failures] == [failed]
+    assert [e.id for e in monitor.new_failures] == [failed]
+
+
 # ------------------------------------------------------------------------------------------------
 # One bot's feed
 # ------------------------------------------------------------------------------------------------

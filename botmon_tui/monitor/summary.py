@@ -317,13 +317,14 @@ class ProjectMonitor:
             self._resort()
         new, _behind = await self.client.events_since(self._cursor, count=1000, max_pages=5)
         self.invalid += self._cursor.take_unreadable()
-        self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
         for event in new:
             bot_id = self._note_run(event)
             if bot_id is not None:
                 changed.add(bot_id)
-            if event.outcome_info.is_failure and event.outcome is not None:
-                self._note_failure(event)
+        # What load counts too (outcome=4,8,12): not an unknown code, nor a run with no outcome.
+        self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
+        for event in self.new_failures:
+            self._note_failure(event)
         changed |= self._expire_failures()
         return changed
 
