@@ -194,12 +194,7 @@ class ProjectMonitor:
         server's clock, known once the first answer came) on another. Against a server 50 ms away
         that is two round trips fewer than one after the other.
         """
-        bots, (latest, failures, since, failures_invalid) = await gather_all(
-            self.client.list_bots(), self._read_runs()
-        )
-        invalid = bots.invalid + latest.invalid + failures_invalid
-
-        old = self.statuses
+        bots, (latest, failures) = await gather_all(self.client.list_bots(), self._read_runs())
         self.statuses = {}
         for bot in sorted(bots.resources, key=lambda b: (b.display_name.casefold(), b.id)):
             self.statuses[bot.id] = BotStatus(bot=bot)
@@ -212,37 +207,33 @@ class ProjectMonitor:
         self._cursor.seed(latest.resources, self.client.server_now())
         for event in reversed(latest.resources):  # oldest first
             self._note_run(event)
-        for event in sorted(failures, key=lambda e: (e.when or since, e.id)):
-            self._note_failure(event)
+        self._note_failures(failures.resources)
         self.horizon = latest.resources[-1].when if latest.next_url and latest.resources else None
-        self.invalid = invalid
+        self.invalid = bots.invalid + latest.invalid + failures.invalid
         self.loaded = True
-        del old
 
-    async def _read_runs(self) -> tuple[SearchPage[AuditEvent], list[AuditEvent], datetime, int]:
-        """The newest runs, then every failed run of the window: (newest, failed, since, unreadable)."""
+    async def _read_runs(self) -> tuple[SearchPage[AuditEvent], SearchPage[AuditEvent]]:
+        """The newest runs, then every failed run of the window (its pages as one)."""
         latest = await self.client.bot_events(
             None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
         )
-        since = self.clock() - self.recent
-        failures: list[AuditEvent] = []
-        invalid = 0
+        failures: SearchPage[AuditEvent] = SearchPage(resources=[])
         async for page in self.client.iter_pages(
             "AuditEvent",
             self.client.event_params(
                 None,
                 count=1000,
                 outcomes=FAILURE_CODES,
-                since=since,
+                since=self.clock() - self.recent,
                 execute_only=True,
                 elements=SUMMARY_ELEMENTS,
             ),
             AuditEvent,
             max_pages=MAX_FAILURE_PAGES,
         ):
-            failures.extend(page.resources)
-            invalid += page.invalid
-        return latest, failures, since, invalid
+            failures.resources.extend(page.resources)
+            failures.invalid += page.invalid
+        return latest, failures
 
     def needs_backfill(self) -> list[str]:
         """Bots that write AuditEvents but had no run among the newest read at load (their last run
@@ -323,8 +314,7 @@ class ProjectMonitor:
                 changed.add(bot_id)
         # What load counts too (outcome=4,8,12): not an unknown code, nor a run with no outcome.
         self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
-        for event in self.new_failures:
-            self._note_failure(event)
+        self._note_failures(self.new_failures)
         changed |= self._expire_failures()
         return changed
 
@@ -367,18 +357,20 @@ class ProjectMonitor:
             status.last_event = event
         return bot_id
 
-    def _note_failure(self, event: AuditEvent) -> None:
-        status = self._status(event.bot_id)
-        when = event.when
-        if status is None or when is None or event.id in self._failure_ids:
-            return
-        if when < self.clock() - self.recent:
-            return
-        self._failure_ids.add(event.id)
-        status.failures.append((when, event.id))
-        if len(status.failures) > MAX_FAILURES_PER_BOT:
-            _, gone = status.failures.popleft()
-            self._failure_ids.discard(gone)
+    def _note_failures(self, events: list[AuditEvent]) -> None:
+        """Count the failed runs within ``recent``, oldest first, each once (its time parsed once)."""
+        floor = self.clock() - self.recent
+        timed = [(when, event) for event in events if (when := event.when) is not None and when >= floor]
+        timed.sort(key=lambda pair: (pair[0], pair[1].id))
+        for when, event in timed:
+            status = self._status(event.bot_id)
+            if status is None or event.id in self._failure_ids:
+                continue
+            self._failure_ids.add(event.id)
+            status.failures.append((when, event.id))
+            if len(status.failures) > MAX_FAILURES_PER_BOT:
+                _, gone = status.failures.popleft()
+                self._failure_ids.discard(gone)
 
     def _expire_failures(self) -> set[str]:
         floor = self.clock() - self.recent
