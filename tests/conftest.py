@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from fault_support import TALLY_KEY, Summary, make_cert
 
+from botmon_tui.config import DOTENV_VARIABLES
+
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` (pyproject's addopts): two workers a core, at most 8. A Pilot test spends much
@@ -23,13 +25,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 #: Settings the developer may have exported; no test may see them.
 _USER_ENVIRONMENT = (
-    "MEDPLUM_BASE_URL",
-    "MEDPLUM_FHIR_URL_PATH",
-    "MEDPLUM_TOKEN_URL",
-    "MEDPLUM_CLIENT_ID",
-    "MEDPLUM_CLIENT_SECRET",
-    "MEDPLUM_CLIENT_ACCESS_TOKEN",
-    "MEDPLUM_APP_BASE_URL",
+    *DOTENV_VARIABLES,  # the connection: MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID, ...
     "BOTMON_PROFILE",
     "BOTMON_INTERVAL",
     "SSL_CERT_FILE",
