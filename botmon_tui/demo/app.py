@@ -118,6 +118,14 @@ def _json(status: int, obj: Any, headers: list[tuple[str, str]], content_type: s
     return Response(status, _dumps(obj), [("Content-Type", content_type), *headers])
 
 
+def _form_fields(req: Request) -> list[tuple[str, str]] | None:
+    """The body's fields when it is form-encoded (``application/x-www-form-urlencoded``), else None."""
+    content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    return parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
 def _html_page(status: int) -> bytes:
     try:
         phrase = HTTPStatus(status).phrase
@@ -280,9 +288,7 @@ class DemoApp:
         if denied is not None:
             return denied
         form = dict(parse_qsl(query, keep_blank_values=True))
-        content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if content_type == "application/x-www-form-urlencoded":
-            form.update(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+        form.update(_form_fields(req) or [])
         ref, outcome = form.get("bot", ""), form.get("outcome", "4")
         bot = self.store.bot(ref) or self.store.bot(self.store.bot_id(ref) or "")
         if bot is None:
@@ -303,13 +309,13 @@ class DemoApp:
     # ------------------------------------------------------------------ OAuth
 
     def _token(self, req: Request, headers: list[tuple[str, str]]) -> Response:
-        content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded" or not req.body:
+        fields = _form_fields(req)
+        if fields is None or not req.body:
             return Response(
                 400, b"Unsupported content type", [("Content-Type", "text/html; charset=utf-8"), *headers]
             )
         form: dict[str, str] = {}
-        for key, value in parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True):
+        for key, value in fields:
             form.setdefault(key, value)
 
         def error(description: str, code: str = "invalid_request") -> Response:
@@ -494,9 +500,7 @@ class DemoApp:
         if is_search:
             pairs = parse_qsl(query, keep_blank_values=True)
             if method == "POST":
-                content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-                if content_type == "application/x-www-form-urlencoded":
-                    pairs += parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+                pairs += _form_fields(req) or []
             elif method != "GET":
                 return _json(405, outcomes.for_status(405), headers)
             return self._search(rtype, pairs, base, headers)
