@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from botmon_tui.demo import outcomes
-from botmon_tui.demo.auth import RateLimiter, RateResult, TokenStore, jwt_parts, verify_hs256, verify_rsa
+from botmon_tui.demo.auth import (
+    RateLimiter,
+    RateResult,
+    TokenRefused,
+    TokenStore,
+    jwt_parts,
+    verify_hs256,
+    verify_rsa,
+)
 from botmon_tui.demo.faults import Fault, Faults
 from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us
 from botmon_tui.demo.search import (
@@ -329,10 +337,13 @@ class DemoApp:
         if grant == "refresh_token":
             if not form.get("refresh_token"):
                 return error("Invalid refresh token")
-            renewed = self.tokens.refresh(form["refresh_token"], self.cfg.token_ttl, "openid offline")
-            if len(renewed) == 3:
-                return error(renewed[1], renewed[0])
-            return self._token_response(self.cfg.client_id, "openid offline", renewed[0], headers, renewed[1])
+            try:
+                access, refresh = self.tokens.refresh(
+                    form["refresh_token"], self.cfg.token_ttl, "openid offline"
+                )
+            except TokenRefused as refused:
+                return error(refused.description, refused.error)
+            return self._token_response(self.cfg.client_id, "openid offline", access, headers, refresh)
         if grant == JWT_BEARER_GRANT:
             client_id, problem = self._jwt_bearer(req, form)
         elif grant == "client_credentials":

@@ -15,7 +15,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RateLimiter", "RateResult", "TokenStore", "jwt_parts", "verify_hs256", "verify_rsa"]
+__all__ = [
+    "RateLimiter",
+    "RateResult",
+    "TokenRefused",
+    "TokenStore",
+    "jwt_parts",
+    "verify_hs256",
+    "verify_rsa",
+]
 
 #: Medplum's default refresh token lifetime (two weeks).
 REFRESH_TTL = 14 * 86400
@@ -78,6 +86,15 @@ def verify_rsa(alg: str, signing_input: bytes, signature: bytes, jwk: dict[str, 
         return False
     expected = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
     return hmac.compare_digest(decoded, expected)
+
+
+class TokenRefused(Exception):
+    """A token request refused, as Medplum answers it: ``{"error": error, "error_description": ...}``."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
 
 
 class TokenStore:
@@ -143,9 +160,9 @@ class TokenStore:
 
     def refresh(
         self, refresh_token: str, ttl: float, scope: str, now: float | None = None
-    ) -> tuple[str, str] | tuple[str, str, str]:
+    ) -> tuple[str, str]:
         """Medplum's ``handleRefreshToken``: ``(access, refresh)`` with the refresh secret rotated (the
-        token used is no longer valid), or ``(error, description, "")`` as Medplum answers it."""
+        token used is no longer valid); :class:`TokenRefused` as Medplum answers a bad one."""
         now = time.time() if now is None else now
         parts = jwt_parts(refresh_token)
         payload = parts[1] if parts is not None else {}
@@ -154,11 +171,11 @@ class TokenStore:
         with self._lock:
             entry = self._logins.get(login_id) if isinstance(login_id, str) else None
             if entry is None or not isinstance(exp, int) or exp <= now or not isinstance(secret, str):
-                return "invalid_request", "Invalid refresh token", ""
+                raise TokenRefused("invalid_request", "Invalid refresh token")
             if entry[2]:
-                return "invalid_grant", "Token revoked", ""
+                raise TokenRefused("invalid_grant", "Token revoked")
             if not hmac.compare_digest(entry[1], secret):
-                return "invalid_request", "Invalid token", ""
+                raise TokenRefused("invalid_request", "Invalid token")
             entry[1] = secrets.token_hex(32)
             client_id, new_secret = entry[0], entry[1]
         return self.issue(client_id, ttl, scope, now), self._refresh_token(str(login_id), new_secret, now)
