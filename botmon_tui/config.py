@@ -432,7 +432,6 @@ class Profile:
     path: Path
     #: ``options.authType`` (None when the profile has no options, or they name none).
     auth_type: str | None = None
-    has_options: bool = False
     base_url: str | None = None
     fhir_url_path: str | None = None
     token_url: str | None = None
@@ -510,7 +509,6 @@ def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Prof
         name=name,
         path=path,
         auth_type=_text(options.get("authType")),
-        has_options=bool(options),
         base_url=_text(options.get("baseUrl")),
         fhir_url_path=_text(options.get("fhirUrlPath")),
         token_url=_text(options.get("tokenUrl")),
