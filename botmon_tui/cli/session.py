@@ -124,17 +124,23 @@ def _near(text: str, bots: Sequence[Bot]) -> list[Bot]:
     return same or [b for b in bots if (b.name or "").casefold().startswith(folded)]
 
 
+def _only_named(text: str, bots: Sequence[Bot]) -> Bot | None:
+    """The one bot among ``bots`` whose name is exactly ``text`` (None: none; several: an error)."""
+    named = [b for b in bots if b.name == text]
+    if len(named) > 1:
+        raise _ambiguous(text, named)
+    return named[0] if named else None
+
+
 def match_bot(text: str, bots: Sequence[Bot]) -> Bot:
     """The bot ``text`` names among ``bots`` (all of the project's): its id, else its exact name."""
     wanted = as_id(text)
     for bot in bots:
         if bot.id == wanted:
             return bot
-    named = [b for b in bots if b.name == text]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        raise _ambiguous(text, named)
+    named = _only_named(text, bots)
+    if named is not None:
+        return named
     raise _not_found(text, _near(text, bots))
 
 
@@ -167,11 +173,9 @@ async def find_bot(client: MedplumClient, io: Output, text: str) -> Bot:
         if reference:
             raise _not_found(text, ())
     page = await patiently(io, lambda: client.bots_named(text))
-    named = [b for b in page.resources if b.name == text]
-    if len(named) == 1:
-        return named[0]
-    if named:
-        raise _ambiguous(text, named)
+    named = _only_named(text, page.resources)
+    if named is not None:
+        return named
     if wanted is not None and not id_first:
         bot = await _read(client, io, wanted)
         if bot is not None:
