@@ -317,10 +317,7 @@ async def _follow(
         io.line(_heading(bot, f"following new {what} every {interval:g} s (Ctrl-C to stop)", io.width))
     printer = _Printer(args, io, first, list(reversed(listing.raw)))
 
-    scope = {"entity": f"Bot/{bot.id}"}
-    if args.failures:
-        scope["outcome"] = ",".join(FAILURE_CODES)
-    cursor = EventCursor(scope=scope)
+    cursor = EventCursor.for_bot(bot.id, FAILURE_CODES if args.failures else ())
     cursor.seed(listing.events, listing.now)
     if cursor.newest is None:
         # Nothing matched: start from now (or the window's start), not from the oldest run ever.

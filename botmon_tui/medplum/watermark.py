@@ -45,6 +45,15 @@ class EventCursor:
     #: Entries the polls returned that could not be read (broken shape), not yet reported.
     unreadable: int = 0
 
+    @classmethod
+    def for_bot(cls, bot_id: str, outcomes: Iterable[str] = ()) -> EventCursor:
+        """The runs of one bot (``entity=Bot/<id>``), only those with ``outcomes`` when given."""
+        scope = {"entity": f"Bot/{bot_id}"}
+        codes = ",".join(outcomes)
+        if codes:
+            scope["outcome"] = codes
+        return cls(scope=scope)
+
     def params(self, server_now: datetime | None, count: int = 100) -> list[tuple[str, str]]:
         """The query parameters of the next poll (scope first, then the watermark).
 

@@ -172,10 +172,7 @@ class EventFeed:
         #: Runs and failed runs held, per clock hour (hours since the epoch; see ``hourly``).
         self._hours: dict[int, list[int]] = {}
         self._latest_hour = 0
-        scope = {"entity": f"Bot/{bot_id}"}
-        if self.outcomes:
-            scope["outcome"] = ",".join(self.outcomes)
-        self._cursor = EventCursor(scope=scope)
+        self._cursor = EventCursor.for_bot(bot_id, self.outcomes)
 
     # ------------------------------------------------------------------ reading
 
