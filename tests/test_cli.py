@@ -182,6 +182,26 @@ def test_server_errors_are_exit_3(
         server.faults.clear()
 
 
+def test_the_demo_server_is_quiet_when_a_client_hangs_up(
+    capsys: pytest.CaptureFixture[str], server: DemoServer
+) -> None:
+    """status reads the bots and the runs side by side and cancels one when the other fails: the
+    demo server's write to the closed connection printed a traceback into --demo's stderr."""
+    httpd = server._httpd
+    assert httpd is not None
+    for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise error
+        except ConnectionError:
+            httpd.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a bug in the demo")
+    except ValueError:
+        httpd.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a bug in the demo" in capsys.readouterr().err  # a bug is still told
+
+
 def test_one_dropped_connection_is_asked_again_quietly(
     capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
 ) -> None:
