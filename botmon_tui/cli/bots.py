@@ -13,7 +13,7 @@ from typing import Any
 from botmon_tui.cli.args import EXIT_OK
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, load_project
-from botmon_tui.cli.session import connected, patiently, run_async
+from botmon_tui.cli.session import connected, patiently, run_async, warn_unreadable
 from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -103,8 +103,7 @@ def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> i
 async def _raw_bots(settings: ConnectionSettings, io: Output) -> list[dict[str, Any]]:
     async with connected(settings, io) as client:
         page = await patiently(io, client.list_bots)
-    if page.invalid:
-        io.warning(f"{plural(page.invalid, 'Bot entry', 'Bot entries')} could not be read and were skipped")
+    warn_unreadable(io, page.invalid, "Bot")
     return page.raw
 
 

@@ -24,7 +24,7 @@ from rich.cells import cell_len
 
 from botmon_tui.cli.args import EXIT_OK, MAX_LIMIT
 from botmon_tui.cli.output import CsvWriter, Output
-from botmon_tui.cli.session import connected, find_bot, patiently, run_async
+from botmon_tui.cli.session import connected, find_bot, patiently, run_async, warn_unreadable
 from botmon_tui.cli.table import Cell, Column, Compact, Drop, Layout, Shrink, cut, fit, render
 from botmon_tui.formatting import (
     absolute_time,
@@ -165,11 +165,7 @@ async def read_events(
 
 
 def _warn(listing: Listing, io: Output) -> None:
-    if listing.invalid:
-        io.warning(
-            f"{plural(listing.invalid, 'AuditEvent entry', 'AuditEvent entries')} could not be read "
-            "and were skipped"
-        )
+    warn_unreadable(io, listing.invalid, "AuditEvent")
     bot = listing.bot
     if not bot.writes_audit_events:
         io.warning(f"bot {first_line(bot.display_name, 60)!r}: {explain_no_events(bot).title}")
@@ -338,8 +334,6 @@ async def _follow(
         delay = 0.0 if behind else schedule.success()
         if schedule.take_recovered():
             io.note("the server answers again; following")
-        unreadable = cursor.take_unreadable()
-        if unreadable:
-            io.warning(f"{plural(unreadable, 'AuditEvent entry', 'AuditEvent entries')} could not be read")
+        warn_unreadable(io, cursor.take_unreadable(), "AuditEvent")
         if new:
             printer.batch(new, raw)

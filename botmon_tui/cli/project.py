@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.session import patiently
+from botmon_tui.cli.session import patiently, warn_unreadable
 from botmon_tui.cli.table import Cell, Compact, Drop, Shrink, Step
 from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
 from botmon_tui.medplum.client import MedplumClient
@@ -146,8 +146,7 @@ async def load_project(client: MedplumClient, io: Output, window: timedelta) -> 
 
     monitor = ProjectMonitor(client, recent=window, clock=clock)
     await patiently(io, monitor.load)
-    if monitor.invalid:
-        io.warning(f"{plural(monitor.invalid, 'entry', 'entries')} could not be read and were skipped")
+    warn_unreadable(io, monitor.invalid)
     return Project(
         statuses=list(monitor.statuses.values()),
         now=clock(),

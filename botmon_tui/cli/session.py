@@ -14,13 +14,23 @@ from typing import Any, TypeVar
 
 from botmon_tui.cli.args import PROG, UsageError
 from botmon_tui.cli.output import Output
+from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import ConnectionDroppedError, MedplumError, NotFoundError, RateLimitedError
 from botmon_tui.medplum.models import Bot
 from botmon_tui.textsafe import clip
 
-__all__ = ["UnknownBot", "as_id", "connected", "find_bot", "match_bot", "patiently", "run_async"]
+__all__ = [
+    "UnknownBot",
+    "as_id",
+    "connected",
+    "find_bot",
+    "match_bot",
+    "patiently",
+    "run_async",
+    "warn_unreadable",
+]
 
 T = TypeVar("T")
 
@@ -72,6 +82,13 @@ async def patiently(io: Output, request: Callable[[], Awaitable[T]]) -> T:
             dropped += 1
             if dropped > MAX_DROPPED_RETRIES:
                 raise
+
+
+def warn_unreadable(io: Output, count: int, kind: str = "") -> None:
+    """One warning line for ``count`` entries of a Bundle that could not be read (``kind``: of what)."""
+    if count:
+        one, many = f"{kind} entry".lstrip(), f"{kind} entries".lstrip()
+        io.warning(f"{plural(count, one, many)} could not be read and were skipped")
 
 
 @asynccontextmanager
