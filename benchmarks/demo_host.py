@@ -28,18 +28,20 @@ from urllib.parse import parse_qs, urlsplit
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.demo.catalog import bulk_log
 
+#: The seed of the generated data: the same project in every run.
+SEED = 42
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bots", type=int, default=1000)
     parser.add_argument("--big-events", type=int, default=100_000)
     parser.add_argument("--log-bytes", type=int, default=1024)
-    parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
     started = time.perf_counter()
     cfg = DemoConfig(
-        seed=args.seed,
+        seed=SEED,
         live=False,
         extra_bots=args.bots,
         big_bot_events=args.big_events,
