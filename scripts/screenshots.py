@@ -63,7 +63,7 @@ async def _light_theme(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> No
     await pilot.press("2")  # sorted by outcome, worst first
 
 
-async def _fail(app: BotmonApp, srv: DemoServer, name: str = "lab-results-router") -> None:
+def _fail(app: BotmonApp, srv: DemoServer, name: str = "lab-results-router") -> None:
     """A failed run of ``name`` arrives, and a poll brings it (its alert)."""
     bot_id = srv.store.bot_id(name)
     assert bot_id is not None
@@ -80,20 +80,20 @@ async def _fail(app: BotmonApp, srv: DemoServer, name: str = "lab-results-router
 
 async def _new_failure(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
     """The bot list with a failure announced since start (its ● mark), the toast gone."""
-    await _fail(app, srv)
+    _fail(app, srv)
     await _settle(pilot)
     app.clear_notifications()
 
 
 async def _alert(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
     """Another bot fails while a bot's Event tab is open: its toast."""
-    await _fail(app, srv)
+    _fail(app, srv)
 
 
 async def _failures_screen(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
     await pilot.press("F")  # the newest failed runs of every bot
     await _settle(pilot)
-    await _fail(app, srv)  # a new one comes on top
+    _fail(app, srv)  # a new one comes on top
     await _settle(pilot)
     app.clear_notifications()
 
