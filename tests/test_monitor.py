@@ -250,7 +250,10 @@ async def test_feed_prefetch_sends_the_first_page_early_and_only_once(
     feed = EventFeed(client, bot_id, first_page=20)
     feed.prefetch()
     feed.prefetch()  # already on its way: not sent twice
-    await asyncio.sleep(0.2)  # the request went out without anyone awaiting it
+    for _ in range(500):  # the request goes out without anyone awaiting it
+        if fhir_requests(demo, mark):
+            break
+        await asyncio.sleep(0.01)
     assert len(fhir_requests(demo, mark)) == 1
     delta = await feed.load_initial()
     assert len(delta.added) == 5 and len(fhir_requests(demo, mark)) == 1
