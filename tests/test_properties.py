@@ -1,4 +1,8 @@
-"""Property-based tests: the sanitizer, the tolerant parser and the event merge."""
+"""Property-based tests: the sanitizer, the tolerant parser and the event merge.
+
+No per-example deadline (``deadline=None``): these are about results, timings belong to
+``benchmarks/run.py`` (on two shared cores one example of the merge took 444 ms against
+Hypothesis's default 200 ms deadline, and the suite failed)."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ def _has_control(text: str) -> bool:
     return False
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_sanitize_leaves_no_control_character(text: str) -> None:
     out = sanitize(text)
@@ -46,6 +51,7 @@ def test_sanitize_leaves_no_control_character(text: str) -> None:
 ANSI_ALPHABET = ["\x1b", "[", "]", "m", ";", "3", "1", "0", "a", "\x9b", "\x07", "\n"]
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=st.sampled_from(ANSI_ALPHABET)))
 def test_ansi_text_keeps_only_printable_text(text: str) -> None:
     rendered = ansi_text(text)
@@ -78,7 +84,7 @@ event_like = st.fixed_dictionaries(
 )
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200, deadline=None)
 @given(st.one_of(json_value, st.fixed_dictionaries({"resourceType": st.just("Bundle"), "entry": json_value})))
 def test_search_parser_never_crashes_on_arbitrary_json(data: Any) -> None:
     try:
@@ -90,7 +96,7 @@ def test_search_parser_never_crashes_on_arbitrary_json(data: Any) -> None:
         assert event.id
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(event_like, json_value), max_size=6))
 def test_bundle_keeps_good_entries_and_counts_bad_ones(entries: list[Any]) -> None:
     bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": e} for e in entries]}
@@ -127,7 +133,7 @@ events_strategy = st.lists(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(events_strategy, st.randoms(use_true_random=False), st.integers(1, 7))
 def test_feed_merge_is_exactly_the_unique_ids_in_order(
     specs: list[tuple[int, int]], rnd: random.Random, page: int
