@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cli_support import flags_for, interrupted, one_error_line, run
+from cli_support import REPO, flags_for, interrupted, one_error_line, process_env, run
 from demo_support import FIXED_NOW, demo_fixture
 
 import botmon_tui.cli.events
@@ -352,6 +354,32 @@ def test_follow_csv_has_one_header(server: DemoServer, connect: list[str], follo
     assert code == 130
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert [row["outcomeDesc"] for row in rows] == ["before", "after"]
+
+
+def test_follow_ends_when_the_reader_of_its_pipe_goes_away() -> None:
+    """``events -f | head -3``: once head has its lines and exits, --follow ends (status 0, nothing
+    on stderr), as ``tail -f`` does, not at its next write (an interval of 10 minutes here)."""
+    argv = ("events", "lab-results-router", "--demo", "-f", "--limit", "3", "--interval", "600")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "botmon_tui", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=process_env(),
+        cwd=REPO,
+    )
+    try:
+        assert process.stdout is not None
+        first = [process.stdout.readline() for _ in range(5)]  # the heading, the header, 3 runs
+        assert b"following new runs every 600 s" in first[0], first
+        process.stdout.close()  # the reader goes away, as head does
+        code = process.wait(timeout=60)
+        assert process.stderr is not None
+        err = process.stderr.read().decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (code, err) == (0, "")
 
 
 def test_follow_ends_with_130_on_sigint() -> None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import os
+import stat
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -320,20 +323,82 @@ async def _follow(
         cursor.newest = listing.now - args.since if args.since is not None else listing.now
     schedule = PollSchedule(interval)
     delay = interval
-    while not io.closed:
-        await SLEEP(delay)
-        raw: list[dict[str, Any]] = []
+    with _reader_watch(io) as gone:
+        while not io.closed:
+            await _pause(delay, gone, io)
+            if io.closed:
+                break
+            delay = await _poll_once(client, cursor, schedule, printer, io)
+
+
+async def _poll_once(
+    client: MedplumClient, cursor: EventCursor, schedule: PollSchedule, printer: _Printer, io: Output
+) -> float:
+    """One poll of ``--follow``: print what is new; return how long to wait before the next."""
+    raw: list[dict[str, Any]] = []
+    try:
+        new, behind = await client.events_since(
+            cursor, count=FOLLOW_PAGE, max_pages=FOLLOW_MAX_PAGES, raw=raw
+        )
+    except MedplumError as exc:
+        delay = schedule.failure(exc)
+        io.note(f"{exc}; trying again in {delay:.0f} s")
+        return delay
+    delay = 0.0 if behind else schedule.success()
+    if schedule.take_recovered():
+        io.note("the server answers again; following")
+    warn_unreadable(io, cursor.take_unreadable(), "AuditEvent")
+    if new:
+        printer.batch(new, raw)
+    return delay
+
+
+@contextmanager
+def _reader_watch(io: Output) -> Iterator[asyncio.Future[None] | None]:
+    """A future done when the reader of stdout goes away: a pipe closed at the other end (``| head``
+    has read its lines, ``| grep`` was stopped). ``--follow`` then ends at once, as ``tail -f``
+    does, not at its next write, which for a quiet bot can be hours later. None when stdout is not
+    a pipe (a terminal or a file: nothing to watch)."""
+    try:
+        fd = io.out.fileno()
+        is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except (OSError, ValueError, AttributeError):
+        is_pipe = False
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[None] = loop.create_future()
+
+    def hung_up() -> None:
+        # The write end of a pipe is never readable: the selector reports it only on an error
+        # (EPOLLERR: no reader left). Once is enough (the error stays, and would fire again).
+        loop.remove_reader(fd)
+        if not gone.done():
+            gone.set_result(None)
+
+    watched = False
+    if is_pipe:
         try:
-            new, behind = await client.events_since(
-                cursor, count=FOLLOW_PAGE, max_pages=FOLLOW_MAX_PAGES, raw=raw
-            )
-        except MedplumError as exc:
-            delay = schedule.failure(exc)
-            io.note(f"{exc}; trying again in {delay:.0f} s")
-            continue
-        delay = 0.0 if behind else schedule.success()
-        if schedule.take_recovered():
-            io.note("the server answers again; following")
-        warn_unreadable(io, cursor.take_unreadable(), "AuditEvent")
-        if new:
-            printer.batch(new, raw)
+            loop.add_reader(fd, hung_up)
+            watched = True
+        except (OSError, ValueError, RuntimeError, NotImplementedError):
+            pass
+    try:
+        yield gone if watched else None
+    finally:
+        if watched:
+            loop.remove_reader(fd)
+
+
+async def _pause(delay: float, gone: asyncio.Future[None] | None, io: Output) -> None:
+    """:data:`SLEEP` for ``delay``, cut short when the reader of stdout goes away (then closed)."""
+    if gone is None:
+        await SLEEP(delay)
+        return
+    sleep = asyncio.ensure_future(SLEEP(delay))
+    await asyncio.wait({sleep, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if gone.done():
+        sleep.cancel()
+        with suppress(asyncio.CancelledError):
+            await sleep
+        io.reader_gone()
+    else:
+        sleep.result()

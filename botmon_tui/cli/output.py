@@ -157,6 +157,11 @@ class Output:
         self.closed = True
         silence_stdout(self.out)
 
+    def reader_gone(self) -> None:
+        """The reader of stdout went away (seen before a write failed): nothing more is written."""
+        if not self.closed:
+            self._gone()
+
     def paint(self, text: str, level: str | None) -> str:
         code = _SGR.get(level or "") if self.colour else None
         return f"\x1b[{code}m{text}\x1b[0m" if code else text
