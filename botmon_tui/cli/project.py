@@ -129,8 +129,8 @@ class Project:
             )
         if self.horizon is not None and any(s.last_event is None for s in self.statuses):
             lines.append(
-                f"'>{relative_age(self.horizon, self.now)}': the last run is older than the project's "
-                f"newest 1,000 runs (read back to {format_instant(self.horizon)})"
+                f"'>{relative_age(self.horizon, self.now)}': no run among the project's newest 1,000 "
+                f"(read back to {format_instant(self.horizon)}); an older one, if any, is not looked up"
             )
         if self.failures_capped:
             most = MAX_FAILURE_PAGES * 1000
