@@ -1159,7 +1159,7 @@ class Resolver:
 
 def _mask(value: Any) -> str:
     text = value.reveal() if isinstance(value, Secret) else str(value)
-    shown = f"******** ({len(text)} characters"
+    shown = f"******** ({len(text)} character{'' if len(text) == 1 else 's'}"
     issuer = token_issuer(text)
     expires = token_expiry(text)
     if issuer is not None:
