@@ -477,6 +477,10 @@ TOKEN_PATH = "/oauth2/token"
 BACKOFF = 60.0
 #: After an error retrying will not fix (credentials, forbidden, not found): once a minute.
 SLOW = 60.0
+#: The client's HTTP timeout in the matrix: ample for a normal answer on a loaded machine; the
+#: scenario of a body that never ends waits for a short one (``Scenario.timeout``).
+CLIENT_TIMEOUT = 10.0
+HANG_TIMEOUT = 1.0
 
 
 @dataclass
@@ -514,8 +518,9 @@ class Env:
     def token_requests(self) -> int:
         return sum(1 for r in self.srv.requests if r.method == "POST" and r.path.startswith(TOKEN_PATH))
 
-    def cli_flags(self) -> list[str]:
-        flags = ["--timeout", "1"]  # the server and the credentials are in the environment
+    def cli_flags(self, timeout: float = CLIENT_TIMEOUT) -> list[str]:
+        # The server and the credentials are in the environment.
+        flags = ["--timeout", f"{timeout:g}"]
         if self.resolver is not None:
             flags.append("--insecure-http")  # plain http to a name that is not loopback
         if self.ca_file is not None:
@@ -648,6 +653,9 @@ class Scenario:
     words: str = ""
     #: The delay the schedule must give before the automatic retry (None: not checked).
     delay: float | None = BACKOFF
+    #: The client's HTTP timeout: short only where the fault is waiting for it (a body that never
+    #: ends), so that a loaded machine answering a normal request slowly is not a timeout.
+    timeout: float = CLIENT_TIMEOUT
     #: Handled without any error shown (a renewed token); ``partial``: data with unreadable entries.
     silent: bool = False
     partial: int = 0
@@ -671,7 +679,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "DNS failure", _dns_down, _dns_up, rf"Cannot resolve {re.escape(DNS_HOST)}.* \(DNS\)", network="dns"
     ),
-    Scenario("timeout (a body that never ends)", on_fhir(kind="hang"), words=r"Timed out talking to"),
+    Scenario(
+        "timeout (a body that never ends)",
+        on_fhir(kind="hang"),
+        words=r"Timed out talking to",
+        timeout=HANG_TIMEOUT,
+    ),
     Scenario(
         "TLS error (untrusted certificate)",
         _certificate("untrusted"),
@@ -963,14 +976,18 @@ async def tui_flapping(watch: Watch) -> None:
 
 @asynccontextmanager
 async def watching(
-    network: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    network: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    http_timeout: float = CLIENT_TIMEOUT,
 ) -> AsyncIterator[Watch]:
     """An app over a fresh server, polling automatically, with the bot list and the bot's Event tab."""
     with environment(network, request, monkeypatch) as env:
         async with session(
             env.srv,
             tmp_path,
-            settings=settings_for(env.srv, base_url=env.base_url, ca_file=env.ca_file, timeout=1.0),
+            settings=settings_for(env.srv, base_url=env.base_url, ca_file=env.ca_file, timeout=http_timeout),
             clock=lambda: env.now[0],
             auto_poll=True,  # the status line shows when the automatic retry comes
         ) as (app, pilot):
@@ -991,7 +1008,7 @@ async def test_faults_in_the_tui(
     tally: Tally,
 ) -> None:
     with tally.leg("fault", scenario.name, "tui"):
-        async with watching(scenario.network, request, monkeypatch, tmp_path) as watch:
+        async with watching(scenario.network, request, monkeypatch, tmp_path, scenario.timeout) as watch:
             await tui_outage(watch, scenario)
 
 
@@ -1032,7 +1049,7 @@ def cli_outage(capsys: pytest.CaptureFixture[str], env: Env, scenario: Scenario)
     else:
         inject(env)
         env.add_run()
-    code, out, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags())
+    code, out, err = run_cli(capsys, "events", env.bot_id, *env.cli_flags(scenario.timeout))
     cli_output_is_clean(out, err)
     if code == 1:
         raise Crashed(err)
