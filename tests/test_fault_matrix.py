@@ -61,7 +61,7 @@ from fault_support import (
 from pty_support import RESTORE, run_in_pty
 from textual.pilot import Pilot
 from textual.widgets import Static
-from ui_support import polled, running, settle, status
+from ui_support import pane_caught_up, polled, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -185,7 +185,7 @@ async def test_hostile_text_in_the_tui(
                 assert item.literal in heading
             for event_id in (second["id"], first["id"]):  # the first one stays selected
                 assert events_table.select_id(event_id)
-                await pilot.pause()
+                await pane_caught_up(pilot)
                 for column in ("id", "outcome", "desc"):
                     _check_text(events_table.get_cell(event_id, column).plain, f"{column} cell")
                 _check_text(pane.plain, "outcome pane")
@@ -426,7 +426,7 @@ async def test_hostile_server_texts_in_the_tui(
             if expected is not None and item.ok:
                 table = screen.query_one(EventTable)
                 table.select_id(table.ids_in_order()[0])
-                await pilot.pause()
+                await pane_caught_up(pilot)
                 assert expected in screen.query_one(OutcomePane).plain
             check_no_leaks(screen_leaks(app), "status line and notifications")
             shown = screen_text(app) + "\n".join(toasts(app)) + line

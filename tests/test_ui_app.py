@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from textual.widgets import Input, Static
-from ui_support import bot_id, command, on_screen, running, settle, status
+from ui_support import bot_id, command, on_screen, pane_caught_up, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -297,7 +297,7 @@ async def test_pane_shows_the_highlighted_event_in_full(
         event = table.event(longest)
         assert event is not None and (event.outcomeDesc or "").count("\n") > 3
         table.select_id(longest)
-        await pilot.pause()
+        await pane_caught_up(pilot)
         assert pane.event_id == longest
         assert ansi_text(event.outcomeDesc).plain in pane.plain
         assert event.outcome_info.display in pane.plain and longest in pane.plain

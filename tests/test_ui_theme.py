@@ -11,7 +11,7 @@ from rich.color import ColorSystem
 from rich.style import Style
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
-from ui_support import bot_id, command, running, settle, status
+from ui_support import bot_id, command, pane_caught_up, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.ui.formatting import MIN_CONTRAST, contrast, theme_palette, theme_variables
@@ -99,7 +99,7 @@ async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
         assert _failure_style(table) == nord.level("error") != dark.level("error")
         # The pane, the status line and the screen below follow too.
         table.select_id(next(i for i in table.ids_in_order() if table.event(i).outcome == "8"))  # type: ignore[union-attr]
-        await pilot.pause(0.05)
+        await pane_caught_up(pilot)
         pane_spans = {span.style for span in screen.query_one(OutcomePane).body.content.spans}  # type: ignore[union-attr]
         assert nord.level("error") in pane_spans and dark.level("error") not in pane_spans
         line = screen.query_one(StatusLine).content

@@ -16,6 +16,8 @@ from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.widgets.event_table import EventTable
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 APP_BASE = "https://app.medplum.example/"
@@ -56,6 +58,21 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def pane_caught_up(pilot: Pilot[Any], tries: int = 200) -> None:
+    """After a run was selected on the Event tab: its pane shows that run. The pane's update comes
+    in a turn of its own (``PANE_DELAY`` after the cursor moved); one ``pause`` is not always
+    enough for it on a loaded machine (the pause takes little CPU time for idleness), so wait for
+    the state itself, a pause at a time."""
+    screen = pilot.app.screen
+    table = screen.query_one(EventTable)
+    pane = screen.query_one(OutcomePane)
+    for _ in range(tries):
+        await pilot.pause()
+        if pane.event_id == table.selected_id:
+            return
+    raise AssertionError(f"the pane shows {pane.event_id}, not the selected run {table.selected_id}")
 
 
 async def polled(pilot: Pilot[Any]) -> None:
