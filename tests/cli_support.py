@@ -89,6 +89,10 @@ def botmon(*argv: str, timeout: float = 60, **kwargs: object) -> subprocess.Comp
     )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted(*argv: str, lines: int, env: dict[str, str] | None = None) -> tuple[list[str], int, str, str]:
     """Start ``python -m botmon_tui ARGV``, read ``lines`` lines of its stdout, then send SIGINT (a
     real Ctrl-C): (those lines, its exit status, the rest of stdout, stderr)."""
@@ -99,6 +103,9 @@ def interrupted(*argv: str, lines: int, env: dict[str, str] | None = None) -> tu
         text=True,
         env=env or process_env(),
         cwd=REPO,
+        # Ctrl-C's default action, whatever this suite inherited: a suite started in the background
+        # by a shell (`pytest &`) has SIGINT ignored, and Python then keeps it ignored in the child.
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None
