@@ -282,7 +282,7 @@ def test_one_shot_commands_run_without_full_collections_and_restore_them(
     import gc
 
     from botmon_tui.cli import bots, events, status
-    from botmon_tui.cli.main import NEVER
+    from botmon_tui.ui.gcpolicy import NEVER
 
     seen: dict[str, tuple[int, int, int]] = {}
 

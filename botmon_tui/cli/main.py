@@ -8,7 +8,6 @@ Textual code.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -148,7 +147,9 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
             io.warning(message)
         try:
             if command in ("status", "bots", "events") and not getattr(args, "follow", False):
-                with _no_full_collections():
+                from botmon_tui.ui.gcpolicy import full_collections_off
+
+                with full_collections_off():
                     return _one_shot(command, settings, args, io, interval)
             if command == "events":
                 from botmon_tui.cli import events
@@ -175,28 +176,6 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                     f"{exc.message} (credentials from {settings.source})", status=exc.status
                 ) from None
             raise
-
-
-#: The oldest generation's threshold that is never reached (automatic full collections off).
-NEVER = 1 << 30
-
-
-@contextmanager
-def _no_full_collections() -> Iterator[None]:
-    """A one-shot command: no automatic full garbage collection until it is done.
-
-    ``status`` reads ~2,000 resources into a heap that the imports (pydantic, httpx) made large;
-    each full collection walks all of it, and they cost about a third of the command's CPU time
-    (benchmark row 17; docs/architecture.md, "Garbage collection"). The command ends soon and its
-    memory goes with the process, so the young generations are still collected and cycles wait
-    for the exit. ``--follow`` runs for days: it keeps the interpreter's policy.
-    """
-    saved = gc.get_threshold()
-    gc.set_threshold(saved[0], saved[1], NEVER)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
 
 
 def _one_shot(
