@@ -395,7 +395,7 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         assert isinstance(screen, EventScreen)
         events = screen.query_one(EventTable)
         feed = screen.feed
-        bot_ids = list(app.project.statuses)
+        bot_ids = list(app.sessions[0].project.statuses)
 
         phase("raw_baselines")
         # ---------------------------------------------------------------- page through 10,000 events
@@ -595,7 +595,8 @@ async def idle_cpu(info: dict[str, Any], seconds: float, interval: float) -> dic
         await asyncio.sleep(interval + 1.0)  # past the first poll and the watermark's settle time
         screen = app.screen
         assert isinstance(screen, EventScreen)
-        polls_before = screen.schedule.status.polls
+        schedule = app.sessions[0].schedule  # (one poll: the project's, and the tab's own when needed)
+        polls_before = schedule.status.polls
         mark = control.mark()
         slices = []
         cpu0, wall0 = proc.cpu_times(), time.perf_counter()
@@ -609,8 +610,8 @@ async def idle_cpu(info: dict[str, Any], seconds: float, interval: float) -> dic
             last_cpu, last_wall = cpu, wall
         cpu1, wall1 = proc.cpu_times(), time.perf_counter()
         done = control.requests_since(mark)
-        polls = screen.schedule.status.polls - polls_before
-        errors = screen.schedule.status.failures
+        polls = schedule.status.polls - polls_before
+        errors = schedule.status.failures
     total = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     return {
         "cpu_pct": 100 * total / (wall1 - wall0),
@@ -640,13 +641,15 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     app = make_app(info)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(lambda: app.project.loaded and app.failures.loaded, 120)
+        await until(lambda: app.sessions[0].project.loaded and app.sessions[0].failures.loaded, 120)
         await quiet(app)
         # ---------------------------------------------------------------- the bot list
         idle, _, _ = await polls(app, control, 3, 0.05)
         out["list_idle_requests"] = max(idle)
         other = next(
-            s.bot.id for s in app.project.statuses.values() if s.bot.display_name == "lab-results-router"
+            s.bot.id
+            for s in app.sessions[0].project.statuses.values()
+            if s.bot.display_name == "lab-results-router"
         )
         control.add_events(other, 20)  # one of them failed
         announced = app.alerts.announced
@@ -806,8 +809,8 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
         spread([1.0]),
         "≤ 2",
         req["max"] <= 2,
-        note="its own, and the alerts' project-wide failures query; "
-        "baseline: the web app's refresh (a page of 20 + COUNT), which raises no alert",
+        note="the project's poll (bots changed, runs since), which also tells the tab there is "
+        "nothing new for it; baseline: the web app's refresh (a page of 20 + COUNT), which raises no alert",
     )
     polls, sent = cpu["polls"], cpu["requests"]
     row(
@@ -1146,7 +1149,8 @@ def alert_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             None,
             "≤ 2",
             event["max"] <= 2,
-            note=f"{' + '.join(runs[0]['event_idle_paths'])}: its own, and the project's failures",
+            note=f"{' + '.join(runs[0]['event_idle_paths'])}: the project's poll (bots, runs); "
+            "the tab asks only when it saw a run of its bot",
         ),
         metric_row(
             "Alerts on: idle bot list, requests per poll",

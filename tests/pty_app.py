@@ -47,7 +47,7 @@ def main(mode: str) -> int:
         app = app_on(srv)
 
         async def walk() -> None:
-            await until(lambda: app.project.loaded)
+            await until(lambda: app.sessions[0].project.loaded)
             await asyncio.sleep(FRAME)
             # The bot list, scrolled through.
             bots = app.screen.query_one(BotTable)

@@ -38,10 +38,11 @@ def main(mode: str) -> int:
 
         async def drive() -> None:
             # Loaded, and the first poll (load, lookups, the failures' first page) over.
-            await until(lambda: app.failures.loaded and app.screen.is_mounted)
-            first = app.polling_screen()
-            assert first is not None
-            await until(lambda: first.schedule.status.polls > 0 and not first.poller.in_flight)
+            session = app.sessions[0]
+            await until(lambda: session.failures.loaded and app.screen.is_mounted)
+            poller = app.session_poller(session)
+            assert poller is not None
+            await until(lambda: session.schedule.status.polls > 0 and not poller.in_flight)
             await asyncio.sleep(0.1)
             if mode in ("sigterm", "sighup"):
                 os.kill(os.getpid(), signal.SIGTERM if mode == "sigterm" else signal.SIGHUP)
@@ -56,9 +57,7 @@ def main(mode: str) -> int:
                         bot_id = srv.store.bot_id(name)
                         assert bot_id is not None
                         srv.store.add_event(bot_id, outcome="8", desc="Error: boom", at=at)
-                screen = app.polling_screen()
-                assert screen is not None
-                announced, status = app.alerts.announced, screen.schedule.status
+                announced, status = app.alerts.announced, session.schedule.status
                 polls = status.polls
                 app.poll_now()
                 await until(lambda: status.polls > polls)  # noqa: B023 (awaited here)

@@ -222,13 +222,13 @@ async def test_a_bug_in_a_tui_worker_is_logged_in_the_state_dir_without_secrets(
     demo: DemoServer, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running(demo, isolated_home, crash_log=None) as (app, pilot):  # the default log
-        token = app.client._token
+        token = app.sessions[0].client._token
         assert token
 
         async def broken() -> set[str]:
             raise RuntimeError(f"bug with {token} and {demo.client_secret}")
 
-        monkeypatch.setattr(app.project, "poll", broken)
+        monkeypatch.setattr(app.sessions[0].project, "poll", broken)
         app.poll_now()
         await polled(pilot)
         line = status(app)

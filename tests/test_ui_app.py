@@ -55,7 +55,7 @@ async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, 
         table = app.screen.query_one(BotTable)
         # Attention first: the order of monitor.summary.attention_key (tests/test_attention.py).
         statuses = [table.status(i) for i in table.ids_in_order()]
-        assert statuses == sorted(app.project.statuses.values(), key=attention_key)
+        assert statuses == sorted(app.sessions[0].project.statuses.values(), key=attention_key)
         names = [s.bot.display_name for s in statuses if s is not None]
         assert names[-1] == "sms-opt-out-handler"  # writes AuditEvents, never ran: the quietest
         # 1 sorts by name; 0 goes back to attention first.
@@ -348,8 +348,10 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         before = len(srv.requests)
         app.poll_now()
         await settle(pilot)
-        # One request per poll, and one for the alerts (the project's failures: this one is new).
-        assert len(srv.requests) - before == 2
+        # The project's poll (bots changed, runs since) saw a run of this bot: the tab asks for it
+        # (one request), and the alerts ask for the project's new failures (this one is new).
+        paths = [r.path.split("?")[0] for r in srv.requests[before:]]
+        assert sorted(paths) == ["/fhir/R4/AuditEvent"] * 3 + ["/fhir/R4/Bot"]
         assert table.ids_in_order()[0] == new["id"]
         assert table.row_count == 101
         assert table.selected_id == selected
@@ -363,40 +365,46 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
 
 
 async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServer, tmp_path: Path) -> None:
-    """Idle polls are one request each however short the interval (and one for the alerts: the
-    project's new failures); the Bot itself (deleted or reconfigured while viewed) is read again
-    once five minutes have passed."""
+    """An idle poll with an Event tab open is the project's two requests (bots changed, runs since)
+    however short the interval: the tab's own runs query asks nothing while the project's poll saw
+    no run of its bot, except once a minute (an AuditEvent that is not a bot run); the Bot itself
+    (deleted or reconfigured while viewed) is read again once five minutes have passed."""
     from botmon_tui.ui.screens import events as events_module
 
     now = [1000.0]
+    bots, runs = "/fhir/R4/Bot", "/fhir/R4/AuditEvent"
+    bot = "/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")
     async with running(srv, tmp_path, (120, 40), monotonic=lambda: now[0]) as (app, pilot):
-        await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+        assert screen.own_poller is not None
 
         async def polls(n: int) -> list[str]:
+            """``n`` rounds of what the timers do: the project's poll, then the tab's own."""
             before = len(srv.requests)
             for _ in range(n):
                 app.poll_now()
                 await settle(pilot)
+                screen.own_poller.poll_now()  # type: ignore[union-attr]
+                await settle(pilot)
             return [r.path.split("?")[0] for r in srv.requests[before:]]
 
         # The list read the Bot a moment before it was opened: its Event tab does not read it again.
-        assert await polls(5) == ["/fhir/R4/AuditEvent"] * 10
-        now[0] += events_module.BOT_RECHECK_SECONDS - 1
-        assert await polls(1) == ["/fhir/R4/AuditEvent"] * 2
+        assert await polls(5) == [bots, runs] * 5
+        now[0] += events_module.FEED_RECHECK_SECONDS - 1
+        assert await polls(1) == [bots, runs]
         now[0] += 2
-        assert (
-            await polls(2) == ["/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")] + ["/fhir/R4/AuditEvent"] * 4
-        )
-        # r reads the Bot again at once, and only that poll does.
+        assert await polls(1) == [bots, runs, runs]
+        now[0] = 1000.0 + events_module.BOT_RECHECK_SECONDS - 1
+        assert await polls(1) == [bots, runs, runs]
+        now[0] += 2
+        assert await polls(1) == [bots, runs, bot, runs]
+        assert await polls(1) == [bots, runs]
+        # r reads the Bot again at once, and the runs: the project's, then the tab's.
         before = len(srv.requests)
         await pilot.press("r")
         await settle(pilot)
-        assert [r.path.split("?")[0] for r in srv.requests[before:]] == [
-            "/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest"),
-            "/fhir/R4/AuditEvent",
-            "/fhir/R4/AuditEvent",
-        ]
-        assert await polls(1) == ["/fhir/R4/AuditEvent"] * 2
+        assert [r.path.split("?")[0] for r in srv.requests[before:]] == [bots, runs, bot, runs]
+        assert await polls(1) == [bots, runs]
 
 
 async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:
@@ -665,7 +673,7 @@ async def test_a_bug_in_a_poll_is_logged_not_fatal(
             raise KeyError("boom")
 
         monkeypatch.setattr(screen.feed, "poll", broken)
-        app.poll_now()
+        await pilot.press("r")
         await settle(pilot)
         line = status(app)
         assert line.startswith("✗") and "Internal error (KeyError)" in line
@@ -673,7 +681,7 @@ async def test_a_bug_in_a_poll_is_logged_not_fatal(
         assert "KeyError: 'boom'" in log and "Traceback" in log
         assert screen.query_one(EventTable).row_count == 100
         monkeypatch.undo()
-        app.poll_now()
+        await pilot.press("r")
         await settle(pilot)
         assert status(app).startswith("● live")
 

@@ -48,7 +48,7 @@ async def test_failing_bots_come_first_marked_on_the_whole_row(
     srv.store.add_event(target, outcome="8", desc="Error: HTTP 500", at=FIXED_NOW - timedelta(seconds=5))
     async with running(srv, tmp_path, size) as (app, pilot):
         table = app.screen.query_one(BotTable)
-        failing = [s for s in app.project.statuses.values() if s.failing_now]
+        failing = [s for s in app.sessions[0].project.statuses.values() if s.failing_now]
         assert target in {s.bot.id for s in failing}
         text = screen_text(app)
         # The header counts them.
@@ -122,7 +122,11 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
     async with running(srv, tmp_path, size, notifications=True) as (app, pilot):
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         # Failures there at start are shown (the marks, the counts), never announced.
-        assert app.failures.loaded and app.failures.runs and not app.failures.unseen
+        assert (
+            app.sessions[0].failures.loaded
+            and app.sessions[0].failures.runs
+            and not app.sessions[0].failures.unseen
+        )
         assert toasts(app) == [] and bells == []
         await open_bot(app, pilot, srv, "hl7-adt-ingest")
         target = bot_id(srv, "lab-results-router")
@@ -133,8 +137,9 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         before = len(srv.requests)
         app.poll_now()
         await settle(pilot)
-        # The Event tab's poll, and one request for the whole project's failures.
-        assert len(srv.requests) - before == 2
+        # The project's poll (bots changed, runs since: it sees no run of the open bot, so the Event
+        # tab asks nothing), and one request for the whole project's failures (their output).
+        assert len(srv.requests) - before == 3
         (toast,) = toasts(app)
         assert toast.split("\n")[:3] == [
             "lab-results-router failed",
@@ -214,7 +219,8 @@ async def test_p_pauses_every_screen_and_the_footer_says_resume(
         await open_bot(app, pilot, srv, "lab-results-router")
         await pilot.pause(0.1)
         assert status(app).startswith("‖ paused") and "p Resume" in footer_text(app)
-        assert app.screen.poller.schedule.paused and not events.is_attached  # type: ignore[attr-defined]
+        assert app.screen.own_schedule.paused and not events.is_attached  # type: ignore[attr-defined]
+        assert all(session.schedule.paused for session in app.sessions)
         await pilot.press("p")
         await pilot.pause(0.1)
         assert status(app).startswith("● live") and "p Pause" in footer_text(app)
@@ -237,16 +243,17 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         screen = app.screen
         assert isinstance(screen, FailuresScreen)
         table = screen.query_one(FailureTable)
-        runs = app.failures.runs
+        runs = app.sessions[0].failures.runs
         assert table.ids_in_order() == [run.id for run in runs]  # newest first
         failed = [e for e in srv.store.events_for(bot_id(srv, "legacy-hl7-bridge")) if e["outcome"] != "0"]
         assert {e["id"] for e in failed[:3]} <= set(table.ids_in_order())
         # What is on screen: the bot, the outcome, what went wrong, the age.
         first = runs[0]
         row = next(line for line in rows_after(screen_text(app), "Bot") if first.summary[:12] in line)
-        assert row.startswith(app.alerts.bot_name(first.bot_id, first)[:12])
+        assert row.startswith(app.alerts.bot_name(app.sessions[0], first.bot_id, first)[:12])
         assert first.outcome_info.symbol in row and "ago" in row
-        # A poll: one request; the new failure on top, the selected run still selected.
+        # A poll: the project's (bots, runs) and its failures'; the new failure on top, the selected
+        # run still selected.
         await pilot.press("down", "down")
         selected, row_on_screen = table.selected_id, table.cursor_row - table.scroll_y
         target = bot_id(srv, "lab-results-router")
@@ -254,7 +261,7 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         before = len(srv.requests)
         app.poll_now()
         await settle(pilot)
-        assert len(srv.requests) - before == 1
+        assert len(srv.requests) - before == 3
         assert table.ids_in_order()[0] == new["id"] and table.selected_id == selected
         assert table.cursor_row - table.scroll_y in (row_on_screen, row_on_screen + 1)
         assert "lab-results-router failed" in " ".join(toasts(app))
@@ -266,7 +273,7 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         assert isinstance(events, EventScreen) and events.bot_id == target
         assert events.query_one(EventTable).selected_id == new["id"]
         # Its mark went (its Event tab is open); F goes back to the same Failures screen.
-        assert target not in app.failures.unseen
+        assert target not in app.sessions[0].failures.unseen
         await pilot.press("F")
         await settle(pilot)
         assert app.screen is screen and sum(isinstance(s, FailuresScreen) for s in app.screen_stack) == 1
@@ -290,11 +297,13 @@ async def test_failures_screen_from_the_command_palette_and_its_filter(
         table = app.screen.query_one(FailureTable)
         await pilot.press("slash", *"legacy-hl7", "enter")
         await settle(pilot)
-        names = {app.alerts.bot_name(r.bot_id) for r in map(table.run, table.ids_in_order()) if r}
+        names = {
+            app.alerts.bot_name(app.sessions[0], r.bot_id) for r in map(table.run, table.ids_in_order()) if r
+        }
         assert names == {"legacy-hl7-bridge"} and table.row_count > 0
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == len(app.failures.runs)
+        assert table.row_count == len(app.sessions[0].failures.runs)
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)
@@ -320,7 +329,7 @@ async def test_keys_typed_ahead_of_a_slow_first_load_open_the_bot(
     app = make_app(srv, tmp_path)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        assert not app.project.loaded
+        assert not app.sessions[0].project.loaded
         enter = ("enter", "\r") if newline == "\r" else ("ctrl+j", "\n")
         burst(app, ("slash", "/"), *((c, c) for c in "legacy"), enter, enter)
         await settle(pilot)
@@ -349,7 +358,7 @@ async def test_a_wrong_secret_says_so_at_once_in_words(
         assert "Check the client id and secret" in text and "r tries now, q quits" in text
         assert "not connected" in text and "loading" not in text
         assert status(app).startswith("✗ r to retry · authentication failed · no data yet")
-        assert app.screen.schedule.status.next_delay == 60.0  # type: ignore[attr-defined]
+        assert app.sessions[0].schedule.status.next_delay == 60.0
         assert toasts(app) == []  # said once, on the screen
 
 
@@ -362,7 +371,7 @@ async def test_an_unreachable_server_says_so_and_the_list_comes_when_it_is_back(
         assert "answered with an error" in text and "Server error (HTTP 503" in text
         # Retried within a minute (the interval here is an hour), and then the list is there.
         assert status(app).startswith("✗ r to retry · server error · no data yet")
-        assert app.screen.schedule.status.next_delay == 60.0  # type: ignore[attr-defined]
+        assert app.sessions[0].schedule.status.next_delay == 60.0
         app.poll_now()
         await settle(pilot)
         assert status(app).startswith("● live") and app.screen.query_one(BotTable).row_count == 11

@@ -1,9 +1,8 @@
 """Alerts from anywhere: a new failed run of any bot, while any screen is open, interrupts once.
 
-The :class:`~botmon_tui.monitor.alerts.FailureWatch` is polled as part of the poll of whichever
-screen is showing (one loop, no timer of its own: nothing to starve or double up): the Event tab
-and the Failures screen poll it every time (one request), the bot list only when its own runs
-query brought a failure the watch does not know (its output is needed for the toast).
+Each project's :class:`~botmon_tui.monitor.alerts.FailureWatch` is polled as part of its
+session's poll (``ui/app.py``), whatever screen is showing: only when the session's runs query
+brought a failure the watch does not know (its output is needed for the toast).
 
 Each alert (one bot's new failures in one poll) is a toast naming the bot, the worst outcome and
 the newest run's summary line; a poll with alerts rings the terminal bell once (unless
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING
 from textual.notifications import SeverityLevel
 
 from botmon_tui.formatting import outcome_label, plural
-from botmon_tui.monitor.alerts import Alert, FailedRun, FailureWatch
+from botmon_tui.monitor.alerts import Alert, FailedRun
+from botmon_tui.monitor.session import ProjectSession
 from botmon_tui.textsafe import clip
 
 if TYPE_CHECKING:
@@ -32,57 +32,54 @@ MAX_TOASTS = 5
 
 
 class Alerts:
-    """Polls the failure watch for the screen that asks, and announces what is new."""
+    """Announces what each project's failure watch found new (the session's poll asks it)."""
 
-    def __init__(self, app: BotmonApp, watch: FailureWatch, *, bell: bool) -> None:
+    def __init__(self, app: BotmonApp, *, bell: bool) -> None:
         self.app = app
-        self.watch = watch
         self.bell = bell
         #: Alerts announced since start (the benchmark waits for one).
         self.announced = 0
 
-    def bot_name(self, bot_id: str, run: FailedRun | None = None) -> str:
+    def bot_name(self, session: ProjectSession, bot_id: str, run: FailedRun | None = None) -> str:
         """The bot's current name (the bot list's), else the one the run wrote, else ``Bot/<id>``."""
-        status = self.app.project.statuses.get(bot_id)
+        status = session.status(bot_id)
         if status is not None:
             return clip(status.bot.display_name)
         if run is not None and run.bot_display:
             return run.bot_display
         return f"Bot/{clip(bot_id)}"
 
-    async def poll(self) -> None:
-        """One poll of the watch (one request; the first one reads the newest failures, announced
-        never), then the announcements."""
-        self.announce(await self.watch.poll())
-
-    def announce(self, alerts: list[Alert]) -> None:
+    def announce(self, session: ProjectSession, alerts: list[Alert]) -> None:
         if not alerts:
             return
         app = self.app
         watching = app.watched_bot()
-        if watching is not None:
-            self.watch.seen(watching)  # its Event tab is open: the new row is in front of the user
+        if watching is not None and watching[0] is session:
+            # Its Event tab is open: the new row is in front of the user.
+            session.failures.seen(watching[1])
         self.announced += len(alerts)
-        app.alerts_changed({alert.bot_id for alert in alerts})
+        app.alerts_changed(session, {alert.bot_id for alert in alerts})
         # The toasts (a layout of the whole screen) once the poll's own rows are on screen: two
         # short pauses of the event loop instead of one long one.
-        app.call_after_refresh(self._raise, alerts)
+        app.call_after_refresh(self._raise, session, alerts)
 
-    def _raise(self, alerts: list[Alert]) -> None:
+    def _raise(self, session: ProjectSession, alerts: list[Alert]) -> None:
         app = self.app
         for number, alert in enumerate(alerts[:MAX_TOASTS]):
             rest = len(alerts) - MAX_TOASTS if number == MAX_TOASTS - 1 else 0
-            title, message = self.toast_text(alert, more_bots=max(rest, 0))
+            title, message = self.toast_text(session, alert, more_bots=max(rest, 0))
             severity: SeverityLevel = "warning" if alert.worst.severity <= 4 else "error"
             app.notify(message, title=title, severity=severity, timeout=TOAST_SECONDS, markup=False)
         if self.bell:
             app.bell()
 
-    def toast_text(self, alert: Alert, *, more_bots: int = 0) -> tuple[str, str]:
+    def toast_text(self, session: ProjectSession, alert: Alert, *, more_bots: int = 0) -> tuple[str, str]:
         """(title, message): ``lab-results-router failed`` / ``✗ Serious Failure · 2 failed runs``
         and the summary line of the run with that outcome (the worst; the newest of those)."""
         worst = alert.worst_run
-        title = f"{self.bot_name(alert.bot_id, alert.newest)} failed"
+        title = f"{self.bot_name(session, alert.bot_id, alert.newest)} failed"
+        if len(self.app.sessions) > 1:
+            title = f"{session.label}: {title}"
         head = outcome_label(worst.outcome_info, code=False)
         if len(alert.runs) > 1:
             head += f" · {plural(len(alert.runs), 'failed run')}"
@@ -91,7 +88,7 @@ class Alerts:
             lines.append(f"and {plural(more_bots, 'more bot')} failed: F lists them")
         return title, "\n".join(lines)
 
-    def seen(self, bot_id: str) -> None:
+    def seen(self, session: ProjectSession, bot_id: str) -> None:
         """The bot's Event tab is open: its mark goes."""
-        if self.watch.seen(bot_id):
-            self.app.alerts_changed({bot_id})
+        if session.failures.seen(bot_id):
+            self.app.alerts_changed(session, {bot_id})

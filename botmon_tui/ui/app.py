@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -30,14 +31,14 @@ from botmon_tui.formatting import duration_text
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
-from botmon_tui.monitor.alerts import FailureWatch
-from botmon_tui.monitor.summary import ProjectMonitor
+from botmon_tui.monitor.session import Connection, ProjectSession, SessionPoll
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.alerts import Alerts
 from botmon_tui.ui.commands import BotmonCommands
 from botmon_tui.ui.formatting import Palette, palette_for
 from botmon_tui.ui.gcpolicy import QuietCollector
 from botmon_tui.ui.messages import OpenBot
+from botmon_tui.ui.polling import Poller
 from botmon_tui.ui.screens.base import PollingScreen
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -117,7 +118,8 @@ class BotmonApp(AppInternals):
     def __init__(
         self,
         *,
-        client: MedplumClient,
+        client: MedplumClient | None = None,
+        connections: Sequence[Connection] = (),
         interval: float = 10.0,
         bot_id: str | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -139,6 +141,8 @@ class BotmonApp(AppInternals):
         theme: str | None = None,
         remember_theme: Callable[[str], object] | None = None,
     ) -> None:
+        """``client``: one connection (``app_base``, ``server_label`` and ``demo`` describe it);
+        ``connections``: several, one :class:`ProjectSession` each (``--bot`` is in the first)."""
         super().__init__()
         warnings = list(startup_warnings)
         # ``theme``: TEXTUAL_THEME or the config file's (Textual reads TEXTUAL_THEME itself too).
@@ -151,7 +155,6 @@ class BotmonApp(AppInternals):
         #: Called with the name of a theme chosen in the command palette (saves it in the config).
         self.remember_theme = remember_theme
         self._palette: Palette | None = None
-        self.client = client
         self.interval = float(interval)
         self.start_bot_id = bot_id
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
@@ -161,20 +164,36 @@ class BotmonApp(AppInternals):
         self.recent = recent
         self.event_window = event_window
         self.first_page = first_page
-        self.demo = demo
-        self._app_base = app_base
-        self._server_label = server_label
         self.close_client = close_client
         self.startup_warnings = tuple(warnings)
         #: The randomness of the backoff after a failure (``PollSchedule``; a constant in tests).
         self.jitter = jitter
-        # The access token the client fetched is a secret too (client.secrets() includes it).
-        self.crash_log = crash_log or CrashLog(secrets=client.secrets)
-        self.project = ProjectMonitor(client, recent=recent, clock=self.clock)
-        #: The project's newest failed runs: the alerts and the Failures screen (``ui/alerts.py``).
-        self.failures = FailureWatch(client)
+        if client is not None:
+            connections = (
+                Connection(client, "", app_base=app_base, demo=demo is not None, heading=server_label),
+                *connections,
+            )
+        if not connections:
+            raise ValueError("BotmonApp needs a client or at least one connection")
+        #: One per watched project: its connection, its monitor and failure watch, its schedule.
+        self.sessions: list[ProjectSession] = [
+            ProjectSession(
+                connection,
+                interval=self.interval,
+                recent=recent,
+                clock=self.clock,
+                monotonic=monotonic,
+                jitter=jitter,
+                index=index,
+            )
+            for index, connection in enumerate(connections)
+        ]
+        #: Each session's poll loop (started with the first screen that shows its data).
+        self.session_pollers: dict[int, Poller] = {}
+        # The access tokens the clients fetched are secrets too (client.secrets() includes them).
+        self.crash_log = crash_log or CrashLog(secrets=self.secrets)
         #: ``bell``: ring the terminal bell when a new failure is announced (``--no-bell``).
-        self.alerts = Alerts(self, self.failures, bell=bell)
+        self.alerts = Alerts(self, bell=bell)
         #: ``p``: every screen's polling is paused (and so are the alerts).
         self.paused = False
         #: Full garbage collections at quiet moments (see ``gcpolicy``).
@@ -185,21 +204,16 @@ class BotmonApp(AppInternals):
 
     # ------------------------------------------------------------------ facts for screens
 
-    @property
-    def settings(self) -> ConnectionSettings:
-        return self.client.settings
+    def secrets(self) -> list[str]:
+        """Every session's credentials and current tokens (masked in the crash log)."""
+        return [secret for session in self.sessions for secret in session.secrets()]
 
-    @property
-    def app_base(self) -> str:
-        """The Medplum web app, for deep links shown as plain text."""
-        return sanitize(self._app_base or self.settings.app_base)
-
-    @property
-    def server_label(self) -> str:
-        if self._server_label is not None:
-            return self._server_label
-        base = self.settings.base
-        return f"demo backend · {base}" if self.demo is not None else base
+    def session_of(self, bot_id: str) -> ProjectSession:
+        """The session whose project lists ``bot_id`` (the first one when none does yet)."""
+        for session in self.sessions:
+            if bot_id in session.project.statuses:
+                return session
+        return self.sessions[0]
 
     @property
     def palette(self) -> Palette:
@@ -230,7 +244,7 @@ class BotmonApp(AppInternals):
     # ------------------------------------------------------------------ screens
 
     def get_default_screen(self) -> Screen[Any]:
-        return BotListScreen(deferred=bool(self.start_bot_id))
+        return BotListScreen(self.sessions, deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
         self._watch_signals()
@@ -239,25 +253,37 @@ class BotmonApp(AppInternals):
         for warning in self.startup_warnings:
             self.notify(sanitize(warning), title="Warning", severity="warning", timeout=20, markup=False)
         if self.start_bot_id:
-            self.push_screen(EventScreen(self.start_bot_id))
+            self.push_screen(EventScreen(self.sessions[0], self.start_bot_id))
 
     async def on_unmount(self) -> None:
         self._stop_watching_signals()
         self.collector.stop()
+        for poller in self.session_pollers.values():
+            poller.stop()
         if self.close_client:
-            await self.client.aclose()
+            for session in self.sessions:
+                await session.aclose()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.note_input()
         await super().on_event(event)
 
-    def open_bot(self, bot_id: str, bot: Bot | None = None, *, event_id: str | None = None) -> None:
-        """Open a bot's Event tab (``event_id``: with that run selected)."""
+    def open_bot(
+        self,
+        bot_id: str,
+        bot: Bot | None = None,
+        *,
+        event_id: str | None = None,
+        session: ProjectSession | None = None,
+    ) -> None:
+        """Open a bot's Event tab (``event_id``: with that run selected; ``session``: the project
+        it belongs to, else the one that lists it)."""
+        session = session or self.session_of(bot_id)
         while len(self.screen_stack) > 1 and isinstance(self.screen, EventScreen | HelpScreen):
             self.pop_screen()
-        self.push_screen(EventScreen(bot_id, bot, select_event=event_id))
-        self.alerts.seen(bot_id)
+        self.push_screen(EventScreen(session, bot_id, bot, select_event=event_id))
+        self.alerts.seen(session, bot_id)
 
     def action_failures(self) -> None:
         """``F``: the newest failed runs of every bot. One Failures screen at most: from a run
@@ -269,7 +295,83 @@ class BotmonApp(AppInternals):
                 return
         while len(self.screen_stack) > 1 and isinstance(self.screen, HelpScreen):
             self.pop_screen()
-        self.push_screen(FailuresScreen())
+        self.push_screen(FailuresScreen(self.sessions))
+
+    # ------------------------------------------------------------------ the sessions' polls
+
+    def start_sessions(self) -> None:
+        """Start every session's poll loop (once; the first screen that shows data asks)."""
+        for session in self.sessions:
+            if session.index in self.session_pollers:
+                continue
+            poller = Poller(
+                self,
+                partial(self._session_job, session),
+                schedule=session.schedule,
+                crash_log=self.crash_log,
+                on_done=partial(self._session_polled, session),
+                auto=self.auto_poll,
+                monotonic=self.monotonic,
+                what=f"polling {session.label}" if len(self.sessions) > 1 else "polling the project",
+            )
+            session.schedule.paused = self.paused
+            self.session_pollers[session.index] = poller
+            poller.start()
+
+    def session_poller(self, session: ProjectSession) -> Poller | None:
+        return self.session_pollers.get(session.index)
+
+    async def _session_job(self, session: ProjectSession) -> None:
+        """One poll of a project: its bots and runs (the load, then the bots idle for longer than
+        the newest runs cover), then its failure watch when those runs hold a failure it does not
+        know. Each step's news reaches the screens as soon as it is known."""
+        first = not session.project.loaded
+        news = await session.poll()
+        self._session_news(session, news)
+        if first and session.needs_backfill():
+            self._session_news(session, await session.backfill())
+        if first:
+            # After the list is on screen (one full collection, once).
+            self.call_after_refresh(self.collector.freeze)
+        if session.wants_failures():
+            self.alerts.announce(session, await session.poll_failures())
+
+    def _session_news(self, session: ProjectSession, news: SessionPoll) -> None:
+        for screen in self.polling_screens():
+            screen.on_session_polled(session, news)
+
+    def _session_polled(self, session: ProjectSession) -> None:
+        """A session's poll ended (success or failure): one toast per outage and per recovery of
+        its connection, and every screen's status line."""
+        schedule = session.schedule
+        status = schedule.status
+        named = f"{session.label}: " if len(self.sessions) > 1 else ""
+        screen = self.polling_screen()
+        if schedule.take_recovered():
+            self.notify(
+                f"{named}Connection recovered: the data is current again.",
+                title="Recovered",
+                timeout=6,
+                markup=False,
+            )
+            for polling in self.polling_screens():
+                if session in polling.sessions:
+                    polling.note("✓ recovered")
+        elif (
+            status.failures == 1
+            and status.last_error is not None
+            and not (screen is not None and screen.error_in_view(session))
+        ):
+            kept = "the last good data stays on screen; " if status.last_success is not None else ""
+            self.notify(
+                f"{named}{status.last_error} ({kept}retrying)",
+                title="Update failed",
+                severity="warning",
+                timeout=6,
+                markup=False,
+            )
+        for polling in self.polling_screens():
+            polling.after_session_poll(session)
 
     # ------------------------------------------------------------------ alerts and pause
 
@@ -282,32 +384,40 @@ class BotmonApp(AppInternals):
         screens = self.polling_screens()
         return screens[-1] if screens else None
 
-    def watched_bot(self) -> str | None:
-        """The bot whose Event tab is showing, if one is."""
+    def watched_bot(self) -> tuple[ProjectSession, str] | None:
+        """The bot whose Event tab is showing, if one is (with its session)."""
         screen = self.polling_screen()
-        return screen.bot_id if isinstance(screen, EventScreen) else None
+        return (screen.session, screen.bot_id) if isinstance(screen, EventScreen) else None
 
-    def alerts_changed(self, bot_ids: set[str]) -> None:
+    def alerts_changed(self, session: ProjectSession, bot_ids: set[str]) -> None:
         """New failures were announced (or their marks went): every screen that shows them updates."""
         for screen in self.polling_screens():
-            screen.on_alerts(bot_ids)
+            screen.on_alerts(session, bot_ids)
 
     def toggle_pause(self) -> bool:
-        """``p``: pause or resume the polling of every screen (the alerts with it)."""
+        """``p``: pause or resume the polling of every screen and every project (the alerts with it)."""
         self.paused = not self.paused
+        for session in self.sessions:
+            poller = self.session_poller(session)
+            if poller is not None and session.schedule.paused != self.paused:
+                poller.toggle_pause()
         for screen in self.polling_screens():
             screen.set_paused(self.paused)
         self.notify("Polling paused: press p to resume" if self.paused else "Polling resumed", timeout=3)
         return self.paused
 
     def on_open_bot(self, message: OpenBot) -> None:
-        self.open_bot(message.bot_id, message.bot, event_id=message.event_id)
+        self.open_bot(message.bot_id, message.bot, event_id=message.event_id, session=message.session)
 
-    def poll_now(self) -> None:
-        """Poll the current screen's data at once (``r``); tests await ``workers.wait_for_complete()``."""
-        screen = self.polling_screen()
-        if screen is not None:
-            screen.poller.poll_now()
+    def poll_now(self, sessions: Sequence[ProjectSession] | None = None) -> None:
+        """Poll projects at once (``sessions``; default: every one): ``r``, and tests, which then
+        await ``workers.wait_for_complete()``. A screen's own query follows its project's poll
+        when that poll saw something for it (``PollingScreen.after_session_poll``)."""
+        self.start_sessions()
+        for session in self.sessions if sessions is None else sessions:
+            poller = self.session_poller(session)
+            if poller is not None:
+                poller.poll_now()
 
     # ------------------------------------------------------------------ help
 
@@ -426,9 +536,8 @@ def run_tui(
     ``warnings`` (a secret file others can read, ...) were printed before the TUI took the
     screen; they are shown in it too, or they would be hidden until it exits.
     """
-    client = MedplumClient(settings)
     app = BotmonApp(
-        client=client,
+        client=MedplumClient(settings),
         interval=interval,
         bot_id=bot_id,
         demo=demo,

@@ -122,19 +122,24 @@ class BotmonCommands(Provider):
             if score > 0:
                 yield Hit(score, display, callback, text=name, help=help_text)
         app = self.botmon
-        project = app.project
-        if not project.loaded:
-            return
         hits = 0
-        for status in list(project.statuses.values()):
-            bot = status.bot
-            candidate = f"Open bot {clip(bot.display_name)}"
-            score, display = _highlight(matcher, candidate)
-            if score <= 0:
+        for session in app.sessions:
+            if not session.project.loaded:
                 continue
-            yield Hit(
-                score, display, partial(app.open_bot, bot.id, bot), text=candidate, help="Its Event tab"
-            )
-            hits += 1
-            if hits >= MAX_BOT_HITS:
-                return
+            where = f" ({session.label})" if len(app.sessions) > 1 else ""
+            for status in list(session.project.statuses.values()):
+                bot = status.bot
+                candidate = f"Open bot {clip(bot.display_name)}{where}"
+                score, display = _highlight(matcher, candidate)
+                if score <= 0:
+                    continue
+                yield Hit(
+                    score,
+                    display,
+                    partial(app.open_bot, bot.id, bot, session=session),
+                    text=candidate,
+                    help="Its Event tab",
+                )
+                hits += 1
+                if hits >= MAX_BOT_HITS:
+                    return

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from botmon_tui.medplum.models import Bot
+from botmon_tui.monitor.session import ProjectSession
 
 __all__ = ["OpenBot"]
 
@@ -19,3 +20,5 @@ class OpenBot(Message):
     bot: Bot | None = None
     #: A run to select once the Event tab has loaded (the Failures screen's ``enter``).
     event_id: str | None = None
+    #: The project the bot belongs to (``None``: the one that lists it).
+    session: ProjectSession | None = None

@@ -1,13 +1,14 @@
-"""What every polling screen shares: the poll loop, the status line, ``r`` and ``p``.
+"""What every polling screen shares: the status line, ``r`` and ``p``, and its projects' news.
 
-A screen's poll is its own query, then (``WATCH_FAILURES``) the project-wide failure watch that
-feeds the alerts (one request; see ``ui/alerts.py``): whatever screen is showing, new failures
-of every bot are noticed, by one loop whose next poll is scheduled when the previous one ended.
+A screen is handed the sessions (projects) it shows. Their poll loops belong to the app (each
+project is polled whatever screen is showing, so its alerts and states are current everywhere)
+and reach the screen as :meth:`PollingScreen.on_session_polled`. A screen with a query of its own
+(the Event tab's runs, ``OWN_POLL``) polls it with its own loop while it is shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
@@ -22,8 +23,9 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError
+from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.ui.formatting import Palette, app_palette
 from botmon_tui.ui.polling import Poller
 from botmon_tui.ui.textual_private import bindings_of
@@ -69,66 +71,80 @@ class PollingScreen(Screen[None]):
         Binding("p", "toggle_pause", "Pause", id="poll.pause"),
     ]
 
-    def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self, sessions: Sequence[ProjectSession], *, name: str | None = None, id: str | None = None
+    ) -> None:
+        """``sessions``: the projects whose data this screen shows (their poll loops feed it)."""
         super().__init__(name=name, id=id)
         app = self.botmon
-        self.schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic, jitter=app.jitter)
-        # ``p`` pauses every screen's polling: a screen opened while paused starts paused (it
-        # still loads its data once).
-        self.schedule.paused = app.paused
+        self.sessions: tuple[ProjectSession, ...] = tuple(sessions)
+        #: The screen's own query, for a screen that has one (the Event tab's runs): polled while
+        #: the screen is shown, besides its sessions' polls. ``None``: the sessions' data only.
+        self.own_poller: Poller | None = None
+        self.own_schedule: PollSchedule | None = None
+        if self.OWN_POLL:
+            schedule = PollSchedule(app.interval, wall=app.clock, clock=app.monotonic, jitter=app.jitter)
+            # ``p`` pauses every screen's polling: a screen opened while paused starts paused (it
+            # still loads its data once).
+            schedule.paused = app.paused
+            self.own_schedule = schedule
+            self.own_poller = Poller(
+                self,
+                self.poll_job,
+                schedule=schedule,
+                crash_log=app.crash_log,
+                on_done=self._after_own_poll,
+                auto=app.auto_poll,
+                monotonic=app.monotonic,
+                what=self.POLL_WHAT,
+            )
         self._label_pause(app.paused)
-        self.poller = Poller(
-            self,
-            self._poll_cycle,
-            schedule=self.schedule,
-            crash_log=app.crash_log,
-            on_done=self._after_poll,
-            auto=app.auto_poll,
-            monotonic=app.monotonic,
-            what=self.POLL_WHAT,
-        )
         self._note: tuple[str, str, float] | None = None
         self._ticker: Timer | None = None
         self._age_ticks = 0
         self._resumes = 0
         self._heading: Text | None = None
+        #: The own query's failure was told in a toast (its recovery is told too, then).
+        self._own_failure_told = False
         #: What the ``/`` filter shows (``""``: everything).
         self.filter_text = ""
 
     POLL_WHAT: ClassVar[str] = "polling"
-    #: Poll the project's failure watch after the screen's own query (the alerts).
-    WATCH_FAILURES: ClassVar[bool] = True
+    #: The screen has a query of its own (see :attr:`own_poller`).
+    OWN_POLL: ClassVar[bool] = False
 
     @property
     def botmon(self) -> BotmonApp:
         return cast("BotmonApp", self.app)
 
+    @property
+    def multi(self) -> bool:
+        """More than one project is watched (rows and headings name the project)."""
+        return len(self.botmon.sessions) > 1
+
     # ------------------------------------------------------------------ to implement
 
-    async def poll_job(self) -> None:  # pragma: no cover - abstract
+    async def poll_job(self) -> None:  # pragma: no cover - only with OWN_POLL
+        """The screen's own query (``OWN_POLL``)."""
         raise NotImplementedError
 
-    async def _poll_cycle(self) -> None:
-        """The screen's own query, then the failure watch. An error that concerns only this
-        screen's data (its bot was deleted: 404) does not stop the alerts; one that says the
-        server or the connection is in trouble skips the watch (its request would fail too)."""
-        try:
-            await self.poll_job()
-        except MedplumError as error:
-            own = not error.retryable and not isinstance(error, AuthError | ForbiddenError)
-            if self.WATCH_FAILURES and own:
-                await self.botmon.alerts.poll()
-            raise
-        if self.WATCH_FAILURES:
-            await self.botmon.alerts.poll()
+    def on_session_polled(self, session: ProjectSession, news: SessionPoll) -> None:
+        """A project's poll brought ``news`` (the rows of ``news.changed`` changed)."""
 
-    def error_in_view(self) -> bool:
-        """The screen shows the current error itself, in words, where its data would be (a start
-        that failed): no toast repeats it, and the status line names it in a word."""
+    def after_session_poll(self, session: ProjectSession) -> None:
+        """A project's poll ended (success or failure): the status line and the heading."""
+        if session in self.sessions and self.is_attached:
+            self.after_poll()
+            self.update_status()
+
+    def error_in_view(self, session: ProjectSession | None = None) -> bool:
+        """The screen shows the current error (of ``session``, or of its own query) itself, in
+        words, where its data would be (a start that failed): no toast repeats it, and the status
+        line names it in a word."""
         return False
 
-    def on_alerts(self, bot_ids: set[str]) -> None:
-        """New failures were announced for ``bot_ids``, or their marks went (the bot list shows them)."""
+    def on_alerts(self, session: ProjectSession, bot_ids: set[str]) -> None:
+        """New failures were announced for ``bot_ids`` of ``session``, or their marks went."""
 
     @property
     def table(self) -> KeyedTable:  # pragma: no cover - abstract
@@ -190,20 +206,28 @@ class PollingScreen(Screen[None]):
         # A modal screen (help, command palette) leaves this one visible: it keeps polling.
         self.call_after_refresh(self._sync_activity)
 
+    def may_start_sessions(self) -> bool:
+        """Whether the projects' poll loops may start now (the Event tab of ``--bot`` waits for its
+        first rows: a project's load is thousands of runs to read)."""
+        return True
+
     def wants_activity(self) -> bool:
         """Poll and tick only while this screen can be seen."""
         return self.is_attached and self.is_current
 
     def _sync_activity(self) -> None:
         if self.wants_activity():
-            if not self.poller.active:
-                self.poller.start()
+            if self.may_start_sessions():
+                self.botmon.start_sessions()
+            if self.own_poller is not None and not self.own_poller.active:
+                self.own_poller.start()
             if self._ticker is None:
                 self._ticker = self.set_interval(1.0, self._tick, name="status-tick")
             else:
                 self._ticker.resume()
         else:
-            self.poller.stop()
+            if self.own_poller is not None:
+                self.own_poller.stop()
             if self._ticker is not None:
                 self._ticker.pause()
 
@@ -216,7 +240,7 @@ class PollingScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def action_refresh(self) -> None:
-        self.poller.poll_now()
+        self.botmon.poll_now(self.sessions)
         self.update_status()
 
     def action_sort(self, number: int) -> None:
@@ -233,8 +257,9 @@ class PollingScreen(Screen[None]):
     def set_paused(self, paused: bool) -> None:
         """Pause or resume this screen's polling (the app does it for every screen at once); the
         footer's ``p`` says "Resume" while paused."""
-        if self.schedule.paused != paused:
-            self.poller.toggle_pause()
+        schedule = self.own_schedule
+        if self.own_poller is not None and schedule is not None and schedule.paused != paused:
+            self.own_poller.toggle_pause()
         self._label_pause(paused)
         self.refresh_bindings()
         self.update_status()
@@ -256,12 +281,23 @@ class PollingScreen(Screen[None]):
         self._note = (text, style, self.botmon.monotonic() + seconds)
         self.update_status()
 
-    def _after_poll(self) -> None:
-        status = self.schedule.status
-        if self.schedule.take_recovered():
-            self.notify("Connection recovered: the data is current again.", title="Recovered", timeout=6)
-            self.note("✓ recovered")
-        elif status.failures == 1 and status.last_error is not None and not self.error_in_view():
+    def _after_own_poll(self) -> None:
+        """The screen's own query ended. Its failure is told in a toast only when its projects'
+        polls are fine (else their toast said it already), and its recovery only when told."""
+        schedule = self.own_schedule
+        assert schedule is not None
+        status = schedule.status
+        if schedule.take_recovered():
+            if self._own_failure_told:
+                self.notify("Connection recovered: the data is current again.", title="Recovered", timeout=6)
+                self.note("✓ recovered")
+            self._own_failure_told = False
+        elif (
+            status.failures == 1
+            and status.last_error is not None
+            and not self.error_in_view()
+            and all(session.schedule.status.ok for session in self.sessions)
+        ):
             kept = "the last good data stays on screen; " if status.last_success is not None else ""
             self.notify(
                 f"{status.last_error} ({kept}retrying)",
@@ -270,16 +306,45 @@ class PollingScreen(Screen[None]):
                 timeout=6,
                 markup=False,
             )
+            self._own_failure_told = True
         self.after_poll()
         self.update_status()
 
+    def loops(self) -> list[tuple[PollSchedule, Poller | None, ProjectSession | None]]:
+        """The poll loops whose state the status line tells: the screen's own, then its sessions'."""
+        app = self.botmon
+        loops: list[tuple[PollSchedule, Poller | None, ProjectSession | None]] = []
+        if self.own_schedule is not None:
+            loops.append((self.own_schedule, self.own_poller, None))
+        loops.extend((session.schedule, app.session_poller(session), session) for session in self.sessions)
+        return loops
+
     def status_info(self) -> StatusInfo:
-        status = self.schedule.status
-        error = status.error_text
-        if self.poller.internal_error and error is not None:
-            error = self.poller.internal_error
-        elif isinstance(status.last_error, MedplumError) and self.error_in_view():
-            error = status.last_error.kind  # (the screen says it in full)
+        """One status for the screen's loops: the first one in error (named when several projects
+        are shown), the stalest data, polling while any polls."""
+        loops = self.loops()
+        failing = [loop for loop in loops if not loop[0].status.ok]
+        error: str | None = None
+        failures = 0
+        retry_in: float | None = None
+        last_success = None
+        if failing:
+            schedule, poller, session = failing[0]
+            status = schedule.status
+            error = status.error_text
+            if poller is not None and poller.internal_error and error is not None:
+                error = poller.internal_error
+            elif isinstance(status.last_error, MedplumError) and self.error_in_view(session):
+                error = status.last_error.kind  # (the screen says it in full)
+            if error is not None and session is not None and self.multi:
+                error = f"{session.label}: {error}"
+            failures = status.failures
+            retry_in = poller.seconds_to_next() if poller is not None else None
+        successes = [schedule.status.last_success for schedule, _, _ in loops]
+        if all(when is not None for when in successes):
+            last_success = min(when for when in successes if when is not None)
+        elif failing:
+            last_success = failing[0][0].status.last_success
         note = None
         note_style = "ok"
         if self._note is not None:
@@ -289,15 +354,15 @@ class PollingScreen(Screen[None]):
             else:
                 self._note = None
         return StatusInfo(
-            interval=self.schedule.interval,
+            interval=self.botmon.interval,
             detail=self.status_detail(),
-            paused=self.schedule.paused,
-            auto=self.poller.auto,
-            polling=self.poller.in_flight,
-            last_success=status.last_success,
+            paused=self.botmon.paused,
+            auto=self.botmon.auto_poll,
+            polling=any(poller is not None and poller.in_flight for _, poller, _ in loops),
+            last_success=last_success,
             error=error,
-            failures=status.failures,
-            retry_in=self.poller.seconds_to_next(),
+            failures=failures,
+            retry_in=retry_in,
             note=note,
             note_style=note_style,
         )

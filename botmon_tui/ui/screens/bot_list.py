@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,6 +14,7 @@ from textual.widgets import DataTable
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, TimeoutError
+from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
@@ -67,7 +70,6 @@ def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> T
 
 class BotListScreen(PollingScreen):
     POLL_WHAT = "polling the bot list"
-    WATCH_FAILURES = False  # (its own runs query says when: see poll_job)
     AUTO_FOCUS = "#bots"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_bot", "Open", id="bots.open"),
@@ -80,8 +82,8 @@ class BotListScreen(PollingScreen):
         Binding("F", "app.failures", "Failures", id="bots.failures"),
     ]
 
-    def __init__(self, *, deferred: bool = False) -> None:
-        super().__init__()
+    def __init__(self, sessions: Sequence[ProjectSession], *, deferred: bool = False) -> None:
+        super().__init__(sessions)
         #: ``--bot``: the Event tab opens on top at once; load the list only when it is shown.
         self.deferred = deferred
         #: ``enter`` was pressed before the list loaded: open the selected bot once it has.
@@ -90,7 +92,11 @@ class BotListScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         return self.compose_table(
             "Filter bots by name or id (enter: keep, esc: clear)",
-            BotTable(clock=self.botmon.clock, unseen=self.botmon.failures.unseen, id="bots"),
+            BotTable(
+                clock=self.botmon.clock,
+                unseen=ChainMap(*(session.failures.unseen for session in self.sessions)),
+                id="bots",
+            ),
         )
 
     def on_mount(self) -> None:
@@ -110,95 +116,115 @@ class BotListScreen(PollingScreen):
             return False
         return super().wants_activity()
 
-    async def poll_job(self) -> None:
-        project = self.botmon.project
-        if not project.loaded:
-            await project.load()
+    @property
+    def loaded(self) -> bool:
+        """Some project's bots are loaded (the table shows them)."""
+        return any(session.project.loaded for session in self.sessions)
+
+    def on_session_polled(self, session: ProjectSession, news: SessionPoll) -> None:
+        if session not in self.sessions or not self.is_attached:
+            return
+        if news.loaded:
             self.show_statuses(None)
             if self.open_when_loaded:
                 self.open_when_loaded = False
                 self.action_open_bot()
-            # Bots idle for longer than the newest runs cover: their own last run, once.
-            if project.needs_backfill():
-                self.show_statuses(await project.backfill())
-            # After the list is on screen (one full collection, once).
-            self.call_after_refresh(self.botmon.collector.freeze)
         else:
-            changed = await project.poll()
-            self.show_statuses(changed)
-        # The alerts: the runs query above sees every new failure (without its output); the
-        # failure watch is asked (one request, with the output) only for one it does not know.
-        watch = self.botmon.failures
-        if not watch.loaded or watch.behind or any(not watch.knows(e.id) for e in project.new_failures):
-            await self.botmon.alerts.poll()
+            self.show_statuses(set(news.changed))
 
-    def on_alerts(self, bot_ids: set[str]) -> None:
-        if self.botmon.project.loaded:
-            self.show_statuses(bot_ids & set(self.botmon.project.statuses))
+    def on_alerts(self, session: ProjectSession, bot_ids: set[str]) -> None:
+        if session in self.sessions and session.project.loaded and self.is_attached:
+            self.show_statuses(bot_ids & set(session.project.statuses))
+
+    def statuses(self) -> list[BotStatus]:
+        """Every loaded project's bots (the first project's first)."""
+        return [
+            status
+            for session in self.sessions
+            if session.project.loaded
+            for status in session.project.statuses.values()
+        ]
 
     def show_statuses(self, changed: set[str] | None) -> None:
-        project = self.botmon.project
         table = self.table
-        table.horizon = project.horizon
+        horizons = [s.project.horizon for s in self.sessions if s.project.loaded and s.project.horizon]
+        table.horizon = max(horizons) if horizons else None
         needle = self.filter_text.casefold()
-        table.show([s for s in project.statuses.values() if bot_matches(s, needle)], changed)
+        table.show([s for s in self.statuses() if bot_matches(s, needle)], changed)
         self.update_empty()
         self.update_heading()
 
     def after_poll(self) -> None:
         self.update_heading()
-        if not self.botmon.project.loaded:
+        if not self.loaded:
             self.update_empty()  # a start that failed says why
 
-    def startup_error(self) -> MedplumError | str | None:
-        """Why the bots could not be loaded (nothing shown yet), ``None`` while all is well."""
-        return None if self.botmon.project.loaded else self.schedule.status.last_error
+    def startup_error(self) -> tuple[ProjectSession, MedplumError | str] | None:
+        """Why no bots could be loaded (nothing shown yet), ``None`` while all is well or some
+        project's bots are shown (a project that failed alone is named in the heading)."""
+        if self.loaded:
+            return None
+        for session in self.sessions:
+            error = session.schedule.status.last_error
+            if error is not None:
+                return session, error
+        return None
 
-    def error_in_view(self) -> bool:
-        return self.startup_error() is not None
+    def error_in_view(self, session: ProjectSession | None = None) -> bool:
+        problem = self.startup_error()
+        return problem is not None and (session is None or problem[0] is session)
 
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
 
     def status_parts(self) -> list[str]:
-        project = self.botmon.project
-        if not project.loaded:
+        loaded = [session.project for session in self.sessions if session.project.loaded]
+        if not loaded:
             return []
-        parts = [f"{len(project.statuses)} bots"]
-        if project.invalid:
-            parts.append(f"{project.invalid} entries unreadable")
+        parts = [plural(sum(len(project.statuses) for project in loaded), "bot")]
+        invalid = sum(project.invalid for project in loaded)
+        if invalid:
+            parts.append(f"{invalid} entries unreadable")
         return parts
 
     # ------------------------------------------------------------------ view
 
     def update_heading(self) -> None:
-        app = self.botmon
-        project = app.project
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Bots", BOLD)
-        unseen = app.failures.unseen
+        unseen = sum(len(session.failures.unseen) for session in self.sessions)
         if unseen:
             # New failures since the app started, on bots whose Event tab was not opened since.
             text.append("  ")
-            text.append(f"{NEW_MARK} new failures on {plural(len(unseen), 'bot')}", self.palette.fail)
-        text.append(f"  {sanitize(app.server_label)}", DIM)
-        if project.loaded:
-            statuses = list(project.statuses.values())
+            text.append(f"{NEW_MARK} new failures on {plural(unseen, 'bot')}", self.palette.fail)
+        down = [s for s in self.sessions if s.project.loaded and not s.schedule.status.ok]
+        if self.multi:
+            text.append("  " + " · ".join(session.label for session in self.sessions), DIM)
+        else:
+            text.append(f"  {self.sessions[0].server_label}", DIM)
+        if self.loaded:
+            statuses = self.statuses()
             now = sum(1 for s in statuses if s.failing_now)
             failed = sum(1 for s in statuses if s.recent_failures)
             silent = sum(1 for s in statuses if not s.bot.writes_audit_events)
             text.append("\n")
-            text.append(f"{len(statuses)} bots")
+            text.append(plural(len(statuses), "bot"))
             text.append(" · ", DIM)
             text.append(
                 f"{FAILING_MARK} {now} failing now" if now else "0 failing now",
                 self.palette.fail if now else "",
             )
             text.append(" · ", DIM)
-            text.append(f"{failed} with failures in {app.recent_label}", self.palette.fail if failed else "")
+            text.append(
+                f"{failed} with failures in {self.botmon.recent_label}", self.palette.fail if failed else ""
+            )
             if silent:
                 text.append(" · ", DIM)
                 text.append(f"⚠ {silent} write no AuditEvents", self.palette.warn)
+            missing = [s for s in self.sessions if not s.project.loaded] + down
+            if missing and self.multi:
+                text.append(" · ", DIM)
+                text.append("✗ not connected: " + ", ".join(s.label for s in missing), self.palette.fail)
         elif self.startup_error() is not None:
             text.append("\nnot connected: the bots could not be loaded (see below)", self.palette.fail)
         else:
@@ -206,20 +232,20 @@ class BotListScreen(PollingScreen):
         self.show_heading(text)
 
     def update_empty(self) -> None:
-        project = self.botmon.project
         table = self.table
         empty = self.query_one("#empty", Banner)
         area = self.query_one("#empty-area")
         problem = self.startup_error()
         if problem is not None:
-            empty.show_error(startup_text(problem, self.botmon.settings), "Cannot load the bots")
-        elif not project.loaded or table.row_count:
+            session, error = problem
+            empty.show_error(startup_text(error, session.settings), "Cannot load the bots")
+        elif not self.loaded or table.row_count:
             self.show_instead(area, table, False)
             return
         elif self.filter_text:
             empty.show_empty(
                 f"No bot matches the filter {self.filter_text!r}.",
-                f"{len(project.statuses)} bots are hidden by it: press esc to clear the filter.",
+                f"{plural(len(self.statuses()), 'bot')} hidden by it: press esc to clear the filter.",
             )
         else:
             empty.show_empty(
@@ -233,7 +259,8 @@ class BotListScreen(PollingScreen):
 
     def action_refresh(self) -> None:
         # A manual refresh reads the whole bot list: deleted bots go (polls only see changes).
-        self.botmon.project.request_roster()
+        for session in self.sessions:
+            session.project.request_roster()
         super().action_refresh()
 
     def action_open_bot(self) -> None:
@@ -248,7 +275,7 @@ class BotListScreen(PollingScreen):
     def on_bot_table_open_wanted(self, event: BotTable.OpenWanted) -> None:
         # Keys typed ahead are not lost: "/", a name, enter, enter opens the bot once loaded.
         event.stop()
-        if not self.botmon.project.loaded:
+        if not self.loaded:
             self.open_when_loaded = True
 
     def action_sort_attention(self) -> None:
@@ -258,5 +285,5 @@ class BotListScreen(PollingScreen):
         self.query_one(FilterBar).dismiss()
 
     def filter_rows(self, text: str) -> None:
-        if self.botmon.project.loaded:
+        if self.loaded:
             self.show_statuses(set())

@@ -21,6 +21,7 @@ from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
+from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.textsafe import ansi_text, clip, sanitize
 from botmon_tui.ui.formatting import BOLD, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
@@ -46,6 +47,9 @@ FILTER_SCAN_CHARS = 20_000
 BOT_RECHECK_SECONDS = 300.0
 #: The same while the tab has no events (the banner explains the bot's settings: a fix shows soon).
 BOT_RECHECK_EMPTY_SECONDS = 60.0
+#: The feed asks the server at least this often even when the project's polls saw no new run of the
+#: bot (they read bot runs only: ``type=execute``; any other AuditEvent about the bot shows then).
+FEED_RECHECK_SECONDS = 60.0
 #: The runs-per-hour strip under the heading covers this many clock hours (the current one last).
 HISTORY_HOURS = 24
 #: Opened to show one run (``select_event``) that is not on the first page: at most this many
@@ -55,6 +59,7 @@ SEEK_PAGES = 20
 
 class EventScreen(PollingScreen):
     POLL_WHAT = "polling the bot's events"
+    OWN_POLL = True
     AUTO_FOCUS = "#events-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="events.back"),
@@ -77,16 +82,19 @@ class EventScreen(PollingScreen):
 
     def __init__(
         self,
+        session: ProjectSession,
         bot_id: str,
         bot: Bot | None = None,
         *,
         select_event: str | None = None,
         failures_only: bool = False,
     ) -> None:
-        """``select_event``: the id of a run to select once loaded (paging older, bounded, if it
-        is not among the newest). ``failures_only``: open in the failures-only mode (``f``)."""
-        super().__init__()
+        """``session``: the project the bot belongs to. ``select_event``: the id of a run to select
+        once loaded (paging older, bounded, if it is not among the newest). ``failures_only``: open
+        in the failures-only mode (``f``)."""
+        super().__init__([session])
         app = self.botmon
+        self.session = session
         self.bot_id = bot_id
         self.select_event = select_event
         self.feed = self._new_feed(failures_only)
@@ -103,12 +111,25 @@ class EventScreen(PollingScreen):
         #: ``f`` was pressed and the other mode's first page is on its way.
         self.switching = False
         self._history: Text | None = None
+        #: The rows are on screen (the projects' poll loops may start: see may_start_sessions).
+        self._first_paint_seen = False
+        #: The project's poll saw a run of this bot that the feed has not asked for yet.
+        self._session_news = False
+        #: The project polled successfully since the feed's last request (it knows what is new).
+        self._session_checked = False
+        #: ``r``: the next poll asks the server whatever the project's poll says.
+        self._force = False
+        self._feed_polled_at = -math.inf
 
     def _new_feed(self, failures_only: bool) -> EventFeed:
         app = self.botmon
         outcomes = FAILURE_CODES if failures_only else ()
         return EventFeed(
-            app.client, self.bot_id, window=app.event_window, first_page=app.first_page, outcomes=outcomes
+            self.session.client,
+            self.bot_id,
+            window=app.event_window,
+            first_page=app.first_page,
+            outcomes=outcomes,
         )
 
     @property
@@ -134,7 +155,8 @@ class EventScreen(PollingScreen):
 
     def on_mount(self) -> None:
         # The poll loop takes the first page (asked for in __init__) as soon as it is here.
-        self.poller.start()
+        assert self.own_poller is not None
+        self.own_poller.start()
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
@@ -157,14 +179,54 @@ class EventScreen(PollingScreen):
 
     # ------------------------------------------------------------------ polling
 
+    def may_start_sessions(self) -> bool:
+        return self._first_paint_seen
+
+    def on_session_polled(self, session: ProjectSession, news: SessionPoll) -> None:
+        """The project's poll reads every new run of every bot: when it saw one of this bot, the
+        feed asks for it now; when it saw none, the feed's next poll needs no request."""
+        if session is self.session and (news.loaded or self.bot_id in news.changed):
+            self._session_news = True
+
+    def after_session_poll(self, session: ProjectSession) -> None:
+        """The project's poll ended: when it saw a run of this bot (or on ``r``), the feed asks
+        for it now, once."""
+        super().after_session_poll(session)
+        if session is not self.session:
+            return
+        ok = session.schedule.status.ok
+        self._session_checked = ok
+        # (Not after a failed poll of the project: the server or the credentials are in trouble,
+        # and the tab's request would fail the same way. ``r`` stays pending until it is back.)
+        wanted = ok and (self._session_news or self._force)
+        if wanted and self.feed.loaded and self.own_poller is not None and self.wants_activity():
+            self.own_poller.poll_now()
+
+    def _feed_poll_needed(self) -> bool:
+        """Whether the feed must ask the server: not when the project's poll (which reads every new
+        run: ``type=execute``) polled since and saw no run of this bot. It asks anyway after
+        ``FEED_RECHECK_SECONDS`` (an AuditEvent that is not a bot run), on ``r`` and while the Bot is
+        re-read or missing."""
+        if self._force or not self.feed.loaded or self.load_error is not None:
+            return True
+        if self._session_news or not self._session_checked:
+            return True
+        return self.botmon.monotonic() >= self._feed_polled_at + FEED_RECHECK_SECONDS
+
     async def poll_job(self) -> None:
         async with self._lock:
             feed = self.feed
-            if (
+            bot_due = (
                 feed.bot is None
                 or self.load_error is not None
                 or self.botmon.monotonic() >= self._bot_read_at + self._bot_recheck_after()
-            ):
+            )
+            if not bot_due and not self._feed_poll_needed():
+                self._session_checked = False  # (until the project polls again)
+                return
+            self._force = self._session_news = self._session_checked = False
+            self._feed_polled_at = self.botmon.monotonic()
+            if bot_due:
                 await self._read_bot()
             first = not feed.loaded
             delta = await feed.poll()
@@ -190,6 +252,7 @@ class EventScreen(PollingScreen):
 
     def action_refresh(self) -> None:
         self._bot_read_at = -math.inf  # r reads the Bot again too
+        self._force = True
         super().action_refresh()
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
@@ -218,6 +281,9 @@ class EventScreen(PollingScreen):
 
     def _first_paint_done(self) -> None:
         self._pane_deferred = False
+        self._first_paint_seen = True
+        if self.wants_activity():
+            self.botmon.start_sessions()
         self.update_pane()
         self.query_one(KeyFooter).release()
         # The screen lives until it is left: out of the collector's way (thawed in on_unmount).
@@ -256,14 +322,15 @@ class EventScreen(PollingScreen):
 
     def update_heading(self) -> None:
         bot = self.feed.bot
-        app = self.botmon
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         if bot is None:
             text.append(f"Bot/{clip(self.bot_id)}", BOLD)
             text.append("\nnot found" if self.load_error is not None else "\nloading…", DIM)
         else:
             name = clip(bot.display_name)
-            link = app_link(app.app_base, "Bot", clip(bot.id), "event")
+            link = app_link(self.session.app_base, "Bot", clip(bot.id), "event")
+            if self.multi:
+                text.append(f"{self.session.label} ", DIM)
             text.append(name, BOLD)
             if self.load_error is not None:
                 text.append("  not found (deleted?)", self.palette.warn)
@@ -316,8 +383,9 @@ class EventScreen(PollingScreen):
             # pane's output again).
             self.query_one("#history", Static).update(text, layout=False)
 
-    def error_in_view(self) -> bool:
-        return self.load_error is not None and not self.feed.loaded  # (the banner says it)
+    def error_in_view(self, session: ProjectSession | None = None) -> bool:
+        # (the banner says it; a project's error is not this screen's to show)
+        return session is None and self.load_error is not None and not self.feed.loaded
 
     def update_banner(self) -> None:
         banner = self.query_one("#banner", Banner)
@@ -345,7 +413,7 @@ class EventScreen(PollingScreen):
             )
         elif len(feed) == 0:
             banner.show_reason(
-                explain_no_events(feed.bot), app_link(self.botmon.app_base, "Bot", clip(feed.bot.id))
+                explain_no_events(feed.bot), app_link(self.session.app_base, "Bot", clip(feed.bot.id))
             )
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
@@ -359,7 +427,7 @@ class EventScreen(PollingScreen):
 
     def update_pane(self) -> None:
         table = self.table
-        self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.botmon.app_base)
+        self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.session.app_base)
 
     def restyle(self) -> None:
         super().restyle()
@@ -477,7 +545,7 @@ class EventScreen(PollingScreen):
             label = f"the output of run {clip(event.id)[:8]}"
         else:
             text, label = (
-                app_link(self.botmon.app_base, "AuditEvent", sanitize(event.id)),
+                app_link(self.session.app_base, "AuditEvent", sanitize(event.id)),
                 "the run's web-app link",
             )
         self.app.copy_to_clipboard(text)

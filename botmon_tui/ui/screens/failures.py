@@ -1,12 +1,13 @@
 """The Failures screen (``F`` from anywhere): the newest failed runs of every bot.
 
-Fed by the failure watch that also raises the alerts (``monitor/alerts.py``): one project-wide
-query per poll, the table updated in place by run id (the cursor and the view stay put).
+Fed by each project's failure watch, which also raises the alerts (``monitor/alerts.py``; the
+sessions' polls ask it), the table updated in place by run id (the cursor and the view stay put).
 ``enter`` opens the run in its bot's Event tab, with the run selected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,7 +17,7 @@ from textual.widgets import DataTable
 
 from botmon_tui.formatting import outcome_label, plural
 from botmon_tui.monitor.alerts import FailedRun
-from botmon_tui.textsafe import sanitize
+from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
@@ -29,7 +30,6 @@ __all__ = ["FailuresScreen"]
 
 class FailuresScreen(PollingScreen):
     POLL_WHAT = "polling the failed runs"
-    WATCH_FAILURES = False  # (the watch is this screen's own query)
     AUTO_FOCUS = "#failures"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="failures.back"),
@@ -38,6 +38,11 @@ class FailuresScreen(PollingScreen):
         *sort_bindings("failures", FailureTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
     ]
+
+    def __init__(self, sessions: Sequence[ProjectSession]) -> None:
+        super().__init__(sessions)
+        #: Run id → the session whose watch holds it (the runs shown).
+        self._session_of: dict[str, ProjectSession] = {}
 
     def compose(self) -> ComposeResult:
         return self.compose_table(
@@ -54,23 +59,40 @@ class FailuresScreen(PollingScreen):
     def table(self) -> FailureTable:
         return self.query_one(FailureTable)
 
+    def session(self, run: FailedRun) -> ProjectSession:
+        return self._session_of.get(run.id) or self.sessions[0]
+
     def bot_name(self, run: FailedRun) -> str:
-        return self.botmon.alerts.bot_name(run.bot_id, run)
+        name = self.botmon.alerts.bot_name(self.session(run), run.bot_id, run)
+        return f"{self.session(run).label}: {name}" if self.multi else name
 
     # ------------------------------------------------------------------ polling
 
-    async def poll_job(self) -> None:
-        await self.botmon.alerts.poll()
-        self.show_runs()
+    def on_session_polled(self, session: ProjectSession, news: SessionPoll) -> None:
+        if session in self.sessions and self.is_attached:
+            self.show_runs()
 
-    def on_alerts(self, bot_ids: set[str]) -> None:
+    def on_alerts(self, session: ProjectSession, bot_ids: set[str]) -> None:
         if self.is_attached:
             self.show_runs()
 
+    @property
+    def loaded(self) -> bool:
+        return any(session.failures.loaded for session in self.sessions)
+
+    def runs(self) -> list[FailedRun]:
+        """Every project's newest failed runs (each run's session remembered)."""
+        runs: list[FailedRun] = []
+        for session in self.sessions:
+            for run in session.failures.runs:
+                self._session_of[run.id] = session
+                runs.append(run)
+        return runs
+
     def show_runs(self) -> None:
-        watch = self.botmon.failures
+        self._session_of = {}
         needle = self.filter_text.casefold()
-        self.table.show(run for run in watch.runs if self.matches(run, needle))
+        self.table.show(run for run in self.runs() if self.matches(run, needle))
         self.update_heading()
         self.update_empty()
 
@@ -92,26 +114,29 @@ class FailuresScreen(PollingScreen):
         self.table.refresh_ages()
 
     def status_parts(self) -> list[str]:
-        watch = self.botmon.failures
-        if not watch.loaded:
+        watches = [session.failures for session in self.sessions if session.failures.loaded]
+        if not watches:
             return []
-        parts = [plural(len(watch.runs), "failed run")]
-        if watch.behind:
+        parts = [plural(sum(len(watch.runs) for watch in watches), "failed run")]
+        if any(watch.behind for watch in watches):
             parts.append("catching up")
-        if watch.invalid:
-            parts.append(f"{watch.invalid} unreadable")
+        invalid = sum(watch.invalid for watch in watches)
+        if invalid:
+            parts.append(f"{invalid} unreadable")
         return parts
 
     # ------------------------------------------------------------------ view
 
     def update_heading(self) -> None:
-        app = self.botmon
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Failures", BOLD)
-        text.append(f"  {sanitize(app.server_label)}", DIM)
+        if self.multi:
+            text.append("  " + " · ".join(session.label for session in self.sessions), DIM)
+        else:
+            text.append(f"  {self.sessions[0].server_label}", DIM)
         text.append("\n")
-        if app.failures.loaded:
-            bots = len({run.bot_id for run in app.failures.runs})
+        if self.loaded:
+            bots = len({(self.session(run).index, run.bot_id) for run in self.runs()})
             text.append(f"newest failed runs of every bot · {plural(bots, 'bot')}")
             text.append(" · enter: the run in its Event tab", DIM)
         else:
@@ -119,15 +144,14 @@ class FailuresScreen(PollingScreen):
         self.show_heading(text)
 
     def update_empty(self) -> None:
-        watch = self.botmon.failures
         table = self.table
-        show = watch.loaded and not table.row_count
+        show = self.loaded and not table.row_count
         if show:
             empty = self.query_one("#empty", Banner)
             if self.filter_text:
                 empty.show_empty(
                     f"No failed run matches the filter {self.filter_text!r}.",
-                    f"{plural(len(watch.runs), 'failed run')} hidden by it: press esc to clear the filter.",
+                    f"{plural(len(self.runs()), 'failed run')} hidden by it: press esc to clear the filter.",
                 )
             else:
                 empty.show_empty(
@@ -147,8 +171,11 @@ class FailuresScreen(PollingScreen):
         run = self.table.selected_run
         if run is None:
             return
-        status = self.botmon.project.statuses.get(run.bot_id)
-        self.post_message(OpenBot(run.bot_id, status.bot if status else None, event_id=run.id))
+        session = self.session(run)
+        status = session.status(run.bot_id)
+        self.post_message(
+            OpenBot(run.bot_id, status.bot if status else None, event_id=run.id, session=session)
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

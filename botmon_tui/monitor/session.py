@@ -1,0 +1,147 @@
+"""One watched Medplum project as a value: its connection, its state and its poll.
+
+A :class:`ProjectSession` holds everything that belongs to one project (one connection): the
+client (its token and rate-limit state), the bot list's :class:`ProjectMonitor`, the
+:class:`FailureWatch` behind the alerts and the Failures screen, its :class:`PollSchedule`
+(backoff and rate limits are per server), its web-app base URL and its label. The TUI holds a
+list of them and screens are handed the session they show; the command line's ``watch`` polls
+them the same way. Textual-free: ``ui/`` drives the loop (``ui/app.py``), ``cli/`` too.
+
+One poll of a session (:meth:`ProjectSession.poll`, then :meth:`ProjectSession.poll_failures`
+when :meth:`ProjectSession.wants_failures` says so) costs what the bot list cost before sessions
+existed: two requests whatever the number of bots (bots changed since, runs since), plus the
+failure watch's one only when those runs hold a failure it does not know (its output is needed
+for the alert). It runs whatever screen is showing, so that a bot's state (and its alerts) is
+current everywhere.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.monitor.alerts import Alert, FailureWatch
+from botmon_tui.monitor.schedule import PollSchedule
+from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
+from botmon_tui.textsafe import sanitize
+
+__all__ = ["Connection", "ProjectSession", "SessionPoll"]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a session is made from: a client for one server, and how to name it."""
+
+    client: MedplumClient
+    #: Shown wherever projects are told apart (the profile's name; ``""``: the server's host).
+    label: str
+    #: The Medplum web app for deep links (``None``: derived from the connection's base URL).
+    app_base: str | None = None
+    #: Served by the embedded demo backend (the heading says so).
+    demo: bool = False
+    #: How headings name the server (``None``: its base URL).
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionPoll:
+    """What one poll of a session changed."""
+
+    #: Bots whose row changed (every bot after a load).
+    changed: frozenset[str]
+    #: This poll was the (re)load: the whole list is new.
+    loaded: bool = False
+
+
+class ProjectSession:
+    """One project: its connection, the monitor and failure watch on it, and when to poll next."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        interval: float = 10.0,
+        recent: timedelta = timedelta(hours=24),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+        index: int = 0,
+    ) -> None:
+        self.connection = connection
+        self.client = connection.client
+        self.label = sanitize(connection.label or urlsplit(self.client.settings.base).netloc or "project")
+        #: Position among the sessions of one run (0 for the first): the bot list's row ids.
+        self.index = index
+        self.recent = recent
+        self.project = ProjectMonitor(self.client, recent=recent, clock=clock)
+        self.failures = FailureWatch(self.client)
+        self.schedule = PollSchedule(interval, wall=clock, clock=monotonic, jitter=jitter)
+
+    def __repr__(self) -> str:
+        return f"ProjectSession({self.label!r})"
+
+    # ------------------------------------------------------------------ facts
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self.client.settings
+
+    @property
+    def app_base(self) -> str:
+        """The Medplum web app, for deep links shown as plain text."""
+        return sanitize(self.connection.app_base or self.settings.app_base)
+
+    @property
+    def server_label(self) -> str:
+        """The server, as headings name it."""
+        if self.connection.heading is not None:
+            return sanitize(self.connection.heading)
+        base = sanitize(self.settings.base)
+        return f"demo backend · {base}" if self.connection.demo else base
+
+    def secrets(self) -> list[str]:
+        """What must never be shown or logged (the client's credentials and its current token)."""
+        return self.client.secrets()
+
+    def status(self, bot_id: str | None) -> BotStatus | None:
+        return self.project.statuses.get(bot_id) if bot_id else None
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self) -> SessionPoll:
+        """Load the project (first call, and after a failed load) or poll it (two requests)."""
+        project = self.project
+        if not project.loaded:
+            await project.load()
+            return SessionPoll(frozenset(project.statuses), loaded=True)
+        return SessionPoll(frozenset(await project.poll()))
+
+    def needs_backfill(self) -> bool:
+        return bool(self.project.needs_backfill())
+
+    async def backfill(self) -> SessionPoll:
+        """Bots idle for longer than the newest runs cover: their own last run, once (after load)."""
+        return SessionPoll(frozenset(await self.project.backfill()))
+
+    def wants_failures(self) -> bool:
+        """Whether the failure watch must be asked now: not loaded yet, a backlog to read, or the
+        last poll's runs hold a failure it does not know (its output is needed for the alert)."""
+        watch = self.failures
+        return (
+            not watch.loaded
+            or watch.behind
+            or any(not watch.knows(event.id) for event in self.project.new_failures)
+        )
+
+    async def poll_failures(self) -> list[Alert]:
+        """One poll of the failure watch (one request): the new failures, one alert per bot."""
+        return await self.failures.poll()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
