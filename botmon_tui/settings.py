@@ -410,6 +410,14 @@ def _code(text: str | None) -> str:
     return f"`{text}`" if text else ""
 
 
+def _prose(text: str) -> str:
+    """Help text as Markdown: table names in code, no raw ``<`` or ``|``."""
+    text = text.replace("|", "\\|").replace("<", "&lt;")
+    for name in ("[[connection]]", "[keymap]"):
+        text = text.replace(name, f"`{name}`")
+    return text
+
+
 def markdown_table() -> str:
     """The README's settings table (``tests/test_docs.py`` keeps the README in step with it)."""
     lines = [
@@ -422,9 +430,9 @@ def markdown_table() -> str:
         file_key = _code(s.file_key)
         if s.file_key is not None and s.where == "table":
             file_key += " in `[[connection]]`"
-        elif s.in_table and s.scope != "global":
+        elif s.in_table:
             file_key += ", also in `[[connection]]`"
-        default = _code(s.shown_default) if s.default_text is None else (s.default_text or "")
-        cells = (s.label, flags, env, file_key, _code(s.profile_key), default, s.help.replace("|", "\\|"))
+        default = _code(s.shown_default) if s.default_text is None else _prose(s.default_text)
+        cells = (s.label, flags, env, file_key, _code(s.profile_key), default, _prose(s.help))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

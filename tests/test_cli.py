@@ -54,7 +54,13 @@ def test_help_documents_options_and_environment(capsys: pytest.CaptureFixture[st
     for command in ("status", "bots", "events", "demo-server"):
         assert command in out
     assert "exit status: 0 ok, 1 a bot failed (status) or an internal error" in " ".join(out.split())
-    assert "default 10;" in out  # the interval's default, from botmon_tui.config
+    assert "default 10;" in out  # the interval's default, from the settings table
+    # The precedence with .env in it, and several connections: -p repeats, watch, [[connection]].
+    words = " ".join(out.split())
+    assert "flags > [[connection]] table > Medplum CLI profile > environment > ./.env > config file" in words
+    assert "repeat for several" in words and "botmon-tui -p prod -p staging" in words
+    assert 'watch = ["prod", "staging"]' in words and "[[connection]] tables (one per connection):" in words
+    assert "[keymap]" in words
 
 
 @pytest.mark.parametrize("command", ["status", "bots", "events", "demo-server"])
@@ -421,6 +427,21 @@ def test_tui_theme_from_the_config_file_or_textual_theme_and_a_chosen_one_is_sav
     config.unlink()
     assert tui_calls[-1]["remember_theme"]("monokai") == config
     assert config.read_text() == 'theme = "monokai"\n' and config.stat().st_mode & 0o777 == 0o600
+
+
+def test_tui_gets_the_keymap_of_the_config_file(
+    capsys: pytest.CaptureFixture[str], tui_calls: list[dict[str, Any]], isolated_home: Path
+) -> None:
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[keymap]\n"events.times" = "T"\npoll.pause = ["space", "p"]\n')
+    assert run(capsys, "--demo")[0] == 0
+    assert tui_calls[-1]["keymap"] == {"events.times": "T", "poll.pause": "space,p"}
+    # A key that is not one: exit 2 with one line, before the TUI takes the screen.
+    config.write_text('[keymap]\n"events.times" = "two words"\n')
+    code, _, err = run(capsys, "--demo")
+    assert code == 2 and "'two words' is not a key" in one_error_line(err)
+    assert len(tui_calls) == 1
 
 
 def test_tui_interval_from_the_environment(
