@@ -23,9 +23,9 @@ from demo_support import demo_fixture
 import botmon_tui.cli.bots
 from botmon_tui import __version__
 from botmon_tui.cli import parse_duration
-from botmon_tui.config import ENVIRONMENT_VARIABLES
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.settings import ENVIRONMENT_VARIABLES
 
 #: A quiet demo server (no live runs; its history ends at FIXED_NOW, long ago).
 server = demo_fixture(seed=5, history_days=2)

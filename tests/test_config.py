@@ -1041,6 +1041,13 @@ def test_a_connection_table_may_name_a_profile_and_set_what_it_lacks(fs: Layout)
     with pytest.raises(ConfigError, match="--base-url sets the server") as info:
         fs.resolver(Flags(profile="prod", base_url="https://other.example/")).connections()
     assert "profile 'prod' (from [[connection]] 1 of the config file" in str(info.value)
+    # A label is any short line of text, and -p takes it.
+    fs.config('[[connection]]\nlabel = "Production EU"\nprofile = "prod"\n')
+    (connection,) = fs.resolver(Flags(profile="Production EU")).connections()
+    assert (connection.label, connection.origin) == (
+        "Production EU",
+        "--profile; [[connection]] 1 of the config file",
+    )
 
 
 def test_a_flag_for_one_connection_needs_exactly_one(fs: Layout) -> None:
