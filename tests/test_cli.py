@@ -406,42 +406,34 @@ def test_tui_takes_an_id_as_it_is_when_the_server_is_down(
         server.faults.clear()
 
 
-def test_tui_theme_from_the_config_file_or_textual_theme_and_a_chosen_one_is_saved(
+def test_tui_theme_and_keymap_from_the_config_file_and_a_chosen_theme_is_saved(
     capsys: pytest.CaptureFixture[str], tui_calls: list[dict[str, Any]], isolated_home: Path
 ) -> None:
     config = isolated_home / "config" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('# mine\ninterval = 5\ntheme = "nord"\n')
+    keymap = '[keymap]\n"events.times" = "T"\npoll.pause = ["space", "p"]\n'
+    config.write_text('# mine\ninterval = 5\ntheme = "nord"\n' + keymap)
     config.chmod(0o640)
     assert run(capsys, "--demo")[0] == 0
     assert tui_calls[-1]["theme"] == "nord" and tui_calls[-1]["interval"] == 5.0
+    assert tui_calls[-1]["keymap"] == {"events.times": "T", "poll.pause": "space,p"}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTUAL_THEME", "dracula")
         assert run(capsys, "--demo")[0] == 0
     assert tui_calls[-1]["theme"] == "dracula"
     # A theme chosen in the command palette replaces the theme line; the rest stays as it was.
     tui_calls[-1]["remember_theme"]("gruvbox")
-    assert config.read_text() == '# mine\ninterval = 5\ntheme = "gruvbox"\n'
+    assert config.read_text() == '# mine\ninterval = 5\ntheme = "gruvbox"\n' + keymap
     assert config.stat().st_mode & 0o777 == 0o640
-    # A new config file is created, readable by its owner only.
-    config.unlink()
-    assert tui_calls[-1]["remember_theme"]("monokai") == config
-    assert config.read_text() == 'theme = "monokai"\n' and config.stat().st_mode & 0o777 == 0o600
-
-
-def test_tui_gets_the_keymap_of_the_config_file(
-    capsys: pytest.CaptureFixture[str], tui_calls: list[dict[str, Any]], isolated_home: Path
-) -> None:
-    config = isolated_home / "config" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text('[keymap]\n"events.times" = "T"\npoll.pause = ["space", "p"]\n')
-    assert run(capsys, "--demo")[0] == 0
-    assert tui_calls[-1]["keymap"] == {"events.times": "T", "poll.pause": "space,p"}
     # A key that is not one: exit 2 with one line, before the TUI takes the screen.
     config.write_text('[keymap]\n"events.times" = "two words"\n')
     code, _, err = run(capsys, "--demo")
     assert code == 2 and "'two words' is not a key" in one_error_line(err)
-    assert len(tui_calls) == 1
+    assert len(tui_calls) == 2
+    # A new config file is created, readable by its owner only.
+    config.unlink()
+    assert tui_calls[-1]["remember_theme"]("monokai") == config
+    assert config.read_text() == 'theme = "monokai"\n' and config.stat().st_mode & 0o777 == 0o600
 
 
 def test_tui_interval_from_the_environment(
