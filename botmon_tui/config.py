@@ -1256,13 +1256,13 @@ class _Connection:
         return rows
 
     def _chooser_text(self) -> str:
-        return {
-            "-p": "--profile",
-            "implicit": "implicit default (no credential set elsewhere)",
-            "connection": f"profile in {self.table_text}",
-            "watch": "watch in the config file",
-            "config file": "profile in the config file",
-        }.get(self.spec.chooser, self.spec.chooser)
+        """What chose the profile, for --show-config."""
+        chooser = self.spec.chooser
+        if chooser == "implicit":
+            return "implicit default (no credential set elsewhere)"
+        if chooser == "connection":
+            return f"profile in {self.table_text}"
+        return _SELECTED_BY.get(chooser, chooser)
 
 
 class Resolver:
@@ -1542,26 +1542,25 @@ class Resolver:
         where it came from, and what stops each. Reads files only; no network."""
         rows: list[Shown] = []
         problem: ConfigError | None = None
+        specs: list[_Spec] = []
         try:
-            exists = "found" if self.file.exists else "not found"
-            for setting in SETTINGS:
-                if setting.scope == "global":
-                    rows.append(self.shown(setting, self._values(setting), self.where))
-                    try:
-                        self._global(setting.name)
-                    except ConfigError as exc:
-                        problem = problem or exc
-            rows.append(Shown("config file", _shown(self.file.path), exists))
             specs = self._specs()
-            if self.file.get("watch") and specs[0].selector != "watch":
-                rows = [
-                    row._replace(source=f"{row.source} (not used: {self._chose(specs[0])})")
-                    if row.label == "watch"
-                    else row
-                    for row in rows
-                ]
-        except ConfigError as exc:
-            return ConfigReport(tuple(rows), (), problem or exc)
+            for setting in SETTINGS:
+                if setting.scope != "global":
+                    continue
+                row = self.shown(setting, self._values(setting), self.where)
+                if setting.name == "watch" and self.file.get("watch") and specs[0].selector != "watch":
+                    row = row._replace(source=f"{row.source} (not used: {self._chose(specs[0])})")
+                rows.append(row)
+                try:
+                    self._global(setting.name)
+                except ConfigError as exc:
+                    problem = problem or exc
+            rows.append(
+                Shown("config file", _shown(self.file.path), "found" if self.file.exists else "not found")
+            )
+        except ConfigError as exc:  # the config file cannot be read, or names the connections wrongly
+            return ConfigReport(tuple(rows), (), exc)
         reports: list[ConnectionReport] = []
         for spec in specs:
             connection = _Connection(self, spec)
