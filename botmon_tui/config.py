@@ -1,19 +1,31 @@
-"""Settings, resolved per field the way the Medplum CLI does it.
+"""Settings, resolved per field the way the Medplum CLI does it, for one or several connections.
 
-**flags > Medplum CLI profile > environment (``MEDPLUM_*``) > ``.env`` > config file > default**,
-each field on its own (the Medplum CLI's ``getClientValues``). The result is a
-:class:`~botmon_tui.medplum.auth.ConnectionSettings` whose secrets are
-:class:`~botmon_tui.medplum.auth.Secret` (they never show in a ``repr``).
+Every setting is declared once, in :data:`botmon_tui.settings.SETTINGS` (its flag, environment
+variable, profile key, config-file key, kind, default and check). Each is resolved on its own from
+the highest layer that sets it: **flags > [[connection]] table > Medplum CLI profile > environment
+(``MEDPLUM_*``) > ``.env`` > config file > default** (the Medplum CLI's ``getClientValues``). The
+result is a :class:`~botmon_tui.medplum.auth.ConnectionSettings` per watched connection, whose
+secrets are :class:`~botmon_tui.medplum.auth.Secret` (they never show in a ``repr``).
 
-* The profile is ``--profile``/``-p``, ``BOTMON_PROFILE`` or ``profile`` in the config file. With
-  none of them, the Medplum CLI's ``default`` profile (``~/.medplum/default.json``) is read as the
-  CLI does, but only when no credential (client id, client secret, access token) is set anywhere
+* **Which connections.** ``-p NAME`` (repeatable), else ``BOTMON_PROFILE``, else the config file's
+  ``profile``: each NAME is the config file's ``[[connection]]`` with that label, else the Medplum CLI
+  profile ``~/.medplum/NAME.json``. Else, unless a server or credential flag (``--base-url``,
+  ``--client-id``, ``--client-secret-file``) describes one connection of its own: the config file's
+  ``watch`` list (names as above), else its ``[[connection]]`` tables. Else one connection from the
+  flags, the environment, ``.env`` and the config file, with the Medplum CLI's ``default`` profile
+  read as the CLI does, but only when no credential (client id, secret, access token) is set anywhere
   else: credentials named in the environment are never mixed with the default profile's.
+* Each connection is resolved on its own, by the same rules, and has a **label**: its
+  ``[[connection]]``'s ``label``, else its profile's name, else its server's host. Two connections
+  with the same label are refused. A flag that sets one connection's value (``--base-url``,
+  ``--app-url``, ...) needs exactly one connection; ``--ca-file``, ``--timeout`` and
+  ``--insecure-http`` apply to each.
 * **A credential goes only to the server it was set up with.** A client id, secret or token from
   one source is used with a server (base URL, or an absolute token or FHIR URL on another host)
   from another source only when both were given on the command line (``--base-url`` with ``-p``
-  or ``--client-id``/``--client-secret-file``), or when a token's own ``iss`` names that server.
-  Every other mix is refused with one line naming both sources.
+  or ``--client-id``/``--client-secret-file``), or both in one ``[[connection]]`` table (its keys
+  and the profile it names), or when a token's own ``iss`` names that server. Every other mix is
+  refused with one line naming both sources.
 * An access token whose JWT ``iss`` names another server than the base URL is never sent.
 * A secret is never a plain flag value: it comes from ``--client-secret-file PATH`` (``-`` reads
   stdin), ``MEDPLUM_CLIENT_SECRET`` / ``MEDPLUM_CLIENT_ACCESS_TOKEN``, a ``.env`` file in the working
@@ -32,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import math
 import os
 import re
 import ssl
@@ -40,18 +51,17 @@ import stat
 import sys
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 from urllib.parse import urlsplit
 
 import platformdirs
 
 from botmon_tui.medplum.auth import (
     AUTH_TYPES,
-    DEFAULT_BASE_URL,
     DEFAULT_FHIR_URL_PATH,
     AuthMethod,
     ConnectionSettings,
@@ -64,18 +74,31 @@ from botmon_tui.medplum.auth import (
     token_expiry,
     token_issuer,
 )
+from botmon_tui.settings import (
+    DEFAULT_INTERVAL,
+    DEFAULT_TIMEOUT,
+    DOTENV_VARIABLES,
+    LAYERS,
+    SETTING,
+    SETTINGS,
+    Setting,
+    profile_name_problem,
+)
 from botmon_tui.textsafe import sanitize
 
 __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_PROFILE",
     "DEFAULT_TIMEOUT",
-    "ENVIRONMENT_VARIABLES",
     "ConfigError",
+    "ConfigReport",
+    "ConnectionReport",
     "FileConfig",
     "Flags",
     "Profile",
+    "ResolvedConnection",
     "Resolver",
+    "Shown",
     "Sources",
     "check_url",
     "config_dir_from",
@@ -88,61 +111,21 @@ __all__ = [
 ]
 
 APP_NAME = "botmon-tui"
-DEFAULT_INTERVAL = 10.0
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_PROFILE = "default"
-MIN_INTERVAL = 1.0
-MAX_INTERVAL = 3600.0
-MAX_TIMEOUT = 600.0
 #: Largest secret or profile file read (a secret is a few dozen bytes; a profile a few KiB).
 MAX_FILE_BYTES = 256 * 1024
 
-#: Documented in ``--help``: (name, what it does).
-ENVIRONMENT_VARIABLES: tuple[tuple[str, str], ...] = (
-    ("MEDPLUM_BASE_URL", "server base URL (default https://api.medplum.com/)"),
-    ("MEDPLUM_FHIR_URL_PATH", "FHIR path under the base URL (default fhir/R4/)"),
-    ("MEDPLUM_TOKEN_URL", "OAuth2 token URL (default <base>oauth2/token)"),
-    ("MEDPLUM_CLIENT_ID", "ClientApplication id (client credentials)"),
-    ("MEDPLUM_CLIENT_SECRET", "ClientApplication secret"),
-    ("MEDPLUM_CLIENT_ACCESS_TOKEN", "a ready access token (used as is; not renewed)"),
-    ("MEDPLUM_APP_BASE_URL", "the Medplum web app, for links (default: guessed from the base URL)"),
-    ("BOTMON_PROFILE", "Medplum CLI profile name (~/.medplum/<name>.json)"),
-    ("BOTMON_INTERVAL", "TUI poll interval in seconds (default 10)"),
-    ("BOTMON_CONFIG_DIR", "directory of config.toml (default: the user config dir)"),
-    ("SSL_CERT_FILE", "CA bundle for TLS verification (honoured by httpx)"),
-    ("NO_COLOR", "turn colour off in tables"),
-    ("TEXTUAL_THEME", "colour theme (default: the config file's theme, else textual-dark)"),
-)
-
-#: The variables read from a ``.env`` file in the working directory (below the real environment).
-DOTENV_VARIABLES = (
-    "MEDPLUM_BASE_URL",
-    "MEDPLUM_FHIR_URL_PATH",
-    "MEDPLUM_TOKEN_URL",
-    "MEDPLUM_CLIENT_ID",
-    "MEDPLUM_CLIENT_SECRET",
-    "MEDPLUM_CLIENT_ACCESS_TOKEN",
-    "MEDPLUM_APP_BASE_URL",
-)
-
-_PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 _DOTENV_LINE_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+#: A Textual binding id (``events.times``) and one key of a keymap (``T``, ``ctrl+t``, ``f5``, ``space``).
+_BINDING_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*){0,4}$")
+_KEY_NAME_RE = re.compile(r"^(?:(?:ctrl|shift|alt|meta|super|hyper)\+)*(?:[a-z][a-z0-9_]{1,30}|[^\s,])$")
 
-#: The keys the config file knows, with their type.
-_FILE_KEYS: dict[str, type] = {
-    "interval": float,
-    "timeout": float,
-    "profile": str,
-    "base_url": str,
-    "fhir_url_path": str,
-    "token_url": str,
-    "client_id": str,
-    "client_secret_file": str,
-    "ca_file": str,
-    "bell": bool,
-    "theme": str,
-    "app_url": str,
-}
+#: The config file's keys: at the top level, and in a ``[[connection]]`` table.
+_TOP_KEYS: dict[str, Setting] = {s.file_key: s for s in SETTINGS if s.file_key and s.at_top}
+_TABLE_KEYS: dict[str, Setting] = {s.file_key: s for s in SETTINGS if s.file_key and s.in_table}
+#: Flags that describe one connection of their own (the config file's watch list is then not used).
+_CONNECTION_FLAGS = ("base_url", "client_id", "client_secret")
+_CREDENTIAL_FIELDS = ("client_id", "client_secret", "access_token")
 
 _KNOWN_AUTH_TYPES = {name for name, _ in AUTH_TYPES}
 
@@ -165,10 +148,12 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Flags:
-    """What the command line said; ``None`` means "not given"."""
+    """What the command line said; ``None`` means "not given". One field per setting with a flag
+    (``tests/test_config.py`` checks them against :data:`~botmon_tui.settings.SETTINGS`)."""
 
     base_url: str | None = None
-    profile: str | None = None
+    #: ``-p NAME``, given once (a str) or several times (a tuple).
+    profile: str | tuple[str, ...] | None = None
     client_id: str | None = None
     client_secret_file: str | None = None
     fhir_url_path: str | None = None
@@ -180,6 +165,36 @@ class Flags:
     #: ``--no-bell`` gives False; ``None``: not given.
     bell: bool | None = None
     app_url: str | None = None
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """Every ``-p NAME``, in order."""
+        names = (self.profile,) if isinstance(self.profile, str) else self.profile or ()
+        return tuple(name for name in names if name)
+
+    @classmethod
+    def from_args(cls, args: object) -> Flags:
+        """The flags of a parsed command line (:func:`botmon_tui.cli.args.build_parser`): each
+        setting's ``dest`` is its name; a repeatable flag given after the command is
+        ``<name>_after_command`` (argparse lets a subcommand's value replace the one before it)."""
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if not setting.flags:
+                continue
+            value = getattr(args, setting.dest, None)
+            if setting.repeat:
+                value = (*(value or ()), *(getattr(args, f"{setting.dest}_after_command", None) or ()))
+                value = value or None
+            if value is not None:
+                values[setting.dest] = value
+        return cls(**values)
+
+    def given(self, setting: Setting) -> Any:
+        """The flag's value, or None when it was not given (a switch at its default was not)."""
+        value = getattr(self, setting.dest, None)
+        if setting.repeat or value is None or (setting.kind == "switch" and value == setting.default):
+            return None
+        return value
 
 
 def config_dir_from(environ: Mapping[str, str]) -> Path:
@@ -310,19 +325,85 @@ class FileConfig:
 
     path: Path
     exists: bool = False
+    #: The top-level settings by config-file key (``watch`` a tuple of names, ``keymap`` a dict).
     values: dict[str, Any] = field(default_factory=dict)
+    #: The ``[[connection]]`` tables, in the file's order, each by config-file key.
+    connections: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
 
-    def path_value(self, key: str) -> Path | None:
-        """A path setting; relative paths are relative to the config file's directory."""
-        value = self.values.get(key)
+    def path_value(self, key: str, table: Mapping[str, Any] | None = None) -> Path | None:
+        """A path setting (of ``table``, else of the top level); relative paths are relative to the
+        config file's directory."""
+        value = (self.values if table is None else table).get(key)
         if not value:
             return None
         path = Path(str(value)).expanduser()
         return path if path.is_absolute() else self.path.parent / path
+
+
+def _file_value(setting: Setting, key: str, value: Any, where: str) -> Any:
+    """A config-file value of ``setting``'s kind (None: empty, as if unset), or a ConfigError."""
+    if setting.kind == "switch":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+        return value
+    if setting.kind == "seconds":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: {key} must be a number of seconds")
+        return float(value)
+    if setting.kind == "names":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f'{where}: {key} must be a list of names, like {key} = ["prod", "staging"]')
+        return tuple(v.strip() for v in value)
+    if setting.kind == "keymap":
+        return _keymap(value, f"{where}: [{key}]")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string")
+    text = value.strip()
+    if text and setting.check is not None and setting.kind == "text":
+        problem = setting.check(text)
+        if problem:
+            raise ConfigError(f"{where}: {key} {problem}")
+    return text or None
+
+
+def _keymap(value: Any, where: str) -> dict[str, str]:
+    """A ``[keymap]`` table: binding id = key(s), as Textual's ``App.set_keymap`` takes it (keys
+    joined by commas). Dotted ids may be written as TOML's nested keys (``events.times = "T"``)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f'{where} must be a table of binding id = key(s), like "events.times" = "T"')
+    keymap: dict[str, str] = {}
+
+    def add(prefix: str, table: dict[str, Any]) -> None:
+        for name, keys in table.items():
+            binding = f"{prefix}.{name}" if prefix else name
+            if isinstance(keys, dict):
+                add(binding, keys)
+                continue
+            if not _BINDING_ID_RE.match(binding):
+                raise ConfigError(f"{where}: {sanitize(binding)!r} is not a binding id (like events.times)")
+            items = [keys] if isinstance(keys, str) else keys
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise ConfigError(f"{where}: {binding} must be a key or a list of keys")
+            parts = [part.strip() for item in items for part in item.split(",")]
+            wrong = next((part for part in parts if not _KEY_NAME_RE.match(part)), None)
+            if not parts or wrong is not None:
+                raise ConfigError(
+                    f"{where}: {binding}: {sanitize(wrong or '')!r} is not a key "
+                    "(a character, or a name like f5, space or ctrl+t)"
+                )
+            keymap[binding] = ",".join(parts)
+
+    add("", value)
+    return keymap
+
+
+def _unknown_key(where: str, key: str) -> str:
+    hint = " (use client_secret_file)" if key in ("client_secret", "access_token") else ""
+    return f"{where}: unknown key {sanitize(key)!r} ignored{hint}"
 
 
 def read_config_file(config_dir: Path) -> FileConfig:
@@ -330,32 +411,42 @@ def read_config_file(config_dir: Path) -> FileConfig:
     if not path.exists():
         return FileConfig(path=path)
     text = _read_text(path, "config file")
+    where = f"config file {_shown(path)}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {_shown(path)} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{where} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
+    connections: list[dict[str, Any]] = []
     warnings: list[str] = []
     for key, value in data.items():
-        expected = _FILE_KEYS.get(key)
-        if expected is None:
-            hint = " (use client_secret_file)" if key in ("client_secret", "access_token") else ""
-            warnings.append(f"config file {_shown(path)}: unknown key {sanitize(key)!r} ignored{hint}")
+        if key == "connection":
+            if not isinstance(value, list) or not all(isinstance(table, dict) for table in value):
+                raise ConfigError(f"{where}: connection must be tables: [[connection]]")
+            for number, table in enumerate(value, 1):
+                entry: dict[str, Any] = {}
+                for table_key, table_value in table.items():
+                    setting = _TABLE_KEYS.get(table_key)
+                    if setting is None:
+                        warnings.append(_unknown_key(f"{where}: [[connection]] {number}", table_key))
+                        continue
+                    checked = _file_value(
+                        setting, table_key, table_value, f"{where}: [[connection]] {number}"
+                    )
+                    if checked is not None:
+                        entry[table_key] = checked
+                connections.append(entry)
             continue
-        if expected is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(f"config file {_shown(path)}: {key} must be true or false")
-            values[key] = value
-        elif expected is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"config file {_shown(path)}: {key} must be a number of seconds")
-            values[key] = float(value)
-        else:
-            if not isinstance(value, str):
-                raise ConfigError(f"config file {_shown(path)}: {key} must be a string")
-            if value.strip():
-                values[key] = value.strip()
-    return FileConfig(path=path, exists=True, values=values, warnings=tuple(warnings))
+        setting = _TOP_KEYS.get(key)
+        if setting is None:
+            warnings.append(_unknown_key(where, key))
+            continue
+        checked = _file_value(setting, key, value, where)
+        if checked is not None:
+            values[key] = checked
+    return FileConfig(
+        path=path, exists=True, values=values, connections=tuple(connections), warnings=tuple(warnings)
+    )
 
 
 _THEME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -485,7 +576,7 @@ def _secret(value: Any) -> Secret | None:
 
 
 def check_profile_name(name: str) -> str:
-    if not _PROFILE_NAME_RE.match(name):
+    if profile_name_problem(name):
         raise ConfigError(f"invalid profile name {sanitize(name)!r}: use letters, digits, '.', '_' and '-'")
     return name
 
@@ -505,16 +596,15 @@ def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Prof
     data = _load_profile_json(path)
     options = _json_field(data.get("options"), "options", path)
     login = _json_field(data.get("activeLogin"), "activeLogin", path)
+    # The settings a profile holds, by the table's profile keys (baseUrl, clientSecret, ...).
+    held: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.profile_key:
+            held[setting.name] = (_secret if setting.secret else _text)(options.get(setting.profile_key))
     profile = Profile(
         name=name,
         path=path,
         auth_type=_text(options.get("authType")),
-        base_url=_text(options.get("baseUrl")),
-        fhir_url_path=_text(options.get("fhirUrlPath")),
-        token_url=_text(options.get("tokenUrl")),
-        client_id=_text(options.get("clientId")),
-        client_secret=_secret(options.get("clientSecret")),
-        access_token=_secret(options.get("accessToken")),
         login_token=_secret(login.get("accessToken")),
         refresh_token=_secret(login.get("refreshToken")),
         audience=_text(options.get("audience")),
@@ -522,6 +612,7 @@ def read_profile(name: str, profile_dir: Path, *, required: bool = True) -> Prof
         subject=_text(options.get("subject")),
         scope=_text(options.get("scope")),
         private_key_path=_text(options.get("privateKeyPath")),
+        **held,
     )
     holds_secret = profile.client_secret or profile.access_token or profile.login_token
     if holds_secret and _readable_by_others(path):
@@ -591,20 +682,6 @@ def check_url(url: str, what: str, *, insecure_http: bool) -> str:
     return url
 
 
-def check_interval(value: float, where: str) -> float:
-    if not math.isfinite(value) or not MIN_INTERVAL <= value <= MAX_INTERVAL:
-        raise ConfigError(
-            f"{where}: interval must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds, got {value:g}"
-        )
-    return value
-
-
-def check_timeout(value: float, where: str) -> float:
-    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
-        raise ConfigError(f"{where}: timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    return value
-
-
 def _check_ca_file(path: Path, where: str) -> str:
     if not path.is_file():
         raise ConfigError(f"CA file from {where} not found: {_shown(path)}")
@@ -620,308 +697,296 @@ def _check_ca_file(path: Path, where: str) -> str:
 # Resolution
 # ------------------------------------------------------------------------------------------------
 
-#: The layers, highest first.
-_FLAGS, _PROFILE, _ENV, _DOTENV, _FILE, _DEFAULT = (
-    "flags",
-    "profile",
-    "environment",
-    ".env",
-    "config file",
-    "default",
-)
-_RANK = {layer: rank for rank, layer in enumerate((_FLAGS, _PROFILE, _ENV, _DOTENV, _FILE, _DEFAULT))}
-
-#: field -> (flag attribute, flag, profile attribute, profile key, environment variable, config key)
-_FIELDS: dict[str, tuple[str | None, str | None, str | None, str | None, str | None, str | None]] = {
-    "base_url": ("base_url", "--base-url", "base_url", "baseUrl", "MEDPLUM_BASE_URL", "base_url"),
-    "fhir_url_path": (
-        "fhir_url_path",
-        "--fhir-url-path",
-        "fhir_url_path",
-        "fhirUrlPath",
-        "MEDPLUM_FHIR_URL_PATH",
-        "fhir_url_path",
-    ),
-    "token_url": ("token_url", "--token-url", "token_url", "tokenUrl", "MEDPLUM_TOKEN_URL", "token_url"),
-    "client_id": ("client_id", "--client-id", "client_id", "clientId", "MEDPLUM_CLIENT_ID", "client_id"),
-    "client_secret": (
-        "client_secret_file",
-        "--client-secret-file",
-        "client_secret",
-        "clientSecret",
-        "MEDPLUM_CLIENT_SECRET",
-        "client_secret_file",
-    ),
-    "access_token": (None, None, "access_token", "accessToken", "MEDPLUM_CLIENT_ACCESS_TOKEN", None),
-    "app_url": ("app_url", "--app-url", None, None, "MEDPLUM_APP_BASE_URL", "app_url"),
-}
-_CREDENTIAL_FIELDS = ("client_id", "client_secret", "access_token")
+#: The layers, highest first (see :data:`botmon_tui.settings.LAYERS`).
+_FLAGS, _TABLE, _PROFILE, _ENV, _DOTENV, _FILE, _DEFAULT = LAYERS
+_RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
 
 
 @dataclass(frozen=True)
-class Setting:
+class Found:
     """One value and where it came from: its layer and the name it was given there."""
 
     value: Any
     layer: str
     name: str
-    #: A secret still to be read from this file (flags and config file: ``client_secret_file``).
+    #: A secret still to be read from this file, or a file setting's path.
     path: Path | None = None
 
 
-class Resolver:
-    """Resolves each setting: flags > profile > environment > ``.env`` > config file > default.
+class Shown(NamedTuple):
+    """One line of ``--show-config``: a setting, its value (secrets masked) and where it came from."""
 
-    ``warnings`` collects one-line warnings (files holding secrets that others can read,
-    unknown config keys) for the caller to print; each appears once.
-    """
+    label: str
+    value: str
+    source: str
 
-    def __init__(self, flags: Flags, sources: Sources) -> None:
-        self.flags = flags
-        self.sources = sources
-        self.warnings: list[str] = []
-        self._file: FileConfig | None = None
-        self._dotenv: tuple[Path, dict[str, str]] | None = None
+
+@dataclass(frozen=True)
+class ResolvedConnection:
+    """One watched connection: its label, its settings, and what ``--show-config`` shows of it."""
+
+    #: Its name on screen and in ``--json``: the ``[[connection]]``'s label, else the profile's
+    #: name, else the server's host (with its port when not the scheme's own).
+    label: str
+    settings: ConnectionSettings
+    #: What named it: ``--profile``, ``watch in the config file``, ``[[connection]] 2 of the config file``...
+    origin: str
+    #: Each of its settings, its value (secrets masked) and its source.
+    rows: tuple[Shown, ...]
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """``--show-config``'s block for one connection (``problem``: what stops it, if anything)."""
+
+    label: str
+    origin: str
+    rows: tuple[Shown, ...]
+    problem: ConfigError | None = None
+
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """What ``--show-config`` prints: the settings of the run, then each connection."""
+
+    settings: tuple[Shown, ...]
+    connections: tuple[ConnectionReport, ...]
+    #: A problem of the whole (two connections with one label, a flag with several connections...).
+    problem: ConfigError | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, one line each (a connection's named by its label when there are several)."""
+        several = len(self.connections) > 1
+        lines = [str(self.problem)] if self.problem is not None else []
+        for report in self.connections:
+            if report.problem is not None:
+                lines.append(f"{report.label}: {report.problem}" if several else str(report.problem))
+        return lines
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How one watched connection was named."""
+
+    #: The Medplum CLI profile to read (None: none).
+    profile: str | None
+    #: What chose the profile: ``-p``, ``BOTMON_PROFILE``, ``config file``, ``watch``, ``connection``
+    #: (named in its [[connection]] table), ``implicit`` (the Medplum CLI's default) or "".
+    chooser: str
+    #: What named the connection (``-p``, ``BOTMON_PROFILE``, ``config file``, ``watch``, ``tables``
+    #: or "" when the flags, environment and config file make it).
+    selector: str
+    #: Its ``[[connection]]`` table, and that table's number in the config file (from 1).
+    table: Mapping[str, Any] | None = None
+    number: int = 0
+
+
+_SELECTED_BY = {
+    "-p": "--profile",
+    "BOTMON_PROFILE": "BOTMON_PROFILE",
+    "config file": "profile in the config file",
+    "watch": "watch in the config file",
+}
+
+
+def _host(url: str) -> str:
+    """``api.medplum.com``, ``127.0.0.1:8103``: how a server without a name is labelled."""
+    parts = urlsplit(url)
+    host = (parts.hostname or url).lower()
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return host if port is None or port == default else f"{host}:{port}"
+
+
+class _Connection:
+    """Resolves one connection's settings from its spec, the flags and the shared sources."""
+
+    def __init__(self, resolver: Resolver, spec: _Spec) -> None:
+        self.resolver = resolver
+        self.spec = spec
         self._profile: Profile | None = None
         self._profile_read = False
-        #: What :meth:`connection` chose, field by field (for :meth:`describe`).
-        self.chosen: dict[str, Setting] = {}
 
-    def _warn(self, *messages: str) -> None:
-        for message in messages:
-            if message not in self.warnings:
-                self.warnings.append(message)
-
-    # -- the layers
-
-    @property
-    def file(self) -> FileConfig:
-        if self._file is None:
-            self._file = read_config_file(self.sources.config_dir)
-            self._warn(*self._file.warnings)
-        return self._file
-
-    @property
-    def dotenv(self) -> tuple[Path, dict[str, str]]:
-        if self._dotenv is None:
-            cwd = self.sources.cwd
-            self._dotenv = read_dotenv(cwd) if cwd is not None else (Path(".env"), {})
-        return self._dotenv
-
-    def _credential_elsewhere(self) -> bool:
-        """Whether flags, the environment, ``.env`` or the config file set any credential."""
-        return any(self._layer_values(name, with_profile=False) for name in _CREDENTIAL_FIELDS)
-
-    def profile_choice(self) -> tuple[str | None, str]:
-        """The profile to read and what chose it: ``-p``, ``BOTMON_PROFILE``, ``config file``, or
-        ``implicit`` (the Medplum CLI's ``default``, read only when no credential is set elsewhere)."""
-        if self.flags.profile:
-            return self.flags.profile, "-p"
-        if self.sources.env("BOTMON_PROFILE"):
-            return self.sources.env("BOTMON_PROFILE"), "BOTMON_PROFILE"
-        if self.file.get("profile"):
-            return str(self.file.get("profile")), "config file"
-        if self._credential_elsewhere():
-            return None, ""
-        return DEFAULT_PROFILE, "implicit"
+    # -- what it is
 
     @property
     def profile(self) -> Profile | None:
         if not self._profile_read:
-            name, chooser = self.profile_choice()
-            if name is not None:
-                self._profile = read_profile(name, self.sources.profile_dir, required=chooser != "implicit")
-                if self._profile is not None:
-                    self._warn(*self._profile.warnings)
+            spec = self.spec
+            if spec.profile is not None:
+                self._profile = self.resolver.read_profile(spec.profile, required=spec.chooser != "implicit")
             self._profile_read = True
         return self._profile
 
-    def _layer_values(self, name: str, *, with_profile: bool = True) -> list[Setting]:
-        """Every layer's value of field ``name``, highest first."""
-        flag_attr, flag, profile_attr, profile_key, env_name, file_key = _FIELDS[name]
-        found: list[Setting] = []
-        if flag_attr and flag and getattr(self.flags, flag_attr):
-            value = getattr(self.flags, flag_attr)
-            path = Path(value).expanduser() if name == "client_secret" else None
-            found.append(Setting(value, _FLAGS, flag, path))
-        profile = self.profile if with_profile else None
-        if profile is not None and profile_attr and profile_key and profile.get(profile_attr):
-            found.append(Setting(profile.get(profile_attr), _PROFILE, profile_key))
-        if env_name and self.sources.env(env_name):
-            found.append(Setting(self.sources.env(env_name), _ENV, env_name))
-        if env_name and self.dotenv[1].get(env_name):
-            found.append(Setting(self.dotenv[1][env_name], _DOTENV, env_name))
-        if file_key and self.file.get(file_key):
-            path = self.file.path_value(file_key) if name == "client_secret" else None
-            found.append(Setting(self.file.get(file_key), _FILE, file_key, path))
+    def profile_if_readable(self) -> Profile | None:
+        """The profile, or None when it cannot be read (for labels and --show-config, which
+        report that problem where it arises)."""
+        try:
+            return self.profile
+        except ConfigError:
+            return None
+
+    @property
+    def table_text(self) -> str:
+        """``[[connection]] 'prod' of the config file /x/config.toml``."""
+        table = self.spec.table or {}
+        name = repr(sanitize(str(table["label"]))) if table.get("label") else str(self.spec.number)
+        return f"[[connection]] {name} of the config file {_shown(self.resolver.file.path)}"
+
+    @property
+    def origin(self) -> str:
+        selector = self.spec.selector
+        if self.spec.table is not None:
+            table = f"[[connection]] {self.spec.number} of the config file"
+            return table if selector == "tables" else f"{_SELECTED_BY[selector]}; {table}"
+        if selector:
+            return _SELECTED_BY[selector]
+        if self.spec.chooser == "implicit" and self.profile_if_readable() is not None:
+            return "the Medplum CLI's default profile"
+        return "flags, environment, .env and config file"
+
+    def named(self) -> str | None:
+        """The label it was given: its table's ``label``, else its profile's name (None: neither)."""
+        table = self.spec.table
+        if table is not None and table.get("label"):
+            return str(table["label"])
+        spec = self.spec
+        if spec.profile is not None and (spec.chooser != "implicit" or self.profile_if_readable()):
+            return spec.profile
+        return None
+
+    def label(self, settings: ConnectionSettings | None) -> str:
+        named = self.named()
+        if named is not None:
+            return named
+        if settings is not None:
+            return _host(settings.base)
+        with contextlib.suppress(ConfigError):
+            found = self.values(SETTING["base_url"])
+            if found:
+                return _host(str(found[0].value))
+        return _host(str(SETTING["base_url"].default))
+
+    # -- the layers
+
+    def values(self, setting: Setting) -> list[Found]:
+        """Every layer's value of ``setting`` for this connection, highest first."""
+        resolver = self.resolver
+        found: list[Found] = []
+        flag = resolver.flags.given(setting)
+        if flag is not None:
+            path = Path(flag).expanduser() if setting.kind in ("secret", "path") else None
+            found.append(Found(flag, _FLAGS, setting.flag or "", path))
+        table = self.spec.table
+        key = setting.file_key
+        if table is not None and key is not None and setting.in_table and key in table:
+            path = resolver.file.path_value(key, table) if setting.kind in ("secret", "path") else None
+            found.append(Found(table[key], _TABLE, key, path))
+        profile = self.profile
+        if profile is not None and setting.profile_key and profile.get(setting.name):
+            found.append(Found(profile.get(setting.name), _PROFILE, setting.profile_key))
+        found.extend(resolver.shared_values(setting))
         return found
 
-    def _pick(self, name: str) -> Setting | None:
-        found = self._layer_values(name)
-        if found:
-            self.chosen[name] = found[0]
-            return found[0]
-        return None
+    def pick(self, name: str) -> Found | None:
+        found = self.values(SETTING[name])
+        return found[0] if found else None
 
     # -- describing where things came from (for messages and --show-config)
 
-    def where(self, setting: Setting) -> str:
-        """How the user set ``setting``: ``--base-url``, ``MEDPLUM_BASE_URL``, ``profile 'prod'``..."""
-        if setting.layer == _PROFILE:
+    def where(self, found: Found) -> str:
+        """How the user set it: ``--base-url``, ``MEDPLUM_BASE_URL``, ``profile 'prod'``..."""
+        if found.layer == _PROFILE:
             return self._profile_text()
-        if setting.layer == _DOTENV:
-            return f"{setting.name} in {_shown(self.dotenv[0])}"
-        if setting.layer == _FILE:
-            return f"{setting.name} in the config file {_shown(self.file.path)}"
-        if setting.layer == _DEFAULT:
-            return "the default"
-        return setting.name
+        if found.layer == _TABLE:
+            return f"{found.name} in {self.table_text}"
+        return self.resolver.where(found)
 
     def _profile_text(self) -> str:
         profile = self.profile
-        name = profile.name if profile is not None else "?"
-        _, chooser = self.profile_choice()
+        name = profile.name if profile is not None else self.spec.profile or "?"
+        chooser = self.spec.chooser
         if chooser == "-p":
             return f"--profile {name}"
         if chooser == "implicit":
             return f"the Medplum CLI's default profile ({_shown(profile.path) if profile else name})"
+        if chooser == "connection":
+            return f"profile {name!r} (from {self.table_text})"
+        if chooser == "watch":
+            return f"profile {name!r} (from watch in the config file)"
         return f"profile {name!r} (from {chooser})"
 
-    def _drop(self, settings: list[Setting]) -> str:
-        """How to stop using ``settings`` (all of one layer)."""
-        layer = settings[0].layer
-        names = "/".join(dict.fromkeys(s.name for s in settings))
+    def _drop(self, found: list[Found]) -> str:
+        """How to stop using ``found`` (all of one layer)."""
+        layer = found[0].layer
+        names = "/".join(dict.fromkeys(f.name for f in found))
         if layer == _FLAGS:
             return f"drop {names}"
         if layer == _ENV:
             return f"unset {names}"
         if layer == _DOTENV:
-            return f"remove {names} from {_shown(self.dotenv[0])}"
+            return f"remove {names} from {_shown(self.resolver.dotenv[0])}"
         if layer == _FILE:
             return f"remove {names} from the config file"
-        _, chooser = self.profile_choice()
+        if layer == _TABLE:
+            return f"remove {names} from its [[connection]] table"
         return {
             "-p": "drop --profile",
             "BOTMON_PROFILE": "unset BOTMON_PROFILE",
             "config file": "remove profile from the config file",
-        }.get(chooser, "use --profile NAME")
+            "watch": "remove the profile from watch in the config file",
+            "connection": "remove profile from its [[connection]] table",
+        }.get(self.spec.chooser, "use --profile NAME")
 
-    def _on_command_line(self, setting: Setting) -> bool:
-        return setting.layer == _FLAGS or (setting.layer == _PROFILE and self.profile_choice()[1] == "-p")
+    def _given_with(self, found: Found) -> str | None:
+        """What ``found`` was given together with: ``command line`` (a flag, or the profile of -p),
+        ``table`` (its [[connection]] table's keys, or the profile that table names), else None."""
+        if found.layer == _FLAGS or (found.layer == _PROFILE and self.spec.chooser == "-p"):
+            return "command line"
+        if found.layer == _TABLE or (found.layer == _PROFILE and self.spec.chooser == "connection"):
+            return "table"
+        return None
+
+    def _together(self, one: Found, other: Found) -> bool:
+        group = self._given_with(one)
+        return group is not None and group == self._given_with(other)
 
     # -- the settings
 
-    def interval(self) -> float:
-        if self.flags.interval is not None:
-            return check_interval(self.flags.interval, "--interval")
-        raw = self.sources.env("BOTMON_INTERVAL")
-        if raw is not None:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(
-                    f"BOTMON_INTERVAL must be a number of seconds, not {sanitize(raw)!r}"
-                ) from None
-            return check_interval(value, "BOTMON_INTERVAL")
-        from_file = self.file.get("interval")
-        if from_file is not None:
-            return check_interval(float(from_file), f"config file {_shown(self.file.path)}")
-        return DEFAULT_INTERVAL
-
-    def bell(self) -> bool:
-        """Ring the terminal bell on a new failure: ``--no-bell`` > ``bell`` in the config file > on."""
-        if self.flags.bell is not None:
-            return self.flags.bell
-        from_file = self.file.get("bell")
-        return True if from_file is None else bool(from_file)
-
-    def theme(self) -> str | None:
-        """The colour theme: ``TEXTUAL_THEME``, else the config file's ``theme`` (None: Textual's)."""
-        return self.sources.env("TEXTUAL_THEME") or self.file.get("theme")
+    def _checked(self, name: str) -> Any:
+        """The winning value of a setting checked by its own rule (its default when none)."""
+        setting = SETTING[name]
+        found = self.pick(name)
+        return self.resolver.checked(setting, found, self.where(found) if found else "")
 
     def timeout(self) -> float:
-        if self.flags.timeout is not None:
-            return check_timeout(self.flags.timeout, "--timeout")
-        from_file = self.file.get("timeout")
-        if from_file is not None:
-            return check_timeout(float(from_file), f"config file {_shown(self.file.path)}")
-        return DEFAULT_TIMEOUT
+        return float(self._checked("timeout"))
+
+    def insecure_http(self) -> bool:
+        return bool(self._checked("insecure_http"))
 
     def ca_file(self) -> str | None:
-        if self.flags.ca_file:
-            return _check_ca_file(Path(self.flags.ca_file).expanduser(), "--ca-file")
-        from_file = self.file.path_value("ca_file")
-        if from_file is not None:
-            return _check_ca_file(from_file, f"config file {_shown(self.file.path)}")
-        return None
+        found = self.pick("ca_file")
+        if found is None or found.path is None:
+            return None
+        return _check_ca_file(found.path, self.where(found))
 
-    def _secret_value(self, setting: Setting) -> Secret:
-        if setting.layer == _DOTENV and _readable_by_others(self.dotenv[0]):
-            self._warn(_permission_warning(self.dotenv[0]))
-        if setting.path is None:
-            value = setting.value
-            return value if isinstance(value, Secret) else Secret(str(value))
-        raw = str(setting.value) if setting.layer == _FLAGS else str(setting.path)
-        secret, warnings = read_secret_file(raw, stdin=self.sources.stdin)
-        self._warn(*warnings)
-        return secret
-
-    def _check_mixing(self, parts: list[Setting], servers: list[tuple[str, Setting, str]]) -> None:
-        """Refuse a credential with a server named by another source (see the module docstring)."""
-        for what, server, url in servers:
-            if server.layer == _DEFAULT:
-                continue
-            mixed = [
-                part
-                for part in parts
-                if part.layer != server.layer
-                and not (self._on_command_line(part) and self._on_command_line(server))
-                and not self._token_names(part, url)
-            ]
-            if not mixed:
-                continue
-            layer_parts = [p for p in mixed if p.layer == mixed[0].layer]
-            names = self.where(layer_parts[0]) if mixed[0].layer == _PROFILE else None
-            if names is None:
-                names = "/".join(dict.fromkeys(p.name for p in layer_parts))
-                origin = {
-                    _FLAGS: "the command line",
-                    _ENV: "the environment",
-                    _DOTENV: _shown(self.dotenv[0]),
-                    _FILE: f"the config file {_shown(self.file.path)}",
-                }[mixed[0].layer]
-                verb = "come" if len(layer_parts) > 1 else "comes"
-                credential = f"{names} {verb} from {origin}"
-            else:
-                credential = f"the credentials come from {names}"
-            raise ConfigError(
-                f"{self.where(server)} sets the {what} ({sanitize(url)}) but {credential}: a credential "
-                f"is only sent to the server it was set up with; {self._drop(layer_parts)}, or "
-                f"{self._drop([server])}, or give both on the command line"
-            )
-
-    @staticmethod
-    def _token_names(part: Setting, url: str) -> bool:
-        """Whether ``part`` is an access token whose own ``iss`` names the server at ``url``."""
-        if part.name not in ("MEDPLUM_CLIENT_ACCESS_TOKEN", "accessToken", "activeLogin"):
-            return False
-        value = part.value.reveal() if isinstance(part.value, Secret) else str(part.value)
-        issuer = token_issuer(value)
-        return issuer is not None and same_origin(issuer, url) and same_server(issuer, url)
-
-    def connection(self) -> ConnectionSettings:
-        flags = self.flags
-        self.chosen = {}
-        base = self._pick("base_url") or Setting(DEFAULT_BASE_URL, _DEFAULT, "default")
-        self.chosen["base_url"] = base
-        base_url = check_url(str(base.value), "the base URL", insecure_http=flags.insecure_http)
-        fhir = self._pick("fhir_url_path")
+    def settings(self) -> ConnectionSettings:
+        insecure_http = self.insecure_http()
+        base = self.pick("base_url") or Found(SETTING["base_url"].default, _DEFAULT, "default")
+        base_url = check_url(str(base.value), "the base URL", insecure_http=insecure_http)
+        fhir = self.pick("fhir_url_path")
         if fhir and urlsplit(str(fhir.value)).scheme:
-            check_url(str(fhir.value), "the FHIR URL path", insecure_http=flags.insecure_http)
-        token_url = self._pick("token_url")
+            check_url(str(fhir.value), "the FHIR URL path", insecure_http=insecure_http)
+        token_url = self.pick("token_url")
         if token_url and urlsplit(str(token_url.value)).scheme:
-            check_url(str(token_url.value), "the token URL", insecure_http=flags.insecure_http)
-        app = self._pick("app_url")
+            check_url(str(token_url.value), "the token URL", insecure_http=insecure_http)
+        app = self.pick("app_url")
         if app:
             check_url(str(app.value), "the web app URL", insecure_http=True)
         profile = self.profile
@@ -931,16 +996,16 @@ class Resolver:
                 f"Medplum profile {profile.name!r} has an unknown authType {sanitize(auth_type)!r}; "  # type: ignore[union-attr]
                 f"botmon-tui knows {', '.join(sorted(_KNOWN_AUTH_TYPES))}"
             )
-        client_id = self._pick("client_id")
-        secret = self._pick("client_secret")
-        token = self._pick("access_token")
+        client_id = self.pick("client_id")
+        secret = self.pick("client_secret")
+        token = self.pick("access_token")
         method, parts = self._method(profile, auth_type, client_id, secret, token)
         draft = ConnectionSettings(
             base_url=base_url,
             fhir_url_path=str(fhir.value) if fhir else DEFAULT_FHIR_URL_PATH,
             token_url=str(token_url.value) if token_url else None,
         )
-        servers: list[tuple[str, Setting, str]] = [("server", base, draft.base)]
+        servers: list[tuple[str, Found, str]] = [("server", base, draft.base)]
         if fhir and not same_origin(draft.fhir_base, draft.base):
             servers.append(("FHIR URL", fhir, draft.fhir_base))
         grants = method in ("client-credentials", "jwt-bearer", "jwt-assertion", "login")
@@ -967,10 +1032,7 @@ class Resolver:
         # The profile's own settings (jwt claims, login hint) only when its server or credentials are used.
         used = profile if any(p.layer == _PROFILE for p in (*parts, base)) else None
         layers = sorted({p.layer for p in (*parts, base) if p.layer != _DEFAULT}, key=_RANK.__getitem__)
-        source = " + ".join(
-            f"profile {profile.name!r}" if layer == _PROFILE and profile is not None else layer
-            for layer in layers
-        )
+        source = " + ".join(self._layer_text(layer) for layer in layers)
         return ConnectionSettings(
             base_url=base_url,
             fhir_url_path=draft.fhir_url_path,
@@ -993,14 +1055,78 @@ class Resolver:
             token_sink=_login_sink(profile.path) if method == "login" and profile is not None else None,
         )
 
+    def _layer_text(self, layer: str) -> str:
+        """How ``ConnectionSettings.source`` names a layer ("profile 'prod'", "environment"...)."""
+        if layer == _PROFILE and self.profile is not None:
+            return f"profile {self.profile.name!r}"
+        if layer == _TABLE:
+            return self.table_text.split(" of the config file", 1)[0]
+        return layer
+
+    def _secret_value(self, found: Found) -> Secret:
+        resolver = self.resolver
+        if found.layer == _DOTENV and _readable_by_others(resolver.dotenv[0]):
+            resolver.warn(_permission_warning(resolver.dotenv[0]))
+        if found.path is None:
+            value = found.value
+            return value if isinstance(value, Secret) else Secret(str(value))
+        raw = str(found.value) if found.layer == _FLAGS else str(found.path)
+        secret, warnings = read_secret_file(raw, stdin=resolver.sources.stdin)
+        resolver.warn(*warnings)
+        return secret
+
+    def _check_mixing(self, parts: list[Found], servers: list[tuple[str, Found, str]]) -> None:
+        """Refuse a credential with a server named by another source (see the module docstring)."""
+        for what, server, url in servers:
+            if server.layer == _DEFAULT:
+                continue
+            mixed = [
+                part
+                for part in parts
+                if part.layer != server.layer
+                and not self._together(part, server)
+                and not self._token_names(part, url)
+            ]
+            if not mixed:
+                continue
+            layer_parts = [p for p in mixed if p.layer == mixed[0].layer]
+            names = self.where(layer_parts[0]) if mixed[0].layer == _PROFILE else None
+            if names is None:
+                names = "/".join(dict.fromkeys(p.name for p in layer_parts))
+                origin = {
+                    _FLAGS: "the command line",
+                    _TABLE: self.table_text,
+                    _ENV: "the environment",
+                    _DOTENV: _shown(self.resolver.dotenv[0]),
+                    _FILE: f"the config file {_shown(self.resolver.file.path)}",
+                }[mixed[0].layer]
+                verb = "come" if len(layer_parts) > 1 else "comes"
+                credential = f"{names} {verb} from {origin}"
+            else:
+                credential = f"the credentials come from {names}"
+            raise ConfigError(
+                f"{self.where(server)} sets the {what} ({sanitize(url)}) but {credential}: a credential "
+                f"is only sent to the server it was set up with; {self._drop(layer_parts)}, or "
+                f"{self._drop([server])}, or give both on the command line (or in one [[connection]] table)"
+            )
+
+    @staticmethod
+    def _token_names(part: Found, url: str) -> bool:
+        """Whether ``part`` is an access token whose own ``iss`` names the server at ``url``."""
+        if part.name not in ("MEDPLUM_CLIENT_ACCESS_TOKEN", "accessToken", "activeLogin"):
+            return False
+        value = part.value.reveal() if isinstance(part.value, Secret) else str(part.value)
+        issuer = token_issuer(value)
+        return issuer is not None and same_origin(issuer, url) and same_server(issuer, url)
+
     def _method(
         self,
         profile: Profile | None,
         auth_type: str | None,
-        client_id: Setting | None,
-        secret: Setting | None,
-        token: Setting | None,
-    ) -> tuple[AuthMethod, list[Setting]]:
+        client_id: Found | None,
+        secret: Found | None,
+        token: Found | None,
+    ) -> tuple[AuthMethod, list[Found]]:
         """How to log in, and the credential settings that will be used (as the Medplum CLI picks:
         an access token first, then the profile's authType, then a client id and secret)."""
         name = profile.name if profile is not None else ""
@@ -1019,11 +1145,11 @@ class Resolver:
                     f"Medplum profile {name!r} uses authType jwt-assertion, which needs clientId and "
                     "privateKeyPath"
                 )
-            return "jwt-assertion", [client_id, Setting(profile.private_key_path, _PROFILE, "privateKeyPath")]
+            return "jwt-assertion", [client_id, Found(profile.private_key_path, _PROFILE, "privateKeyPath")]
         if client_id is not None and secret is not None:
             return ("basic" if auth_type == "basic" else "client-credentials"), [client_id, secret]
         if profile is not None and profile.login_token and auth_type not in ("client-credentials", "basic"):
-            return "login", [Setting(profile.login_token, _PROFILE, "activeLogin")]
+            return "login", [Found(profile.login_token, _PROFILE, "activeLogin")]
         if client_id is not None:
             raise ConfigError(
                 f"no client secret for client id {sanitize(str(client_id.value))!r} "
@@ -1046,7 +1172,7 @@ class Resolver:
             "MEDPLUM_CLIENT_SECRET (see botmon-tui --help)"
         )
 
-    def _check_issuer(self, token: Secret, carrier: Setting, base: str) -> None:
+    def _check_issuer(self, token: Secret, carrier: Found, base: str) -> None:
         issuer = token_issuer(token.reveal())
         if issuer is not None and not same_server(issuer, base):
             raise ConfigError(
@@ -1055,7 +1181,7 @@ class Resolver:
                 f"(--base-url {sanitize(issuer[:200])}) or use credentials for {sanitize(base)}"
             )
 
-    def _check_expiry(self, token: Secret, carrier: Setting) -> None:
+    def _check_expiry(self, token: Secret, carrier: Found) -> None:
         expires = token_expiry(token.reveal())
         if expires is not None and expires <= time.time():
             when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -1069,10 +1195,10 @@ class Resolver:
         path = Path(profile.private_key_path).expanduser()
         if not path.is_absolute():
             # The Medplum CLI resolves it against the working directory.
-            path = (self.sources.cwd or Path.cwd()) / path
+            path = (self.resolver.sources.cwd or Path.cwd()) / path
         pem = _read_text(path, "private key file")
         if _readable_by_others(path):
-            self._warn(_permission_warning(path))
+            self.resolver.warn(_permission_warning(path))
         try:
             client_assertion(
                 client_id=client_id, audience=base, private_key_pem=pem.encode(), now=time.time()
@@ -1089,72 +1215,383 @@ class Resolver:
 
     # -- --show-config
 
-    def describe(self) -> tuple[list[tuple[str, str, str]], ConfigError | None]:
-        """Each resolved field with its value (secrets masked) and where it came from, and the
-        problem that stops the connection, if any. Reads files only; no network."""
-        settings: ConnectionSettings | None = None
-        problem: ConfigError | None = None
-        try:
-            settings = self.connection()
-        except ConfigError as exc:
-            problem = exc
-        rows: list[tuple[str, str, str]] = []
-        name, chooser = self.profile_choice()
-        profile = self._profile
-        if name is None:
-            rows.append(("profile", "-", "not read: credentials are set elsewhere"))
+    def rows(self, settings: ConnectionSettings | None) -> list[Shown]:
+        """Each of its settings with its value (secrets masked) and where it came from; reads
+        files only (no network). ``settings``: what it resolved to (None: it could not be)."""
+        rows: list[Shown] = []
+        spec = self.spec
+        profile = self.profile_if_readable()
+        if spec.profile is None:
+            why = (
+                "not read: credentials are set elsewhere" if spec.chooser == "" and not spec.table else "none"
+            )
+            rows.append(Shown("profile", "-", why))
         elif profile is None:
-            rows.append(("profile", name, "not found (implicit default profile)"))
+            rows.append(Shown("profile", spec.profile, "not found (implicit default profile)"))
         else:
-            how = {"-p": "--profile", "implicit": "implicit default (no credential set elsewhere)"}
-            rows.append(("profile", f"{name} ({_shown(profile.path)})", how.get(chooser, chooser)))
+            rows.append(Shown("profile", f"{profile.name} ({_shown(profile.path)})", self._chooser_text()))
         method = settings.auth_method if settings is not None else "-"
         auth_type = profile.auth_type if profile is not None and profile.auth_type else "-"
         rows.append(
-            ("auth", method, f"profile authType {auth_type}" if profile is not None else "what is set")
+            Shown("auth", method, f"profile authType {auth_type}" if profile is not None else "what is set")
         )
-        labels = {
-            "base_url": "base URL",
-            "fhir_url_path": "FHIR path",
-            "token_url": "token URL",
-            "client_id": "client id",
-            "client_secret": "client secret",
-            "access_token": "access token",
-            "app_url": "web app URL",
-        }
-        for key, label in labels.items():
-            setting = self.chosen.get(key)
-            if setting is None:
+        for setting in SETTINGS:
+            if setting.scope == "global" or setting.name in ("profile", "label"):
                 continue
-            value = setting.value
-            if key in ("client_secret", "access_token"):
-                shown = "******** (from a file)" if setting.path is not None else _mask(value)
-            else:
-                shown = sanitize(str(value))
-            others = [s for s in self._layer_values(key) if s != setting]
-            beats = f" (beats {', '.join(self.where(s) for s in others)})" if others else ""
-            rows.append((label, shown, self.where(setting) + beats))
+            try:
+                found = self.values(setting)
+            except ConfigError:
+                found = []
+            rows.append(self.resolver.shown(setting, found, self.where))
         if settings is not None:
             if settings.auth_method == "login" and settings.access_token is not None:
-                rows.append(("access token", _mask(settings.access_token), "activeLogin of the profile"))
-                rows.append(
-                    (
-                        "refresh token",
-                        "********" if settings.refresh_token else "none",
-                        "activeLogin of the profile",
-                    )
-                )
-            rows.append(("FHIR base", settings.fhir_base, "base URL + FHIR path"))
+                rows.append(Shown("access token", _mask(settings.access_token), "activeLogin of the profile"))
+                refresh = "********" if settings.refresh_token else "none"
+                rows.append(Shown("refresh token", refresh, "activeLogin of the profile"))
+            rows.append(Shown("FHIR base", settings.fhir_base, "base URL + FHIR path"))
             if settings.auth_method not in ("token", "basic", "none"):
-                rows.append(("token endpoint", settings.token_endpoint, "base URL + token URL"))
-            rows.append(
-                (
-                    "web app",
-                    settings.app_base,
-                    "--app-url etc." if settings.app_url else "guessed from the base URL",
-                )
+                rows.append(Shown("token endpoint", settings.token_endpoint, "base URL + token URL"))
+            app = "--app-url etc." if settings.app_url else "guessed from the base URL"
+            rows.append(Shown("web app", settings.app_base, app))
+        return rows
+
+    def _chooser_text(self) -> str:
+        """What chose the profile, for --show-config."""
+        chooser = self.spec.chooser
+        if chooser == "implicit":
+            return "implicit default (no credential set elsewhere)"
+        if chooser == "connection":
+            return f"profile in {self.table_text}"
+        return _SELECTED_BY.get(chooser, chooser)
+
+
+class Resolver:
+    """Resolves the watched connections and the run's settings (see the module docstring).
+
+    ``warnings`` collects one-line warnings (files holding secrets that others can read,
+    unknown config keys) for the caller to print; each appears once.
+    """
+
+    def __init__(self, flags: Flags, sources: Sources) -> None:
+        self.flags = flags
+        self.sources = sources
+        self.warnings: list[str] = []
+        self._file: FileConfig | None = None
+        self._dotenv: tuple[Path, dict[str, str]] | None = None
+        self._profiles: dict[str, Profile | None] = {}
+
+    def warn(self, *messages: str) -> None:
+        for message in messages:
+            if message not in self.warnings:
+                self.warnings.append(message)
+
+    # -- the sources every connection shares
+
+    @property
+    def file(self) -> FileConfig:
+        if self._file is None:
+            self._file = read_config_file(self.sources.config_dir)
+            self.warn(*self._file.warnings)
+        return self._file
+
+    @property
+    def dotenv(self) -> tuple[Path, dict[str, str]]:
+        if self._dotenv is None:
+            cwd = self.sources.cwd
+            self._dotenv = read_dotenv(cwd) if cwd is not None else (Path(".env"), {})
+        return self._dotenv
+
+    def read_profile(self, name: str, *, required: bool) -> Profile | None:
+        """A Medplum CLI profile, read once a run however many connections use it."""
+        if name not in self._profiles:
+            profile = read_profile(name, self.sources.profile_dir, required=required)
+            if profile is not None:
+                self.warn(*profile.warnings)
+            self._profiles[name] = profile
+        profile = self._profiles[name]
+        if profile is None and required:
+            read_profile(name, self.sources.profile_dir, required=True)  # raises: not found
+        return profile
+
+    def shared_values(self, setting: Setting) -> list[Found]:
+        """The values of ``setting`` below the flags, tables and profiles: the environment,
+        ``.env`` and the config file's top level, highest first."""
+        found: list[Found] = []
+        if setting.env and self.sources.env(setting.env):
+            found.append(Found(self.sources.env(setting.env), _ENV, setting.env))
+        if setting.env and setting.dotenv and self.dotenv[1].get(setting.env):
+            found.append(Found(self.dotenv[1][setting.env], _DOTENV, setting.env))
+        key = setting.file_key
+        if key and setting.at_top and self.file.get(key) is not None:
+            path = self.file.path_value(key) if setting.kind in ("secret", "path") else None
+            found.append(Found(self.file.get(key), _FILE, key, path))
+        return found
+
+    def _values(self, setting: Setting) -> list[Found]:
+        """Every layer's value of a setting of the run (flags, environment, config file)."""
+        flag = self.flags.given(setting)
+        found = [Found(flag, _FLAGS, setting.flag or "")] if flag is not None else []
+        return found + self.shared_values(setting)
+
+    def where(self, found: Found) -> str:
+        """How the user set it, for the layers every connection shares."""
+        if found.layer == _DOTENV:
+            return f"{found.name} in {_shown(self.dotenv[0])}"
+        if found.layer == _FILE:
+            return f"{found.name} in the config file {_shown(self.file.path)}"
+        if found.layer == _DEFAULT:
+            return "the default"
+        return found.name
+
+    def checked(self, setting: Setting, found: Found | None, where: str) -> Any:
+        """``found``'s value read as its kind and checked by its rule; the default when None."""
+        if found is None:
+            return setting.default
+        value = found.value
+        if setting.kind == "seconds" and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{found.name} must be a number of seconds, not {sanitize(value)!r}"
+                ) from None
+        if setting.check is not None:
+            problem = setting.check(value)
+            if problem:
+                raise ConfigError(f"{where}: {setting.name} {problem}")
+        return value
+
+    def _global(self, name: str) -> Any:
+        setting = SETTING[name]
+        found = self._values(setting)
+        return self.checked(setting, found[0] if found else None, self.where(found[0]) if found else "")
+
+    # -- which connections
+
+    def _credential_elsewhere(self) -> bool:
+        """Whether flags, the environment, ``.env`` or the config file set any credential."""
+        return any(self._values(SETTING[name]) for name in _CREDENTIAL_FIELDS)
+
+    def _named(self, name: str, selector: str) -> _Spec:
+        """The connection NAME names: the config file's [[connection]] with that label (or, without
+        a label, naming that profile), else the Medplum CLI profile NAME."""
+        tables = [
+            (number, table)
+            for number, table in enumerate(self.file.connections, 1)
+            if str(table.get("label") or table.get("profile") or "") == name
+        ]
+        if len(tables) > 1:
+            raise ConfigError(
+                f"the config file has {len(tables)} [[connection]] tables named {sanitize(name)!r}: "
+                "give each a label of its own"
             )
-        return rows, problem
+        if tables:
+            return self._table_spec(*tables[0], selector)
+        return _Spec(profile=check_profile_name(name), chooser=selector, selector=selector)
+
+    def _table_spec(self, number: int, table: Mapping[str, Any], selector: str) -> _Spec:
+        profile = table.get("profile")
+        if profile is not None:
+            check_profile_name(str(profile))
+        return _Spec(
+            profile=str(profile) if profile else None,
+            chooser="connection" if profile else "",
+            selector=selector,
+            table=table,
+            number=number,
+        )
+
+    def _specs(self) -> list[_Spec]:
+        """The watched connections, as they were named (see the module docstring)."""
+        file = self.file
+        watch, profile = file.get("watch"), file.get("profile")
+        if watch and profile:
+            raise ConfigError(
+                f"the config file {_shown(file.path)} sets both profile and watch: "
+                "list every connection to watch in watch"
+            )
+        names = self.flags.profiles
+        if names:
+            specs = [self._named(name, "-p") for name in names]
+        elif self.sources.env("BOTMON_PROFILE"):
+            specs = [self._named(str(self.sources.env("BOTMON_PROFILE")), "BOTMON_PROFILE")]
+        elif profile:
+            specs = [self._named(str(profile), "config file")]
+        elif any(self.flags.given(SETTING[name]) for name in _CONNECTION_FLAGS):
+            specs = [self._classic()]
+        elif watch:
+            specs = [self._named(name, "watch") for name in watch]
+        elif file.connections:
+            specs = [self._table_spec(n, table, "tables") for n, table in enumerate(file.connections, 1)]
+        else:
+            specs = [self._classic()]
+        if len(specs) > 1:
+            self._one_connection_flags(specs)
+        return specs
+
+    @staticmethod
+    def _chose(spec: _Spec) -> str:
+        """What chose the connections instead of the config file's watch list."""
+        if spec.selector in _SELECTED_BY:
+            return f"{_SELECTED_BY[spec.selector]} names the connection"
+        return "the server or credential flags make one connection"
+
+    def _classic(self) -> _Spec:
+        """The one connection the flags, the environment, ``.env`` and the config file make, with
+        the Medplum CLI's default profile when no credential is set anywhere else."""
+        if self._credential_elsewhere():
+            return _Spec(profile=None, chooser="", selector="")
+        return _Spec(profile=DEFAULT_PROFILE, chooser="implicit", selector="")
+
+    def _one_connection_flags(self, specs: list[_Spec]) -> None:
+        """A flag that sets one connection's value is refused when there are several."""
+        for setting in SETTINGS:
+            if setting.scope == "connection" and self.flags.given(setting) is not None:
+                if specs[0].selector == "-p":
+                    why = f"-p is given {len(specs)} times"
+                else:
+                    named_by = _SELECTED_BY.get(specs[0].selector, "the config file's [[connection]] tables")
+                    why = f"{len(specs)} connections are watched ({named_by})"
+                raise ConfigError(
+                    f"{setting.flag} sets one connection's {setting.label}, and {why}: set it in each "
+                    "connection's profile or [[connection]] table, or watch one connection with -p NAME"
+                )
+
+    def connections(self) -> list[ResolvedConnection]:
+        """Every watched connection, resolved on its own; a ConfigError for the first that cannot
+        be (named by its label when there are several), or for two with one label."""
+        specs = self._specs()
+        resolved: list[ResolvedConnection] = []
+        for spec in specs:
+            connection = _Connection(self, spec)
+            try:
+                settings = connection.settings()
+            except ConfigError as exc:
+                if len(specs) == 1:
+                    raise
+                raise ConfigError(f"{connection.label(None)}: {exc}") from None
+            label = connection.label(settings)
+            resolved.append(
+                ResolvedConnection(label, settings, connection.origin, tuple(connection.rows(settings)))
+            )
+        _check_labels([(c.label, c.origin) for c in resolved])
+        return resolved
+
+    def connection(self) -> ConnectionSettings:
+        """The one connection (commands that read one); a ConfigError when several are watched."""
+        connections = self.connections()
+        if len(connections) > 1:
+            labels = ", ".join(c.label for c in connections)
+            raise ConfigError(
+                f"this reads one connection, and {len(connections)} are watched ({labels}): "
+                "choose one with -p NAME"
+            )
+        return connections[0].settings
+
+    # -- the settings of the run
+
+    def interval(self) -> float:
+        return float(self._global("interval"))
+
+    def bell(self) -> bool:
+        """Ring the terminal bell on a new failure: ``--no-bell`` > ``bell`` in the config file > on."""
+        return bool(self._global("bell"))
+
+    def theme(self) -> str | None:
+        """The colour theme: ``TEXTUAL_THEME``, else the config file's ``theme`` (None: Textual's)."""
+        value = self._global("theme")
+        return str(value) if value else None
+
+    def keymap(self) -> dict[str, str]:
+        """The config file's ``[keymap]``: binding id → key(s), for ``App.set_keymap`` (checked in
+        form here; the TUI knows which binding ids exist)."""
+        return dict(self._global("keymap") or {})
+
+    def timeout(self) -> float:
+        """The HTTP timeout of the flags and the config file's top level (``--demo``'s; each
+        connection has its own, which a [[connection]] table may set)."""
+        return float(self._global("timeout"))
+
+    # -- --show-config
+
+    def shown(self, setting: Setting, found: list[Found], where: Any) -> Shown:
+        """A ``--show-config`` line: the winning value (masked if secret) and its source."""
+        if not found:
+            default = setting.shown_default
+            return Shown(setting.label, default or "-", "default" if default else "not set")
+        value = found[0].value
+        if setting.secret:
+            shown = "******** (from a file)" if found[0].path is not None else _mask(value)
+        elif setting.kind == "switch":
+            shown = "on" if value else "off"
+        elif setting.kind == "seconds":
+            shown = f"{value:g}" if isinstance(value, float) else sanitize(str(value))
+        elif setting.kind == "names":
+            shown = ", ".join(sanitize(v) for v in value)
+        elif setting.kind == "keymap":
+            shown = ", ".join(f"{sanitize(k)}={sanitize(v)}" for k, v in value.items()) or "-"
+        elif found[0].path is not None:
+            shown = _shown(found[0].path)
+        else:
+            shown = sanitize(str(value))
+        beats = f" (beats {', '.join(where(f) for f in found[1:])})" if found[1:] else ""
+        return Shown(setting.label, shown, where(found[0]) + beats)
+
+    def describe(self) -> ConfigReport:
+        """Every setting of the run, then each connection's, with its value (secrets masked) and
+        where it came from, and what stops each. Reads files only; no network."""
+        rows: list[Shown] = []
+        problem: ConfigError | None = None
+        specs: list[_Spec] = []
+        try:
+            specs = self._specs()
+            for setting in SETTINGS:
+                if setting.scope != "global":
+                    continue
+                row = self.shown(setting, self._values(setting), self.where)
+                if setting.name == "watch" and self.file.get("watch") and specs[0].selector != "watch":
+                    row = row._replace(source=f"{row.source} (not used: {self._chose(specs[0])})")
+                rows.append(row)
+                try:
+                    self._global(setting.name)
+                except ConfigError as exc:
+                    problem = problem or exc
+            rows.append(
+                Shown("config file", _shown(self.file.path), "found" if self.file.exists else "not found")
+            )
+        except ConfigError as exc:  # the config file cannot be read, or names the connections wrongly
+            return ConfigReport(tuple(rows), (), exc)
+        reports: list[ConnectionReport] = []
+        for spec in specs:
+            connection = _Connection(self, spec)
+            settings: ConnectionSettings | None = None
+            trouble: ConfigError | None = None
+            try:
+                settings = connection.settings()
+            except ConfigError as exc:
+                trouble = exc
+            label = connection.label(settings)
+            rows_of = tuple(connection.rows(settings))
+            reports.append(ConnectionReport(label, connection.origin, rows_of, trouble))
+        try:
+            _check_labels([(r.label, r.origin) for r in reports])
+        except ConfigError as exc:
+            problem = problem or exc
+        return ConfigReport(tuple(rows), tuple(reports), problem)
+
+
+def _check_labels(labels: Sequence[tuple[str, str]]) -> None:
+    """Two connections with one label (letter case aside) are refused."""
+    seen: dict[str, str] = {}
+    for label, origin in labels:
+        key = label.casefold()
+        if key in seen:
+            both = f"both from {origin}" if seen[key] == origin else f"{seen[key]}; {origin}"
+            raise ConfigError(
+                f"two connections are labelled {sanitize(label)!r} ({both}): "
+                'give each a label of its own (label = "..." in its [[connection]] table)'
+            )
+        seen[key] = origin
 
 
 def _mask(value: Any) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fault_support import TALLY_KEY, Summary, make_cert
 
-from botmon_tui.config import DOTENV_VARIABLES
+from botmon_tui.settings import SETTINGS
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -25,9 +25,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 #: Settings the developer may have exported; no test may see them.
 _USER_ENVIRONMENT = (
-    *DOTENV_VARIABLES,  # the connection: MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID, ...
-    "BOTMON_PROFILE",
-    "BOTMON_INTERVAL",
+    # Every variable of the settings table: MEDPLUM_BASE_URL, BOTMON_PROFILE, TEXTUAL_THEME...
+    *(setting.env for setting in SETTINGS if setting.env),
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "NO_COLOR",

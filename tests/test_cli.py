@@ -23,9 +23,9 @@ from demo_support import demo_fixture
 import botmon_tui.cli.bots
 from botmon_tui import __version__
 from botmon_tui.cli import parse_duration
-from botmon_tui.config import ENVIRONMENT_VARIABLES
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.settings import ENVIRONMENT_VARIABLES
 
 #: A quiet demo server (no live runs; its history ends at FIXED_NOW, long ago).
 server = demo_fixture(seed=5, history_days=2)
@@ -54,7 +54,13 @@ def test_help_documents_options_and_environment(capsys: pytest.CaptureFixture[st
     for command in ("status", "bots", "events", "demo-server"):
         assert command in out
     assert "exit status: 0 ok, 1 a bot failed (status) or an internal error" in " ".join(out.split())
-    assert "default 10;" in out  # the interval's default, from botmon_tui.config
+    assert "default 10;" in out  # the interval's default, from the settings table
+    # The precedence with .env in it, and several connections: -p repeats, watch, [[connection]].
+    words = " ".join(out.split())
+    assert "flags > [[connection]] table > Medplum CLI profile > environment > ./.env > config file" in words
+    assert "repeat for several" in words and "botmon-tui -p prod -p staging" in words
+    assert 'watch = ["prod", "staging"]' in words and "[[connection]] tables (one per connection):" in words
+    assert "[keymap]" in words
 
 
 @pytest.mark.parametrize("command", ["status", "bots", "events", "demo-server"])
@@ -400,23 +406,30 @@ def test_tui_takes_an_id_as_it_is_when_the_server_is_down(
         server.faults.clear()
 
 
-def test_tui_theme_from_the_config_file_or_textual_theme_and_a_chosen_one_is_saved(
+def test_tui_theme_and_keymap_from_the_config_file_and_a_chosen_theme_is_saved(
     capsys: pytest.CaptureFixture[str], tui_calls: list[dict[str, Any]], isolated_home: Path
 ) -> None:
     config = isolated_home / "config" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text('# mine\ninterval = 5\ntheme = "nord"\n')
+    keymap = '[keymap]\n"events.times" = "T"\npoll.pause = ["space", "p"]\n'
+    config.write_text('# mine\ninterval = 5\ntheme = "nord"\n' + keymap)
     config.chmod(0o640)
     assert run(capsys, "--demo")[0] == 0
     assert tui_calls[-1]["theme"] == "nord" and tui_calls[-1]["interval"] == 5.0
+    assert tui_calls[-1]["keymap"] == {"events.times": "T", "poll.pause": "space,p"}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEXTUAL_THEME", "dracula")
         assert run(capsys, "--demo")[0] == 0
     assert tui_calls[-1]["theme"] == "dracula"
     # A theme chosen in the command palette replaces the theme line; the rest stays as it was.
     tui_calls[-1]["remember_theme"]("gruvbox")
-    assert config.read_text() == '# mine\ninterval = 5\ntheme = "gruvbox"\n'
+    assert config.read_text() == '# mine\ninterval = 5\ntheme = "gruvbox"\n' + keymap
     assert config.stat().st_mode & 0o777 == 0o640
+    # A key that is not one: exit 2 with one line, before the TUI takes the screen.
+    config.write_text('[keymap]\n"events.times" = "two words"\n')
+    code, _, err = run(capsys, "--demo")
+    assert code == 2 and "'two words' is not a key" in one_error_line(err)
+    assert len(tui_calls) == 2
     # A new config file is created, readable by its owner only.
     config.unlink()
     assert tui_calls[-1]["remember_theme"]("monokai") == config

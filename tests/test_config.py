@@ -9,7 +9,7 @@ import io
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import certifi
 import pytest
 from cli_support import write_profile
 
+from botmon_tui.cli.args import build_parser
 from botmon_tui.config import (
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -34,6 +35,7 @@ from botmon_tui.medplum.auth import (
     Secret,
     app_link,
 )
+from botmon_tui.settings import SETTINGS
 
 
 @dataclass
@@ -567,13 +569,27 @@ def test_config_file_is_optional(fs: Layout) -> None:
         ('interval = "fast"', "interval must be a number"),
         ("interval = true", "interval must be a number"),
         ("base_url = 5", "base_url must be a string"),
+        # The TUI's keymap
+        ('keymap = "T"\n', "must be a table of binding id"),
+        ('[keymap]\n"events times" = "T"\n', "'events times' is not a binding id"),
+        ('[keymap]\n"events.times" = "two words"\n', "'two words' is not a key"),
+        ('[keymap]\n"events.times" = ""\n', "'' is not a key"),
+        ('[keymap]\n"events.times" = "F5"\n', "'F5' is not a key"),
+        ('[keymap]\n"events.times" = 5\n', "must be a key or a list of keys"),
+        ('[keymap]\n"events.times" = "\\u001b[2J"\n', "is not a key"),
+        # Connections
+        ("connection = 5\n", "connection must be tables"),
+        ('[[connection]]\ntimeout = "soon"\n', r"\[\[connection\]\] 1: timeout must be a number"),
+        ('[[connection]]\nlabel = "a\\u001b[2Jb"\n', "label must be 1 to 40 printable characters"),
+        ('[[connection]]\nlabel = "' + "x" * 41 + '"\n', "label must be 1 to 40"),
+        ('watch = "prod"\n', "watch must be a list of names"),
     ],
 )
 def test_bad_config_files(fs: Layout, text: str, match: str) -> None:
     fs.config(text)
     with pytest.raises(ConfigError, match=match) as info:
-        fs.resolver(env=CREDS).interval()
-    assert "config.toml" in str(info.value)
+        fs.resolver(env=CREDS).connections()
+    assert "config.toml" in str(info.value) and "\x1b" not in str(info.value)
 
 
 def test_unknown_config_keys_warn(fs: Layout) -> None:
@@ -686,16 +702,19 @@ def test_show_config_names_each_source_and_masks_secrets(fs: Layout) -> None:
         "prod", {**CC, "baseUrl": "https://prod.example/", "clientId": "p-id", "clientSecret": "p-secret"}
     )
     resolver = fs.resolver(Flags(profile="prod"), {"MEDPLUM_BASE_URL": "https://stray.example/"})
-    rows, problem = resolver.describe()
-    assert problem is None
-    table = {label: (value, source) for label, value, source in rows}
+    report = resolver.describe()
+    assert report.problems == []
+    (connection,) = report.connections
+    assert connection.label == "prod" and connection.origin == "--profile"
+    table = {row.label: (row.value, row.source) for row in connection.rows}
     assert table["base URL"] == ("https://prod.example/", "--profile prod (beats MEDPLUM_BASE_URL)")
-    assert table["client secret"][0].startswith("********") and "p-secret" not in str(rows)
+    assert table["client secret"][0].startswith("********") and "p-secret" not in str(connection.rows)
     assert table["token endpoint"][0] == "https://prod.example/oauth2/token"
-    resolver = fs.resolver(Flags(profile="prod"), {"MEDPLUM_CLIENT_ACCESS_TOKEN": "tok"})
-    rows, problem = resolver.describe()
-    assert problem is not None and "MEDPLUM_CLIENT_ACCESS_TOKEN comes from the environment" in str(problem)
-    assert "tok" not in " ".join(value for _, value, _ in rows)
+    resolver = fs.resolver(Flags(profile="prod"), {"MEDPLUM_CLIENT_ACCESS_TOKEN": "tok-value"})
+    report = resolver.describe()
+    (problem,) = report.problems
+    assert "MEDPLUM_CLIENT_ACCESS_TOKEN comes from the environment" in problem
+    assert "tok-value" not in str(report)
 
 
 def test_profiles_written_with_mode_0644_warn_once_per_run(fs: Layout) -> None:
@@ -731,3 +750,388 @@ def test_show_config_on_the_command_line_exits_0_without_network(
     out, err = capsys.readouterr()
     assert "https://other.example/  [--base-url]" in out
     assert err.count("\n") == 1 and "a client secret is set (MEDPLUM_CLIENT_SECRET) but no client id" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# The settings table: each setting declared once
+# ------------------------------------------------------------------------------------------------
+
+
+def test_flags_have_one_field_per_setting_with_a_flag() -> None:
+    assert {f.name for f in fields(Flags)} == {s.dest for s in SETTINGS if s.flags}
+
+
+def _argv_setting_every_flag() -> tuple[list[str], dict[str, Any]]:
+    """A command line giving every setting's flag, and the Flags it must make."""
+    argv: list[str] = []
+    expected: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if not setting.flags:
+            continue
+        flag = setting.flag or setting.flags[0]
+        if setting.kind == "switch":
+            argv.append(flag)
+            expected[setting.dest] = not setting.default
+        elif setting.kind == "seconds":
+            argv += [flag, "7"]
+            expected[setting.dest] = 7.0
+        elif setting.repeat:
+            argv += [flag, "a", setting.flags[0], "b"]
+            expected[setting.dest] = ("a", "b")
+        else:
+            argv += [flag, f"v-{setting.name}"]
+            expected[setting.dest] = f"v-{setting.name}"
+    return argv, expected
+
+
+def test_the_parser_takes_every_flag_the_table_declares() -> None:
+    argv, expected = _argv_setting_every_flag()
+    flags = Flags.from_args(build_parser().parse_args(argv))
+    assert {name: getattr(flags, name) for name in expected} == expected
+    # Not given: Flags' own defaults (None, or False for --insecure-http).
+    assert Flags.from_args(build_parser().parse_args([])) == Flags()
+
+
+def test_repeated_profiles_before_and_after_the_command_add_up() -> None:
+    args = build_parser().parse_args(["-p", "prod", "status", "-p", "staging", "--profile", "qa"])
+    assert Flags.from_args(args).profiles == ("prod", "staging", "qa")
+    assert Flags.from_args(build_parser().parse_args(["bots", "-p", "x"])).profiles == ("x",)
+    assert Flags(profile="one").profiles == ("one",) and Flags().profiles == ()
+
+
+def test_every_config_key_of_the_table_is_read(fs: Layout) -> None:
+    """Each key the table gives the config file is taken (no warning), at the top level and in a
+    [[connection]] table, with a value of its kind."""
+    sample = {
+        "url": '"https://x.example/"',
+        "url-or-path": '"fhir/R4/"',
+        "web-url": '"https://app.x.example/"',
+        "path": '"ca.pem"',
+        "secret": '"x.secret"',
+        "text": '"x"',
+        "name": '"x"',
+        "names": '["x", "y"]',
+        "seconds": "7",
+        "switch": "true",
+    }
+    top = [f"{s.file_key} = {sample[s.kind]}" for s in SETTINGS if s.at_top and s.kind != "keymap"]
+    table = [f"{s.file_key} = {sample[s.kind]}" for s in SETTINGS if s.in_table]
+    fs.config("\n".join([*top, "[[connection]]", *table, "[keymap]", '"a.b" = "c"']) + "\n")
+    config = read_config_file(fs.config_dir)
+    assert config.warnings == ()
+    assert set(config.values) == {s.file_key for s in SETTINGS if s.at_top}
+    assert set(config.connections[0]) == {s.file_key for s in SETTINGS if s.in_table}
+
+
+def test_show_config_shows_interval_and_timeout_with_their_sources(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: BOTMON_INTERVAL=5 --timeout 12 --show-config showed neither."""
+    from botmon_tui.cli import main
+
+    monkeypatch.setenv("BOTMON_INTERVAL", "5")
+    monkeypatch.setenv("MEDPLUM_CLIENT_ID", "the-id")
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", "the-secret-value")
+    assert main(["--timeout", "12", "--show-config"]) == 0
+    out, err = capsys.readouterr()
+    rows = show_config_rows(out)
+    assert rows["interval"] == ("5", "BOTMON_INTERVAL")
+    assert rows["timeout"] == ("12", "--timeout")
+    assert rows["client id"] == ("the-id", "MEDPLUM_CLIENT_ID")
+    assert rows["insecure http"] == ("off", "default")
+    assert "the-secret-value" not in out + err and err == ""
+    # Every setting has its line, whether it is set or not.
+    assert {s.label for s in SETTINGS if s.name not in ("profile", "label")} <= set(rows)
+
+
+def show_config_rows(out: str) -> dict[str, tuple[str, str]]:
+    """``--show-config``'s lines: label -> (value, source), the last of each label."""
+    rows: dict[str, tuple[str, str]] = {}
+    for line in out.splitlines():
+        label, _, rest = line.strip().partition("  ")
+        value, _, source = rest.strip().rpartition("  [")
+        if source.endswith("]") and value:
+            rows[label] = (value, source[:-1])
+    return rows
+
+
+def test_show_config_names_every_kind_of_source(fs: Layout) -> None:
+    """flag, environment, .env, profile, config file and default, each on its own setting."""
+    fs.profile("prod", {**CC, "baseUrl": "https://prod.example/", "clientId": "p-id", "clientSecret": "p-s"})
+    (fs.root / ".env").write_text("MEDPLUM_TOKEN_URL=oauth2/token\n")
+    fs.config('app_url = "https://app.prod.example/"\n')
+    env = {"MEDPLUM_FHIR_URL_PATH": "fhir/R4/"}
+    sources = Sources(environ=env, home=fs.home, config_dir=fs.config_dir, cwd=fs.root)
+    report = Resolver(Flags(profile="prod", timeout=12), sources).describe()
+    assert report.problems == []
+    rows = {row.label: (row.value, row.source) for row in report.connections[0].rows}
+    assert rows["timeout"] == ("12", "--timeout")
+    assert rows["FHIR path"] == ("fhir/R4/", "MEDPLUM_FHIR_URL_PATH")
+    assert rows["token URL"] == ("oauth2/token", f"MEDPLUM_TOKEN_URL in {fs.root / '.env'}")
+    assert rows["base URL"] == ("https://prod.example/", "--profile prod")
+    assert rows["web app URL"] == (
+        "https://app.prod.example/",
+        f"app_url in the config file {fs.config_dir / 'config.toml'}",
+    )
+    assert rows["insecure http"] == ("off", "default")
+    assert rows["client secret"] == ("******** (3 characters)", "--profile prod")
+    settings = {row.label: row for row in report.settings}
+    assert settings["interval"].value == "10" and settings["interval"].source == "default"
+    assert settings["config file"].source == "found"
+
+
+# ------------------------------------------------------------------------------------------------
+# The TUI's keymap
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", {}),
+        ('[keymap]\n"events.times" = "T"\n', {"events.times": "T"}),
+        # TOML's dotted keys and nested tables name the same ids; a list or commas give several keys.
+        (
+            '[keymap]\nevents.times = "T"\npoll.pause = ["space", "p"]\n',
+            {"events.times": "T", "poll.pause": "space,p"},
+        ),
+        ('[keymap.events]\ntimes = "ctrl+t, f5"\n', {"events.times": "ctrl+t,f5"}),
+        ('[keymap]\n"app.help" = "?"\n', {"app.help": "?"}),
+    ],
+)
+def test_keymap_from_the_config_file(fs: Layout, text: str, expected: dict[str, str]) -> None:
+    fs.config(text)
+    assert fs.resolver().keymap() == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# Several connections (the two-connection precedence table is in test_precedence.py)
+# ------------------------------------------------------------------------------------------------
+
+
+def _profiles(fs: Layout, *names: str) -> None:
+    for name in names:
+        fs.profile(
+            name,
+            {
+                **CC,
+                "baseUrl": f"https://{name}.example/",
+                "clientId": f"{name}-id",
+                "clientSecret": f"{name}-s",
+            },
+        )
+
+
+def _connection_table(label: str | None, host: str, secret: str, **more: str) -> str:
+    lines = ["[[connection]]"] + ([f'label = "{label}"'] if label else [])
+    lines += [
+        f'base_url = "https://{host}/"',
+        f'client_id = "{secret}-id"',
+        f'client_secret_file = "{secret}.secret"',
+    ]
+    lines += [f'{key} = "{value}"' for key, value in more.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _secret_in_config_dir(fs: Layout, name: str) -> None:
+    fs.config_dir.mkdir(parents=True, exist_ok=True)
+    (fs.config_dir / f"{name}.secret").write_text(f"{name}-secret\n")
+    (fs.config_dir / f"{name}.secret").chmod(0o600)
+
+
+def test_repeated_profiles_are_connections_of_their_own(fs: Layout) -> None:
+    _profiles(fs, "prod", "staging")
+    stray = {"MEDPLUM_BASE_URL": "https://stray.example/", "MEDPLUM_CLIENT_SECRET": "stray"}
+    resolver = fs.resolver(Flags(profile=("prod", "staging")), stray)
+    connections = resolver.connections()
+    assert [(c.label, c.settings.base_url, c.settings.client_id) for c in connections] == [
+        ("prod", "https://prod.example/", "prod-id"),
+        ("staging", "https://staging.example/", "staging-id"),
+    ]
+    assert [c.settings.client_secret for c in connections] == [Secret("prod-s"), Secret("staging-s")]
+    assert [c.origin for c in connections] == ["--profile", "--profile"]
+    assert {row.label for row in connections[0].rows} >= {"base URL", "client secret", "timeout"}
+    with pytest.raises(ConfigError, match=r"2 are watched \(prod, staging\): choose one with -p NAME"):
+        resolver.connection()
+
+
+def test_watch_names_profiles_and_connection_tables(fs: Layout) -> None:
+    _profiles(fs, "prod")
+    _secret_in_config_dir(fs, "a")
+    _secret_in_config_dir(fs, "b")
+    tables = _connection_table("customer-a", "a.example", "a") + _connection_table(
+        "customer-b", "b.example", "b"
+    )
+    fs.config('watch = ["prod", "customer-b"]\n' + tables)
+    connections = fs.resolver().connections()
+    assert [(c.label, c.settings.base_url) for c in connections] == [
+        ("prod", "https://prod.example/"),
+        ("customer-b", "https://b.example/"),
+    ]
+    assert connections[1].settings.client_secret == Secret("b-secret")  # relative to the config dir
+    assert connections[1].origin == "watch in the config file; [[connection]] 2 of the config file"
+    assert connections[1].settings.source == "[[connection]] 'customer-b'"
+    # Without watch, every [[connection]] is watched.
+    fs.config(tables)
+    assert [c.label for c in fs.resolver().connections()] == ["customer-a", "customer-b"]
+    # -p names a [[connection]] by its label before a profile of that name; BOTMON_PROFILE too.
+    assert [c.label for c in fs.resolver(Flags(profile="customer-a")).connections()] == ["customer-a"]
+    assert fs.connection(env={"BOTMON_PROFILE": "customer-b"}).base_url == "https://b.example/"
+    assert fs.connection(Flags(profile="prod")).base_url == "https://prod.example/"
+
+
+def test_a_connection_without_label_or_profile_is_labelled_by_its_host(fs: Layout) -> None:
+    _secret_in_config_dir(fs, "a")
+    _secret_in_config_dir(fs, "b")
+    fs.config(
+        _connection_table(None, "medplum.example.org:8443", "a")
+        + _connection_table(None, "api.medplum.com", "b")
+    )
+    assert [c.label for c in fs.resolver().connections()] == ["medplum.example.org:8443", "api.medplum.com"]
+    # One connection made by the flags and the environment: its host too.
+    env = {
+        "MEDPLUM_BASE_URL": "http://127.0.0.1:8103/",
+        "MEDPLUM_CLIENT_ID": "i",
+        "MEDPLUM_CLIENT_SECRET": "s",
+    }
+    (connection,) = Resolver(Flags(), Sources(environ=env, home=fs.home, config_dir=fs.root)).connections()
+    assert connection.label == "127.0.0.1:8103"
+    assert connection.origin == "flags, environment, .env and config file"
+
+
+def test_two_connections_with_one_label_are_refused(fs: Layout) -> None:
+    _secret_in_config_dir(fs, "a")
+    _secret_in_config_dir(fs, "b")
+    # Two projects on the hosted service: the same host, so they need labels.
+    fs.config(
+        _connection_table(None, "api.medplum.com", "a") + _connection_table(None, "api.medplum.com", "b")
+    )
+    with pytest.raises(ConfigError, match=r"two connections are labelled 'api\.medplum\.com'") as info:
+        fs.resolver().connections()
+    assert "[[connection]] 1 of the config file; [[connection]] 2 of the config file" in str(info.value)
+    assert fs.resolver().describe().problems == [str(info.value)]
+    _profiles(fs, "prod")
+    with pytest.raises(ConfigError, match=r"labelled 'prod' \(both from --profile\)"):
+        fs.resolver(Flags(profile=("prod", "prod"))).connections()
+    fs.config(_connection_table("PROD", "a.example", "a"))  # letter case aside
+    with pytest.raises(ConfigError, match="two connections are labelled 'prod'"):
+        fs.resolver(Flags(profile=("PROD", "prod"))).connections()
+
+
+def test_a_connection_table_may_name_a_profile_and_set_what_it_lacks(fs: Layout) -> None:
+    _profiles(fs, "prod")
+    fs.config('[[connection]]\nlabel = "Production"\nprofile = "prod"\napp_url = "https://ehr.example/"\n')
+    (connection,) = fs.resolver().connections()
+    assert connection.label == "Production"
+    assert (connection.settings.base_url, connection.settings.client_id) == (
+        "https://prod.example/",
+        "prod-id",
+    )
+    assert connection.settings.app_base == "https://ehr.example/"
+    # Its own server with the profile's credentials: set together, as -p NAME --base-url URL is.
+    fs.config('[[connection]]\nprofile = "prod"\nbase_url = "https://tunnel.example/"\n')
+    (connection,) = fs.resolver().connections()
+    assert (connection.label, connection.settings.base_url) == ("prod", "https://tunnel.example/")
+    # ...but not with a server from the command line.
+    with pytest.raises(ConfigError, match="--base-url sets the server") as info:
+        fs.resolver(Flags(profile="prod", base_url="https://other.example/")).connections()
+    assert "profile 'prod' (from [[connection]] 1 of the config file" in str(info.value)
+    fs.config('[[connection]]\nprofile = "../x"\n')
+    with pytest.raises(ConfigError, match=r"invalid profile name '\.\./x'"):
+        fs.resolver().connections()
+    # A label is any short line of text, and -p takes it.
+    fs.config('[[connection]]\nlabel = "Production EU"\nprofile = "prod"\n')
+    (connection,) = fs.resolver(Flags(profile="Production EU")).connections()
+    assert (connection.label, connection.origin) == (
+        "Production EU",
+        "--profile; [[connection]] 1 of the config file",
+    )
+
+
+def test_a_flag_for_one_connection_needs_exactly_one(fs: Layout) -> None:
+    _profiles(fs, "prod", "staging")
+    for flags in (
+        Flags(profile=("prod", "staging"), base_url="https://x.example/"),
+        Flags(profile=("prod", "staging"), app_url="https://app.example/"),
+        Flags(profile=("prod", "staging"), client_id="i"),
+    ):
+        with pytest.raises(ConfigError, match=r"sets one connection's .*, and -p is given 2 times"):
+            fs.resolver(flags).connections()
+    fs.config('watch = ["prod", "staging"]\n')
+    with pytest.raises(ConfigError, match=r"2 connections are watched \(watch in the config file\)"):
+        fs.resolver(Flags(app_url="https://app.example/")).connections()
+    # --timeout, --ca-file and --insecure-http apply to each; a [[connection]] may set its own timeout.
+    ca = fs.ca_file("ca.pem")
+    flags = Flags(profile=("prod", "staging"), timeout=7, ca_file=str(ca), insecure_http=True)
+    assert [(c.settings.timeout, c.settings.ca_file) for c in fs.resolver(flags).connections()] == [
+        (7, str(ca)),
+        (7, str(ca)),
+    ]
+    fs.config(
+        'timeout = 20\n[[connection]]\nprofile = "prod"\ntimeout = 5\n[[connection]]\nprofile = "staging"\n'
+    )
+    assert [c.settings.timeout for c in fs.resolver().connections()] == [5, 20]
+
+
+def test_server_flags_beside_a_watch_list_make_one_connection(fs: Layout) -> None:
+    _profiles(fs, "prod", "staging")
+    fs.config('watch = ["prod", "staging"]\n')
+    secret = fs.secret_file("flag.secret", "flag-secret")
+    flags = Flags(base_url="https://own.example/", client_id="own", client_secret_file=str(secret))
+    report = fs.resolver(flags).describe()
+    assert [c.label for c in report.connections] == ["own.example"]
+    watch = next(row for row in report.settings if row.label == "watch")
+    assert watch.source.endswith("(not used: the server or credential flags make one connection)")
+    # BOTMON_PROFILE beats the config file's watch list, as it beats its profile.
+    assert [c.label for c in fs.resolver(env={"BOTMON_PROFILE": "staging"}).connections()] == ["staging"]
+    fs.config('watch = ["prod"]\nprofile = "staging"\n')
+    with pytest.raises(ConfigError, match="sets both profile and watch"):
+        fs.resolver().connections()
+
+
+def test_a_connection_that_cannot_be_resolved_is_named_by_its_label(fs: Layout) -> None:
+    _profiles(fs, "prod")
+    resolver = fs.resolver(Flags(profile=("prod", "nope")))
+    with pytest.raises(ConfigError, match=r"^nope: Medplum profile 'nope' not found"):
+        resolver.connections()
+    report = resolver.describe()
+    assert [c.problem is None for c in report.connections] == [True, False]
+    assert report.problems[0].startswith("nope: Medplum profile 'nope' not found")
+
+
+def test_unknown_keys_of_a_connection_table_warn(fs: Layout) -> None:
+    _secret_in_config_dir(fs, "a")
+    fs.config(_connection_table("a", "a.example", "a", client_secret="inline", interval="5"))
+    resolver = fs.resolver()
+    resolver.connections()
+    assert resolver.warnings == [
+        f"config file {fs.config_dir / 'config.toml'}: [[connection]] 1: unknown key 'client_secret' "
+        "ignored (use client_secret_file)",
+        f"config file {fs.config_dir / 'config.toml'}: [[connection]] 1: unknown key 'interval' ignored",
+    ]
+
+
+def test_show_config_with_two_connections_shows_each_under_its_label(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botmon_tui.cli import main
+
+    for name in ("prod", "staging"):
+        options = {
+            **CC,
+            "baseUrl": f"https://{name}.example/",
+            "clientId": f"{name}-id",
+            "clientSecret": f"{name}-secret-value",
+        }
+        write_profile(isolated_home, name, options)
+    assert main(["-p", "prod", "status", "-p", "staging", "--show-config"]) == 0
+    out, err = capsys.readouterr()
+    assert "secret-value" not in out + err and err == ""
+    blocks = out.split("\n\n")
+    assert [block.splitlines()[0] for block in blocks[1:]] == ["prod  [--profile]", "staging  [--profile]"]
+    assert "  base URL" in blocks[2] and "https://staging.example/  [--profile staging]" in blocks[2]
+    # A problem in one: the other is still shown, the problem is named by its label, exit 2.
+    assert main(["-p", "prod", "-p", "nope", "--show-config"]) == 2
+    out, err = capsys.readouterr()
+    assert "https://prod.example/  [--profile prod]" in out
+    assert err.startswith("botmon-tui: error: nope: Medplum profile 'nope' not found")

@@ -27,3 +27,16 @@ def test_the_readme_links_the_architecture_notes() -> None:
     development = (REPO / "README.md").read_text().split("## Development", 1)[1]
     assert "(docs/architecture.md)" in development
     assert (REPO / "docs/architecture.md").is_file()
+
+
+def test_the_readme_settings_table_is_the_settings_table() -> None:
+    """The README's table is made from botmon_tui.settings.SETTINGS; a setting added, renamed or
+    given a new default changes it. To mend: paste the output of
+    ``python -c 'from botmon_tui.settings import markdown_table; print(markdown_table(), end="")'``."""
+    from botmon_tui.settings import PRECEDENCE, markdown_table
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("-->\n", readme.index("<!-- settings table:")) + len("-->\n")
+    end = readme.index("<!-- end of the settings table -->")
+    assert readme[start:end] == markdown_table()
+    assert f"`{PRECEDENCE}`" in readme

@@ -1,19 +1,21 @@
 """The command line's grammar: the parser, its value types and its help.
 
-Imported by ``botmon-tui --version`` and ``--help``, so it stays light: argparse and the standard
-library only at import time. The connection help (environment variables, defaults) comes from
-:mod:`botmon_tui.config` when help is printed, not before.
+Imported by ``botmon-tui --version`` and ``--help``, so it stays light: argparse, the standard
+library and the settings table (:mod:`botmon_tui.settings`, standard library only) at import time.
+Each setting's flag, metavar, default and help come from that table.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import textwrap
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 from botmon_tui import __version__
+from botmon_tui.settings import ENVIRONMENT_VARIABLES, PRECEDENCE, SETTING, SETTINGS, Setting
 from botmon_tui.textsafe import clip, is_safe
 
 __all__ = [
@@ -166,73 +168,50 @@ class _Parser(argparse.ArgumentParser):
 # ------------------------------------------------------------------------------------------------
 
 
+def _add_setting(
+    group: Any, setting: Setting, *, default: Any, text: str | None = None, dest: str | None = None
+) -> None:
+    """A setting's flag as :data:`~botmon_tui.settings.SETTINGS` declares it (``dest`` is its name)."""
+    options: dict[str, Any] = {
+        "dest": dest or setting.dest,
+        "default": default,
+        "help": setting.help_line(text),
+    }
+    if setting.kind == "switch":
+        options.update(action="store_const", const=not setting.default)
+    else:
+        options.update(metavar=setting.metavar, action="append" if setting.repeat else "store")
+        if setting.kind == "seconds":
+            options["type"] = _positive_float
+    group.add_argument(*setting.flags, **options)
+
+
 def _connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """CONNECTION options. On subcommands the defaults are suppressed, so that options given
-    before the subcommand (``botmon-tui --demo bots``) are not overwritten by its defaults."""
+    """CONNECTION options: every setting of a connection that has a flag. On subcommands the
+    defaults are suppressed, so that options given before the subcommand (``botmon-tui --demo
+    bots``) are not overwritten by its defaults, and a repeatable option's values after the
+    subcommand go to ``<name>_after_command`` (argparse would replace those given before)."""
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    group = parser.add_argument_group("connection (flags > Medplum CLI profile > environment > config file)")
+    group = parser.add_argument_group(f"connection ({PRECEDENCE})")
     group.add_argument(
         "--demo",
         action="store_true",
         default=default(False),
         help="start the embedded demo server on 127.0.0.1 and use it (no account needed)",
     )
-    group.add_argument("--base-url", metavar="URL", default=default(None), help="Medplum server base URL")
-    group.add_argument(
-        "-p",
-        "--profile",
-        metavar="NAME",
-        default=default(None),
-        help="Medplum CLI profile (~/.medplum/NAME.json)",
-    )
-    group.add_argument("--client-id", metavar="ID", default=default(None), help="ClientApplication id")
-    group.add_argument(
-        "--client-secret-file",
-        metavar="PATH",
-        default=default(None),
-        help="read the client secret from PATH ('-' reads stdin); secrets are never flag values",
-    )
-    group.add_argument(
-        "--fhir-url-path",
-        "--fhir-url",
-        dest="fhir_url_path",
-        metavar="PATH",
-        default=default(None),
-        help="FHIR path under the base URL (fhir/R4/)",
-    )
-    group.add_argument(
-        "--token-url", metavar="URL", default=default(None), help="OAuth2 token URL (<base>oauth2/token)"
-    )
-    group.add_argument(
-        "--ca-file", metavar="PATH", default=default(None), help="extra CA bundle (TLS is always verified)"
-    )
-    group.add_argument(
-        "--insecure-http",
-        action="store_true",
-        default=default(False),
-        help="allow plain http:// to a host that is not loopback (credentials travel unencrypted)",
-    )
-    group.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=_positive_float,
-        default=default(None),
-        help="HTTP timeout (default 30)",
-    )
-    group.add_argument(
-        "--app-url",
-        metavar="URL",
-        default=default(None),
-        help="the Medplum web app, for links (default: app.medplum.com for api.medplum.com, else guessed)",
-    )
+    for setting in SETTINGS:
+        if setting.flags and setting.scope != "global":
+            dest = f"{setting.dest}_after_command" if suppress and setting.repeat else None
+            _add_setting(group, setting, default=default(None), dest=dest)
     group.add_argument(
         "--show-config",
         action="store_true",
         default=default(False),
-        help="print the resolved connection, each field with its source (secrets masked), and exit",
+        help="print every setting and each connection's, with its value and source (secrets masked), "
+        "and exit",
     )
     for name in ("--client-secret", "--access-token"):
         group.add_argument(name, action=_RefuseSecret, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -296,24 +275,50 @@ def _auth_types_help() -> str:
 
 
 def _environment_help() -> str:
-    from botmon_tui.config import ENVIRONMENT_VARIABLES
-
     width = max(len(name) for name, _ in ENVIRONMENT_VARIABLES)
-    return "\n".join(f"  {name.ljust(width)}  {text}" for name, text in ENVIRONMENT_VARIABLES)
+    indent = " " * (width + 4)
+    return "\n".join(
+        textwrap.fill(f"  {name.ljust(width)}  {text}", 100, subsequent_indent=indent)
+        for name, text in ENVIRONMENT_VARIABLES
+    )
+
+
+def _config_keys_help() -> str:
+    """The config file's keys, at the top level and in a [[connection]] table, from the table."""
+    top = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.at_top and s.kind != "keymap")
+    table = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.in_table)
+    return "\n".join(
+        [
+            *textwrap.wrap(f"keys: {top}", 96, initial_indent="  ", subsequent_indent="        "),
+            *textwrap.wrap(
+                f"[[connection]] tables (one per connection): {table}",
+                96,
+                initial_indent="  ",
+                subsequent_indent="        ",
+            ),
+        ]
+    )
 
 
 def _top_epilog() -> str:
     return f"""\
 settings are resolved per field, as the Medplum CLI does:
-  flags > Medplum CLI profile > environment > ./.env > config file > default.
+  {PRECEDENCE}.
   The profile is -p/--profile, BOTMON_PROFILE or 'profile' in the config file; without one, the
   Medplum CLI's 'default' profile is read only when no credential is set anywhere else.
   A credential is only sent to the server it was set up with: a client id, secret or token from
   one source is used with a server named by another only when both are given on the command line
-  (--base-url with -p or --client-id/--client-secret-file); other mixes are refused. Secrets come
-  only from --client-secret-file, the environment, .env, a profile or the config file's
-  client_secret_file, never from a flag value. Plain http:// is refused except to loopback.
-  --show-config prints what was resolved and where each field came from.
+  (--base-url with -p or --client-id/--client-secret-file) or in one [[connection]] table; other
+  mixes are refused. Secrets come only from --client-secret-file, the environment, .env, a profile
+  or the config file's client_secret_file, never from a flag value. Plain http:// is refused except
+  to loopback. --show-config prints what was resolved and where each setting came from.
+
+several connections: repeat -p (botmon-tui -p prod -p staging), or name them in the config file:
+  watch = ["prod", "staging"], or one [[connection]] table each (all of them are watched when there
+  is no watch). A NAME (of -p, BOTMON_PROFILE, profile or watch) is the [[connection]] with that label,
+  else a Medplum CLI profile. Each connection is resolved on its own by the rules above, and a
+  credential never goes to another connection's server. Each has a label (its table's label, else
+  its profile's name, else its host); two connections with one label are refused.
 
 Medplum CLI profile authTypes:
 {_auth_types_help()}
@@ -322,14 +327,14 @@ environment:
 {_environment_help()}
 
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
-  keys: interval, timeout, profile, base_url, fhir_url_path, token_url, client_id,
-        client_secret_file, ca_file, app_url, bell (true/false), theme (a Textual theme name;
-        one chosen with ctrl+p → Theme is saved here)
+{_config_keys_help()}
+  [keymap]: binding id = key(s) for the TUI, like "events.times" = "T" or "poll.pause" = "space"
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
   botmon-tui -p prod --bot lab-results-router         watch one bot of the 'prod' profile
   botmon-tui -p prod --show-config                    where each connection setting comes from
+  botmon-tui -p prod -p staging                       watch two projects
   botmon-tui status -p prod --since 15m               exit 1 if a bot failed in the last 15 minutes
   botmon-tui bots -p prod --json | jq '.[].name'
   botmon-tui events lab-results-router -p prod --failures --since 2h
@@ -341,22 +346,8 @@ examples:
 """
 
 
-def _interval_help(parser: argparse.ArgumentParser, action_dest: str, what: str) -> None:
-    """Fill in the default interval (from :mod:`botmon_tui.config`) of ``--interval``'s help."""
-    from botmon_tui.config import DEFAULT_INTERVAL
-
-    for action in parser._actions:
-        if action.dest == action_dest and action.help:
-            action.help = f"{what} (default {DEFAULT_INTERVAL:g}; BOTMON_INTERVAL or the config file)"
-
-
 def _fill_top_help(parser: _Parser) -> None:
     parser.epilog = _top_epilog()
-    _interval_help(parser, "interval", "the TUI's poll interval in seconds")
-
-
-def _fill_events_help(parser: _Parser) -> None:
-    _interval_help(parser, "interval", "with --follow: seconds between polls")
 
 
 def build_parser() -> _Parser:
@@ -377,24 +368,11 @@ def build_parser() -> _Parser:
     parser.before_help = _fill_top_help
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     tui = parser.add_argument_group("TUI")
-    tui.add_argument(
-        "--interval",
-        metavar="SECONDS",
-        type=_positive_float,
-        default=None,
-        help="the TUI's poll interval in seconds",
-    )
+    _add_setting(tui, SETTING["interval"], default=None, text="the TUI's poll interval in seconds")
     tui.add_argument(
         "--bot", metavar="BOT", type=bot_ref, default=None, help="open this bot's events (its name or id)"
     )
-    tui.add_argument(
-        "--no-bell",
-        dest="bell",
-        action="store_const",
-        const=False,
-        default=None,
-        help="no terminal bell when a new failure is announced (config file: bell = false)",
-    )
+    _add_setting(tui, SETTING["bell"], default=None, text="no terminal bell when a new failure is announced")
 
     commands = parser.add_subparsers(
         dest="command",
@@ -472,7 +450,6 @@ def build_parser() -> _Parser:
         formatter_class=formatter,
         allow_abbrev=False,
     )
-    events.before_help = _fill_events_help
     events.add_argument("bot_ref", metavar="BOT", type=bot_ref, help="the bot's exact name or its id")
     events.add_argument(
         "--limit",
@@ -492,12 +469,8 @@ def build_parser() -> _Parser:
     events.add_argument(
         "-f", "--follow", action="store_true", help="then print each new run as it happens, until Ctrl-C"
     )
-    events.add_argument(
-        "--interval",
-        metavar="SECONDS",
-        type=_positive_float,
-        default=argparse.SUPPRESS,
-        help="with --follow: seconds between polls",
+    _add_setting(
+        events, SETTING["interval"], default=argparse.SUPPRESS, text="with --follow: seconds between polls"
     )
     _output_options(
         events,

@@ -39,20 +39,7 @@ __all__ = ["main"]
 def _flags(args: argparse.Namespace) -> Flags:
     from botmon_tui.config import Flags
 
-    return Flags(
-        base_url=getattr(args, "base_url", None),
-        profile=getattr(args, "profile", None),
-        client_id=getattr(args, "client_id", None),
-        client_secret_file=getattr(args, "client_secret_file", None),
-        fhir_url_path=getattr(args, "fhir_url_path", None),
-        token_url=getattr(args, "token_url", None),
-        ca_file=getattr(args, "ca_file", None),
-        insecure_http=bool(getattr(args, "insecure_http", False)),
-        timeout=getattr(args, "timeout", None),
-        interval=getattr(args, "interval", None),
-        bell=getattr(args, "bell", None),
-        app_url=getattr(args, "app_url", None),
-    )
+    return Flags.from_args(args)
 
 
 @contextmanager
@@ -90,6 +77,7 @@ def _cmd_tui(
     bell: bool,
     theme: str | None,
     remember_theme: Callable[[str], object],
+    keymap: dict[str, str] | None = None,
 ) -> int:
     from botmon_tui.cli.tui import bot_for_tui
     from botmon_tui.ui.app import run_tui
@@ -104,6 +92,7 @@ def _cmd_tui(
         theme=theme,
         remember_theme=remember_theme,
         bell=bell,
+        keymap=keymap,
     )
     return int(result) if isinstance(result, int) else EXIT_OK
 
@@ -166,6 +155,7 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                 resolver.bell(),
                 theme=resolver.theme(),
                 remember_theme=partial(save_theme, sources.config_dir),
+                keymap=resolver.keymap(),
             )
         except Exception as exc:
             from botmon_tui.medplum.errors import AuthError
@@ -197,17 +187,23 @@ def _one_shot(
 
 
 def _show_config(resolver: Resolver, io: Output) -> int:
-    """``--show-config``: each resolved field and its source (secrets masked); no network."""
-    rows, problem = resolver.describe()
-    width = max(len(label) for label, _, _ in rows)
-    for label, value, source in rows:
-        io.line(f"{label.ljust(width)}  {value}  [{source}]")
+    """``--show-config``: every setting of the run, then each connection's under its label, with
+    its value and source (secrets masked); no network. Exit 2 when something stops a connection."""
+    report = resolver.describe()
+    rows = [*report.settings, *(row for c in report.connections for row in c.rows)]
+    width = max(len(row.label) for row in rows)
+    for row in report.settings:
+        io.line(f"{row.label.ljust(width + 2)}  {row.value}  [{row.source}]")
+    for connection in report.connections:
+        io.line("")
+        io.line(f"{connection.label}  [{connection.origin}]")
+        for row in connection.rows:
+            io.line(f"  {row.label.ljust(width)}  {row.value}  [{row.source}]")
     for message in resolver.warnings:
         io.warning(message)
-    if problem is not None:
-        io.error(str(problem))
-        return EXIT_USAGE
-    return EXIT_OK
+    for problem in report.problems:
+        io.error(problem)
+    return EXIT_USAGE if report.problems else EXIT_OK
 
 
 def _crash_log(error: BaseException, secrets: Sequence[str]) -> str:

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+# The defaults are the settings table's (botmon_tui.settings: standard library only).
+from botmon_tui.settings import DEFAULT_BASE_URL, DEFAULT_FHIR_URL_PATH, DEFAULT_TIMEOUT
+
 __all__ = [
     "AUTH_TYPES",
     "DEFAULT_BASE_URL",
@@ -40,8 +43,6 @@ __all__ = [
     "token_claims",
 ]
 
-DEFAULT_BASE_URL = "https://api.medplum.com/"
-DEFAULT_FHIR_URL_PATH = "fhir/R4/"
 DEFAULT_TOKEN_PATH = "oauth2/token"
 
 #: How a request is authorized: ``login`` is a stored ``medplum login`` (access token renewed with its
@@ -270,7 +271,7 @@ class ConnectionSettings:
     auth_method: AuthMethod = "client-credentials"
     #: TLS verification: ``True`` (system CAs / SSL_CERT_FILE) or the path of a CA bundle. Never off.
     ca_file: str | None = None
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
     #: Where these settings came from, for error messages ("profile 'prod'", "environment", ...).
     source: str = "defaults"
     #: The Medplum web app for deep links (``--app-url``); None = guessed from the base URL.

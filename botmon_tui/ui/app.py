@@ -530,6 +530,7 @@ def run_tui(
     bell: bool = True,
     theme: str | None = None,
     remember_theme: Callable[[str], object] | None = None,
+    keymap: dict[str, str] | None = None,
 ) -> int:
     """Run the TUI until the user quits; return the exit code.
 
@@ -546,6 +547,7 @@ def run_tui(
         bell=bell,
         theme=theme,
         remember_theme=remember_theme,
+        keymap=keymap,
     )
     app.run()
     code = app.return_code
