@@ -6,12 +6,15 @@ Each command has its own file too: test_cli_status.py (``status``, ``bots``), te
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,9 @@ import botmon_tui.cli.bots
 from botmon_tui import __version__
 from botmon_tui.cli import parse_duration
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.monitor.session import Connection
 from botmon_tui.settings import ENVIRONMENT_VARIABLES
+from botmon_tui.ui.app import AppOptions
 
 #: A quiet demo server (no live runs; its history ends at FIXED_NOW, long ago).
 server = demo_fixture(seed=5, history_days=2)
@@ -343,15 +347,21 @@ def tui_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     calls: list[dict[str, Any]] = []
 
-    def fake_run_tui(
-        settings: ConnectionSettings,
-        *,
-        interval: float,
-        bot_id: str | None,
-        demo: object | None = None,
-        **options: Any,
-    ) -> int:
-        calls.append({"settings": settings, "interval": interval, "bot_id": bot_id, "demo": demo, **options})
+    def fake_run_tui(connections: Sequence[Connection], options: AppOptions) -> int:
+        first = connections[0]
+        bot_name = None
+        if options.bot_id is not None and first.demo:
+            # (The demo server is still up here: the id must be the bot's.)
+            bot_name = asyncio.run(first.client.get_bot(options.bot_id)).name
+        calls.append(
+            {
+                "connections": connections,
+                "settings": first.client.settings,
+                "demo": first.demo,
+                "bot_name": bot_name,
+                **{f.name: getattr(options, f.name) for f in fields(options)},
+            }
+        )
         return 0
 
     monkeypatch.setattr(app, "run_tui", fake_run_tui)
@@ -364,11 +374,10 @@ def test_tui_gets_settings_interval_bot_and_demo(
     code, _, err = run(capsys, "--demo", "--interval", "2.5", "--bot", "lab-results-router")
     assert code == 0, err
     (call,) = tui_calls
-    demo = call["demo"]
-    assert isinstance(demo, DemoServer)
+    assert call["demo"] is True and [c.label for c in call["connections"]] == ["demo"]
     assert call["interval"] == 2.5 and call["bell"] is True
-    assert call["bot_id"] == demo.store.bot_id("lab-results-router")  # the name became the id
-    assert call["settings"].base_url == demo.base_url and call["settings"].source == "demo"
+    assert call["bot_name"] == "lab-results-router"  # the name became the bot's id
+    assert call["settings"].source == "demo"
     # --no-bell reaches the TUI.
     assert run(capsys, "--demo", "--no-bell")[0] == 0
     assert tui_calls[-1]["bell"] is False and tui_calls[-1]["bot_id"] is None

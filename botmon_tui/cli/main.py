@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from botmon_tui.cli.output import Output, OutputError, silence_stdout
 if TYPE_CHECKING:
     from botmon_tui.config import Flags, Resolver
     from botmon_tui.medplum.auth import ConnectionSettings
+    from botmon_tui.ui.app import AppOptions
 
 __all__ = ["main"]
 
@@ -68,33 +70,31 @@ def _cmd_demo_server(args: argparse.Namespace, io: Output) -> int:
 
 
 def _cmd_tui(
-    settings: ConnectionSettings,
-    interval: float,
+    connections: Sequence[tuple[str, ConnectionSettings]],
     args: argparse.Namespace,
     io: Output,
-    demo: object | None,
-    warnings: Sequence[str],
-    bell: bool,
-    theme: str | None,
-    remember_theme: Callable[[str], object],
-    keymap: dict[str, str] | None = None,
+    options: AppOptions,
+    *,
+    demo: bool,
 ) -> int:
+    """The TUI on every connection (``(label, settings)``): one ``ProjectSession`` each."""
     from botmon_tui.cli.tui import bot_for_tui
+    from botmon_tui.medplum.client import MedplumClient
+    from botmon_tui.monitor.session import Connection
     from botmon_tui.ui.app import run_tui
 
-    bot_id = bot_for_tui(settings, io, args.bot) if args.bot else None
-    result = run_tui(
-        settings,
-        interval=interval,
-        bot_id=bot_id,
-        demo=demo,
-        warnings=warnings,
-        theme=theme,
-        remember_theme=remember_theme,
-        bell=bell,
-        keymap=keymap,
+    if args.bot:
+        index, bot_id = bot_for_tui([settings for _, settings in connections], io, args.bot)
+        # The bot's project first: --bot opens in the first session.
+        connections = [connections[index], *connections[:index], *connections[index + 1 :]]
+        options = replace(options, bot_id=bot_id)
+    return run_tui(
+        [
+            Connection(MedplumClient(settings), "demo" if demo else label, demo=demo)
+            for label, settings in connections
+        ],
+        options,
     )
-    return int(result) if isinstance(result, int) else EXIT_OK
 
 
 def _run(argv: Sequence[str] | None, io: Output) -> int:
@@ -125,13 +125,20 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
         return _show_config(resolver, io)
     interval = resolver.interval()
     with _demo_server(use_demo) as demo:
+        connections: list[tuple[str, ConnectionSettings]]
         if demo is not None:
             settings = demo_settings(
                 demo.base_url, demo.client_id, demo.client_secret, timeout=resolver.timeout()
             )
+            connections = [("demo", settings)]
+        elif command in (None, "tui"):
+            connections = [(c.label, c.settings) for c in resolver.connections()]
+            settings = connections[0][1]
         else:
             settings = resolver.connection()
-        io.secrets.extend(settings.secrets())
+            connections = [("", settings)]
+        for _, each in connections:
+            io.secrets.extend(each.secrets())
         for message in resolver.warnings:
             io.warning(message)
         try:
@@ -144,19 +151,17 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                 from botmon_tui.cli import events
 
                 return events.run(settings, args, io, interval)
-            warnings = [io.scrub(w) for w in resolver.warnings]
-            return _cmd_tui(
-                settings,
-                interval,
-                args,
-                io,
-                demo,
-                warnings,
-                resolver.bell(),
+            from botmon_tui.ui.app import AppOptions
+
+            options = AppOptions(
+                interval=interval,
+                bell=resolver.bell(),
                 theme=resolver.theme(),
-                remember_theme=partial(save_theme, sources.config_dir),
                 keymap=resolver.keymap(),
+                warnings=tuple(io.scrub(w) for w in resolver.warnings),
+                remember_theme=partial(save_theme, sources.config_dir),
             )
+            return _cmd_tui(connections, args, io, options, demo=demo is not None)
         except Exception as exc:
             from botmon_tui.medplum.errors import AuthError
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from botmon_tui.cli.args import UsageError
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.session import as_id, connected, find_bot, run_async
 from botmon_tui.medplum.auth import ConnectionSettings
@@ -10,21 +13,27 @@ from botmon_tui.medplum.errors import AuthError, MedplumError
 __all__ = ["bot_for_tui"]
 
 
-def bot_for_tui(settings: ConnectionSettings, io: Output, text: str) -> str:
-    """The id of the bot ``text`` names (an unknown or ambiguous name is exit 2, before the TUI).
+def bot_for_tui(connections: Sequence[ConnectionSettings], io: Output, text: str) -> tuple[int, str]:
+    """Which connection lists the bot ``text`` names, and its id (an unknown or ambiguous name is
+    exit 2, before the TUI). Several connections are asked in turn; the first that knows it wins.
 
-    When the server cannot be asked (down, unreachable), an id is handed to the TUI as it is: the
-    TUI waits for the server with its usual backoff. A name cannot be, so that is an error.
+    When a server cannot be asked (down, unreachable), an id is handed to the TUI as it is (in the
+    first connection): the TUI waits for the server with its usual backoff. A name cannot be, so
+    that is an error.
     """
 
-    async def lookup() -> str:
+    async def lookup(settings: ConnectionSettings) -> str:
         async with connected(settings, io) as client:
             return (await find_bot(client, io, text)).id
 
-    try:
-        return run_async(lookup())
-    except MedplumError as exc:
-        bot_id = as_id(text)
-        if bot_id is None or isinstance(exc, AuthError):
-            raise
-        return bot_id
+    first: Exception | None = None
+    for index, settings in enumerate(connections):
+        try:
+            return index, run_async(lookup(settings))
+        except (MedplumError, UsageError) as exc:
+            first = first or exc
+    assert first is not None
+    bot_id = as_id(text)
+    if bot_id is None or isinstance(first, AuthError | UsageError):
+        raise first
+    return 0, bot_id

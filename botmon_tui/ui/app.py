@@ -10,8 +10,9 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any, ClassVar
@@ -28,7 +29,6 @@ from textual.widgets import DataTable, Input
 from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.formatting import duration_text
-from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.session import Connection, ProjectSession, SessionPoll
@@ -46,7 +46,7 @@ from botmon_tui.ui.screens.failures import FailuresScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
 from botmon_tui.ui.textual_private import AppInternals, bindings_of
 
-__all__ = ["DEFAULT_THEME", "BotmonApp", "run_tui"]
+__all__ = ["DEFAULT_THEME", "AppOptions", "BotmonApp", "run_tui"]
 
 #: Textual's own default theme (used when the one asked for does not exist).
 DEFAULT_THEME = "textual-dark"
@@ -520,34 +520,36 @@ class BotmonApp(AppInternals):
         return True
 
 
-def run_tui(
-    settings: ConnectionSettings,
-    *,
-    interval: float,
-    bot_id: str | None,
-    demo: object | None = None,
-    warnings: Sequence[str] = (),
-    bell: bool = True,
-    theme: str | None = None,
-    remember_theme: Callable[[str], object] | None = None,
-    keymap: dict[str, str] | None = None,
-) -> int:
-    """Run the TUI until the user quits; return the exit code.
+@dataclass(frozen=True)
+class AppOptions:
+    """What the command line hands the TUI besides its connections (the rest of ``BotmonApp``'s
+    parameters are for tests: clocks, sizes, polling by hand)."""
 
-    ``warnings`` (a secret file others can read, ...) were printed before the TUI took the
-    screen; they are shown in it too, or they would be hidden until it exits.
-    """
+    interval: float = 10.0
+    #: ``--bot``: open this bot's Event tab (in the first connection) at once.
+    bot_id: str | None = None
+    bell: bool = True
+    theme: str | None = None
+    #: Binding id → key(s), from the config file's ``[keymap]``.
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    #: Printed before the TUI took the screen; shown in it too, or they would be hidden until it exits.
+    warnings: tuple[str, ...] = ()
+    #: Called with the name of a theme chosen in the command palette (saves it in the config).
+    remember_theme: Callable[[str], object] | None = None
+
+
+def run_tui(connections: Sequence[Connection], options: AppOptions) -> int:
+    """Run the TUI on ``connections`` (one project each) until the user quits; the exit code."""
     app = BotmonApp(
-        client=MedplumClient(settings),
-        interval=interval,
-        bot_id=bot_id,
-        demo=demo,
+        connections=connections,
+        interval=options.interval,
+        bot_id=options.bot_id,
         close_client=True,
-        startup_warnings=warnings,
-        bell=bell,
-        theme=theme,
-        remember_theme=remember_theme,
-        keymap=keymap,
+        startup_warnings=options.warnings,
+        bell=options.bell,
+        theme=options.theme,
+        remember_theme=options.remember_theme,
+        keymap=dict(options.keymap),
     )
     app.run()
     code = app.return_code
