@@ -37,6 +37,7 @@ from botmon_tui.ui.alerts import Alerts
 from botmon_tui.ui.commands import BotmonCommands
 from botmon_tui.ui.formatting import Palette, palette_for
 from botmon_tui.ui.gcpolicy import QuietCollector
+from botmon_tui.ui.keys import key_rows, unknown_keymap_ids
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.polling import Poller
 from botmon_tui.ui.screens.base import PollingScreen
@@ -56,46 +57,34 @@ EXIT_INTERRUPTED = 130
 #: Signals that end the app cleanly (exit status 128 + the signal's number).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
-#: Longer help than the footer's one-word descriptions, by binding id.
-LONG_HELP = {
-    "bots.open": "Open the selected bot's Event tab",
-    "bots.open_row": "Open the selected bot's Event tab",
-    "bots.filter": "Filter bots by name or id (enter keeps it, esc clears it)",
-    "bots.clear_filter": "Clear the filter",
-    "bots.sort_attention": "Attention order (the default): failing now, most failures, most recent run; "
-    "then bots that write no AuditEvents; then the rest",
-    "events.back": "Back: clear the filter, leave the pane, then back to the bot list",
-    "events.filter": "Filter events by id, outcome or output text",
-    "events.times": "Last Updated: toggle absolute times / relative ages",
-    "events.older": "Load the next page of older events (also at the bottom of the table, newest first)",
-    "events.failures": "Failures only (outcome 4, 8, 12, asked for from the server) / every run",
-    "events.next_match": "Next match of the / search in the output (the pane scrolls to it)",
-    "events.previous_match": "Previous match of the / search in the output",
-    "events.next_failure": "Next failed run in the table (below the cursor, wrapping around)",
-    "events.previous_failure": "Previous failed run in the table",
-    "events.copy_id": "Copy the selected run's id (terminal clipboard, OSC 52: works over SSH and tmux)",
-    "events.copy_output": "Copy the selected run's whole output (as shown: no escape sequences)",
-    "events.copy_link": "Copy the selected run's web-app link",
-    "events.focus_pane": "Focus the Outcome Desc pane / the table",
-    "events.read_output": "Focus the Outcome Desc pane to scroll the output",
-    "app.failures": "Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
-    "bots.failures": "Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
-    "failures.back": "Back: clear the filter, then back to where F was pressed",
-    "failures.open": "Open the selected run in its bot's Event tab",
-    "failures.filter": "Filter by bot, outcome or what went wrong",
-    "app.interrupt": "Quit (exit status 130)",
-    "poll.refresh": "Refresh now",
-    "poll.pause": "Pause / resume automatic polling",
-    "app.help": "This help",
-    "app.quit": "Quit",
-}
 
 #: Mouse and focus hints the help screen adds to the generated key list.
 HELP_NOTES = (
+    "↑ ↓ (or j k) move the cursor; page up / page down a page; home / end (or g G) the first / last row.",
     "Mouse: click a column header to sort by it (click again to reverse); click a row to select it.",
     "tab moves the focus between the table and the Outcome Desc pane; arrows and page keys scroll it.",
     "Times are shown in your local time zone; the selected row shows its absolute Last Updated time.",
 )
+
+
+def keymap_classes() -> list[type[DOMNode]]:
+    """Every class whose bindings a ``[keymap]`` may rebind (by id)."""
+    from botmon_tui.ui.widgets.bot_table import BotTable
+    from botmon_tui.ui.widgets.event_table import EventTable
+    from botmon_tui.ui.widgets.failure_table import FailureTable
+    from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+
+    return [
+        BotmonApp,
+        BotListScreen,
+        EventScreen,
+        FailuresScreen,
+        HelpScreen,
+        BotTable,
+        EventTable,
+        FailureTable,
+        OutcomePane,
+    ]
 
 
 class BotmonApp(AppInternals):
@@ -104,15 +93,29 @@ class BotmonApp(AppInternals):
     COMMANDS = App.COMMANDS | {BotmonCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit"),
         # As in k9s and htop (Textual's own ctrl+c only says how to quit; an input copies with it).
-        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True, id="app.interrupt"),
+        Binding(
+            "ctrl+c",
+            "interrupt",
+            "Quit",
+            show=False,
+            priority=True,
+            id="app.interrupt",
+            tooltip="Quit (exit status 130)",
+        ),
         # Keys typed before the app took the terminal come with enter as a newline (the line
         # discipline's ICRNL): ctrl+j is enter then (``/``, a name, enter, enter still opens it).
         Binding("ctrl+j", "newline", show=False, priority=True, id="app.newline"),
-        # (Shown in the bot list's footer, which has room for it: bots.failures.)
-        Binding("F", "failures", "Failures", show=False, id="app.failures"),
-        Binding("question_mark", "help", "Help", id="app.help"),
+        # (Every footer shows it: the Event tab's f, failed runs only, is another thing.)
+        Binding(
+            "F",
+            "failures",
+            "Failures",
+            id="app.failures",
+            tooltip="Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
+        ),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="This help"),
     ]
 
     def __init__(
@@ -200,6 +203,13 @@ class BotmonApp(AppInternals):
         self.collector = QuietCollector(self)
         if keymap:
             # Binding id → key(s), e.g. {"events.times": "T", "poll.pause": "space"}.
+            unknown = unknown_keymap_ids(keymap, keymap_classes())
+            if unknown:
+                warnings.append(
+                    f"[keymap] names no key of botmon-tui: {', '.join(unknown)} "
+                    "(? lists the keys; their ids are in the README)"
+                )
+                self.startup_warnings = tuple(warnings)
             self.set_keymap(keymap)
 
     # ------------------------------------------------------------------ facts for screens
@@ -422,47 +432,29 @@ class BotmonApp(AppInternals):
     # ------------------------------------------------------------------ help
 
     def help_sections(self) -> list[Section]:
+        """This app's keys on the current screen, each with the key it has now (``ui/keys.py``):
+        the focused widget's first (a table's ``enter``), then the screen's, then everywhere."""
         screen = self.screen
         # The app's priority keys (ctrl+c) win over what any screen or widget binds them to.
-        seen: set[str] = {
+        priority = {
             key
             for key, group in bindings_of(self).key_to_bindings.items()
-            if any(binding.priority and binding.description for binding in group)
+            if any(binding.priority for binding in group)
         }
+        seen = set(priority)
         sections: list[Section] = []
-
-        def rows_for(node: DOMNode) -> list[tuple[str, str]]:
-            rows: list[tuple[str, str]] = []
-            bindings = bindings_of(node)
-            for key, group in bindings.key_to_bindings.items():
-                for binding in group:
-                    # Textual's "copy selected text" (ctrl+c / super+c on every screen): here
-                    # ctrl+c quits, and nothing on these screens is selected as text.
-                    if not binding.description or key in seen or binding.action.endswith("copy_text"):
-                        continue
-                    seen.add(key)
-                    description = LONG_HELP.get(binding.id or "", binding.description)
-                    rows.append((self.get_key_display(binding), description))
-            return rows
-
         focused = screen.focused
-        widgets = [w for w in screen.query("*") if w.can_focus and not isinstance(w, DataTable)]
-        tables = list(screen.query(DataTable))
-        sections.append(("This screen", rows_for(screen)))
-        for table in tables:
-            sections.append(("Table", rows_for(table)))
-        for widget in widgets:
-            if widget is not focused and isinstance(widget, Input):
-                continue
-            rows = rows_for(widget)
+        if focused is not None and not isinstance(focused, Input):
+            rows = key_rows(self, focused, seen)
             if rows:
-                sections.append((type(widget).__name__, rows))
-        seen.difference_update(
-            key for key, group in bindings_of(self).key_to_bindings.items() if any(b.priority for b in group)
-        )
-        sections.append(
-            ("Everywhere", [*rows_for(self), ("ctrl+p", "Command palette (all actions, open a bot)")])
-        )
+                sections.append(("Table" if isinstance(focused, DataTable) else "Focused", rows))
+        sections.append(("This screen", key_rows(self, screen, seen)))
+        for table in screen.query(DataTable):
+            if table is not focused:
+                sections.append(("Table", key_rows(self, table, seen)))
+        seen.difference_update(priority)
+        palette = ("ctrl+p", "Command palette: every action of this screen, and open a bot by name")
+        sections.append(("Everywhere", [*key_rows(self, self, seen), palette]))
         return sections
 
     def action_help(self) -> None:

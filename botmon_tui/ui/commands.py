@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 
 from botmon_tui.textsafe import clip
+from botmon_tui.ui.keys import palette_entries
 
 if TYPE_CHECKING:
     from botmon_tui.ui.app import BotmonApp
@@ -41,75 +42,14 @@ class BotmonCommands(Provider):
         return cast("BotmonApp", self.app)
 
     def _actions(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """(name, help, callback) for what the current screen can do."""
-        app = self.botmon
-        screen = self.screen  # the screen the palette was opened from
+        """(name, help, callback) for what the current screen's keys do now (``ui/keys.py``:
+        from the active bindings, each with the key it has after a keymap)."""
         from botmon_tui.ui.screens.base import PollingScreen
-        from botmon_tui.ui.screens.bot_list import BotListScreen
-        from botmon_tui.ui.screens.events import EventScreen
-        from botmon_tui.ui.screens.failures import FailuresScreen
 
+        screen = self.screen  # the screen the palette was opened from
         if not isinstance(screen, PollingScreen):
             return []
-
-        def run(action: str) -> object:
-            return app.run_action(action, screen)
-
-        actions: list[tuple[str, str, Callable[[], object]]] = [
-            ("Refresh now", "Poll the server at once (r)", partial(run, "refresh")),
-            ("Pause / resume polling", "Stop or restart automatic updates (p)", partial(run, "toggle_pause")),
-            ("Filter", "Show only matching rows (/)", partial(run, "filter")),
-            ("Failures", "The newest failed runs of every bot (F)", app.action_failures),
-            ("Help: keys", "Every key of this screen (?)", app.action_help),
-            ("Quit", "Leave botmon-tui (q)", app.action_quit),
-        ]
-        if isinstance(screen, BotListScreen):
-            actions.insert(0, ("Open the selected bot", "Its Event tab (enter)", partial(run, "open_bot")))
-            actions.append(
-                (
-                    "Sort bots: attention first",
-                    "Failing now first: the default order (0)",
-                    partial(run, "sort_attention"),
-                )
-            )
-            for spec in screen.table.SPECS:
-                if not spec.number:
-                    continue
-                actions.append(
-                    (
-                        f"Sort bots by {spec.label}",
-                        f"Key {spec.number}; again reverses",
-                        partial(run, f"sort({spec.number})"),
-                    )
-                )
-        if isinstance(screen, FailuresScreen):
-            actions[0:0] = [
-                ("Open the selected run", "In its bot's Event tab (enter)", partial(run, "open_run")),
-                ("Back", "(esc)", partial(run, "back")),
-            ]
-        if isinstance(screen, EventScreen):
-            actions[0:0] = [
-                ("Back to the bot list", "(esc)", partial(run, "back")),
-                ("Load older events", "The next older page (o)", partial(run, "load_older")),
-                ("Failures only / all runs", "Outcome 4, 8, 12 (f)", partial(run, "toggle_failures")),
-                ("Copy the run's id", "To the terminal clipboard (y)", partial(run, "copy('id')")),
-                ("Copy the run's output", "To the terminal clipboard (c)", partial(run, "copy('output')")),
-                (
-                    "Copy the run's web-app link",
-                    "To the terminal clipboard (l)",
-                    partial(run, "copy('link')"),
-                ),
-                ("Toggle absolute / relative times", "Last Updated column (t)", partial(run, "toggle_times")),
-            ]
-            for spec in screen.table.SPECS:
-                actions.append(
-                    (
-                        f"Sort events by {spec.label}",
-                        f"Key {spec.number}; again reverses",
-                        partial(run, f"sort({spec.number})"),
-                    )
-                )
-        return actions
+        return [(entry.name, entry.help, entry.run) for entry in palette_entries(self.app, screen)]
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._actions():

@@ -67,8 +67,8 @@ RECOVERED_NOTE_SECONDS = 15.0
 class PollingScreen(Screen[None]):
     #: Subclasses place these in their own BINDINGS where the footer should show them.
     POLL_BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="poll.refresh"),
-        Binding("p", "toggle_pause", "Pause", id="poll.pause"),
+        Binding("r", "refresh", "Refresh", id="poll.refresh", tooltip="Refresh now"),
+        Binding("p", "toggle_pause", "Pause", id="poll.pause", tooltip="Pause / resume automatic polling"),
     ]
 
     def __init__(

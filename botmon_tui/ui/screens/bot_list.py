@@ -72,14 +72,35 @@ class BotListScreen(PollingScreen):
     POLL_WHAT = "polling the bot list"
     AUTO_FOCUS = "#bots"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open_bot", "Open", id="bots.open"),
+        Binding("enter", "open_bot", "Open", id="bots.open", tooltip="Open the selected bot's Event tab"),
         # (A priority key: the focus is in the filter box before the next key typed is handled.)
-        Binding("slash", "filter", "Filter", priority=True, id="bots.filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="bots.clear_filter"),
-        Binding("0", "sort_attention", "Attention first", id="bots.sort_attention", group=SORT),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            priority=True,
+            id="bots.filter",
+            tooltip="Filter bots by name or id (enter keeps it, esc clears it)",
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="bots.clear_filter",
+            tooltip="Clear the filter",
+        ),
+        Binding(
+            "0",
+            "sort_attention",
+            "Attention first",
+            id="bots.sort_attention",
+            group=SORT,
+            tooltip="Attention order (the default): failing now, most failures, most recent run; "
+            "then bots that write no AuditEvents; then the rest",
+        ),
         *sort_bindings("bots", BotTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
-        Binding("F", "app.failures", "Failures", id="bots.failures"),
     ]
 
     def __init__(self, sessions: Sequence[ProjectSession], *, deferred: bool = False) -> None:

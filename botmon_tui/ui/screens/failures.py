@@ -32,9 +32,28 @@ class FailuresScreen(PollingScreen):
     POLL_WHAT = "polling the failed runs"
     AUTO_FOCUS = "#failures"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="failures.back"),
-        Binding("enter", "open_run", "Open", id="failures.open"),
-        Binding("slash", "filter", "Filter", priority=True, id="failures.filter"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="failures.back",
+            tooltip="Back: clear the filter, then back to where F was pressed",
+        ),
+        Binding(
+            "enter",
+            "open_run",
+            "Open",
+            id="failures.open",
+            tooltip="Open the selected run in its bot's Event tab",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            priority=True,
+            id="failures.filter",
+            tooltip="Filter by bot, outcome or what went wrong",
+        ),
         *sort_bindings("failures", FailureTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
     ]

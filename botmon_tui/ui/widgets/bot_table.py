@@ -44,7 +44,9 @@ class BotTable(KeyedTable):
     )
     DEFAULT_SORT = (ATTENTION, False)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open", id="bots.open_row"),
+        Binding(
+            "enter", "select_cursor", "Open", id="bots.open_row", tooltip="Open the selected bot's Event tab"
+        ),
     ]
 
     class OpenWanted(Message):

@@ -34,7 +34,14 @@ class EventTable(KeyedTable):
     )
     DEFAULT_SORT = ("updated", True)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Read output", show=False, id="events.read_output"),
+        Binding(
+            "enter",
+            "select_cursor",
+            "Read output",
+            show=False,
+            id="events.read_output",
+            tooltip="Focus the Outcome Desc pane to scroll the output",
+        ),
     ]
 
     def __init__(

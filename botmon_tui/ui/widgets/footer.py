@@ -20,6 +20,18 @@ __all__ = ["KeyFooter"]
 
 #: Bindings changes within this many seconds make one recompose.
 RECOMPOSE_DELAY = 0.05
+#: When the keys do not fit the terminal's width (80 columns), these go first, in this order (by
+#: action): the footer keeps Back, Filter, the sort keys, F, q and ? longest; every key stays in the help
+#: screen (``?``) and the command palette.
+DROP_ORDER = (
+    "toggle_times",
+    "refresh",
+    "toggle_pause",
+    "toggle_failures",
+    "sort_attention",
+    "app.failures",
+    "app.quit",
+)
 
 
 class KeyFooter(Footer):
@@ -69,6 +81,27 @@ class KeyFooter(Footer):
         if footer_bindings_ready(self):
             self._shown = self._what_to_show()
         yield from super().compose()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        # Wider again: what was dropped may fit now (a narrower one drops more).
+        if any(not key.display for key in self.query("FooterKey")):
+            self._shown = None
+            self.call_later(self._recompose_now)
+        else:
+            self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Drop keys (``DROP_ORDER``) until the rest fits on the line, one per frame."""
+        if not self.is_attached or self.virtual_size.width <= self.size.width:
+            return
+        shown = {str(getattr(key, "action", "")): key for key in self.query("FooterKey") if key.display}
+        for action in DROP_ORDER:
+            key = shown.get(action)
+            if key is not None:
+                key.display = False
+                self.call_after_refresh(self._fit)
+                return
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         set_footer_bindings_ready(self)
