@@ -163,6 +163,11 @@ def cron_problem(text: str) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 
+def _next_month(when: date) -> date:
+    """The 1st of the month after ``when``'s."""
+    return date(when.year + when.month // 12, when.month % 12 + 1, 1)
+
+
 class CronTable:
     """The sets of a five-field pattern (as cronsim parsed them), evaluated arithmetically: a day is
     matched once, the times within it by bisection, and whole weeks by multiplication, so a
@@ -215,45 +220,26 @@ class CronTable:
     def every_day(self) -> bool:
         return self.week is not None and all(self.week)
 
-    def _next_day(self, day: int) -> int | None:
-        """The first day from ``day`` on that runs (within :data:`SEARCH_DAYS`)."""
+    def _run_day(self, day: int, step: int) -> int | None:
+        """The first day that runs from ``day`` on (``step`` 1) or back (``step`` -1), within
+        :data:`SEARCH_DAYS` (months that never run are skipped whole)."""
         week = self.week
         if week is not None:
             if not any(week):
                 return None
             while not week[(day + 4) % 7]:
-                day += 1
+                day += step
             return day
-        end = day + SEARCH_DAYS
-        while day < end:
+        end = day + step * SEARCH_DAYS
+        while (end - day) * step > 0:
             when = date.fromordinal(_EPOCH_ORDINAL + day)
-            if when.month not in self.months:  # on to the 1st of the next month
-                first = date(when.year + when.month // 12, when.month % 12 + 1, 1)
-                day = first.toordinal() - _EPOCH_ORDINAL
+            if when.month not in self.months:  # to the 1st of the next month, or the last of the one before
+                edge = _next_month(when) if step > 0 else when.replace(day=1)
+                day = edge.toordinal() - _EPOCH_ORDINAL - (step < 0)
                 continue
             if self.day_matches(day):
                 return day
-            day += 1
-        return None
-
-    def _previous_day(self, day: int) -> int | None:
-        """The last day up to ``day`` that runs (within :data:`SEARCH_DAYS`)."""
-        week = self.week
-        if week is not None:
-            if not any(week):
-                return None
-            while not week[(day + 4) % 7]:
-                day -= 1
-            return day
-        end = day - SEARCH_DAYS
-        while day > end:
-            when = date.fromordinal(_EPOCH_ORDINAL + day)
-            if when.month not in self.months:  # back to the last day of the month before
-                day = when.replace(day=1).toordinal() - 1 - _EPOCH_ORDINAL
-                continue
-            if self.day_matches(day):
-                return day
-            day -= 1
+            day += step
         return None
 
     def next_after(self, at: float) -> float | None:
@@ -263,7 +249,7 @@ class CronTable:
         later = bisect_right(offsets, second // 60)  # a time at this minute is not after ``at``
         if later < len(offsets) and self.day_matches(day):
             return float(day * DAY + offsets[later] * 60)
-        found = self._next_day(day + 1)
+        found = self._run_day(day + 1, 1)
         return None if found is None else float(found * DAY + offsets[0] * 60)
 
     def previous_before(self, at: float) -> float | None:
@@ -276,7 +262,7 @@ class CronTable:
         earlier = bisect_left(offsets, minute) if on_the_minute else bisect_right(offsets, minute)
         if earlier > 0 and self.day_matches(day):
             return float(day * DAY + offsets[earlier - 1] * 60)
-        found = self._previous_day(day - 1)
+        found = self._run_day(day - 1, -1)
         return None if found is None else float(found * DAY + offsets[-1] * 60)
 
     def _matching_days(self, first: int, end: int) -> tuple[int, bool]:
@@ -299,8 +285,7 @@ class CronTable:
         day = first
         while day < end:
             when = date.fromordinal(_EPOCH_ORDINAL + day)
-            following = date(when.year + when.month // 12, when.month % 12 + 1, 1)
-            stop = min(end, following.toordinal() - _EPOCH_ORDINAL)
+            stop = min(end, _next_month(when).toordinal() - _EPOCH_ORDINAL)
             if when.month in self.months:
                 if by_month:  # the days of the month in [when.day, when.day + stop - day)
                     last = when.day + stop - day - 1
