@@ -707,12 +707,104 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Bots in the states benchmark, and how their expectations are mixed.
+CADENCE_BOTS = 1000
+CADENCE_CRONS = (
+    "*/5 * * * *", "* * * * *", "0 * * * *", "15,45 * * * *", "0 */2 * * *",
+    "30 9 * * 1-5", "0 0 1 * *", "0 9 1,15 * 1",
+)  # fmt: skip
+CADENCE_PERIODS = (1, 2, 6, 12, 24, 30, 48)
+#: Polls timed per worker; at each, this share of the bots brought new runs.
+CADENCE_POLLS = 30
+CADENCE_CHANGED = 0.10
+
+
+def cadence_session() -> dict[str, Any]:
+    """States for 1,000 bots after a poll (issue #17), pure Python: 400 cronString bots, 200
+    cronTiming bots and 400 without a schedule (regular, bursty, Poisson-like and sparse runs,
+    300 run times each at most), each with 100 run durations. A poll re-learns the cadence and
+    the p50/p95 of the bots that brought new runs (a tenth) and evaluates every bot; the first poll
+    learns them all (the cold figure)."""
+    import random
+    from datetime import UTC, datetime
+
+    from botmon_tui.medplum.models import Bot
+    from botmon_tui.monitor.cadence import evaluate, learn_cadence
+    from botmon_tui.monitor.durations import duration_stats
+
+    rng = random.Random(17)
+    now = datetime(2025, 3, 14, 10, 47, tzinfo=UTC).timestamp()
+    bots: list[Any] = []
+    histories: list[list[float]] = []
+    for i in range(CADENCE_BOTS):
+        fields: dict[str, Any] = {"id": f"bot-{i}", "meta": {"lastUpdated": "2025-01-01T00:00:00.000Z"}}
+        kind = i % 10
+        if kind < 4:
+            fields["cronString"] = CADENCE_CRONS[i % len(CADENCE_CRONS)]
+        elif kind < 6:
+            repeat: dict[str, Any] = {"period": CADENCE_PERIODS[i % len(CADENCE_PERIODS)]}
+            if i % 3 == 0:
+                repeat["dayOfWeek"] = ["mon", "wed", "fri"]
+            fields["cronTiming"] = {"repeat": repeat}
+        bots.append(Bot.model_validate(fields))
+        gap = rng.choice([60.0, 300.0, 900.0, 3600.0])
+        last = now - rng.random() * gap * (1 if i % 7 else 40)  # every 7th bot silent for a while
+        if kind in (6, 7):  # regular
+            runs = [last - k * gap + rng.uniform(-0.1, 0.1) * gap for k in range(300)]
+        elif kind == 8:  # bursty
+            runs = [last - (k // 5) * gap * rng.uniform(0.5, 3) - rng.random() for k in range(300)]
+        elif i % 20 == 9:  # sparse
+            runs = [last - k * rng.expovariate(1 / (6 * gap)) for k in range(10)]
+        else:  # Poisson-like, and the scheduled bots' own runs
+            runs, when = [], last
+            for _ in range(300):
+                runs.append(when)
+                when -= rng.expovariate(1 / gap)
+        histories.append(runs)
+    durations = [[rng.lognormvariate(0, 1) for _ in range(100)] for _ in bots]
+
+    def poll(at: float, learned: list[Any], stats: list[Any], changed: range | list[int]) -> dict[str, int]:
+        for i in changed:
+            learned[i] = learn_cadence(histories[i])
+            stats[i] = duration_stats(reversed(durations[i]))
+        moment = datetime.fromtimestamp(at, UTC)
+        kinds: dict[str, int] = {}
+        for i, bot in enumerate(bots):
+            last = datetime.fromtimestamp(histories[i][0], UTC)
+            state = evaluate(bot, last, histories[i], moment, learned=learned[i])
+            kinds[state.kind] = kinds.get(state.kind, 0) + 1
+        return kinds
+
+    learned: list[Any] = [None] * len(bots)
+    stats: list[Any] = [None] * len(bots)
+    started = time.perf_counter()
+    kinds = poll(now, learned, stats, range(len(bots)))
+    cold_ms = (time.perf_counter() - started) * 1000
+    poll_ms, poll_cpu_ms = [], []
+    for n in range(1, CADENCE_POLLS + 1):
+        changed = rng.sample(range(len(bots)), int(len(bots) * CADENCE_CHANGED))
+        started, cpu = time.perf_counter(), time.process_time()
+        poll(now + 10 * n, learned, stats, changed)
+        poll_ms.append((time.perf_counter() - started) * 1000)
+        poll_cpu_ms.append((time.process_time() - cpu) * 1000)
+    return {
+        "poll_ms": statistics.median(poll_ms),
+        "poll_cpu_ms": statistics.median(poll_cpu_ms),
+        "poll_max_ms": max(poll_ms),
+        "cold_ms": cold_ms,
+        "kinds": kinds,
+        "bots": len(bots),
+    }
+
+
 def worker_main(kind: str, info: dict[str, Any], args: argparse.Namespace) -> None:
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     if kind == "session":
         result = asyncio.run(session(info))
     elif kind == "alerts":
         result = asyncio.run(alert_session(info))
+    elif kind == "cadence":
+        result = cadence_session()
     else:
         result = asyncio.run(idle_cpu(info, args.cpu_seconds, args.interval))
     sys.stdout.write("RESULT " + json.dumps(result) + "\n")
@@ -1182,9 +1274,35 @@ def alert_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def cadence_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The silence states' budget (issue #17): a poll's states for 1,000 bots within the stall budget."""
+    col = partial(column, runs)
+    poll = col("poll_ms")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(runs[0]["kinds"].items()))
+    return [
+        metric_row(
+            f"States for {runs[0]['bots']:,} bots after a poll (cron, timing, learned)",
+            poll,
+            None,
+            "≤ 50 ms",
+            poll["median"] <= 50,
+            unit=" ms",
+            digits=1,
+            note=f"400 cronString, 200 cronTiming, 400 learned (≤ 300 runs each); {CADENCE_CHANGED:.0%} "
+            f"of the bots re-learned and their p50/p95 recomputed, every bot evaluated; process CPU "
+            f"time {fmt(col('poll_cpu_ms'), ' ms', 1)}; slowest of {CADENCE_POLLS} polls "
+            f"{fmt(col('poll_max_ms'), ' ms', 1)}; first poll (all learned) {fmt(col('cold_ms'), ' ms', 1)}; "
+            f"states: {kinds}",
+        )
+    ]
+
+
 #: How many rows ``alert_rows`` makes (after the command line's); ``--only alerts`` stands for them.
 ALERT_ROWS = 4
 ALERTS_KEYWORD = "alerts"
+#: How many rows ``cadence_rows`` makes (after the alerts'); ``--only cadence`` stands for them.
+CADENCE_ROWS = 1
+CADENCE_KEYWORD = "cadence"
 #: Rows measured by the idle CPU run (the other TUI rows come from the session runs).
 IDLE_ROWS = {2, 14}
 #: The TUI's rows (1 to 16: session and idle runs); the command line's come after them.
@@ -1208,7 +1326,7 @@ NO_IDLE_RUN: dict[str, Any] = {
 
 def parse_rows(text: str | None) -> set[int] | None:
     """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}``; ``cli`` stands for the command line's rows,
-    ``alerts`` for the alerts' (``None``: every row)."""
+    ``alerts`` for the alerts', ``cadence`` for the silence states' (``None``: every row)."""
     if not text:
         return None
     rows: set[int] = set()
@@ -1219,6 +1337,10 @@ def parse_rows(text: str | None) -> set[int] | None:
         if part.strip() == ALERTS_KEYWORD:
             first_alert = TUI_ROWS + CLI_ROWS + 1
             rows.update(range(first_alert, first_alert + ALERT_ROWS))
+            continue
+        if part.strip() == CADENCE_KEYWORD:
+            first_cadence = TUI_ROWS + CLI_ROWS + ALERT_ROWS + 1
+            rows.update(range(first_cadence, first_cadence + CADENCE_ROWS))
             continue
         first, _, last = part.strip().partition("-")
         rows.update(range(int(first), int(last or first) + 1))
@@ -1291,11 +1413,19 @@ def driver(args: argparse.Namespace) -> int:
     only = parse_rows(args.only)
     tui = only is None or any(n <= TUI_ROWS for n in only)
     first_alert = TUI_ROWS + CLI_ROWS + 1
-    alerting = only is None or any(n >= first_alert for n in only)
+    first_cadence = first_alert + ALERT_ROWS
+    alerting = only is None or any(first_alert <= n < first_cadence for n in only)
+    cadencing = only is None or any(n >= first_cadence for n in only)
     runs: list[dict[str, Any]] = []
     alert_runs: list[dict[str, Any]] = []
+    cadence_runs: list[dict[str, Any]] = []
     cpu, cli = NO_IDLE_RUN, None
-    with demo_host(args) as info:
+    # The states benchmark is pure Python: no demo backend for ``--only cadence``.
+    needs_backend = only is None or any(n < first_cadence for n in only)
+    backend: contextlib.AbstractContextManager[dict[str, Any]] = (
+        demo_host(args) if needs_backend else contextlib.nullcontext({})
+    )
+    with backend as info:
         for i in range(args.runs if tui else 0):
             t = time.perf_counter()
             result = spawn_worker("session", info, args)
@@ -1313,6 +1443,10 @@ def driver(args: argparse.Namespace) -> int:
             t = time.perf_counter()
             alert_runs.append(spawn_worker("alerts", info, args))
             print(f"  alerts run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
+        for i in range(args.runs if cadencing else 0):
+            t = time.perf_counter()
+            cadence_runs.append(spawn_worker("cadence", info, args))
+            print(f"  states run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
     total = time.perf_counter() - started
     crashed = crash_logs(state)
     rows = build_rows(runs, cpu, info) if runs else []
@@ -1322,6 +1456,9 @@ def driver(args: argparse.Namespace) -> int:
     for number, r in enumerate(rows, 1 if runs else TUI_ROWS + 1):
         r["number"] = number
     for number, r in enumerate(alert_rows(alert_runs) if alert_runs else [], first_alert):
+        r["number"] = number
+        rows.append(r)
+    for number, r in enumerate(cadence_rows(cadence_runs) if cadence_runs else [], first_cadence):
         r["number"] = number
         rows.append(r)
     if only is not None:
@@ -1344,6 +1481,7 @@ def driver(args: argparse.Namespace) -> int:
         "idle": cpu,
         "cli": cli,
         "alerts": alert_runs,
+        "cadence": cadence_runs,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (HERE / "results.md").write_text(markdown_table(rows))
@@ -1365,10 +1503,11 @@ def main() -> int:
         "--only",
         metavar="ROWS",
         help="print only these rows, e.g. 7-12,16, or 'cli' for the command line's (~20 s: no TUI run), "
-        "'alerts' for the alerts' (their own runs only); the idle run only for rows 2 and 14; "
+        "'alerts' for the alerts' (their own runs only), 'cadence' for the silence states' (no demo "
+        "backend); the idle run only for rows 2 and 14; "
         "results.json and results.md are left as they are",
     )
-    parser.add_argument("--worker", choices=["session", "idle", "alerts"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["session", "idle", "alerts", "cadence"], help=argparse.SUPPRESS)
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
