@@ -7,6 +7,7 @@ Each command has its own file too: test_cli_status.py (``status``, ``bots``), te
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import json
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import REPO, flags_for, interrupted, one_error_line, process_env, run
+from cli_support import REPO, botmon, flags_for, interrupted, one_error_line, process_env, run
 from demo_support import demo_fixture
 
 import botmon_tui.cli.bots
@@ -365,6 +366,8 @@ def tui_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return 0
 
     monkeypatch.setattr(app, "run_tui", fake_run_tui)
+    # (pytest's stdin and stdout are not terminals; the check has its own tests.)
+    monkeypatch.setattr(importlib.import_module("botmon_tui.cli.main"), "_terminal_problem", lambda: None)
     return calls
 
 
@@ -522,3 +525,55 @@ def test_demo_server_runs_until_interrupted() -> None:
     assert any("http://127.0.0.1:" in line for line in lines), lines
     assert code == 0
     assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------
+# No terminal: the TUI says so in one line (stdin at end-of-file used to spin a core forever)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_the_tui_without_a_terminal_says_so_and_exits_2() -> None:
+    """``botmon-tui </dev/null`` (cron, ``ssh -T``) and ``botmon-tui | cat``: one line naming the
+    commands made for scripts, exit 2, no escape code written, at once (no demo server started)."""
+    for stdin in (subprocess.DEVNULL, None):
+        result = botmon("--demo", stdin=stdin, timeout=20)
+        assert result.returncode == 2, result.stderr
+        line = one_error_line(result.stderr)
+        assert "needs a terminal" in line and "status" in line and "watch" in line and "--follow" in line
+        assert result.stdout == "" and "\x1b" not in result.stderr
+
+
+def test_the_tui_with_stdin_at_end_of_file_on_a_real_terminal() -> None:
+    """stdout a pseudo-terminal, stdin /dev/null: exit 2 and one line, and the terminal is left as
+    it was (no alternate screen, no mouse reporting, nothing but the line)."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "botmon_tui", "--demo"],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=slave,
+            cwd=REPO,
+            env=process_env(TERM="xterm-256color"),
+        )
+        os.close(slave)
+        slave = -1
+        assert process.wait(timeout=20) == 2
+        output = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed and everything was read
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = output.decode(errors="replace")
+    assert "needs a terminal, and stdin is not one" in text
+    assert "\x1b[?1049h" not in text and "\x1b[?1000h" not in text and "\x1b" not in text

@@ -69,6 +69,23 @@ def _cmd_demo_server(args: argparse.Namespace, io: Output) -> int:
     return EXIT_OK
 
 
+def _terminal_problem() -> str | None:
+    """Why the TUI cannot run here (``None``: it can): its screen needs a terminal on both stdin
+    (keys) and stdout (the screen). Without one (``</dev/null``, cron, ``ssh -T``, a pipe) Textual
+    would spin on input at end-of-file and write escape codes into a file."""
+    for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
+        try:
+            tty = stream is not None and stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            tty = False
+        if not tty:
+            return (
+                f"the TUI needs a terminal, and {name} is not one (a file, a pipe, cron or ssh -T): "
+                f"for scripts use '{PROG} status', '{PROG} watch' or '{PROG} events NAME --follow'"
+            )
+    return None
+
+
 def _cmd_tui(
     connections: Sequence[tuple[str, ConnectionSettings]],
     args: argparse.Namespace,
@@ -108,6 +125,10 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
         return _cmd_demo_server(args, io)
     if args.bot and command in ("bots", "events"):
         raise UsageError(f"--bot is for the TUI and 'status'; '{command}' does not take it")
+    if command is None and not getattr(args, "show_config", False):
+        problem = _terminal_problem()
+        if problem is not None:
+            raise UsageError(problem)
 
     from botmon_tui.config import Resolver, Sources, demo_settings, save_theme
 
