@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
 from pathlib import Path
@@ -15,12 +15,26 @@ from botmon_tui.crashlog import CrashLog
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.monitor.session import Connection
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 APP_BASE = "https://app.medplum.example/"
+
+
+def _defaults(log_dir: Path, secrets: Callable[[], list[str]]) -> dict[str, Any]:
+    return {
+        "interval": 3600.0,
+        "clock": lambda: FIXED_NOW,
+        "auto_poll": False,
+        "tz": UTC,
+        "monotonic": lambda: 1000.0,
+        "jitter": lambda: 0.0,
+        "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=secrets),
+        "close_client": True,
+    }
 
 
 def make_app(
@@ -33,20 +47,31 @@ def make_app(
             base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
         )
     client = MedplumClient(settings)
-    defaults: dict[str, Any] = {
-        "interval": 3600.0,
-        "clock": lambda: FIXED_NOW,
-        "auto_poll": False,
-        "tz": UTC,
-        "monotonic": lambda: 1000.0,
-        "jitter": lambda: 0.0,
-        "crash_log": CrashLog(log_dir / "botmon-tui.log", secrets=client.secrets),
-        "app_base": APP_BASE,
-        "server_label": "demo backend",
-        "close_client": True,
-    }
+    defaults = _defaults(log_dir, client.secrets)
+    defaults.update(app_base=APP_BASE, server_label="demo backend")
     defaults.update(options)
     app = BotmonApp(client=client, **defaults)
+    app.animation_level = "none"
+    return app
+
+
+def make_multi_app(servers: dict[str, DemoServer], log_dir: Path, **options: Any) -> BotmonApp:
+    """The app watching several demo backends, one project each, named by the keys of ``servers``."""
+    connections = [
+        Connection(
+            MedplumClient(
+                ConnectionSettings(
+                    base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+                )
+            ),
+            label,
+            app_base=f"https://app.{label}.example/",
+        )
+        for label, srv in servers.items()
+    ]
+    defaults = _defaults(log_dir, lambda: [s for c in connections for s in c.client.secrets()])
+    defaults.update(options)
+    app = BotmonApp(connections=connections, **defaults)
     app.animation_level = "none"
     return app
 

@@ -101,10 +101,20 @@ class BotListScreen(PollingScreen):
         ),
         *sort_bindings("bots", BotTable.SPECS),
         *PollingScreen.POLL_BINDINGS,
+        Binding(
+            "P",
+            "next_project",
+            "Project",
+            id="bots.project",
+            tooltip="Several projects: show one project's bots, then the next, then all of them again "
+            "(as k9s switches contexts)",
+        ),
     ]
 
     def __init__(self, sessions: Sequence[ProjectSession], *, deferred: bool = False) -> None:
         super().__init__(sessions)
+        #: ``P``: the one project shown (``None``: every project).
+        self.only: ProjectSession | None = None
         #: ``--bot``: the Event tab opens on top at once; load the list only when it is shown.
         self.deferred = deferred
         #: ``enter`` was pressed before the list loaded: open the selected bot once it has.
@@ -157,11 +167,15 @@ class BotListScreen(PollingScreen):
         if session in self.sessions and session.project.loaded and self.is_attached:
             self.show_statuses(bot_ids & set(session.project.statuses))
 
+    def shown_sessions(self) -> tuple[ProjectSession, ...]:
+        """The projects whose bots are listed (one, after ``P``)."""
+        return self.sessions if self.only is None else (self.only,)
+
     def statuses(self) -> list[BotStatus]:
-        """Every loaded project's bots (the first project's first)."""
+        """Every shown project's loaded bots (the first project's first)."""
         return [
             status
-            for session in self.sessions
+            for session in self.shown_sessions()
             if session.project.loaded
             for status in session.project.statuses.values()
         ]
@@ -199,7 +213,7 @@ class BotListScreen(PollingScreen):
         self.table.refresh_ages()
 
     def status_parts(self) -> list[str]:
-        loaded = [session.project for session in self.sessions if session.project.loaded]
+        loaded = [session.project for session in self.shown_sessions() if session.project.loaded]
         if not loaded:
             return []
         parts = [plural(sum(len(project.statuses) for project in loaded), "bot")]
@@ -218,9 +232,9 @@ class BotListScreen(PollingScreen):
             # New failures since the app started, on bots whose Event tab was not opened since.
             text.append("  ")
             text.append(f"{NEW_MARK} new failures on {plural(unseen, 'bot')}", self.palette.fail)
-        down = [s for s in self.sessions if s.project.loaded and not s.schedule.status.ok]
         if self.multi:
-            text.append("  " + " · ".join(session.label for session in self.sessions), DIM)
+            text.append("  ")
+            text.append_text(self.project_counts())
         else:
             text.append(f"  {self.sessions[0].server_label}", DIM)
         if self.loaded:
@@ -229,6 +243,9 @@ class BotListScreen(PollingScreen):
             failed = sum(1 for s in statuses if s.recent_failures)
             silent = sum(1 for s in statuses if not s.bot.writes_audit_events)
             text.append("\n")
+            if self.only is not None:
+                text.append(f"{self.only.label} only", self.palette.accent)
+                text.append(" (P) · ", DIM)
             text.append(plural(len(statuses), "bot"))
             text.append(" · ", DIM)
             text.append(
@@ -242,15 +259,31 @@ class BotListScreen(PollingScreen):
             if silent:
                 text.append(" · ", DIM)
                 text.append(f"⚠ {silent} write no AuditEvents", self.palette.warn)
-            missing = [s for s in self.sessions if not s.project.loaded] + down
-            if missing and self.multi:
-                text.append(" · ", DIM)
-                text.append("✗ not connected: " + ", ".join(s.label for s in missing), self.palette.fail)
+
         elif self.startup_error() is not None:
             text.append("\nnot connected: the bots could not be loaded (see below)", self.palette.fail)
         else:
             text.append("\nloading…", DIM)
         self.show_heading(text)
+
+    def project_counts(self) -> Text:
+        """Each project in a few words: ``prod ! 2 failing · staging ✓ · qa ✗ not connected``."""
+        text = Text(end="")
+        for number, session in enumerate(self.sessions):
+            if number:
+                text.append(" · ", DIM)
+            shown = self.only is None or session is self.only
+            text.append(session.label, BOLD if session is self.only else "" if shown else DIM)
+            if not session.project.loaded or not session.schedule.status.ok:
+                loaded = session.project.loaded
+                text.append(" ✗ not connected" if not loaded else " ✗ stale", self.palette.fail)
+                continue
+            failing = sum(1 for s in session.project.statuses.values() if s.failing_now)
+            if failing:
+                text.append(f" {FAILING_MARK} {failing} failing", self.palette.fail)
+            else:
+                text.append(" ✓", self.palette.ok)
+        return text
 
     def update_empty(self) -> None:
         table = self.table
@@ -301,6 +334,27 @@ class BotListScreen(PollingScreen):
 
     def action_sort_attention(self) -> None:
         self.table.sort_by_attention()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # ``P`` only where there is more than one project (hidden from the footer otherwise).
+        return self.multi if action == "next_project" else True
+
+    def action_next_project(self) -> None:
+        """``P``: the next project alone, and after the last one every project again."""
+        sessions = list(self.sessions)
+        if len(sessions) < 2:
+            return
+        at = -1 if self.only is None else sessions.index(self.only)
+        self.show_project(sessions[at + 1] if at + 1 < len(sessions) else None)
+
+    def show_project(self, session: ProjectSession | None) -> None:
+        """List ``session``'s bots only (``None``: every project's)."""
+        self.only = session
+        self.show_statuses(None)
+        self.table.show_top()
+        self.update_status()
+        where = "every project" if session is None else f"project {session.label} only (P: the next)"
+        self.notify(f"Showing {where}", timeout=3, markup=False)
 
     def action_clear_filter(self) -> None:
         self.query_one(FilterBar).dismiss()
