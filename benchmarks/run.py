@@ -171,6 +171,7 @@ async def timed_get(http: Any, path: str) -> tuple[float, int]:
 def make_app(info: dict[str, Any], **options: Any) -> Any:
     from botmon_tui.medplum.auth import ConnectionSettings, Secret
     from botmon_tui.medplum.client import MedplumClient
+    from botmon_tui.monitor.session import Connection
     from botmon_tui.ui.app import BotmonApp
 
     settings = ConnectionSettings(
@@ -186,7 +187,7 @@ def make_app(info: dict[str, Any], **options: Any) -> Any:
         "crash_log": CrashLog(Path(os.environ[STATE_HOME]) / "botmon-tui.log"),
     }
     defaults.update(options)
-    app = BotmonApp(client=MedplumClient(settings), **defaults)
+    app = BotmonApp(connections=[Connection(MedplumClient(settings), "")], **defaults)
     app.animation_level = "none"
     return app
 

@@ -25,6 +25,7 @@ from botmon_tui.crashlog import CrashLog
 from botmon_tui.demo import DemoConfig, DemoServer
 from botmon_tui.medplum.auth import ConnectionSettings, Secret
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.monitor.session import Connection
 from botmon_tui.ui.app import BotmonApp
 
 NOW = datetime(2025, 3, 14, 12, 0, 0, tzinfo=UTC)
@@ -121,8 +122,11 @@ async def shoot(
     bot_id = srv.store.bot_id(bot) if bot else None
     if bot and bot_id is None:
         raise SystemExit(f"the demo has no bot named {bot!r}")
+    connection = Connection(
+        MedplumClient(settings), "", app_base="https://app.medplum.com/", heading="demo backend"
+    )
     app = BotmonApp(
-        client=MedplumClient(settings),
+        connections=[connection],
         interval=10.0,
         bot_id=bot_id,
         clock=lambda: NOW,
@@ -130,8 +134,6 @@ async def shoot(
         tz=UTC,
         monotonic=lambda: 1000.0,
         crash_log=CrashLog(log),
-        app_base="https://app.medplum.com/",
-        server_label="demo backend",
         close_client=True,
     )
     app.animation_level = "none"

@@ -24,6 +24,7 @@ from demo_support import FIXED_NOW, settings_for
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.monitor.session import Connection
 from botmon_tui.ui.app import BotmonApp
 
 __all__ = ["RESTORE", "Reply", "app_on", "run_in_pty", "until"]
@@ -109,7 +110,7 @@ def app_on(srv: DemoServer, **options: Any) -> BotmonApp:
     """Inside a script run in a pty: the app on ``srv`` with Textual's real driver, "now" fixed,
     no polling but the script's (``options``: more of BotmonApp's)."""
     return BotmonApp(
-        client=MedplumClient(settings_for(srv)),
+        connections=[Connection(MedplumClient(settings_for(srv)), "")],
         interval=3600.0,
         clock=lambda: FIXED_NOW,
         auto_poll=False,

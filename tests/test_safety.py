@@ -8,6 +8,7 @@ server could not be made to answer that way).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import ssl
 from collections.abc import Iterator
@@ -561,6 +562,8 @@ def test_the_tui_shows_the_warnings_printed_before_it_took_the_screen(
         asyncio.run(check())
 
     monkeypatch.setattr(ui_app.BotmonApp, "run", run_headless)
+    # (pytest's stdin and stdout are not terminals: the TUI would say so and exit 2.)
+    monkeypatch.setattr(importlib.import_module("botmon_tui.cli.main"), "_terminal_problem", lambda: None)
     secret = isolated_home / "secret.txt"
     secret.write_text(demo.client_secret)
     secret.chmod(0o644)

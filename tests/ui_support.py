@@ -48,9 +48,11 @@ def make_app(
         )
     client = MedplumClient(settings)
     defaults = _defaults(log_dir, client.secrets)
-    defaults.update(app_base=APP_BASE, server_label="demo backend")
+    heading = options.pop("server_label", "demo backend")
+    app_base = options.pop("app_base", APP_BASE)
     defaults.update(options)
-    app = BotmonApp(client=client, **defaults)
+    connection = Connection(client, "", app_base=app_base, heading=heading)
+    app = BotmonApp(connections=[connection], **defaults)
     app.animation_level = "none"
     return app
 

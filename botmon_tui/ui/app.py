@@ -29,7 +29,6 @@ from textual.widgets import DataTable, Input
 from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.formatting import duration_text
-from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.session import Connection, ProjectSession, SessionPoll
 from botmon_tui.textsafe import sanitize
@@ -121,8 +120,7 @@ class BotmonApp(AppInternals):
     def __init__(
         self,
         *,
-        client: MedplumClient | None = None,
-        connections: Sequence[Connection] = (),
+        connections: Sequence[Connection],
         interval: float = 10.0,
         bot_id: str | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -133,9 +131,6 @@ class BotmonApp(AppInternals):
         recent: timedelta = timedelta(hours=24),
         event_window: int = 10_000,
         first_page: int = 100,
-        demo: object | None = None,
-        app_base: str | None = None,
-        server_label: str | None = None,
         close_client: bool = False,
         keymap: dict[str, str] | None = None,
         startup_warnings: Sequence[str] = (),
@@ -144,8 +139,8 @@ class BotmonApp(AppInternals):
         theme: str | None = None,
         remember_theme: Callable[[str], object] | None = None,
     ) -> None:
-        """``client``: one connection (``app_base``, ``server_label`` and ``demo`` describe it);
-        ``connections``: several, one :class:`ProjectSession` each (``--bot`` is in the first)."""
+        """``connections``: the projects to watch, one :class:`ProjectSession` each (``bot_id`` is
+        in the first). The other parameters are for tests: clocks, sizes, polling by hand."""
         super().__init__()
         warnings = list(startup_warnings)
         # ``theme``: TEXTUAL_THEME or the config file's (Textual reads TEXTUAL_THEME itself too).
@@ -171,13 +166,8 @@ class BotmonApp(AppInternals):
         self.startup_warnings = tuple(warnings)
         #: The randomness of the backoff after a failure (``PollSchedule``; a constant in tests).
         self.jitter = jitter
-        if client is not None:
-            connections = (
-                Connection(client, "", app_base=app_base, demo=demo is not None, heading=server_label),
-                *connections,
-            )
         if not connections:
-            raise ValueError("BotmonApp needs a client or at least one connection")
+            raise ValueError("BotmonApp needs at least one connection")
         #: One per watched project: its connection, its monitor and failure watch, its schedule.
         self.sessions: list[ProjectSession] = [
             ProjectSession(
