@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, TextIO, TypeVar
 
 __all__ = [
-    "EXIT_HANGUP",
     "EXIT_TERMINAL_GONE",
     "GONE_ERRNOS",
     "Gone",
@@ -44,8 +43,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Exit status after SIGHUP (128 + 1), as a shell reports a process the signal ended.
-EXIT_HANGUP = 129
 #: Exit status when the terminal went away without a SIGHUP first (a write failed, input ended).
 EXIT_TERMINAL_GONE = 1
 

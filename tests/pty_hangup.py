@@ -42,6 +42,10 @@ PRELOAD = [
     "httpx",
     "httpcore",
     "anyio",
+    "anyio._backends._asyncio",
+    "anyio.streams.tls",
+    "anyio.to_thread",
+    "rich._unicode_data.unicode17-0-0",
     "h11",
     "certifi",
     "textual.layouts.factory",
@@ -112,6 +116,8 @@ class Child:
     on_screen: float | None = None
     #: When the master was closed (the hang-up).
     hung_up: float | None = None
+    #: The child closed the terminal itself (it ended) before any hang-up.
+    left: bool = False
     #: When the process was seen gone.
     gone: float | None = None
 
@@ -129,7 +135,8 @@ class Child:
             self.close_slave()
             if self.on_screen is None and PROBE.encode() in self.output:
                 self.on_screen = time.monotonic()
-        else:
+        else:  # EIO: the child ended, and its side of the terminal closed
+            self.left = self.hung_up is None
             self.hang_up()
 
     def __post_init__(self) -> None:
