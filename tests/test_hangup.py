@@ -202,7 +202,7 @@ def test_sigterm_ends_a_shutdown_that_is_stuck(
     while any(c.on_screen is None for c in group) and time.monotonic() < deadline:
         pump(group, 0.05)
     assert all(c.on_screen is not None for c in group), [c.tail() for c in group]
-    settle = time.monotonic() + 1.0  # (the first screen, the first poll)
+    settle = time.monotonic() + 0.5  # (the first screen drawn)
     while time.monotonic() < settle:
         pump(group, 0.05)
     stopped = [child.stop_output() for child in group]  # the app's writes block from now on

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from botmon_tui.cli.args import PROG
-from botmon_tui.hangup import is_gone_error
 from botmon_tui.textsafe import mask_secrets, sanitize
 
 __all__ = ["DEFAULT_WIDTH", "Output", "OutputError", "table_width", "wants_colour"]
@@ -158,6 +157,8 @@ class Output:
             self._failed(exc)
 
     def _failed(self, exc: OSError) -> None:
+        from botmon_tui.hangup import is_gone_error  # (here: --version imports no asyncio)
+
         if self.tty and is_gone_error(exc):  # EIO: the terminal hung up
             self.terminal_gone = True
             self._gone()

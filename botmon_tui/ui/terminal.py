@@ -21,7 +21,6 @@ The exit status is that of the first reason to stop (:attr:`TerminalApp.return_c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import termios
@@ -29,7 +28,6 @@ from asyncio import AbstractEventLoop
 from typing import Any
 
 from rich.console import RenderableType
-from textual.app import AutopilotCallbackType
 from textual.drivers.linux_driver import LinuxDriver
 
 from botmon_tui.crashlog import CrashLog
@@ -68,7 +66,7 @@ class TerminalSession:
 
     def __enter__(self) -> TerminalSession:
         if self.app.driver_class is LinuxDriver:  # (not one chosen with TEXTUAL_DRIVER)
-            self.app.driver_class = hangup_safe_driver(self.lost)
+            self.app.driver_class = hangup_safe_driver(self.lost, self.attach)
         self.shutdown.install_signals(self.request_exit)
         self.watch.start()
         return self
@@ -81,7 +79,8 @@ class TerminalSession:
         self.shutdown.begin(status or 0, "the end of the app", budget=SHUTDOWN_BUDGET)
 
     def attach(self, loop: AbstractEventLoop) -> None:
-        """The app's event loop runs: an exit asked for before now is asked for now."""
+        """The app's event loop runs (its driver is made): an exit asked for before now is asked
+        for now. (With another driver than Textual's own, none is: the watchdog ends the run.)"""
         self.event_loop = loop
         if self.pending_exit is not None:
             loop.call_soon(self.exit_app, self.pending_exit)
@@ -130,57 +129,18 @@ class TerminalApp(AppInternals):
     #: The run on a terminal under way (None: not running, or headless).
     terminal_session: TerminalSession | None = None
 
-    def session_crash_log(self) -> CrashLog | None:
+    def session_crash_log(self) -> CrashLog:
         """Where the watchdog writes (the app's own crash log, whose secrets it masks)."""
         log = getattr(self, "crash_log", None)
         return log if isinstance(log, CrashLog) else CrashLog()
 
-    def run(
-        self,
-        *,
-        headless: bool = False,
-        inline: bool = False,
-        inline_no_clear: bool = False,
-        mouse: bool = True,
-        size: tuple[int, int] | None = None,
-        auto_pilot: AutopilotCallbackType | None = None,
-        loop: AbstractEventLoop | None = None,
-    ) -> int | None:
-        options: dict[str, Any] = {
-            "inline": inline,
-            "inline_no_clear": inline_no_clear,
-            "mouse": mouse,
-            "size": size,
-            "auto_pilot": auto_pilot,
-            "loop": loop,
-        }
+    def run(self, *, headless: bool = False, **options: Any) -> int | None:
+        """``App.run``, in a :class:`TerminalSession` unless ``headless``."""
         if headless:
             return super().run(headless=True, **options)
         self.terminal_session = TerminalSession(self, self.session_crash_log())
         with self.terminal_session:
             return super().run(**options)
-
-    async def run_async(
-        self,
-        *,
-        headless: bool = False,
-        inline: bool = False,
-        inline_no_clear: bool = False,
-        mouse: bool = True,
-        size: tuple[int, int] | None = None,
-        auto_pilot: AutopilotCallbackType | None = None,
-    ) -> int | None:
-        session = self.terminal_session
-        if session is not None and not headless:
-            session.attach(asyncio.get_running_loop())
-        return await super().run_async(
-            headless=headless,
-            inline=inline,
-            inline_no_clear=inline_no_clear,
-            mouse=mouse,
-            size=size,
-            auto_pilot=auto_pilot,
-        )
 
     def exit(
         self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None

@@ -75,7 +75,7 @@ row (``_highlight_cursor``), rows never have labels (``_row_label_column_width``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -334,6 +334,8 @@ class HangupSafeDriver(LinuxDriver):
 
     #: The terminal's state, shared with whoever watches it (set by :func:`hangup_safe_driver`).
     lost: ClassVar[LostTerminal]
+    #: Told the app's event loop when the driver is made (set by :func:`hangup_safe_driver`).
+    on_loop: ClassVar[Callable[[asyncio.AbstractEventLoop], object]]
 
     def __init__(
         self,
@@ -353,6 +355,7 @@ class HangupSafeDriver(LinuxDriver):
         self.event_loop = asyncio.get_running_loop()
         #: SIGTSTP suspended the app (only then does SIGCONT resume it).
         self.suspended = False
+        type(self).on_loop(self.event_loop)
 
     def write(self, data: str) -> None:
         if not self.lost.gone:
@@ -377,6 +380,9 @@ class HangupSafeDriver(LinuxDriver):
             super()._sigcont_application()
 
 
-def hangup_safe_driver(lost: LostTerminal) -> type[HangupSafeDriver]:
-    """A :class:`HangupSafeDriver` class bound to ``lost`` (``App.driver_class`` takes a class)."""
-    return type("HangupSafeDriver", (HangupSafeDriver,), {"lost": lost})
+def hangup_safe_driver(
+    lost: LostTerminal, on_loop: Callable[[asyncio.AbstractEventLoop], object]
+) -> type[HangupSafeDriver]:
+    """A :class:`HangupSafeDriver` class bound to ``lost`` and ``on_loop`` (``App.driver_class``
+    takes a class, which the running app makes its driver from)."""
+    return type("HangupSafeDriver", (HangupSafeDriver,), {"lost": lost, "on_loop": staticmethod(on_loop)})
