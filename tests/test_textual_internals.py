@@ -21,6 +21,7 @@ import textual
 from rich.style import Style
 from textual.app import App
 from textual.dom import DOMNode
+from textual.drivers.linux_driver import LinuxDriver
 from textual.widgets import DataTable, Footer
 from textual.widgets.data_table import Row, RowKey
 
@@ -59,6 +60,14 @@ def owner_of(private: PrivateName) -> type[Any] | ModuleType:
 INSTANCES: dict[type[Any], Any] = {}
 
 
+def can_build(owner: type[Any]) -> bool:
+    """``owner()`` works (a Widget does; a Driver needs an app and a running loop)."""
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in list(inspect.signature(owner).parameters.values())
+    )
+
+
 def instance_of(owner: type[Any]) -> Any:
     if owner not in INSTANCES:
         INSTANCES[owner] = owner()
@@ -81,6 +90,10 @@ def test_each_private_name_is_there_with_its_shape(private: PrivateName) -> None
             pytest.fail(problem(private, "is gone"))
     elif isinstance(owner, ModuleType):
         if not hasattr(owner, private.name):
+            pytest.fail(problem(private, "is gone"))
+    elif private.shape is None and not can_build(owner):
+        # (A driver needs a running app: the attribute must be set in the class's own source.)
+        if not re.search(rf"self\.{private.name}\s*[:=]", inspect.getsource(owner)):
             pytest.fail(problem(private, "is gone"))
     else:
         value = getattr(instance_of(owner), private.name, problem)
@@ -134,11 +147,17 @@ def test_the_cell_renderer_asks_the_hook_first() -> None:
 
 
 def test_the_door_adds_no_name_textual_has() -> None:
-    """``DataTableInternals`` and ``AppInternals`` add names of their own to DataTable and App: none
-    may shadow one of Textual's (only ``_render_cell`` and ``_handle_exception``, on purpose)."""
+    """``DataTableInternals``, ``AppInternals`` and ``HangupSafeDriver`` add names of their own to
+    DataTable, App and LinuxDriver: none may shadow one of Textual's (only ``_render_cell``,
+    ``_handle_exception``, the driver's signal handlers and ``write``, on purpose)."""
     for door, base, overridden in (
         (DataTableInternals, DataTable, {"_render_cell"}),
         (textual_private.AppInternals, App, {"_handle_exception"}),
+        (
+            textual_private.HangupSafeDriver,
+            LinuxDriver,
+            {"_sigtstp_application", "_sigcont_application", "write", "__init__"},
+        ),
     ):
         added = {name for name, value in vars(door).items() if isinstance(value, FunctionType | property)}
         clash = sorted(name for name in added & set(dir(base)) if name not in overridden)

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import stat
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,6 +36,7 @@ from botmon_tui.formatting import (
     span_text,
     summary_line,
 )
+from botmon_tui.hangup import EXIT_TERMINAL_GONE, Gone, park_standard_fds, until_gone, watch_output
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MAX_PAGE_SIZE, MedplumClient
 from botmon_tui.medplum.errors import MedplumError
@@ -106,11 +104,10 @@ class Listing:
 
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> int:
-    run_async(_main(settings, args, io, interval))
-    return EXIT_OK
+    return run_async(_main(settings, args, io, interval))
 
 
-async def _main(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> None:
+async def _main(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> int:
     async with connected(settings, io) as client:
         bot = await find_bot(client, io, args.bot_ref)
         listing = await read_events(
@@ -118,9 +115,9 @@ async def _main(settings: ConnectionSettings, args: argparse.Namespace, io: Outp
         )
         _warn(listing, io)
         if args.follow:
-            await _follow(client, listing, args, io, interval)
-        else:
-            _print(listing, args, io)
+            return await _follow(client, listing, args, io, interval)
+        _print(listing, args, io)
+        return EXIT_OK
 
 
 async def read_events(
@@ -308,7 +305,9 @@ class _Printer:
 
 async def _follow(
     client: MedplumClient, listing: Listing, args: argparse.Namespace, io: Output, interval: float
-) -> None:
+) -> int:
+    """Print new runs until ctrl+c (KeyboardInterrupt), the reader of stdout goes away (0) or the
+    terminal does (1): ``botmon_tui.hangup`` watches for both, between polls and during them."""
     bot = listing.bot
     first = list(reversed(listing.events))
     if not args.json and not args.csv:
@@ -323,12 +322,27 @@ async def _follow(
         cursor.newest = listing.now - args.since if args.since is not None else listing.now
     schedule = PollSchedule(interval)
     delay = interval
-    with _reader_watch(io) as gone:
+    with watch_output(io.out) as gone:
         while not io.closed:
-            await _pause(delay, gone, io)
-            if io.closed:
-                break
-            delay = await _poll_once(client, cursor, schedule, printer, io)
+            waited = await until_gone(SLEEP(delay), gone)
+            if isinstance(waited, Gone) or io.closed:
+                return _ended(io, waited)
+            polled = await until_gone(_poll_once(client, cursor, schedule, printer, io), gone)
+            if isinstance(polled, Gone):
+                return _ended(io, polled)
+            delay = polled
+    return _ended(io, None)
+
+
+def _ended(io: Output, gone: Gone | None) -> int:
+    """The reader of stdout went away (``| head`` has its lines): status 0, as ``tail -f`` ends; or
+    the terminal did (an SSH connection dropped, seen by the watch or by a write failing with
+    EIO): status 1, as the TUI. Nothing more is written either way."""
+    io.reader_gone()
+    if not io.terminal_gone and (gone is None or gone.kind == "reader"):
+        return EXIT_OK
+    park_standard_fds((1, 2))
+    return EXIT_TERMINAL_GONE
 
 
 async def _poll_once(
@@ -351,54 +365,3 @@ async def _poll_once(
     if new:
         printer.batch(new, raw)
     return delay
-
-
-@contextmanager
-def _reader_watch(io: Output) -> Iterator[asyncio.Future[None] | None]:
-    """A future done when the reader of stdout goes away: a pipe closed at the other end (``| head``
-    has read its lines, ``| grep`` was stopped). ``--follow`` then ends at once, as ``tail -f``
-    does, not at its next write, which for a quiet bot can be hours later. None when stdout is not
-    a pipe (a terminal or a file: nothing to watch)."""
-    try:
-        fd = io.out.fileno()
-        is_pipe = stat.S_ISFIFO(os.fstat(fd).st_mode)
-    except (OSError, ValueError, AttributeError):
-        is_pipe = False
-    loop = asyncio.get_running_loop()
-    gone: asyncio.Future[None] = loop.create_future()
-
-    def hung_up() -> None:
-        # The write end of a pipe is never readable: the selector reports it only on an error
-        # (EPOLLERR: no reader left). Once is enough (the error stays, and would fire again).
-        loop.remove_reader(fd)
-        if not gone.done():
-            gone.set_result(None)
-
-    watched = False
-    if is_pipe:
-        try:
-            loop.add_reader(fd, hung_up)
-            watched = True
-        except (OSError, ValueError, RuntimeError, NotImplementedError):
-            pass
-    try:
-        yield gone if watched else None
-    finally:
-        if watched:
-            loop.remove_reader(fd)
-
-
-async def _pause(delay: float, gone: asyncio.Future[None] | None, io: Output) -> None:
-    """:data:`SLEEP` for ``delay``, cut short when the reader of stdout goes away (then closed)."""
-    if gone is None:
-        await SLEEP(delay)
-        return
-    sleep = asyncio.ensure_future(SLEEP(delay))
-    await asyncio.wait({sleep, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if gone.done():
-        sleep.cancel()
-        with suppress(asyncio.CancelledError):
-            await sleep
-        io.reader_gone()
-    else:
-        sleep.result()

@@ -1,7 +1,8 @@
 """Where the command line writes: stdout for results, stderr for one-line errors and warnings.
 
 * A closed pipe (``botmon-tui events ... | head``) is not an error: the rest of the output is
-  dropped quietly and the command ends with its own status.
+  dropped quietly and the command ends with its own status. Nor is a terminal that hung up (a
+  write fails with EIO): the same, and :attr:`Output.terminal_gone` says so.
 * Any other write error (a full disk, an I/O error) is :class:`OutputError`: one line, exit 4.
 * Tables are as wide as ``$COLUMNS``, else the terminal, else 80 columns (also when piped).
 * Colour only on a terminal, never with ``NO_COLOR`` or ``TERM=dumb``.
@@ -80,8 +81,10 @@ class Output:
     #: stdout is a terminal (CSV is then sanitized: no raw escape reaches it).
     tty: bool = False
     secrets: list[str] = field(default_factory=list)
-    #: The reader went away (a closed pipe): nothing more is written.
+    #: The reader went away (a closed pipe, a terminal that hung up): nothing more is written.
     closed: bool = False
+    #: What went away was the terminal (``--follow`` then ends with status 1, as the TUI does).
+    terminal_gone: bool = False
 
     @classmethod
     def for_streams(cls, out: TextIO, err: TextIO, environ: Mapping[str, str]) -> Output:
@@ -128,7 +131,7 @@ class Output:
         except BrokenPipeError:
             self._gone()
         except OSError as exc:
-            raise OutputError(_reason(exc)) from None
+            self._failed(exc)
 
     def line(self, text: str = "") -> None:
         self.write(text + "\n")
@@ -151,7 +154,16 @@ class Output:
         except BrokenPipeError:
             self._gone()
         except OSError as exc:
-            raise OutputError(_reason(exc)) from None
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        from botmon_tui.hangup import is_gone_error  # (here: --version imports no asyncio)
+
+        if self.tty and is_gone_error(exc):  # EIO: the terminal hung up
+            self.terminal_gone = True
+            self._gone()
+            return
+        raise OutputError(_reason(exc)) from None
 
     def _gone(self) -> None:
         self.closed = True

@@ -6,12 +6,9 @@ interval, auto polling) so tests drive it deterministically against the demo bac
 
 from __future__ import annotations
 
-import asyncio
 import random
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
@@ -44,7 +41,8 @@ from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.failures import FailuresScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
-from botmon_tui.ui.textual_private import AppInternals, bindings_of
+from botmon_tui.ui.terminal import TerminalApp
+from botmon_tui.ui.textual_private import bindings_of
 
 __all__ = ["DEFAULT_THEME", "AppOptions", "BotmonApp", "run_tui"]
 
@@ -53,8 +51,6 @@ DEFAULT_THEME = "textual-dark"
 
 #: Exit status after ctrl+c (as after SIGINT): what the README promises for "interrupted".
 EXIT_INTERRUPTED = 130
-#: Signals that end the app cleanly (exit status 128 + the signal's number).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 #: Mouse and focus hints the help screen adds to the generated key list.
@@ -86,7 +82,7 @@ def keymap_classes() -> list[type[DOMNode]]:
     ]
 
 
-class BotmonApp(AppInternals):
+class BotmonApp(TerminalApp):
     CSS_PATH = "botmon.tcss"
     TITLE = "botmon-tui"
     COMMANDS = App.COMMANDS | {BotmonCommands}
@@ -247,7 +243,6 @@ class BotmonApp(AppInternals):
         return BotListScreen(self.sessions, deferred=bool(self.start_bot_id))
 
     def on_mount(self) -> None:
-        self._watch_signals()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.collector.start()
         for warning in self.startup_warnings:
@@ -256,7 +251,6 @@ class BotmonApp(AppInternals):
             self.push_screen(EventScreen(self.sessions[0], self.start_bot_id))
 
     async def on_unmount(self) -> None:
-        self._stop_watching_signals()
         self.collector.stop()
         for poller in self.session_pollers.values():
             poller.stop()
@@ -468,28 +462,6 @@ class BotmonApp(AppInternals):
     def action_interrupt(self) -> None:
         """``ctrl+c``: quit, with the exit status of an interrupted program (130)."""
         self.exit(return_code=EXIT_INTERRUPTED)
-
-    def _watch_signals(self) -> None:
-        """SIGTERM, SIGHUP and SIGINT end the app the normal way (the terminal is given back: no
-        alternate screen, no mouse reporting left on), with status 128 + the signal's number."""
-        if self.is_headless:
-            return
-        loop = asyncio.get_running_loop()
-        for sig in STOP_SIGNALS:
-            with suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.stop_on_signal, sig)
-
-    def _stop_watching_signals(self) -> None:
-        if self.is_headless:
-            return
-        with suppress(RuntimeError):
-            loop = asyncio.get_running_loop()
-            for sig in STOP_SIGNALS:
-                with suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-
-    def stop_on_signal(self, sig: int) -> None:
-        self.exit(return_code=128 + int(sig))
 
     # ------------------------------------------------------------------ crash safety
 

@@ -52,6 +52,20 @@ Elsewhere:
                                 :func:`footer_bindings_ready`, :func:`set_footer_bindings_ready`
 ==============================  ==================================================================
 
+``LinuxDriver`` (through :class:`HangupSafeDriver`, made by :func:`hangup_safe_driver`; why:
+docs/textual-hangup.md):
+
+================================  ================================================================
+``_file``                         the stream its writer thread writes the screen to (stderr):
+                                  wrapped in a ``GuardedStream`` that never raises, so that thread
+                                  never dies and the app never blocks on its full queue
+``_sigtstp_application``          its SIGTSTP handler: run on the event loop instead of inside
+                                  the handler (a handler that writes can deadlock on the queue's
+                                  lock the interrupted main thread holds)
+``_sigcont_application``          its SIGCONT handler: resumes only after a suspension, never on
+                                  a terminal that is gone (the kernel sends SIGCONT with SIGHUP)
+================================  ================================================================
+
 Public APIs did the job of four more names this table used before: ``move_cursor`` clamps the
 cursor (``_clamp_cursor_coordinate``), ``refresh_row`` + ``RowHighlighted`` highlight the first
 row (``_highlight_cursor``), rows never have labels (``_row_label_column_width`` is 0), and
@@ -60,9 +74,10 @@ row (``_highlight_cursor``), rows never have labels (``_row_label_column_width``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from rich.segment import Segment
 from rich.style import Style
@@ -72,19 +87,24 @@ from textual.app import App
 from textual.binding import BindingsMap
 from textual.cache import LRUCache
 from textual.dom import DOMNode
+from textual.drivers.linux_driver import LinuxDriver
 from textual.widgets import DataTable, Footer
 from textual.widgets.data_table import CellKey, ColumnKey, Row, RowKey
+
+from botmon_tui.hangup import GuardedStream, LostTerminal
 
 __all__ = [
     "CHECKED_WITH",
     "PRIVATE_NAMES",
     "AppInternals",
     "DataTableInternals",
+    "HangupSafeDriver",
     "PrivateName",
     "SegmentLines",
     "TwoWayDict",
     "bindings_of",
     "footer_bindings_ready",
+    "hangup_safe_driver",
     "set_footer_bindings_ready",
 ]
 
@@ -106,6 +126,7 @@ class PrivateName:
 
 
 DATA_TABLE = "textual.widgets:DataTable"
+LINUX_DRIVER = "textual.drivers.linux_driver:LinuxDriver"
 PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(DATA_TABLE, "_row_locations", "attribute", "TwoWayDict"),
     PrivateName(DATA_TABLE, "_column_locations", "attribute", "TwoWayDict"),
@@ -150,6 +171,10 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName("textual.app:App", "_handle_exception", "method", ("error",)),
     PrivateName("textual.dom:DOMNode", "_bindings", "attribute", "BindingsMap"),
     PrivateName("textual.widgets:Footer", "_bindings_ready", "attribute", "bool"),
+    # (A driver is built by a running app: this attribute is checked in LinuxDriver's source.)
+    PrivateName(LINUX_DRIVER, "_file", "attribute"),
+    PrivateName(LINUX_DRIVER, "_sigtstp_application", "method", ("_",)),
+    PrivateName(LINUX_DRIVER, "_sigcont_application", "method", ("_",)),
 )
 
 
@@ -292,3 +317,72 @@ def footer_bindings_ready(footer: Footer) -> bool:
 def set_footer_bindings_ready(footer: Footer) -> None:
     """What ``Footer.bindings_changed`` sets before it recomposes (``KeyFooter`` replaces it)."""
     footer._bindings_ready = True
+
+
+class HangupSafeDriver(LinuxDriver):
+    """Textual's Linux/macOS driver, made safe for a terminal that goes away (an SSH hang-up).
+
+    * Its writer thread writes through a :class:`~botmon_tui.hangup.GuardedStream`: a failed write
+      (EIO) tells :attr:`lost` and is dropped, instead of ending the thread (after which the app
+      blocks for ever on the thread's full queue: the stuck processes of issue #21).
+    * Once :attr:`lost`, nothing more is queued for the terminal, and the input thread stops
+      (``exit_event``, a public attribute of LinuxDriver, is what ends its loop).
+    * SIGCONT resumes only after a SIGTSTP suspended it (Textual restarted application mode on any
+      SIGCONT, and the kernel sends one with SIGHUP: a second writer thread that died at once).
+    * The SIGTSTP and SIGCONT handlers run on the event loop, not inside the signal handler.
+    """
+
+    #: The terminal's state, shared with whoever watches it (set by :func:`hangup_safe_driver`).
+    lost: ClassVar[LostTerminal]
+    #: Told the app's event loop when the driver is made (set by :func:`hangup_safe_driver`).
+    on_loop: ClassVar[Callable[[asyncio.AbstractEventLoop], object]]
+
+    def __init__(
+        self,
+        app: App[Any],
+        *,
+        debug: bool = False,
+        mouse: bool = True,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(app, debug=debug, mouse=mouse, size=size)
+        self._file = GuardedStream(self._file, self.lost)  # type: ignore[arg-type, assignment]
+        # A terminal that is gone reads as end-of-file, at once and for ever: Textual's input
+        # thread would spin on it until the shutdown stops it; stop it now. (The shutdown's
+        # ``disable_input`` then skips the mouse-off writes and the join: nothing to give back.)
+        self.lost.when_lost(lambda reason: self.exit_event.set())
+        #: The app's event loop (a driver is built by the running app).
+        self.event_loop = asyncio.get_running_loop()
+        #: SIGTSTP suspended the app (only then does SIGCONT resume it).
+        self.suspended = False
+        type(self).on_loop(self.event_loop)
+
+    def write(self, data: str) -> None:
+        if not self.lost.gone:
+            super().write(data)
+
+    def _sigtstp_application(self, *_: Any) -> None:
+        self.event_loop.call_soon_threadsafe(self.suspend_now)
+
+    def _sigcont_application(self, *_: Any) -> None:
+        if self.suspended and not self.lost.gone:
+            self.event_loop.call_soon_threadsafe(self.resume_now)
+
+    def suspend_now(self) -> None:
+        """SIGTSTP, on the event loop: give the terminal back and stop (Textual's handler)."""
+        self.suspended = True
+        super()._sigtstp_application()
+
+    def resume_now(self) -> None:
+        """SIGCONT after a suspension, on the event loop: take the terminal again."""
+        self.suspended = False
+        if not self.lost.gone:
+            super()._sigcont_application()
+
+
+def hangup_safe_driver(
+    lost: LostTerminal, on_loop: Callable[[asyncio.AbstractEventLoop], object]
+) -> type[HangupSafeDriver]:
+    """A :class:`HangupSafeDriver` class bound to ``lost`` and ``on_loop`` (``App.driver_class``
+    takes a class, which the running app makes its driver from)."""
+    return type("HangupSafeDriver", (HangupSafeDriver,), {"lost": lost, "on_loop": staticmethod(on_loop)})
