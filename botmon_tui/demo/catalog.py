@@ -46,9 +46,15 @@ class BotSpec:
     #: The resource type that triggers the bot (entity role 1/3/4), or None.
     input_type: str | None = None
     subscription: bool = False
+    #: The Subscription's ``criteria`` (default: ``input_type``) and its supported interaction
+    #: (``create``/``update``/``delete``; None: every one).
+    criteria: str | None = None
+    interaction: str | None = None
     duration_ms: tuple[int, int] = (80, 900)
     created_days_ago: float = 90.0
     updated_days_ago: float | None = None
+    #: When the bot was deployed since its creation (days ago; default: ``updated_days_ago``).
+    deploys_days_ago: tuple[float, ...] = ()
     #: Probability that a trigger is a burst of 2-4 runs stored in the same millisecond.
     burst_prob: float = 0.0
     logs: str = "generic"

@@ -33,6 +33,8 @@ from botmon_tui.demo.catalog import (
 )
 from botmon_tui.demo.cron import CronSchedule
 from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us, to_ms
+from botmon_tui.demo.resources import ResourceRegistry
+from botmon_tui.demo.versions import Version, VersionLog
 
 if TYPE_CHECKING:
     from botmon_tui.demo.config import DemoConfig
@@ -355,6 +357,11 @@ class DemoStore:
         store.run_bot(bot_id, at=None) -> dict | None
         store.events_for(bot_id) -> list[dict]        newest first
         store.event(id) -> dict | None; store.event_count() -> int
+        store.deploy_bot(bot_id, at=None) -> list[dict]   a deploy: two new versions seconds apart
+        store.bot_history(bot_id) -> list[Version] | None   newest first (None: no such bot)
+        store.bot_state(bot_id) -> "ok" | "deleted" | None
+        store.read_resource(type, id) -> (status, dict)   an input, a Subscription, ... (200/403/404/410)
+        store.resource_state("Type/id") -> "ok" | "deleted" | "expunged" | "forbidden" | "unknown"
     """
 
     def __init__(self, cfg: DemoConfig) -> None:
@@ -366,7 +373,21 @@ class DemoStore:
         self.integration_client = f"ClientApplication/{new_uuid(people)}"
         self.clinicians = [f"Practitioner/{new_uuid(people)}" for _ in range(6)]
         self.admin = f"Practitioner/{new_uuid(people)}"
+        #: The demo client's access policy: it grants no billing types (``resources.FORBIDDEN_TYPES``).
+        self.access_policy = f"AccessPolicy/{new_uuid(random.Random(f'{cfg.seed}:policy'))}"
+        #: Who deploys bots (``meta.author`` of their versions): people and the CI's client.
+        self.developers: list[JsonDict] = [
+            {"reference": self.admin, "display": "Dana Whitfield"},
+            {"reference": f"Practitioner/{new_uuid(people)}", "display": "Sam Okafor"},
+            {"reference": f"ClientApplication/{new_uuid(people)}", "display": "ci-deploy (GitHub Actions)"},
+        ]
         self.patients = [f"Patient/{new_uuid(people)}" for _ in range(400)]
+        self.present_ms = to_ms(cfg.now) if cfg.now is not None else now_ms()
+        #: Every version of every Bot (``GET Bot/<id>/_history``); a soft-deleted bot keeps its own.
+        self.bot_versions = VersionLog()
+        self._deleted_bots: set[str] = set()
+        #: The resources runs reference (inputs, Subscriptions), readable with ``GET <Type>/<id>``.
+        self.resources = ResourceRegistry(cfg.seed, self.project_id, self.patients, self.present_ms)
         self._bots: dict[str, BotRecord] = {}
         self._states: dict[str, _BotState] = {}
         self._bot_seq = 0
@@ -375,7 +396,6 @@ class DemoStore:
         self.all_events = Index()
         self._by_entity: dict[str, Index] = {}
         self._by_source: dict[str, Index] = {}
-        self.present_ms = to_ms(cfg.now) if cfg.now is not None else now_ms()
         self._generate()
 
     # ------------------------------------------------------------------ clock
@@ -418,6 +438,7 @@ class DemoStore:
             bot_id = res.get("id") or new_uuid(self._rng)
             if bot_id in self._bots:
                 raise ValueError(f"Bot/{bot_id} exists")
+            self._deleted_bots.discard(bot_id)  # a deleted bot restored (a PUT with its id)
             res["id"] = bot_id
             lu = self.now_ms()
             meta = res.get("meta") or {}
@@ -432,9 +453,12 @@ class DemoStore:
     def _put_bot(self, res: JsonDict, lu_ms: int, spec: BotSpec | None) -> None:
         self._bot_seq += 1
         self._bots[res["id"]] = BotRecord(self._bot_seq, res, lu_ms)
+        self.bot_versions.record(res["id"], res["meta"]["versionId"], lu_ms, copy.deepcopy(res))
         if spec is not None:
             rng = random.Random(f"{self.cfg.seed}:live:{spec.name}")
             sub = f"Subscription/{new_uuid(rng)}" if spec.subscription else None
+            if sub is not None:
+                self.resources.add(_subscription(sub, res, spec), min(lu_ms, self.present_ms))
             self._states[res["id"]] = _BotState(spec, rng, sub)
 
     def update_bot(self, bot_id: str, **fields: Any) -> JsonDict:
@@ -450,20 +474,120 @@ class DemoStore:
                 else:
                     res[key] = value
             lu = max(self.now_ms(), rec.lu_ms + 1)
-            meta = dict(res.get("meta") or {})
-            meta["versionId"] = new_uuid(self._rng)
-            meta["lastUpdated"] = format_ms(lu)
-            res["meta"] = meta
-            self._bot_seq += 1
-            self._bots[bot_id] = BotRecord(self._bot_seq, res, lu)
-            return copy.deepcopy(res)
+            return self._new_version(rec, res, lu, self._rng)
 
-    def delete_bot(self, bot_id: str) -> None:
-        """Remove the Bot (its AuditEvents stay, as on a real server)."""
+    def _new_version(self, rec: BotRecord, res: JsonDict, lu_ms: int, rng: random.Random) -> JsonDict:
+        """Store ``res`` as the bot's next version, stamped ``lu_ms`` (under the lock)."""
+        meta = dict(res.get("meta") or {})
+        meta["versionId"] = new_uuid(rng)
+        meta["lastUpdated"] = format_ms(lu_ms)
+        res["meta"] = meta
+        self._bot_seq += 1
+        self._bots[rec.id] = BotRecord(self._bot_seq, res, lu_ms)
+        self.bot_versions.record(rec.id, meta["versionId"], lu_ms, copy.deepcopy(res))
+        return copy.deepcopy(res)
+
+    def deploy_bot(
+        self,
+        bot_id: str,
+        at: datetime | None = None,
+        *,
+        gap_ms: int | None = None,
+        author: JsonDict | None = None,
+    ) -> list[JsonDict]:
+        """A deploy at ``at`` (default now), as ``medplum bot deploy`` makes it: the bot saved with a
+        new ``sourceCode`` (a new version), then ``$deploy`` with a new ``executableCode`` (another
+        version, ``gap_ms`` later: 1.5 to 4 s by default). Returns both versions, oldest first.
+
+        ``at`` may be in the past, but not before the bot's newest version (ValueError): a deploy
+        goes on top of the history. ``author`` (a Reference) becomes ``meta.author``.
+        Raises KeyError for an unknown bot.
+        """
         with self.lock:
-            if self._bots.pop(bot_id, None) is None:
+            rec = self._bots.get(bot_id)
+            if rec is None:
+                raise KeyError(bot_id)
+            start = to_ms(at) if at is not None else max(self.now_ms(), rec.lu_ms + 1)
+            if start <= rec.lu_ms:
+                raise ValueError(f"a deploy of Bot/{bot_id} must come after its newest version")
+            return self._deploy(rec, start, gap_ms, self._rng, author)
+
+    def _deploy(
+        self, rec: BotRecord, start: int, gap_ms: int | None, rng: random.Random, author: JsonDict | None
+    ) -> list[JsonDict]:
+        """``medplum bot deploy``'s two versions (under the lock)."""
+        gap = gap_ms if gap_ms is not None else rng.randint(1500, 4000)
+        saved = copy.deepcopy(rec.res)
+        if author is not None:
+            saved["meta"] = {**saved.get("meta", {}), "author": copy.deepcopy(author)}
+        saved["sourceCode"] = {
+            "contentType": "text/typescript",
+            "title": str((rec.res.get("sourceCode") or {}).get("title") or "index.ts"),
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        first = self._new_version(rec, saved, start, rng)
+        deployed = copy.deepcopy(first)
+        deployed["executableCode"] = {
+            "contentType": "application/javascript",
+            "title": str((rec.res.get("executableCode") or {}).get("title") or "index.js"),
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        second = self._new_version(self._bots[rec.id], deployed, start + max(gap, 1), rng)
+        return [first, second]
+
+    def delete_bot(self, bot_id: str, *, expunge: bool = True) -> None:
+        """Remove the Bot (its AuditEvents stay, as on a real server).
+
+        ``expunge`` (the default, as ``$expunge``): the bot and its history are gone; reads are 404.
+        ``expunge=False``, as a ``DELETE``: the history keeps a deleted version, reads are 410
+        ``Gone``, and :meth:`add_bot` with its id restores it.
+        """
+        with self.lock:
+            rec = self._bots.pop(bot_id, None)
+            if rec is None:
                 raise KeyError(bot_id)
             self._states.pop(bot_id, None)
+            if expunge:
+                self.bot_versions.forget(bot_id)
+                self._deleted_bots.discard(bot_id)
+            else:
+                at = max(self.now_ms(), rec.lu_ms + 1)
+                self.bot_versions.record(bot_id, new_uuid(self._rng), at, None)
+                self._deleted_bots.add(bot_id)
+
+    def bot_state(self, bot_id: str) -> str | None:
+        """``ok``, ``deleted`` (a read is 410), or None (no such bot: 404)."""
+        with self.lock:
+            if bot_id in self._bots:
+                return "ok"
+            return "deleted" if bot_id in self._deleted_bots else None
+
+    def bot_history(self, bot_id: str) -> list[Version] | None:
+        """The bot's versions, newest first (a soft-deleted bot's too); None for an unknown bot.
+        Versions share their resource dicts with the store: do not modify them."""
+        with self.lock:
+            if bot_id not in self._bots and bot_id not in self._deleted_bots:
+                return None
+            return self.bot_versions.newest_first(bot_id)
+
+    # ------------------------------------------------------------------ referenced resources
+
+    def read_resource(self, rtype: str, rid: str) -> tuple[int, JsonDict]:
+        """``GET <rtype>/<rid>`` of a resource runs reference: ``(status, body)``, the resource (200)
+        or an OperationOutcome (403 a type the demo client may not read, 404, 410 deleted)."""
+        with self.lock:
+            status, body = self.resources.read(rtype, rid)
+            return status, copy.deepcopy(body)
+
+    def resource_history(self, rtype: str, rid: str) -> tuple[int, list[Version] | JsonDict]:
+        with self.lock:
+            return self.resources.history(rtype, rid)
+
+    def resource_state(self, ref: str) -> str:
+        """How a read of ``ref`` ("Type/id") goes: ``ok`` (200), ``deleted`` (410), ``expunged`` or
+        ``unknown`` (404), ``forbidden`` (403)."""
+        with self.lock:
+            return self.resources.state(ref)
 
     # ------------------------------------------------------------------ events
 
@@ -544,6 +668,8 @@ class DemoStore:
             if sub and "/" not in sub:
                 sub = f"Subscription/{sub}"
             legacy = bool(kw.pop("legacy", False))
+            if input_ref:
+                self.resources.note(input_ref, lu - 15 - duration)
             requestor = kw.pop("requestor", self.integration_client)
             event_id = kw.pop("id", None) or new_uuid(self._rng)
             if event_id in self._events:
@@ -659,6 +785,8 @@ class DemoStore:
             start = t_ms + rng.randint(30, 300)
             rec = start + duration
             lu = rec + rng.randint(5, 40) if lu_ms is None else lu_ms
+        if input_ref:
+            self.resources.note(input_ref, start)
         return Run(outcome, log, start, min(rec, lu), lu, input_ref, state.subscription, requestor)
 
     # ------------------------------------------------------------------ history
@@ -683,17 +811,18 @@ class DemoStore:
         self.all_events = Index(pending)
 
     def _create_bot(self, spec: BotSpec, now: int) -> str:
+        """The Bot of ``spec``, created ``created_days_ago`` with its deploys since (each two
+        versions seconds apart, as ``medplum bot deploy`` makes them) as its history."""
         rng = random.Random(f"{self.cfg.seed}:bot:{spec.name}")
         bot_id = new_uuid(rng)
         created = now - int(spec.created_days_ago * _DAY_MS)
-        updated = now - int(spec.updated_days_ago * _DAY_MS) if spec.updated_days_ago is not None else created
         res: JsonDict = {
             "resourceType": "Bot",
             "id": bot_id,
             "meta": {
                 "project": self.project_id,
                 "versionId": new_uuid(rng),
-                "lastUpdated": format_ms(updated),
+                "lastUpdated": format_ms(created),
                 "author": {"reference": self.admin, "display": "Dana Whitfield"},
             },
             "identifier": [{"system": IDENTIFIER_SYSTEM, "value": spec.name}],
@@ -727,7 +856,16 @@ class DemoStore:
             "title": "index.js",
             "url": f"Binary/{new_uuid(rng)}",
         }
-        self._put_bot(res, updated, spec)
+        self._put_bot(res, created, spec)
+        deploys = spec.deploys_days_ago or (
+            (spec.updated_days_ago,) if spec.updated_days_ago is not None else ()
+        )
+        for days_ago in sorted(deploys, reverse=True):
+            at = now - int(days_ago * _DAY_MS)
+            rec = self._bots[bot_id]
+            if rec.lu_ms < at < now:
+                author = self.developers[rng.randrange(len(self.developers))]
+                self._deploy(rec, at, None, rng, author)
         return bot_id
 
     def _trigger_times(self, spec: BotSpec, rng: random.Random, start: int, end: int) -> Iterator[int]:
@@ -907,3 +1045,25 @@ def _record_from_resource(seq: int, res: JsonDict, lu_ms: int) -> EventRecord:
         None if outcome is None else str(outcome),
         res=res,
     )
+
+
+def _subscription(ref: str, bot: JsonDict, spec: BotSpec) -> JsonDict:
+    """The rest-hook Subscription that runs ``bot`` (Medplum: ``channel.endpoint`` is ``Bot/<id>``)."""
+    criteria = spec.criteria or spec.input_type or "Patient"
+    body: JsonDict = {
+        "resourceType": "Subscription",
+        "id": ref.split("/", 1)[1],
+        "meta": {"author": copy.deepcopy(bot["meta"].get("author"))},
+        "status": "active",
+        "reason": f"Run {bot.get('name')} on {criteria.split('?', 1)[0]} changes",
+        "criteria": criteria,
+        "channel": {"type": "rest-hook", "endpoint": f"Bot/{bot['id']}", "payload": "application/fhir+json"},
+    }
+    if spec.interaction:
+        body["extension"] = [
+            {
+                "url": "https://medplum.com/fhir/StructureDefinition/subscription-supported-interaction",
+                "valueCode": spec.interaction,
+            }
+        ]
+    return body
