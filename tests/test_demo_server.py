@@ -15,6 +15,7 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture
 
 from botmon_tui.demo import DemoConfig, DemoServer
+from botmon_tui.demo.catalog import BOT_SPECS
 from botmon_tui.demo.fhirtime import to_ms
 from botmon_tui.medplum.models import format_instant, parse_instant
 
@@ -187,7 +188,9 @@ def test_bot_read_and_not_found(srv: DemoServer, http: httpx.Client) -> None:
 
 def test_bot_search_paging_and_filters(srv: DemoServer, http: httpx.Client) -> None:
     page = get(http, "Bot", _count="4", _sort="name", _total="accurate")
-    assert page["resourceType"] == "Bundle" and page["type"] == "searchset" and page["total"] == 11
+    assert (
+        page["resourceType"] == "Bundle" and page["type"] == "searchset" and page["total"] == len(BOT_SPECS)
+    )
     names = [e["resource"]["name"] for e in page["entry"]]
     assert names == sorted(names) and len(names) == 4
     assert page["entry"][0]["search"] == {"mode": "match"}
@@ -390,6 +393,8 @@ def test_reads_the_demo_client_may_not_make_or_that_find_nothing(srv: DemoServer
             "id": "forbidden",
             "issue": [{"severity": "error", "code": "forbidden", "details": {"text": "Forbidden"}}],
         }
+    me = httpx.get(srv.base_url + "auth/me", auth=(srv.client_id, srv.client_secret)).json()
+    assert me["membership"]["accessPolicy"]["display"] == "botmon read-only"  # why: no billing types
     assert http.get("Patient/00000000-0000-4000-8000-000000000000").status_code == 404
     assert http.get("Observation/not-an-id").json()["id"] == "not-found"
     assert http.get("Patient").status_code == 200  # searches of the other types find nothing

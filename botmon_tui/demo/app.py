@@ -590,11 +590,12 @@ class DemoApp:
                 return _json(404, outcomes.NOT_FOUND, headers)
             versions = found
         elif rtype == "AuditEvent":
+            record = self.store.event_record(resource_id)
             event = self.store.event(resource_id)
-            if event is None:
+            if record is None or event is None:
                 return _json(404, outcomes.NOT_FOUND, headers)
-            lu = parse_search_instant_us(event["meta"]["lastUpdated"]) // 1000
-            versions = [Version(event["meta"]["versionId"], lu, event)]
+            version_id = (event.get("meta") or {}).get("versionId") or resource_id
+            versions = [Version(str(version_id), record.lu_ms, event)]
         else:
             status, answer = self.store.resource_history(rtype, resource_id)
             if isinstance(answer, dict):

@@ -24,10 +24,10 @@ out when there is none. :meth:`ResourceRegistry.display` gives the same text the
 from __future__ import annotations
 
 import hashlib
-import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botmon_tui.demo import outcomes
 from botmon_tui.demo.fhirtime import format_ms
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 JsonDict = dict[str, Any]
+T = TypeVar("T")
 
 #: Types the demo client's access policy ("botmon read-only") does not grant: reads and searches are 403.
 FORBIDDEN_TYPES = frozenset({"Claim", "Coverage", "ExplanationOfBenefit"})
@@ -72,8 +73,20 @@ _MINUTE_MS = 60_000
 _DAY_MS = 86_400_000
 
 
+_M64 = (1 << 64) - 1
+
+
 def _digest(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    """64 well-mixed bits of ``text`` (CRC-32 spread by splitmix64's finalizer): cheap, deterministic."""
+    n = (zlib.crc32(text.encode()) + 0x9E3779B97F4A7C15) & _M64
+    n = ((n ^ (n >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    n = ((n ^ (n >> 27)) * 0x94D049BB133111EB) & _M64
+    return n ^ (n >> 31)
+
+
+def _pick(options: Sequence[T], h: int, shift: int) -> T:
+    """An option chosen by some bits of a hash."""
+    return options[(h >> shift) % len(options)]
 
 
 def derived_uuid(text: str) -> str:
@@ -264,29 +277,35 @@ class ResourceRegistry:
             versions.insert(0, Version(derived_uuid(f"{ref}#deleted"), noted.deleted_ms, None))
         return 200, versions
 
+    def subject(self, ref: str) -> str | None:
+        """The Patient an input is about (its ``subject``), as its body names it; None if none."""
+        if ref.split("/", 1)[0] not in _CHURN_TYPES or not self.patients:
+            return None
+        return self.patients[self._hash(ref) % len(self.patients)]
+
     def display(self, ref: str) -> str | None:
         """What ``createReference`` writes as the reference's ``display`` (None: none)."""
         noted = self._noted.get(ref)
         if noted is not None and noted.body is not None:
             return _display_of(noted.body)
         rtype = ref.partition("/")[0]
-        rng = random.Random(self._hash(ref))
+        h = self._hash(ref)
         if rtype == "Patient":
-            given, family = self._name(rng)
+            given, family = self._name(h)
             return f"{given} {family}"
         if rtype == "DiagnosticReport":
-            return rng.choice(LAB_CODES)[1]
+            return _pick(LAB_CODES, h, 16)[1]
         if rtype == "Observation":
             return GLUCOSE[1]
         if rtype == "MedicationRequest":
-            return rng.choice(_MEDICATIONS)[1]
+            return _pick(_MEDICATIONS, h, 16)[1]
         return None
 
     # ------------------------------------------------------------------ bodies
 
     @staticmethod
-    def _name(rng: random.Random) -> tuple[str, str]:
-        return rng.choice(_GIVEN)[0], rng.choice(_FAMILY)
+    def _name(h: int) -> tuple[str, str]:
+        return _pick(_GIVEN, h, 0)[0], _pick(_FAMILY, h, 8)
 
     def _meta(self, ref: str, noted: _Noted) -> JsonDict:
         return {
@@ -295,22 +314,21 @@ class ResourceRegistry:
             "lastUpdated": format_ms(noted.updated_ms),
         }
 
-    def _patient_of(self, h: int) -> JsonDict:
-        ref = self.patients[h % len(self.patients)] if self.patients else "Patient/unknown"
-        return {"reference": ref, "display": self.display(ref)}
+    def _patient_of(self, ref: str) -> JsonDict:
+        patient = self.subject(ref) or "Patient/unknown"
+        return {"reference": patient, "display": self.display(patient)}
 
     def _body(self, ref: str, noted: _Noted) -> JsonDict:
         if noted.body is not None:
             return noted.body
         rtype, _, rid = ref.partition("/")
         h = self._hash(ref)
-        rng = random.Random(h)
         body: JsonDict = {"resourceType": rtype, "id": rid, "meta": self._meta(ref, noted)}
         when = format_ms(noted.updated_ms)
         if rtype == "Patient":
-            given, family = self._name(rng)
+            given, family = self._name(h)
             gender = next(g for name, g in _GIVEN if name == given)
-            city, state, postal = rng.choice(_CITIES)
+            city, state, postal = _pick(_CITIES, h, 24)
             body.update(
                 identifier=[
                     {
@@ -326,7 +344,7 @@ class ResourceRegistry:
                 address=[{"city": city, "state": state, "postalCode": postal}],
             )
         elif rtype == "DiagnosticReport":
-            code, display = rng.choice(LAB_CODES)
+            code, display = _pick(LAB_CODES, h, 16)
             body.update(
                 status="final",
                 category=[
@@ -336,7 +354,7 @@ class ResourceRegistry:
                     "coding": [{"system": "http://loinc.org", "code": code, "display": display}],
                     "text": display,
                 },
-                subject=self._patient_of(h),
+                subject=self._patient_of(ref),
                 effectiveDateTime=format_ms(noted.created_ms - (30 + h % 600) * _MINUTE_MS),
                 issued=format_ms(noted.created_ms),
                 performer=[{"display": "Northside Hospital Laboratory"}],
@@ -358,7 +376,7 @@ class ResourceRegistry:
                     }
                 ],
                 code={"coding": [{"system": "http://loinc.org", "code": GLUCOSE[0], "display": GLUCOSE[1]}]},
-                subject=self._patient_of(h),
+                subject=self._patient_of(ref),
                 effectiveDateTime=when,
                 valueQuantity={
                     "value": 70 + h % 160,
@@ -369,7 +387,7 @@ class ResourceRegistry:
                 device={"display": "Dexcom G7 (via the CGM gateway)"},
             )
         elif rtype == "MedicationRequest":
-            code, display = rng.choice(_MEDICATIONS)
+            code, display = _pick(_MEDICATIONS, h, 16)
             body.update(
                 status="active",
                 intent="order",
@@ -383,7 +401,7 @@ class ResourceRegistry:
                     ],
                     "text": display,
                 },
-                subject=self._patient_of(h),
+                subject=self._patient_of(ref),
                 authoredOn=when,
                 dosageInstruction=[{"text": "1 tablet by mouth once daily"}],
                 dispenseRequest={
@@ -392,11 +410,11 @@ class ResourceRegistry:
                 },
             )
         elif rtype == "QuestionnaireResponse":
-            url, _name, items = rng.choice(_QUESTIONNAIRES)
+            url, _name, items = _pick(_QUESTIONNAIRES, h, 16)
             body.update(
                 questionnaire=url,
                 status="completed",
-                subject=self._patient_of(h),
+                subject=self._patient_of(ref),
                 authored=when,
                 item=[
                     {"linkId": f"q{i + 1}", "answer": [{"valueInteger": (h >> (2 * i)) % 4}]}
