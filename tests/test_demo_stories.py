@@ -15,7 +15,9 @@ from demo_support import FIXED_NOW
 
 from botmon_tui.demo import DemoConfig, DemoStore
 from botmon_tui.demo.cron import CronSchedule, convert_timing_to_cron
-from botmon_tui.medplum.models import parse_instant
+from botmon_tui.medplum.models import AuditEvent, Bot, parse_instant
+from botmon_tui.monitor.cadence import evaluate
+from botmon_tui.monitor.durations import run_timing
 
 JsonDict = dict[str, Any]
 
@@ -237,3 +239,34 @@ def test_live_runs_go_on_with_the_stories() -> None:
     history = store.bot_history(lab) or []
     assert len(history) == versions + 2 and history[0].resource is not None
     assert timedelta(0) < at(fixed) - at(history[0].resource) < timedelta(minutes=2)  # deployed just before
+
+
+# --------------------------------------------------------------------------------------------------
+# What the monitor makes of them (monitor/cadence.py and durations.py read the same runs)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_the_monitor_reads_the_silence_and_timeout_stories(store: DemoStore) -> None:
+    states: dict[str, str] = {}
+    for bot in store.bots:
+        model = Bot.model_validate(bot)
+        runs = [AuditEvent.model_validate(e) for e in store.events_for(bot["id"])[:1000]]
+        times = [e.when for e in runs if e.when is not None]
+        states[bot["name"]] = evaluate(model, times[0] if times else None, times, FIXED_NOW).kind
+        if bot["name"] == "erx-surescripts-send":
+            assert all(run_timing(e, model).timed_out for e in runs[:14])
+        if bot["name"] in ("daily-claims-export", "hourly-census-snapshot"):
+            assert [run_timing(e, model).near_timeout for e in runs[:3]] == [True, True, False]
+    assert states["fax-inbox-poller"] == "late"
+    assert states["cgm-device-sync"] == "quiet"
+    assert [name for name, kind in states.items() if kind in ("late", "quiet")] == [
+        "fax-inbox-poller",
+        "cgm-device-sync",
+    ]  # the bursty questionnaire-scorer, the cron bots on time and the rest are not
+    for name in (
+        "daily-claims-export",
+        "hourly-census-snapshot",
+        "legacy-hl7-bridge",
+        "weekly-quality-report",
+    ):
+        assert states[name] == "ok", name
