@@ -250,14 +250,22 @@ class ResourceRegistry:
 
     # ------------------------------------------------------------------ reading
 
-    def read(self, rtype: str, rid: str) -> tuple[int, JsonDict]:
-        """``(status, body)``: the resource (200) or the OperationOutcome (403, 404, 410)."""
+    def _lookup(self, rtype: str, ref: str) -> _Noted | tuple[int, JsonDict]:
+        """What the demo knows of ``ref``, or why a read finds nothing: 403 (a type the demo client
+        may not read, whatever the id), 404 (unknown, or expunged)."""
         if rtype in FORBIDDEN_TYPES:
             return 403, outcomes.FORBIDDEN
-        ref = f"{rtype}/{rid}"
         noted = self._noted.get(ref)
         if noted is None or noted.state == "expunged":
             return 404, outcomes.NOT_FOUND
+        return noted
+
+    def read(self, rtype: str, rid: str) -> tuple[int, JsonDict]:
+        """``(status, body)``: the resource (200) or the OperationOutcome (403, 404, 410)."""
+        ref = f"{rtype}/{rid}"
+        noted = self._lookup(rtype, ref)
+        if isinstance(noted, tuple):
+            return noted
         if noted.state == "deleted":
             return 410, outcomes.GONE
         return 200, self._body(ref, noted)
@@ -265,12 +273,10 @@ class ResourceRegistry:
     def history(self, rtype: str, rid: str) -> tuple[int, list[Version] | JsonDict]:
         """``(200, versions newest first)`` or ``(status, OperationOutcome)``; a deleted resource
         has its deletion on top of its one version."""
-        if rtype in FORBIDDEN_TYPES:
-            return 403, outcomes.FORBIDDEN
         ref = f"{rtype}/{rid}"
-        noted = self._noted.get(ref)
-        if noted is None or noted.state == "expunged":
-            return 404, outcomes.NOT_FOUND
+        noted = self._lookup(rtype, ref)
+        if isinstance(noted, tuple):
+            return noted
         body = self._body(ref, noted)
         versions = [Version(body["meta"]["versionId"], noted.updated_ms, body)]
         if noted.state == "deleted":
