@@ -774,9 +774,11 @@ class DemoStore:
             if episode is not None and end_ms < state.live_until_ms:
                 plan.failure, plan.thrown = episode.outcome, episode.thrown  # the story goes on
             elif state.fix_pending and end_ms >= state.live_until_ms:
-                state.fix_pending = False  # the fix is deployed just before this run
-                if end_ms - 60_000 > rec.lu_ms:
-                    self._deploy(rec, end_ms - 60_000, None, self._rng, self.developers[1])
+                state.fix_pending = False  # the fix is deployed after the last failure, before this run
+                deployed_at = min(max(state.live_until_ms, end_ms - 60_000), end_ms - 2_000)
+                if rec.lu_ms < deployed_at:
+                    gap = min(2_700, (end_ms - deployed_at) // 2)  # both versions before the run
+                    self._deploy(rec, deployed_at, gap, self._rng, self.developers[1])
                 rec = self._bots[bot_id]
             run = self._simulate(state, rec.res, plan, ends_at=True, fail_scale=fail_scale)
             if not writes_audit_event(rec.res, run.outcome, run.log):
