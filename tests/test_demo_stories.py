@@ -270,3 +270,23 @@ def test_the_monitor_reads_the_silence_and_timeout_stories(store: DemoStore) -> 
         "weekly-quality-report",
     ):
         assert states[name] == "ok", name
+
+
+@pytest.mark.parametrize("hours", [5, 14, 19, 27, 40, 63, 88, 131])
+def test_the_stories_hold_at_any_time_of_day_or_week(hours: int) -> None:
+    """``--demo``'s "now" is whenever it starts: at night (few ADT messages), on a weekend."""
+    now = FIXED_NOW + timedelta(hours=hours)
+    store = DemoStore(DemoConfig(seed=42, now=now, live=False))
+
+    def ago(event: JsonDict) -> float:
+        return (now - at(event)).total_seconds() / 60
+
+    hl7 = events(store, "hl7-adt-ingest")
+    assert hl7[0]["outcome"] == "0" and 40 <= ago(next(e for e in hl7 if e["outcome"] != "0")) <= 60
+    assert len(failure_streak(events(store, "erx-surescripts-send"))) == 14
+    lab = events(store, "lab-results-router")
+    streak = failure_streak(lab)
+    assert len(streak) == 7 and ago(streak[-1]) < 35 and lab[len(streak)]["outcome"] == "0"
+    assert 39 <= ago(events(store, "fax-inbox-poller")[0]) <= 41
+    assert ago(events(store, "cgm-device-sync")[0]) >= 125
+    assert max(len(e["outcomeDesc"]) for e in events(store, "weekly-quality-report")) == 10_240

@@ -151,6 +151,9 @@ class BotSpec:
     last_durations_s: tuple[float, ...] = ()
     #: Runs that ended in a failure of the server's own: ``(days ago, message)``.
     server_failures: tuple[tuple[float, str], ...] = ()
+    #: Its history goes back at least this many days when the demo's goes back a day or more (a
+    #: weekly bot's last run is in it whatever the day of the week).
+    min_history_days: float = 0.0
 
     @property
     def schedule(self) -> str | None:
@@ -184,7 +187,8 @@ BOT_SPECS: tuple[BotSpec, ...] = (
         logs="hl7",
         created_days_ago=410,
         deploys_days_ago=(40.0, 11.0, 3.2),
-        episodes=(Episode(58, 41, "crash", EMPI, count=4),),
+        # The EMPI outage, then good runs even at night (when ADT messages are few).
+        episodes=(Episode(58, 41, "crash", EMPI, count=4), Episode(38, 30, "ok", count=2)),
     ),
     BotSpec(
         name="lab-results-router",
@@ -205,7 +209,10 @@ BOT_SPECS: tuple[BotSpec, ...] = (
         deploys_days_ago=(60.0, 21.0, 6.0),
         deploy_min=35.0,
         calm_min=120.0,
-        episodes=(Episode(35, 0, "crash", LAB_REGRESSION, count=7, live_s=600, fixed_by_deploy=True),),
+        episodes=(
+            Episode(45, 36, "ok", count=2),  # its last runs before the deploy went well
+            Episode(35, 0, "crash", LAB_REGRESSION, count=7, live_s=600, fixed_by_deploy=True),
+        ),
     ),
     BotSpec(
         name="daily-claims-export",
@@ -336,6 +343,7 @@ BOT_SPECS: tuple[BotSpec, ...] = (
         requestor="cron",
         created_days_ago=365,
         last_outcomes=("0",),
+        min_history_days=8.0,
     ),
     BotSpec(
         name="erx-surescripts-send",

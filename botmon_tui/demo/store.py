@@ -1004,6 +1004,8 @@ class DemoStore:
 
     def _bot_history(self, bot_id: str, spec: BotSpec, start: int, now: int) -> list[EventRecord]:
         created = now - int(spec.created_days_ago * _DAY_MS)
+        if self.cfg.history_days >= 1:
+            start = min(start, now - int(spec.min_history_days * _DAY_MS))
         begin = max(start, created)
         state = self._states[bot_id]
         rng = random.Random(f"{self.cfg.seed}:history:{spec.name}")
