@@ -32,7 +32,7 @@ FRAME = 0.06
 
 
 def main(mode: str) -> int:
-    with quiet_demo(history_days=0.2, max_log_bytes=None) as srv:
+    with quiet_demo(history_days=0.2, max_log_chars=None) as srv:
         viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
         if mode == "hostile":
             seed_hostile(srv, FIXED_NOW)

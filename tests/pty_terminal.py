@@ -22,8 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_support import FIXED_NOW, quiet_demo
 from pty_support import app_on, until
 
+from botmon_tui.demo.catalog import BOT_SPECS
+
 #: What the status line says once the bot list is loaded (the test types ctrl+c after it).
-LOADED = "11 bots"
+LOADED = f"{len(BOT_SPECS)} bots"
 #: The polls of the bell modes: how many runs of which bots each one brings.
 POLLS: tuple[dict[str, int], ...] = (
     {"lab-results-router": 3, "legacy-hl7-bridge": 1},

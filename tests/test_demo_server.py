@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,7 +15,9 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture
 
 from botmon_tui.demo import DemoConfig, DemoServer
-from botmon_tui.medplum.models import format_instant
+from botmon_tui.demo.catalog import BOT_SPECS
+from botmon_tui.demo.fhirtime import to_ms
+from botmon_tui.medplum.models import format_instant, parse_instant
 
 AUDIT_SYSTEM = "https://medplum.com/CodeSystem/audit-event"
 
@@ -185,7 +188,9 @@ def test_bot_read_and_not_found(srv: DemoServer, http: httpx.Client) -> None:
 
 def test_bot_search_paging_and_filters(srv: DemoServer, http: httpx.Client) -> None:
     page = get(http, "Bot", _count="4", _sort="name", _total="accurate")
-    assert page["resourceType"] == "Bundle" and page["type"] == "searchset" and page["total"] == 11
+    assert (
+        page["resourceType"] == "Bundle" and page["type"] == "searchset" and page["total"] == len(BOT_SPECS)
+    )
     names = [e["resource"]["name"] for e in page["entry"]]
     assert names == sorted(names) and len(names) == 4
     assert page["entry"][0]["search"] == {"mode": "match"}
@@ -205,6 +210,225 @@ def test_bot_search_paging_and_filters(srv: DemoServer, http: httpx.Client) -> N
     assert ids(get(http, "Bot", _id=hl7)) == [hl7]
     assert ids(get(http, "Bot", _id="not-a-uuid")) == []
     assert "entry" not in get(http, "Bot", name="zzz")
+
+
+# --------------------------------------------------------------------------------------------------
+# Bot versions (deploys)
+# --------------------------------------------------------------------------------------------------
+
+ALL_OK = {
+    "resourceType": "OperationOutcome",
+    "id": "allok",
+    "issue": [{"severity": "information", "code": "informational", "details": {"text": "All OK"}}],
+}
+
+
+def quota_left(response: httpx.Response) -> int:
+    return int(response.headers["ratelimit"].split('"fhirInteractions";r=')[1].split(";")[0])
+
+
+def test_bot_history_is_medplums_history_bundle(srv: DemoServer, http: httpx.Client) -> None:
+    hl7 = bot_id(srv, "hl7-adt-ingest")
+    before = quota_left(http.get(f"Bot/{hl7}"))
+    response = http.get(f"Bot/{hl7}/_history")
+    assert response.status_code == 200
+    assert before - quota_left(response) == 10  # a history read costs ten reads
+    bundle = response.json()
+    assert list(bundle) == ["resourceType", "type", "entry", "total"]  # no link: as Medplum's
+    assert bundle["type"] == "history" and bundle["total"] == len(bundle["entry"]) >= 3
+    versions = [e["resource"]["meta"] for e in bundle["entry"]]
+    times = [v["lastUpdated"] for v in versions]
+    assert times == sorted(times, reverse=True)
+    assert len({v["versionId"] for v in versions}) == len(versions)
+    newest = bundle["entry"][0]
+    assert newest["resource"] == http.get(f"Bot/{hl7}").json()  # the current version on top
+    assert newest["fullUrl"] == f"{srv.fhir_url}Bot/{hl7}"
+    assert newest["request"] == {"method": "GET", "url": f"Bot/{hl7}/_history/{versions[0]['versionId']}"}
+    assert newest["response"] == {"status": "200", "outcome": ALL_OK}
+    # A deploy is two versions seconds apart: the new sourceCode, then the new executableCode.
+    saved, deployed = bundle["entry"][1]["resource"], newest["resource"]
+    assert saved["sourceCode"] == deployed["sourceCode"] != bundle["entry"][2]["resource"]["sourceCode"]
+    assert saved["executableCode"] != deployed["executableCode"]
+    newer, older = parse_instant(times[0]), parse_instant(times[1])
+    assert newer is not None and older is not None
+    gap = newer - older
+    assert timedelta(0) < gap < timedelta(seconds=5)
+    # The version read (vread) is a plain read.
+    old = http.get(f"Bot/{hl7}/_history/{versions[1]['versionId']}")
+    assert (
+        old.status_code == 200
+        and old.json() == saved
+        and old.headers["etag"] == f'W/"{versions[1]["versionId"]}"'
+    )
+    assert http.get(f"Bot/{hl7}/_history/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_bot_history_pages_and_limits(srv: DemoServer, http: httpx.Client) -> None:
+    hl7 = bot_id(srv, "hl7-adt-ingest")
+    every = get(http, f"Bot/{hl7}/_history")["entry"]
+    page = get(http, f"Bot/{hl7}/_history", _count="1", _offset="1")
+    assert page["total"] == len(every) and page["entry"] == every[1:2]
+    assert get(http, f"Bot/{hl7}/_history", _count="0")["entry"] == []
+    assert get(http, f"Bot/{hl7}/_history", _offset=str(len(every)))["entry"] == []
+    too_far = http.get(f"Bot/{hl7}/_history", params={"_offset": "10001"})
+    assert too_far.status_code == 400
+    assert issue_texts(too_far) == ["Search offset exceeds maximum (got 10001, max 10000)"]
+    missing = http.get("Bot/00000000-0000-4000-8000-000000000000/_history")
+    assert missing.status_code == 404 and missing.json()["id"] == "not-found"
+
+
+def test_a_deploy_makes_two_new_versions(own: DemoServer) -> None:
+    bot = own.store.add_bot({"name": "deployed", "runtimeVersion": "awslambda"})
+    created = parse_instant(bot["meta"]["lastUpdated"])
+    assert created is not None
+    at = created + timedelta(minutes=1)
+    saved, deployed = own.store.deploy_bot(bot["id"], at=at, gap_ms=2500)
+    assert saved["meta"]["lastUpdated"] == format_instant(at)
+    assert deployed["meta"]["lastUpdated"] == format_instant(at + timedelta(seconds=2.5))
+    assert own.store.bot(bot["id"]) == deployed
+    with pytest.raises(ValueError):
+        own.store.deploy_bot(bot["id"], at=at)  # not before the newest version
+    with pytest.raises(KeyError):
+        own.store.deploy_bot("unknown")
+    updated = own.store.update_bot(bot["id"], description="new")
+    with client_for(own) as http:
+        history = get(http, f"Bot/{bot['id']}/_history")
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == [
+        updated["meta"]["versionId"],
+        deployed["meta"]["versionId"],
+        saved["meta"]["versionId"],
+        bot["meta"]["versionId"],
+    ]
+
+
+def test_a_deleted_bot_is_gone_and_keeps_its_history(own: DemoServer) -> None:
+    bot = own.store.add_bot({"name": "short-lived"})
+    with client_for(own) as http:
+        own.store.delete_bot(bot["id"], expunge=False)
+        read = http.get(f"Bot/{bot['id']}")
+        assert read.status_code == 410
+        assert read.json() == {
+            "resourceType": "OperationOutcome",
+            "id": "gone",
+            "issue": [{"severity": "error", "code": "deleted", "details": {"text": "Gone"}}],
+        }
+        history = get(http, f"Bot/{bot['id']}/_history")
+        deleted, created = history["entry"]
+        assert "resource" not in deleted and deleted["response"]["status"] == "410"
+        outcome = deleted["response"]["outcome"]
+        assert outcome["id"] == "gone" and outcome["issue"][0]["code"] == "deleted"
+        assert re.fullmatch(
+            r"Deleted on \w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT\+0000 \(Coordinated Universal Time\)",
+            outcome["issue"][0]["details"]["text"],
+        )
+        assert created["resource"]["meta"]["versionId"] == bot["meta"]["versionId"]
+        own.store.add_bot(bot)  # restored
+        assert http.get(f"Bot/{bot['id']}").status_code == 200
+        assert get(http, f"Bot/{bot['id']}/_history")["total"] == 3
+        own.store.delete_bot(bot["id"])  # expunged: no trace
+        assert http.get(f"Bot/{bot['id']}").status_code == 404
+        assert http.get(f"Bot/{bot['id']}/_history").status_code == 404
+
+
+def test_versions_kept_are_bounded() -> None:
+    from botmon_tui.demo.versions import MAX_VERSIONS
+
+    store = DemoServer(DemoConfig(seed=1, now=FIXED_NOW, live=False, history_days=0.1)).store
+    bot = store.add_bot({"name": "busy"})
+    for i in range(MAX_VERSIONS + 5):
+        store.update_bot(bot["id"], description=f"edit {i}")
+    history = store.bot_history(bot["id"]) or []
+    assert len(history) == MAX_VERSIONS and history[0].resource is not None
+    assert history[0].resource["description"] == f"edit {MAX_VERSIONS + 4}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The resources runs reference
+# --------------------------------------------------------------------------------------------------
+
+
+def entity_refs(event: dict[str, Any]) -> list[str]:
+    return [e["what"]["reference"] for e in event["entity"]]
+
+
+def test_a_runs_input_and_subscription_can_be_read(srv: DemoServer, http: httpx.Client) -> None:
+    hl7 = bot_id(srv, "hl7-adt-ingest")
+    event = srv.store.events_for(hl7)[0]
+    patient_ref = next(r for r in entity_refs(event) if r.startswith("Patient/"))
+    patient = http.get(patient_ref)
+    assert (
+        patient.status_code == 200 and patient.headers["etag"] == f'W/"{patient.json()["meta"]["versionId"]}"'
+    )
+    body = patient.json()
+    assert f"{body['resourceType']}/{body['id']}" == patient_ref
+    assert (
+        body["name"][0]["family"]
+        and body["birthDate"]
+        and body["meta"]["lastUpdated"] <= event["period"]["start"]
+    )
+    assert http.get(patient_ref).json() == body  # the same body every time
+    sub_ref = next(r for r in entity_refs(event) if r.startswith("Subscription/"))
+    sub = http.get(sub_ref).json()
+    assert sub["status"] == "active" and sub["criteria"]
+    assert sub["channel"] == {
+        "type": "rest-hook",
+        "endpoint": f"Bot/{hl7}",
+        "payload": "application/fhir+json",
+    }
+    history = get(http, f"{patient_ref}/_history")
+    assert history["total"] == 1 and history["entry"][0]["resource"] == body
+
+
+def test_reads_the_demo_client_may_not_make_or_that_find_nothing(srv: DemoServer, http: httpx.Client) -> None:
+    eligibility = bot_id(srv, "eligibility-check")
+    coverage = next(
+        r for e in srv.store.events_for(eligibility) for r in entity_refs(e) if r.startswith("Coverage/")
+    )
+    assert srv.store.resource_state(coverage) == "forbidden"
+    for path in (coverage, "Coverage/00000000-0000-4000-8000-000000000000", "Claim?patient=x", "Coverage"):
+        response = http.get(path)
+        assert response.status_code == 403, path
+        assert response.json() == {
+            "resourceType": "OperationOutcome",
+            "id": "forbidden",
+            "issue": [{"severity": "error", "code": "forbidden", "details": {"text": "Forbidden"}}],
+        }
+    me = httpx.get(srv.base_url + "auth/me", auth=(srv.client_id, srv.client_secret)).json()
+    assert me["membership"]["accessPolicy"]["display"] == "botmon read-only"  # why: no billing types
+    assert http.get("Patient/00000000-0000-4000-8000-000000000000").status_code == 404
+    assert http.get("Observation/not-an-id").json()["id"] == "not-found"
+    assert http.get("Patient").status_code == 200  # searches of the other types find nothing
+
+
+def test_deleted_and_expunged_inputs(own: DemoServer) -> None:
+    """A deleted resource is 410 ``Gone`` (its history keeps the deletion); an expunged one is 404."""
+    bot = own.store.add_bot({"name": "reader"})
+    deleted = own.store.add_event(bot["id"], input="DiagnosticReport/aaaa0000-0000-4000-8000-000000000001")
+    expunged = own.store.add_event(
+        bot["id"], input="QuestionnaireResponse/aaaa0000-0000-4000-8000-000000000002"
+    )
+    refs = [entity_refs(deleted)[1], entity_refs(expunged)[1]]
+    with client_for(own) as http:
+        assert [http.get(r).status_code for r in refs] == [200, 200]
+        own.store.resources.delete(refs[0], to_ms(FIXED_NOW))
+        own.store.resources.delete(refs[1], to_ms(FIXED_NOW), expunge=True)
+        assert [own.store.resource_state(r) for r in refs] == ["deleted", "expunged"]
+        gone = http.get(refs[0])
+        assert gone.status_code == 410 and gone.json()["id"] == "gone"
+        history = get(http, f"{refs[0]}/_history")
+        assert [e["response"]["status"] for e in history["entry"]] == ["410", "200"]
+        assert http.get(refs[1]).status_code == 404 and http.get(f"{refs[1]}/_history").status_code == 404
+
+
+def test_the_generated_history_has_deleted_and_expunged_inputs(srv: DemoServer) -> None:
+    states: dict[str, int] = {}
+    for bot in srv.store.bots:
+        for event in srv.store.events_for(bot["id"]):
+            for ref in entity_refs(event)[1:]:
+                state = srv.store.resource_state(ref)
+                states[state] = states.get(state, 0) + 1
+    assert states.get("deleted", 0) > 0 and states.get("expunged", 0) > 0
+    assert states["ok"] > 20 * (states["deleted"] + states["expunged"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -105,8 +105,8 @@ def cli_output_is_clean(*texts: str) -> None:
 
 
 def hostile_server() -> DemoServer:
-    """A quiet demo server that keeps whole logs (``max_log_bytes=None``: the 10 MB one too)."""
-    return quiet_demo(max_log_bytes=None, history_days=1)
+    """A quiet demo server that keeps whole logs (``max_log_chars=None``: the 10 MB one too)."""
+    return quiet_demo(max_log_chars=None, history_days=1)
 
 
 def session(
@@ -387,7 +387,7 @@ SERVER_TEXTS = (
 )
 
 
-quiet_server = demo_fixture(scope="function", max_log_bytes=None, history_days=1)
+quiet_server = demo_fixture(scope="function", max_log_chars=None, history_days=1)
 
 
 def _matrix_bot(srv: DemoServer, runs: int = 5) -> str:

@@ -18,6 +18,7 @@ from textual.widgets import Input, Static
 from ui_support import bot_id, command, on_screen, pane_caught_up, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.demo.catalog import BOT_SPECS
 from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.summary import MAX_BACKFILL, attention_key
@@ -66,7 +67,7 @@ async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, 
         )
         await pilot.press("0")
         assert [table.status(i) for i in table.ids_in_order()] == statuses
-        assert "11 bots" in status(app)
+        assert f"{len(BOT_SPECS)} bots" in status(app)
         assert status(app).startswith("● live")
         # The audit column warns about bots whose settings mean no events will appear.
         log_only = table.get_cell(bot_id(srv, "appointment-reminders"), "audit")
@@ -124,7 +125,7 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         assert "No bot matches the filter 'zzz'" in str(empty.content)  # type: ignore[attr-defined]
         await pilot.press("escape")
         await settle(pilot)
-        assert table.display and table.row_count == 11
+        assert table.display and table.row_count == len(BOT_SPECS)
         # A deleted bot: polls cannot see it go; r reads the whole list (still two requests).
         gone = bot_id(srv, "sms-opt-out-handler")
         srv.store.delete_bot(gone)
@@ -135,7 +136,7 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         await pilot.press("r")
         await settle(pilot)
         assert len(srv.requests) - before == 2
-        assert not table.has_id(gone) and table.row_count == 10
+        assert not table.has_id(gone) and table.row_count == len(BOT_SPECS) - 1
 
 
 # ---------------------------------------------------------------------------- drill down
@@ -179,7 +180,7 @@ async def test_bot_option_opens_the_event_tab_and_escape_goes_to_the_list(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)
-        assert app.screen.query_one(BotTable).row_count == 11
+        assert app.screen.query_one(BotTable).row_count == len(BOT_SPECS)
 
 
 async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from textual.widgets.data_table import ColumnKey
 from ui_support import bot_id, command, make_app, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.demo.catalog import BOT_SPECS
 from botmon_tui.medplum.auth import Secret
 from botmon_tui.medplum.models import outcome_info
 from botmon_tui.ui.app import BotmonApp
@@ -129,7 +130,7 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         )
         assert toasts(app) == [] and bells == []
         await open_bot(app, pilot, srv, "hl7-adt-ingest")
-        target = bot_id(srv, "lab-results-router")
+        target = bot_id(srv, "questionnaire-scorer")  # its last run went well (lab-results-router's fail)
         # A burst: two failed runs of one bot (and a good one) in one poll.
         for seconds in (5, 6):
             srv.store.add_event(target, outcome="8", desc=CRASH, at=FIXED_NOW + timedelta(seconds=seconds))
@@ -142,12 +143,12 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         assert len(srv.requests) - before == 3
         (toast,) = toasts(app)
         assert toast.split("\n")[:3] == [
-            "lab-results-router failed",
+            "questionnaire-scorer failed",
             "✗ Serious Failure · 2 failed runs",
             "TypeError: Cannot read properties of undefined (reading 'code')",
         ]
         text = " ".join(screen_text(app).split())
-        assert "lab-results-router failed" in text and "✗ Serious Failure · 2 failed runs" in text
+        assert "questionnaire-scorer failed" in text and "✗ Serious Failure · 2 failed runs" in text
         assert "TypeError: Cannot read" in text
         assert bells == [1]
         # The next poll has nothing new: no toast, no bell.
@@ -158,12 +159,12 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         await pilot.press("escape")
         await settle(pilot)
         table = app.screen.query_one(BotTable)
-        assert table.get_cell(target, "name").plain == "● lab-results-router"
+        assert table.get_cell(target, "name").plain == "● questionnaire-scorer"
         assert "● new failures on 1 bot" in screen_text(app).split("\n")[0]
-        await open_bot(app, pilot, srv, "lab-results-router")
+        await open_bot(app, pilot, srv, "questionnaire-scorer")
         await pilot.press("escape")
         await settle(pilot)
-        assert table.get_cell(target, "name").plain == "  lab-results-router"  # (its last run went well)
+        assert table.get_cell(target, "name").plain == "  questionnaire-scorer"  # (its last run went well)
         assert "new failures" not in screen_text(app).split("\n")[0]
 
 
@@ -374,7 +375,7 @@ async def test_an_unreachable_server_says_so_and_the_list_comes_when_it_is_back(
         assert app.sessions[0].schedule.status.next_delay == 60.0
         app.poll_now()
         await settle(pilot)
-        assert status(app).startswith("● live") and app.screen.query_one(BotTable).row_count == 11
+        assert status(app).startswith("● live") and app.screen.query_one(BotTable).row_count == len(BOT_SPECS)
 
 
 async def test_a_bot_that_does_not_exist_gets_one_message(srv: DemoServer, tmp_path: Path) -> None:

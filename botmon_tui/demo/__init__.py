@@ -24,9 +24,16 @@ after a bot run::
                {"who": {"reference": "Bot/<id>", "display": "<name>"}, "requestor": false}],
      "source": {"observer": {"reference": "Bot/<id>", "display": "<name>"}},
      "entity": [{"what": {"reference": "Bot/<id>", ...}, "role": {"code": "4", "display": "Domain"}},
-                {"what": {"reference": "Patient/..."}, "role": {"code": "1", "display": "Patient"}},
-                {"what": {"reference": "Subscription/..."}, "role": {"code": "9", "display": "Subscriber"}}],
-     "outcome": "4", "outcomeDesc": "console output joined with \\n (last 10 KiB)"}
+                {"what": {"reference": "Patient/...", "display": "Jane Doe"}, "role": {"code": "1", ...}},
+                {"what": {"reference": "Subscription/...", "display": "<criteria>"}, "role": {"code": "9"}}],
+     "outcome": "4", "outcomeDesc": "the runtime's log (Lambda or vmcontext), its last 10,240 characters",
+     "extension": [{"url": "https://medplum.com/fhir/StructureDefinition/tracing",
+                    "extension": [{"url": "requestId", "valueId": "..."},
+                                  {"url": "traceId", "valueId": "..."}]}]}
+
+Also: ``GET <fhir>Bot/<id>/_history`` (every version; ``srv.store.deploy_bot(bot_id, at)`` makes a
+deploy), ``GET <fhir><Type>/<id>`` of the runs' inputs and Subscriptions (403, 404, 410 too), and the
+stories of ``catalog.py`` (incidents, silence, deploys) relative to the demo's "now".
 
 This package never imports Textual or httpx.
 """

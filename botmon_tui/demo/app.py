@@ -11,6 +11,10 @@ Kept apart from the socket code so the Medplum behaviour reads in one place. Rou
 * ``GET /auth/me``
 * ``GET /fhir/R4/Bot``, ``/fhir/R4/Bot/<id>``, ``/fhir/R4/AuditEvent``, ``/fhir/R4/AuditEvent/<id>``
   (also ``POST <type>/_search`` with a form body), ``POST /fhir/R4/Bot/<id>/$execute``
+* ``GET /fhir/R4/<Type>/<id>/_history`` (a history Bundle, newest first; ``versions.py``) and
+  ``GET /fhir/R4/<Type>/<id>/_history/<versionId>``, for Bots and the resources runs reference
+* ``GET /fhir/R4/<Type>/<id>`` of the resources runs reference (``resources.py``): inputs, Subscriptions;
+  403 for a type the demo client's access policy does not grant, 404, 410 for a deleted one
 * ``POST /demo/run?bot=NAME_OR_ID&outcome=4``: **demo only**, not Medplum's API: a run of a bot now
   (a failure on cue, to try ``botmon-tui status``)
 """
@@ -41,6 +45,7 @@ from botmon_tui.demo.auth import (
 )
 from botmon_tui.demo.faults import Fault, Faults
 from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us
+from botmon_tui.demo.resources import FORBIDDEN_TYPES, READABLE_TYPES
 from botmon_tui.demo.search import (
     AUDIT_EVENT_PARAMS,
     BOT_PARAMS,
@@ -51,11 +56,13 @@ from botmon_tui.demo.search import (
     SearchResult,
     build_links,
     execute,
+    js_parse_int,
     parse_search,
     split_on_comma,
     subset,
 )
 from botmon_tui.demo.store import DemoStore, Index, writes_audit_event
+from botmon_tui.demo.versions import DEFAULT_HISTORY_COUNT, Version, history_bundle
 
 if TYPE_CHECKING:
     from botmon_tui.demo.config import DemoConfig
@@ -73,28 +80,11 @@ TOKEN_PATH = "/oauth2/token"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: FHIR interaction costs (Medplum's ``FhirQuotaCost``).
-COST_READ, COST_SEARCH, COST_WRITE = 1, 20, 100
+COST_READ, COST_HISTORY, COST_SEARCH, COST_WRITE = 1, 10, 20, 100
 
-#: Resource types the demo answers for but holds nothing of (reads are 404, searches empty).
-OTHER_TYPES = frozenset(
-    {
-        "Binary",
-        "ClientApplication",
-        "Communication",
-        "Coverage",
-        "DiagnosticReport",
-        "Encounter",
-        "Observation",
-        "Organization",
-        "Patient",
-        "Practitioner",
-        "Project",
-        "ProjectMembership",
-        "QuestionnaireResponse",
-        "Subscription",
-        "Task",
-    }
-)
+#: Resource types the demo answers for besides Bot and AuditEvent: reads of the resources runs
+#: reference (``resources.py``), 403 for the types the demo client may not read; searches are empty.
+OTHER_TYPES = READABLE_TYPES | FORBIDDEN_TYPES
 
 
 @dataclass(slots=True)
@@ -477,6 +467,8 @@ class DemoApp:
                 "resourceType": "ProjectMembership",
                 "project": {"reference": f"Project/{self.store.project_id}", "display": "Demo Clinic"},
                 "profile": {"reference": f"ClientApplication/{client_id}"},
+                # Why some reads are 403: the policy grants no billing types (resources.FORBIDDEN_TYPES).
+                "accessPolicy": {"reference": self.store.access_policy, "display": "botmon read-only"},
             },
             "profile": {
                 "resourceType": "ClientApplication",
@@ -498,7 +490,13 @@ class DemoApp:
             return _json(404, outcomes.NOT_FOUND, headers)
         rtype = parts[0]
         is_search = len(parts) == 1 or (len(parts) == 2 and parts[1] == "_search" and method == "POST")
-        cost = COST_SEARCH if is_search else (COST_WRITE if method != "GET" else COST_READ)
+        is_history = len(parts) == 3 and parts[2] == "_history"
+        if is_search:
+            cost = COST_SEARCH
+        elif method != "GET":
+            cost = COST_WRITE
+        else:
+            cost = COST_HISTORY if is_history else COST_READ
         quota = self.fhir_limiter.consume(client or "", cost, self.cfg.rate_limit)
         headers = [*headers, self._fhir_header(quota)]
         if not quota.allowed:
@@ -514,11 +512,18 @@ class DemoApp:
                 pairs += _form_fields(req) or []
             elif method != "GET":
                 return _json(405, outcomes.for_status(405), headers)
+            if rtype in FORBIDDEN_TYPES:
+                return _json(403, outcomes.FORBIDDEN, headers)
             return self._search(rtype, pairs, base, headers)
         if len(parts) == 2:
             if method != "GET":
                 return _json(405, outcomes.for_status(405), headers)
             return self._read(rtype, parts[1], headers)
+        if is_history or (len(parts) == 4 and parts[2] == "_history"):
+            if method != "GET":
+                return _json(405, outcomes.for_status(405), headers)
+            pairs = parse_qsl(query, keep_blank_values=True)
+            return self._history(rtype, parts[1], parts[3] if len(parts) == 4 else None, pairs, base, headers)
         if len(parts) == 3 and rtype == "Bot" and parts[2] == "$execute":
             if method != "POST":
                 return _json(405, outcomes.for_status(405), headers)
@@ -540,10 +545,21 @@ class DemoApp:
         resource: JsonDict | None = None
         if rtype == "Bot":
             resource = self.store.bot(resource_id)
+            if resource is None and self.store.bot_state(resource_id) == "deleted":
+                return _json(410, outcomes.GONE, headers)
         elif rtype == "AuditEvent":
             resource = self.store.event(resource_id)
+        else:
+            status, body = self.store.read_resource(rtype, resource_id)
+            if status != 200:
+                return _json(status, body, headers)
+            resource = body
         if resource is None:
             return _json(404, outcomes.NOT_FOUND, headers)
+        return self._resource_response(resource, headers)
+
+    def _resource_response(self, resource: JsonDict, headers: list[tuple[str, str]]) -> Response:
+        """200 with ``resource``, its ``ETag`` (``W/"<versionId>"``) and ``Last-Modified``."""
         meta = resource.get("meta") or {}
         extra = list(headers)
         if isinstance(meta.get("versionId"), str):
@@ -556,6 +572,55 @@ class DemoApp:
             except ValueError:
                 pass
         return _json(200, resource, extra)
+
+    def _history(
+        self,
+        rtype: str,
+        resource_id: str,
+        version_id: str | None,
+        pairs: list[tuple[str, str]],
+        base: str,
+        headers: list[tuple[str, str]],
+    ) -> Response:
+        """``<Type>/<id>/_history`` (a page of versions, newest first) or ``/_history/<vid>``."""
+        versions: list[Version]
+        if rtype == "Bot":
+            found = self.store.bot_history(resource_id)
+            if found is None:
+                return _json(404, outcomes.NOT_FOUND, headers)
+            versions = found
+        elif rtype == "AuditEvent":
+            record = self.store.event_record(resource_id)
+            event = self.store.event(resource_id)
+            if record is None or event is None:
+                return _json(404, outcomes.NOT_FOUND, headers)
+            version_id = (event.get("meta") or {}).get("versionId") or resource_id
+            versions = [Version(str(version_id), record.lu_ms, event)]
+        else:
+            status, answer = self.store.resource_history(rtype, resource_id)
+            if isinstance(answer, dict):
+                return _json(status, answer, headers)
+            versions = answer
+        if version_id is not None:  # vread
+            for version in versions:
+                if version.version_id == version_id and version.resource is not None:
+                    return self._resource_response(version.resource, headers)
+            return _json(404, outcomes.NOT_FOUND, headers)
+        query = dict(pairs)
+        count = js_parse_int(query["_count"]) if "_count" in query else None
+        offset = js_parse_int(query.get("_offset", "0")) or 0
+        if offset > self.cfg.max_offset:
+            message = f"Search offset exceeds maximum (got {offset}, max {self.cfg.max_offset})"
+            return _json(400, outcomes.bad_request(message), headers)
+        bundle = history_bundle(
+            rtype,
+            resource_id,
+            versions,
+            base,
+            count=DEFAULT_HISTORY_COUNT if count is None else count,
+            offset=offset,
+        )
+        return _json(200, bundle, headers)
 
     def _search(
         self, rtype: str, pairs: list[tuple[str, str]], base: str, headers: list[tuple[str, str]]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from datetime import datetime
 
 __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DemoConfig"]
+
+
+class _Unset:
+    """No value given (for an old keyword kept for callers of the time it had another name)."""
+
+
+_UNSET = _Unset()
 
 #: Fixed demo credentials. Medplum's ClientApplication ids are UUIDs and its secrets 64 hex digits.
 DEFAULT_CLIENT_ID = "de300000-0000-4000-8000-000000000001"
@@ -48,8 +55,9 @@ class DemoConfig:
     auth_rate_limit: int = 160
     #: Port to bind on 127.0.0.1; None = a free port.
     port: int | None = None
-    #: ``outcomeDesc`` keeps the last this many bytes of a run's output (Medplum: 10 KiB); None = all.
-    max_log_bytes: int | None = 10 * 1024
+    #: ``outcomeDesc`` keeps the last this many characters of a run's output (Medplum's
+    #: ``maxBotLogLengthForResource``, 10 × 1,024); None = all of it.
+    max_log_chars: int | None = 10 * 1024
     #: Largest ``_offset`` accepted (Medplum's ``maxSearchOffset``).
     max_offset: int = 10_000
     client_id: str = DEFAULT_CLIENT_ID
@@ -64,7 +72,12 @@ class DemoConfig:
     #: Print one line per request to stderr (the ``demo-server`` command).
     verbose: bool = False
 
-    def __post_init__(self) -> None:
+    #: The old name of ``max_log_chars`` (it counted bytes): given, it sets ``max_log_chars``.
+    max_log_bytes: InitVar[int | _Unset | None] = _UNSET
+
+    def __post_init__(self, max_log_bytes: int | _Unset | None) -> None:
+        if not isinstance(max_log_bytes, _Unset):
+            object.__setattr__(self, "max_log_chars", max_log_bytes)
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError("DemoConfig.now must be timezone-aware (UTC)")
         if min(self.history_days, self.extra_bots, self.big_bot_events, self.big_bot_log_bytes) < 0:

@@ -7,13 +7,37 @@ if either does. Day-of-week 0 and 7 are Sunday.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-__all__ = ["CronSchedule"]
+__all__ = ["CronSchedule", "convert_timing_to_cron"]
 
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_DAYS_OF_WEEK = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+
+def convert_timing_to_cron(timing: Any) -> str | None:
+    """A Bot's ``cronTiming`` as the server's cron worker converts it (``convertTimingToCron``):
+    ``p = repeat.period`` (1 when unset), minute ``0`` and hour ``*``; if ``24 < p < 60`` the minute
+    becomes ``*/ceil(1440 / p)``, otherwise the hour ``*/ceil(24 / p)``; ``repeat.dayOfWeek`` is the
+    day-of-week field. ``periodUnit`` is not read: ``{"period": 30, "periodUnit": "min"}`` is
+    ``*/48 * * * *``. None without ``repeat``."""
+    repeat = timing.get("repeat") if isinstance(timing, dict) else None
+    if not isinstance(repeat, dict):
+        return None
+    period = repeat.get("period") or 1
+    minute, hour, day_of_week = "0", "*", "*"
+    if 24 < period < 60:
+        minute = f"*/{math.ceil(24 * 60 / period)}"
+    else:
+        hour = f"*/{math.ceil(24 / period)}"
+    days = repeat.get("dayOfWeek")
+    if isinstance(days, list) and days:
+        day_of_week = ",".join(str(_DAYS_OF_WEEK[d]) for d in days if d in _DAYS_OF_WEEK)
+    return f"{minute} {hour} * * {day_of_week}"
 
 
 def _field(text: str, low: int, high: int) -> tuple[frozenset[int], bool]:

@@ -8,14 +8,18 @@ id (400), and ``serverError`` uses issue code ``exception`` (500).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "ALL_OK",
     "FORBIDDEN",
+    "GONE",
     "NOT_FOUND",
     "TOKEN_EXPIRED",
     "UNAUTHORIZED",
     "bad_request",
+    "deleted_on",
     "for_status",
     "oauth_error",
     "server_error",
@@ -47,6 +51,28 @@ TOKEN_EXPIRED: JsonDict = _outcome(
 )
 FORBIDDEN: JsonDict = _outcome("forbidden", _issue("forbidden", "Forbidden"))
 NOT_FOUND: JsonDict = _outcome("not-found", _issue("not-found", "Not found"))
+#: A read of a deleted resource (the repository's ``gone``): 410.
+GONE: JsonDict = _outcome("gone", _issue("deleted", "Gone"))
+#: ``allOk``: the outcome of each live version in a history Bundle.
+ALL_OK: JsonDict = _outcome("allok", _issue("informational", "All OK", severity="information"))
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def deleted_on(when: datetime) -> JsonDict:
+    """The outcome of a deleted version in a history Bundle: ``'Deleted on ' + row.lastUpdated``.
+
+    The row's ``lastUpdated`` is a JavaScript ``Date`` there, so the text is its ``toString()``
+    (in the server's time zone, UTC on Medplum's deployments):
+    ``Deleted on Fri Mar 14 2025 11:25:00 GMT+0000 (Coordinated Universal Time)``.
+    """
+    at = when.astimezone(UTC)
+    text = (
+        f"Deleted on {_DAYS[at.weekday()]} {_MONTHS[at.month - 1]} {at.day:02d} {at.year} "
+        f"{at:%H:%M:%S} GMT+0000 (Coordinated Universal Time)"
+    )
+    return _outcome("gone", _issue("deleted", text))
 
 
 def bad_request(text: str) -> JsonDict:

@@ -213,7 +213,7 @@ def _ae_agent(rec: Any) -> list[str]:
     if rec.res is None:
         if rec.legacy:
             return []
-        return [rec.requestor or f"Bot/{rec.bot_id}", f"Bot/{rec.bot_id}"]
+        return [r for r in (rec.requestor, f"Bot/{rec.bot_id}") if r]  # a cron run has no requester
     return _refs(_list(rec.res.get("agent")), "who")
 
 

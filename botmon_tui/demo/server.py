@@ -228,8 +228,9 @@ class _LiveRunner(threading.Thread):
         if spec.live_interval_s:
             mean = spec.live_interval_s / self.speed
             return now + min(max(self.rng.expovariate(1.0 / mean), 0.2 * mean), 4 * mean)
-        assert spec.cron is not None
-        nxt = CronSchedule.parse(spec.cron).next_after(datetime.fromtimestamp(now, UTC)).timestamp()
+        schedule = spec.schedule
+        assert schedule is not None
+        nxt = CronSchedule.parse(schedule).next_after(datetime.fromtimestamp(now, UTC)).timestamp()
         return now + (nxt - now) / self.speed + self.rng.uniform(0.2, 1.5)
 
     def run(self) -> None:

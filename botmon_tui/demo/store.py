@@ -17,22 +17,17 @@ import copy
 import random
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botmon_tui.demo.catalog import (
-    BIG_BOT,
-    BOT_SPECS,
-    LOG_STYLES,
-    BotSpec,
-    RunContext,
-    bulk_log,
-    extra_bot_spec,
-)
-from botmon_tui.demo.cron import CronSchedule
-from botmon_tui.demo.fhirtime import format_ms, from_ms, now_ms, parse_search_instant_us, to_ms
+from botmon_tui.demo.catalog import BIG_BOT, BOT_SPECS, EMPI, BotSpec, bulk_log, extra_bot_spec
+from botmon_tui.demo.consoles import RunContext, RunLog, empi_outage
+from botmon_tui.demo.fhirtime import format_ms, now_ms, parse_search_instant_us, to_ms
+from botmon_tui.demo.resources import ResourceRegistry
+from botmon_tui.demo.runtime import keep_last_chars
+from botmon_tui.demo.simulate import BotState, Planned, Run, plan_history
+from botmon_tui.demo.versions import Version, VersionLog
 
 if TYPE_CHECKING:
     from botmon_tui.demo.config import DemoConfig
@@ -55,11 +50,13 @@ SEQ_BITS = 24
 _SEQ_LIMIT = 1 << SEQ_BITS
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
 
 _ROLES: dict[str, tuple[str, str]] = {
     "Patient": ("1", "Patient"),
-    "DiagnosticReport": ("3", "Report"),
+    "Subscription": ("9", "Subscriber"),
 }
+TRACING_EXTENSION = "https://medplum.com/fhir/StructureDefinition/tracing"
 
 
 def new_uuid(rng: random.Random) -> str:
@@ -81,13 +78,8 @@ def _derived_uuid(source: str, salt: int) -> str:
 
 
 def keep_tail(text: str, limit: int | None) -> str:
-    """The last ``limit`` bytes of ``text`` in UTF-8 (what Medplum keeps of a bot's console output)."""
-    if limit is None:
-        return text
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    return data[-limit:].decode("utf-8", errors="ignore")
+    """What Medplum keeps of a run's log: its last ``limit`` characters (None: all of it)."""
+    return keep_last_chars(text, limit)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -96,12 +88,14 @@ def keep_tail(text: str, limit: int | None) -> str:
 
 
 class EventRecord:
-    """One stored AuditEvent. Immutable once indexed; ``res`` is set only for hand-made events."""
+    """One stored AuditEvent. Immutable once indexed (a generated log is written when first read);
+    ``res`` is set only for hand-made events."""
 
     __slots__ = (
         "bot_id",
         "bot_name",
         "id",
+        "input_display",
         "input_ref",
         "key",
         "legacy",
@@ -110,11 +104,15 @@ class EventRecord:
         "lu_ms",
         "outcome",
         "rec_ms",
+        "recipe",
         "requestor",
         "res",
         "seq",
         "start_ms",
+        "sub_display",
         "sub_ref",
+        "trace",
+        "who_display",
     )
 
     def __init__(
@@ -135,6 +133,11 @@ class EventRecord:
         log: str | None = "",
         res: JsonDict | None = None,
         log_bytes: int = 0,
+        input_display: str | None = None,
+        sub_display: str | None = None,
+        who_display: str | None = None,
+        trace: tuple[str, str] | None = None,
+        recipe: RunLog | None = None,
     ) -> None:
         if seq >= _SEQ_LIMIT:
             raise OverflowError("too many events for the demo store")
@@ -155,6 +158,24 @@ class EventRecord:
         #: With ``log=None``: the typical size of the computed bulk log (0: one line).
         self.log_bytes = log_bytes
         self.res = res
+        #: The ``display`` Medplum's ``createReference`` gives the input, the subscription and the requester.
+        self.input_display = input_display
+        self.sub_display = sub_display
+        self.who_display = who_display
+        #: ``(requestId, traceId)`` of the tracing extension; None: the run had no request context (cron).
+        self.trace = trace
+        #: With ``log=None``: how to write the log when it is first read (else: the bulk log).
+        self.recipe = recipe
+
+    def log_text(self) -> str:
+        """``outcomeDesc``: the stored log, or one written from the run's recipe (kept once written)
+        or computed (the bulk importer's)."""
+        if self.log is not None:
+            return self.log
+        if self.recipe is not None:
+            self.log = text = self.recipe.text()  # the same text whichever thread writes it
+            return text
+        return bulk_log(self.seq, self.outcome == "0", self.log_bytes)
 
     def resource(self, project_id: str) -> JsonDict:
         """The AuditEvent JSON as served (a fresh dict each call)."""
@@ -178,22 +199,19 @@ class EventRecord:
                 "role": {"code": "4", "display": "Domain"},
             }
         ]
-        if self.input_ref:
-            code, display = _ROLES.get(self.input_ref.split("/", 1)[0], ("4", "Domain"))
-            entity.append({"what": {"reference": self.input_ref}, "role": {"code": code, "display": display}})
+        if self.input_ref:  # a cron run's input is the Bot itself: it is there twice
+            entity.append(_entity(self.input_ref, self.input_display))
         if self.sub_ref:
-            entity.append(
-                {"what": {"reference": self.sub_ref}, "role": {"code": "9", "display": "Subscriber"}}
-            )
+            entity.append(_entity(self.sub_ref, self.sub_display))
         if self.legacy:
             event_type: JsonDict = {"code": "execute"}
             agent: list[JsonDict] = [{"type": {"text": "bot"}, "requestor": False}]
         else:
             event_type = {"system": AUDIT_EVENT_SYSTEM, "code": "execute"}
-            agent = [
-                {"who": {"reference": self.requestor or bot_ref}, "requestor": True},
-                {"who": {"reference": bot_ref, "display": self.bot_name}, "requestor": False},
-            ]
+            requester: JsonDict = {"requestor": True}  # no requester (a scheduled run): no "who"
+            if self.requestor:
+                requester = {"who": _reference(self.requestor, self.who_display), "requestor": True}
+            agent = [requester, {"who": {"reference": bot_ref, "display": self.bot_name}, "requestor": False}]
         resource: JsonDict = {
             "resourceType": "AuditEvent",
             "id": self.id,
@@ -211,10 +229,30 @@ class EventRecord:
             "outcome": self.outcome,
         }
         if log:
-            resource["outcomeDesc"] = (
-                self.log if self.log is not None else bulk_log(self.seq, self.outcome == "0", self.log_bytes)
-            )
+            resource["outcomeDesc"] = self.log_text()
+        if self.trace is not None:
+            request_id, trace_id = self.trace
+            resource["extension"] = [
+                {
+                    "url": TRACING_EXTENSION,
+                    "extension": [
+                        {"url": "requestId", "valueId": request_id},
+                        {"url": "traceId", "valueId": trace_id},
+                    ],
+                }
+            ]
         return resource
+
+
+def _reference(ref: str, display: str | None) -> JsonDict:
+    """``createReference``: the display only when there is one."""
+    return {"reference": ref, "display": display} if display else {"reference": ref}
+
+
+def _entity(ref: str, display: str | None) -> JsonDict:
+    """``createAuditEventEntity``: roles Patient 1, Subscription 9, anything else 4 (Domain)."""
+    code, role = _ROLES.get(ref.split("/", 1)[0], ("4", "Domain"))
+    return {"what": _reference(ref, display), "role": {"code": code, "display": role}}
 
 
 class BotRecord:
@@ -270,20 +308,6 @@ class Index:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Run:
-    """One simulated bot execution (whether or not it leaves an AuditEvent)."""
-
-    outcome: str
-    log: str
-    start_ms: int
-    rec_ms: int
-    lu_ms: int
-    input_ref: str | None
-    sub_ref: str | None
-    requestor: str | None
-
-
 def _run_record(
     seq: int, event_id: str, bot_id: str, bot_name: str | None, run: Run, legacy: bool
 ) -> EventRecord:
@@ -301,11 +325,16 @@ def _run_record(
         input_ref=run.input_ref,
         sub_ref=run.sub_ref,
         requestor=run.requestor,
-        log=run.log,
+        log=None if run.recipe is not None else run.log,
+        recipe=run.recipe,
+        input_display=run.input_display,
+        sub_display=run.sub_display,
+        who_display=run.who_display,
+        trace=run.trace,
     )
 
 
-_DEFAULT_SPEC = BotSpec(name="(custom)", description="", fail_rate=0.1, logs="generic")
+_DEFAULT_SPEC = BotSpec(name="(custom)", description="", fail_rate=0.1, logs="generic", calm_min=0.0)
 
 
 def writes_audit_event(bot: JsonDict, outcome: str, log: str) -> bool:
@@ -323,26 +352,6 @@ def writes_audit_event(bot: JsonDict, outcome: str, log: str) -> bool:
     return True
 
 
-def _intensity(t_ms: int) -> float:
-    """Share of the peak trigger rate at this time of day (a US-Eastern clinic's day)."""
-    hour = (t_ms // _HOUR_MS - 5) % 24
-    if 8 <= hour < 18:
-        return 1.0
-    if 18 <= hour < 23:
-        return 0.45
-    if 6 <= hour < 8:
-        return 0.6
-    return 0.15
-
-
-@dataclass(slots=True)
-class _BotState:
-    spec: BotSpec
-    rng: random.Random
-    subscription: str | None
-    runs: int = 0
-
-
 class DemoStore:
     """Thread-safe store of the demo project (one lock for everything).
 
@@ -355,6 +364,11 @@ class DemoStore:
         store.run_bot(bot_id, at=None) -> dict | None
         store.events_for(bot_id) -> list[dict]        newest first
         store.event(id) -> dict | None; store.event_count() -> int
+        store.deploy_bot(bot_id, at=None) -> list[dict]   a deploy: two new versions seconds apart
+        store.bot_history(bot_id) -> list[Version] | None   newest first (None: no such bot)
+        store.bot_state(bot_id) -> "ok" | "deleted" | None
+        store.read_resource(type, id) -> (status, dict)   an input, a Subscription, ... (200/403/404/410)
+        store.resource_state("Type/id") -> "ok" | "deleted" | "expunged" | "forbidden" | "unknown"
     """
 
     def __init__(self, cfg: DemoConfig) -> None:
@@ -366,16 +380,51 @@ class DemoStore:
         self.integration_client = f"ClientApplication/{new_uuid(people)}"
         self.clinicians = [f"Practitioner/{new_uuid(people)}" for _ in range(6)]
         self.admin = f"Practitioner/{new_uuid(people)}"
+        #: The demo client's access policy: it grants no billing types (``resources.FORBIDDEN_TYPES``).
+        self.access_policy = f"AccessPolicy/{new_uuid(random.Random(f'{cfg.seed}:policy'))}"
+        #: Who deploys bots (``meta.author`` of their versions): people and the CI's client.
+        self.developers: list[JsonDict] = [
+            {"reference": self.admin, "display": "Dana Whitfield"},
+            {"reference": f"Practitioner/{new_uuid(people)}", "display": "Sam Okafor"},
+            {"reference": f"ClientApplication/{new_uuid(people)}", "display": "ci-deploy (GitHub Actions)"},
+        ]
         self.patients = [f"Patient/{new_uuid(people)}" for _ in range(400)]
+        self.device_client = f"ClientApplication/{new_uuid(people)}"
+        #: How the people and clients who ask for runs are named (``agent[0].who.display``).
+        self.names: dict[str, str] = {
+            self.integration_client: "Rhapsody interface engine",
+            self.device_client: "CGM device gateway",
+            self.admin: "Dana Whitfield",
+            **{
+                ref: name
+                for ref, name in zip(
+                    self.clinicians,
+                    [
+                        "Dr. Amara Osei",
+                        "Dr. Luis Romero",
+                        "Dr. Hannah Berg",
+                        "Dr. Kenji Watanabe",
+                        "Dr. Fatima Rahman",
+                        "Dr. Paul Novak",
+                    ],
+                    strict=True,
+                )
+            },
+        }
+        self.present_ms = to_ms(cfg.now) if cfg.now is not None else now_ms()
+        #: Every version of every Bot (``GET Bot/<id>/_history``); a soft-deleted bot keeps its own.
+        self.bot_versions = VersionLog()
+        self._deleted_bots: set[str] = set()
+        #: The resources runs reference (inputs, Subscriptions), readable with ``GET <Type>/<id>``.
+        self.resources = ResourceRegistry(cfg.seed, self.project_id, self.patients, self.present_ms)
         self._bots: dict[str, BotRecord] = {}
-        self._states: dict[str, _BotState] = {}
+        self._states: dict[str, BotState] = {}
         self._bot_seq = 0
         self._seq = 0
         self._events: dict[str, EventRecord] = {}
         self.all_events = Index()
         self._by_entity: dict[str, Index] = {}
         self._by_source: dict[str, Index] = {}
-        self.present_ms = to_ms(cfg.now) if cfg.now is not None else now_ms()
         self._generate()
 
     # ------------------------------------------------------------------ clock
@@ -418,6 +467,7 @@ class DemoStore:
             bot_id = res.get("id") or new_uuid(self._rng)
             if bot_id in self._bots:
                 raise ValueError(f"Bot/{bot_id} exists")
+            self._deleted_bots.discard(bot_id)  # a deleted bot restored (a PUT with its id)
             res["id"] = bot_id
             lu = self.now_ms()
             meta = res.get("meta") or {}
@@ -432,10 +482,25 @@ class DemoStore:
     def _put_bot(self, res: JsonDict, lu_ms: int, spec: BotSpec | None) -> None:
         self._bot_seq += 1
         self._bots[res["id"]] = BotRecord(self._bot_seq, res, lu_ms)
+        self.bot_versions.record(res["id"], res["meta"]["versionId"], lu_ms, copy.deepcopy(res))
         if spec is not None:
             rng = random.Random(f"{self.cfg.seed}:live:{spec.name}")
             sub = f"Subscription/{new_uuid(rng)}" if spec.subscription else None
-            self._states[res["id"]] = _BotState(spec, rng, sub)
+            state = BotState(spec, rng, sub)
+            if sub is not None:
+                body = _subscription(sub, res, spec)
+                self.resources.add(body, min(lu_ms, self.present_ms))
+                state.sub_display = body["criteria"]
+            if spec.cron_resource:
+                cron = _cron(new_uuid(rng), res, spec.cron_resource, new_uuid(rng))
+                state.cron_ref = f"Cron/{cron['id']}"
+                self.resources.add(cron, min(lu_ms, self.present_ms))
+            for episode in spec.episodes:
+                if episode.live_s > 0 and episode.end_min <= 1:
+                    state.live_episode = episode
+                    state.live_until_ms = self.present_ms + int(episode.live_s * 1000 / self.cfg.live_speed)
+                    state.fix_pending = episode.fixed_by_deploy
+            self._states[res["id"]] = state
 
     def update_bot(self, bot_id: str, **fields: Any) -> JsonDict:
         """Set (``None`` removes) top-level fields; bumps ``meta.versionId`` and ``meta.lastUpdated``."""
@@ -450,20 +515,120 @@ class DemoStore:
                 else:
                     res[key] = value
             lu = max(self.now_ms(), rec.lu_ms + 1)
-            meta = dict(res.get("meta") or {})
-            meta["versionId"] = new_uuid(self._rng)
-            meta["lastUpdated"] = format_ms(lu)
-            res["meta"] = meta
-            self._bot_seq += 1
-            self._bots[bot_id] = BotRecord(self._bot_seq, res, lu)
-            return copy.deepcopy(res)
+            return self._new_version(rec, res, lu, self._rng)
 
-    def delete_bot(self, bot_id: str) -> None:
-        """Remove the Bot (its AuditEvents stay, as on a real server)."""
+    def _new_version(self, rec: BotRecord, res: JsonDict, lu_ms: int, rng: random.Random) -> JsonDict:
+        """Store ``res`` as the bot's next version, stamped ``lu_ms`` (under the lock)."""
+        meta = dict(res.get("meta") or {})
+        meta["versionId"] = new_uuid(rng)
+        meta["lastUpdated"] = format_ms(lu_ms)
+        res["meta"] = meta
+        self._bot_seq += 1
+        self._bots[rec.id] = BotRecord(self._bot_seq, res, lu_ms)
+        self.bot_versions.record(rec.id, meta["versionId"], lu_ms, copy.deepcopy(res))
+        return copy.deepcopy(res)
+
+    def deploy_bot(
+        self,
+        bot_id: str,
+        at: datetime | None = None,
+        *,
+        gap_ms: int | None = None,
+        author: JsonDict | None = None,
+    ) -> list[JsonDict]:
+        """A deploy at ``at`` (default now), as ``medplum bot deploy`` makes it: the bot saved with a
+        new ``sourceCode`` (a new version), then ``$deploy`` with a new ``executableCode`` (another
+        version, ``gap_ms`` later: 1.5 to 4 s by default). Returns both versions, oldest first.
+
+        ``at`` may be in the past, but not before the bot's newest version (ValueError): a deploy
+        goes on top of the history. ``author`` (a Reference) becomes ``meta.author``.
+        Raises KeyError for an unknown bot.
+        """
         with self.lock:
-            if self._bots.pop(bot_id, None) is None:
+            rec = self._bots.get(bot_id)
+            if rec is None:
+                raise KeyError(bot_id)
+            start = to_ms(at) if at is not None else max(self.now_ms(), rec.lu_ms + 1)
+            if start <= rec.lu_ms:
+                raise ValueError(f"a deploy of Bot/{bot_id} must come after its newest version")
+            return self._deploy(rec, start, gap_ms, self._rng, author)
+
+    def _deploy(
+        self, rec: BotRecord, start: int, gap_ms: int | None, rng: random.Random, author: JsonDict | None
+    ) -> list[JsonDict]:
+        """``medplum bot deploy``'s two versions (under the lock)."""
+        gap = gap_ms if gap_ms is not None else rng.randint(1500, 4000)
+        saved = copy.deepcopy(rec.res)
+        if author is not None:
+            saved["meta"] = {**saved.get("meta", {}), "author": copy.deepcopy(author)}
+        saved["sourceCode"] = {
+            "contentType": "text/typescript",
+            "title": str((rec.res.get("sourceCode") or {}).get("title") or "index.ts"),
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        first = self._new_version(rec, saved, start, rng)
+        deployed = copy.deepcopy(first)
+        deployed["executableCode"] = {
+            "contentType": "application/javascript",
+            "title": str((rec.res.get("executableCode") or {}).get("title") or "index.js"),
+            "url": f"Binary/{new_uuid(rng)}",
+        }
+        second = self._new_version(self._bots[rec.id], deployed, start + max(gap, 1), rng)
+        return [first, second]
+
+    def delete_bot(self, bot_id: str, *, expunge: bool = True) -> None:
+        """Remove the Bot (its AuditEvents stay, as on a real server).
+
+        ``expunge`` (the default, as ``$expunge``): the bot and its history are gone; reads are 404.
+        ``expunge=False``, as a ``DELETE``: the history keeps a deleted version, reads are 410
+        ``Gone``, and :meth:`add_bot` with its id restores it.
+        """
+        with self.lock:
+            rec = self._bots.pop(bot_id, None)
+            if rec is None:
                 raise KeyError(bot_id)
             self._states.pop(bot_id, None)
+            if expunge:
+                self.bot_versions.forget(bot_id)
+                self._deleted_bots.discard(bot_id)
+            else:
+                at = max(self.now_ms(), rec.lu_ms + 1)
+                self.bot_versions.record(bot_id, new_uuid(self._rng), at, None)
+                self._deleted_bots.add(bot_id)
+
+    def bot_state(self, bot_id: str) -> str | None:
+        """``ok``, ``deleted`` (a read is 410), or None (no such bot: 404)."""
+        with self.lock:
+            if bot_id in self._bots:
+                return "ok"
+            return "deleted" if bot_id in self._deleted_bots else None
+
+    def bot_history(self, bot_id: str) -> list[Version] | None:
+        """The bot's versions, newest first (a soft-deleted bot's too); None for an unknown bot.
+        Versions share their resource dicts with the store: do not modify them."""
+        with self.lock:
+            if bot_id not in self._bots and bot_id not in self._deleted_bots:
+                return None
+            return self.bot_versions.newest_first(bot_id)
+
+    # ------------------------------------------------------------------ referenced resources
+
+    def read_resource(self, rtype: str, rid: str) -> tuple[int, JsonDict]:
+        """``GET <rtype>/<rid>`` of a resource runs reference: ``(status, body)``, the resource (200)
+        or an OperationOutcome (403 a type the demo client may not read, 404, 410 deleted)."""
+        with self.lock:
+            status, body = self.resources.read(rtype, rid)
+            return status, copy.deepcopy(body)
+
+    def resource_history(self, rtype: str, rid: str) -> tuple[int, list[Version] | JsonDict]:
+        with self.lock:
+            return self.resources.history(rtype, rid)
+
+    def resource_state(self, ref: str) -> str:
+        """How a read of ``ref`` ("Type/id") goes: ``ok`` (200), ``deleted`` (410), ``expunged`` or
+        ``unknown`` (404), ``forbidden`` (403)."""
+        with self.lock:
+            return self.resources.state(ref)
 
     # ------------------------------------------------------------------ events
 
@@ -524,7 +689,7 @@ class DemoStore:
         """Store one AuditEvent of a run of ``Bot/<bot_id>`` and return its JSON as served.
 
         ``at`` is when the event is stored (``meta.lastUpdated``; default now, millisecond precision:
-        two calls with the same ``at`` make a tie). ``desc`` keeps only its last ``max_log_bytes``.
+        two calls with the same ``at`` make a tie). ``desc`` keeps only its last ``max_log_chars``.
 
         Keyword options: ``legacy=True`` (old server format), ``patient=`` / ``input=`` (a reference or a
         Patient id), ``subscription=`` (a reference or id), ``duration_ms=``, ``requestor=`` (a reference),
@@ -544,6 +709,8 @@ class DemoStore:
             if sub and "/" not in sub:
                 sub = f"Subscription/{sub}"
             legacy = bool(kw.pop("legacy", False))
+            if input_ref:
+                self.resources.note(input_ref, lu - 15 - duration)
             requestor = kw.pop("requestor", self.integration_client)
             event_id = kw.pop("id", None) or new_uuid(self._rng)
             if event_id in self._events:
@@ -562,7 +729,8 @@ class DemoStore:
                 input_ref=input_ref,
                 sub_ref=sub,
                 requestor=requestor,
-                log=keep_tail(desc, self.cfg.max_log_bytes),
+                log=keep_tail(desc, self.cfg.max_log_chars),
+                who_display=self.names.get(requestor) if requestor else None,
             )
             res = base.resource(self.project_id)
             res["outcome"] = outcome
@@ -598,10 +766,21 @@ class DemoStore:
                 raise KeyError(bot_id)
             state = self._states.get(bot_id)
             if state is None:
-                state = _BotState(_DEFAULT_SPEC, random.Random(f"{self.cfg.seed}:live:{bot_id}"), None)
+                state = BotState(_DEFAULT_SPEC, random.Random(f"{self.cfg.seed}:live:{bot_id}"), None)
                 self._states[bot_id] = state
             end_ms = to_ms(at) if at is not None else self.now_ms()
-            run = self._simulate(state, rec.res, end_ms, ends_at=True, fail_scale=fail_scale)
+            plan = Planned(end_ms)
+            episode = state.live_episode
+            if episode is not None and end_ms < state.live_until_ms:
+                plan.failure, plan.thrown = episode.outcome, episode.thrown  # the story goes on
+            elif state.fix_pending and end_ms >= state.live_until_ms:
+                state.fix_pending = False  # the fix is deployed after the last failure, before this run
+                deployed_at = min(max(state.live_until_ms, end_ms - 60_000), end_ms - 2_000)
+                if rec.lu_ms < deployed_at:
+                    gap = min(2_700, (end_ms - deployed_at) // 2)  # both versions before the run
+                    self._deploy(rec, deployed_at, gap, self._rng, self.developers[1])
+                rec = self._bots[bot_id]
+            run = self._simulate(state, rec.res, plan, ends_at=True, fail_scale=fail_scale)
             if not writes_audit_event(rec.res, run.outcome, run.log):
                 return run, None
             event = self._record_run(bot_id, rec.res.get("name"), run, state.spec.legacy)
@@ -611,55 +790,130 @@ class DemoStore:
 
     def _simulate(
         self,
-        state: _BotState,
+        state: BotState,
         bot: JsonDict,
-        t_ms: int,
+        plan: Planned,
         *,
         ends_at: bool = False,
-        special: str | None = None,
-        outcome: str | None = None,
         lu_ms: int | None = None,
         fail_scale: float = 1.0,
+        defer_log: bool = False,
     ) -> Run:
-        """One run. ``t_ms`` is the trigger time, or the store time when ``ends_at`` is set."""
+        """One run as ``plan`` says. ``plan.t_ms`` is when it was asked for (``period.start``), or
+        when its AuditEvent is stored when ``ends_at`` is set (a run of now). ``defer_log``: the
+        run keeps the recipe of its log (``Run.recipe``), written when it is first read."""
         spec, rng = state.spec, state.rng
         state.runs += 1
+        failure, outcome = plan.failure, plan.outcome
+        if plan.server_failure is not None:
+            failure, outcome = "server", "4"
+        elif outcome is not None:
+            if outcome != "0" and not spec.legacy:
+                failure = "timeout" if rng.random() < spec.timeout_share else "crash"
+        elif failure is None:
+            if rng.random() >= spec.fail_rate * fail_scale:
+                failure = "ok"
+            else:
+                failure = "timeout" if rng.random() < spec.timeout_share else "crash"
         if outcome is None:
-            ok = rng.random() >= spec.fail_rate * fail_scale
-            if ok:
+            if failure == "ok":
                 outcome = "0"
             elif spec.legacy:
                 outcome = "12" if rng.random() < 0.2 else "8"
             else:
                 outcome = "4"
-        ok = outcome == "0"
+        bot_ref = f"Bot/{bot['id']}"
+        name = str(bot.get("name") or bot["id"])
+        # The input: the triggering resource; a Cron resource's run has the Cron, a scheduled run the Bot.
         input_ref: str | None = None
         if spec.input_type == "Patient":
             input_ref = rng.choice(self.patients)
         elif spec.input_type:
             input_ref = f"{spec.input_type}/{new_uuid(rng)}"
+        elif state.cron_ref:
+            input_ref = state.cron_ref
+        elif spec.requestor == "cron" and not spec.legacy:
+            input_ref = bot_ref
+        requestor: str | None = None
         if spec.requestor == "clinician":
-            requestor: str | None = rng.choice(self.clinicians)
-        elif spec.requestor == "cron":
-            requestor = f"Bot/{bot['id']}"
-        else:
+            requestor = self.clinicians[int(rng.random() * len(self.clinicians))]
+        elif spec.requestor == "device":
+            requestor = self.device_client
+        elif spec.requestor == "integration":
             requestor = self.integration_client
-        ctx = RunContext(
-            str(bot.get("name") or bot["id"]), spec.runtime, input_ref, state.runs, special, outcome
-        )
-        style = LOG_STYLES.get(spec.logs, LOG_STYLES["generic"])
-        log = keep_tail(style(rng, ok, ctx), self.cfg.max_log_bytes)
-        low, high = spec.duration_ms
-        duration = rng.randint(low, high)
+        trace: tuple[str, str] | None = None
+        if requestor is not None and not spec.legacy:  # a scheduled run has no request context
+            request_id = new_uuid(rng)
+            if spec.requestor == "clinician":
+                trace = (request_id, new_uuid(rng))  # the web app's X-Trace-Id
+            else:
+                trace = (request_id, f"1-{rng.getrandbits(32):08x}-{rng.getrandbits(96):024x}")  # the ALB's
+        # Timing: the queue (a subscription's job waits), then the execution.
+        queue = rng.randint(*spec.queue_ms) if spec.subscription else rng.randint(1, 12)
+        timeout_s = bot.get("timeout") if isinstance(bot.get("timeout"), int) else None
+        exec_ms = plan.exec_ms if plan.exec_ms is not None else rng.randint(*spec.duration_ms)
+        if failure == "timeout":
+            exec_ms = (timeout_s or 10) * 1000 + rng.randint(15, 240)
+        elif failure == "server":
+            exec_ms = rng.randint(3, 60)
         if ends_at:
-            lu = t_ms
+            lu = plan.t_ms
             rec = lu - rng.randint(5, 40)
-            start = rec - duration
+            exec_start = rec - rng.randint(1, 4) - exec_ms
+            start = exec_start - queue
         else:
-            start = t_ms + rng.randint(30, 300)
-            rec = start + duration
+            start = plan.t_ms
+            exec_start = start + queue
+            rec = exec_start + exec_ms + rng.randint(1, 4)
             lu = rec + rng.randint(5, 40) if lu_ms is None else lu_ms
-        return Run(outcome, log, start, min(rec, lu), lu, input_ref, state.subscription, requestor)
+        input_display: str | None = name if input_ref == bot_ref else None
+        patient_ref = input_ref if input_ref and input_ref.startswith("Patient/") else None
+        if input_ref and input_ref != bot_ref:
+            input_display = self.resources.note(input_ref, start)
+            patient_ref = patient_ref or self.resources.subject(input_ref)
+        # The log.
+        thrown = plan.thrown
+        if thrown is EMPI:
+            thrown = empi_outage(patient_ref or "Patient/unknown")
+        ctx = RunContext(
+            name,
+            spec.runtime,
+            input_ref,
+            state.runs,
+            plan.special,
+            outcome,
+            failure=None if failure in ("ok", "server") else failure,
+            thrown=thrown,
+            input_display=input_display,
+            patient_ref=patient_ref,
+        )
+        recipe = RunLog(
+            spec.logs,
+            rng.getrandbits(64),
+            ctx,
+            str(bot.get("runtimeVersion") or spec.runtime),
+            exec_start,
+            exec_ms,
+            timeout_s,
+            self.cfg.max_log_chars,
+            plan.server_failure if failure == "server" else None,
+        )
+        deferred = defer_log and bot.get("auditEventTrigger") != "on-output"  # its log decides
+        return Run(
+            outcome,
+            "" if deferred else recipe.text(),
+            start,
+            min(rec, lu),
+            lu,
+            input_ref,
+            state.subscription,
+            requestor,
+            input_display=input_display,
+            sub_display=state.sub_display,
+            who_display=self.names.get(requestor) if requestor else None,
+            trace=trace,
+            recipe=recipe if deferred else None,
+        )
 
     # ------------------------------------------------------------------ history
 
@@ -683,32 +937,30 @@ class DemoStore:
         self.all_events = Index(pending)
 
     def _create_bot(self, spec: BotSpec, now: int) -> str:
+        """The Bot of ``spec``, created ``created_days_ago`` with its deploys since (each two
+        versions seconds apart, as ``medplum bot deploy`` makes them) as its history."""
         rng = random.Random(f"{self.cfg.seed}:bot:{spec.name}")
         bot_id = new_uuid(rng)
         created = now - int(spec.created_days_ago * _DAY_MS)
-        updated = now - int(spec.updated_days_ago * _DAY_MS) if spec.updated_days_ago is not None else created
         res: JsonDict = {
             "resourceType": "Bot",
             "id": bot_id,
             "meta": {
                 "project": self.project_id,
                 "versionId": new_uuid(rng),
-                "lastUpdated": format_ms(updated),
+                "lastUpdated": format_ms(created),
                 "author": {"reference": self.admin, "display": "Dana Whitfield"},
             },
             "identifier": [{"system": IDENTIFIER_SYSTEM, "value": spec.name}],
             "name": spec.name,
             "description": spec.description,
             "runtimeVersion": spec.runtime,
-            "timeout": spec.timeout,
-            "category": [
-                {
-                    "coding": [
-                        {"system": CATEGORY_SYSTEM, "code": spec.category[0], "display": spec.category[1]}
-                    ]
-                }
-            ],
         }
+        if spec.timeout is not None:
+            res["timeout"] = spec.timeout
+        res["category"] = [
+            {"coding": [{"system": CATEGORY_SYSTEM, "code": spec.category[0], "display": spec.category[1]}]}
+        ]
         if spec.cron:
             res["cronString"] = spec.cron
         if spec.cron_timing:
@@ -722,68 +974,53 @@ class DemoStore:
             "title": "index.ts",
             "url": f"Binary/{new_uuid(rng)}",
         }
-        res["executableCode"] = {
+        executable = {
             "contentType": "application/javascript",
             "title": "index.js",
             "url": f"Binary/{new_uuid(rng)}",
         }
-        self._put_bot(res, updated, spec)
+        if spec.deployed:
+            res["executableCode"] = executable
+        self._put_bot(res, created, spec)
+        deploys = spec.deploys_days_ago or (
+            (spec.updated_days_ago,) if spec.updated_days_ago is not None else ()
+        )
+        for days_ago in sorted(deploys, reverse=True):
+            at = now - int(days_ago * _DAY_MS)
+            rec = self._bots[bot_id]
+            if rec.lu_ms < at < now:
+                author = self.developers[rng.randrange(len(self.developers))]
+                self._deploy(rec, at, None, rng, author)
+        if spec.update_min is not None:  # an edit in the web app: one version
+            rec = self._bots[bot_id]
+            edited = copy.deepcopy(rec.res)
+            edited["meta"] = {**edited["meta"], "author": copy.deepcopy(self.developers[0])}
+            edited["description"] = f"{spec.description} Owner: integrations team."
+            self._new_version(rec, edited, now - int(spec.update_min * _MINUTE_MS), rng)
+        if spec.deploy_min is not None:
+            at = now - int(spec.deploy_min * _MINUTE_MS)
+            self._deploy(self._bots[bot_id], at, 2_700, rng, self.developers[1])
         return bot_id
-
-    def _trigger_times(self, spec: BotSpec, rng: random.Random, start: int, end: int) -> Iterator[int]:
-        if spec.cron:
-            schedule = CronSchedule.parse(spec.cron)
-            for at in schedule.between(from_ms(start), from_ms(end)):
-                yield to_ms(at) + rng.randint(150, 1500)
-            return
-        if spec.cron_timing:
-            repeat = spec.cron_timing.get("repeat", {})
-            unit = {"s": 1_000, "min": 60_000, "h": _HOUR_MS, "d": _DAY_MS}.get(
-                repeat.get("periodUnit"), 60_000
-            )
-            period = int(float(repeat.get("period", 30)) * unit)
-            t = (start // period + 1) * period
-            while t < end:
-                yield t + rng.randint(150, 1500)
-                t += period
-            return
-        if spec.rate_per_hour <= 0:
-            return
-        mean_gap = _HOUR_MS / spec.rate_per_hour
-        t = start
-        while True:
-            t += int(rng.expovariate(1.0) * mean_gap) + 1
-            if t >= end:
-                return
-            if rng.random() <= _intensity(t):
-                yield t
 
     def _bot_history(self, bot_id: str, spec: BotSpec, start: int, now: int) -> list[EventRecord]:
         created = now - int(spec.created_days_ago * _DAY_MS)
+        if self.cfg.history_days >= 1:
+            start = min(start, now - int(spec.min_history_days * _DAY_MS))
         begin = max(start, created)
         state = self._states[bot_id]
         rng = random.Random(f"{self.cfg.seed}:history:{spec.name}")
         state.rng = rng
         bot = self._bots[bot_id].res
-        triggers = list(self._trigger_times(spec, rng, begin, now))
-        # Deterministic specials: the newest claims export is verbose (its log is cut to the last 10 KiB),
-        # and one bridge run echoes a hostile frame (OSC 52, title change, markup-looking text).
-        specials: dict[int, tuple[str, str]] = {}
-        if spec.logs == "claims" and triggers:
-            specials[len(triggers) - 1] = ("verbose", "0")
-        if spec.logs == "legacy" and len(triggers) > 12:
-            specials[len(triggers) - 12] = ("hostile", "8")
         out: list[EventRecord] = []
         legacy = spec.legacy
         name = spec.name
-        for i, t in enumerate(triggers):
-            special, forced = specials.get(i, (None, None))
+        for plan in plan_history(spec, rng, begin, now):
             burst = 1
             if spec.burst_prob and rng.random() < spec.burst_prob:
                 burst = rng.randint(2, 4)
             shared_lu: int | None = None
             for _ in range(burst):
-                run = self._simulate(state, bot, t, special=special, outcome=forced, lu_ms=shared_lu)
+                run = self._simulate(state, bot, plan, lu_ms=shared_lu, defer_log=True)
                 if burst > 1 and shared_lu is None:
                     # A batch of messages stored together: every run of the burst shares this instant.
                     shared_lu = run.lu_ms + rng.randint(400, 2500)
@@ -853,12 +1090,15 @@ class DemoStore:
     # ------------------------------------------------------------------ live mode
 
     def live_schedule(self) -> list[tuple[str, BotSpec]]:
-        """Bots the live thread runs: ``(bot_id, spec)`` of every bot with a live interval or a schedule."""
+        """Bots the live thread runs: ``(bot_id, spec)`` of every bot with a live interval or a
+        schedule, except the ones whose story is that they stopped (they stay silent)."""
         with self.lock:
             return [
                 (bot_id, st.spec)
                 for bot_id, st in self._states.items()
-                if bot_id in self._bots and (st.spec.live_interval_s or st.spec.cron)
+                if bot_id in self._bots
+                and (st.spec.live_interval_s or st.spec.schedule)
+                and st.spec.stopped_min is None
             ]
 
 
@@ -907,3 +1147,37 @@ def _record_from_resource(seq: int, res: JsonDict, lu_ms: int) -> EventRecord:
         None if outcome is None else str(outcome),
         res=res,
     )
+
+
+def _subscription(ref: str, bot: JsonDict, spec: BotSpec) -> JsonDict:
+    """The rest-hook Subscription that runs ``bot`` (Medplum: ``channel.endpoint`` is ``Bot/<id>``)."""
+    criteria = spec.criteria or spec.input_type or "Patient"
+    body: JsonDict = {
+        "resourceType": "Subscription",
+        "id": ref.split("/", 1)[1],
+        "meta": {"author": copy.deepcopy(bot["meta"].get("author"))},
+        "status": "active",
+        "reason": f"Run {bot.get('name')} on {criteria.split('?', 1)[0]} changes",
+        "criteria": criteria,
+        "channel": {"type": "rest-hook", "endpoint": f"Bot/{bot['id']}", "payload": "application/fhir+json"},
+    }
+    if spec.interaction:
+        body["extension"] = [
+            {
+                "url": "https://medplum.com/fhir/StructureDefinition/subscription-supported-interaction",
+                "valueCode": spec.interaction,
+            }
+        ]
+    return body
+
+
+def _cron(cron_id: str, bot: JsonDict, cron_string: str, membership_id: str) -> JsonDict:
+    """A ``Cron`` resource that runs ``bot`` on ``cron_string`` (Medplum's ``cron`` feature)."""
+    return {
+        "resourceType": "Cron",
+        "id": cron_id,
+        "active": True,
+        "cronString": cron_string,
+        "targetReference": {"reference": f"Bot/{bot['id']}", "display": bot.get("name")},
+        "onBehalfOf": {"reference": f"ProjectMembership/{membership_id}"},
+    }
