@@ -46,8 +46,10 @@ __all__ = [
 ]
 
 #: Longest output shown whole; past this, a window of it: the first and last halves with a note
-#: between, or (searching) the part around the current match.
-MAX_PANE_CHARS = 64 * 1024
+#: between, or (searching) the part around the current match. Above Medplum's 10,240-character cap
+#: (a stored log is shown whole), and small enough to wrap quickly: Textual wraps the whole text
+#: of the pane on every layout, ~9 ms for 16 KiB and ~60 ms for 64 KiB at 120 columns.
+MAX_PANE_CHARS = 16 * 1024
 TITLE = "Outcome Desc"
 #: Most matches of a search found in one output (bounded work per key press).
 MAX_MATCHES = 5_000
@@ -55,12 +57,13 @@ MAX_MATCHES = 5_000
 Span = tuple[int, int]
 
 
-def find_matches(plain: str, needle: str) -> list[Span]:
-    """Where ``needle`` occurs in ``plain`` (case-insensitive), at most ``MAX_MATCHES``."""
+def find_matches(plain: str, needle: str, start: int = 0, limit: int | None = MAX_MATCHES) -> list[Span]:
+    """Where ``needle`` occurs in ``plain`` from ``start`` (case-insensitive), at most ``limit``
+    (``None``: every one)."""
     if not needle:
         return []
     pattern = re.compile(re.escape(needle), re.IGNORECASE)
-    return [match.span() for match in islice(pattern.finditer(plain), MAX_MATCHES)]
+    return [match.span() for match in islice(pattern.finditer(plain, start), limit)]
 
 
 @dataclass
@@ -217,6 +220,9 @@ class OutcomePane(VerticalScroll, can_focus=True):
         self.needle = ""
         self._stale = False
         self.matches: list[Span] = []
+        #: Every match of the output is in ``matches`` (a search stops at ``MAX_MATCHES`` at first;
+        #: ``n`` past the last one found, or ``N`` before the first, looks further).
+        self.complete = True
         self.current: int | None = None
         #: The whole output of the event shown (ANSI parsed), and what it was made from.
         self._full: tuple[object, Text] | None = None
@@ -280,6 +286,8 @@ class OutcomePane(VerticalScroll, can_focus=True):
         if not self.matches:
             return "No match for the search in this run's output"
         current = -1 if self.current is None else self.current
+        if not self.complete and (current + delta >= len(self.matches) or current + delta < 0):
+            self._find_more(everything=current + delta < 0)
         self.current = (current + delta) % len(self.matches)
         self._search_forward = delta > 0
         self._paint(scroll=True)
@@ -296,8 +304,22 @@ class OutcomePane(VerticalScroll, can_focus=True):
         return self._full[1]
 
     def _find(self) -> None:
-        self.matches = find_matches(self._output().plain, self.needle) if self._event is not None else []
+        found = (
+            find_matches(self._output().plain, self.needle, limit=MAX_MATCHES + 1)
+            if self._event is not None
+            else []
+        )
+        self.complete = len(found) <= MAX_MATCHES
+        self.matches = found[:MAX_MATCHES]
         self.current = 0 if self.matches else None
+
+    def _find_more(self, *, everything: bool) -> None:
+        """The matches after the last one found: the next ``MAX_MATCHES``, or (``everything``, to
+        go back from the first to the last) all of them; a search covers the whole output."""
+        limit = None if everything else MAX_MATCHES + 1
+        more = find_matches(self._output().plain, self.needle, self.matches[-1][1], limit)
+        self.complete = everything or len(more) <= MAX_MATCHES
+        self.matches.extend(more if everything else more[:MAX_MATCHES])
 
     def _subtitle(self) -> None:
         """The border's title says the search and where the current match is (the pane has
@@ -308,8 +330,8 @@ class OutcomePane(VerticalScroll, can_focus=True):
         if not self.matches:
             label = f"{TITLE} · /{clip(self.needle)}: no match in this output"
         else:
-            count = f"{len(self.matches)}{'+' if len(self.matches) >= MAX_MATCHES else ''}"
-            label = f"{TITLE} · /{clip(self.needle)}: {(self.current or 0) + 1} of {count} · n/N"
+            count = f"{len(self.matches):,}{'' if self.complete else '+'}"
+            label = f"{TITLE} · /{clip(self.needle)}: {(self.current or 0) + 1:,} of {count} · n/N"
         self.border_title = Text(label)  # (a str would be read as markup)
 
     # ------------------------------------------------------------------ painting
