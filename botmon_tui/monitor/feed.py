@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from botmon_tui.formatting import summary_line
+from botmon_tui.formatting import summarize
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import (
     FAILURE_CODES,
+    NO_TRACING,
     AuditEntity,
     AuditEvent,
     Bot,
@@ -35,8 +36,11 @@ from botmon_tui.medplum.models import (
     OutcomeInfo,
     Reference,
     SearchPage,
+    Tracing,
     format_instant,
     outcome_info,
+    run_input,
+    run_subscription,
 )
 from botmon_tui.medplum.watermark import EventCursor
 
@@ -73,7 +77,18 @@ class FeedEvent:
     """One bot run as the Event tab holds it: read from its AuditEvent, the fields shown, sorted on
     and filtered on, in one object (the model is ~60 objects and ~7 KB besides the log)."""
 
-    __slots__ = ("ended", "entities", "headline", "id", "outcome", "outcomeDesc", "started", "when")
+    __slots__ = (
+        "ended",
+        "entities",
+        "headline",
+        "headline_line",
+        "id",
+        "outcome",
+        "outcomeDesc",
+        "started",
+        "trace",
+        "when",
+    )
 
     def __init__(self, event: AuditEvent) -> None:
         self.id: str = event.id
@@ -81,9 +96,10 @@ class FeedEvent:
         self.when: datetime | None = event.when
         self.outcome: str | None = event.outcome
         self.outcomeDesc: str | None = event.outcomeDesc
-        #: The line of the output that says what happened, sanitized (the table's Outcome Desc cell;
-        #: see :func:`botmon_tui.formatting.summary_line`).
-        self.headline: str = summary_line(event.outcomeDesc)
+        #: The line of the output that says what happened, sanitized (the table's Outcome Desc cell),
+        #: and its number in the output (the pane opens on it; see
+        #: :func:`botmon_tui.formatting.summarize`).
+        self.headline, self.headline_line = summarize(event.outcomeDesc)
         self.started: datetime | None = event.started
         self.ended: datetime | None = event.ended
         self.entities: tuple[EntityRow, ...] = tuple(
@@ -96,6 +112,9 @@ class FeedEvent:
             )
             for e in event.other_entities
         )
+        #: The tracing extension's (request id, trace id); None without one (most of memory).
+        tracing = event.tracing
+        self.trace: Tracing | None = tracing if tracing != NO_TRACING else None
 
     @property
     def outcome_info(self) -> OutcomeInfo:
@@ -106,6 +125,19 @@ class FeedEvent:
         if self.started is None or self.ended is None:
             return None
         return self.ended - self.started
+
+    @property
+    def tracing(self) -> Tracing:
+        return self.trace or NO_TRACING
+
+    @property
+    def input_entity(self) -> AuditEntity | None:
+        """The resource the run processed (see :func:`botmon_tui.medplum.models.run_input`)."""
+        return run_input(self.other_entities)
+
+    @property
+    def subscription_entity(self) -> AuditEntity | None:
+        return run_subscription(self.other_entities)
 
     @property
     def other_entities(self) -> list[AuditEntity]:
