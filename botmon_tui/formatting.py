@@ -24,8 +24,10 @@ __all__ = [
     "Summary",
     "absolute_time",
     "audit_label",
+    "clock_time",
     "duration_text",
     "explain_no_events",
+    "failing_since_text",
     "outcome_label",
     "plural",
     "relative_age",
@@ -105,6 +107,27 @@ def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = Fal
     if ms:
         text += f".{local.microsecond // 1000:03d}"
     return text
+
+
+def clock_time(when: datetime, tz: tzinfo | None, *, now: datetime | None = None) -> str:
+    """``12:04`` in the local (or ``tz``) time; ``03-13 23:58`` when not on ``now``'s day."""
+    local = when.astimezone(tz)
+    if now is not None and local.date() != now.astimezone(tz).date():
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%H:%M")
+
+
+def failing_since_text(
+    since: datetime, deployed: datetime | None, tz: tzinfo | None, *, now: datetime | None = None
+) -> str:
+    """The incident line: ``failing since 12:04, 2 min after a deploy (12:02)``, or ``failing
+    since 12:04`` (``deployed``: when the deploy before the streak was done, if one was)."""
+    text = f"failing since {clock_time(since, tz, now=now)}"
+    if deployed is None:
+        return text
+    seconds = max(0, int((since - deployed).total_seconds()))
+    gap = f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
+    return f"{text}, {gap} after a deploy ({clock_time(deployed, tz, now=now)})"
 
 
 # ------------------------------------------------------------------------------------------------

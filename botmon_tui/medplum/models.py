@@ -6,6 +6,7 @@ outcome code is kept as it is. The outcome table lives here and nowhere else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEntity",
     "AuditEvent",
     "Bot",
+    "BotVersion",
     "Bundle",
     "BundleEntry",
     "BundleLink",
@@ -38,7 +40,9 @@ __all__ = [
     "entity_role",
     "format_instant",
     "outcome_info",
+    "parse_history",
     "parse_instant",
+    "parse_reference",
     "parse_search_page",
     "run_input",
     "run_subscription",
@@ -584,3 +588,69 @@ def parse_search_page(data: Any, model: type[R]) -> SearchPage[R]:
             continue
         page.raw.append(resource)
     return page
+
+
+# --------------------------------------------------------------------------------------------
+# References and history
+# --------------------------------------------------------------------------------------------
+
+#: A relative reference to one resource, ``Type/id`` or ``Type/id/_history/vid``: a FHIR resource
+#: type and FHIR ids (``[A-Za-z0-9\-.]{1,64}``). Anything else (an absolute URL, a search, a
+#: contained ``#id``, a path with more segments) is never turned into a request.
+_REFERENCE_RE = re.compile(
+    r"([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/([A-Za-z0-9\-.]{1,64}))?"
+)
+
+
+def parse_reference(reference: object) -> tuple[str, str, str | None]:
+    """``(type, id, version or None)`` of a reference taken from a server's answer (untrusted);
+    ``ValueError`` when it is not a plain relative reference to one resource."""
+    if not isinstance(reference, str) or not _REFERENCE_RE.fullmatch(reference):
+        raise ValueError("not a reference to one resource (Type/id)")
+    match = _REFERENCE_RE.fullmatch(reference)
+    assert match is not None
+    resource_type, resource_id, version = match.groups()
+    if resource_id in (".", "..") or version in (".", ".."):
+        raise ValueError("not a reference to one resource (Type/id)")
+    return resource_type, resource_id, version
+
+
+@dataclass(frozen=True, slots=True)
+class BotVersion:
+    """One version of a Bot, from ``Bot/<id>/_history``."""
+
+    version_id: str
+    #: ``meta.lastUpdated``: when the version was saved.
+    when: datetime
+    #: ``meta.author``: who saved it (its display, else its reference), as sent.
+    author: str | None = None
+
+
+def parse_history(data: Any) -> list[BotVersion]:
+    """The versions in a history Bundle, newest first (deleted versions, which have no resource,
+    and entries without a time are left out). ``ValueError`` when ``data`` is not a Bundle."""
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise ValueError("expected a Bundle")
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        raise ValueError("Bundle.entry is not a list")
+    versions: list[BotVersion] = []
+    seen: set[str] = set()
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        version_id, when = meta.get("versionId"), parse_instant(meta.get("lastUpdated"))
+        if not isinstance(version_id, str) or not version_id or when is None or version_id in seen:
+            continue
+        seen.add(version_id)
+        author = meta.get("author")
+        who = (author.get("display") or author.get("reference")) if isinstance(author, dict) else None
+        versions.append(
+            BotVersion(
+                version_id[:_MAX_ID_CHARS], when, who[:_MAX_ID_CHARS] if isinstance(who, str) else None
+            )
+        )
+    versions.sort(key=lambda version: version.when, reverse=True)
+    return versions

@@ -254,6 +254,27 @@ class EventFeed:
             slots[-1] = (slots[-1][0] + runs, slots[-1][1] + failed)
         return [(runs, failed) for runs, failed in slots]
 
+    def failing_since(self) -> datetime | None:
+        """When the current failure streak began: the start of the oldest of the newest runs that
+        all failed (``period.start``, else Last Updated), the newest run being one of them. None
+        when the newest run succeeded, when the streak reaches past the runs held (its start is
+        not known), in the failures-only mode, or for a bot that records only failures (its
+        successes write no AuditEvent)."""
+        if self.failures_only or (self.bot is not None and self.bot.audit_trigger == "on-error"):
+            return None
+        first: FeedEvent | None = None
+        for _, event_id in reversed(self._keys):
+            event = self._by_id[event_id]
+            if event.outcome not in FAILURE_CODES:
+                break
+            first = event
+        else:
+            if self.has_older:
+                return None
+        if first is None:
+            return None
+        return first.started or first.when
+
     @property
     def complete_since(self) -> datetime | None:
         """Since when every run (of this feed's scope) is held; ``None``: the whole history is."""
