@@ -1,23 +1,176 @@
-"""Pilot tests of issue 18 on the Event tab, against the demo backend over real HTTP: the search
-of a whole 200 kB log."""
+"""Pilot tests of issue 18 on the Event tab, against the demo backend over real HTTP: the run's
+context and its log as Medplum writes it in the pane (opened on the summary line), the
+full-screen log, and the search of a whole 200 kB log."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from demo_support import FIXED_NOW, demo_fixture
+from rich.text import Text
 from ui_support import bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.medplum.models import TRACING_EXTENSION
+from botmon_tui.runlog import STORED_LOG_CHARS
 from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import MAX_MATCHES, OutcomePane
 
+SIZES = [(80, 24), (120, 40)]
+srv = demo_fixture(scope="function")
+RID = "6f1a1c54-1c4e-4d1e-9b3b-0d1f2e3c4b5a"
+REQUEST_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+TRACE_ID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACING = [
+    {
+        "url": TRACING_EXTENSION,
+        "extension": [{"url": "requestId", "valueId": REQUEST_ID}, {"url": "traceId", "valueId": TRACE_ID}],
+    }
+]
+INVOKE_ERROR = {
+    "errorType": "TypeError",
+    "errorMessage": "Cannot read properties of undefined (reading 'reference')",
+    "stack": [
+        "TypeError: Cannot read properties of undefined (reading 'reference')",
+        "    at handler (/var/task/index.js:41:37)",
+        "    at async Runtime.handler (file:///var/runtime/index.mjs:1173:22)",
+    ],
+}
+
+
+def lambda_log(lines: int) -> str:
+    """A Lambda bot's log: ``lines`` INFO lines, a WARN, then an uncaught TypeError."""
+
+    def row(second: int, level: str, message: str) -> str:
+        return f"2025-03-14T11:59:{second:02d}.{second * 7:03d}Z\t{RID}\t{level}\t{message}"
+
+    rows = [row(n % 50, "INFO", f"Processing item {n} of the batch") for n in range(lines)]
+    rows.append(row(50, "WARN", "Questionnaire has no scoring rule: using defaults"))
+    rows.append(row(51, "ERROR", "Invoke Error \t" + json.dumps(INVOKE_ERROR)))
+    return "\n".join(rows)
+
+
+def lambda_run(srv: DemoServer, target: str, lines: int = 30, **fields: Any) -> dict[str, Any]:
+    """A failed run of a Lambda bot, started by a Subscription, its tracing extension written."""
+    return srv.store.add_event(
+        target,
+        outcome="4",
+        desc=lambda_log(lines),
+        at=FIXED_NOW + timedelta(seconds=1),
+        input="QuestionnaireResponse/3f1c9a2e",
+        subscription="Subscription/ab12cd34",
+        extension=TRACING,
+        **fields,
+    )
+
+
 #: A demo that keeps whole logs (Medplum keeps the last 10 KiB by default; it is configurable).
 whole_logs = demo_fixture(scope="function", max_log_bytes=None)
+
+
+def pane_content(pane: OutcomePane) -> Text:
+    content = pane.body.content
+    assert isinstance(content, Text)
+    return content
+
+
+def styled(content: Text, style: object) -> list[str]:
+    return [content.plain[span.start : span.end] for span in content.spans if span.style == style]
+
+
+# ---------------------------------------------------------------------------- the pane
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_pane_shows_the_runs_context_and_its_lambda_log_as_columns(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "lab-results-router")
+    event = lambda_run(srv, target)
+    async with running(srv, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        pane = screen.query_one(OutcomePane)
+        assert pane.event_id == event["id"]
+        plain = pane.plain
+        # The context, above the log.
+        context = plain[: plain.index("console output")]
+        assert "Input    QuestionnaireResponse/3f1c9a2e" in context and "i: open" in context
+        assert "Trigger  Subscription/ab12cd34" in context
+        assert f"Request  {REQUEST_ID}" in context and f"Trace    {TRACE_ID}" in context
+        # The Lambda lines as columns, the request id once; the Invoke Error read, its frames a line each.
+        assert plain.count(RID) == 1 and f"Lambda request {RID}" in plain
+        assert "11:59:00.000  INFO   Processing item 0 of the batch" in plain
+        assert "11:59:50.350  WARN   Questionnaire has no scoring rule" in plain
+        assert "ERROR  ✗ TypeError: Cannot read properties of undefined (reading 'reference')" in plain
+        lines = plain.split("\n")
+        assert any(line.strip() == "at handler (/var/task/index.js:41:37)" for line in lines)
+        assert "errorType" not in plain and "\t" not in plain
+        # Levels in the theme's colours.
+        palette = app_palette(app)
+        content = pane_content(pane)
+        assert "ERROR" in styled(content, palette.fail) and "WARN " in styled(content, palette.warn)
+        # Opened on the line the summary comes from (the table's Outcome Desc), highlighted.
+        [spot] = styled(content, palette.spotlight)
+        assert spot.endswith("✗ TypeError: Cannot read properties of undefined (reading 'reference')")
+        assert pane.scroll_y > 0 and on_screen(app, "✗ TypeError: Cannot read properties")
+        # R and T copy the ids that find the run in CloudWatch.
+        await pilot.press("R")
+        await pilot.pause()
+        assert app.clipboard == REQUEST_ID
+        await pilot.press("T")
+        await pilot.pause()
+        assert app.clipboard == TRACE_ID
+
+
+async def test_a_log_at_the_servers_cap_is_marked_possibly_truncated(srv: DemoServer, tmp_path: Path) -> None:
+    target = bot_id(srv, "lab-results-router")
+    log = ("row imported\n" * STORED_LOG_CHARS)[-(STORED_LOG_CHARS - 20) :] + "Error: batch 7 rejected"
+    assert len(log) == STORED_LOG_CHARS + 3
+    srv.store.add_event(target, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(srv, tmp_path, (80, 24), bot_id=target) as (app, _pilot):
+        pane = app.screen.query_one(OutcomePane)
+        assert srv.store.events_for(target)[0]["outcomeDesc"].endswith("Error: batch 7 rejected")
+        assert "⚠ possibly truncated at the start: the server keeps only the end of the log" in pane.plain
+        assert on_screen(app, "Error: batch 7 rejected")  # (the summary line, opened on)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24)])
+async def test_z_shows_the_log_full_screen_and_at_60x15_enter_does(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(srv, "lab-results-router")
+    lambda_run(srv, target, lines=5)
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        pane = screen.query_one(OutcomePane)
+        if size == (60, 15):
+            # Too short for the pane under the table: it has no room, and enter shows it full screen.
+            assert not on_screen(app, "console output")
+            await pilot.press("enter")
+        else:
+            await pilot.press("z")
+        await settle(pilot)
+        assert screen.maximized is pane and pane.has_focus
+        assert on_screen(app, "z: full screen") and on_screen(app, "TypeError: Cannot read properties")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.maximized is None and isinstance(app.screen, EventScreen)
+        await pilot.press("z", "z")
+        await settle(pilot)
+        assert screen.maximized is None
+
+
+# ---------------------------------------------------------------------------- search
 
 
 def reflowed(app: BotmonApp) -> str:

@@ -326,12 +326,14 @@ def run_input(others: list[AuditEntity]) -> AuditEntity | None:
     the first with role 1 (a Patient) or 4 (anything else: the Bot itself for a cron run, a Cron or
     a Parameters resource for a run a Cron resource started). Medplum writes the bot, the input, the
     subscription, the agent and the device, in that order: an Agent (and the Device after it) is
-    where the run came from, not its input (an HL7 message through an agent is no resource)."""
+    where the run came from, not its input (an HL7 message through an agent is no resource).
+    Another role code (``3`` Report, from another writer) is read as an input too; only the
+    subscription's (9) is not."""
     for entity in others:
         kind = _type_of(entity)
         if kind == "Agent":
             return None
-        if kind is not None and entity_role(entity) in (ROLE_PATIENT, ROLE_DOMAIN):
+        if kind is not None and entity_role(entity) != ROLE_SUBSCRIBER:
             return entity
     return None
 

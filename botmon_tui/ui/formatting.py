@@ -85,6 +85,8 @@ class Palette:
     note: Style
     #: A search match in the Outcome Desc pane.
     match: Style
+    #: The line of a log the summary comes from, in the pane (a tint of the warning colour).
+    spotlight: Style
     mono: bool = False
 
     def level(self, level: str) -> Style:
@@ -109,6 +111,7 @@ def _mono_palette() -> Palette:
         accent=BOLD,
         note=Style(),
         match=Style(reverse=True, bold=True),
+        spotlight=Style(bold=True, underline=True),
         mono=True,
     )
 
@@ -125,6 +128,7 @@ def _palette(
     unknown: RichColor,
     match_background: RichColor,
     on_match: RichColor,
+    spotlight: Style,
 ) -> Palette:
     fail = Style(color=error, bold=True)
     return Palette(
@@ -142,6 +146,7 @@ def _palette(
         accent=Style(color=accent, bold=True),
         note=Style(color=note),
         match=Style(color=on_match, bgcolor=match_background, bold=True),
+        spotlight=spotlight,
     )
 
 
@@ -183,6 +188,7 @@ def theme_palette(
             unknown=ansi["magenta"],
             match_background=ansi["yellow"],
             on_match=RichColor.from_rgb(0, 0, 0),
+            spotlight=Style(bold=True, underline=True),
         )
 
     def colour(*names: str) -> Color:
@@ -219,6 +225,11 @@ def theme_palette(
         unknown=rich("secondary"),
         match_background=found.rich_color,
         on_match=on_match,
+        # The warning colour a quarter of the way over the background: a line that stands out
+        # without looking like a search match (which is the warning colour itself).
+        spotlight=Style(bold=True, bgcolor=background.blend(found, 0.25).rich_color)
+        if found.ansi is None and background.ansi is None
+        else Style(bold=True, underline=True),
     )
 
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 
 from botmon_tui.formatting import explain_no_events
 from botmon_tui.medplum.auth import app_link
+from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
@@ -30,13 +31,15 @@ from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
-from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane, copyable
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["WIDE_LAYOUT_COLUMNS", "EventScreen"]
 
 #: From this terminal width the Outcome Desc pane sits beside the table instead of below it.
 WIDE_LAYOUT_COLUMNS = 140
+#: Fewer lines than this for the pane (a short terminal): enter shows it full screen.
+PANE_MIN_LINES = 3
 #: The pane follows the cursor this long after it moved (see ``on_data_table_row_highlighted``).
 PANE_DELAY = 0.01
 #: The Bot is read again after this many seconds (and on ``r``, and at every poll while it cannot
@@ -157,6 +160,31 @@ class EventScreen(PollingScreen):
             tooltip="Copy the selected run's web-app link",
         ),
         Binding(
+            "R",
+            "copy('request')",
+            "Copy request id",
+            show=False,
+            id="events.copy_request",
+            tooltip="Copy the selected run's request id (the tracing extension's: finds it in a log search)",
+        ),
+        Binding(
+            "T",
+            "copy('trace')",
+            "Copy trace id",
+            show=False,
+            id="events.copy_trace",
+            tooltip="Copy the selected run's trace id (the tracing extension's)",
+        ),
+        # (Not in the footer, which is full at 80 columns: the pane's title says it.)
+        Binding(
+            "z",
+            "zoom_log",
+            "Full-screen log",
+            show=False,
+            id="events.zoom_log",
+            tooltip="The Outcome Desc pane full screen, and back (esc too)",
+        ),
+        Binding(
             "tab",
             "toggle_focus",
             "Pane",
@@ -206,6 +234,11 @@ class EventScreen(PollingScreen):
         #: ``r``: the next poll asks the server whatever the project's poll says.
         self._force = False
         self._feed_polled_at = -math.inf
+
+    @property
+    def client(self) -> MedplumClient:
+        """The client this screen reads with (its project's)."""
+        return self.session.client
 
     def _new_feed(self, failures_only: bool) -> EventFeed:
         app = self.botmon
@@ -542,7 +575,11 @@ class EventScreen(PollingScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.pane.focus()
+        visible = self.pane.region.intersection(self.query_one("#body", Container).region)
+        if visible.height < PANE_MIN_LINES:
+            self.action_zoom_log()  # no room for the pane (a short terminal): full screen
+        else:
+            self.pane.focus()
 
     def on_keyed_table_sort_changed(self, event: KeyedTable.SortChanged) -> None:
         event.stop()
@@ -576,6 +613,9 @@ class EventScreen(PollingScreen):
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
+        if self.maximized is not None:
+            self.action_zoom_log()
+            return
         if self.query_one(FilterBar).dismiss():
             return
         if self.pane.has_focus:
@@ -628,6 +668,15 @@ class EventScreen(PollingScreen):
             return
         if what == "id":
             text, label = sanitize(event.id), "the run's id"
+        elif what in ("request", "trace", "input"):
+            found = copyable(event, what)
+            if found is None:
+                self.notify(
+                    f"This run has no {what} id to copy" if what != "input" else "This run has no input",
+                    timeout=3,
+                )
+                return
+            text, label = found
         elif what == "output":
             text = ansi_text(event.outcomeDesc or "", colour=False).plain
             label = f"the output of run {clip(event.id)[:8]}"
@@ -677,6 +726,15 @@ class EventScreen(PollingScreen):
     def action_toggle_times(self) -> None:
         absolute = self.table.toggle_absolute()
         self.notify("Last Updated: absolute times" if absolute else "Last Updated: relative ages", timeout=2)
+
+    def action_zoom_log(self) -> None:
+        """``z``: the Outcome Desc pane full screen (and back): the way to read a long log, and
+        the only one when the terminal is too short to show the pane under the table."""
+        if self.maximized is not None:
+            self.minimize()
+            self.table.focus()
+        elif self.maximize(self.pane, container=False):
+            self.pane.focus()
 
     def action_toggle_focus(self) -> None:
         if self.pane.has_focus:
