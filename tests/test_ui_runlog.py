@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Static
 from ui_support import bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
@@ -20,7 +22,9 @@ from botmon_tui.medplum.models import TRACING_EXTENSION
 from botmon_tui.runlog import STORED_LOG_CHARS
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.formatting import app_palette
+from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
+from botmon_tui.ui.screens.resource import ResourceScreen
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import MAX_MATCHES, OutcomePane
 
@@ -228,3 +232,134 @@ async def test_search_covers_a_whole_200_kb_log(whole_logs: DemoServer, tmp_path
         await pilot.press("n")
         await pilot.pause()
         assert pane.current == 0 and f"row {0:06d} imported" in reflowed(app)
+
+
+# ---------------------------------------------------------------------------- i: the input
+
+
+def fhir_gets(srv: DemoServer, mark: int, ref: str) -> int:
+    return sum(1 for method, path, *_ in srv.requests[mark:] if method == "GET" and path == f"/fhir/R4/{ref}")
+
+
+def seeded_run(srv: DemoServer, state: str) -> tuple[str, dict[str, Any], str, str | None]:
+    """A seeded run whose input reads ``state`` (and which names a Subscription, when one does):
+    ``(bot id, the run, its input, its subscription)``."""
+    for bot in srv.store.bots:
+        for event in srv.store.events_for(bot["id"]):
+            refs = [e["what"]["reference"] for e in event.get("entity") or []]
+            inputs = [r for r in refs[1:] if not r.startswith("Subscription/")]
+            subs = [r for r in refs if r.startswith("Subscription/")]
+            if inputs and subs and srv.store.resource_state(inputs[0]) == state:
+                return bot["id"], event, inputs[0], subs[0]
+    raise AssertionError(f"no seeded run has an input that is {state}")
+
+
+async def open_run(app: BotmonApp, pilot: Pilot[Any], bot: str, event_id: str) -> EventScreen:
+    """The bot's Event tab with ``event_id`` selected."""
+    app.post_message(OpenBot(bot, event_id=event_id))
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, EventScreen) and screen.table.selected_id == event_id
+    return screen
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_i_opens_the_input_read_only_with_one_get_and_its_subscription_on_one_line(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    bot, run, ref, subscription = seeded_run(srv, "ok")
+    assert subscription is not None
+    async with running(srv, tmp_path, size, notifications=True) as (app, pilot):
+        screen = await open_run(app, pilot, bot, run["id"])
+        mark = len(srv.requests)
+        await pilot.press("i")
+        await settle(pilot)
+        shown = app.screen
+        assert isinstance(shown, ResourceScreen)
+        kind, rid = ref.split("/")
+        assert f'"resourceType": "{kind}"' in shown.plain and f'"id": "{rid}"' in shown.plain
+        # The Subscription on one line: criteria, status, channel.
+        assert re.search(
+            rf"Trigger {re.escape(subscription)} · \S.* · (active|off|error|requested) · rest-hook → Bot/",
+            shown.plain,
+        )
+        assert fhir_gets(srv, mark, ref) == 1 and fhir_gets(srv, mark, subscription) == 1
+        # Coloured from the theme: keys in the accent colour (spans on plain text, no markup).
+        content = shown.query_one("#resource-json", Static).content
+        assert isinstance(content, Text)
+        assert '"resourceType"' in styled(content, app_palette(app).accent)
+        # y copies the JSON.
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard.startswith("{") and f'"id": "{rid}"' in app.clipboard
+        # Back on the Event tab, the pane says the Subscription's line too (kept: no request);
+        # i again asks for nothing.
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        pane = screen.query_one(OutcomePane)
+        assert re.search(rf"Trigger  {re.escape(subscription)} · \S", pane.plain)
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, ResourceScreen) and f'"id": "{rid}"' in app.screen.plain
+        assert fhir_gets(srv, mark, ref) == 1 and fhir_gets(srv, mark, subscription) == 1
+        assert not [r for r in srv.requests[mark:] if r[0] != "GET" and "oauth2" not in r[1]]  # GET only
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        ("forbidden", "Forbidden (HTTP 403): these credentials may not read Coverage resources"),
+        ("deleted", "Deleted (HTTP 410):"),
+        ("unknown", "Not found (HTTP 404):"),
+    ],
+)
+async def test_i_says_forbidden_deleted_and_not_found_in_place(
+    srv: DemoServer, tmp_path: Path, state: str, words: str
+) -> None:
+    target = bot_id(srv, "lab-results-router")
+    if state == "deleted":
+        _, _, ref, _ = seeded_run(srv, "deleted")
+    elif state == "forbidden":
+        ref = "Coverage/5d1a0c2e-0000-4000-8000-00000000c0de"
+    else:
+        ref = "Patient/never-written"
+    event = srv.store.add_event(
+        target, outcome="4", desc="boom", at=FIXED_NOW + timedelta(seconds=1), input=ref
+    )
+    if state == "unknown":
+        srv.store.resources.delete(ref, 0, expunge=True)  # (the demo notes every input it is given)
+    async with running(srv, tmp_path, (80, 24), bot_id=target) as (app, pilot):
+        assert app.screen.query_one(EventTable).selected_id == event["id"]
+        await pilot.press("i")
+        await settle(pilot)
+        shown = app.screen
+        assert isinstance(shown, ResourceScreen)
+        assert words in re.sub(r"\s+", " ", shown.plain) and ref in shown.plain
+        assert on_screen(app, words[:30])
+        await pilot.press("y")  # nothing to copy: said, not a crash
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, EventScreen)
+
+
+async def test_a_hostile_resource_shows_literally(srv: DemoServer, tmp_path: Path) -> None:
+    """A cron run's input is the Bot itself: here a Bot whose name holds markup and escapes."""
+    hostile = srv.store.add_bot(
+        {"resourceType": "Bot", "name": "[@click=app.quit]x[/] \x1b]52;c;ZXZpbA==\x07 \u202eevil \x9b2J"}
+    )
+    bot = f"Bot/{hostile['id']}"
+    entity = [{"what": {"reference": bot}, "role": {"code": "4"}}] * 2
+    srv.store.add_event(
+        hostile["id"], outcome="0", desc="tick", at=FIXED_NOW + timedelta(seconds=1), entity=entity
+    )
+    async with running(srv, tmp_path, (80, 24), bot_id=hostile["id"]) as (app, pilot):
+        pane = app.screen.query_one(OutcomePane)
+        assert f"Input    {bot} · a scheduled run: the bot itself" in pane.plain
+        await pilot.press("i")
+        await settle(pilot)
+        shown = app.screen
+        assert isinstance(shown, ResourceScreen)
+        assert "[@click=app.quit]x[/]" in shown.plain and "\\u001b]52;c;ZXZpbA==\\u0007" in shown.plain
+        assert not any(ch in shown.plain for ch in "\x1b\x07\x9b\u202e")
+        assert isinstance(app.screen, ResourceScreen)  # (the markup did nothing)

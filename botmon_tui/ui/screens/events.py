@@ -22,10 +22,13 @@ from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
+from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
+from botmon_tui.resourceview import subscription_summary
 from botmon_tui.textsafe import ansi_text, clip, sanitize
 from botmon_tui.ui.formatting import BOLD, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
+from botmon_tui.ui.screens.resource import ResourceScreen
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
@@ -160,6 +163,14 @@ class EventScreen(PollingScreen):
             tooltip="Copy the selected run's web-app link",
         ),
         Binding(
+            "i",
+            "open_input",
+            "Input",
+            show=False,
+            id="events.open_input",
+            tooltip="The selected run's input resource, read-only (one request when asked; y copies it)",
+        ),
+        Binding(
             "R",
             "copy('request')",
             "Copy request id",
@@ -225,6 +236,8 @@ class EventScreen(PollingScreen):
         #: ``f`` was pressed and the other mode's first page is on its way.
         self.switching = False
         self._history: Text | None = None
+        #: Resources read on request (``i``): inputs and Subscriptions, one GET each, kept.
+        self.resources = ResourceReads(self.client)
         #: The rows are on screen (the projects' poll loops may start: see may_start_sessions).
         self._first_paint_seen = False
         #: The project's poll saw a run of this bot that the feed has not asked for yet.
@@ -545,8 +558,21 @@ class EventScreen(PollingScreen):
         self.show_instead(self.query_one("#banner-area"), body, show)
 
     def update_pane(self) -> None:
-        table = self.table
-        self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.session.app_base)
+        event = self.table.selected_event
+        self.pane.show(
+            event,
+            now=self.now,
+            tz=self.botmon.tz,
+            app_base=self.session.app_base,
+            subscription=self._subscription_line(event),
+        )
+
+    def _subscription_line(self, event: FeedEvent | None) -> str | None:
+        """The one-line description of the run's Subscription, if it was read (never a request)."""
+        found = event.subscription_entity if event is not None else None
+        ref = found.what.reference if found is not None and found.what else None
+        read = self.resources.peek(ref) if ref else None
+        return subscription_summary(read.data) if read is not None and read.data is not None else None
 
     def restyle(self) -> None:
         super().restyle()
@@ -726,6 +752,29 @@ class EventScreen(PollingScreen):
     def action_toggle_times(self) -> None:
         absolute = self.table.toggle_absolute()
         self.notify("Last Updated: absolute times" if absolute else "Last Updated: relative ages", timeout=2)
+
+    def action_open_input(self) -> None:
+        """``i``: the selected run's input resource, read-only (one GET when asked, kept), with
+        its Subscription's criteria, status and channel."""
+        event = self.table.selected_event
+        if event is None:
+            self.notify("No run selected", timeout=3)
+            return
+        found = event.input_entity
+        ref = found.what.reference if found is not None and found.what else None
+        if not ref:
+            self.notify(
+                "This run names no input resource (its input was a message, not a resource)",
+                timeout=4,
+                markup=False,
+            )
+            return
+        trigger = event.subscription_entity
+        subscription = trigger.what.reference if trigger is not None and trigger.what else None
+        self.app.push_screen(
+            ResourceScreen(self.resources, ref, run=event.id, subscription=subscription),
+            callback=lambda _: self.update_pane(),
+        )
 
     def action_zoom_log(self) -> None:
         """``z``: the Outcome Desc pane full screen (and back): the way to read a long log, and
