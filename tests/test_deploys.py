@@ -186,6 +186,9 @@ def test_versions_within_two_minutes_of_each_other_are_one_deploy() -> None:
     deploys = group_deploys([version(0), version(1.5), version(3.4), version(10), version(12.5)])
     assert [d.versions for d in deploys] == [("v12.5",), ("v10",), ("v0", "v1.5", "v3.4")]
     assert deploys[-1].at == FIXED_NOW + timedelta(minutes=3.4)
+    # The whole history read: a creation alone is not a deploy; created and deployed at once is.
+    assert [d.versions for d in group_deploys([version(0), version(10)], complete=True)] == [("v10",)]
+    assert len(group_deploys([version(0), version(0.5)], complete=True)) == 1
     assert timedelta(minutes=2) == DEPLOY_GAP
 
 
@@ -218,7 +221,8 @@ async def test_the_history_is_read_once_and_again_only_for_a_new_version(
         return str(bot["meta"]["versionId"])
 
     mark = len(demo.requests)
-    assert await history.refresh(bot_version())
+    assert await history.refresh(bot_version()) is False  # read: only the creation, no deploy
+    assert history.loaded and history.reads == 1 and history.deploys == []
     assert await history.refresh(bot_version()) is False
     assert await history.refresh(None) is False  # (unknown: no read)
     assert fhir_paths(demo, mark) == [f"/fhir/R4/Bot/{bot_id}/_history"]

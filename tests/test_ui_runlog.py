@@ -18,10 +18,10 @@ from textual.widgets import Static
 from ui_support import bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
-from botmon_tui.medplum.models import TRACING_EXTENSION
+from botmon_tui.medplum.models import TRACING_EXTENSION, parse_instant
 from botmon_tui.runlog import STORED_LOG_CHARS
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.formatting import app_palette
+from botmon_tui.ui.formatting import DEPLOY_MARK, app_palette
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.resource import ResourceScreen
@@ -363,3 +363,86 @@ async def test_a_hostile_resource_shows_literally(srv: DemoServer, tmp_path: Pat
         assert "[@click=app.quit]x[/]" in shown.plain and "\\u001b]52;c;ZXZpbA==\\u0007" in shown.plain
         assert not any(ch in shown.plain for ch in "\x1b\x07\x9b\u202e")
         assert isinstance(app.screen, ResourceScreen)  # (the markup did nothing)
+
+
+# ---------------------------------------------------------------------------- deploys
+
+
+def quiet_bot(srv: DemoServer) -> str:
+    """A seeded bot that records every run, ran last more than an hour ago and was last saved
+    before that: its next deploy and runs are the test's own."""
+    horizon = FIXED_NOW - timedelta(hours=1)
+    for bot in srv.store.bots:
+        runs = srv.store.events_for(bot["id"])
+        saved = parse_instant(bot["meta"]["lastUpdated"])
+        if (
+            runs
+            and bot.get("auditEventTrigger", "always") == "always"
+            and "log" not in (bot.get("auditEventDestination") or [])
+            and saved is not None
+            and saved < horizon
+            and all((parse_instant(r["meta"]["lastUpdated"]) or FIXED_NOW) < horizon for r in runs)
+        ):
+            return str(bot["id"])
+    raise AssertionError("no quiet bot in the demo")
+
+
+def deployed_then_failing(srv: DemoServer) -> str:
+    """A bot deployed at 11:50 (by ci-deploy), a run that went fine before it, and every run
+    since failed: at 11:52, 11:55 and 11:58."""
+    target = quiet_bot(srv)
+    srv.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=12))
+    author = {"reference": "ClientApplication/ci", "display": "ci-deploy"}
+    srv.store.deploy_bot(target, at=FIXED_NOW - timedelta(minutes=10, seconds=3), gap_ms=3000, author=author)
+    for minutes in (7, 4, 1):
+        srv.store.add_event(
+            target,
+            outcome="4",
+            desc="Unhandled error: boom\nError boom",
+            at=FIXED_NOW - timedelta(minutes=minutes, seconds=59),
+        )
+    return target
+
+
+def history_reads(srv: DemoServer, target: str) -> int:
+    return sum(1 for _, path, *_ in srv.requests if path == f"/fhir/R4/Bot/{target}/_history")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_deploy_is_marked_and_a_failure_streak_after_it_says_so(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = deployed_then_failing(srv)
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        # The incident line, on the heading.
+        assert on_screen(app, "✗ failing since 11:52, 2 min after a deploy (11:50)")
+        # The deploy on the 24-hour strip: a mark before the bar of its hour, and its time.
+        strip = screen.query_one("#history", Static).content
+        assert isinstance(strip, Text)
+        assert DEPLOY_MARK in styled(strip, app_palette(app).accent)
+        bars = strip.plain.split(" now")[0]
+        assert bars.index(DEPLOY_MARK) == len(bars) - 3  # before 11:00's bar (then 12:00's)
+        if size[0] >= 120:
+            assert on_screen(app, f"{DEPLOY_MARK} deploy 11:50")
+        # The pane says the deploy before the selected run.
+        pane = screen.query_one(OutcomePane)
+        assert re.search(
+            r"Deploy   2025-03-14 11:50:00, \d+m \d+s before this run \(by ci-deploy\)", pane.plain
+        )
+        # One history read for the tab; a refresh reads the Bot again, not its history, until the
+        # Bot has a new version.
+        assert history_reads(srv, target) == 1
+        await pilot.press("r")
+        await settle(pilot)
+        assert history_reads(srv, target) == 1
+        srv.store.deploy_bot(target, at=FIXED_NOW - timedelta(seconds=30))
+        await pilot.press("r")
+        await settle(pilot)
+        assert history_reads(srv, target) == 2
+        # A run that went fine ends the streak: the heading says so no more.
+        srv.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW)
+        await pilot.press("r")
+        await settle(pilot)
+        assert not on_screen(app, "failing since")

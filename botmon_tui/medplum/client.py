@@ -63,7 +63,14 @@ from botmon_tui.medplum.ratelimit import RateLimitInfo, ms_before_next, parse_ra
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.textsafe import mask_secrets, sanitize
 
-__all__ = ["MAX_BODY_BYTES", "MAX_HISTORY_BYTES", "MAX_RESOURCE_BYTES", "MedplumClient", "RequestStats"]
+__all__ = [
+    "HISTORY_PAGE",
+    "MAX_BODY_BYTES",
+    "MAX_HISTORY_BYTES",
+    "MAX_RESOURCE_BYTES",
+    "MedplumClient",
+    "RequestStats",
+]
 
 R = TypeVar("R", bound=Resource)
 
@@ -72,6 +79,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Largest body of one resource read when asked (a run's input, its subscription): more is not
 #: read (a Binary's data, a Bundle of thousands); the screen says so.
 MAX_RESOURCE_BYTES = 2 * 1024 * 1024
+#: Versions in a history answer: Medplum's ``readHistory`` sends at most the newest 100.
+HISTORY_PAGE = 100
 #: Largest body of a bot's history (100 versions of a Bot; its code is a reference, not inline).
 MAX_HISTORY_BYTES = 16 * 1024 * 1024
 #: Renew a client-credentials token this long before it expires.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from botmon_tui.formatting import failing_since_text
-from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.client import HISTORY_PAGE, MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import BotVersion
 
@@ -57,8 +57,10 @@ class Deploy:
         return self.end
 
 
-def group_deploys(versions: Iterable[BotVersion]) -> list[Deploy]:
-    """The deploys of a Bot's versions (any order), newest first."""
+def group_deploys(versions: Iterable[BotVersion], *, complete: bool = False) -> list[Deploy]:
+    """The deploys of a Bot's versions (any order), newest first. ``complete``: the versions go
+    back to the Bot's creation; a creation alone (one version, nothing within two minutes after
+    it) is not a deploy (a bot created and deployed at once is)."""
     ordered = sorted(versions, key=lambda version: version.when)
     groups: list[list[BotVersion]] = []
     for version in ordered:
@@ -66,6 +68,8 @@ def group_deploys(versions: Iterable[BotVersion]) -> list[Deploy]:
             groups[-1].append(version)
         else:
             groups.append([version])
+    if complete and groups and len(groups[0]) == 1:
+        del groups[0]
     deploys = [
         Deploy(group[0].when, group[-1].when, tuple(v.version_id for v in group), group[-1].author)
         for group in groups
@@ -148,5 +152,6 @@ class DeployHistory:
         self.error = None
         self.loaded = True
         self.versions = versions
-        self.deploys = group_deploys(versions)
+        # Fewer versions than a history page holds: the first is the Bot's creation.
+        self.deploys = group_deploys(versions, complete=len(versions) < HISTORY_PAGE)
         return self.deploys != before

@@ -11,7 +11,7 @@ SVG screenshots).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from botmon_tui.textsafe import clip
 
 __all__ = [
     "BOLD",
+    "DEPLOY_MARK",
     "DIM",
     "LIMITED_COLOR_SYSTEMS",
     "Palette",
@@ -291,13 +292,22 @@ def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def history_strip(hours: list[tuple[int, int]], palette: Palette, *, unknown: int = 0) -> Text:
+#: Marks a deploy on the runs-per-hour strip (before the bar of the hour it was done in).
+DEPLOY_MARK = "│"
+
+
+def history_strip(
+    hours: list[tuple[int, int]], palette: Palette, *, unknown: int = 0, deploys: Collection[int] = ()
+) -> Text:
     """Runs per hour (``(runs, failed)`` each, oldest first) as one bar a hour: its height says
     how many runs (against the busiest hour), its colour whether any failed (and, without colour,
-    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``."""
+    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``. A deploy
+    done in hour ``i`` (``deploys``) is a ``│`` in the accent colour before that hour's bar."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     busiest = max((runs for runs, _ in hours), default=0)
     for index, (runs, failed) in enumerate(hours):
+        if index in deploys:
+            text.append(DEPLOY_MARK, palette.accent)
         if index < unknown:
             text.append("░", DIM)
         elif not runs:

@@ -16,17 +16,18 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.formatting import explain_no_events
+from botmon_tui.formatting import clock_time, explain_no_events
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
+from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.resourceview import subscription_summary
 from botmon_tui.textsafe import ansi_text, clip, sanitize
-from botmon_tui.ui.formatting import BOLD, DIM, audit_text, history_strip
+from botmon_tui.ui.formatting import BOLD, DEPLOY_MARK, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.screens.resource import ResourceScreen
 from botmon_tui.ui.widgets.banner import Banner
@@ -238,6 +239,9 @@ class EventScreen(PollingScreen):
         self._history: Text | None = None
         #: Resources read on request (``i``): inputs and Subscriptions, one GET each, kept.
         self.resources = ResourceReads(self.client)
+        #: The bot's deploys: its history read once the first rows are on screen, then again only
+        #: when the Bot read again has a new ``meta.versionId`` (a history read costs 10 units).
+        self.deploys = DeployHistory(self.client, bot_id)
         #: The rows are on screen (the projects' poll loops may start: see may_start_sessions).
         self._first_paint_seen = False
         #: The project's poll saw a run of this bot that the feed has not asked for yet.
@@ -381,6 +385,28 @@ class EventScreen(PollingScreen):
             raise self.load_error from None
         self.load_error = None
         self.update_heading()
+        if self.deploys.loaded and self.deploys.stale(self._bot_version()):
+            self._read_deploys()
+
+    def _bot_version(self) -> str | None:
+        bot = self.feed.bot
+        return bot.meta.versionId if bot is not None and bot.meta is not None else None
+
+    def _read_deploys(self) -> None:
+        self.run_worker(self._load_deploys(), group="deploys", exclusive=True, exit_on_error=False)
+
+    async def _load_deploys(self) -> None:
+        """The bot's history (one request): its deploys on the strip, the heading's incident line
+        and the pane. A failed read is said on the status line; the rest of the tab is unaffected."""
+        try:
+            changed = await self.deploys.refresh(self._bot_version())
+        except MedplumError as error:
+            self.note(f"deploys not read ({error.kind})", "warn", 10)
+            return
+        if changed:
+            self.update_heading()
+            self.update_history()
+            self.update_pane()
 
     def action_refresh(self) -> None:
         self._bot_read_at = -math.inf  # r reads the Bot again too
@@ -418,6 +444,7 @@ class EventScreen(PollingScreen):
             self.botmon.start_sessions()
         self.update_pane()
         self.query_one(KeyFooter).release()
+        self._read_deploys()
         # The screen lives until it is left: out of the collector's way (thawed in on_unmount).
         self.set_timer(0.05, self.botmon.collector.freeze, name="settle-heap")
 
@@ -472,6 +499,11 @@ class EventScreen(PollingScreen):
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
+            since = self.feed.failing_since() if self.feed.loaded else None
+            if since is not None:
+                line = incident_line(since, self.deploys.deploys, self.botmon.tz, now=self.now)
+                text.append(f"✗ {line}", self.palette.fail)
+                text.append(" · ", DIM)
             if self.failures_only:
                 text.append("✗ failures only", self.palette.fail)
                 text.append(" (f: all runs) · ", DIM)
@@ -498,8 +530,10 @@ class EventScreen(PollingScreen):
                 unknown = min(HISTORY_HOURS, math.ceil((since.timestamp() - first) / 3600))
             runs = sum(r for r, _ in hours)
             failed = sum(f for _, f in hours)
+            shown = [d for d in self.deploys.deploys if first <= d.at.timestamp() <= now.timestamp()]
+            slots = {int((d.at.timestamp() - first) // 3600) for d in shown}
             text.append(f"{HISTORY_HOURS}h ", DIM)
-            text.append_text(history_strip(hours, self.palette, unknown=unknown))
+            text.append_text(history_strip(hours, self.palette, unknown=unknown, deploys=slots))
             text.append(" now", DIM)
             text.append(f" · {runs} {'failed runs' if self.failures_only else 'runs'}")
             if failed and not self.failures_only:
@@ -509,6 +543,10 @@ class EventScreen(PollingScreen):
                 text.append(" · no failure", DIM)
             if unknown:
                 text.append(" · ░ not loaded", DIM)
+            if shown:
+                text.append(
+                    f" · {DEPLOY_MARK} deploy {clock_time(shown[0].at, self.botmon.tz, now=now)}", DIM
+                )
         if text != self._history:
             self._history = text
             # One line high whatever it says: no layout of the screen (which would wrap the
@@ -565,7 +603,13 @@ class EventScreen(PollingScreen):
             tz=self.botmon.tz,
             app_base=self.session.app_base,
             subscription=self._subscription_line(event),
+            deploy=self._deploy_before(event),
         )
+
+    def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:
+        """The deploy done within 30 minutes before the run started, if one was."""
+        when = (event.started or event.when) if event is not None else None
+        return deploy_before(self.deploys.deploys, when) if when is not None else None
 
     def _subscription_line(self, event: FeedEvent | None) -> str | None:
         """The one-line description of the run's Subscription, if it was read (never a request)."""

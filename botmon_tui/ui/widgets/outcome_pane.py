@@ -38,6 +38,7 @@ from textual.widgets import Static
 from botmon_tui.formatting import absolute_time, duration_text, relative_age, seconds_between, summarize
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.models import AuditEntity, AuditEvent
+from botmon_tui.monitor.deploys import Deploy
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.runlog import ERROR, FRAME, MORE, ParsedLog, parse_log
 from botmon_tui.textsafe import ansi_text, clip, sanitize
@@ -288,9 +289,16 @@ def _reference(entity: AuditEntity) -> tuple[str, str]:
     )
 
 
-def context_rows(event: AuditEvent | FeedEvent, subscription: str | None = None) -> list[tuple[str, Text]]:
+def context_rows(
+    event: AuditEvent | FeedEvent,
+    subscription: str | None = None,
+    deploy: Deploy | None = None,
+    *,
+    tz: tzinfo | None = None,
+) -> list[tuple[str, Text]]:
     """The run's context, a row each: the input it processed, the Subscription that started it
-    (``subscription``: its one-line description, once read), its request and trace ids."""
+    (``subscription``: its one-line description, once read), the deploy just before it (``deploy``),
+    its request and trace ids."""
     rows: list[tuple[str, Text]] = []
     found = event.input_entity
     if found is not None:
@@ -311,6 +319,13 @@ def context_rows(event: AuditEvent | FeedEvent, subscription: str | None = None)
         elif display:
             value.append(f" ({display})", DIM)
         rows.append(("Trigger", value))
+    start = event.started or event.when
+    if deploy is not None and start is not None:
+        gap = duration_text(max(0.0, (start - deploy.at).total_seconds()))
+        value = Text(f"{absolute_time(deploy.at, tz)}, {gap} before this run", end="")
+        if deploy.author:
+            value.append(f" (by {clip(deploy.author, 80)})", DIM)
+        rows.append(("Deploy", value))
     request_id, trace_id = event.tracing
     if request_id:
         rows.append(("Request", Text.assemble(clip(request_id), ("  R: copy", DIM), end="")))
@@ -343,6 +358,7 @@ def pane_text(
     colour: bool = True,
     output: OutputView | None = None,
     subscription: str | None = None,
+    deploy: Deploy | None = None,
 ) -> PaneText:
     """The pane's content for ``event``: a two-line summary, the run's context, the output
     (``output``: as given by :func:`output_view`, else read by :func:`log_text`, all of it or a
@@ -374,7 +390,7 @@ def pane_text(
             text.append(value)
         text.append("\n")
 
-    for label, value in context_rows(event, subscription):
+    for label, value in context_rows(event, subscription, deploy, tz=tz):
         row(label, value)
     raw = event.outcomeDesc or ""
     text.append(
@@ -426,8 +442,10 @@ class OutcomePane(VerticalScroll, can_focus=True):
         self._shown: tuple[object, ...] | None = None
         self._event: AuditEvent | FeedEvent | None = None
         self._where: tuple[datetime, tzinfo | None, str | None] | None = None
-        #: The one-line description of the run's Subscription, once read (see ``show``).
+        #: The one-line description of the run's Subscription, once read, and the deploy just
+        #: before the run (see ``show``).
         self._subscription: str | None = None
+        self._deploy: Deploy | None = None
         #: The search (case-insensitive; ``""``: none), its matches in the output, the current one.
         self.needle = ""
         self._stale = False
@@ -470,9 +488,11 @@ class OutcomePane(VerticalScroll, can_focus=True):
         tz: tzinfo | None,
         app_base: str | None,
         subscription: str | None = None,
+        deploy: Deploy | None = None,
     ) -> None:
         """Show ``event`` (``subscription``: the one-line description of its Subscription, when it
-        was read; the pane never reads anything itself)."""
+        was read; ``deploy``: the deploy just before it, if one was; the pane never reads anything
+        itself)."""
         if event is None:
             self.event_id = None
             self._event = None
@@ -486,6 +506,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
         self._event = event
         self._where = (now, tz, app_base)
         self._subscription = subscription
+        self._deploy = deploy
         # Another run, or another search: from its first match (or its summary line). The same run
         # again (a poll brought a new version of it): where the reader was.
         moved = changed or self._stale
@@ -602,6 +623,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
             self.needle,
             parts,
             self._subscription,
+            self._deploy,
         )
         self._subtitle()
         if shown != self._shown:
@@ -616,6 +638,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
                 colour=colour,
                 output=view,
                 subscription=self._subscription,
+                deploy=self._deploy,
             )
             self._starts = {index: start + offset for index, offset in view.starts.items()}
             self._lines = None
@@ -647,11 +670,11 @@ class OutcomePane(VerticalScroll, can_focus=True):
 
     def scroll_to_offset(self, offset: int) -> bool:
         """Scroll so that the character at ``offset`` of the pane's text is a third of the way
-        down (the lines before it read as its context); at the top when it fits there. True when
-        that line is in sight now."""
+        down (the lines before it read as its context), or to the top when it is in sight there
+        (the run's summary and context stay on screen). True when that line is in sight now."""
         y = self.visual_line(offset)
         height = self.scrollable_content_region.height
-        top = max(0, y - height // 3)
+        top = 0 if y < height - 1 else max(0, y - height // 3)
         self.scroll_to(y=top, animate=False, immediate=True)
         return self.scroll_y <= y < self.scroll_y + max(1, height)
 
