@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from runlog_support import INVOKE_ERROR, RID, lambda_line
 
 from botmon_tui.formatting import SUMMARY_SCAN_CHARS, summarize, summary_line
 from botmon_tui.runlog import (
@@ -26,11 +27,7 @@ from botmon_tui.runlog import (
 )
 from botmon_tui.textsafe import is_safe
 
-RID = "146fcfcf-c32b-43f5-82a6-ee0f3132d873"
-
-
-def lam(time: str, level: str, message: str, rid: str = RID) -> str:
-    return f"2025-03-14T{time}Z\t{rid}\t{level}\t{message}"
+lam = lambda_line
 
 
 def invoke_error(blob: object, label: str = "Invoke Error ") -> str:
@@ -38,15 +35,7 @@ def invoke_error(blob: object, label: str = "Invoke Error ") -> str:
     return lam("09:26:54.100", "ERROR", f"{label}\t{text}")
 
 
-TYPE_ERROR = {
-    "errorType": "TypeError",
-    "errorMessage": "Cannot read properties of undefined (reading 'reference')",
-    "stack": [
-        "TypeError: Cannot read properties of undefined (reading 'reference')",
-        "    at handler (/var/task/index.js:41:37)",
-        "    at async Runtime.handler (file:///var/runtime/index.mjs:1173:22)",
-    ],
-}
+TYPE_ERROR = INVOKE_ERROR
 
 LAMBDA_LOG = "\n".join(
     [

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from rich.text import Text
+from runlog_support import INVOKE_ERROR, RID, lambda_line
 from textual.pilot import Pilot
 from textual.widgets import Static
 from ui_support import bot_id, on_screen, running, screen_lines, settle
@@ -30,7 +31,6 @@ from botmon_tui.ui.widgets.outcome_pane import MAX_MATCHES, OutcomePane
 
 SIZES = [(80, 24), (120, 40)]
 srv = demo_fixture(scope="function")
-RID = "6f1a1c54-1c4e-4d1e-9b3b-0d1f2e3c4b5a"
 REQUEST_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 TRACE_ID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACING = [
@@ -39,22 +39,13 @@ TRACING = [
         "extension": [{"url": "requestId", "valueId": REQUEST_ID}, {"url": "traceId", "valueId": TRACE_ID}],
     }
 ]
-INVOKE_ERROR = {
-    "errorType": "TypeError",
-    "errorMessage": "Cannot read properties of undefined (reading 'reference')",
-    "stack": [
-        "TypeError: Cannot read properties of undefined (reading 'reference')",
-        "    at handler (/var/task/index.js:41:37)",
-        "    at async Runtime.handler (file:///var/runtime/index.mjs:1173:22)",
-    ],
-}
 
 
 def lambda_log(lines: int) -> str:
     """A Lambda bot's log: ``lines`` INFO lines, a WARN, then an uncaught TypeError."""
 
     def row(second: int, level: str, message: str) -> str:
-        return f"2025-03-14T11:59:{second:02d}.{second * 7:03d}Z\t{RID}\t{level}\t{message}"
+        return lambda_line(f"11:59:{second:02d}.{second * 7:03d}", level, message)
 
     rows = [row(n % 50, "INFO", f"Processing item {n} of the batch") for n in range(lines)]
     rows.append(row(50, "WARN", "Questionnaire has no scoring rule: using defaults"))

@@ -35,6 +35,7 @@ __all__ = [
     "OperationOutcome",
     "OutcomeInfo",
     "Reference",
+    "RunEntities",
     "SearchPage",
     "Tracing",
     "entity_role",
@@ -343,6 +344,27 @@ def run_subscription(others: list[AuditEntity]) -> AuditEntity | None:
     return next((e for e in others if _type_of(e) and entity_role(e) == ROLE_SUBSCRIBER), None)
 
 
+class RunEntities:
+    """The input and the subscription of a run, read from its ``other_entities`` (the AuditEvent
+    model and the Event tab's compact ``FeedEvent`` alike)."""
+
+    __slots__ = ()
+
+    @property
+    def other_entities(self) -> list[AuditEntity]:  # pragma: no cover - given by each class
+        raise NotImplementedError
+
+    @property
+    def input_entity(self) -> AuditEntity | None:
+        """The resource the run processed (see :func:`run_input`)."""
+        return run_input(self.other_entities)
+
+    @property
+    def subscription_entity(self) -> AuditEntity | None:
+        """The Subscription that started the run (see :func:`run_subscription`)."""
+        return run_subscription(self.other_entities)
+
+
 class Tracing(NamedTuple):
     """The keys to a run in CloudWatch or a log search (the server's request id and trace id)."""
 
@@ -383,7 +405,7 @@ def tracing_of(extensions: Any) -> Tracing:
     return NO_TRACING
 
 
-class AuditEvent(Resource):
+class AuditEvent(Resource, RunEntities):
     resourceType: Literal["AuditEvent"] = "AuditEvent"
     type: Coding | None = None
     subtype: list[Coding] | None = None
@@ -460,16 +482,6 @@ class AuditEvent(Resource):
                 del entities[index]
                 break
         return entities
-
-    @property
-    def input_entity(self) -> AuditEntity | None:
-        """The resource the run processed (see :func:`run_input`)."""
-        return run_input(self.other_entities)
-
-    @property
-    def subscription_entity(self) -> AuditEntity | None:
-        """The Subscription that started the run (see :func:`run_subscription`)."""
-        return run_subscription(self.other_entities)
 
     @property
     def tracing(self) -> Tracing:

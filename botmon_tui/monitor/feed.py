@@ -35,12 +35,11 @@ from botmon_tui.medplum.models import (
     Coding,
     OutcomeInfo,
     Reference,
+    RunEntities,
     SearchPage,
     Tracing,
     format_instant,
     outcome_info,
-    run_input,
-    run_subscription,
 )
 from botmon_tui.medplum.watermark import EventCursor
 
@@ -73,7 +72,7 @@ def event_key(event: _Timed) -> SortKey:
 EntityRow = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
-class FeedEvent:
+class FeedEvent(RunEntities):
     """One bot run as the Event tab holds it: read from its AuditEvent, the fields shown, sorted on
     and filtered on, in one object (the model is ~60 objects and ~7 KB besides the log)."""
 
@@ -129,15 +128,6 @@ class FeedEvent:
     @property
     def tracing(self) -> Tracing:
         return self.trace or NO_TRACING
-
-    @property
-    def input_entity(self) -> AuditEntity | None:
-        """The resource the run processed (see :func:`botmon_tui.medplum.models.run_input`)."""
-        return run_input(self.other_entities)
-
-    @property
-    def subscription_entity(self) -> AuditEntity | None:
-        return run_subscription(self.other_entities)
 
     @property
     def other_entities(self) -> list[AuditEntity]:

@@ -64,11 +64,24 @@ def json_text(pretty: str, palette: Palette) -> Text:
 
 class ResourceScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Back", id="resource.back"),
-        Binding("q", "dismiss", "Back", show=False, id="resource.back_q"),
-        Binding("i", "dismiss", "Back", show=False, id="resource.back_i"),
-        Binding("y", "copy", "Copy JSON", id="resource.copy"),
-        Binding("r", "reload", "Read again", show=False, id="resource.reload"),
+        Binding("escape", "dismiss", "Back", id="resource.back", tooltip="Back to the Event tab"),
+        Binding("q", "dismiss", "Back", show=False, id="resource.back_q", tooltip="Back to the Event tab"),
+        Binding("i", "dismiss", "Back", show=False, id="resource.back_i", tooltip="Back to the Event tab"),
+        Binding(
+            "y",
+            "copy",
+            "Copy JSON",
+            id="resource.copy",
+            tooltip="Copy the resource as JSON, all of it (terminal clipboard, OSC 52)",
+        ),
+        Binding(
+            "r",
+            "reload",
+            "Read again",
+            show=False,
+            id="resource.reload",
+            tooltip="Read the resource again, after an error that asking again may fix",
+        ),
     ]
     DEFAULT_CSS = """
     ResourceScreen { align: center middle; }
