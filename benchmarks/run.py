@@ -497,7 +497,8 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 
         pane = screen.query_one(OutcomePane)
-        needle = "needle-on-the-last-line"
+        # (Its own in each run: the runs share the demo host, and the logs of those before it.)
+        needle = f"needle-on-the-last-line-{os.getpid()}"
         huge = control.add_log(big, HUGE_LOG_CHARS, needle)
         app.poll_now()
         await until(partial(events.has_id, huge))

@@ -61,8 +61,10 @@ STORED_LOG_CHARS = 10 * 1024
 #: (Medplum drops those): a Lambda-shaped log of at least this many bytes was most likely cut.
 LAMBDA_LOG_BYTES = 4096
 LAMBDA_CUT_BYTES = LAMBDA_LOG_BYTES - 512
-#: Longest output parsed into entries; a longer one is shown as it is (see ``ParsedLog.shape``).
-MAX_PARSE_CHARS = 1_000_000
+#: Longest output parsed into entries; a longer one is shown as it is (``ParsedLog.shape`` "raw").
+#: Six times the stored cap: a Lambda log never comes near it (its LogResult is 4 KB), and a
+#: longer one (a server configured to keep more) costs a pane ~20 ms a 64 KiB to read line by line.
+MAX_PARSE_CHARS = 64 * 1024
 #: Most stack frames shown per error (the rest become one ``MORE`` row).
 MAX_FRAMES = 40
 #: Longest error message or frame kept whole (a hostile blob can hold megabytes in one string).
