@@ -18,7 +18,6 @@ from textual.widgets import DataTable, Static
 
 from botmon_tui.formatting import clock_time, explain_no_events
 from botmon_tui.medplum.auth import app_link
-from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
@@ -238,10 +237,10 @@ class EventScreen(PollingScreen):
         self.switching = False
         self._history: Text | None = None
         #: Resources read on request (``i``): inputs and Subscriptions, one GET each, kept.
-        self.resources = ResourceReads(self.client)
+        self.resources = ResourceReads(self.session.client)
         #: The bot's deploys: its history read once the first rows are on screen, then again only
         #: when the Bot read again has a new ``meta.versionId`` (a history read costs 10 units).
-        self.deploys = DeployHistory(self.client, bot_id)
+        self.deploys = DeployHistory(self.session.client, bot_id)
         #: The rows are on screen (the projects' poll loops may start: see may_start_sessions).
         self._first_paint_seen = False
         #: The project's poll saw a run of this bot that the feed has not asked for yet.
@@ -251,11 +250,6 @@ class EventScreen(PollingScreen):
         #: ``r``: the next poll asks the server whatever the project's poll says.
         self._force = False
         self._feed_polled_at = -math.inf
-
-    @property
-    def client(self) -> MedplumClient:
-        """The client this screen reads with (its project's)."""
-        return self.session.client
 
     def _new_feed(self, failures_only: bool) -> EventFeed:
         app = self.botmon
