@@ -190,8 +190,7 @@ def parse_log(value: object) -> ParsedLog:
     if len(source or plain) != len(plain):  # (cannot happen: neither removes a line break)
         source = None
     lambda_lines = [_LAMBDA_RE.match(line) for line in plain]
-    lambda_count = sum(1 for match in lambda_lines if match is not None)
-    if lambda_count and lambda_count * 2 >= sum(1 for line in plain if line.strip()):
+    if _is_lambda(plain, lambda_lines):
         entries, request_id = _lambda_entries(plain, source, lambda_lines)
         first_partial = bool(plain[0].strip()) and lambda_lines[0] is None
         cut = cut_at_cap or first_partial or len(raw.encode("utf-8", "surrogatepass")) >= LAMBDA_CUT_BYTES
@@ -236,6 +235,19 @@ def _coloured(source: list[str] | None, index: int, start: int = 0) -> str | Non
         return None
     line = source[index]
     return line[start:] if "\x1b[" in line[start:] else None
+
+
+def _is_lambda(plain: list[str], matches: list[re.Match[str] | None]) -> bool:
+    """Lambda's text format: two lines of it, or one among the first two lines that say anything
+    (the first may be cut in the middle). Its other lines continue a message (a stack, JSON)."""
+    count = 0
+    for match in matches:
+        if match is not None:
+            count += 1
+            if count >= 2:
+                return True
+    heads = [m for line, m in zip(plain, matches, strict=True) if line.strip()][:2]
+    return count == 1 and any(m is not None for m in heads)
 
 
 def _lambda_entries(
@@ -284,7 +296,60 @@ def _lambda_entries(
                 colour=_coloured(source, index, _source_offset(source, index)),
             )
         )
-    return _extend_blocks(entries), clip(request_id, 100) if request_id else None
+    return _extend_blocks(_fold_unhandled(entries)), clip(request_id, 100) if request_id else None
+
+
+def _fold_unhandled(entries: list[LogEntry]) -> list[LogEntry]:
+    """In a Lambda log, Medplum's wrapper logs an uncaught error as one INFO line of several lines,
+    ``Unhandled error: <message>`` then the stack, before the runtime's ``Invoke Error``: that line
+    and its stack become one error with its frames (as in a vmcontext log), and the Invoke Error
+    after it keeps its row but not the same frames again."""
+    out: list[LogEntry] = []
+    shown: tuple[str, list[str]] | None = None
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        if entry.kind == LINE and entry.when is not None and entry.text.startswith(_UNHANDLED):
+            after = index + 1
+            while (
+                after < len(entries) and entries[after].when is None and entries[after].kind in (LINE, FRAME)
+            ):
+                after += 1
+            stack = entries[index + 1 : after]
+            if any(e.kind == FRAME for e in stack):
+                message = entry.text[len(_UNHANDLED) :]
+                lines = [e.text for e in stack if e.kind == LINE]
+                frames = [e.text for e in stack if e.kind == FRAME]
+                first_line = message.split("\n")[0]
+                head = next(
+                    (k for k, line in enumerate(lines) if _STACK_HEAD_RE.match(line) and first_line in line),
+                    None,
+                )
+                text = _message("\n".join(lines[head:] if head is not None else [entry.text, *lines]))
+                out.append(
+                    LogEntry(
+                        ERROR, text, entry.first, stack[-1].last, entry.when, entry.level, entry.request_id
+                    )
+                )
+                out.extend(_frame_entries(frames, entry.first))
+                shown = (text, frames)
+                index = after
+                continue
+        if entry.kind == ERROR and shown is not None and entry.text == shown[0]:
+            out.append(entry)
+            after = index + 1
+            while (
+                after < len(entries)
+                and entries[after].kind in (FRAME, MORE)
+                and entries[after].first == entry.first
+            ):
+                after += 1
+            if [e.text for e in entries[index + 1 : after] if e.kind == FRAME] == shown[1][:MAX_FRAMES]:
+                index = after  # (the same frames: said once)
+                continue
+        out.append(entry)
+        index += 1
+    return out
 
 
 def _source_offset(source: list[str] | None, index: int) -> int:

@@ -86,6 +86,42 @@ def test_the_summary_line_of_a_lambda_log_is_found_in_its_entries() -> None:
     assert index is not None and log.entries[index].kind == ERROR
 
 
+def test_medplums_lambda_wrapper_logs_the_error_and_its_stack_then_the_runtime_its_invoke_error() -> None:
+    """The bot layer's ``console.log("Unhandled error: " + err.message + "\\n" + err.stack)`` is one
+    INFO line of several lines; the runtime's Invoke Error after it says the same error again."""
+    stack = [
+        "TypeError: Cannot read properties of undefined (reading 'coding')",
+        "    at mapPerformerRole (/var/task/user.cjs:1342:40)",
+        "    at async /var/task/index.cjs:76:20",
+    ]
+    blob = {"errorType": "TypeError", "errorMessage": stack[0].split(": ", 1)[1], "stack": stack}
+    text = "\n".join(
+        [
+            lam("11:57:20.106", "INFO", "Routing DiagnosticReport/6872b5ff"),
+            lam(
+                "11:57:20.437",
+                "INFO",
+                "Unhandled error: Cannot read properties of undefined (reading 'coding')",
+            ),
+            *stack,
+            invoke_error(blob),
+        ]
+    )
+    log = parse_log(text)
+    assert log.shape == "lambda"  # (3 of its 6 lines have the prefix: the others continue one)
+    assert [(e.kind, e.text) for e in log.entries] == [
+        (LINE, "Routing DiagnosticReport/6872b5ff"),
+        (ERROR, stack[0]),
+        (FRAME, "at mapPerformerRole (/var/task/user.cjs:1342:40)"),
+        (FRAME, "at async /var/task/index.cjs:76:20"),
+        (ERROR, stack[0]),  # the Invoke Error's row, its frames not said twice
+    ]
+    assert (log.entries[1].first, log.entries[1].last, log.entries[4].level) == (1, 4, "ERROR")
+    summary = summarize(text)
+    assert summary.line == 1 and log.entry_at(summary.line) == 1
+    assert {log.entry_at(n) for n in range(1, 5)} == {1}
+
+
 @pytest.mark.parametrize("label", ["Invoke Error ", "Uncaught Exception ", "Unhandled Promise Rejection "])
 def test_each_error_line_of_the_node_runtime_is_read(label: str) -> None:
     log = parse_log(invoke_error(TYPE_ERROR, label))
