@@ -26,6 +26,7 @@ from botmon_tui.monitor.deploys import (
     Deploy,
     DeployHistory,
     deploy_before,
+    first_runs_after,
     group_deploys,
     incident_line,
 )
@@ -270,3 +271,18 @@ def test_the_failure_streak_of_the_runs_held() -> None:
     assert feed_of("4 4").failing_since() == FIXED_NOW  # the whole history held, all failed
     assert feed_of("4 4", has_older=True).failing_since() is None  # began before what is held
     assert feed_of("0 4", trigger="on-error").failing_since() is None  # successes leave no run
+
+
+def test_where_each_deploy_falls_among_the_runs() -> None:
+    runs = [run(n, "0", FIXED_NOW + timedelta(minutes=n)) for n in (50, 40, 30, 10)]  # newest first
+    d45, d35, d34, d20, d5 = (
+        Deploy(FIXED_NOW + timedelta(minutes=m), FIXED_NOW + timedelta(minutes=m), (f"v{m}",))
+        for m in (45, 35, 34, 20, 5)
+    )
+    late = Deploy(FIXED_NOW + timedelta(minutes=55), FIXED_NOW + timedelta(minutes=55), ("v55",))
+    after, newer = first_runs_after([late, d45, d35, d34, d20, d5], runs)
+    # Under the run after each: 45 under 50's row, 35 under 40's (34, with no run between, is not
+    # placed), 20 under 30's; 5 is older than every run; 55 is after the newest.
+    assert after == {"ev-050": d45, "ev-040": d35, "ev-030": d20}
+    assert newer == [late]
+    assert first_runs_after([d5], []) == ({}, [])

@@ -42,7 +42,7 @@ from botmon_tui.medplum.client import MAX_PAGE_SIZE, MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import FAILURE_CODES, OUTCOMES, AuditEvent, Bot, format_instant
 from botmon_tui.medplum.watermark import EventCursor
-from botmon_tui.monitor.deploys import Deploy, DeployHistory
+from botmon_tui.monitor.deploys import Deploy, DeployHistory, first_runs_after
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.textsafe import clip, first_line
 
@@ -247,19 +247,17 @@ def _with_deploys(
     lines: list[str], events: Sequence[AuditEvent], deploys: Sequence[Deploy], io: Output
 ) -> list[str]:
     """The table's lines (its header, then a line per event, newest first) with a line for each
-    deploy where it falls: above the first run that started after it. Deploys older than the
-    oldest run shown are not marked (nothing was shown before them)."""
-    if not deploys or not events:
+    deploy where it falls: under the first run that started after it (above the first row when no
+    run did; see :func:`~botmon_tui.monitor.deploys.first_runs_after`)."""
+    after, newer = first_runs_after(deploys, events)
+    if not after and not newer:
         return lines
-    oldest = events[-1].started or events[-1].when
-    out = lines[:1]
     width = min(io.width, max(40, cell_len(lines[0])))
-    pending = [d for d in deploys if oldest is None or d.at > oldest]  # newest first
+    out = [lines[0], *(_deploy_line(deploy, width, io) for deploy in newer)]
     for line, event in zip(lines[1:], events, strict=True):
-        start = event.started or event.when
-        while pending and start is not None and pending[0].at > start:
-            out.append(_deploy_line(pending.pop(0), width, io))
         out.append(line)
+        if event.id in after:
+            out.append(_deploy_line(after[event.id], width, io))
     return out
 
 

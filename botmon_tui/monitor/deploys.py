@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Protocol
 
 from botmon_tui.formatting import failing_since_text
 from botmon_tui.medplum.client import HISTORY_PAGE, MedplumClient
@@ -28,7 +29,9 @@ __all__ = [
     "DEPLOY_GAP",
     "Deploy",
     "DeployHistory",
+    "Run",
     "deploy_before",
+    "first_runs_after",
     "group_deploys",
     "incident_line",
 ]
@@ -86,6 +89,46 @@ def deploy_before(
         if deploy.at <= when:
             return deploy if when - deploy.at <= within else None
     return None
+
+
+class Run(Protocol):
+    """What :func:`first_runs_after` reads of a run (an AuditEvent, a ``FeedEvent``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def started(self) -> datetime | None: ...
+
+    @property
+    def when(self) -> datetime | None: ...
+
+
+def first_runs_after(
+    deploys: Sequence[Deploy], runs: Sequence[Run]
+) -> tuple[dict[str, Deploy], list[Deploy]]:
+    """Where each deploy falls among ``runs`` (newest first, as a table lists them): the id of the
+    first run that started after it (a boundary under that run's row), and the deploys done after
+    the newest run (above the first row). A deploy older than the oldest run, or with no run
+    between it and the next deploy, is not placed."""
+    after: dict[str, Deploy] = {}
+    newer: list[Deploy] = []
+    if not runs:
+        return after, newer
+    pending = list(deploys)  # newest first
+    previous: Run | None = None
+    for run in runs:
+        start = run.started or run.when
+        if start is None:
+            continue
+        while pending and pending[0].at > start:
+            deploy = pending.pop(0)
+            if previous is None:
+                newer.append(deploy)
+            elif previous.id not in after:
+                after[previous.id] = deploy
+        previous = run
+    return after, newer
 
 
 def incident_line(
