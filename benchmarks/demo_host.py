@@ -8,6 +8,8 @@ A small control server on another loopback port lets the benchmark change the da
 server's own request log::
 
     GET /add?bot=<id>&n=100      store n new AuditEvents of the bot (realistic logs), now
+    GET /add_log?bot=<id>&bytes=200000&needle=<text>
+                                 store one failed run whose log is that long, <text> on its last line
     GET /mark                    {"count": requests recorded so far}
     GET /requests?since=<k>      the requests recorded from index k: [[method, path, status, bytes], ...]
     GET /latency?s=0.05          answer every FHIR request that much later (a server farther away)
@@ -16,6 +18,7 @@ server's own request log::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import threading
@@ -88,6 +91,25 @@ def main() -> int:
                             )["id"]
                         )
                 body = {"ids": ids}
+            elif url.path == "/add_log":
+                size, needle = int(query.get("bytes", "200000")), query.get("needle", "needle")
+                rows, total, n = [], 0, 0
+                while total < size:
+                    row = f"2025-03-14T11:00:00.000Z row {n:06d} imported from the nightly batch"
+                    rows.append(row)
+                    total += len(row) + 1
+                    n += 1
+                rows.append(f"Error: {needle}")
+                with lock:
+                    # A server configured to keep longer logs (maxBotLogLengthForResource): whole.
+                    kept, store.cfg = store.cfg, dataclasses.replace(store.cfg, max_log_bytes=None)
+                    try:
+                        event = store.add_event(
+                            query["bot"], outcome="4", desc="\n".join(rows), at=datetime.now(UTC)
+                        )
+                    finally:
+                        store.cfg = kept
+                body = {"id": event["id"]}
             elif url.path == "/latency":
                 server.faults.latency = float(query.get("s", "0"))
                 body = {"latency": server.faults.latency}

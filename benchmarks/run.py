@@ -46,6 +46,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SIZE = (120, 40)
+#: The log searched whole by the ``/`` filter and the pane (issue 18): a bot that prints too much.
+HUGE_LOG_CHARS = 200_000
 #: "A server farther away": seconds added to every answer for the second Event-tab opening.
 NET_LATENCY = 0.05
 MB = 1024 * 1024
@@ -136,6 +138,11 @@ class Control:
 
     def add_events(self, bot_id: str, n: int) -> list[str]:
         return list(self.http.get("/add", params={"bot": bot_id, "n": n}).json()["ids"])
+
+    def add_log(self, bot_id: str, size: int, needle: str) -> str:
+        """Store one failed run of ``bot_id``: a log of ``size`` characters, ``needle`` on its last line."""
+        params = {"bot": bot_id, "bytes": str(size), "needle": needle}
+        return str(self.http.get("/add_log", params=params).json()["id"])
 
 
 def token_form(info: dict[str, Any]) -> dict[str, str]:
@@ -486,6 +493,32 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         out["clear_filter_ms"], out["clear_filter_stall_ms"] = clear_ms, clear_stall
 
         phase("filter")
+        # ---------------------------------------------------------------- / finds a 200 kB log's last line
+        from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+
+        pane = screen.query_one(OutcomePane)
+        # (Its own in each run: the runs share the demo host, and the logs of those before it.)
+        needle = f"needle-on-the-last-line-{os.getpid()}"
+        huge = control.add_log(big, HUGE_LOG_CHARS, needle)
+        app.poll_now()
+        await until(partial(events.has_id, huge))
+        await quiet(app, 0.05)
+
+        async def search_huge() -> None:
+            press(app, "slash")
+            await until(lambda: isinstance(app.focused, Input))
+            press(app, *needle, "enter")
+
+        def found_huge() -> bool:
+            return events.ids_in_order() == [huge] and pane.event_id == huge and len(pane.matches) == 1
+
+        huge_ms, huge_stall = await measured(app, paints, search_huge, found_huge)
+        out["huge_search_ms"], out["huge_search_stall_ms"] = huge_ms, huge_stall
+        press(app, "escape")
+        await until(lambda: events.row_count == len(feed))
+        await quiet(app, 0.05)
+
+        phase("huge_search")
         all_events = feed.events
     # ---------------------------------------------------------------- baselines after the app ended
     phase("exit")
@@ -1298,12 +1331,34 @@ def cadence_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def log_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reading logs (issue 18): the whole-log search, from the session runs."""
+    stall = column(runs, "huge_search_stall_ms")
+    return [
+        metric_row(
+            f"Longest stall: / finds the last line of a {HUGE_LOG_CHARS // 1000} kB log among 10,000 runs",
+            stall,
+            None,
+            "≤ 100 ms",
+            stall["median"] <= 100,
+            unit=" ms",
+            digits=1,
+            note=f"typed, filtered to its run and shown in the pane on its match "
+            f"{fmt(column(runs, 'huge_search_ms'), ' ms', 1)} after the first key; the filter and the "
+            "pane read whole logs",
+        )
+    ]
+
+
 #: How many rows ``alert_rows`` makes (after the command line's); ``--only alerts`` stands for them.
 ALERT_ROWS = 4
 ALERTS_KEYWORD = "alerts"
 #: How many rows ``cadence_rows`` makes (after the alerts'); ``--only cadence`` stands for them.
 CADENCE_ROWS = 1
 CADENCE_KEYWORD = "cadence"
+#: How many rows ``log_rows`` makes (after the silence states'; from the session runs); ``--only log``.
+LOG_ROWS = 1
+LOG_KEYWORD = "log"
 #: Rows measured by the idle CPU run (the other TUI rows come from the session runs).
 IDLE_ROWS = {2, 14}
 #: The TUI's rows (1 to 16: session and idle runs); the command line's come after them.
@@ -1342,6 +1397,10 @@ def parse_rows(text: str | None) -> set[int] | None:
         if part.strip() == CADENCE_KEYWORD:
             first_cadence = TUI_ROWS + CLI_ROWS + ALERT_ROWS + 1
             rows.update(range(first_cadence, first_cadence + CADENCE_ROWS))
+            continue
+        if part.strip() == LOG_KEYWORD:
+            first_log = TUI_ROWS + CLI_ROWS + ALERT_ROWS + CADENCE_ROWS + 1
+            rows.update(range(first_log, first_log + LOG_ROWS))
             continue
         first, _, last = part.strip().partition("-")
         rows.update(range(int(first), int(last or first) + 1))
@@ -1412,17 +1471,18 @@ def driver(args: argparse.Namespace) -> int:
     state = Path(tempfile.mkdtemp(prefix="botmon-bench-"))
     os.environ[STATE_HOME] = str(state)
     only = parse_rows(args.only)
-    tui = only is None or any(n <= TUI_ROWS for n in only)
     first_alert = TUI_ROWS + CLI_ROWS + 1
     first_cadence = first_alert + ALERT_ROWS
+    first_log = first_cadence + CADENCE_ROWS
+    tui = only is None or any(n <= TUI_ROWS or n >= first_log for n in only)
     alerting = only is None or any(first_alert <= n < first_cadence for n in only)
-    cadencing = only is None or any(n >= first_cadence for n in only)
+    cadencing = only is None or any(first_cadence <= n < first_log for n in only)
     runs: list[dict[str, Any]] = []
     alert_runs: list[dict[str, Any]] = []
     cadence_runs: list[dict[str, Any]] = []
     cpu, cli = NO_IDLE_RUN, None
     # The states benchmark is pure Python: no demo backend for ``--only cadence``.
-    needs_backend = only is None or any(n < first_cadence for n in only)
+    needs_backend = only is None or any(n < first_cadence or n >= first_log for n in only)
     backend: contextlib.AbstractContextManager[dict[str, Any]] = (
         demo_host(args) if needs_backend else contextlib.nullcontext({})
     )
@@ -1460,6 +1520,9 @@ def driver(args: argparse.Namespace) -> int:
         r["number"] = number
         rows.append(r)
     for number, r in enumerate(cadence_rows(cadence_runs) if cadence_runs else [], first_cadence):
+        r["number"] = number
+        rows.append(r)
+    for number, r in enumerate(log_rows(runs) if runs else [], first_log):
         r["number"] = number
         rows.append(r)
     if only is not None:
@@ -1505,7 +1568,7 @@ def main() -> int:
         metavar="ROWS",
         help="print only these rows, e.g. 7-12,16, or 'cli' for the command line's (~20 s: no TUI run), "
         "'alerts' for the alerts' (their own runs only), 'cadence' for the silence states' (no demo "
-        "backend); the idle run only for rows 2 and 14; "
+        "backend), 'log' for reading logs (the session runs); the idle run only for rows 2 and 14; "
         "results.json and results.md are left as they are",
     )
     parser.add_argument("--worker", choices=["session", "idle", "alerts", "cadence"], help=argparse.SUPPRESS)

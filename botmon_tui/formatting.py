@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 from botmon_tui.medplum.models import Bot, OutcomeInfo
 from botmon_tui.textsafe import clip, sanitize, strip_sgr
@@ -20,15 +21,19 @@ from botmon_tui.textsafe import clip, sanitize, strip_sgr
 __all__ = [
     "DOCS_URL",
     "NoEventsReason",
+    "Summary",
     "absolute_time",
     "audit_label",
+    "clock_time",
     "duration_text",
     "explain_no_events",
+    "failing_since_text",
     "outcome_label",
     "plural",
     "relative_age",
     "seconds_between",
     "span_text",
+    "summarize",
     "summary_line",
 ]
 
@@ -102,6 +107,27 @@ def absolute_time(when: datetime | None, tz: tzinfo | None, *, short: bool = Fal
     if ms:
         text += f".{local.microsecond // 1000:03d}"
     return text
+
+
+def clock_time(when: datetime, tz: tzinfo | None, *, now: datetime | None = None) -> str:
+    """``12:04`` in the local (or ``tz``) time; ``03-13 23:58`` when not on ``now``'s day."""
+    local = when.astimezone(tz)
+    if now is not None and local.date() != now.astimezone(tz).date():
+        return local.strftime("%m-%d %H:%M")
+    return local.strftime("%H:%M")
+
+
+def failing_since_text(
+    since: datetime, deployed: datetime | None, tz: tzinfo | None, *, now: datetime | None = None
+) -> str:
+    """The incident line: ``failing since 12:04, 2 min after a deploy (12:02)``, or ``failing
+    since 12:04`` (``deployed``: when the deploy before the streak was done, if one was)."""
+    text = f"failing since {clock_time(since, tz, now=now)}"
+    if deployed is None:
+        return text
+    seconds = max(0, int((since - deployed).total_seconds()))
+    gap = f"{seconds} s" if seconds < 60 else f"{seconds // 60} min"
+    return f"{text}, {gap} after a deploy ({clock_time(deployed, tz, now=now)})"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -321,9 +347,10 @@ def _meaningful(line: str) -> bool:
     return _NOISE_RE.match(text) is None
 
 
-def _first_match(text: str, lowered: str, pattern: re.Pattern[str], hints: tuple[str, ...]) -> str | None:
-    """The first meaningful line of ``text`` where ``pattern`` matches a word that is not negated
-    (``lowered`` is ``text.lower()``, where ``hints`` say whether and where to start looking)."""
+def _first_match(text: str, lowered: str, pattern: re.Pattern[str], hints: tuple[str, ...]) -> int | None:
+    """Where the first meaningful line of ``text`` starts in which ``pattern`` matches a word that is
+    not negated (``lowered`` is ``text.lower()``, where ``hints`` say whether and where to start
+    looking); None when no line does."""
     found = [at for at in map(lowered.find, hints) if at >= 0]
     if not found:
         return None
@@ -339,8 +366,29 @@ def _first_match(text: str, lowered: str, pattern: re.Pattern[str], hints: tuple
         after = text[match.end() : end if end >= 0 else len(text)]
         if _NEGATED_BEFORE_RE.search(before) or _NEGATED_AFTER_RE.match(after):
             continue
-        return line
+        return start
     return None
+
+
+def _line_breaks(text: str, end: int) -> int:
+    """Line breaks in ``text[:end]`` as :func:`~botmon_tui.textsafe.sanitize` leaves them (``\r\n``
+    and a lone ``\r`` are one each)."""
+    breaks = text.count("\n", 0, end)
+    if text.find("\r", 0, end) >= 0:
+        breaks += text.count("\r", 0, end) - text.count("\r\n", 0, end)
+    return breaks
+
+
+class Summary(NamedTuple):
+    """The line of a run's output that says what happened, and where it is."""
+
+    text: str
+    #: The line of the output it comes from (0-based; ``\n``, ``\r\n`` and a lone ``\r`` end a
+    #: line, the numbering of :func:`botmon_tui.runlog.log_lines`); None when there is no summary.
+    line: int | None
+
+
+NO_SUMMARY = Summary("", None)
 
 
 def summary_line(value: object, limit: int = 200) -> str:
@@ -350,24 +398,41 @@ def summary_line(value: object, limit: int = 200) -> str:
     line, an HL7 negative ACK...), else the first that reads as a warning, else the last meaningful
     line. A line that is only a timestamp, a stack frame or a separator is never the summary, and a
     timestamp in front of the chosen line is dropped. ``""`` when no line says anything (no output,
-    or only timestamps, frames and separators).
+    or only timestamps, frames and separators). :func:`summarize` says which line it is, too.
     """
+    return summarize(value, limit).text
+
+
+def summarize(value: object, limit: int = 200) -> Summary:
+    """:func:`summary_line` and the number of the line it comes from, in one scan."""
     raw = value if isinstance(value, str) else ("" if value is None else str(value))
     if not raw.strip():
-        return ""
+        return NO_SUMMARY
+    whole: str | None = None
+    half = SUMMARY_SCAN_CHARS // 2
     if len(raw) > SUMMARY_SCAN_CHARS:
         # The head (where the first error usually is) and the tail (where the last line is, and
         # what Medplum keeps when it cuts a log): bounded work on a 200 kB log.
-        half = SUMMARY_SCAN_CHARS // 2
+        whole = raw
         raw = raw[:half] + "\n" + raw[-half:]
     text = sanitize(strip_sgr(raw))
     lowered = text.lower()
-    line = _first_match(text, lowered, _ERROR_RE, _ERROR_HINTS) or _first_match(
-        text, lowered, _WARNING_RE, _WARNING_HINTS
-    )
-    if line is None:
-        line = next((ln for ln in reversed(text.split("\n")) if _meaningful(ln)), None)
-        if line is None:  # only timestamps, stack frames or separators: nothing says anything
-            return ""
+    start = _first_match(text, lowered, _ERROR_RE, _ERROR_HINTS)
+    if start is None:
+        start = _first_match(text, lowered, _WARNING_RE, _WARNING_HINTS)
+    if start is not None:
+        end = text.find("\n", start)
+        line = text[start : end if end >= 0 else len(text)]
+        number = text.count("\n", 0, start)
+    else:
+        lines = text.split("\n")
+        found = next((k for k in range(len(lines) - 1, -1, -1) if _meaningful(lines[k])), None)
+        if found is None:  # only timestamps, stack frames or separators: nothing says anything
+            return NO_SUMMARY
+        line, number = lines[found], found
+    if whole is not None:
+        head_breaks = _line_breaks(whole, half)
+        if number > head_breaks:  # in the tail: count the lines of the part not scanned too
+            number += _line_breaks(whole, len(whole) - half) - head_breaks - 1
     cleaned = _clean(line) or " ".join(line.split())
-    return cleaned[:limit] + ("…" if len(cleaned) > limit else "")
+    return Summary(cleaned[:limit] + ("…" if len(cleaned) > limit else ""), number)

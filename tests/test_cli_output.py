@@ -64,7 +64,7 @@ def test_tables_fit_the_width_and_keep_what_matters(
     assert max(cell_len(line) for line in lines) <= columns, "\n".join(lines)
     # Never cut: every outcome whole (its code may go when narrow), every age, the ⚠ warning.
     table = lines[1:] if command[0] != "bots" else lines
-    rows = [line for line in table[1:] if line and not line.startswith((" ", "⚠", "'", "✓", "✗"))]
+    rows = [line for line in table[1:] if line and not line.startswith((" ", "⚠", "'", "✓", "✗", "↻", "─"))]
     rows = [row for row in rows if not re.match(r"\d+ bots$", row)]
     assert rows and all(AGE.search(row) and OUTCOME.search(row) for row in rows), rows
     if command[0] != "events":

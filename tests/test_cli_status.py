@@ -13,6 +13,7 @@ import pytest
 from cli_support import flags_for, one_error_line, run
 from demo_support import demo_fixture
 
+from botmon_tui.cli.args import MAX_DEPLOY_READS
 from botmon_tui.demo import DemoServer
 
 #: A quiet demo server whose generated history ended long ago (FIXED_NOW): no run is recent until
@@ -153,7 +154,8 @@ def test_status_requests_do_not_grow_with_the_bots(
     capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
 ) -> None:
     """The same project-wide queries as the bot list: a token, the bots, the newest runs, the
-    failures of the window; 60 more bots (each with runs, some failing) change nothing."""
+    failures of the window; then the history of each bot that failed (for its last deploy), at
+    most ``MAX_DEPLOY_READS``: 60 more bots (each with runs, 20 failing) add those reads only."""
 
     def requests_of_one_status() -> list[str]:
         mark = len(server.requests)
@@ -163,11 +165,19 @@ def test_status_requests_do_not_grow_with_the_bots(
 
     before = requests_of_one_status()
     assert before == ["/fhir/R4/AuditEvent", "/fhir/R4/AuditEvent", "/fhir/R4/Bot", "/oauth2/token"]
+    failing: list[str] = []
     for number in range(60):
         bot_id = add_bot(server, f"extra-{number:02d}")
         server.store.add_event(bot_id, outcome="4" if number % 3 == 0 else "0", at=now())
-    assert requests_of_one_status() == before
-    assert requests_of_one_status() == before  # bots whose last run is old are not looked up either
+        if number % 3 == 0:
+            failing.append(bot_id)
+    histories = sorted(f"/fhir/R4/Bot/{bot_id}/_history" for bot_id in failing)
+    after = requests_of_one_status()
+    assert sorted(set(after) - set(before)) == histories and len(after) == len(before) + len(failing)
+    # More failing bots than it reads the history of: still at most MAX_DEPLOY_READS of them.
+    for number in range(10):
+        server.store.add_event(add_bot(server, f"more-{number:02d}"), outcome="4", at=now())
+    assert len(requests_of_one_status()) == len(before) + MAX_DEPLOY_READS
 
 
 def test_status_json(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:

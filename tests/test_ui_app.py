@@ -22,13 +22,13 @@ from botmon_tui.demo.catalog import BOT_SPECS
 from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.summary import MAX_BACKFILL, attention_key
-from botmon_tui.textsafe import ansi_text
+from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.help import HelpScreen
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
-from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane, log_text
 
 SIZES = [(80, 24), (120, 40)]
 EPOCH = FIXED_NOW - timedelta(days=3650)
@@ -301,7 +301,8 @@ async def test_pane_shows_the_highlighted_event_in_full(
         table.select_id(longest)
         await pane_caught_up(pilot)
         assert pane.event_id == longest
-        assert ansi_text(event.outcomeDesc).plain in pane.plain
+        # The whole output, read as Medplum writes it (Lambda lines as columns: issue 18).
+        assert log_text(event.outcomeDesc or "", app_palette(app), tz=app.tz).plain in pane.plain
         assert event.outcome_info.display in pane.plain and longest in pane.plain
         # tab focuses the pane (scrollable), escape goes back to the table, then to the list.
         await pilot.press("tab")

@@ -42,6 +42,9 @@ EXIT_OUTPUT = 4
 EXIT_INTERRUPTED = 130
 #: Largest ``--limit``: newest-first paging uses ``_offset``, which Medplum caps at 10,000.
 MAX_LIMIT = 10_000
+#: Bots whose history ``status`` reads for ``lastDeploy`` by default: the failed ones, in
+#: attention order (a history read costs Medplum 10 quota units; ``--deploys`` reads every bot).
+MAX_DEPLOY_READS = 20
 #: ``status``'s default window.
 DEFAULT_WINDOW = timedelta(hours=1)
 _DURATION_RE = re.compile(r"^([0-9]{1,7})([smhd])$")
@@ -226,8 +229,8 @@ def _output_options(parser: argparse.ArgumentParser, json_help: str, csv_help: s
 
 _USAGE = """\
 botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT] [--no-bell]
-       botmon-tui status [CONNECTION] [--since DURATION] [--bot BOT ...] [--json | --csv]
-       botmon-tui bots [CONNECTION] [--json | --csv]
+       botmon-tui status [CONNECTION] [--since DURATION] [--bot BOT ...] [--deploys] [--json | --csv]
+       botmon-tui bots [CONNECTION] [--deploys] [--json | --csv]
        botmon-tui events BOT [CONNECTION] [--limit N] [--failures] [--since DURATION]
                          [--follow [--interval SECONDS]] [--json | --csv]
        botmon-tui demo-server [--port PORT] [--seed N] [--verbose]
@@ -252,7 +255,9 @@ failure happened in the window. A bot whose settings write no AuditEvents cannot
 it is marked with a warning and never counts as failed.
 
 The requests are the same whatever the number of bots: the bot list (one request per 1,000 bots),
-the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000)."""
+the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000). Then
+the history of each bot that failed, for its last deploy (one request, 10 quota units each; at
+most 20); --deploys reads every bot's."""
 
 _STATUS_EPILOG = f"""\
 examples:
@@ -409,6 +414,12 @@ def build_parser() -> _Parser:
         default=None,
         help="only this bot (its exact name or its id); repeat for several",
     )
+    status.add_argument(
+        "--deploys",
+        action="store_true",
+        help="read every bot's history for lastDeploy (one request and 10 quota units a bot); "
+        f"without it, only the bots that failed are read (at most {MAX_DEPLOY_READS})",
+    )
     _output_options(
         status,
         "print the result as one JSON object (window, verdict and one entry per bot)",
@@ -429,9 +440,16 @@ def build_parser() -> _Parser:
         formatter_class=formatter,
         allow_abbrev=False,
     )
+    bots.add_argument(
+        "--deploys",
+        action="store_true",
+        help="read every bot's history for its last deploy (one request and 10 quota units a bot): "
+        "a lastDeploy key on each Bot with --json, the lastDeploy column with --csv, a line a bot",
+    )
     _output_options(
         bots,
-        "print the Bot resources as the server sent them (one request per 1,000 bots, nothing else)",
+        "print the Bot resources as the server sent them (one request per 1,000 bots, nothing else; "
+        "with --deploys, a lastDeploy key on each)",
         "print one CSV row per bot (RFC 4180, with a header row)",
     )
 

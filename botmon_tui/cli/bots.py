@@ -12,11 +12,12 @@ from typing import Any
 
 from botmon_tui.cli.args import EXIT_OK
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, load_project
+from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, last_deploys, load_project
 from botmon_tui.cli.session import connected, patiently, run_async, warn_unreadable
 from botmon_tui.cli.table import Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.models import format_instant
 from botmon_tui.textsafe import clip, first_line
 
 __all__ = ["run"]
@@ -59,10 +60,10 @@ CSV_FIELDS = (
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
     if args.json:
-        raw = run_async(_raw_bots(settings, io))
+        raw = run_async(_raw_bots(settings, io, deploys=args.deploys))
         io.json(raw)
         return EXIT_OK
-    project = run_async(_load(settings, io))
+    project = run_async(_load(settings, io, deploys=args.deploys))
     if args.csv:
         writer = io.csv_writer()
         writer.row(CSV_FIELDS)
@@ -100,13 +101,25 @@ def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> i
     return EXIT_OK
 
 
-async def _raw_bots(settings: ConnectionSettings, io: Output) -> list[dict[str, Any]]:
+async def _raw_bots(settings: ConnectionSettings, io: Output, *, deploys: bool) -> list[dict[str, Any]]:
+    """The Bot resources as sent; ``deploys``: each with a ``lastDeploy`` key botmon-tui adds (not
+    a field of the resource: the end of its newest deploy, from its history, or null)."""
     async with connected(settings, io) as client:
         page = await patiently(io, client.list_bots)
+        found = await last_deploys(client, io, [bot.id for bot in page.resources]) if deploys else {}
     warn_unreadable(io, page.invalid, "Bot")
+    if deploys:
+        for bot, raw in zip(page.resources, page.raw, strict=True):
+            deploy = found.get(bot.id)
+            raw["lastDeploy"] = format_instant(deploy.at) if deploy is not None else None
     return page.raw
 
 
-async def _load(settings: ConnectionSettings, io: Output) -> Project:
+async def _load(settings: ConnectionSettings, io: Output, *, deploys: bool) -> Project:
+    """The project; ``deploys``: with every bot's last deploy (a history read each, 10 quota units)."""
     async with connected(settings, io) as client:
-        return await load_project(client, io, FAILURE_WINDOW)
+        project = await load_project(client, io, FAILURE_WINDOW)
+        if deploys:
+            project.deploys = await last_deploys(client, io, [s.bot.id for s in project.statuses])
+            project.deploys_for = "all"
+        return project

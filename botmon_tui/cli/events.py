@@ -42,6 +42,7 @@ from botmon_tui.medplum.client import MAX_PAGE_SIZE, MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import FAILURE_CODES, OUTCOMES, AuditEvent, Bot, format_instant
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.deploys import Deploy, DeployHistory, first_runs_after
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.textsafe import clip, first_line
 
@@ -101,6 +102,8 @@ class Listing:
     invalid: int = 0
     #: The server's time when the list was asked for.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The bot's deploys, newest first (read for the table only).
+    deploys: list[Deploy] = field(default_factory=list)
 
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float) -> int:
@@ -116,8 +119,21 @@ async def _main(settings: ConnectionSettings, args: argparse.Namespace, io: Outp
         _warn(listing, io)
         if args.follow:
             return await _follow(client, listing, args, io, interval)
+        if not args.json and not args.csv and listing.events:
+            listing.deploys = await _deploys(client, io, bot)
         _print(listing, args, io)
         return EXIT_OK
+
+
+async def _deploys(client: MedplumClient, io: Output, bot: Bot) -> list[Deploy]:
+    """The bot's deploys, for the table's boundary lines: its history, one request (10 quota
+    units); when it cannot be read, a warning and no boundaries."""
+    history = DeployHistory(client, bot.id)
+    try:
+        await patiently(io, history.load)
+    except MedplumError as error:
+        io.warning(f"the bot's history could not be read, so deploys are not marked ({error})")
+    return history.deploys
 
 
 async def read_events(
@@ -221,9 +237,36 @@ def _table(listing: Listing, args: argparse.Namespace, io: Output) -> None:
     count = f"the newest {_noun(args, len(events))}" if listing.more else _noun(args, len(events))
     io.line(_heading(bot, f"{count}, newest first", io.width))
     rows = [_cells(event, listing.now) for event in events]
-    io.lines(render(COLUMNS, rows, width=io.width, plan=PLAN, paint=io.paint))
+    lines = render(COLUMNS, rows, width=io.width, plan=PLAN, paint=io.paint)
+    io.lines(_with_deploys(lines, events, listing.deploys, io))
     if listing.more:
         io.prose(_more(listing, args))
+
+
+def _with_deploys(
+    lines: list[str], events: Sequence[AuditEvent], deploys: Sequence[Deploy], io: Output
+) -> list[str]:
+    """The table's lines (its header, then a line per event, newest first) with a line for each
+    deploy where it falls: under the first run that started after it (above the first row when no
+    run did; see :func:`~botmon_tui.monitor.deploys.first_runs_after`)."""
+    after, newer = first_runs_after(deploys, events)
+    if not after and not newer:
+        return lines
+    width = min(io.width, max(40, cell_len(lines[0])))
+    out = [lines[0], *(_deploy_line(deploy, width, io) for deploy in newer)]
+    for line, event in zip(lines[1:], events, strict=True):
+        out.append(line)
+        if event.id in after:
+            out.append(_deploy_line(after[event.id], width, io))
+    return out
+
+
+def _deploy_line(deploy: Deploy, width: int, io: Output) -> str:
+    """``── deployed 2025-03-14T11:50:00.000Z (2 versions, by ci-deploy) ──────``"""
+    who = f", by {first_line(deploy.author, 40)}" if deploy.author else ""
+    versions = plural(len(deploy.versions), "version")
+    text = f"── deployed {format_instant(deploy.at)} ({versions}{who}) "
+    return io.paint(cut(text + "─" * max(0, width - cell_len(text)), width), "bold")
 
 
 def _cells(event: AuditEvent, now: datetime | None) -> tuple[str | Cell, ...]:

@@ -10,8 +10,9 @@ read (``>3h ago``), which is all a one-shot answer can say without a request per
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,20 @@ from botmon_tui.cli.session import patiently, warn_unreadable
 from botmon_tui.cli.table import Cell, Compact, Drop, Shrink, Step
 from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import format_instant
+from botmon_tui.monitor.deploys import Deploy, DeployHistory
 from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
 from botmon_tui.textsafe import first_line
 
-__all__ = ["NARROW", "RECORD_FIELDS", "Project", "by_failure", "load_project"]
+__all__ = [
+    "NARROW",
+    "RECORD_FIELDS",
+    "Project",
+    "by_failure",
+    "last_deploys",
+    "load_project",
+]
 
 #: The fields of :meth:`Project.record`, in the order ``--csv`` writes them.
 RECORD_FIELDS = (
@@ -37,7 +47,12 @@ RECORD_FIELDS = (
     "failures",
     "writesAuditEvents",
     "auditWarning",
+    "lastDeploy",
 )
+#: The start of a note about a bot's last deploy (under ``status``' and ``bots``' tables).
+DEPLOY_NOTE = "↻"
+#: History reads sent at once.
+DEPLOY_READS_AT_ONCE = 4
 #: The last steps of the bot tables' plans (see :mod:`botmon_tui.cli.table`): long names give way,
 #: the outcome's code goes, then the id; the age, the outcome, the count and the ⚠ stay.
 NARROW: tuple[Step, ...] = (Shrink("name", 20), Compact("outcome"), Drop("id"), Shrink("name", 10))
@@ -52,6 +67,10 @@ class Project:
     #: Runs older than this were not read: a bot with no run seen last ran before it (None: the
     #: whole history was read, so such a bot never ran).
     horizon: datetime | None
+    #: The last deploy of the bots whose history was read (None: read, never deployed), and
+    #: which bots were read: ``"failed"``, ``"all"`` or None (no history read).
+    deploys: dict[str, Deploy | None] = field(default_factory=dict)
+    deploys_for: str | None = None
 
     @property
     def since(self) -> datetime:
@@ -115,6 +134,8 @@ class Project:
             "writesAuditEvents": status.bot.writes_audit_events,
             # explain_no_events' machine-readable cause: "log-only" or "never".
             "auditWarning": explain_no_events(status.bot).cause if warn else None,
+            # The end of its newest deploy, for a bot whose history was read (see deploys_for).
+            "lastDeploy": _instant(self.deploys.get(status.bot.id)),
         }
 
     def notes(self) -> list[str]:
@@ -135,6 +156,14 @@ class Project:
         if self.failures_capped:
             most = MAX_FAILURE_PAGES * 1000
             lines.append(f"failed runs are counted up to {most:,}: the counts are lower bounds")
+        names = {s.bot.id: first_line(s.bot.display_name, 60) for s in self.statuses}
+        for bot_id, deploy in self.deploys.items():
+            if deploy is not None and bot_id in names:
+                who = f" by {first_line(deploy.author, 60)}" if deploy.author else ""
+                lines.append(
+                    f"{DEPLOY_NOTE} {names[bot_id]}: last deployed {format_instant(deploy.at)} "
+                    f"({relative_age(deploy.at, self.now)}){who}"
+                )
         return lines
 
 
@@ -160,3 +189,30 @@ def by_failure(statuses: Sequence[BotStatus]) -> list[BotStatus]:
     attention order (:func:`~botmon_tui.monitor.summary.attention_key`: failing now, most failures,
     most recent run; then bots that write no AuditEvents; then the rest, most recent first)."""
     return sorted(statuses, key=lambda s: (not s.failures, attention_key(s)))
+
+
+def _instant(deploy: Deploy | None) -> str | None:
+    return format_instant(deploy.at) if deploy is not None else None
+
+
+async def last_deploys(client: MedplumClient, io: Output, bot_ids: Sequence[str]) -> dict[str, Deploy | None]:
+    """Each bot's newest deploy from its history (``Bot/<id>/_history``: one request, 10 quota
+    units each; :data:`DEPLOY_READS_AT_ONCE` at a time). A bot whose history cannot be read is
+    left out, with one warning for them all."""
+    gate = asyncio.Semaphore(DEPLOY_READS_AT_ONCE)
+    failed: list[str] = []
+
+    async def one(bot_id: str) -> tuple[str, Deploy | None] | None:
+        async with gate:
+            history = DeployHistory(client, bot_id)
+            try:
+                await patiently(io, history.load)
+            except MedplumError as error:
+                failed.append(error.kind)
+                return None
+            return bot_id, history.last_deploy
+
+    found = await asyncio.gather(*(one(bot_id) for bot_id in dict.fromkeys(bot_ids)))
+    if failed:
+        io.warning(f"the history of {plural(len(failed), 'bot')} could not be read ({failed[0]})")
+    return dict(item for item in found if item is not None)

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import argparse
 
-from botmon_tui.cli.args import EXIT_FAILED, EXIT_OK
+from botmon_tui.cli.args import EXIT_FAILED, EXIT_OK, MAX_DEPLOY_READS
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.project import NARROW, RECORD_FIELDS, Project, by_failure, load_project
+from botmon_tui.cli.project import (
+    NARROW,
+    RECORD_FIELDS,
+    Project,
+    by_failure,
+    last_deploys,
+    load_project,
+)
 from botmon_tui.cli.session import connected, match_bot, run_async
 from botmon_tui.cli.table import Column, Shrink, render
 from botmon_tui.formatting import plural, span_text
@@ -41,10 +48,6 @@ GROW = ("name", "id")
 
 def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
     project = run_async(_load(settings, args, io))
-    wanted = [match_bot(text, [s.bot for s in project.statuses]).id for text in args.bots or ()]
-    if wanted:
-        by_id = {s.bot.id: s for s in project.statuses}
-        project.statuses = [by_id[bot_id] for bot_id in dict.fromkeys(wanted)]
     statuses = by_failure(project.statuses)
     failed = [s for s in statuses if s.failures]
     if args.json:
@@ -57,6 +60,8 @@ def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> i
                 "failedBots": len(failed),
                 "failedRuns": sum(s.recent_failures for s in failed),
                 "horizon": format_instant(project.horizon) if project.horizon else None,
+                # Whose history was read for lastDeploy: the failed bots, or (--deploys) all.
+                "deploysRead": project.deploys_for,
                 "bots": [project.record(s) for s in statuses],
             }
         )
@@ -72,8 +77,22 @@ def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> i
 
 
 async def _load(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> Project:
+    """The project (narrowed to ``--bot``), and the last deploy of the bots that failed (at most
+    ``MAX_DEPLOY_READS``), or of every bot with ``--deploys``: a history read is one request but
+    10 quota units, and a failed bot is where "what changed?" is asked."""
     async with connected(settings, io) as client:
-        return await load_project(client, io, args.since)
+        project = await load_project(client, io, args.since)
+        wanted = [match_bot(text, [s.bot for s in project.statuses]).id for text in args.bots or ()]
+        if wanted:
+            by_id = {s.bot.id: s for s in project.statuses}
+            project.statuses = [by_id[bot_id] for bot_id in dict.fromkeys(wanted)]
+        if args.deploys:
+            ids, project.deploys_for = [s.bot.id for s in project.statuses], "all"
+        else:
+            failed = [s for s in by_failure(project.statuses) if s.failures]
+            ids, project.deploys_for = [s.bot.id for s in failed[:MAX_DEPLOY_READS]], "failed"
+        project.deploys = await last_deploys(client, io, ids)
+        return project
 
 
 def _csv_value(value: object) -> object:

@@ -37,33 +37,52 @@ from botmon_tui.medplum.errors import (
     BadResponseError,
     ConnectionDroppedError,
     ForbiddenError,
+    GoneError,
     MedplumError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
     ServerError,
     TimeoutError,
+    TooLargeError,
 )
 from botmon_tui.medplum.models import (
     FAILURE_CODES,
     AuditEvent,
     Bot,
+    BotVersion,
     OperationOutcome,
     Resource,
     SearchPage,
     format_instant,
+    parse_history,
+    parse_reference,
     parse_search_page,
 )
 from botmon_tui.medplum.ratelimit import RateLimitInfo, ms_before_next, parse_ratelimit
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.textsafe import mask_secrets, sanitize
 
-__all__ = ["MAX_BODY_BYTES", "MedplumClient", "RequestStats"]
+__all__ = [
+    "HISTORY_PAGE",
+    "MAX_BODY_BYTES",
+    "MAX_HISTORY_BYTES",
+    "MAX_RESOURCE_BYTES",
+    "MedplumClient",
+    "RequestStats",
+]
 
 R = TypeVar("R", bound=Resource)
 
 #: Largest response body read (a page of 1,000 events with 10 KiB logs is ~12 MB).
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Largest body of one resource read when asked (a run's input, its subscription): more is not
+#: read (a Binary's data, a Bundle of thousands); the screen says so.
+MAX_RESOURCE_BYTES = 2 * 1024 * 1024
+#: Versions in a history answer: Medplum's ``readHistory`` sends at most the newest 100.
+HISTORY_PAGE = 100
+#: Largest body of a bot's history (100 versions of a Bot; its code is a reference, not inline).
+MAX_HISTORY_BYTES = 16 * 1024 * 1024
 #: Renew a client-credentials token this long before it expires.
 TOKEN_RENEW_MARGIN = 60.0
 #: Renew a stored login this long before its JWT ``exp`` (by the wall clock).
@@ -107,6 +126,12 @@ def _causes(exc: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def _size_text(size: int) -> str:
+    """``2 MB``, ``512 KB`` (a body limit in a message)."""
+    mb = 1024 * 1024
+    return f"{size // mb} MB" if size >= mb and size % mb == 0 else f"{max(1, size // 1024):,} KB"
 
 
 def _http2_available() -> bool:
@@ -365,13 +390,17 @@ class MedplumClient:
             )
         return f"{resource_type}?{parts.query}" if parts.query else resource_type
 
-    async def get_json(self, path: str, params: Params | None = None) -> tuple[Any, int]:
-        """GET a FHIR path (relative to the FHIR base URL); return (JSON, body bytes)."""
+    async def get_json(
+        self, path: str, params: Params | None = None, *, max_bytes: int | None = None
+    ) -> tuple[Any, int]:
+        """GET a FHIR path (relative to the FHIR base URL); return (JSON, body bytes).
+
+        ``max_bytes``: a smaller bound than the client's for this answer (``TooLargeError``)."""
         url = self._resolve(path)
         for attempt in range(2):
             authorization = await self._authorization()
             headers = {"Authorization": authorization} if authorization else {}
-            status, content, response = await self._get(url, params, headers)
+            status, content, response = await self._get(url, params, headers, max_bytes)
             if (
                 status == 401
                 and attempt == 0
@@ -384,8 +413,9 @@ class MedplumClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _get(
-        self, url: str, params: Params | None, headers: dict[str, str]
+        self, url: str, params: Params | None, headers: dict[str, str], max_bytes: int | None = None
     ) -> tuple[int, bytes, httpx.Response]:
+        limit = self._max_body if max_bytes is None else min(max_bytes, self._max_body)
         try:
             async with self._http.stream(
                 "GET", url, params=httpx.QueryParams(cast(Any, params)) if params else None, headers=headers
@@ -394,10 +424,8 @@ class MedplumClient:
                 size = 0
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
-                    if size > self._max_body:
-                        raise BadResponseError(
-                            f"Response larger than {self._max_body // (1024 * 1024)} MB; not read"
-                        )
+                    if size > limit:
+                        raise TooLargeError(f"Response larger than {_size_text(limit)}; not read")
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from None
@@ -498,6 +526,8 @@ class MedplumClient:
             raise ForbiddenError(f"Forbidden (HTTP 403): {detail}", status=status)
         if status == 404:
             raise NotFoundError(f"Not found (HTTP 404): {detail}", status=status)
+        if status == 410:
+            raise GoneError(f"Deleted (HTTP 410): {detail}", status=status)
         if status == 429:
             raise self._rate_limited(response, body)
         if status >= 500:
@@ -612,6 +642,38 @@ class MedplumClient:
             return Bot.model_validate(data)
         except ValueError:
             raise BadResponseError("The Bot resource could not be read") from None
+
+    async def bot_history(self, bot_id: str) -> list[BotVersion]:
+        """The Bot's versions, newest first (``Bot/<id>/_history``: one request, but it costs Medplum
+        10 quota units where a read costs 1; the server sends at most its newest 100)."""
+        if not bot_id or "/" in bot_id or "?" in bot_id or "#" in bot_id:
+            raise BadRequestError(f"Not a valid bot id: {bot_id!r}")
+        data, _ = await self.get_json(f"Bot/{bot_id}/_history", max_bytes=MAX_HISTORY_BYTES)
+        try:
+            return parse_history(data)
+        except ValueError as exc:
+            raise BadResponseError(f"Unexpected history of Bot/{bot_id}: {exc}") from None
+
+    async def read_reference(self, reference: str, *, max_bytes: int = MAX_RESOURCE_BYTES) -> dict[str, Any]:
+        """GET the one resource ``reference`` names (``Type/id``, or ``Type/id/_history/vid``) and
+        return its JSON as sent, at most ``max_bytes``.
+
+        The reference comes from a server's answer (a run's entities): anything but a plain
+        relative reference is refused before a URL is built (``BadRequestError``). Errors are typed:
+        ``ForbiddenError`` (403), ``NotFoundError`` (404), ``GoneError`` (410: deleted),
+        ``TooLargeError``; an answer that is not that resource is a ``BadResponseError``."""
+        try:
+            resource_type, resource_id, version = parse_reference(reference)
+        except ValueError:
+            raise BadRequestError(f"Not a reference to one resource: {sanitize(reference)[:120]!r}") from None
+        path = f"{resource_type}/{resource_id}" + (f"/_history/{version}" if version else "")
+        data, _ = await self.get_json(path, max_bytes=max_bytes)
+        if not isinstance(data, dict) or data.get("resourceType") != resource_type:
+            got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+            raise BadResponseError(f"Expected {resource_type}/{resource_id}, got {sanitize(got)[:40]}")
+        if data.get("id") != resource_id:
+            raise BadResponseError(f"Expected {resource_type}/{resource_id}, got another {resource_type}")
+        return data
 
     async def bots_changed_since(self, since: datetime, *, page_size: int = MAX_PAGE_SIZE) -> SearchPage[Bot]:
         """Bots created or edited after ``since`` (one request unless more than a page changed)."""

@@ -14,12 +14,14 @@ __all__ = [
     "BadResponseError",
     "ConnectionDroppedError",
     "ForbiddenError",
+    "GoneError",
     "MedplumError",
     "NetworkError",
     "NotFoundError",
     "RateLimitedError",
     "ServerError",
     "TimeoutError",
+    "TooLargeError",
 ]
 
 _MAX_MESSAGE = 300
@@ -66,6 +68,12 @@ class NotFoundError(MedplumError):
     kind = "not found"
 
 
+class GoneError(NotFoundError):
+    """410: the resource was deleted (Medplum answers a read of a deleted resource so)."""
+
+    kind = "deleted"
+
+
 class BadRequestError(MedplumError):
     """A 400 OperationOutcome: the request was wrong (unknown parameter, bad date...)."""
 
@@ -93,6 +101,12 @@ class BadResponseError(MedplumError):
     """The body was not JSON, or not the shape FHIR promises."""
 
     kind = "bad response"
+
+
+class TooLargeError(BadResponseError):
+    """The answer was larger than the request allowed: not read."""
+
+    kind = "too large"
 
 
 class NetworkError(MedplumError):

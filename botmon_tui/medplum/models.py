@@ -6,9 +6,10 @@ outcome code is kept as it is. The outcome table lives here and nowhere else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -16,9 +17,16 @@ __all__ = [
     "DEFAULT_AUDIT_DESTINATION",
     "DEFAULT_AUDIT_TRIGGER",
     "FAILURE_CODES",
+    "NO_TRACING",
     "OUTCOMES",
+    "ROLE_DOMAIN",
+    "ROLE_PATIENT",
+    "ROLE_SUBSCRIBER",
+    "TRACING_EXTENSION",
+    "AuditEntity",
     "AuditEvent",
     "Bot",
+    "BotVersion",
     "Bundle",
     "BundleEntry",
     "BundleLink",
@@ -27,11 +35,19 @@ __all__ = [
     "OperationOutcome",
     "OutcomeInfo",
     "Reference",
+    "RunEntities",
     "SearchPage",
+    "Tracing",
+    "entity_role",
     "format_instant",
     "outcome_info",
+    "parse_history",
     "parse_instant",
+    "parse_reference",
     "parse_search_page",
+    "run_input",
+    "run_subscription",
+    "tracing_of",
 ]
 
 
@@ -273,7 +289,123 @@ class AuditEntity(FhirModel):
     name: str | None = None
 
 
-class AuditEvent(Resource):
+# --------------------------------------------------------------------------------------------
+# What a bot run writes about its context (Medplum's createBotAuditEvent)
+# --------------------------------------------------------------------------------------------
+
+#: ``entity[].role`` codes Medplum writes for a bot run (``getAuditEventEntityRole``; no system).
+ROLE_PATIENT = "1"
+ROLE_DOMAIN = "4"
+ROLE_SUBSCRIBER = "9"
+_ROLE_DISPLAYS = {"patient": ROLE_PATIENT, "domain": ROLE_DOMAIN, "subscriber": ROLE_SUBSCRIBER}
+#: The extension with the run's ``requestId`` and ``traceId`` (sub-extensions, ``valueId``).
+TRACING_EXTENSION = "https://medplum.com/fhir/StructureDefinition/tracing"
+
+
+def _type_of(entity: AuditEntity) -> str | None:
+    ref = entity.what.reference if entity.what else None
+    return ref.split("/", 1)[0] if ref and "/" in ref else None
+
+
+def entity_role(entity: AuditEntity) -> str | None:
+    """The role code of a run's entity: ``role.code`` (with or without a system), else what its
+    display or, with no role at all (older servers), its resource type says, as Medplum assigns it."""
+    role = entity.role
+    if role is not None:
+        if role.code:
+            return role.code.strip()
+        if role.display:
+            return _ROLE_DISPLAYS.get(role.display.strip().casefold())
+    kind = _type_of(entity)
+    if kind is None:
+        return None
+    return ROLE_PATIENT if kind == "Patient" else ROLE_SUBSCRIBER if kind == "Subscription" else ROLE_DOMAIN
+
+
+def run_input(others: list[AuditEntity]) -> AuditEntity | None:
+    """The run's input resource among its entities other than the bot's own (``other_entities``):
+    the first with role 1 (a Patient) or 4 (anything else: the Bot itself for a cron run, a Cron or
+    a Parameters resource for a run a Cron resource started). Medplum writes the bot, the input, the
+    subscription, the agent and the device, in that order: an Agent (and the Device after it) is
+    where the run came from, not its input (an HL7 message through an agent is no resource).
+    Another role code (``3`` Report, from another writer) is read as an input too; only the
+    subscription's (9) is not."""
+    for entity in others:
+        kind = _type_of(entity)
+        if kind == "Agent":
+            return None
+        if kind is not None and entity_role(entity) != ROLE_SUBSCRIBER:
+            return entity
+    return None
+
+
+def run_subscription(others: list[AuditEntity]) -> AuditEntity | None:
+    """The Subscription that started the run (role 9), if one did."""
+    return next((e for e in others if _type_of(e) and entity_role(e) == ROLE_SUBSCRIBER), None)
+
+
+class RunEntities:
+    """The input and the subscription of a run, read from its ``other_entities`` (the AuditEvent
+    model and the Event tab's compact ``FeedEvent`` alike)."""
+
+    __slots__ = ()
+
+    @property
+    def other_entities(self) -> list[AuditEntity]:  # pragma: no cover - given by each class
+        raise NotImplementedError
+
+    @property
+    def input_entity(self) -> AuditEntity | None:
+        """The resource the run processed (see :func:`run_input`)."""
+        return run_input(self.other_entities)
+
+    @property
+    def subscription_entity(self) -> AuditEntity | None:
+        """The Subscription that started the run (see :func:`run_subscription`)."""
+        return run_subscription(self.other_entities)
+
+
+class Tracing(NamedTuple):
+    """The keys to a run in CloudWatch or a log search (the server's request id and trace id)."""
+
+    request_id: str | None
+    trace_id: str | None
+
+
+NO_TRACING = Tracing(None, None)
+#: Longest id kept (a ``valueId`` is at most 64 characters; a traceparent 55).
+_MAX_ID_CHARS = 256
+
+
+def _value(extension: dict[str, Any]) -> str | None:
+    for key, value in extension.items():
+        if key.startswith("value") and isinstance(value, str) and value.strip():
+            return value.strip()[:_MAX_ID_CHARS]
+    return None
+
+
+def tracing_of(extensions: Any) -> Tracing:
+    """The tracing extension's ``requestId`` and ``traceId`` from ``AuditEvent.extension``, read
+    tolerantly (``valueId`` or any other ``value[x]`` string; one level of nesting, which some
+    server versions write)."""
+    if not isinstance(extensions, list):
+        return NO_TRACING
+    flat = [item for entry in extensions for item in (entry if isinstance(entry, list) else [entry])]
+    for entry in flat:
+        if not isinstance(entry, dict) or entry.get("url") != TRACING_EXTENSION:
+            continue
+        found: dict[str, str] = {}
+        for sub in entry.get("extension") or []:
+            if isinstance(sub, dict) and sub.get("url") in ("requestId", "traceId"):
+                value = _value(sub)
+                if value is not None:
+                    found.setdefault(str(sub["url"]), value)
+        if found:
+            return Tracing(found.get("requestId"), found.get("traceId"))
+    return NO_TRACING
+
+
+class AuditEvent(Resource, RunEntities):
     resourceType: Literal["AuditEvent"] = "AuditEvent"
     type: Coding | None = None
     subtype: list[Coding] | None = None
@@ -285,6 +417,8 @@ class AuditEvent(Resource):
     agent: list[AuditAgent] | None = None
     source: AuditSource | None = None
     entity: list[AuditEntity] | None = None
+    #: Kept as sent (any shape): :attr:`tracing` reads what it knows.
+    extension: Any = None
 
     @field_validator("outcome", mode="before")
     @classmethod
@@ -339,9 +473,20 @@ class AuditEvent(Resource):
 
     @property
     def other_entities(self) -> list[AuditEntity]:
-        """Entities other than the bot itself: the input resource, the subscription, ..."""
+        """Entities other than the bot's own (its first mention): the input resource (the Bot
+        again for a cron run), the subscription, the agent, ..."""
         own = f"Bot/{self.bot_id}" if self.bot_id else None
-        return [e for e in self.entity or [] if not (e.what and e.what.reference == own)]
+        entities = list(self.entity or [])
+        for index, entity in enumerate(entities):
+            if entity.what is not None and entity.what.reference == own:
+                del entities[index]
+                break
+        return entities
+
+    @property
+    def tracing(self) -> Tracing:
+        """The run's request id and trace id (the tracing extension; see :func:`tracing_of`)."""
+        return tracing_of(self.extension)
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,3 +602,69 @@ def parse_search_page(data: Any, model: type[R]) -> SearchPage[R]:
             continue
         page.raw.append(resource)
     return page
+
+
+# --------------------------------------------------------------------------------------------
+# References and history
+# --------------------------------------------------------------------------------------------
+
+#: A relative reference to one resource, ``Type/id`` or ``Type/id/_history/vid``: a FHIR resource
+#: type and FHIR ids (``[A-Za-z0-9\-.]{1,64}``). Anything else (an absolute URL, a search, a
+#: contained ``#id``, a path with more segments) is never turned into a request.
+_REFERENCE_RE = re.compile(
+    r"([A-Z][A-Za-z]{0,63})/([A-Za-z0-9\-.]{1,64})(?:/_history/([A-Za-z0-9\-.]{1,64}))?"
+)
+
+
+def parse_reference(reference: object) -> tuple[str, str, str | None]:
+    """``(type, id, version or None)`` of a reference taken from a server's answer (untrusted);
+    ``ValueError`` when it is not a plain relative reference to one resource."""
+    if not isinstance(reference, str) or not _REFERENCE_RE.fullmatch(reference):
+        raise ValueError("not a reference to one resource (Type/id)")
+    match = _REFERENCE_RE.fullmatch(reference)
+    assert match is not None
+    resource_type, resource_id, version = match.groups()
+    if resource_id in (".", "..") or version in (".", ".."):
+        raise ValueError("not a reference to one resource (Type/id)")
+    return resource_type, resource_id, version
+
+
+@dataclass(frozen=True, slots=True)
+class BotVersion:
+    """One version of a Bot, from ``Bot/<id>/_history``."""
+
+    version_id: str
+    #: ``meta.lastUpdated``: when the version was saved.
+    when: datetime
+    #: ``meta.author``: who saved it (its display, else its reference), as sent.
+    author: str | None = None
+
+
+def parse_history(data: Any) -> list[BotVersion]:
+    """The versions in a history Bundle, newest first (deleted versions, which have no resource,
+    and entries without a time are left out). ``ValueError`` when ``data`` is not a Bundle."""
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise ValueError("expected a Bundle")
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        raise ValueError("Bundle.entry is not a list")
+    versions: list[BotVersion] = []
+    seen: set[str] = set()
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        version_id, when = meta.get("versionId"), parse_instant(meta.get("lastUpdated"))
+        if not isinstance(version_id, str) or not version_id or when is None or version_id in seen:
+            continue
+        seen.add(version_id)
+        author = meta.get("author")
+        who = (author.get("display") or author.get("reference")) if isinstance(author, dict) else None
+        versions.append(
+            BotVersion(
+                version_id[:_MAX_ID_CHARS], when, who[:_MAX_ID_CHARS] if isinstance(who, str) else None
+            )
+        )
+    versions.sort(key=lambda version: version.when, reverse=True)
+    return versions

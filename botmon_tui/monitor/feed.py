@@ -24,17 +24,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from botmon_tui.formatting import summary_line
+from botmon_tui.formatting import summarize
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import (
     FAILURE_CODES,
+    NO_TRACING,
     AuditEntity,
     AuditEvent,
     Bot,
     Coding,
     OutcomeInfo,
     Reference,
+    RunEntities,
     SearchPage,
+    Tracing,
     format_instant,
     outcome_info,
 )
@@ -69,11 +72,22 @@ def event_key(event: _Timed) -> SortKey:
 EntityRow = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
-class FeedEvent:
+class FeedEvent(RunEntities):
     """One bot run as the Event tab holds it: read from its AuditEvent, the fields shown, sorted on
     and filtered on, in one object (the model is ~60 objects and ~7 KB besides the log)."""
 
-    __slots__ = ("ended", "entities", "headline", "id", "outcome", "outcomeDesc", "started", "when")
+    __slots__ = (
+        "ended",
+        "entities",
+        "headline",
+        "headline_line",
+        "id",
+        "outcome",
+        "outcomeDesc",
+        "started",
+        "trace",
+        "when",
+    )
 
     def __init__(self, event: AuditEvent) -> None:
         self.id: str = event.id
@@ -81,9 +95,10 @@ class FeedEvent:
         self.when: datetime | None = event.when
         self.outcome: str | None = event.outcome
         self.outcomeDesc: str | None = event.outcomeDesc
-        #: The line of the output that says what happened, sanitized (the table's Outcome Desc cell;
-        #: see :func:`botmon_tui.formatting.summary_line`).
-        self.headline: str = summary_line(event.outcomeDesc)
+        #: The line of the output that says what happened, sanitized (the table's Outcome Desc cell),
+        #: and its number in the output (the pane opens on it; see
+        #: :func:`botmon_tui.formatting.summarize`).
+        self.headline, self.headline_line = summarize(event.outcomeDesc)
         self.started: datetime | None = event.started
         self.ended: datetime | None = event.ended
         self.entities: tuple[EntityRow, ...] = tuple(
@@ -96,6 +111,9 @@ class FeedEvent:
             )
             for e in event.other_entities
         )
+        #: The tracing extension's (request id, trace id); None without one (most of memory).
+        tracing = event.tracing
+        self.trace: Tracing | None = tracing if tracing != NO_TRACING else None
 
     @property
     def outcome_info(self) -> OutcomeInfo:
@@ -106,6 +124,10 @@ class FeedEvent:
         if self.started is None or self.ended is None:
             return None
         return self.ended - self.started
+
+    @property
+    def tracing(self) -> Tracing:
+        return self.trace or NO_TRACING
 
     @property
     def other_entities(self) -> list[AuditEntity]:
@@ -221,6 +243,27 @@ class EventFeed:
             runs, failed = self._hours.get(hour, empty)
             slots[-1] = (slots[-1][0] + runs, slots[-1][1] + failed)
         return [(runs, failed) for runs, failed in slots]
+
+    def failing_since(self) -> datetime | None:
+        """When the current failure streak began: the start of the oldest of the newest runs that
+        all failed (``period.start``, else Last Updated), the newest run being one of them. None
+        when the newest run succeeded, when the streak reaches past the runs held (its start is
+        not known), in the failures-only mode, or for a bot that records only failures (its
+        successes write no AuditEvent)."""
+        if self.failures_only or (self.bot is not None and self.bot.audit_trigger == "on-error"):
+            return None
+        first: FeedEvent | None = None
+        for _, event_id in reversed(self._keys):
+            event = self._by_id[event_id]
+            if event.outcome not in FAILURE_CODES:
+                break
+            first = event
+        else:
+            if self.has_older:
+                return None
+        if first is None:
+            return None
+        return first.started or first.when
 
     @property
     def complete_since(self) -> datetime | None:

@@ -11,7 +11,7 @@ SVG screenshots).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from botmon_tui.textsafe import clip
 
 __all__ = [
     "BOLD",
+    "DEPLOY_MARK",
     "DIM",
     "LIMITED_COLOR_SYSTEMS",
     "Palette",
@@ -85,6 +86,8 @@ class Palette:
     note: Style
     #: A search match in the Outcome Desc pane.
     match: Style
+    #: The line of a log the summary comes from, in the pane (a tint of the warning colour).
+    spotlight: Style
     mono: bool = False
 
     def level(self, level: str) -> Style:
@@ -109,6 +112,7 @@ def _mono_palette() -> Palette:
         accent=BOLD,
         note=Style(),
         match=Style(reverse=True, bold=True),
+        spotlight=Style(bold=True, underline=True),
         mono=True,
     )
 
@@ -125,6 +129,7 @@ def _palette(
     unknown: RichColor,
     match_background: RichColor,
     on_match: RichColor,
+    spotlight: Style,
 ) -> Palette:
     fail = Style(color=error, bold=True)
     return Palette(
@@ -142,6 +147,7 @@ def _palette(
         accent=Style(color=accent, bold=True),
         note=Style(color=note),
         match=Style(color=on_match, bgcolor=match_background, bold=True),
+        spotlight=spotlight,
     )
 
 
@@ -183,6 +189,7 @@ def theme_palette(
             unknown=ansi["magenta"],
             match_background=ansi["yellow"],
             on_match=RichColor.from_rgb(0, 0, 0),
+            spotlight=Style(bold=True, underline=True),
         )
 
     def colour(*names: str) -> Color:
@@ -219,6 +226,11 @@ def theme_palette(
         unknown=rich("secondary"),
         match_background=found.rich_color,
         on_match=on_match,
+        # The warning colour a quarter of the way over the background: a line that stands out
+        # without looking like a search match (which is the warning colour itself).
+        spotlight=Style(bold=True, bgcolor=background.blend(found, 0.25).rich_color)
+        if found.ansi is None and background.ansi is None
+        else Style(bold=True, underline=True),
     )
 
 
@@ -280,13 +292,22 @@ def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def history_strip(hours: list[tuple[int, int]], palette: Palette, *, unknown: int = 0) -> Text:
+#: Marks a deploy on the runs-per-hour strip (before the bar of the hour it was done in).
+DEPLOY_MARK = "│"
+
+
+def history_strip(
+    hours: list[tuple[int, int]], palette: Palette, *, unknown: int = 0, deploys: Collection[int] = ()
+) -> Text:
     """Runs per hour (``(runs, failed)`` each, oldest first) as one bar a hour: its height says
     how many runs (against the busiest hour), its colour whether any failed (and, without colour,
-    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``."""
+    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``. A deploy
+    done in hour ``i`` (``deploys``) is a ``│`` in the accent colour before that hour's bar."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     busiest = max((runs for runs, _ in hours), default=0)
     for index, (runs, failed) in enumerate(hours):
+        if index in deploys:
+            text.append(DEPLOY_MARK, palette.accent)
         if index < unknown:
             text.append("░", DIM)
         elif not runs:

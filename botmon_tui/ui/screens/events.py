@@ -16,31 +16,35 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.formatting import explain_no_events
+from botmon_tui.formatting import clock_time, explain_no_events
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
+from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
+from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
+from botmon_tui.resourceview import subscription_summary
 from botmon_tui.textsafe import ansi_text, clip, sanitize
-from botmon_tui.ui.formatting import BOLD, DIM, audit_text, history_strip
+from botmon_tui.ui.formatting import BOLD, DEPLOY_MARK, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
+from botmon_tui.ui.screens.resource import ResourceScreen
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
-from botmon_tui.ui.widgets.outcome_pane import OutcomePane
+from botmon_tui.ui.widgets.outcome_pane import OutcomePane, copyable
 from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["WIDE_LAYOUT_COLUMNS", "EventScreen"]
 
 #: From this terminal width the Outcome Desc pane sits beside the table instead of below it.
 WIDE_LAYOUT_COLUMNS = 140
+#: Fewer lines than this for the pane (a short terminal): enter shows it full screen.
+PANE_MIN_LINES = 3
 #: The pane follows the cursor this long after it moved (see ``on_data_table_row_highlighted``).
 PANE_DELAY = 0.01
-#: Longest outcomeDesc prefix searched by the filter (bounded work per keystroke).
-FILTER_SCAN_CHARS = 20_000
 #: The Bot is read again after this many seconds (and on ``r``, and at every poll while it cannot
 #: be found), so that a bot deleted or reconfigured while its Event tab is open is noticed. On a
 #: time budget, not a poll count: an idle poll stays one request however short the interval.
@@ -159,6 +163,39 @@ class EventScreen(PollingScreen):
             tooltip="Copy the selected run's web-app link",
         ),
         Binding(
+            "i",
+            "open_input",
+            "Input",
+            show=False,
+            id="events.open_input",
+            tooltip="The selected run's input resource, read-only (one request when asked; y copies it)",
+        ),
+        Binding(
+            "R",
+            "copy('request')",
+            "Copy request id",
+            show=False,
+            id="events.copy_request",
+            tooltip="Copy the selected run's request id (the tracing extension's: finds it in a log search)",
+        ),
+        Binding(
+            "T",
+            "copy('trace')",
+            "Copy trace id",
+            show=False,
+            id="events.copy_trace",
+            tooltip="Copy the selected run's trace id (the tracing extension's)",
+        ),
+        # (Not in the footer, which is full at 80 columns: the pane's title says it.)
+        Binding(
+            "z",
+            "zoom_log",
+            "Full-screen log",
+            show=False,
+            id="events.zoom_log",
+            tooltip="The Outcome Desc pane full screen, and back (esc too)",
+        ),
+        Binding(
             "tab",
             "toggle_focus",
             "Pane",
@@ -199,6 +236,11 @@ class EventScreen(PollingScreen):
         #: ``f`` was pressed and the other mode's first page is on its way.
         self.switching = False
         self._history: Text | None = None
+        #: Resources read on request (``i``): inputs and Subscriptions, one GET each, kept.
+        self.resources = ResourceReads(self.session.client)
+        #: The bot's deploys: its history read once the first rows are on screen, then again only
+        #: when the Bot read again has a new ``meta.versionId`` (a history read costs 10 units).
+        self.deploys = DeployHistory(self.session.client, bot_id)
         #: The rows are on screen (the projects' poll loops may start: see may_start_sessions).
         self._first_paint_seen = False
         #: The project's poll saw a run of this bot that the feed has not asked for yet.
@@ -337,6 +379,28 @@ class EventScreen(PollingScreen):
             raise self.load_error from None
         self.load_error = None
         self.update_heading()
+        if self.deploys.loaded and self.deploys.stale(self._bot_version()):
+            self._read_deploys()
+
+    def _bot_version(self) -> str | None:
+        bot = self.feed.bot
+        return bot.meta.versionId if bot is not None and bot.meta is not None else None
+
+    def _read_deploys(self) -> None:
+        self.run_worker(self._load_deploys(), group="deploys", exclusive=True, exit_on_error=False)
+
+    async def _load_deploys(self) -> None:
+        """The bot's history (one request): its deploys on the strip, the heading's incident line
+        and the pane. A failed read is said on the status line; the rest of the tab is unaffected."""
+        try:
+            changed = await self.deploys.refresh(self._bot_version())
+        except MedplumError as error:
+            self.note(f"deploys not read ({error.kind})", "warn", 10)
+            return
+        if changed:
+            self.update_heading()
+            self.update_history()
+            self.update_pane()
 
     def action_refresh(self) -> None:
         self._bot_read_at = -math.inf  # r reads the Bot again too
@@ -374,6 +438,7 @@ class EventScreen(PollingScreen):
             self.botmon.start_sessions()
         self.update_pane()
         self.query_one(KeyFooter).release()
+        self._read_deploys()
         # The screen lives until it is left: out of the collector's way (thawed in on_unmount).
         self.set_timer(0.05, self.botmon.collector.freeze, name="settle-heap")
 
@@ -428,6 +493,11 @@ class EventScreen(PollingScreen):
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
+            since = self.feed.failing_since() if self.feed.loaded else None
+            if since is not None:
+                line = incident_line(since, self.deploys.deploys, self.botmon.tz, now=self.now)
+                text.append(f"✗ {line}", self.palette.fail)
+                text.append(" · ", DIM)
             if self.failures_only:
                 text.append("✗ failures only", self.palette.fail)
                 text.append(" (f: all runs) · ", DIM)
@@ -454,8 +524,10 @@ class EventScreen(PollingScreen):
                 unknown = min(HISTORY_HOURS, math.ceil((since.timestamp() - first) / 3600))
             runs = sum(r for r, _ in hours)
             failed = sum(f for _, f in hours)
+            shown = [d for d in self.deploys.deploys if first <= d.at.timestamp() <= now.timestamp()]
+            slots = {int((d.at.timestamp() - first) // 3600) for d in shown}
             text.append(f"{HISTORY_HOURS}h ", DIM)
-            text.append_text(history_strip(hours, self.palette, unknown=unknown))
+            text.append_text(history_strip(hours, self.palette, unknown=unknown, deploys=slots))
             text.append(" now", DIM)
             text.append(f" · {runs} {'failed runs' if self.failures_only else 'runs'}")
             if failed and not self.failures_only:
@@ -465,6 +537,10 @@ class EventScreen(PollingScreen):
                 text.append(" · no failure", DIM)
             if unknown:
                 text.append(" · ░ not loaded", DIM)
+            if shown:
+                text.append(
+                    f" · {DEPLOY_MARK} deploy {clock_time(shown[0].at, self.botmon.tz, now=now)}", DIM
+                )
         if text != self._history:
             self._history = text
             # One line high whatever it says: no layout of the screen (which would wrap the
@@ -514,8 +590,27 @@ class EventScreen(PollingScreen):
         self.show_instead(self.query_one("#banner-area"), body, show)
 
     def update_pane(self) -> None:
-        table = self.table
-        self.pane.show(table.selected_event, now=self.now, tz=self.botmon.tz, app_base=self.session.app_base)
+        event = self.table.selected_event
+        self.pane.show(
+            event,
+            now=self.now,
+            tz=self.botmon.tz,
+            app_base=self.session.app_base,
+            subscription=self._subscription_line(event),
+            deploy=self._deploy_before(event),
+        )
+
+    def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:
+        """The deploy done within 30 minutes before the run started, if one was."""
+        when = (event.started or event.when) if event is not None else None
+        return deploy_before(self.deploys.deploys, when) if when is not None else None
+
+    def _subscription_line(self, event: FeedEvent | None) -> str | None:
+        """The one-line description of the run's Subscription, if it was read (never a request)."""
+        found = event.subscription_entity if event is not None else None
+        ref = found.what.reference if found is not None and found.what else None
+        read = self.resources.peek(ref) if ref else None
+        return subscription_summary(read.data) if read is not None and read.data is not None else None
 
     def restyle(self) -> None:
         super().restyle()
@@ -527,9 +622,7 @@ class EventScreen(PollingScreen):
         if not self._pane_deferred:
             # In a turn of its own, after the table's repaint: wrapping a 10 KiB output takes
             # longer than a held arrow key takes to move the cursor again (one update).
-            if self._pane_timer is not None:
-                self._pane_timer.stop()
-            self._pane_timer = self.set_timer(PANE_DELAY, self._pane_due, name="pane-update")
+            self._pane_soon()
         table = self.table
         # Only when the bottom is where older rows go: in any other order the selected row can sit
         # on the last line after a sort or a page, and each page loaded would ask for the next one.
@@ -544,7 +637,11 @@ class EventScreen(PollingScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.pane.focus()
+        visible = self.pane.region.intersection(self.query_one("#body", Container).region)
+        if visible.height < PANE_MIN_LINES:
+            self.action_zoom_log()  # no room for the pane (a short terminal): full screen
+        else:
+            self.pane.focus()
 
     def on_keyed_table_sort_changed(self, event: KeyedTable.SortChanged) -> None:
         event.stop()
@@ -558,12 +655,14 @@ class EventScreen(PollingScreen):
             return True
         info = event.outcome_info
         # Case-insensitive substring search with ``casefold``: a compiled IGNORECASE pattern
-        # compares character by character, an order of magnitude slower over 10,000 outputs.
+        # compares character by character, an order of magnitude slower over 10,000 outputs. The
+        # whole output, at any size: what is on the last line of a 200 kB log is found too (the
+        # cost is the size of the logs held: ~8 ms for 10,000 logs of 1 KiB; benchmarks/runlog.py).
         return (
             needle in event.id.casefold()
             or needle in info.display.casefold()
             or needle in info.code.casefold()
-            or needle in (event.outcomeDesc or "")[:FILTER_SCAN_CHARS].casefold()
+            or needle in (event.outcomeDesc or "").casefold()
         )
 
     def filter_rows(self, text: str) -> None:
@@ -571,11 +670,22 @@ class EventScreen(PollingScreen):
         self.table.show_only(e for e in self.feed.events if self.matches(e))
         self.pane.search(text)
         self.update_banner()
-        self.update_pane()
+        # (In a turn of its own, as after a cursor move: a key that narrowed 10,000 rows to the
+        # run of a 200 kB log would otherwise pay for both in one stall.)
+        self._pane_soon()
+
+    def _pane_soon(self) -> None:
+        """Update the pane ``PANE_DELAY`` from now (one update for a burst of moves or keys)."""
+        if self._pane_timer is not None:
+            self._pane_timer.stop()
+        self._pane_timer = self.set_timer(PANE_DELAY, self._pane_due, name="pane-update")
 
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
+        if self.maximized is not None:
+            self.action_zoom_log()
+            return
         if self.query_one(FilterBar).dismiss():
             return
         if self.pane.has_focus:
@@ -628,6 +738,15 @@ class EventScreen(PollingScreen):
             return
         if what == "id":
             text, label = sanitize(event.id), "the run's id"
+        elif what in ("request", "trace", "input"):
+            found = copyable(event, what)
+            if found is None:
+                self.notify(
+                    f"This run has no {what} id to copy" if what != "input" else "This run has no input",
+                    timeout=3,
+                )
+                return
+            text, label = found
         elif what == "output":
             text = ansi_text(event.outcomeDesc or "", colour=False).plain
             label = f"the output of run {clip(event.id)[:8]}"
@@ -677,6 +796,38 @@ class EventScreen(PollingScreen):
     def action_toggle_times(self) -> None:
         absolute = self.table.toggle_absolute()
         self.notify("Last Updated: absolute times" if absolute else "Last Updated: relative ages", timeout=2)
+
+    def action_open_input(self) -> None:
+        """``i``: the selected run's input resource, read-only (one GET when asked, kept), with
+        its Subscription's criteria, status and channel."""
+        event = self.table.selected_event
+        if event is None:
+            self.notify("No run selected", timeout=3)
+            return
+        found = event.input_entity
+        ref = found.what.reference if found is not None and found.what else None
+        if not ref:
+            self.notify(
+                "This run names no input resource (its input was a message, not a resource)",
+                timeout=4,
+                markup=False,
+            )
+            return
+        trigger = event.subscription_entity
+        subscription = trigger.what.reference if trigger is not None and trigger.what else None
+        self.app.push_screen(
+            ResourceScreen(self.resources, ref, run=event.id, subscription=subscription),
+            callback=lambda _: self.update_pane(),
+        )
+
+    def action_zoom_log(self) -> None:
+        """``z``: the Outcome Desc pane full screen (and back): the way to read a long log, and
+        the only one when the terminal is too short to show the pane under the table."""
+        if self.maximized is not None:
+            self.minimize()
+            self.table.focus()
+        elif self.maximize(self.pane, container=False):
+            self.pane.focus()
 
     def action_toggle_focus(self) -> None:
         if self.pane.has_focus:
