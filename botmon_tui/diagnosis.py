@@ -154,8 +154,7 @@ def _scanned(log: object) -> str:
 
 def _platform(text: str) -> bool:
     """The log is one of the server's own messages (it is the whole log: no bot code ran)."""
-    head = text.lstrip()[:200]
-    return head.startswith(PLATFORM_MESSAGES)
+    return text[:400].lstrip().startswith(PLATFORM_MESSAGES)
 
 
 def _crashed(text: str) -> bool:
@@ -254,17 +253,23 @@ def _number(match: re.Match[str]) -> str:
 
 
 Replacement = str | Callable[[re.Match[str]], str]
-#: The replacements, in order, each with the characters one of which it needs (most error lines
-#: hold no quote, no UUID, no ``/``: the pattern is then not run at all).
-_STEPS: tuple[tuple[re.Pattern[str], str, Replacement], ...] = (
+#: The replacements, in order, each after a cheap test of whether it can apply (a few characters
+#: one of which it needs, or a short pattern): most error lines hold no quote, no UUID, no ``/``,
+#: and the pattern, which tries every position, is then not run at all.
+_Gate = str | re.Pattern[str]
+_STEPS: tuple[tuple[re.Pattern[str], _Gate, Replacement], ...] = (
     (re.compile(_QUOTED), "'\"`", lambda m: f"{m.group('q')}<v>{m.group('q')}"),
     (re.compile(_FHIR_REF), "/", lambda m: f"{m.group('type')}/<id>"),
-    (re.compile(_UUID), "-", "<uuid>"),
-    (re.compile(_ISO_TIME), ":-", "<time>"),
-    (re.compile(_REQUEST_ID), "dD", lambda m: f"{m.group('idname')}{m.group('idsep')}<id>"),
-    (re.compile(_HEX), "0123456789", "<hex>"),
-    (re.compile(_DURATION), "0123456789", "<duration>"),
-    (re.compile(_NUMBERED_ID), "0123456789", "<id>"),
+    (re.compile(_UUID), re.compile(r"[0-9a-fA-F]{8}-"), "<uuid>"),
+    (re.compile(_ISO_TIME), re.compile(r"\d[:-]\d"), "<time>"),
+    (
+        re.compile(_REQUEST_ID),
+        re.compile(r"(?i)id\b"),
+        lambda m: f"{m.group('idname')}{m.group('idsep')}<id>",
+    ),
+    (re.compile(_HEX), re.compile(r"0x|[0-9a-fA-F]{8}"), "<hex>"),
+    (re.compile(_DURATION), re.compile(r"\d ?[a-z]"), "<duration>"),
+    (re.compile(_NUMBERED_ID), re.compile(r"\d{4}"), "<id>"),
     (re.compile(_NUMBER), "0123456789", _number),
 )
 
@@ -276,8 +281,8 @@ def normalise_error(line: str) -> str:
     :data:`MAX_SIGNATURE_CHARS` characters."""
     text = " ".join(line[: MAX_SIGNATURE_CHARS * 4].split())
     text = _LEVEL_RE.sub("", text, count=1)
-    for pattern, needs, replacement in _STEPS:
-        if any(char in text for char in needs):
+    for pattern, gate, replacement in _STEPS:
+        if gate.search(text) is not None if isinstance(gate, re.Pattern) else any(c in text for c in gate):
             text = pattern.sub(replacement, text)
     return text[:MAX_SIGNATURE_CHARS]
 

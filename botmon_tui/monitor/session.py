@@ -80,7 +80,7 @@ class ProjectSession:
         self.index = index
         self.recent = recent
         self.project = ProjectMonitor(self.client, recent=recent, clock=clock)
-        self.failures = FailureWatch(self.client)
+        self.failures = FailureWatch(self.client, timeout_of=self.project.timeout_of)
         self.schedule = PollSchedule(interval, wall=clock, clock=monotonic, jitter=jitter)
 
     def __repr__(self) -> str:
@@ -120,14 +120,24 @@ class ProjectSession:
         if not project.loaded:
             await project.load()
             return SessionPoll(frozenset(project.statuses), loaded=True)
-        return SessionPoll(frozenset(await project.poll()))
+        changed = await project.poll()
+        if project.needs_streak_lookup():  # a streak longer than what was read: once per streak
+            changed |= await project.lookup_streaks()
+        return SessionPoll(frozenset(changed))
 
     def needs_backfill(self) -> bool:
-        return bool(self.project.needs_backfill())
+        """After the load: bots whose last run, or whose failure streak's start, is older than the
+        runs read (a request each, once)."""
+        return bool(self.project.needs_backfill() or self.project.needs_streak_lookup())
 
     async def backfill(self) -> SessionPoll:
-        """Bots idle for longer than the newest runs cover: their own last run, once (after load)."""
-        return SessionPoll(frozenset(await self.project.backfill()))
+        """Bots idle for longer than the newest runs cover: their own last run, once (after load);
+        then the streaks longer than what was read: one lookup each, once."""
+        project = self.project
+        changed = await project.backfill()
+        if project.needs_streak_lookup():
+            changed |= await project.lookup_streaks()
+        return SessionPoll(frozenset(changed))
 
     def wants_failures(self) -> bool:
         """Whether the failure watch must be asked now: not loaded yet, a backlog to read, or the
@@ -140,8 +150,11 @@ class ProjectSession:
         )
 
     async def poll_failures(self) -> list[Alert]:
-        """One poll of the failure watch (one request): the new failures, one alert per bot."""
-        return await self.failures.poll()
+        """One poll of the failure watch (one request): the new failures, one alert per bot. Their
+        output names the kind and cause of each bot's incident (``status.incident``)."""
+        alerts = await self.failures.poll()
+        self.project.note_failed_runs(self.failures.runs)
+        return alerts
 
     async def aclose(self) -> None:
         await self.client.aclose()
