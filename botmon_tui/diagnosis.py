@@ -11,8 +11,9 @@ itself. :func:`failure_kind` reads, first match wins:
   Lambda's "Task timed out after", which Medplum usually cuts away);
 * ``crash``: an uncaught exception (vmcontext's ``Unhandled error``; Lambda's ``Invoke Error``,
   ``Uncaught Exception`` or ``Unhandled Promise Rejection`` line with an ``errorType``);
-* ``timeout`` again: the run lasted at least :data:`TIMED_OUT` of the bot's ``timeout`` (a Lambda
-  timeout leaves no line of its own). An uncaught exception wins over the timing: the error was
+* ``timeout`` again: the run lasted at least 95 % of the bot's ``timeout``
+  (``monitor/durations.py``: ``TIMED_OUT``, ``bot_timeout``; a Lambda timeout leaves no line of its
+  own). An uncaught exception wins over the timing: the error was
   thrown before the deadline, and a subscription-triggered run's period includes its wait in the
   queue;
 * ``error``: any other failed run.
@@ -31,25 +32,22 @@ Pure text work, bounded whatever the log's size (:data:`SCAN_CHARS`); no Textual
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from botmon_tui.formatting import duration_text, reads_as_problem, summary_line
-from botmon_tui.medplum.models import AuditEvent, Bot
+from botmon_tui.medplum.models import AuditEvent
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, TIMED_OUT
 from botmon_tui.textsafe import clip, strip_sgr
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
     "FAILURE_KINDS",
     "PLATFORM_MESSAGES",
-    "TIMED_OUT",
     "Diagnosis",
     "FailureKind",
     "Signature",
-    "bot_timeout",
     "diagnose",
     "diagnose_event",
     "error_signature",
@@ -57,18 +55,13 @@ __all__ = [
     "normalise_error",
     "own_frame",
     "signature_of",
+    "timed_out_by_clock",
 ]
 
 FailureKind = Literal["timeout", "crash", "platform", "error"]
 #: Every kind, most telling first.
 FAILURE_KINDS: tuple[FailureKind, ...] = ("platform", "timeout", "crash", "error")
 
-#: Seconds a run may take when ``Bot.timeout`` is unset (Lambda: 10 s; vmcontext: 10,000 ms).
-DEFAULT_TIMEOUT = 10.0
-#: AWS Lambda's longest timeout (Medplum applies ``Bot.timeout`` at deploy time, within it).
-LAMBDA_MAX_TIMEOUT = 900.0
-#: A failed run that used this share of its bot's timeout (or more) timed out.
-TIMED_OUT = 0.95
 #: The server's own failure messages (``bots/execute.ts``, ``bots/vmcontext.ts``, ``bots/lambda.ts``):
 #: the whole log of a run that never reached the bot's code.
 PLATFORM_MESSAGES = (
@@ -125,24 +118,6 @@ _TIMED_OUT = ("Script execution timed out", "Task timed out")
 _LAMBDA_ERRORS = ("Invoke Error", "Uncaught Exception", "Unhandled Promise Rejection")
 
 
-def bot_timeout(bot: Bot | None) -> float:
-    """The longest a run of ``bot`` may take, in seconds: ``Bot.timeout`` when it is a positive
-    number, else :data:`DEFAULT_TIMEOUT`; for an AWS Lambda bot never more than Lambda allows."""
-    if bot is None:
-        return DEFAULT_TIMEOUT
-    value = bot.timeout
-    seconds = (
-        float(value)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        else DEFAULT_TIMEOUT
-    )
-    if not math.isfinite(seconds):
-        seconds = DEFAULT_TIMEOUT
-    if bot.runtimeVersion == "awslambda":
-        seconds = min(seconds, LAMBDA_MAX_TIMEOUT)
-    return seconds
-
-
 def _scanned(log: object) -> str:
     """The part of ``log`` that is read: all of it, or its head and tail (:data:`SCAN_CHARS`)."""
     text = log if isinstance(log, str) else ("" if log is None else str(log))
@@ -170,7 +145,8 @@ def _crashed(text: str) -> bool:
     return False
 
 
-def _timed_out_by_clock(duration: float | None, timeout: float) -> bool:
+def timed_out_by_clock(duration: float | None, timeout: float) -> bool:
+    """The run used :data:`~botmon_tui.monitor.durations.TIMED_OUT` of its bot's timeout, or more."""
     return duration is not None and timeout > 0 and duration >= TIMED_OUT * timeout
 
 
@@ -178,7 +154,7 @@ def failure_kind(
     log: object, *, duration: float | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> FailureKind:
     """The kind of a failed run from its log and how long it took (``duration`` in seconds,
-    ``timeout`` its bot's, :func:`bot_timeout`). See the module docstring for the rules."""
+    ``timeout`` its bot's, ``durations.bot_timeout``). See the module docstring for the rules."""
     return _kind(_scanned(log), duration, timeout)
 
 
@@ -189,7 +165,7 @@ def _kind(text: str, duration: float | None, timeout: float) -> FailureKind:
         return "timeout"
     if _crashed(text):
         return "crash"
-    if _timed_out_by_clock(duration, timeout):
+    if timed_out_by_clock(duration, timeout):
         return "timeout"
     return "error"
 

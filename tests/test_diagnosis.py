@@ -13,12 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botmon_tui.diagnosis import (
-    DEFAULT_TIMEOUT,
     MAX_SIGNATURE_CHARS,
     NO_OUTPUT,
     PLATFORM_MESSAGES,
     TIMED_OUT_TEXT,
-    bot_timeout,
     diagnose,
     diagnose_event,
     error_signature,
@@ -26,7 +24,7 @@ from botmon_tui.diagnosis import (
     normalise_error,
     own_frame,
 )
-from botmon_tui.medplum.models import AuditEvent, Bot
+from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.textsafe import is_safe
 
 RID = "146fcfcf-c32b-43f5-82a6-ee0f3132d873"
@@ -155,16 +153,6 @@ def test_other_failures_are_errors() -> None:
     assert failure_kind(VMCONTEXT_AXIOS) == "error"
     assert failure_kind("") == "error"
     assert failure_kind(None) == "error"
-
-
-def test_a_bots_timeout_is_its_own_or_ten_seconds() -> None:
-    assert bot_timeout(Bot(id="a")) == DEFAULT_TIMEOUT == 10
-    assert bot_timeout(Bot(id="a", timeout=30)) == 30
-    assert bot_timeout(Bot(id="a", timeout=2000, runtimeVersion="awslambda")) == 900
-    assert bot_timeout(Bot(id="a", timeout=2000, runtimeVersion="vmcontext")) == 2000
-    for bad in (0, -5, float("nan"), float("inf")):
-        assert bot_timeout(Bot(id="a", timeout=bad)) == DEFAULT_TIMEOUT
-    assert bot_timeout(None) == DEFAULT_TIMEOUT
 
 
 def test_an_events_duration_and_log_decide_its_kind() -> None:

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from botmon_tui.diagnosis import (
-    DEFAULT_TIMEOUT,
     NO_OUTPUT,
     FailureKind,
     Signature,
@@ -39,6 +38,7 @@ from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, OutcomeInfo, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT
 from botmon_tui.monitor.feed import event_key
 from botmon_tui.textsafe import clip
 
@@ -92,7 +92,7 @@ class FailedRun:
 
     @classmethod
     def of(cls, event: AuditEvent, timeout: float = DEFAULT_TIMEOUT) -> FailedRun:
-        """The run as shown; ``timeout``: its bot's, in seconds (``diagnosis.bot_timeout``)."""
+        """The run as shown; ``timeout``: its bot's, in seconds (``durations.bot_timeout``)."""
         display = bot_display(event)
         diagnosis = diagnose_event(event, timeout, summary=summary_line(event.outcomeDesc))
         return cls(

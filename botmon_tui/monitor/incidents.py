@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from botmon_tui.diagnosis import TIMED_OUT, FailureKind, Signature
+from botmon_tui.diagnosis import FailureKind, Signature, timed_out_by_clock
 from botmon_tui.formatting import duration_text, plural, relative_age
 from botmon_tui.medplum.models import Bot
 from botmon_tui.monitor.alerts import FailedRun
@@ -368,8 +368,7 @@ def _on_error(log: RunLog, now: datetime) -> Incident:
 
 
 def _timing_kind(streak: Streak, timeout: float) -> FailureKind:
-    duration = streak.last_duration
-    return "timeout" if duration is not None and timeout > 0 and duration >= TIMED_OUT * timeout else "error"
+    return "timeout" if timed_out_by_clock(streak.last_duration, timeout) else "error"
 
 
 def evaluate(
@@ -384,7 +383,7 @@ def evaluate(
 ) -> Incident:
     """The state of ``bot`` from its runs (``log``) at ``now``.
 
-    ``timeout``: its timeout in seconds (``diagnosis.bot_timeout``). ``last_failure``: its newest
+    ``timeout``: its timeout in seconds (``durations.bot_timeout``). ``last_failure``: its newest
     failed run as the failure watch read it (kind, signature, summary from its text). ``ran``: when
     no run is known, whether it is certain that it never ran (True), or unknown (None).
     ``silence``: what the silence evaluation says (``late``/``quiet``), if anything.

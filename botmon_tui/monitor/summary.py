@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botmon_tui.diagnosis import bot_timeout
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, SearchPage, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.monitor.alerts import FailedRun
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, bot_timeout
 from botmon_tui.monitor.feed import SortKey, event_key
 from botmon_tui.monitor.incidents import UNKNOWN, Incident, RunLog, Silence, evaluate
 
@@ -322,9 +322,9 @@ class ProjectMonitor:
     # ------------------------------------------------------------------ incidents
 
     def timeout_of(self, bot_id: str) -> float:
-        """The bot's timeout in seconds (``diagnosis.bot_timeout``; 10 s for a bot not listed)."""
+        """The bot's timeout in seconds (``durations.bot_timeout``; 10 s for a bot not listed)."""
         status = self._status(bot_id)
-        return bot_timeout(status.bot if status is not None else None)
+        return bot_timeout(status.bot) if status is not None else DEFAULT_TIMEOUT
 
     def needs_streak_lookup(self) -> list[str]:
         """Bots failing now whose streak goes back past the runs read (its start and length are
@@ -379,14 +379,20 @@ class ProjectMonitor:
         return self.evaluate(noted) if noted else set()
 
     def evaluate(self, bot_ids: set[str] | None = None) -> set[str]:
-        """Bring each bot's :attr:`BotStatus.incident` up to date (every bot: some states change
-        with time alone, ``recovered`` an hour after, for one). Returns the bots whose state
-        changed; ``bot_ids`` are counted as changed too (their facts did)."""
+        """Bring each bot's :attr:`BotStatus.incident` up to date: every bot (some states change
+        with time alone, ``recovered`` an hour after, for one), or only ``bot_ids`` (their facts
+        changed). Returns the bots whose state changed, and ``bot_ids``."""
         now = self.clock()
         check = self.silence
         certain = self.horizon is None
         changed: set[str] = set()
-        for bot_id, status in self.statuses.items():
+        statuses = self.statuses
+        chosen = (
+            statuses.items()
+            if bot_ids is None
+            else [(bot_id, statuses[bot_id]) for bot_id in bot_ids if bot_id in statuses]
+        )
+        for bot_id, status in chosen:
             silence = check(status, now) if check is not None else None
             failure = status.last_failure
             ran = None if not (certain or status.looked_up) else False
@@ -413,7 +419,7 @@ class ProjectMonitor:
             if incident != status.incident:
                 status.incident = incident
                 changed.add(bot_id)
-        return changed | (bot_ids & set(self.statuses) if bot_ids else set())
+        return changed | (bot_ids & statuses.keys() if bot_ids else set())
 
     def incidents(self) -> dict[str, Incident]:
         """Every listed bot's state, by bot id."""
