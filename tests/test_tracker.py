@@ -162,11 +162,23 @@ def test_a_recovery_and_a_new_failure_between_two_polls_are_both_told() -> None:
     assert kinds(project.update(tracker, [again])) == [(RECOVERED, "hl7"), (FAILING, "hl7")]
 
 
+def test_an_incident_there_at_start_ends_as_quietly_as_it_began() -> None:
+    project, tracker = Project("old"), IncidentTracker()
+    project.run("old", True)
+    assert project.update(tracker) == []
+    project.run("old", False)
+    assert project.update(tracker) == [] and tracker.open() == {}
+    # Its next incident is a new one, told.
+    assert kinds(project.update(tracker, [project.run("old", True)])) == [(FAILING, "old")]
+
+
 def test_announce_initial_tells_what_was_there_at_start() -> None:
     project, tracker = Project("old"), IncidentTracker(announce_initial=True)
     project.run("old", True)
     events = project.update(tracker)
     assert kinds(events) == [(FAILING, "old")] and events[0].initial
+    project.run("old", False)
+    assert kinds(project.update(tracker)) == [(RECOVERED, "old")]
 
 
 def test_a_deleted_bot_ends_its_incident_silently() -> None:

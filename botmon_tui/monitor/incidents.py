@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from botmon_tui.diagnosis import FailureKind, Signature, timed_out_by_clock
 from botmon_tui.formatting import duration_text, plural, relative_age
@@ -158,12 +158,13 @@ class Incident:
     streak: Streak | None = None
     #: The newest streak that ended (a ``recovered`` bot's; kept in the other states too).
     previous: Streak | None = None
-    #: The current incident's kind: its newest failed run's (``failing``), None otherwise.
+    #: The incident's kind: its newest failed run's (``failing``; ``recovered`` and ``flaky``: the
+    #: streak that ended, when its newest failed run was read), None otherwise.
     kind: FailureKind | None = None
-    #: The newest failed run's signature, when the failure watch read its output.
+    #: That run's signature, when the failure watch (or a lookup) read its output.
     signature: Signature | None = None
-    #: The newest failed run's error line, when the failure watch read its output; for ``late`` and
-    #: ``quiet``, what the silence evaluation says.
+    #: That run's error line, when its output was read; for ``late`` and ``quiet``, what the
+    #: silence evaluation says.
     summary: str | None = None
     silence: Silence | None = None
     #: ``flaky``: the separate failure streaks among the last :data:`FLAKY_RUNS` runs.
@@ -418,12 +419,17 @@ def evaluate(
         if ran is False:
             return Incident("never-ran")
         return Incident("unknown", previous=previous) if ran is None else Incident("ok", previous=previous)
+    # What the streak that ended was, when its newest failed run was read (recovered from what).
+    cause: dict[str, Any] = {}
+    if last_failure is not None and previous is not None and last_failure.id == previous.last_id:
+        cause = {"kind": last_failure.kind, "signature": last_failure.signature}
+        cause["summary"] = last_failure.summary or None
     streaks = log.failure_streaks() if bot.audit_trigger != "on-error" else 0
     if streaks >= FLAKY_STREAKS:
-        return Incident("flaky", previous=previous, flaky_streaks=streaks)
+        return Incident("flaky", previous=previous, flaky_streaks=streaks, **cause)
     ended = previous.ended if previous is not None else None
     if ended is not None and now - ended <= RECOVERED_FOR and bot.audit_trigger != "on-error":
-        return Incident("recovered", previous=previous, until=ended + RECOVERED_FOR + _TICK)
+        return Incident("recovered", previous=previous, until=ended + RECOVERED_FOR + _TICK, **cause)
     return Incident("ok", previous=previous)
 
 

@@ -73,6 +73,9 @@ MAX_STREAK_LOOKUPS = 20
 STREAK_LOOKUP_RUNS = 1000
 #: What a streak lookup needs of a run.
 STREAK_ELEMENTS = ("meta", "outcome", "period")
+#: Failed runs whose output :meth:`ProjectMonitor.read_causes` reads (one request per 100).
+MAX_CAUSES = 500
+CAUSES_PER_REQUEST = 100
 
 
 @dataclass
@@ -197,8 +200,12 @@ class ProjectMonitor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         latest_page: int = 1000,
         roster_every: timedelta = timedelta(minutes=10),
+        count_failures: bool = True,
     ) -> None:
+        """``count_failures``: read the failed runs of ``recent`` at load, for each bot's count (a
+        caller that reads them itself, with their output, says False)."""
         self.client = client
+        self.count_failures = count_failures
         self.roster_every = roster_every
         self.recent = recent
         self.clock = clock
@@ -264,6 +271,8 @@ class ProjectMonitor:
             None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
         )
         failures: SearchPage[AuditEvent] = SearchPage(resources=[])
+        if not self.count_failures:
+            return latest, failures
         async for page in self.client.iter_pages(
             "AuditEvent",
             self.client.event_params(
@@ -362,6 +371,47 @@ class ProjectMonitor:
                 runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
                 status.runlog.absorb(runs, complete=not page.next_url)
         return self.evaluate(set(todo))
+
+    def causes_unread(self) -> list[str]:
+        """The ids of the newest failed runs of bots failing now (or recovered, or flaky) whose
+        output was not read: what names the kind and cause of their incident."""
+        wanted: list[str] = []
+        for status in self.statuses.values():
+            incident = status.incident
+            streak = incident.streak if incident.state == "failing" else None
+            if incident.state in ("recovered", "flaky"):
+                streak = incident.previous
+            read = status.last_failure
+            if streak is not None and streak.last_id and (read is None or read.id != streak.last_id):
+                wanted.append(streak.last_id)
+        return wanted[:MAX_CAUSES]
+
+    async def read_causes(self) -> set[str]:
+        """Read the output of the runs :meth:`causes_unread` names (``AuditEvent?_id=...``, 100 ids
+        a request, a few at a time): for a one-shot answer, which has no failure watch. Returns
+        the bots whose state changed."""
+        wanted = self.causes_unread()
+        chunks = [
+            wanted[start : start + CAUSES_PER_REQUEST] for start in range(0, len(wanted), CAUSES_PER_REQUEST)
+        ]
+        runs: list[FailedRun] = []
+        for start in range(0, len(chunks), BACKFILL_CONCURRENCY):
+            pages = await gather_all(
+                *(
+                    self.client.search(
+                        "AuditEvent", [("_id", ",".join(ids)), ("_count", str(len(ids)))], AuditEvent
+                    )
+                    for ids in chunks[start : start + BACKFILL_CONCURRENCY]
+                )
+            )
+            for page in pages:
+                self.invalid += page.invalid
+                runs.extend(
+                    FailedRun.of(event, self.timeout_of(event.bot_id or ""))
+                    for event in page.resources
+                    if event.outcome in FAILURE_CODES
+                )
+        return self.note_failed_runs(runs)
 
     def note_failed_runs(self, runs: list[FailedRun]) -> set[str]:
         """The failure watch's runs (with kind, signature and summary from their output): each bot

@@ -14,7 +14,8 @@
 
 :meth:`IncidentTracker.acknowledge` silences a bot's incident (no more loud events) until it ends.
 Incidents already there at start (the first :meth:`~IncidentTracker.update`, and an old streak
-found later by a lookup) are not announced, unless ``announce_initial`` (``watch --initial``).
+found later by a lookup) are not announced, nor is their end, unless ``announce_initial``
+(``watch --initial``).
 Counts are exact: each event carries the streak as the monitor counted it (``exact`` False: "at
 least"), and ``new_runs``, the failed runs since the last loud event of the incident.
 
@@ -181,7 +182,11 @@ class _Open:
     #: The streak when the last loud event was raised.
     alerted_streak: int
     signatures: set[str] = field(default_factory=set)
+    #: The newest signature seen in it.
+    signature: Signature | None = None
     acknowledged: bool = False
+    #: Its start was told (an incident there at start, untold, ends untold too).
+    announced: bool = False
 
 
 class IncidentTracker:
@@ -250,7 +255,7 @@ class IncidentTracker:
         if incident.state not in INCIDENT_EVENTS:
             if held is not None:
                 del self._open[bot_id]
-                if incident.state in ("recovered", "flaky", "ok"):  # it ran, and fine
+                if incident.state in ("recovered", "flaky", "ok") and held.announced:  # it ran, and fine
                     events.append(self._ended(bot_id, name, held, incident, now))
             return events
         streak = incident.streak
@@ -266,7 +271,7 @@ class IncidentTracker:
         )
         if held is not None and (held.state != incident.state or new_streak):
             del self._open[bot_id]
-            if new_streak:  # it recovered and failed again between two polls
+            if new_streak and held.announced:  # it recovered and failed again between two polls
                 events.append(self._ended(bot_id, name, held, incident, now))
             held = None
         if held is None:
@@ -284,9 +289,11 @@ class IncidentTracker:
             if incident.signature is not None:
                 held.signatures.add(incident.signature.key)
             held.signatures.update(run.signature.key for run in fresh)
+            held.signature = incident.signature or (fresh[-1].signature if fresh else None)
             self._open[bot_id] = held
             old = first or (self.started is not None and last is not None and last < self.started)
             if not old or self.announce_initial:
+                held.announced = True
                 start = INCIDENT_EVENTS[incident.state][0]
                 events.append(self._event(start, bot_id, name, incident, at=last or now, initial=old))
             return events
@@ -315,6 +322,7 @@ class IncidentTracker:
                 held.signatures.add(key)
         if incident.signature is not None and not held.signatures:
             held.signatures.add(incident.signature.key)
+        held.signature = incident.signature or (fresh[-1].signature if fresh else held.signature)
         if events:
             held.last_alert = now
             held.alerted_streak = streak.runs if streak is not None else 0
@@ -388,8 +396,9 @@ class IncidentTracker:
                 since=since,
                 streak=max(previous.runs, held.streak),
                 exact=previous.exact and held.exact,
-                kind=held.kind,
-                summary=held.summary,
+                kind=incident.kind or held.kind,
+                signature=incident.signature or held.signature,
+                summary=incident.summary or held.summary,
                 lasted=ended - since,
             )
         # No run ended it that the monitor saw (a bot that records only failures stopped failing, a
@@ -404,6 +413,7 @@ class IncidentTracker:
             streak=held.streak if held.state == "failing" else None,
             exact=held.exact,
             kind=held.kind,
+            signature=held.signature,
             summary=held.summary,
             lasted=max(end - held.since, timedelta(0)) if held.since else None,
         )
