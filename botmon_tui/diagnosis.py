@@ -185,7 +185,7 @@ _FRAME_RE = re.compile(
 _NOT_OWN = ("node_modules/", "node:", "/var/runtime/", "internal/")
 _FILE_PREFIXES = ("file://", "/var/task/")
 #: The line after vmcontext's "Unhandled error: <message>": the error's class and message.
-_CLASS_LINE_RE = re.compile(r"[A-Za-z_$][\w$.]{0,100}(?:Error|Exception|Rejection)\b[^\n]{0,100}: ")
+_CLASS_LINE_RE = re.compile(r"(?:[A-Za-z_$][\w$.]{0,100})?(?:Error|Exception|Rejection)\b[^\n]{0,100}: ")
 #: A log level in front of an error line (``formatting.summary_line`` keeps Lambda's).
 _LEVEL_RE = re.compile(r"^(?:ERROR|WARN|FATAL|CRITICAL|INFO|DEBUG)\s+")
 

@@ -200,6 +200,15 @@ def test_vmcontext_errors_are_signed_by_their_class_and_their_own_frame() -> Non
         "TypeError: Cannot read properties of undefined (reading '<v>')"
         " @ exports.handler (evalmachine.<anonymous>)"
     )
+    # A plain Error's class line ("Error: ...") is read too.
+    empi = "\n".join(
+        [
+            "Unhandled error: EMPI lookup failed",
+            "Error: EMPI lookup failed",
+            "    at lookup (evalmachine.<anonymous>:3:1)",
+        ]
+    )
+    assert error_signature(empi).text == "Error: EMPI lookup failed @ lookup (evalmachine.<anonymous>)"
     assert error_signature(VMCONTEXT_AXIOS).text == (
         "AxiosError: Request failed with status code 500 @ lookUpCoverage (evalmachine.<anonymous>)"
     )

@@ -108,10 +108,10 @@ GROUP_COLUMNS = (
 GROUP_PLAN = (
     Shrink("cause", 60),
     Shrink("bots", 24),
+    Shrink("cause", 45),
     Drop("first"),
-    Shrink("cause", 40),
+    Shrink("cause", 32),
     Shrink("bots", 14),
-    Shrink("cause", 28),
     Compact("bots"),
     Shrink("cause", 20),
 )
