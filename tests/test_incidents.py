@@ -31,6 +31,7 @@ from botmon_tui.monitor.incidents import (
     evaluate,
     group_failures,
     incident_label,
+    incident_report,
 )
 from botmon_tui.monitor.session import Connection, ProjectSession
 from botmon_tui.monitor.summary import MAX_STREAK_LOOKUPS, ProjectMonitor
@@ -212,6 +213,37 @@ def test_labels_and_the_failing_now_summary() -> None:
     assert counts_text(counts) == "! 2 failing · 1 flaky · 1 recovered"
     assert counts_text(count_incidents([state_of("SFS")])) == "1 recovered"
     assert counts_text(count_incidents([state_of("SS"), Incident("no-audit")])) == "✓ nothing failing"
+
+
+def test_an_incident_as_plain_text_for_the_incident_channel() -> None:
+    pattern = "S" + "F" * 14
+    run = FailedRun(
+        "r0014", "b1", None, "4", "ERROR TypeError: x is undefined", NOW, "crash", signature_of("T")
+    )
+    incident = evaluate(BOT, runlog(pattern), now=NOW, timeout=10, last_failure=run)
+    text = incident_report(
+        "lab-results-router",
+        incident,
+        now=NOW + timedelta(minutes=10),
+        link="https://app.medplum.com/Bot/b1/event",
+        input_ref="Patient/123",
+        profile="prod",
+    )
+    assert text.splitlines() == [
+        "prod/lab-results-router: failing 23m · 14× · crash",
+        "since: 2025-03-14T11:47:00.000Z (23m ago)",
+        "streak: 14 failed runs in 23m 00s",
+        "kind: crash",
+        "error: ERROR TypeError: x is undefined",
+        f"signature: T [{signature_of('T').key}]",
+        "link: https://app.medplum.com/Bot/b1/event",
+        "input: Patient/123",
+    ]
+    recovered = incident_report("adt", state_of("SFFS"), now=NOW)
+    assert (
+        recovered.splitlines()[0] == "adt: recovered now"
+        and "recovered: 2025-03-14T12:00:00.000Z" in recovered
+    )
 
 
 # ------------------------------------------------------------------------------------------------

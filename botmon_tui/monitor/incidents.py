@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 from botmon_tui.diagnosis import FailureKind, Signature, timed_out_by_clock
 from botmon_tui.formatting import duration_text, plural, relative_age
-from botmon_tui.medplum.models import Bot
+from botmon_tui.medplum.models import Bot, format_instant
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.monitor.feed import SortKey
 
@@ -71,6 +71,8 @@ __all__ = [
     "evaluate",
     "group_failures",
     "incident_label",
+    "incident_report",
+    "streak_text",
 ]
 
 State = Literal["failing", "late", "quiet", "flaky", "recovered", "ok", "never-ran", "no-audit", "unknown"]
@@ -473,6 +475,39 @@ def streak_text(streak: Streak, now: datetime) -> str:
     """``14 failed runs in 23m``, ``at least 1,000 failed runs in 2h 05m``."""
     runs = plural(streak.runs, "failed run")
     return f"{'' if streak.exact else 'at least '}{runs} in {duration_text(streak.lasted(now))}"
+
+
+def incident_report(
+    bot: str,
+    incident: Incident,
+    *,
+    now: datetime,
+    link: str | None = None,
+    input_ref: str | None = None,
+    profile: str | None = None,
+) -> str:
+    """An incident as plain text for the incident channel (the TUI's copy key): the bot, its
+    state, since when, the streak, the kind, the error line, the web-app link and the input
+    reference, one fact a line; ``bot`` and the texts sanitized by the caller."""
+    name = f"{profile}/{bot}" if profile else bot
+    lines = [f"{name}: {incident_label(incident, now)}"]
+    streak = incident.streak if incident.state == "failing" else incident.previous
+    if streak is not None and incident.state in ("failing", "recovered", "flaky"):
+        lines.append(f"since: {format_instant(streak.since)} ({relative_age(streak.since, now)})")
+        lines.append(f"streak: {streak_text(streak, now)}")
+        if streak.ended is not None:
+            lines.append(f"recovered: {format_instant(streak.ended)} ({relative_age(streak.ended, now)})")
+    if incident.kind:
+        lines.append(f"kind: {incident.kind}")
+    if incident.summary:
+        lines.append(f"error: {incident.summary}")
+    if incident.signature is not None:
+        lines.append(f"signature: {incident.signature.text} [{incident.signature.key}]")
+    if link:
+        lines.append(f"link: {link}")
+    if input_ref:
+        lines.append(f"input: {input_ref}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
