@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_runlog import VMCONTEXT_LOG
 
 from botmon_tui.diagnosis import (
     MAX_SIGNATURE_CHARS,
@@ -66,13 +67,9 @@ def lambda_axios(status: int, patient: str, *, rid: str = RID, ms: int = 812) ->
     )
 
 
-# Medplum's vmcontext runner: "Unhandled error: " + message + "\n" + stack, then "Error <message>".
-VMCONTEXT_TYPEERROR = """Processing QuestionnaireResponse/3f1c
-Unhandled error: Cannot read properties of undefined (reading 'reference')
-TypeError: Cannot read properties of undefined (reading 'reference')
-    at exports.handler (evalmachine.<anonymous>:41:37)
-    at Script.runInContext (node:vm:149:12)
-Error Cannot read properties of undefined (reading 'reference')"""
+# Medplum's vmcontext runner: "Unhandled error: " + message + "\n" + stack, then "Error <message>"
+# (the same log the run's log view is tested on).
+VMCONTEXT_TYPEERROR = VMCONTEXT_LOG
 
 VMCONTEXT_TIMEOUT = """Scoring QuestionnaireResponse/9a8b
 Unhandled error: Script execution timed out after 10000ms

@@ -229,6 +229,23 @@ def _output_options(parser: argparse.ArgumentParser, json_help: str, csv_help: s
     formats.add_argument("--csv", action="store_true", help=csv_help)
 
 
+def _window_and_bots(parser: argparse.ArgumentParser, window: timedelta, examples: str, only: str) -> None:
+    """``--since DURATION`` (the window, ``window`` by default) and ``--bot BOT`` (repeatable, in
+    ``bots``): ``status``'s and ``failures``'."""
+    parser.add_argument(
+        "--since", metavar="DURATION", type=parse_duration, default=window, help=f"the window: {examples}"
+    )
+    parser.add_argument(
+        "--bot",
+        metavar="BOT",
+        dest="bots",
+        type=bot_ref,
+        action="append",
+        default=None,
+        help=f"{only} (its exact name or its id); repeat for several",
+    )
+
+
 _USAGE = """\
 botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT] [--no-bell]
        botmon-tui status [CONNECTION] [--since DURATION] [--bot BOT ...] [--deploys] [--json | --csv]
@@ -468,22 +485,7 @@ def build_parser() -> _Parser:
         formatter_class=formatter,
         allow_abbrev=False,
     )
-    status.add_argument(
-        "--since",
-        metavar="DURATION",
-        type=parse_duration,
-        default=DEFAULT_WINDOW,
-        help="the window: 45s, 30m, 1h (default), 2d",
-    )
-    status.add_argument(
-        "--bot",
-        metavar="BOT",
-        dest="bots",
-        type=bot_ref,
-        action="append",
-        default=None,
-        help="only this bot (its exact name or its id); repeat for several",
-    )
+    _window_and_bots(status, DEFAULT_WINDOW, "45s, 30m, 1h (default), 2d", "only this bot")
     status.add_argument(
         "--deploys",
         action="store_true",
@@ -533,21 +535,8 @@ def build_parser() -> _Parser:
         formatter_class=formatter,
         allow_abbrev=False,
     )
-    failures.add_argument(
-        "--since",
-        metavar="DURATION",
-        type=parse_duration,
-        default=DEFAULT_FAILURES_WINDOW,
-        help="the window: 45s, 30m, 1h, 24h (default), 7d",
-    )
-    failures.add_argument(
-        "--bot",
-        metavar="BOT",
-        dest="bots",
-        type=bot_ref,
-        action="append",
-        default=None,
-        help="only this bot's failures (its exact name or its id); repeat for several",
+    _window_and_bots(
+        failures, DEFAULT_FAILURES_WINDOW, "45s, 30m, 1h, 24h (default), 7d", "only this bot's failures"
     )
     failures.add_argument(
         "--group", action="store_true", help="one entry per error signature instead of one per run"

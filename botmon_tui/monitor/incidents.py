@@ -50,6 +50,7 @@ from botmon_tui.diagnosis import FailureKind, Signature, timed_out_by_clock
 from botmon_tui.formatting import duration_text, plural, relative_age
 from botmon_tui.medplum.models import Bot, format_instant
 from botmon_tui.monitor.alerts import FailedRun
+from botmon_tui.monitor.durations import compact_span
 from botmon_tui.monitor.feed import SortKey
 
 __all__ = [
@@ -441,15 +442,8 @@ def evaluate(
 
 
 def _short_span(span: timedelta) -> str:
-    """``45s``, ``23m``, ``5h``, ``2d`` (whole units, for a bot list's few characters)."""
-    seconds = max(0, int(span.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    """``45s``, ``23m``, ``2h 05m``: the bot list's few characters (``durations.compact_span``)."""
+    return compact_span(max(span.total_seconds(), 0.0))
 
 
 def incident_label(incident: Incident, now: datetime) -> str:

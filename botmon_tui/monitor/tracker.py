@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from botmon_tui import settings
 from botmon_tui.diagnosis import FailureKind, Signature
 from botmon_tui.formatting import duration_text, plural
 from botmon_tui.medplum.models import format_instant
@@ -68,7 +69,8 @@ INCIDENT_EVENTS: dict[str, tuple[str, str]] = {
 }
 #: Events that interrupt (a toast with the bell; ``--on-alert``); the others are quiet notices.
 LOUD_EVENTS = frozenset({FAILING, NEW_SIGNATURE, STILL_FAILING, "late", "quiet"})
-DEFAULT_REALERT = timedelta(minutes=30)
+#: How often an incident that goes on is told again (the ``realert`` setting's default).
+DEFAULT_REALERT = timedelta(seconds=settings.DEFAULT_REALERT)
 #: Signatures remembered per incident (a bot failing in many ways is not a memory leak).
 MAX_SIGNATURES = 100
 
