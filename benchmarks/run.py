@@ -831,6 +831,166 @@ def cadence_session() -> dict[str, Any]:
     }
 
 
+#: The incidents benchmark: bots, runs each, and the share of failed runs.
+INCIDENT_BOTS = 1000
+INCIDENT_RUNS = 10
+INCIDENT_FAILED = 0.2
+#: Failed runs whose output is read at once: the failure watch's window at load (a poll reads
+#: at most 300, three pages of 100).
+INCIDENT_WINDOW = 200
+INCIDENT_GROUPED = 1000
+
+
+def incident_session() -> dict[str, Any]:
+    """Incidents (issue #16), pure Python: the monitor's bookkeeping of 10,000 runs of 1,000 bots
+    (a fifth failed) with every bot's state, then the kind and signature of the failure watch's
+    window (200 failed runs, logs of 0.3-10 kB as the bulk importer writes them); the signature of
+    one 10 kB log; grouping 1,000 failed runs by signature. Times are process CPU time (the
+    machine's other load left out); the AuditEvents are parsed before the clock starts."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from botmon_tui.demo.catalog import bulk_log
+    from botmon_tui.demo.runtime import MAX_LOG_CHARS
+    from botmon_tui.medplum.models import AuditEvent, Bot
+    from botmon_tui.monitor.alerts import READ_BATCH, FailedRun
+    from botmon_tui.monitor.incidents import group_failures
+    from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
+
+    rng = random.Random(16)
+    now = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+
+    def event(n: int, bot: int, failed: bool, log: str | None = None) -> AuditEvent:
+        end = now - timedelta(seconds=INCIDENT_BOTS * INCIDENT_RUNS - n)
+        return AuditEvent.model_validate(
+            {
+                "resourceType": "AuditEvent",
+                "id": f"e{n:06d}",
+                "meta": {"lastUpdated": end.isoformat()},
+                "outcome": "4" if failed else "0",
+                "period": {
+                    "start": (end - timedelta(seconds=rng.uniform(0.1, 9.9))).isoformat(),
+                    "end": end.isoformat(),
+                },
+                "entity": [{"what": {"reference": f"Bot/bot-{bot}"}}],
+                **({"outcomeDesc": log} if log is not None else {}),
+            }
+        )
+
+    runs = [
+        event(n, n % INCIDENT_BOTS, rng.random() < INCIDENT_FAILED)
+        for n in range(INCIDENT_BOTS * INCIDENT_RUNS)
+    ]
+    window = [
+        event(n, n % INCIDENT_BOTS, True, bulk_log(n, False, 1024 + (n % 10) * 1000))
+        for n in range(INCIDENT_WINDOW)
+    ]
+    ten_kb = event(0, 0, True, bulk_log(3, False, MAX_LOG_CHARS))
+
+    def states() -> dict[str, Any]:
+        monitor = ProjectMonitor(None, clock=lambda: now)  # type: ignore[arg-type]
+        for i in range(INCIDENT_BOTS):
+            monitor.statuses[f"bot-{i}"] = BotStatus(bot=Bot(id=f"bot-{i}", timeout=10))
+        # The load's step: every run noted (the bot list's bookkeeping, then the streaks'), then
+        # every bot's state. The incidents' share is timed on its own.
+        cpu = time.process_time()
+        for run in runs:
+            monitor._note_run(run)
+        note_ms = (time.process_time() - cpu) * 1000
+        cpu = time.process_time()
+        for (key, lost, duration), status in streak_runs:
+            status.runlog.note(key, lost, duration)
+        streaks_ms = (time.process_time() - cpu) * 1000
+        cpu = time.process_time()
+        monitor.evaluate()
+        evaluate_ms = (time.process_time() - cpu) * 1000
+        # The failure watch's: its window read a batch at a time (a turn of the event loop between).
+        batches: list[float] = []
+        read: list[FailedRun] = []
+        for start in range(0, len(window), READ_BATCH):
+            cpu = time.process_time()
+            read.extend(
+                FailedRun.of(e, monitor.timeout_of(e.bot_id or ""))
+                for e in window[start : start + READ_BATCH]
+            )
+            batches.append((time.process_time() - cpu) * 1000)
+        cpu = time.process_time()
+        monitor.note_failed_runs(read)
+        batches.append((time.process_time() - cpu) * 1000)
+        cpu = time.process_time()
+        monitor.evaluate()  # a poll with nothing new: every state again (some change with time)
+        idle = (time.process_time() - cpu) * 1000
+        kinds: dict[str, int] = {}
+        for status in monitor.statuses.values():
+            kinds[status.incident.state] = kinds.get(status.incident.state, 0) + 1
+        return {
+            "states_ms": streaks_ms + evaluate_ms,
+            "streaks_ms": streaks_ms,
+            "evaluate_ms": evaluate_ms,
+            "note_ms": note_ms,
+            "batch_ms": max(batches),
+            "window_ms": sum(batches),
+            "idle_ms": idle,
+            "kinds": kinds,
+        }
+
+    # The streaks' share of the load, replayed on bots of their own (the keys as the monitor
+    # computes them once per run for its history too).
+    from botmon_tui.medplum.models import FAILURE_CODES
+    from botmon_tui.monitor.feed import event_key
+
+    def streak_input() -> list[tuple[tuple[Any, bool, float | None], Any]]:
+        fresh = {f"bot-{i}": BotStatus(bot=Bot(id=f"bot-{i}")) for i in range(INCIDENT_BOTS)}
+        out = []
+        for run in runs:
+            failed = run.outcome in FAILURE_CODES
+            duration = run.duration.total_seconds() if failed and run.duration else None
+            out.append(((event_key(run), failed, duration), fresh[run.bot_id or ""]))
+        return out
+
+    figures = []
+    for _ in range(5):
+        streak_runs = streak_input()
+        figures.append(states())
+    signature_us = []
+    for _ in range(200):
+        cpu = time.process_time()
+        FailedRun.of(ten_kb, 10.0)
+        signature_us.append((time.process_time() - cpu) * 1e6)
+    texts = [
+        f"Error: Request failed with status code {rng.choice((500, 502, 503))} for Patient/{n}"
+        for n in range(50)
+    ]
+    grouped = [
+        FailedRun.of(event(n, n % 70, True, rng.choice(texts) + "\n    at sync (/var/task/index.js:9:1)"))
+        for n in range(INCIDENT_GROUPED)
+    ]
+    group_ms, groups = [], 0
+    for _ in range(20):
+        cpu = time.process_time()
+        groups = len(group_failures(grouped, ongoing=lambda run: run.id == "e000999"))
+        group_ms.append((time.process_time() - cpu) * 1000)
+    return {
+        **{
+            name: statistics.median(f[name] for f in figures)
+            for name in (
+                "states_ms",
+                "streaks_ms",
+                "evaluate_ms",
+                "note_ms",
+                "batch_ms",
+                "window_ms",
+                "idle_ms",
+            )
+        },
+        "kinds": figures[0]["kinds"],
+        "signature_us": statistics.median(signature_us),
+        "ten_kb_chars": len(ten_kb.outcomeDesc or ""),
+        "group_ms": statistics.median(group_ms),
+        "groups": groups,
+    }
+
+
 def worker_main(kind: str, info: dict[str, Any], args: argparse.Namespace) -> None:
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     if kind == "session":
@@ -839,6 +999,8 @@ def worker_main(kind: str, info: dict[str, Any], args: argparse.Namespace) -> No
         result = asyncio.run(alert_session(info))
     elif kind == "cadence":
         result = cadence_session()
+    elif kind == "incidents":
+        result = incident_session()
     else:
         result = asyncio.run(idle_cpu(info, args.cpu_seconds, args.interval))
     sys.stdout.write("RESULT " + json.dumps(result) + "\n")
@@ -1350,6 +1512,63 @@ def log_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def incident_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incidents' budget (issue #16): states and signatures within the stall budget."""
+    from botmon_tui.monitor.alerts import READ_BATCH
+
+    col = partial(column, runs)
+    states, batch = col("states_ms"), col("batch_ms")
+    signature, group = col("signature_us"), col("group_ms")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(runs[0]["kinds"].items()))
+    return [
+        metric_row(
+            f"Incident states for {INCIDENT_BOTS * INCIDENT_RUNS:,} runs of {INCIDENT_BOTS:,} bots",
+            states,
+            None,
+            "≤ 50 ms",
+            states["median"] <= 50,
+            unit=" ms",
+            digits=1,
+            note=f"process CPU time: the streaks' share of noting every run "
+            f"({fmt(col('streaks_ms'), ' ms', 1)}) and every bot's state "
+            f"({fmt(col('evaluate_ms'), ' ms', 1)}); "
+            f"the bot list's own bookkeeping of those runs (times parsed, history) is "
+            f"{fmt(col('note_ms'), ' ms', 1)} besides. A poll with nothing new re-evaluates every state in "
+            f"{fmt(col('idle_ms'), ' ms', 2)}. States: {kinds}",
+        ),
+        metric_row(
+            f"Longest stall reading the failure watch's {INCIDENT_WINDOW} failed runs (kind, signature)",
+            batch,
+            None,
+            "≤ 50 ms",
+            batch["median"] <= 50,
+            unit=" ms",
+            digits=1,
+            note=f"process CPU time; logs of 1-10 kB (summary line, kind, signature), read {READ_BATCH} at a "
+            f"time with a turn of the event loop between; all of them {fmt(col('window_ms'), ' ms', 1)}",
+        ),
+        metric_row(
+            f"Kind, signature and summary of a {runs[0]['ten_kb_chars']:,}-character log",
+            signature,
+            None,
+            "≤ 1,000 µs",
+            signature["median"] <= 1000,
+            unit=" µs",
+            note="FailedRun.of: summary line, kind, own frame, normalised error line, hash",
+        ),
+        metric_row(
+            f"Grouping {INCIDENT_GROUPED:,} failed runs by signature",
+            group,
+            None,
+            "≤ 5 ms",
+            group["median"] <= 5,
+            unit=" ms",
+            digits=2,
+            note=f"{runs[0]['groups']} groups over 70 bots (group_failures, with its ongoing test)",
+        ),
+    ]
+
+
 #: How many rows ``alert_rows`` makes (after the command line's); ``--only alerts`` stands for them.
 ALERT_ROWS = 4
 ALERTS_KEYWORD = "alerts"
@@ -1359,6 +1578,9 @@ CADENCE_KEYWORD = "cadence"
 #: How many rows ``log_rows`` makes (after the silence states'; from the session runs); ``--only log``.
 LOG_ROWS = 1
 LOG_KEYWORD = "log"
+#: How many rows ``incident_rows`` makes (after the log's); ``--only incidents`` stands for them.
+INCIDENT_ROWS = 4
+INCIDENTS_KEYWORD = "incidents"
 #: Rows measured by the idle CPU run (the other TUI rows come from the session runs).
 IDLE_ROWS = {2, 14}
 #: The TUI's rows (1 to 16: session and idle runs); the command line's come after them.
@@ -1382,7 +1604,8 @@ NO_IDLE_RUN: dict[str, Any] = {
 
 def parse_rows(text: str | None) -> set[int] | None:
     """``"7-12,16"`` → ``{7, 8, 9, 10, 11, 12, 16}``; ``cli`` stands for the command line's rows,
-    ``alerts`` for the alerts', ``cadence`` for the silence states' (``None``: every row)."""
+    ``alerts`` for the alerts', ``cadence`` for the silence states', ``log`` for reading logs,
+    ``incidents`` for the incidents' (``None``: every row)."""
     if not text:
         return None
     rows: set[int] = set()
@@ -1401,6 +1624,10 @@ def parse_rows(text: str | None) -> set[int] | None:
         if part.strip() == LOG_KEYWORD:
             first_log = TUI_ROWS + CLI_ROWS + ALERT_ROWS + CADENCE_ROWS + 1
             rows.update(range(first_log, first_log + LOG_ROWS))
+            continue
+        if part.strip() == INCIDENTS_KEYWORD:
+            first_incident = TUI_ROWS + CLI_ROWS + ALERT_ROWS + CADENCE_ROWS + LOG_ROWS + 1
+            rows.update(range(first_incident, first_incident + INCIDENT_ROWS))
             continue
         first, _, last = part.strip().partition("-")
         rows.update(range(int(first), int(last or first) + 1))
@@ -1474,15 +1701,19 @@ def driver(args: argparse.Namespace) -> int:
     first_alert = TUI_ROWS + CLI_ROWS + 1
     first_cadence = first_alert + ALERT_ROWS
     first_log = first_cadence + CADENCE_ROWS
-    tui = only is None or any(n <= TUI_ROWS or n >= first_log for n in only)
+    first_incident = first_log + LOG_ROWS
+    tui = only is None or any(n <= TUI_ROWS or first_log <= n < first_incident for n in only)
     alerting = only is None or any(first_alert <= n < first_cadence for n in only)
     cadencing = only is None or any(first_cadence <= n < first_log for n in only)
+    incidents = only is None or any(n >= first_incident for n in only)
     runs: list[dict[str, Any]] = []
     alert_runs: list[dict[str, Any]] = []
     cadence_runs: list[dict[str, Any]] = []
+    incident_runs: list[dict[str, Any]] = []
     cpu, cli = NO_IDLE_RUN, None
-    # The states benchmark is pure Python: no demo backend for ``--only cadence``.
-    needs_backend = only is None or any(n < first_cadence or n >= first_log for n in only)
+    # The states and incidents benchmarks are pure Python: no demo backend for ``--only cadence``
+    # or ``--only incidents``.
+    needs_backend = only is None or any(n < first_cadence or first_log <= n < first_incident for n in only)
     backend: contextlib.AbstractContextManager[dict[str, Any]] = (
         demo_host(args) if needs_backend else contextlib.nullcontext({})
     )
@@ -1508,6 +1739,10 @@ def driver(args: argparse.Namespace) -> int:
             t = time.perf_counter()
             cadence_runs.append(spawn_worker("cadence", info, args))
             print(f"  states run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
+        for i in range(args.runs if incidents else 0):
+            t = time.perf_counter()
+            incident_runs.append(spawn_worker("incidents", info, args))
+            print(f"  incidents run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
     total = time.perf_counter() - started
     crashed = crash_logs(state)
     rows = build_rows(runs, cpu, info) if runs else []
@@ -1523,6 +1758,9 @@ def driver(args: argparse.Namespace) -> int:
         r["number"] = number
         rows.append(r)
     for number, r in enumerate(log_rows(runs) if runs else [], first_log):
+        r["number"] = number
+        rows.append(r)
+    for number, r in enumerate(incident_rows(incident_runs) if incident_runs else [], first_incident):
         r["number"] = number
         rows.append(r)
     if only is not None:
@@ -1546,6 +1784,7 @@ def driver(args: argparse.Namespace) -> int:
         "cli": cli,
         "alerts": alert_runs,
         "cadence": cadence_runs,
+        "incidents": incident_runs,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (HERE / "results.md").write_text(markdown_table(rows))
@@ -1568,10 +1807,13 @@ def main() -> int:
         metavar="ROWS",
         help="print only these rows, e.g. 7-12,16, or 'cli' for the command line's (~20 s: no TUI run), "
         "'alerts' for the alerts' (their own runs only), 'cadence' for the silence states' (no demo "
-        "backend), 'log' for reading logs (the session runs); the idle run only for rows 2 and 14; "
+        "backend), 'log' for reading logs (the session runs), 'incidents' for the incidents' (no demo "
+        "backend); the idle run only for rows 2 and 14; "
         "results.json and results.md are left as they are",
     )
-    parser.add_argument("--worker", choices=["session", "idle", "alerts", "cadence"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["session", "idle", "alerts", "cadence", "incidents"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -164,6 +164,8 @@ class Flags:
     interval: float | None = None
     #: ``--no-bell`` gives False; ``None``: not given.
     bell: bool | None = None
+    realert: float | None = None
+    on_alert: str | None = None
     app_url: str | None = None
 
     @property
@@ -1496,6 +1498,17 @@ class Resolver:
     def bell(self) -> bool:
         """Ring the terminal bell on a new failure: ``--no-bell`` > ``bell`` in the config file > on."""
         return bool(self._global("bell"))
+
+    def realert(self) -> float:
+        """Seconds between two alerts of one incident that goes on: ``--realert`` >
+        ``BOTMON_REALERT`` > ``realert`` in the config file > 30 min."""
+        return float(self._global("realert"))
+
+    def on_alert(self) -> str | None:
+        """The command run for each alert and recovery: ``--on-alert`` > ``on_alert`` in the config
+        file (None: none)."""
+        value = self._global("on_alert")
+        return str(value) if value else None
 
     def theme(self) -> str | None:
         """The colour theme: ``TEXTUAL_THEME``, else the config file's ``theme`` (None: Textual's)."""

@@ -30,6 +30,7 @@ __all__ = [
     "failing_since_text",
     "outcome_label",
     "plural",
+    "reads_as_problem",
     "relative_age",
     "seconds_between",
     "span_text",
@@ -436,3 +437,13 @@ def summarize(value: object, limit: int = 200) -> Summary:
             number += _line_breaks(whole, len(whole) - half) - head_breaks - 1
     cleaned = _clean(line) or " ".join(line.split())
     return Summary(cleaned[:limit] + ("…" if len(cleaned) > limit else ""), number)
+
+
+def reads_as_problem(line: str) -> bool:
+    """Whether ``line`` (a summary line) reads as an error or a warning, rather than being the
+    last line of a log that says nothing went wrong (what :func:`summary_line` falls back to)."""
+    lowered = line.lower()
+    return (
+        _first_match(line, lowered, _ERROR_RE, _ERROR_HINTS) is not None
+        or _first_match(line, lowered, _WARNING_RE, _WARNING_HINTS) is not None
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_FHIR_URL_PATH",
     "DEFAULT_INTERVAL",
+    "DEFAULT_REALERT",
     "DEFAULT_TIMEOUT",
     "DOTENV_VARIABLES",
     "ENVIRONMENT_VARIABLES",
@@ -42,6 +43,10 @@ MIN_INTERVAL = 1.0
 MAX_INTERVAL = 3600.0
 MAX_TIMEOUT = 600.0
 MAX_LABEL = 40
+#: How often an incident that goes on is told again (``realert``), and its bounds.
+DEFAULT_REALERT = 1800.0
+MIN_REALERT = 60.0
+MAX_REALERT = 7 * 86400.0
 
 #: Where a value can come from, highest first (each setting uses the layers it has a name in).
 #: ``connection``: the keys of a ``[[connection]]`` table of the config file, for that connection.
@@ -348,6 +353,32 @@ SETTINGS: tuple[Setting, ...] = (
         flags=("--no-bell",),
         file_key="bell",
         default=True,
+        where="top",
+    ),
+    Setting(
+        "realert",
+        "re-alert",
+        "seconds",
+        "tell a failing bot's incident again at most this often while it fails on (TUI, watch)",
+        scope="global",
+        flags=("--realert",),
+        metavar="SECONDS",
+        env="BOTMON_REALERT",
+        file_key="realert",
+        default=DEFAULT_REALERT,
+        check=_seconds(MIN_REALERT, MAX_REALERT),
+        where="top",
+    ),
+    Setting(
+        "on_alert",
+        "on-alert command",
+        "text",
+        "run this command for each alert and recovery (TUI, watch): split like a shell line but run "
+        "without one, the facts in its environment (BOTMON_EVENT, BOTMON_BOT, ...)",
+        scope="global",
+        flags=("--on-alert",),
+        metavar="CMD",
+        file_key="on_alert",
         where="top",
     ),
     Setting(

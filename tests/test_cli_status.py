@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from demo_support import demo_fixture
 
 from botmon_tui.cli.args import MAX_DEPLOY_READS
 from botmon_tui.demo import DemoServer
+from botmon_tui.monitor.summary import MAX_STREAK_LOOKUPS
 
 #: A quiet demo server whose generated history ended long ago (FIXED_NOW): no run is recent until
 #: a test adds one, so the window's answer is exact. One per test: tests add bots and runs.
@@ -28,6 +30,14 @@ def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def table(out: str) -> tuple[str, str, list[str]]:
+    """status' table: its first line (joined when it wraps), its header and its rows. (The demo's
+    generated bots whose last run failed long ago add "N still failing from before" to it.)"""
+    lines = out.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.startswith("BOT "))
+    return " ".join(line.strip() for line in lines[:header]), lines[header], lines[header + 1 :]
 
 
 def add_bot(server: DemoServer, name: str, **fields: Any) -> str:
@@ -46,14 +56,17 @@ def test_status_is_0_then_1_after_a_failed_run(
     server.store.add_event(bot_id, outcome="0", desc="ok", at=now() - timedelta(seconds=5))
     code, out, err = run(capsys, "status", "--since", "30s", *connect)
     assert code == 0, err
-    assert out.splitlines()[0] == f"✓ No bot failed in the last 30s ({len(server.store.bots)} bots)"
+    assert table(out)[0].startswith(f"✓ No bot failed in the last 30s ({len(server.store.bots)} bots)")
     server.store.add_event(bot_id, outcome="4", desc="Error: the upstream said no", at=now())
     code, out, err = run(capsys, "status", "--since", "30s", *connect)
     assert code == 1, err
-    first, header, row, *_ = out.splitlines()
-    assert first == f"✗ 1 of {len(server.store.bots)} bots failed in the last 30s (1 failed run)"
-    assert header.split()[:4] == ["BOT", "LAST", "RUN", "LAST"]
+    first, header, (row, *_) = table(out)
+    assert first.startswith(
+        f"✗ 1 of {len(server.store.bots)} bots failed in the last 30s (1 run): 1 failing now"
+    )
+    assert header.split()[:4] == ["BOT", "STATE", "LAST", "RUN"]
     assert row.startswith("nightly-sync") and "▲ Minor failure" in row
+    assert row.split()[1] == "failing"
 
 
 def test_status_with_a_failure_asked_of_the_demo(
@@ -66,7 +79,7 @@ def test_status_with_a_failure_asked_of_the_demo(
     answer = httpx.post(server.base_url + "demo/run", params=params, auth=auth, timeout=10)
     assert answer.status_code == 201
     code, out, _ = run(capsys, "status", "--since", "30s", *connect)
-    assert code == 1 and out.splitlines()[2].startswith("lab-results-router")
+    assert code == 1 and table(out)[2][0].startswith("lab-results-router")
 
 
 def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
@@ -77,8 +90,8 @@ def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
     server.store.add_event(bot_id, outcome="0", desc="fine", at=now() - timedelta(minutes=1))
     code, out, _ = run(capsys, "status", "--since", "1h", *connect)
     assert code == 1
-    row = out.splitlines()[2]
-    assert row.startswith("flaky") and "✓ Success" in row and row.split()[-2] == "1"
+    row = table(out)[2][0]
+    assert row.startswith("flaky") and re.search(r"✓ Success\s+1\b", row) and " recovered " in row
     # A failure older than the window does not count.
     assert run(capsys, "status", "--since", "10m", *connect)[0] == 0
 
@@ -101,10 +114,11 @@ def test_failing_bots_come_first_in_the_bot_lists_order(
     server.store.add_event(recovered, outcome="0", at=now() - timedelta(minutes=1))
     code, out, _ = run(capsys, "status", *connect)
     assert code == 1
-    lines = out.splitlines()
-    assert lines[0].startswith("✗ 3 of ") and lines[0].endswith("failed in the last 1h (6 failed runs)")
-    assert [line.split()[0] for line in lines[2:5]] == ["zz-twice", "zz-once", "zz-ok-again"]
-    assert "✖ Major failure" in lines[3] and "✓ Success" in lines[4]
+    first, _, rows = table(out)
+    assert first.startswith("✗ 3 of ")
+    assert "failed in the last 1h (6 runs): 2 failing now, 1 recovered" in first
+    assert [line.split()[0] for line in rows[:3]] == ["zz-twice", "zz-once", "zz-ok-again"]
+    assert "✖ Major failure" in rows[1] and "✓ Success" in rows[2]
 
 
 def test_status_of_named_bots_only(
@@ -118,7 +132,8 @@ def test_status_of_named_bots_only(
     assert out.splitlines()[0] == "✓ No bot failed in the last 1h (1 bot)"
     assert len(out.splitlines()) == 3  # verdict, header, one row
     code, out, _ = run(capsys, "status", "--bot", quiet, "--bot", "failing-one", *connect)
-    assert code == 1 and out.splitlines()[0] == "✗ 1 of 2 bots failed in the last 1h (1 failed run)"
+    assert code == 1
+    assert out.splitlines()[0] == "✗ 1 of 2 bots failed in the last 1h (1 run): 1 failing now"
     # --bot before the command works too.
     assert run(capsys, "--bot", "failing-one", "status", *connect)[0] == 1
 
@@ -155,7 +170,8 @@ def test_status_requests_do_not_grow_with_the_bots(
 ) -> None:
     """The same project-wide queries as the bot list: a token, the bots, the newest runs, the
     failures of the window; then the history of each bot that failed (for its last deploy), at
-    most ``MAX_DEPLOY_READS``: 60 more bots (each with runs, 20 failing) add those reads only."""
+    most ``MAX_DEPLOY_READS``, and, when bots are failing, one request per 100 of them for their
+    causes and a lookup for each streak longer than the runs read (at most ``MAX_STREAK_LOOKUPS``)."""
 
     def requests_of_one_status() -> list[str]:
         mark = len(server.requests)
@@ -164,7 +180,9 @@ def test_status_requests_do_not_grow_with_the_bots(
         return sorted(path.split("?")[0] for _, path, _, _ in server.requests[mark:])
 
     before = requests_of_one_status()
-    assert before == ["/fhir/R4/AuditEvent", "/fhir/R4/AuditEvent", "/fhir/R4/Bot", "/oauth2/token"]
+    # (The third AuditEvent search: the causes of the demo's bots whose last run failed long ago.)
+    base = ["/fhir/R4/AuditEvent", "/fhir/R4/AuditEvent", "/fhir/R4/Bot", "/oauth2/token"]
+    assert before == sorted([*base, "/fhir/R4/AuditEvent"])
     failing: list[str] = []
     for number in range(60):
         bot_id = add_bot(server, f"extra-{number:02d}")
@@ -173,11 +191,15 @@ def test_status_requests_do_not_grow_with_the_bots(
             failing.append(bot_id)
     histories = sorted(f"/fhir/R4/Bot/{bot_id}/_history" for bot_id in failing)
     after = requests_of_one_status()
-    assert sorted(set(after) - set(before)) == histories and len(after) == len(before) + len(failing)
-    # More failing bots than it reads the history of: still at most MAX_DEPLOY_READS of them.
-    for number in range(10):
+    # The histories of the 20 that failed; their causes in the same request as the others'; and
+    # their streaks (a failed run, and older runs beyond the newest 1,000 read): a lookup each.
+    assert sorted(set(after) - set(before)) == histories
+    assert len(after) == len(before) + len(failing) + MAX_STREAK_LOOKUPS
+    # More failing bots: still at most MAX_DEPLOY_READS histories and MAX_STREAK_LOOKUPS lookups,
+    # and one request per 100 causes.
+    for number in range(90):
         server.store.add_event(add_bot(server, f"more-{number:02d}"), outcome="4", at=now())
-    assert len(requests_of_one_status()) == len(before) + MAX_DEPLOY_READS
+    assert len(requests_of_one_status()) == len(before) + MAX_DEPLOY_READS + MAX_STREAK_LOOKUPS + 1
 
 
 def test_status_json(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:

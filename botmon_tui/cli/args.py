@@ -47,6 +47,8 @@ MAX_LIMIT = 10_000
 MAX_DEPLOY_READS = 20
 #: ``status``'s default window.
 DEFAULT_WINDOW = timedelta(hours=1)
+#: ``failures``' default window.
+DEFAULT_FAILURES_WINDOW = timedelta(hours=24)
 _DURATION_RE = re.compile(r"^([0-9]{1,7})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: The longest ``--since`` accepted (ten years).
@@ -227,16 +229,36 @@ def _output_options(parser: argparse.ArgumentParser, json_help: str, csv_help: s
     formats.add_argument("--csv", action="store_true", help=csv_help)
 
 
+def _window_and_bots(parser: argparse.ArgumentParser, window: timedelta, examples: str, only: str) -> None:
+    """``--since DURATION`` (the window, ``window`` by default) and ``--bot BOT`` (repeatable, in
+    ``bots``): ``status``'s and ``failures``'."""
+    parser.add_argument(
+        "--since", metavar="DURATION", type=parse_duration, default=window, help=f"the window: {examples}"
+    )
+    parser.add_argument(
+        "--bot",
+        metavar="BOT",
+        dest="bots",
+        type=bot_ref,
+        action="append",
+        default=None,
+        help=f"{only} (its exact name or its id); repeat for several",
+    )
+
+
 _USAGE = """\
 botmon-tui [CONNECTION] [--interval SECONDS] [--bot BOT] [--no-bell]
        botmon-tui status [CONNECTION] [--since DURATION] [--bot BOT ...] [--deploys] [--json | --csv]
        botmon-tui bots [CONNECTION] [--deploys] [--json | --csv]
+       botmon-tui failures [CONNECTION] [--since DURATION] [--bot BOT ...] [--group] [--json | --csv]
+       botmon-tui watch [CONNECTION] [--json] [--interval SECONDS] [--on-alert CMD] [--initial]
        botmon-tui events BOT [CONNECTION] [--limit N] [--failures] [--since DURATION]
                          [--follow [--interval SECONDS]] [--json | --csv]
        botmon-tui demo-server [--port PORT] [--seed N] [--verbose]
        botmon-tui --help | --version
 
-BOT is a bot's exact name or its id."""
+BOT is a bot's exact name or its id. CONNECTION may name several projects (-p prod -p staging)
+for the TUI, status, bots, failures and watch."""
 
 _EXIT_STATUS = """\
 exit status: 0 ok, 1 a bot failed (status) or an internal error (see the log in the user
@@ -244,9 +266,12 @@ exit status: 0 ok, 1 a bot failed (status) or an internal error (see the log in 
   network or server error, 4 the output could not be written (disk full), 130 interrupted."""
 
 _STATUS_HELP = """\
-Every bot of the project (or those named with --bot): its last run, how that run ended, how many
-of its runs failed in the window, and a warning when its settings mean it writes no AuditEvents.
-Bots that failed come first.
+Every bot of the project (or those named with --bot): its state (failing since when, how many
+runs in a row, what kind; recovered; flaky), its last run, how that run ended, how many of its
+runs failed in the window, and a warning when its settings mean it writes no AuditEvents. Bots
+that failed come first; the first line tells the bots failing now from those that failed and
+recovered. With several projects (-p prod -p staging) every bot is listed with its project, and
+a project that cannot be read is told with its label (exit 3 only when none could be read).
 
 "Failed in the window" means: at least one AuditEvent of the bot's runs (type execute) with
 outcome 4, 8 or 12 (Minor, Serious or Major failure) was stored (meta.lastUpdated) within the
@@ -255,20 +280,78 @@ failure happened in the window. A bot whose settings write no AuditEvents cannot
 it is marked with a warning and never counts as failed.
 
 The requests are the same whatever the number of bots: the bot list (one request per 1,000 bots),
-the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000). Then
-the history of each bot that failed, for its last deploy (one request, 10 quota units each; at
-most 20); --deploys reads every bot's."""
+the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000); when
+bots are failing, the output of their newest failed run (one request per 100 bots: the kind and
+the cause), and for a failure streak longer than the runs read one lookup per bot (at most 20).
+Then the history of each bot that failed, for its last deploy (one request, 10 quota units each;
+at most 20); --deploys reads every bot's."""
 
 _STATUS_EPILOG = f"""\
 examples:
   botmon-tui status --profile prod                      every bot, failing first; exit 1 if any failed
   botmon-tui status --profile prod --since 15m --bot lab-results-router --bot hl7-adt-ingest
   botmon-tui status --profile prod --json | jq '.bots[] | select(.failures > 0) | .name'
+  botmon-tui status -p prod -p staging --json | jq '.bots[] | select(.state == "failing") | .name'
   # a cron job every 15 minutes: mail the table when a bot failed in those 15 minutes (exit 1)
   out=$(botmon-tui status --profile prod --since 15m 2>&1)
   [ $? -eq 1 ] && echo "$out" | mail -s 'Medplum bots failing' oncall@example.org
 
 {_EXIT_STATUS}
+"""
+
+
+_FAILURES_HELP = """\
+The failed runs of the window, newest first, each with its kind (timeout, crash, platform or
+error: read from its output and its duration, since the server writes outcome 4 for every failed
+run) and its error signature (its error line and its own first stack frame with ids, numbers,
+times and quoted values taken out: one cause across runs and bots). --group gives one line per
+signature: how many runs, which bots, first and last seen, and whether it is ongoing (a bot is
+failing now with it).
+
+Requests: the bot list, the project's newest 1,000 runs (which bots are failing now), and the
+failed runs of the window with their output (one request per 1,000, at most 10,000; one query per
+--bot instead when bots are named)."""
+
+_FAILURES_EPILOG = """\
+examples:
+  botmon-tui failures -p prod --since 2h --group          one line per cause
+  botmon-tui failures -p prod --bot lab-results-router --json | jq -r '.[].summary'
+  botmon-tui failures -p prod -p staging --group --json | jq '.[] | select(.ongoing)'
+
+JSON: a run is {id, bot, botId, lastUpdated, outcome, outcomeText, kind, signature, signatureText,
+summary, profile}; a group {signature, signatureText, example, kind, runs, bots, botIds, firstSeen,
+lastSeen, ongoing, profiles}.
+"""
+
+_WATCH_HELP = """\
+Watch the projects as the TUI does and print one line per incident change, until Ctrl-C:
+  failing         a bot started failing (a new streak)
+  new-signature   a failing bot failed with a cause not seen in this incident
+  still-failing   it goes on failing: told again at most every --realert (default 30 min)
+  recovered       it ran fine again: how long it failed and how many runs
+Later failures of the same incident are counted silently. Incidents already there at start are
+told only with --initial. Server errors are told on stderr and retried with backoff; they never
+stop the watch. It ends with status 130 on Ctrl-C, and 0 when the reader of its pipe goes away.
+
+Each poll costs what the TUI's does: two requests whatever the number of bots, one more when a
+failure it does not know came (its output: the kind and the cause), and one lookup once per
+failure streak longer than the runs read.
+
+--on-alert CMD runs CMD for each of these lines. CMD is split like a shell line and run without a
+shell, with stdin closed, its output discarded and a 10 s timeout (then it is killed). The facts
+are in its environment, never a secret: BOTMON_EVENT, BOTMON_BOT, BOTMON_BOT_ID, BOTMON_AT,
+BOTMON_SINCE, BOTMON_STREAK, BOTMON_STREAK_EXACT, BOTMON_KIND, BOTMON_SIGNATURE, BOTMON_SUMMARY,
+BOTMON_LASTED_SECONDS, BOTMON_LINK, BOTMON_PROFILE. Its failures are told on stderr."""
+
+_WATCH_EPILOG = """\
+examples:
+  botmon-tui watch -p prod -p staging
+  botmon-tui watch -p prod --json | jq -c 'select(.event == "failing")'
+  botmon-tui watch -p prod --on-alert 'notify-send -u critical botmon'
+  botmon-tui watch -p prod --on-alert ~/bin/page-oncall      # a script that reads $BOTMON_*
+
+JSON (one object per line): {event, bot, botId, at, since, streak, streakExact, kind, signature,
+signatureText, summary, lastedSeconds, newRuns, initial, link, profile}.
 """
 
 
@@ -341,6 +424,8 @@ examples:
   botmon-tui -p prod --show-config                    where each connection setting comes from
   botmon-tui -p prod -p staging                       watch two projects
   botmon-tui status -p prod --since 15m               exit 1 if a bot failed in the last 15 minutes
+  botmon-tui failures -p prod --group                 today's failures, one line per cause
+  botmon-tui watch -p prod --on-alert ~/bin/page      one line (and one page) per incident change
   botmon-tui bots -p prod --json | jq '.[].name'
   botmon-tui events lab-results-router -p prod --failures --since 2h
   botmon-tui events lab-results-router -p prod --follow
@@ -378,6 +463,8 @@ def build_parser() -> _Parser:
         "--bot", metavar="BOT", type=bot_ref, default=None, help="open this bot's events (its name or id)"
     )
     _add_setting(tui, SETTING["bell"], default=None, text="no terminal bell when a new failure is announced")
+    _add_setting(tui, SETTING["realert"], default=None)
+    _add_setting(tui, SETTING["on_alert"], default=None)
 
     commands = parser.add_subparsers(
         dest="command",
@@ -398,22 +485,7 @@ def build_parser() -> _Parser:
         formatter_class=formatter,
         allow_abbrev=False,
     )
-    status.add_argument(
-        "--since",
-        metavar="DURATION",
-        type=parse_duration,
-        default=DEFAULT_WINDOW,
-        help="the window: 45s, 30m, 1h (default), 2d",
-    )
-    status.add_argument(
-        "--bot",
-        metavar="BOT",
-        dest="bots",
-        type=bot_ref,
-        action="append",
-        default=None,
-        help="only this bot (its exact name or its id); repeat for several",
-    )
+    _window_and_bots(status, DEFAULT_WINDOW, "45s, 30m, 1h (default), 2d", "only this bot")
     status.add_argument(
         "--deploys",
         action="store_true",
@@ -452,6 +524,46 @@ def build_parser() -> _Parser:
         "with --deploys, a lastDeploy key on each)",
         "print one CSV row per bot (RFC 4180, with a header row)",
     )
+
+    failures = commands.add_parser(
+        "failures",
+        prog=f"{PROG} failures",
+        help="the failed runs of the window with their kind and cause; --group: one line per cause",
+        description=_FAILURES_HELP,
+        epilog=_FAILURES_EPILOG,
+        parents=[sub_parent],
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    _window_and_bots(
+        failures, DEFAULT_FAILURES_WINDOW, "45s, 30m, 1h, 24h (default), 7d", "only this bot's failures"
+    )
+    failures.add_argument(
+        "--group", action="store_true", help="one entry per error signature instead of one per run"
+    )
+    _output_options(
+        failures,
+        "print a JSON array: one object per failed run (or per signature with --group)",
+        "print one CSV row per failed run (or per signature with --group), with a header row",
+    )
+
+    watch = commands.add_parser(
+        "watch",
+        prog=f"{PROG} watch",
+        help="print one line per incident change (failing, new cause, recovered) until Ctrl-C",
+        description=_WATCH_HELP,
+        epilog=_WATCH_EPILOG,
+        parents=[sub_parent],
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    watch.add_argument("--json", action="store_true", help="one JSON object per line (NDJSON), flushed")
+    watch.add_argument(
+        "--initial", action="store_true", help="also tell the incidents already there at start"
+    )
+    _add_setting(watch, SETTING["interval"], default=argparse.SUPPRESS, text="seconds between polls")
+    _add_setting(watch, SETTING["realert"], default=argparse.SUPPRESS)
+    _add_setting(watch, SETTING["on_alert"], default=argparse.SUPPRESS)
 
     events = commands.add_parser(
         "events",

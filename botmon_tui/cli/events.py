@@ -369,18 +369,18 @@ async def _follow(
         while not io.closed:
             waited = await until_gone(SLEEP(delay), gone)
             if isinstance(waited, Gone) or io.closed:
-                return _ended(io, waited)
+                return ended_status(io, waited)
             polled = await until_gone(_poll_once(client, cursor, schedule, printer, io), gone)
             if isinstance(polled, Gone):
-                return _ended(io, polled)
+                return ended_status(io, polled)
             delay = polled
-    return _ended(io, None)
+    return ended_status(io, None)
 
 
-def _ended(io: Output, gone: Gone | None) -> int:
+def ended_status(io: Output, gone: Gone | None) -> int:
     """The reader of stdout went away (``| head`` has its lines): status 0, as ``tail -f`` ends; or
     the terminal did (an SSH connection dropped, seen by the watch or by a write failing with
-    EIO): status 1, as the TUI. Nothing more is written either way."""
+    EIO): status 1, as the TUI. Nothing more is written either way. (``watch`` ends the same way.)"""
     io.reader_gone()
     if not io.terminal_gone and (gone is None or gone.kind == "reader"):
         return EXIT_OK

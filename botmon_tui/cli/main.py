@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+#: The commands that watch or read several projects (``-p prod -p staging``); the others read one.
+SEVERAL = (None, "tui", "status", "bots", "failures", "watch")
+
 
 def _flags(args: argparse.Namespace) -> Flags:
     from botmon_tui.config import Flags
@@ -123,8 +126,8 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
     command = args.command
     if command == "demo-server":
         return _cmd_demo_server(args, io)
-    if args.bot and command in ("bots", "events"):
-        raise UsageError(f"--bot is for the TUI and 'status'; '{command}' does not take it")
+    if args.bot and command in ("bots", "events", "watch"):
+        raise UsageError(f"--bot is for the TUI, 'status' and 'failures'; '{command}' does not take it")
     if command is None and not getattr(args, "show_config", False):
         problem = _terminal_problem()
         if problem is not None:
@@ -152,7 +155,7 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                 demo.base_url, demo.client_id, demo.client_secret, timeout=resolver.timeout()
             )
             connections = [("demo", settings)]
-        elif command in (None, "tui"):
+        elif command in SEVERAL:
             connections = [(c.label, c.settings) for c in resolver.connections()]
             settings = connections[0][1]
         else:
@@ -163,15 +166,26 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
         for message in resolver.warnings:
             io.warning(message)
         try:
-            if command in ("status", "bots", "events") and not getattr(args, "follow", False):
+            if command in ("status", "bots", "failures", "events") and not getattr(args, "follow", False):
                 from botmon_tui.ui.gcpolicy import full_collections_off
 
                 with full_collections_off():
-                    return _one_shot(command, settings, args, io, interval)
+                    return _one_shot(command, connections, args, io, interval)
             if command == "events":
                 from botmon_tui.cli import events
 
                 return events.run(settings, args, io, interval)
+            if command == "watch":
+                from botmon_tui.cli import watch
+
+                return watch.run(
+                    connections,
+                    args,
+                    io,
+                    interval=interval,
+                    realert=resolver.realert(),
+                    on_alert=resolver.on_alert(),
+                )
             from botmon_tui.ui.app import AppOptions
 
             options = AppOptions(
@@ -195,21 +209,29 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
 
 
 def _one_shot(
-    command: str, settings: ConnectionSettings, args: argparse.Namespace, io: Output, interval: float
+    command: str,
+    connections: Sequence[tuple[str, ConnectionSettings]],
+    args: argparse.Namespace,
+    io: Output,
+    interval: float,
 ) -> int:
+    if command in ("status", "failures") and args.bot:  # given before the command: --bot x status
+        args.bots = [args.bot, *(args.bots or ())]
     if command == "status":
         from botmon_tui.cli import status
 
-        if args.bot:  # given before the command: botmon-tui --bot x status
-            args.bots = [args.bot, *(args.bots or ())]
-        return status.run(settings, args, io)
+        return status.run(connections, args, io)
     if command == "bots":
         from botmon_tui.cli import bots
 
-        return bots.run(settings, args, io)
+        return bots.run(connections, args, io)
+    if command == "failures":
+        from botmon_tui.cli import failures
+
+        return failures.run(connections, args, io)
     from botmon_tui.cli import events
 
-    return events.run(settings, args, io, interval)
+    return events.run(connections[0][1], args, io, interval)
 
 
 def _show_config(resolver: Resolver, io: Output) -> int:

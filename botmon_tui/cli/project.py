@@ -1,39 +1,54 @@
-"""How every bot of the project is doing, for ``bots`` and ``status``: read with the bot list's
-project-wide queries (:class:`~botmon_tui.monitor.summary.ProjectMonitor`), never one per bot.
+"""How every bot of the project is doing, for ``bots``, ``status`` and ``failures``: read with the
+bot list's project-wide queries (:class:`~botmon_tui.monitor.summary.ProjectMonitor`), never one
+per bot; for several projects (``-p prod -p staging``) side by side (:func:`load_projects`).
 
 ``ProjectMonitor.load`` sends the bot list (one request per 1,000 bots), the project's newest
 1,000 runs (last run and outcome of every recently active bot) and the failed runs of the window
 (one request per 1,000). Bots with no run among those newest 1,000 are not looked up one by one
 (the TUI does that after its first paint): their last run is shown as older than the oldest run
 read (``>3h ago``), which is all a one-shot answer can say without a request per bot.
+
+With the incidents (``status``): a failure streak longer than the runs read costs one lookup per
+bot (at most 20 bots; the others' streaks are told as "at least N"), and the output of the newest
+failed run of each bot failing now or recently recovered is read in one request per 100
+(``AuditEvent?_id=...``): its kind, signature and error line. Nothing is asked when no bot is
+failing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botmon_tui.cli.output import Output
-from botmon_tui.cli.session import patiently, warn_unreadable
+from botmon_tui.cli.session import connected, patiently, warn_unreadable
 from botmon_tui.cli.table import Cell, Compact, Drop, Shrink, Step
 from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
+from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.deploys import Deploy, DeployHistory
+from botmon_tui.monitor.incidents import Incident, incident_label
 from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
-from botmon_tui.textsafe import first_line
+from botmon_tui.textsafe import clip, first_line
 
 __all__ = [
+    "INCIDENT_FIELDS",
     "NARROW",
     "RECORD_FIELDS",
+    "Outcome",
     "Project",
     "by_failure",
+    "incident_fields",
     "last_deploys",
     "load_project",
+    "load_projects",
+    "reached",
+    "unreachable",
 ]
 
 #: The fields of :meth:`Project.record`, in the order ``--csv`` writes them.
@@ -48,7 +63,19 @@ RECORD_FIELDS = (
     "writesAuditEvents",
     "auditWarning",
     "lastDeploy",
+    "state",
+    "failingSince",
+    "streak",
+    "streakExact",
+    "recoveredAt",
+    "kind",
+    "signature",
+    "signatureText",
+    "summary",
+    "profile",
 )
+#: The incident's fields of a bot's record (``status --json``), from :func:`incident_fields`.
+INCIDENT_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("state") : RECORD_FIELDS.index("profile")]
 #: The start of a note about a bot's last deploy (under ``status``' and ``bots``' tables).
 DEPLOY_NOTE = "↻"
 #: History reads sent at once.
@@ -56,6 +83,26 @@ DEPLOY_READS_AT_ONCE = 4
 #: The last steps of the bot tables' plans (see :mod:`botmon_tui.cli.table`): long names give way,
 #: the outcome's code goes, then the id; the age, the outcome, the count and the ⚠ stay.
 NARROW: tuple[Step, ...] = (Shrink("name", 20), Compact("outcome"), Drop("id"), Shrink("name", 10))
+
+
+def incident_fields(incident: Incident) -> dict[str, Any]:
+    """A bot's incident for ``--json`` and ``--csv``: ``state``, ``failingSince``, ``streak`` (failed
+    runs in a row; ``streakExact`` false: at least that many), ``recoveredAt``, ``kind``,
+    ``signature`` (its key) and ``signatureText``, ``summary`` (the error line)."""
+    streak = incident.streak
+    signature = incident.signature
+    recovered = incident.recovered_at
+    return {
+        "state": incident.state,
+        "failingSince": format_instant(streak.since) if streak is not None else None,
+        "streak": streak.runs if streak is not None else None,
+        "streakExact": streak.exact if streak is not None else None,
+        "recoveredAt": format_instant(recovered) if recovered is not None else None,
+        "kind": incident.kind,
+        "signature": signature.key if signature is not None else None,
+        "signatureText": signature.text if signature is not None else None,
+        "summary": incident.summary,
+    }
 
 
 @dataclass
@@ -67,6 +114,8 @@ class Project:
     #: Runs older than this were not read: a bot with no run seen last ran before it (None: the
     #: whole history was read, so such a bot never ran).
     horizon: datetime | None
+    #: The connection's label (``profile`` in ``--json``).
+    label: str = ""
     #: The last deploy of the bots whose history was read (None: read, never deployed), and
     #: which bots were read: ``"failed"``, ``"all"`` or None (no history read).
     deploys: dict[str, Deploy | None] = field(default_factory=dict)
@@ -116,6 +165,17 @@ class Project:
     def name(status: BotStatus) -> Cell:
         return Cell(first_line(status.bot.display_name, 100))
 
+    def state(self, status: BotStatus) -> Cell:
+        """``failing 23m · 14× · crash`` (compact: ``failing 23m``), ``recovered 5m ago`` (compact:
+        ``recovered``), ``ok``."""
+        incident = status.incident
+        text = incident_label(incident, self.now)
+        level = {"failing": "error", "late": "warning", "quiet": "warning", "flaky": "warning"}.get(
+            incident.state, "success" if incident.state == "recovered" else None
+        )
+        compact = text.split(" · ", 1)[0] if incident.state == "failing" else incident.state
+        return Cell(text, compact, level)
+
     # ------------------------------------------------------------------ machine-readable
 
     def record(self, status: BotStatus) -> dict[str, Any]:
@@ -136,6 +196,8 @@ class Project:
             "auditWarning": explain_no_events(status.bot).cause if warn else None,
             # The end of its newest deploy, for a bot whose history was read (see deploys_for).
             "lastDeploy": _instant(self.deploys.get(status.bot.id)),
+            **incident_fields(status.incident),
+            "profile": self.label,
         }
 
     def notes(self) -> list[str]:
@@ -167,21 +229,113 @@ class Project:
         return lines
 
 
-async def load_project(client: MedplumClient, io: Output, window: timedelta) -> Project:
-    """Every bot with its last run and its failed runs in ``window`` (by the server's clock)."""
+async def load_project(
+    client: MedplumClient,
+    io: Output,
+    window: timedelta,
+    *,
+    label: str = "",
+    incidents: bool = False,
+    count_failures: bool = True,
+) -> Project:
+    """Every bot with its last run and its failed runs in ``window`` (by the server's clock).
+    ``incidents``: the streaks longer than what was read are looked up, and the causes of the
+    incidents read (see the module docstring). ``count_failures``: False for a caller that reads
+    the window's failures itself (``failures``)."""
+    monitor = await load_monitor(client, io, window, incidents=incidents, count_failures=count_failures)
+    return Project(
+        statuses=list(monitor.statuses.values()),
+        now=monitor.clock(),
+        window=window,
+        horizon=monitor.horizon,
+        label=label,
+    )
+
+
+async def load_monitor(
+    client: MedplumClient,
+    io: Output,
+    window: timedelta,
+    *,
+    incidents: bool = False,
+    count_failures: bool = True,
+) -> ProjectMonitor:
+    """A loaded :class:`ProjectMonitor` on the server's clock (see :func:`load_project`)."""
 
     def clock() -> datetime:
         return client.server_now() or datetime.now(UTC)
 
-    monitor = ProjectMonitor(client, recent=window, clock=clock)
+    monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures)
     await patiently(io, monitor.load)
+    if incidents:
+        if monitor.needs_streak_lookup():  # one round: at most MAX_STREAK_LOOKUPS requests
+            await patiently(io, monitor.lookup_streaks)
+        if monitor.causes_unread():
+            await patiently(io, monitor.read_causes)
     warn_unreadable(io, monitor.invalid)
-    return Project(
-        statuses=list(monitor.statuses.values()),
-        now=clock(),
-        window=window,
-        horizon=monitor.horizon,
-    )
+    return monitor
+
+
+@dataclass
+class Outcome:
+    """One connection's answer: its project, or why it could not be read."""
+
+    label: str
+    settings: ConnectionSettings
+    project: Project | None = None
+    error: MedplumError | None = None
+    #: Anything else the command read there (``failures``: the failed runs).
+    extra: list[Any] = field(default_factory=list)
+
+
+async def load_projects(
+    connections: Sequence[tuple[str, ConnectionSettings]],
+    io: Output,
+    window: timedelta,
+    *,
+    incidents: bool = False,
+    then: Callable[[MedplumClient, Project], Awaitable[None]] | None = None,
+) -> list[Outcome]:
+    """Each connection's project, read side by side; a server that cannot be read is an
+    :class:`Outcome` with its error (see :func:`reached`). ``then(client, project)``: more to read
+    there, while its connection is open (the last deploys)."""
+
+    async def one(label: str, settings: ConnectionSettings) -> Outcome:
+        try:
+            async with connected(settings, io) as client:
+                project = await load_project(client, io, window, label=label, incidents=incidents)
+                if then is not None:
+                    await then(client, project)
+        except MedplumError as exc:
+            return Outcome(label, settings, error=exc)
+        return Outcome(label, settings, project)
+
+    return list(await asyncio.gather(*(one(label, settings) for label, settings in connections)))
+
+
+def reached(outcomes: Sequence[Outcome], io: Output) -> list[Outcome]:
+    """The connections that could be read. Each that could not is told on stderr with its label;
+    when none could, the error is raised (exit 3), the only one's as it is."""
+    failed = [outcome for outcome in outcomes if outcome.error is not None]
+    if len(failed) == len(outcomes):
+        if len(outcomes) == 1:
+            assert failed[0].error is not None
+            raise failed[0].error
+        for outcome in failed:
+            io.error(f"{outcome.label}: {outcome.error}")
+        raise MedplumError(f"none of the {len(outcomes)} projects could be read")
+    for outcome in failed:
+        io.error(f"{outcome.label}: could not be read: {outcome.error}")
+    return [outcome for outcome in outcomes if outcome.error is None]
+
+
+def unreachable(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The connections that could not be read, for ``--json``: ``profile`` and ``error``."""
+    return [
+        {"profile": outcome.label, "error": clip(str(outcome.error), 300)}
+        for outcome in outcomes
+        if outcome.error is not None
+    ]
 
 
 def by_failure(statuses: Sequence[BotStatus]) -> list[BotStatus]:

@@ -5,94 +5,186 @@ outcome 4, 8 or 12 was stored (``meta.lastUpdated``) within the window, by the s
 the project-wide failures query of :class:`~botmon_tui.monitor.summary.ProjectMonitor`, so the
 answer is exact (up to its page limit, 10,000 failed runs) and costs the same few requests
 whatever the number of bots.
+
+Each bot also has its incident state (``monitor/incidents.py``: failing since when, how many in a
+row, what kind, its error signature; recovered; flaky), and the headline tells the bots failing
+now from those that failed and recovered. Several projects (``-p prod -p staging``) are read side
+by side and answered as one: exit 1 if any failed; a project that cannot be read is told with its
+label, and is exit 3 only when none could be read.
 """
 
 from __future__ import annotations
 
 import argparse
+import textwrap
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
+from typing import Any
 
 from botmon_tui.cli.args import EXIT_FAILED, EXIT_OK, MAX_DEPLOY_READS
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.project import (
     NARROW,
     RECORD_FIELDS,
+    Outcome,
     Project,
     by_failure,
     last_deploys,
-    load_project,
+    load_projects,
+    reached,
+    unreachable,
 )
-from botmon_tui.cli.session import connected, match_bot, run_async
-from botmon_tui.cli.table import Column, Shrink, render
+from botmon_tui.cli.session import UnknownBot, match_bot, run_async
+from botmon_tui.cli.table import Cell, Column, Compact, Drop, Shrink, render
 from botmon_tui.formatting import plural, span_text
 from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import format_instant
-from botmon_tui.monitor.summary import BotStatus
-from botmon_tui.textsafe import first_line
+from botmon_tui.monitor.summary import BotStatus, attention_key
+from botmon_tui.textsafe import clip, first_line
 
-__all__ = ["run"]
+__all__ = ["run", "verdict"]
 
 COLUMNS = (
     Column("name", "BOT"),
+    Column("project", "PROJECT"),
+    Column("state", "STATE"),
     Column("last", "LAST RUN"),
     Column("outcome", "LAST OUTCOME"),
     Column("failed", "FAILS", right=True),
     Column("audit", "AUDIT"),
     Column("id", "ID"),
 )
-#: Narrow terminals: the id gives way first, then long names; the outcome, the age, the count and
-#: the ⚠ warning stay whole (the outcome and the warning switch to their short forms).
-PLAN = (Shrink("name", 30), Shrink("id", 9), *NARROW)
+#: Narrow terminals: the id gives way first, then long names and project labels, the state's
+#: streak and kind (``failing 23m`` stays); the outcome, the age, the count and the ⚠ warning stay
+#: whole (the outcome and the warning switch to their short forms). Below about 70 columns the
+#: state goes too (the first line still tells failing now from recovered).
+PLAN = (
+    Shrink("name", 30),
+    Shrink("id", 9),
+    Shrink("project", 12),
+    Compact("state"),
+    *NARROW,
+    Shrink("project", 6),
+    Drop("state"),
+)
 #: Who gets the room left after the plan: names first.
-GROW = ("name", "id")
+GROW = ("name", "state", "project", "id")
+
+Row = tuple[Project, BotStatus]
 
 
-def run(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> int:
-    project = run_async(_load(settings, args, io))
-    statuses = by_failure(project.statuses)
-    failed = [s for s in statuses if s.failures]
+def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Namespace, io: Output) -> int:
+    then = partial(_deploys, args=args, io=io)
+    outcomes = run_async(load_projects(connections, io, args.since, incidents=True, then=then))
+    read = reached(outcomes, io)
+    rows = _chosen(read, args.bots or ())
+    rows.sort(key=lambda row: (not row[1].failures, attention_key(row[1]), row[0].label))
+    failed = [row for row in rows if row[1].failures]
+    several = len(connections) > 1
+    first = read[0].project
+    assert first is not None
     if args.json:
-        io.json(
-            {
-                "window": span_text(project.window),
-                "since": format_instant(project.since),
-                "now": format_instant(project.now),
-                "failed": bool(failed),
-                "failedBots": len(failed),
-                "failedRuns": sum(s.recent_failures for s in failed),
-                "horizon": format_instant(project.horizon) if project.horizon else None,
-                # Whose history was read for lastDeploy: the failed bots, or (--deploys) all.
-                "deploysRead": project.deploys_for,
-                "bots": [project.record(s) for s in statuses],
-            }
-        )
+        io.json(_json(first, read, outcomes, rows, failed))
     elif args.csv:
         writer = io.csv_writer()
         writer.row(RECORD_FIELDS)
-        for status in statuses:
+        for project, status in rows:
             record = project.record(status)
             writer.row(_csv_value(record[name]) for name in RECORD_FIELDS)
     else:
-        _table(project, statuses, failed, io)
+        _table(first, rows, failed, io, several=several, down=[o for o in outcomes if o.error is not None])
     return EXIT_FAILED if failed else EXIT_OK
 
 
-async def _load(settings: ConnectionSettings, args: argparse.Namespace, io: Output) -> Project:
-    """The project (narrowed to ``--bot``), and the last deploy of the bots that failed (at most
-    ``MAX_DEPLOY_READS``), or of every bot with ``--deploys``: a history read is one request but
-    10 quota units, and a failed bot is where "what changed?" is asked."""
-    async with connected(settings, io) as client:
-        project = await load_project(client, io, args.since)
-        wanted = [match_bot(text, [s.bot for s in project.statuses]).id for text in args.bots or ()]
-        if wanted:
-            by_id = {s.bot.id: s for s in project.statuses}
-            project.statuses = [by_id[bot_id] for bot_id in dict.fromkeys(wanted)]
-        if args.deploys:
-            ids, project.deploys_for = [s.bot.id for s in project.statuses], "all"
-        else:
-            failed = [s for s in by_failure(project.statuses) if s.failures]
-            ids, project.deploys_for = [s.bot.id for s in failed[:MAX_DEPLOY_READS]], "failed"
-        project.deploys = await last_deploys(client, io, ids)
-        return project
+async def _deploys(client: MedplumClient, project: Project, *, args: argparse.Namespace, io: Output) -> None:
+    """The last deploy of the bots that failed (at most ``MAX_DEPLOY_READS`` a project, those
+    ``--bot`` names only), or of every bot with ``--deploys``: a history read is one request but 10
+    quota units, and a failed bot is where "what changed?" is asked."""
+    statuses = project.statuses
+    if args.bots:
+        wanted: set[str] = set()
+        for text in args.bots:
+            try:
+                wanted.add(match_bot(text, [s.bot for s in statuses]).id)
+            except UnknownBot:
+                continue  # another project may know it (and an unknown name is told later)
+        statuses = [s for s in statuses if s.bot.id in wanted]
+    if args.deploys:
+        ids, project.deploys_for = [s.bot.id for s in statuses], "all"
+    else:
+        failed = [s for s in by_failure(statuses) if s.failures]
+        ids, project.deploys_for = [s.bot.id for s in failed[:MAX_DEPLOY_READS]], "failed"
+    project.deploys = await last_deploys(client, io, ids)
+
+
+def _chosen(read: Sequence[Outcome], wanted: Sequence[str]) -> list[Row]:
+    """Every bot of every project read, or those ``--bot`` names (in any of them: a name no
+    project knows is an error; so is one several bots of a project share)."""
+    projects = [outcome.project for outcome in read if outcome.project is not None]
+    if not wanted:
+        return [(project, status) for project in projects for status in project.statuses]
+    rows: dict[tuple[str, str], tuple[Project, BotStatus]] = {}
+    for text in wanted:
+        found: UnknownBot | None = None
+        hits = 0
+        for project in projects:
+            try:
+                bot = match_bot(text, [s.bot for s in project.statuses])
+            except UnknownBot as exc:
+                if "give the id instead" in str(exc):  # ambiguous: several bots of one project
+                    raise
+                found = found or exc
+                continue
+            hits += 1
+            status = next(s for s in project.statuses if s.bot.id == bot.id)
+            rows.setdefault((project.label, bot.id), (project, status))
+        if not hits:
+            assert found is not None
+            raise found
+    # Each project as far as the bots named (its notes speak of those only).
+    shown: dict[str, Project] = {}
+    for project, status in rows.values():
+        if project.label not in shown:
+            shown[project.label] = replace(project, statuses=[])
+        shown[project.label].statuses.append(status)
+    return [(shown[project.label], status) for project, status in rows.values()]
+
+
+def _json(
+    first: Project, read: Sequence[Outcome], outcomes: Sequence[Outcome], rows: list[Row], failed: list[Row]
+) -> dict[str, Any]:
+    statuses = [status for _, status in rows]
+    failing = [s for s in statuses if s.incident.state == "failing"]
+    return {
+        "window": span_text(first.window),
+        "since": format_instant(first.since),
+        "now": format_instant(first.now),
+        "failed": bool(failed),
+        "failedBots": len(failed),
+        "failedRuns": sum(status.recent_failures for _, status in failed),
+        # The headline's two halves: failing now, and failed in the window but fine now.
+        "failingNow": len(failing),
+        "failedRecovered": sum(1 for _, status in failed if status.incident.state != "failing"),
+        "horizon": format_instant(first.horizon) if first.horizon else None,
+        # Whose history was read for lastDeploy: the failed bots, or (--deploys) all.
+        "deploysRead": first.deploys_for,
+        "projects": [
+            *(
+                {
+                    "profile": outcome.project.label,
+                    "now": format_instant(outcome.project.now),
+                    "horizon": format_instant(outcome.project.horizon) if outcome.project.horizon else None,
+                    "error": None,
+                }
+                for outcome in read
+                if outcome.project is not None
+            ),
+            *({**entry, "now": None, "horizon": None} for entry in unreachable(outcomes)),
+        ],
+        "bots": [project.record(status) for project, status in rows],
+    }
 
 
 def _csv_value(value: object) -> object:
@@ -101,34 +193,71 @@ def _csv_value(value: object) -> object:
     return value
 
 
-def verdict(project: Project, statuses: list[BotStatus], failed: list[BotStatus]) -> tuple[str, str]:
-    """The first line (what a cron mail's reader sees first) and its colour level."""
+def verdict(
+    project: Project, rows: Sequence[Row], failed: Sequence[Row], *, projects: int = 1
+) -> tuple[str, str]:
+    """The first line (what a cron mail's reader sees first) and its colour level: how many bots
+    failed in the window (and how many runs), those failing now apart from those that failed and
+    recovered, and the bots still failing from before the window (no failed run in it)."""
     window = span_text(project.window)
+    where = f" in {projects} projects" if projects > 1 else ""
+    failing_now = [s for _, s in rows if s.incident.state == "failing"]
+    before = sum(1 for s in failing_now if not s.failures)
     if failed:
-        runs = sum(s.recent_failures for s in failed)
-        of = f"{len(failed):,} of {plural(len(statuses), 'bot')}"
-        text = f"✗ {of} failed in the last {window} ({plural(runs, 'failed run')})"
+        runs = sum(status.recent_failures for _, status in failed)
+        now = sum(1 for _, s in failed if s.incident.state == "failing")
+        parts = [f"{now:,} failing now"] if now else []
+        if len(failed) - now:
+            parts.append(f"{len(failed) - now:,} recovered")
+        if before:
+            parts.append(f"{before:,} more failing from before")
+        of = f"{len(failed):,} of {plural(len(rows), 'bot')}{where}"
+        text = f"✗ {of} failed in the last {window} ({plural(runs, 'run')}): {', '.join(parts)}"
         return text, "error"
-    return f"✓ No bot failed in the last {window} ({plural(len(statuses), 'bot')})", "success"
+    text = f"✓ No bot failed in the last {window} ({plural(len(rows), 'bot')}{where})"
+    if before:
+        return f"{text}; ! {before:,} still failing from before", "warning"
+    return text, "success"
 
 
-def _table(project: Project, statuses: list[BotStatus], failed: list[BotStatus], io: Output) -> None:
-    line, level = verdict(project, statuses, failed)
-    io.line(io.paint(line, level))
-    if not statuses:
-        io.line("No bots in this project.")
+def _table(
+    first: Project,
+    rows: list[Row],
+    failed: list[Row],
+    io: Output,
+    *,
+    several: bool,
+    down: Sequence[Outcome],
+) -> None:
+    line, level = verdict(first, rows, failed, projects=len({p.label for p, _ in rows}) + len(down))
+    for part in textwrap.wrap(line, width=max(20, io.width), subsequent_indent="  "):
+        io.line(io.paint(part, level))
+    for outcome in down:
+        io.line(io.paint(f"✗ {clip(outcome.label, 40)}: could not be read: {outcome.error}", "error"))
+    if not rows:
+        io.line("No bots in this project." if not several else "No bots in these projects.")
         return
-    rows = [
+    columns = [c for c in COLUMNS if several or c.key != "project"]
+    cells: list[tuple[Cell | str, ...]] = [
         (
             project.name(s),
+            clip(project.label, 40),
+            project.state(s),
             project.last_run(s),
             project.outcome(s),
             project.failures(s),
             project.audit(s, short=True),
             first_line(s.bot.id, 200),
         )
-        for s in statuses
+        for project, s in rows
     ]
-    io.lines(render(COLUMNS, rows, width=io.width, plan=PLAN, grow=GROW, paint=io.paint))
-    for note in project.notes():
-        io.prose(note)
+    if not several:
+        cells = [(name, *rest) for name, _, *rest in cells]
+    io.lines(render(columns, cells, width=io.width, plan=PLAN, grow=GROW, paint=io.paint))
+    seen: set[str] = set()
+    for project, _ in rows:
+        if project.label in seen:
+            continue
+        seen.add(project.label)
+        for note in project.notes():
+            io.prose(f"{project.label}: {note}" if several else note)

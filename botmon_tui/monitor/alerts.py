@@ -23,24 +23,38 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from botmon_tui.diagnosis import (
+    NO_OUTPUT,
+    FailureKind,
+    Signature,
+    diagnose_event,
+    signature_of,
+)
 from botmon_tui.formatting import summary_line
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, OutcomeInfo, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT
 from botmon_tui.monitor.feed import event_key
 from botmon_tui.textsafe import clip
 
-__all__ = ["MAX_KNOWN", "Alert", "FailedRun", "FailureWatch", "bot_display"]
+__all__ = ["MAX_KNOWN", "NO_SIGNATURE", "Alert", "FailedRun", "FailureWatch", "bot_display"]
 
+#: The signature of a run whose output was not read.
+NO_SIGNATURE = signature_of(NO_OUTPUT)
 #: Failure ids remembered (announced, or there at start) so that none is announced twice.
 MAX_KNOWN = 5000
 #: Bots marked as having an unseen failure.
 MAX_UNSEEN = 1000
 #: Pages of new failures read by one poll (a larger burst is read by the following polls).
 MAX_POLL_PAGES = 3
+#: Failed runs read (summary, kind, signature) between two turns of the event loop: a batch of
+#: 10 kB logs is a few milliseconds (README, Performance: the incidents' rows).
+READ_BATCH = 25
 
 
 def bot_display(event: AuditEvent) -> str | None:
@@ -67,20 +81,29 @@ class FailedRun:
     #: The bot's name as the event wrote it (the app prefers the bot's current name).
     bot_display: str | None
     outcome: str | None
-    #: The line of its output that says what went wrong (``formatting.summary_line``).
+    #: The line of its output that says what went wrong (``formatting.summary_line``); for a run
+    #: that timed out without an error line, what its timing says (``diagnosis.diagnose``).
     summary: str
     when: datetime | None
+    #: What kind of failure it was, from its text and timing (``diagnosis.failure_kind``).
+    kind: FailureKind = "error"
+    #: Its error signature (``diagnosis.error_signature``): one cause, across runs and bots.
+    signature: Signature = NO_SIGNATURE
 
     @classmethod
-    def of(cls, event: AuditEvent) -> FailedRun:
+    def of(cls, event: AuditEvent, timeout: float = DEFAULT_TIMEOUT) -> FailedRun:
+        """The run as shown; ``timeout``: its bot's, in seconds (``durations.bot_timeout``)."""
         display = bot_display(event)
+        diagnosis = diagnose_event(event, timeout, summary=summary_line(event.outcomeDesc))
         return cls(
             id=event.id,
             bot_id=event.bot_id or "",
             bot_display=clip(display) if display else None,
             outcome=event.outcome,
-            summary=summary_line(event.outcomeDesc),
+            summary=diagnosis.summary,
             when=event.when,
+            kind=diagnosis.kind,
+            signature=diagnosis.signature,
         )
 
     @property
@@ -113,10 +136,20 @@ class Alert:
 class FailureWatch:
     """The project's newest failed runs, polled incrementally; announces new ones once."""
 
-    def __init__(self, client: MedplumClient, *, window: int = 200, page_size: int = 100) -> None:
+    def __init__(
+        self,
+        client: MedplumClient,
+        *,
+        window: int = 200,
+        page_size: int = 100,
+        timeout_of: Callable[[str], float] | None = None,
+    ) -> None:
+        """``timeout_of(bot_id)``: the bot's timeout in seconds (a run that used 95 % of it timed
+        out); 10 s for every bot when not given."""
         if window < 1 or page_size < 1:
             raise ValueError("window and page_size must be positive")
         self.client = client
+        self.timeout_of = timeout_of
         self.window = window
         self.page_size = min(page_size, 1000)
         self.loaded = False
@@ -166,28 +199,46 @@ class FailureWatch:
                 if not more:
                     break
             self.behind = more
-            return self._take()
+            return await self._take()
 
     async def _load(self) -> None:
         page = await self.client.bot_events(None, count=self.window, failures_only=True, execute_only=True)
         self.invalid += page.invalid
+        runs = await self._read(page.resources)
         self._cursor = EventCursor(scope=self._scope())
         self._cursor.seed(page.resources, self.client.server_now())
         for event in page.resources:
             self._remember(event.id)
-        self._merge([FailedRun.of(event) for event in page.resources])
+        self._merge(runs)
         self.loaded = True
 
-    def _take(self) -> list[Alert]:
-        incoming, self._incoming = self._incoming, []
+    async def _read(self, events: list[AuditEvent]) -> list[FailedRun]:
+        """Each failed run as shown (its summary line, kind and signature: the costly part), a
+        batch at a time with a turn of the event loop between (a screen stays responsive while 300
+        logs are read). Nothing is recorded here: a poll cancelled half-way loses nothing."""
+        runs: list[FailedRun] = []
+        for start in range(0, len(events), READ_BATCH):
+            if start:
+                await asyncio.sleep(0)
+            runs.extend(self._failed_run(event) for event in events[start : start + READ_BATCH])
+        return runs
+
+    def _failed_run(self, event: AuditEvent) -> FailedRun:
+        bot_id = event.bot_id
+        timeout = self.timeout_of(bot_id) if self.timeout_of is not None and bot_id else DEFAULT_TIMEOUT
+        return FailedRun.of(event, timeout)
+
+    async def _take(self) -> list[Alert]:
         # Each new failure read once (its summary line is the costly part), counted once even
         # when two pages of one poll both brought it.
-        fresh: list[FailedRun] = []
-        for event in sorted(incoming, key=event_key):
-            if event.outcome not in FAILURE_CODES or self.knows(event.id):
-                continue
-            self._remember(event.id)
-            fresh.append(FailedRun.of(event))
+        wanted: dict[str, AuditEvent] = {}
+        for event in sorted(self._incoming, key=event_key):
+            if event.outcome in FAILURE_CODES and not self.knows(event.id):
+                wanted.setdefault(event.id, event)
+        fresh = await self._read(list(wanted.values()))
+        self._incoming = []
+        for run in fresh:
+            self._remember(run.id)
         self._merge(fresh)
         alerts: dict[str, Alert] = {}
         for run in fresh:

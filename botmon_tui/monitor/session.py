@@ -26,12 +26,17 @@ from urllib.parse import urlsplit
 
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
-from botmon_tui.monitor.alerts import Alert, FailureWatch
+from botmon_tui.monitor.alerts import Alert, FailedRun, FailureWatch
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
+from botmon_tui.monitor.tracker import DEFAULT_REALERT, IncidentEvent, IncidentTracker
 from botmon_tui.textsafe import sanitize
 
 __all__ = ["Connection", "ProjectSession", "SessionPoll"]
+
+#: Failed runs kept for :meth:`ProjectSession.incident_events` between two calls (bounded when
+#: nobody asks).
+MAX_FRESH = 1000
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,12 @@ class ProjectSession:
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         index: int = 0,
+        realert: timedelta | None = DEFAULT_REALERT,
+        announce_initial: bool = False,
     ) -> None:
+        """``realert``: how often a failing bot's incident is told again while it goes on (None:
+        never); ``announce_initial``: tell the incidents already there at start too
+        (:class:`~botmon_tui.monitor.tracker.IncidentTracker`)."""
         self.connection = connection
         self.client = connection.client
         self.label = sanitize(connection.label or urlsplit(self.client.settings.base).netloc or "project")
@@ -80,8 +90,12 @@ class ProjectSession:
         self.index = index
         self.recent = recent
         self.project = ProjectMonitor(self.client, recent=recent, clock=clock)
-        self.failures = FailureWatch(self.client)
+        self.failures = FailureWatch(self.client, timeout_of=self.project.timeout_of)
         self.schedule = PollSchedule(interval, wall=clock, clock=monotonic, jitter=jitter)
+        #: Alerts per incident (what :meth:`incident_events` says).
+        self.tracker = IncidentTracker(realert=realert, announce_initial=announce_initial)
+        #: The failed runs the failure watch brought since the last :meth:`incident_events`.
+        self._fresh: list[FailedRun] = []
 
     def __repr__(self) -> str:
         return f"ProjectSession({self.label!r})"
@@ -120,14 +134,24 @@ class ProjectSession:
         if not project.loaded:
             await project.load()
             return SessionPoll(frozenset(project.statuses), loaded=True)
-        return SessionPoll(frozenset(await project.poll()))
+        changed = await project.poll()
+        if project.needs_streak_lookup():  # a streak longer than what was read: once per streak
+            changed |= await project.lookup_streaks()
+        return SessionPoll(frozenset(changed))
 
     def needs_backfill(self) -> bool:
-        return bool(self.project.needs_backfill())
+        """After the load: bots whose last run, or whose failure streak's start, is older than the
+        runs read (a request each, once)."""
+        return bool(self.project.needs_backfill() or self.project.needs_streak_lookup())
 
     async def backfill(self) -> SessionPoll:
-        """Bots idle for longer than the newest runs cover: their own last run, once (after load)."""
-        return SessionPoll(frozenset(await self.project.backfill()))
+        """Bots idle for longer than the newest runs cover: their own last run, once (after load);
+        then the streaks longer than what was read: one lookup each, once."""
+        project = self.project
+        changed = await project.backfill()
+        if project.needs_streak_lookup():
+            changed |= await project.lookup_streaks()
+        return SessionPoll(frozenset(changed))
 
     def wants_failures(self) -> bool:
         """Whether the failure watch must be asked now: not loaded yet, a backlog to read, or the
@@ -140,8 +164,28 @@ class ProjectSession:
         )
 
     async def poll_failures(self) -> list[Alert]:
-        """One poll of the failure watch (one request): the new failures, one alert per bot."""
-        return await self.failures.poll()
+        """One poll of the failure watch (one request): the new failures, one alert per bot. Their
+        output names the kind and cause of each bot's incident (``status.incident``)."""
+        alerts = await self.failures.poll()
+        self.project.note_failed_runs(self.failures.runs)
+        self._fresh.extend(run for alert in alerts for run in alert.runs)
+        del self._fresh[:-MAX_FRESH]
+        return alerts
+
+    def incident_events(self) -> list[IncidentEvent]:
+        """What changed in the project's incidents since the last call: a bot started failing,
+        failed with a new signature, is still failing (at most every ``realert``), recovered. Call
+        it once at the end of each poll (after :meth:`backfill` and :meth:`poll_failures`); the first
+        call tells nothing of what was already failing (unless ``announce_initial``)."""
+        fresh, self._fresh = self._fresh, []
+        if not self.project.loaded:
+            return []
+        self.project.evaluate()  # states that changed with time alone
+        return self.tracker.update(self.project.statuses, fresh, now=self.project.clock())
+
+    def acknowledge(self, bot_id: str) -> bool:
+        """Silence the bot's incident until it ends (see ``IncidentTracker.acknowledge``)."""
+        return self.tracker.acknowledge(bot_id)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -35,9 +35,20 @@ from typing import Any
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, SearchPage, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
+from botmon_tui.monitor.alerts import FailedRun
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, bot_timeout
 from botmon_tui.monitor.feed import SortKey, event_key
+from botmon_tui.monitor.incidents import UNKNOWN, Incident, RunLog, Silence, evaluate
 
-__all__ = ["HISTORY_RUNS", "AttentionKey", "BotStatus", "ProjectMonitor", "attention_key"]
+__all__ = [
+    "HISTORY_RUNS",
+    "MAX_STREAK_LOOKUPS",
+    "AttentionKey",
+    "BotStatus",
+    "ProjectMonitor",
+    "SilenceCheck",
+    "attention_key",
+]
 
 #: Most failures remembered per bot (for the "recent failures" count; bounded memory).
 MAX_FAILURES_PER_BOT = 10_000
@@ -54,6 +65,17 @@ BACKFILL_CONCURRENCY = 4
 SUMMARY_ELEMENTS = ("meta", "type", "outcome", "entity", "period", "recorded", "source", "agent")
 #: Newest runs remembered per bot for the history strip (bounded memory).
 HISTORY_RUNS = 12
+#: A failure streak longer than the runs read costs one lookup of the bot's newest runs, once per
+#: streak: at most this many bots per call, ``BACKFILL_CONCURRENCY`` at a time (the rest are looked
+#: up by the next calls, each of them once).
+MAX_STREAK_LOOKUPS = 20
+#: Runs read by a streak lookup (one request): a streak longer than that is "at least 1,000".
+STREAK_LOOKUP_RUNS = 1000
+#: What a streak lookup needs of a run.
+STREAK_ELEMENTS = ("meta", "outcome", "period")
+#: Failed runs whose output :meth:`ProjectMonitor.read_causes` reads (one request per 100).
+MAX_CAUSES = 500
+CAUSES_PER_REQUEST = 100
 
 
 @dataclass
@@ -68,6 +90,19 @@ class BotStatus:
     #: Its newest runs seen, oldest first: (chronological key, outcome code), at most
     #: :data:`HISTORY_RUNS` (from the answers the list already gets; none before load).
     history: list[tuple[SortKey, str | None]] = field(default_factory=list)
+    #: Its newest runs in order, and what is known before them: its failure streaks
+    #: (``monitor/incidents.py``).
+    runlog: RunLog = field(default_factory=RunLog)
+    #: Its newest failed run as the failure watch read it (kind, signature and summary from its
+    #: output), when the watch held it.
+    last_failure: FailedRun | None = None
+    #: Its state (``monitor/incidents.py``: failing, flaky, recovered, ...), kept current by the
+    #: monitor after every change (:meth:`ProjectMonitor.evaluate`).
+    incident: Incident = UNKNOWN
+    #: ``event_key(last_event)``, kept with it (None: not computed yet).
+    last_key: SortKey | None = None
+    #: What :attr:`incident` was computed from, and until when it holds (see ``evaluate``).
+    incident_facts: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def last_run(self) -> datetime | None:
@@ -96,9 +131,11 @@ class BotStatus:
         """Its newest runs' outcomes, oldest first (the history strip)."""
         return [outcome_info(code) for _, code in self.history]
 
-    def note_history(self, event: AuditEvent) -> None:
-        """Remember ``event`` among the newest runs (in time order; a run seen twice counts once)."""
-        key = event_key(event)
+    def note_history(self, event: AuditEvent, key: SortKey | None = None) -> None:
+        """Remember ``event`` among the newest runs (in time order; a run seen twice counts once).
+        ``key``: its ``event_key``, when the caller has it."""
+        if key is None:
+            key = event_key(event)
         history = self.history
         if history and key <= history[-1][0]:
             if any(seen == key for seen, _ in history):
@@ -107,6 +144,11 @@ class BotStatus:
         else:
             history.append((key, event.outcome))
         del history[:-HISTORY_RUNS]
+
+
+#: The silence evaluation's slot (``monitor/cadence.py``): ``late`` or ``quiet`` for a bot at a
+#: time, or None. Consulted for bots that are not failing.
+SilenceCheck = Callable[[BotStatus, datetime], Silence | None]
 
 
 #: See :func:`attention_key`.
@@ -158,8 +200,12 @@ class ProjectMonitor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         latest_page: int = 1000,
         roster_every: timedelta = timedelta(minutes=10),
+        count_failures: bool = True,
     ) -> None:
+        """``count_failures``: read the failed runs of ``recent`` at load, for each bot's count (a
+        caller that reads them itself, with their output, says False)."""
         self.client = client
+        self.count_failures = count_failures
         self.roster_every = roster_every
         self.recent = recent
         self.clock = clock
@@ -179,6 +225,9 @@ class ProjectMonitor:
         #: The failed runs (outcome 4, 8 or 12) the last poll brought, oldest first (without their
         #: output: the alerts ask for it, once, only when one of them is new to them).
         self.new_failures: list[AuditEvent] = []
+        #: ``late`` / ``quiet`` for a bot (the silence evaluation, ``monitor/cadence.py``): None
+        #: until it is plugged in here.
+        self.silence: SilenceCheck | None = None
 
     @staticmethod
     def _scope() -> dict[str, str]:
@@ -209,8 +258,12 @@ class ProjectMonitor:
             self._note_run(event)
         self._note_failures(failures.resources)
         self.horizon = latest.resources[-1].when if latest.next_url and latest.resources else None
+        if self.horizon is None:  # every run of every bot was read: nothing comes before them
+            for status in self.statuses.values():
+                status.runlog.before_bounded = True
         self.invalid = bots.invalid + latest.invalid + failures.invalid
         self.loaded = True
+        self.evaluate()
 
     async def _read_runs(self) -> tuple[SearchPage[AuditEvent], SearchPage[AuditEvent]]:
         """The newest runs, then every failed run of the window (its pages as one)."""
@@ -218,6 +271,8 @@ class ProjectMonitor:
             None, count=self.latest_page, execute_only=True, elements=SUMMARY_ELEMENTS
         )
         failures: SearchPage[AuditEvent] = SearchPage(resources=[])
+        if not self.count_failures:
+            return latest, failures
         async for page in self.client.iter_pages(
             "AuditEvent",
             self.client.event_params(
@@ -266,10 +321,159 @@ class ProjectMonitor:
                 status.looked_up = True
                 self.invalid += page.invalid
                 changed.add(bot_id)
+                if not page.next_url:  # that run is its only one
+                    status.runlog.before_bounded = True
                 for event in page.resources:
                     if event.bot_id == bot_id:
                         self._note_run(event)
-        return changed
+        return changed | self.evaluate()
+
+    # ------------------------------------------------------------------ incidents
+
+    def timeout_of(self, bot_id: str) -> float:
+        """The bot's timeout in seconds (``durations.bot_timeout``; 10 s for a bot not listed)."""
+        status = self._status(bot_id)
+        return bot_timeout(status.bot) if status is not None else DEFAULT_TIMEOUT
+
+    def needs_streak_lookup(self) -> list[str]:
+        """Bots failing now whose streak goes back past the runs read (its start and length are
+        unknown) and was not looked up yet, at most :data:`MAX_STREAK_LOOKUPS`."""
+        return [
+            bot_id
+            for bot_id, status in self.statuses.items()
+            if status.incident.state == "failing"
+            and status.incident.streak is not None
+            and not status.incident.streak.exact
+            and not status.runlog.looked_up
+            and status.bot.audit_trigger != "on-error"
+        ][:MAX_STREAK_LOOKUPS]
+
+    async def lookup_streaks(self) -> set[str]:
+        """One request per bot :meth:`needs_streak_lookup` names (once per streak, a few at a time):
+        its newest :data:`STREAK_LOOKUP_RUNS` runs, read back to the success before the streak.
+        Returns the bots whose state changed."""
+        todo = self.needs_streak_lookup()
+        for start in range(0, len(todo), BACKFILL_CONCURRENCY):
+            chunk = todo[start : start + BACKFILL_CONCURRENCY]
+            pages = await gather_all(
+                *(
+                    self.client.bot_events(
+                        bot_id, count=STREAK_LOOKUP_RUNS, execute_only=True, elements=STREAK_ELEMENTS
+                    )
+                    for bot_id in chunk
+                )
+            )
+            for bot_id, page in zip(chunk, pages, strict=True):
+                status = self.statuses.get(bot_id)
+                if status is None:
+                    continue
+                self.invalid += page.invalid
+                runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
+                status.runlog.absorb(runs, complete=not page.next_url)
+        return self.evaluate(set(todo))
+
+    def causes_unread(self) -> list[str]:
+        """The ids of the newest failed runs of bots failing now (or recovered, or flaky) whose
+        output was not read: what names the kind and cause of their incident."""
+        wanted: list[str] = []
+        for status in self.statuses.values():
+            incident = status.incident
+            streak = incident.streak if incident.state == "failing" else None
+            if incident.state in ("recovered", "flaky"):
+                streak = incident.previous
+            read = status.last_failure
+            if streak is not None and streak.last_id and (read is None or read.id != streak.last_id):
+                wanted.append(streak.last_id)
+        return wanted[:MAX_CAUSES]
+
+    async def read_causes(self) -> set[str]:
+        """Read the output of the runs :meth:`causes_unread` names (``AuditEvent?_id=...``, 100 ids
+        a request, a few at a time): for a one-shot answer, which has no failure watch. Returns
+        the bots whose state changed."""
+        wanted = self.causes_unread()
+        chunks = [
+            wanted[start : start + CAUSES_PER_REQUEST] for start in range(0, len(wanted), CAUSES_PER_REQUEST)
+        ]
+        runs: list[FailedRun] = []
+        for start in range(0, len(chunks), BACKFILL_CONCURRENCY):
+            pages = await gather_all(
+                *(
+                    self.client.search(
+                        "AuditEvent", [("_id", ",".join(ids)), ("_count", str(len(ids)))], AuditEvent
+                    )
+                    for ids in chunks[start : start + BACKFILL_CONCURRENCY]
+                )
+            )
+            for page in pages:
+                self.invalid += page.invalid
+                runs.extend(
+                    FailedRun.of(event, self.timeout_of(event.bot_id or ""))
+                    for event in page.resources
+                    if event.outcome in FAILURE_CODES
+                )
+        return self.note_failed_runs(runs)
+
+    def note_failed_runs(self, runs: list[FailedRun]) -> set[str]:
+        """The failure watch's runs (with kind, signature and summary from their output): each bot
+        keeps its newest, which names its incident's kind and cause. Returns the bots whose state
+        changed."""
+        noted: set[str] = set()
+        for run in runs:
+            status = self._status(run.bot_id)
+            if status is None:
+                continue
+            held = status.last_failure
+            if held is None or event_key(run) > event_key(held):
+                status.last_failure = run
+                noted.add(run.bot_id)
+        return self.evaluate(noted) if noted else set()
+
+    def evaluate(self, bot_ids: set[str] | None = None) -> set[str]:
+        """Bring each bot's :attr:`BotStatus.incident` up to date: every bot (some states change
+        with time alone, ``recovered`` an hour after, for one), or only ``bot_ids`` (their facts
+        changed). Returns the bots whose state changed, and ``bot_ids``."""
+        now = self.clock()
+        check = self.silence
+        certain = self.horizon is None
+        changed: set[str] = set()
+        statuses = self.statuses
+        chosen = (
+            statuses.items()
+            if bot_ids is None
+            else [(bot_id, statuses[bot_id]) for bot_id in bot_ids if bot_id in statuses]
+        )
+        for bot_id, status in chosen:
+            silence = check(status, now) if check is not None else None
+            failure = status.last_failure
+            ran = None if not (certain or status.looked_up) else False
+            facts = (status.runlog.version, failure.id if failure else None, ran, silence)
+            held = status.incident_facts
+            # Unchanged facts give the same state until the time it changes by itself.
+            if (
+                held is not None
+                and held[0] is status.bot
+                and held[1] == facts
+                and (held[2] is None or now < held[2])
+            ):
+                continue
+            incident = evaluate(
+                status.bot,
+                status.runlog,
+                now=now,
+                timeout=bot_timeout(status.bot),
+                last_failure=failure,
+                ran=ran,
+                silence=silence,
+            )
+            status.incident_facts = (status.bot, facts, incident.until)
+            if incident != status.incident:
+                status.incident = incident
+                changed.add(bot_id)
+        return changed | (bot_ids & statuses.keys() if bot_ids else set())
+
+    def incidents(self) -> dict[str, Incident]:
+        """Every listed bot's state, by bot id."""
+        return {bot_id: status.incident for bot_id, status in self.statuses.items()}
 
     async def poll(self) -> set[str]:
         """Two requests: changed bots, and runs since the newest seen. Returns the changed bot ids."""
@@ -296,7 +500,10 @@ class ProjectMonitor:
                 back = self._departed.pop(bot.id, None)
                 if back is not None:
                     back.bot = bot
-                self.statuses[bot.id] = back or BotStatus(bot=bot)
+                if back is None:
+                    back = BotStatus(bot=bot)
+                    back.runlog.before_bounded = True  # a new bot: every run of it is seen
+                self.statuses[bot.id] = back
                 resort = True
             else:
                 resort = resort or status.bot.display_name != bot.display_name
@@ -316,7 +523,7 @@ class ProjectMonitor:
         self.new_failures = [e for e in new if e.outcome in FAILURE_CODES]
         self._note_failures(self.new_failures)
         changed |= self._expire_failures()
-        return changed
+        return changed | self.evaluate()
 
     def request_roster(self) -> None:
         """Read the whole bot list at the next poll (deleted bots are dropped then)."""
@@ -351,10 +558,16 @@ class ProjectMonitor:
         if status is None:
             return None
         status.runs_seen += 1
-        status.note_history(event)
+        key = event_key(event)  # (parsing its time is most of the cost: once)
+        status.note_history(event, key)
+        failed = event.outcome in FAILURE_CODES
+        # A failed run's duration says whether it timed out; a success's is not needed.
+        duration = event.duration if failed else None
+        status.runlog.note(key, failed, duration.total_seconds() if duration is not None else None)
         last = status.last_event
-        if last is None or event_key(event) >= event_key(last):
+        if last is None or key >= (status.last_key or event_key(last)):
             status.last_event = event
+            status.last_key = key
         return bot_id
 
     def _note_failures(self, events: list[AuditEvent]) -> None:
