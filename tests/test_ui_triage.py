@@ -69,7 +69,7 @@ async def test_failing_bots_come_first_marked_on_the_whole_row(
         fine = bot_id(srv, "daily-claims-export")
         assert table.get_cell(fine, "name").plain == "  daily-claims-export"
         # Column sorts still work, and 0 brings attention first back.
-        await pilot.press("5")
+        await pilot.press(str(BotTable.number_of("failures")))
         assert table.sort_column == "failures"
         await pilot.press("0")
         assert table.attention_order and table.ids_in_order()[0] in {s.bot.id for s in failing}
