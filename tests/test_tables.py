@@ -1,8 +1,8 @@
 """The tables as column records (``Column``): one record per column, one loop for every table.
 
 The records themselves are checked (keys by position, no silent fallback, a bad set refused when
-the class is made), the header (the key by each title, its tooltip), and what each column's sort
-means. The sort of every Event tab column through the
+the class is made), the widths (the bot list's names first), the header (the key by each title,
+its tooltip), and what each column's sort means. The sort of every Event tab column through the
 keys is in ``test_ui_app.test_each_column_sorts_both_ways`` (derived from the records).
 """
 
@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from demo_support import FIXED_NOW
+from demo_support import FIXED_NOW, demo_fixture
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
+from ui_support import bot_id, on_screen, running, screen_lines
 
+from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.ui.screens.base import sort_bindings
-from botmon_tui.ui.widgets.bot_table import BotTable
+from botmon_tui.ui.widgets.bot_table import NAME_WIDTH, BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.failure_table import FailureTable
 from botmon_tui.ui.widgets.keyed_table import (
@@ -29,10 +34,14 @@ from botmon_tui.ui.widgets.keyed_table import (
     KeyedTable,
     UnknownColumn,
     by_id,
+    fit_widths,
     header_label,
 )
 
 TABLES: list[type[KeyedTable]] = [EventTable, BotTable, FailureTable]
+
+srv = demo_fixture(scope="function")
+
 
 # ---------------------------------------------------------------------------- the records
 
@@ -108,6 +117,50 @@ def test_a_bad_set_of_records_is_refused_when_the_class_is_made(
         class Bad(KeyedTable):
             COLUMNS: ClassVar[tuple[Column[Any, Any], ...]] = columns
             DEFAULT_SORT = (default, False)
+
+
+# ---------------------------------------------------------------------------- widths
+
+
+def _bot_widths(table_width: int, longest_name: int | None = None) -> dict[str, int]:
+    content = None if longest_name is None else 2 + longest_name
+    widths = fit_widths(BotTable.COLUMNS, table_width, 1, content)
+    return {column.key: width for column, width in zip(BotTable.COLUMNS, widths, strict=True)}
+
+
+def test_a_24_character_name_is_whole_at_80_columns() -> None:
+    widths = _bot_widths(80)
+    assert widths["name"] == 2 + NAME_WIDTH  # (the mark and its space, then the name)
+    # IDs gave way first, then the run strip, then the audit column.
+    assert (widths["id"], widths["history"], widths["audit"]) == (4, 3, 6)
+    assert sum(widths.values()) + 2 * len(widths) + 2 == 80
+
+
+@given(table_width=st.integers(60, 220), longest=st.one_of(st.none(), st.integers(0, 60)))
+def test_the_columns_give_way_for_the_name_in_their_order(table_width: int, longest: int | None) -> None:
+    widths = _bot_widths(table_width, longest)
+    by_key = {column.key: column for column in BotTable.COLUMNS}
+    preferred = {key: column.width_for(table_width) for key, column in by_key.items()}
+    usable = table_width - 2 - 2 * len(widths)
+    name = by_key["name"]
+    assert widths["name"] >= name.least
+    wanted = preferred["name"] if longest is None else max(name.least, min(preferred["name"], 2 + longest))
+    # The others keep their width, or shrink (never under their least) only for the name.
+    shrunk = [key for key in widths if key != "name" and widths[key] < preferred[key]]
+    for key in shrunk:
+        assert by_key[key].gives_way and widths[key] >= by_key[key].least
+        # Those of an earlier rank are as narrow as they get.
+        assert all(
+            widths[other] == by_key[other].least
+            for other in widths
+            if 0 < by_key[other].gives_way < by_key[key].gives_way
+        )
+    if shrunk:
+        assert widths["name"] <= wanted
+    if widths["name"] < wanted:
+        assert all(widths[k] == by_key[k].least for k in widths if by_key[k].gives_way)  # all gave
+    # The columns fill the table, unless even the name's least does not fit (it then scrolls).
+    assert sum(widths.values()) == usable or widths["name"] == name.least
 
 
 # ---------------------------------------------------------------------------- what a sort means
@@ -236,3 +289,30 @@ async def test_a_header_says_what_its_column_shows_and_which_key_sorts_it() -> N
             assert f"Key {number} " in tip.plain and KEY_MARKS[number - 1] in column.label.plain
         await pilot.hover(EventTable, offset=(2, 2))  # a row: no tooltip over the rows below
         assert table.tooltip is None
+
+
+# ---------------------------------------------------------------------------- names tell bots apart
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_names_tell_bots_apart(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    """Bots whose names differ only at the end are told apart at 80 columns: a name of up to 24
+    characters is whole; a longer one is cut, and the whole of it is there for the status line."""
+    names = ["extra-bot-0001-ingest-aa", "extra-bot-0001-ingest-ab", "extra-bot-0002-with-a-longer-name"]
+    for name in names:
+        bot = srv.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})
+        srv.store.add_event(bot["id"], outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=1))
+    async with running(srv, tmp_path, size) as (app, _pilot):
+        table = app.screen.query_one(BotTable)
+        assert on_screen(app, names[0]) and on_screen(app, names[1])
+        assert not on_screen(app, names[2])  # (33 characters)
+        # The ID and the audit column are still there, narrower.
+        header = next(line for line in screen_lines(app) if "Name¹" in line)
+        assert "ID²" in header and "Audit⁷" in header
+        long_one = bot_id(srv, names[2])
+        row = next(line for line in screen_lines(app) if "extra-bot-0002" in line)
+        assert long_one[:3] in row
+        table.select_id(long_one)
+        assert table.selected_name() == names[2]
+        table.select_id(bot_id(srv, names[0]))
+        assert table.selected_name() is None

@@ -87,7 +87,8 @@ async def test_history_strip_shows_the_newest_runs(
         width = table.columns[ColumnKey("history")].width
         runs = sorted(srv.store.events_for(target), key=lambda e: e["meta"]["lastUpdated"])
         expected = "".join(outcome_info(e.get("outcome")).symbol for e in runs[-width:])
-        assert expected.endswith("✓✗▲✓")
+        # (At 80 columns the strip gives way to the names: its newest three runs.)
+        assert width >= 3 and expected.endswith("✓✗▲✓"[-width:])
         assert table.get_cell(target, "history").plain == expected
         row = next(r for r in rows_on_screen(screen_text(app)) if "hl7-adt-ing" in r)
         assert expected in row

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -20,7 +21,7 @@ from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, by_id
 
-__all__ = ["ATTENTION", "FAILING_MARK", "NEW_MARK", "BotTable"]
+__all__ = ["ATTENTION", "FAILING_MARK", "NAME_WIDTH", "NEW_MARK", "BotTable"]
 
 #: The default order (not a column): see ``monitor.summary.attention_key``.
 ATTENTION = "attention"
@@ -29,6 +30,9 @@ ATTENTION = "attention"
 FAILING_MARK = "!"
 #: In front of the name of a bot with a failure announced since its Event tab was last opened.
 NEW_MARK = "●"
+#: A name this long is shown whole at 80 columns (the ID, the run strip and the audit column
+#: give way for it, in that order).
+NAME_WIDTH = 24
 #: The Outcome column's width for "▲ Minor failure"; narrower, it shows "▲ Minor".
 FULL_OUTCOME = 17
 #: The Audit column's width for "resource+log · always"; narrower, it shows "always".
@@ -46,6 +50,9 @@ class BotTable(KeyedTable):
             sort=lambda table, status: (status.bot.display_name.casefold(), status.bot.id),
             tooltip=f"the bot's name; {FAILING_MARK} its last run failed, {NEW_MARK} a failure not seen yet.",
             flex=True,
+            # The mark and a space, then the name.
+            widths=((0, 2 + NAME_WIDTH),),
+            fit=lambda table, status: 2 + cell_len(clip(status.bot.display_name)),
             least=12,
         ),
         Column(
@@ -57,6 +64,8 @@ class BotTable(KeyedTable):
             sort=by_id,
             tooltip="the Bot resource's id (all of it from 150 columns).",
             widths=((0, 9), (150, 36)),
+            least=4,
+            gives_way=1,
         ),
         Column(
             "last_run",
@@ -105,6 +114,8 @@ class BotTable(KeyedTable):
             descending_first=True,
             tooltip="its newest runs, oldest on the left (the most failed first).",
             widths=((0, 6), (100, 9), (150, 12)),
+            least=3,
+            gives_way=2,
         ),
         Column(
             "failures",
@@ -117,7 +128,7 @@ class BotTable(KeyedTable):
             sort=lambda table, status: (status.recent_failures, status.last_run or EPOCH, status.bot.id),
             descending_first=True,
             tooltip="its failed runs in the last 24 hours (the most first).",
-            widths=((0, 5), (100, 7)),
+            widths=((0, 6), (100, 7)),
         ),
         Column(
             "audit",
@@ -133,6 +144,8 @@ class BotTable(KeyedTable):
             ),
             tooltip="where and when its runs write AuditEvents; ⚠ none will appear here.",
             widths=((0, 10), (120, 26)),
+            least=6,
+            gives_way=3,
         ),
     )
     ORDERS: ClassVar[tuple[SortOrder[BotTable, BotStatus], ...]] = (
@@ -224,6 +237,16 @@ class BotTable(KeyedTable):
     def selected_bot(self) -> Bot | None:
         status = self.status(self.selected_id)
         return status.bot if status else None
+
+    def selected_name(self) -> str | None:
+        """The selected bot's whole name when its Name cell cannot show all of it (for the status
+        line), else None."""
+        status = self.status(self.selected_id)
+        if status is None:
+            return None
+        name = clip(status.bot.display_name)
+        room = self.column_width("name") - 2  # (the mark and its space)
+        return name if cell_len(name) > room else None
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")

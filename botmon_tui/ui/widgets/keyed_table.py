@@ -17,7 +17,8 @@ custom"). So this table, through the private DataTable state that ``textual_priv
 * holds one object per row (a ``FeedEvent``, a ``BotStatus``...) and builds a row's cells from it
   only when the row is painted (kept for the rows painted lately): 10,000 rows hold no cells;
 * gives every column a fixed width computed from the table's width (one "flex" column takes
-  the rest), so nothing depends on measuring every cell and the layout fits 80 columns.
+  the rest, and the columns that give way shrink for it first), so nothing depends on measuring
+  every cell and the layout fits 80 columns.
 
 A table is its :attr:`KeyedTable.COLUMNS`: one :class:`Column` record each, with its title, width
 policy, cell, sort key and header tooltip, and one loop here does the rest for every table. The
@@ -118,9 +119,17 @@ class Column(SortOrder[TableT, RowT]):
     #: Width (cells) by table width: the last ``(min_table_width, width)`` that fits wins. The
     #: flex column's is the width it wants before the others keep theirs.
     widths: tuple[tuple[int, int], ...] = ((0, 10),)
-    #: Takes what the other columns leave (one per table at most), at least ``least``.
+    #: Takes what the other columns leave (one per table at most).
     flex: bool = False
+    #: The narrowest it gets (the flex column: whatever the others take; the others: when they
+    #: give way).
     least: int = 8
+    #: When the flex column lacks its width, the columns that give way shrink to ``least`` for
+    #: it, rank 1 first (0: never).
+    gives_way: int = 0
+    #: The flex column: the cells a row's content takes; it then wants no more than its widest
+    #: row takes (nor more than ``widths`` says), and the other columns keep the rest.
+    fit: Callable[[TableT, RowT], int] | None = None
 
     def width_for(self, table_width: int) -> int:
         chosen = self.widths[0][1]
@@ -130,15 +139,34 @@ class Column(SortOrder[TableT, RowT]):
         return chosen
 
 
-def fit_widths(columns: Sequence[Column[Any, Any]], table_width: int, padding: int) -> list[int]:
-    """Each column's width in a table ``table_width`` cells wide (``padding`` each side of a cell):
-    its width for that table width; the flex column gets the rest, at least its ``least`` (the
-    table then scrolls sideways)."""
+def fit_widths(
+    columns: Sequence[Column[Any, Any]], table_width: int, padding: int, content: int | None = None
+) -> list[int]:
+    """Each column's width in a table ``table_width`` cells wide (``padding`` each side of a cell).
+
+    Every column gets its width for that table width; the flex column gets the rest. When that
+    rest is less than the flex column wants (its width, or ``content``, what its widest row
+    takes, if that is less), the columns that give way shrink for it, in their rank's order, down
+    to their ``least``; the flex column never gets less than its own ``least`` (the table then
+    scrolls sideways).
+    """
     usable = table_width - SCROLLBAR - 2 * padding * len(columns)
     widths = [column.width_for(table_width) for column in columns]
     flex = next((index for index, column in enumerate(columns) if column.flex), None)
-    if flex is not None:
-        widths[flex] = max(columns[flex].least, usable - (sum(widths) - widths[flex]))
+    if flex is None:
+        return widths
+    if content is not None:
+        widths[flex] = max(columns[flex].least, min(widths[flex], content))
+    lack = widths[flex] - (usable - (sum(widths) - widths[flex]))
+    for index in sorted(
+        (i for i, c in enumerate(columns) if c.gives_way), key=lambda i: columns[i].gives_way
+    ):
+        if lack <= 0:
+            break
+        give = min(lack, max(0, widths[index] - columns[index].least))
+        widths[index] -= give
+        lack -= give
+    widths[flex] = max(columns[flex].least, usable - (sum(widths) - widths[flex]))
     return widths
 
 
@@ -305,6 +333,8 @@ class KeyedTable(DataTableInternals):
         self._layout_width = -1
         #: Each column's width after the last layout, by key (see ``column_width``).
         self._widths: dict[str, int] = {}
+        #: What the flex column's widest row takes (when the column says: ``Column.fit``).
+        self._content_width: int | None = None
         #: The object of every row held, by id: shown, and hidden by a filter.
         self._rows: dict[str, Any] = {}
         #: Row ids top to bottom, always sorted by the current sort (the table's own index map
@@ -393,7 +423,7 @@ class KeyedTable(DataTableInternals):
             return
         self._layout_width = total
         changed = False
-        fitted_widths = fit_widths(self.COLUMNS, total, self.cell_padding)
+        fitted_widths = fit_widths(self.COLUMNS, total, self.cell_padding, self._content_width)
         for spec, fitted in zip(self.COLUMNS, fitted_widths, strict=True):
             column = self.columns.get(ColumnKey(spec.key))
             if column is None:
@@ -407,6 +437,18 @@ class KeyedTable(DataTableInternals):
         self.redimension()
         self._touch()
         self._relabel()
+
+    def _fit_content(self) -> None:
+        """The rows changed: lay the columns out again if the flex column's widest row did."""
+        fit = next((column.fit for column in self.COLUMNS if column.flex), None)
+        if fit is None:
+            return
+        widest = max(map(partial(fit, self), self._rows.values()), default=0)
+        if widest != self._content_width:
+            self._content_width = widest
+            if self._layout_width > 0:
+                width, self._layout_width = self._layout_width, -1
+                self.fit_columns(width)
 
     def _touch(self) -> None:
         """Invalidate every cache keyed on the update counter (O(rows) to rebuild) and repaint."""
@@ -826,6 +868,8 @@ class KeyedTable(DataTableInternals):
             else:
                 at_ends = False
                 order = list(map(last, heapq.merge(self._keyed(order), keys, reverse=reverse)))
+        if new or gone or updated:
+            self._fit_content()
         if new or gone or hidden or updated:
             self._install_order(order, (head, tail, cut) if at_ends else None)
             self._restore(selected, *view)
