@@ -216,6 +216,30 @@ async def test_what_each_event_column_sorts_by() -> None:
             assert table.ids_in_order() == ids[::-1], key
 
 
+async def test_duration_sorts_the_longest_first_and_a_run_without_one_last_both_ways() -> None:
+    runs = [
+        _run(0, seconds=1.0),
+        _run(1, seconds=None),
+        _run(2, seconds=65.0),
+        _run(3, seconds=0.25),
+        _run(4, seconds=None),
+    ]
+    async with EventsApp().run_test(size=(80, 24)) as pilot:
+        table = pilot.app.query_one(EventTable)
+        table.merge(runs)
+        await pilot.pause()
+        shown = [str(table.get_cell(f"run-{i}", "duration")) for i in range(5)]
+        assert shown == ["1.0 s", "—", "1m 05s", "250 ms", "—"]
+        table.sort_by_number(EventTable.number_of("duration"))  # (the screen's key)
+        assert (table.sort_column, table.sort_reverse) == ("duration", True)
+        assert table.ids_in_order() == ["run-2", "run-0", "run-3", "run-1", "run-4"]
+        table.sort_by_number(EventTable.number_of("duration"))
+        assert table.ids_in_order() == ["run-3", "run-0", "run-2", "run-4", "run-1"]
+        # A run that arrives later takes its place (the merge reads the same key).
+        table.merge([_run(5, seconds=None), _run(6, seconds=2.0)])
+        assert table.ids_in_order() == ["run-3", "run-0", "run-6", "run-2", "run-5", "run-4", "run-1"]
+
+
 async def test_rows_merged_in_batches_land_where_a_full_sort_puts_them() -> None:
     """Whatever the column and direction, rows that arrive later (on top, below, in between, a
     new version of a row) end where one sort of them all would put them: the merge and the sort

@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from botmon_tui.formatting import absolute_time, relative_age
+from botmon_tui.formatting import absolute_time, duration_text, relative_age
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
@@ -64,6 +64,18 @@ class EventTable(KeyedTable):
             descending_first=True,
             tooltip="when the AuditEvent was last written: an age; the time on the selected row (t: all).",
             widths=((0, 14), (110, 19)),
+        ),
+        Column(
+            "duration",
+            "Duration",
+            cell=lambda table, event: TextCell(
+                duration_text(event.duration), "" if event.duration is not None else DIM, justify="right"
+            ),
+            sort=lambda table, event: (event.duration, event.when or EPOCH, event.id),
+            blanks_last=True,
+            descending_first=True,
+            tooltip="how long the run took, period.start to period.end (— the AuditEvent has no period).",
+            widths=((0, 9), (110, 10)),
         ),
     )
     DEFAULT_SORT = ("updated", True)
