@@ -1,4 +1,4 @@
-"""The Event tab's table: the web app's columns ID, Outcome, Outcome Desc, Last Updated."""
+"""The Event tab's table: the web app's columns ID, Outcome, Outcome Desc, Last Updated, and Duration."""
 
 from __future__ import annotations
 
