@@ -443,16 +443,27 @@ async def session(info: dict[str, Any]) -> dict[str, Any]:
         phase("paging")
         # ---------------------------------------------------------------- sort 10,000 rows by each column
         sort_ms = {}
-        for spec in EventTable.SPECS:
-            key = spec.key
+        # The web app's four columns in their order (rows 9-12: each sort starts from the one
+        # before, as it always has), then the columns the Event tab adds.
+        numbered = list(enumerate(EventTable.COLUMNS, 1))
+        for number, column in sorted(numbered, key=lambda pair: pair[1].key not in WEB_APP_COLUMNS):
+            key = column.key
             ms, _stall = await measured(
                 app,
                 paints,
-                partial(press, app, str(spec.number)),
+                partial(press, app, str(number)),
                 partial(sorted_by, events, key),
             )
             sort_ms[key] = ms
         out["sort_ms"] = sort_ms
+        if events.sort_column != "updated":
+            # Newest first again (not measured): the merges below start from there.
+            await measured(
+                app,
+                paints,
+                partial(press, app, str(EventTable.number_of("updated"))),
+                partial(sorted_by, events, "updated"),
+            )
         assert events.sort_column == "updated" and events.sort_reverse
 
         phase("sort")
@@ -552,9 +563,8 @@ async def naive_tables(all_events: list[Any]) -> dict[str, Any]:
     from textual.widgets import DataTable
 
     from botmon_tui.textsafe import first_line
-    from botmon_tui.ui.widgets.event_table import EventTable
 
-    columns = [spec.key for spec in EventTable.SPECS]
+    columns = list(WEB_APP_COLUMNS)
 
     def cells(event: Any) -> tuple[Any, ...]:
         return (
@@ -1188,18 +1198,29 @@ def build_rows(runs: list[dict[str, Any]], cpu: dict[str, Any], info: dict[str, 
         note=f"{runs[0]['older_pages']} pages; page on screen median "
         f"{fmt(col('older_page_ms_median'), ' ms', 1)}, worst {fmt(col('older_page_ms_max'), ' ms', 1)}",
     )
-    # Sorting.
-    for spec in EventTable.SPECS:
-        value = spread([r["sort_ms"][spec.key] for r in runs])
+    # Sorting: rows 9-12 are the web app's four columns (the plain DataTable has them too). A
+    # column the Event tab adds is measured as well, and reported on row 12 with the same target
+    # (so that the rows keep their numbers).
+    others = [column for column in EventTable.COLUMNS if column.key not in WEB_APP_COLUMNS]
+    for key in WEB_APP_COLUMNS:
+        value = spread([r["sort_ms"][key] for r in runs])
+        ok = value["median"] <= 100
+        note = "baseline: DataTable.sort on the same rows"
+        if key == WEB_APP_COLUMNS[-1] and others:
+            more = {column.title: spread([r["sort_ms"][column.key] for r in runs]) for column in others}
+            ok = ok and all(figure["median"] <= 100 for figure in more.values())
+            note += "; the Event tab's other columns: " + ", ".join(
+                f"{title} {fmt(figure, ' ms', 1)}" for title, figure in more.items()
+            )
         row(
-            f"Sort 10,000 events by {spec.label} (key → frame)",
+            f"Sort 10,000 events by {EventTable.column(key).title} (key → frame)",
             value,
-            spread([r["naive_sort_ms"][spec.key] for r in runs]),
+            spread([r["naive_sort_ms"][key] for r in runs]),
             "≤ 100 ms",
-            value["median"] <= 100,
+            ok,
             unit=" ms",
             digits=1,
-            note="baseline: DataTable.sort on the same rows",
+            note=note,
         )
     # Memory.
     rss = col("rss_mb")
@@ -1569,6 +1590,8 @@ def incident_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+#: The web app's columns, the plain DataTable's (the baseline), sorted on rows 9-12.
+WEB_APP_COLUMNS = ("id", "outcome", "desc", "updated")
 #: How many rows ``alert_rows`` makes (after the command line's); ``--only alerts`` stands for them.
 ALERT_ROWS = 4
 ALERTS_KEYWORD = "alerts"

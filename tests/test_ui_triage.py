@@ -69,7 +69,7 @@ async def test_failing_bots_come_first_marked_on_the_whole_row(
         fine = bot_id(srv, "daily-claims-export")
         assert table.get_cell(fine, "name").plain == "  daily-claims-export"
         # Column sorts still work, and 0 brings attention first back.
-        await pilot.press("5")
+        await pilot.press(str(BotTable.number_of("failures")))
         assert table.sort_column == "failures"
         await pilot.press("0")
         assert table.attention_order and table.ids_in_order()[0] in {s.bot.id for s in failing}
@@ -87,7 +87,8 @@ async def test_history_strip_shows_the_newest_runs(
         width = table.columns[ColumnKey("history")].width
         runs = sorted(srv.store.events_for(target), key=lambda e: e["meta"]["lastUpdated"])
         expected = "".join(outcome_info(e.get("outcome")).symbol for e in runs[-width:])
-        assert expected.endswith("✓✗▲✓")
+        # (At 80 columns the strip gives way to the names: its newest three runs.)
+        assert width >= 3 and expected.endswith("✓✗▲✓"[-width:])
         assert table.get_cell(target, "history").plain == expected
         row = next(r for r in rows_on_screen(screen_text(app)) if "hl7-adt-ing" in r)
         assert expected in row

@@ -152,13 +152,23 @@ async def test_updated_rows_repaint_their_new_cells_and_the_others_stay_cached()
     from rich.text import Text
     from textual.app import App, ComposeResult
 
-    from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+    from botmon_tui.ui.widgets.keyed_table import Column, KeyedTable, by_id
 
     class Table(KeyedTable):
-        SPECS: ClassVar[tuple[ColumnSpec, ...]] = (ColumnSpec("id", "ID", flex=True),)
+        COLUMNS: ClassVar[tuple[Column[Table, tuple[str, str]], ...]] = (
+            Column(
+                "id",
+                "ID",
+                cell=lambda table, row: Text(f"{row[0]} {row[1]}"),
+                sort=by_id,
+                tooltip="",
+                flex=True,
+            ),
+        )
+        DEFAULT_SORT = ("id", False)
 
-        def sort_value(self, row_id: str, column: str) -> Any:
-            return (row_id,)
+        def row_id(self, row: Any) -> str:
+            return str(row[0])
 
     class Host(App[None]):
         def compose(self) -> ComposeResult:
@@ -169,10 +179,10 @@ async def test_updated_rows_repaint_their_new_cells_and_the_others_stay_cached()
 
     async with Host().run_test(size=(40, 10)) as pilot:
         table = pilot.app.query_one(Table)
-        table.apply_rows([(f"r{i}", [Text(f"r{i} old")]) for i in range(5)])
+        table.apply_rows([(f"r{i}", "old") for i in range(5)])
         await pilot.pause()
         assert shown(table) == [f"r{i} old" for i in range(5)]
-        table.apply_rows([("r1", [Text("r1 new")]), ("r3", [Text("r3 new")])])
+        table.apply_rows([("r1", "new"), ("r3", "new")])
         kept = {key[0].value for key in table._line_cells.keys()}  # noqa: SIM118
         assert kept == {"r0", "r2", "r4"}
         await pilot.pause()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual.actions import SkipAction
@@ -32,7 +32,7 @@ from botmon_tui.ui.textual_private import bindings_of
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
-from botmon_tui.ui.widgets.keyed_table import ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import Column, KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
 
 if TYPE_CHECKING:
@@ -44,19 +44,19 @@ __all__ = ["SORT", "PollingScreen", "sort_bindings"]
 SORT = Binding.Group("Sort", compact=True)
 
 
-def sort_bindings(prefix: str, specs: Iterable[ColumnSpec]) -> list[BindingType]:
-    """``1``–``n`` sort by a column (pressed again: reversed), shown as one "Sort" group (a column
-    without a number sorts by a click on its header only)."""
+def sort_bindings(prefix: str, columns: Iterable[Column[Any, Any]]) -> list[BindingType]:
+    """``1``–``n`` sort by the column at that position (pressed again: reversed), shown as one
+    "Sort" group; the header shows each column's number (``KeyedTable``)."""
     return [
         Binding(
-            str(spec.number),
-            f"sort({spec.number})",
-            f"Sort by {spec.label}",
-            id=f"{prefix}.sort_{spec.key}",
+            str(number),
+            f"sort({number})",
+            f"Sort by {column.title}",
+            id=f"{prefix}.sort_{column.key}",
             group=SORT,
+            tooltip=f"Sort by {column.title} (again: the other way)",
         )
-        for spec in specs
-        if spec.number
+        for number, column in enumerate(columns, 1)
     ]
 
 

@@ -99,7 +99,7 @@ class BotListScreen(PollingScreen):
             tooltip="Attention order (the default): failing now, most failures, most recent run; "
             "then bots that write no AuditEvents; then the rest",
         ),
-        *sort_bindings("bots", BotTable.SPECS),
+        *sort_bindings("bots", BotTable.COLUMNS),
         *PollingScreen.POLL_BINDINGS,
         Binding(
             "P",

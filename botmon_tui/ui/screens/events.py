@@ -82,7 +82,7 @@ class EventScreen(PollingScreen):
             id="events.filter",
             tooltip="Filter events by id, outcome or output text",
         ),
-        *sort_bindings("events", EventTable.SPECS),
+        *sort_bindings("events", EventTable.COLUMNS),
         Binding(
             "f",
             "toggle_failures",

@@ -54,7 +54,7 @@ class FailuresScreen(PollingScreen):
             id="failures.filter",
             tooltip="Filter by bot, outcome or what went wrong",
         ),
-        *sort_bindings("failures", FailureTable.SPECS),
+        *sort_bindings("failures", FailureTable.COLUMNS),
         *PollingScreen.POLL_BINDINGS,
     ]
 

@@ -3,10 +3,11 @@ symbols, recent failures and audit settings; in attention order until a column s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -18,9 +19,9 @@ from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, by_id
 
-__all__ = ["ATTENTION", "FAILING_MARK", "NEW_MARK", "BotTable"]
+__all__ = ["ATTENTION", "FAILING_MARK", "NAME_WIDTH", "NEW_MARK", "BotTable"]
 
 #: The default order (not a column): see ``monitor.summary.attention_key``.
 ATTENTION = "attention"
@@ -29,18 +30,126 @@ ATTENTION = "attention"
 FAILING_MARK = "!"
 #: In front of the name of a bot with a failure announced since its Event tab was last opened.
 NEW_MARK = "●"
+#: A name this long is shown whole at 80 columns (the ID, the run strip and the audit column
+#: give way for it, in that order).
+NAME_WIDTH = 24
+#: The Outcome column's width for "▲ Minor failure"; narrower, it shows "▲ Minor".
+FULL_OUTCOME = 17
+#: The Audit column's width for "resource+log · always"; narrower, it shows "always".
+FULL_AUDIT = 20
 
 
 class BotTable(KeyedTable):
-    SPECS: ClassVar[tuple[ColumnSpec, ...]] = (
-        ColumnSpec("name", "Name", flex=True, min_width=12, number=1),
-        ColumnSpec("id", "ID", widths=((0, 9), (150, 36)), number=2),
-        ColumnSpec("last_run", "Last run", widths=((0, 9), (100, 10)), number=3, descending_first=True),
-        ColumnSpec("outcome", "Outcome", widths=((0, 10), (100, 17)), number=4, descending_first=True),
-        # Its newest runs (no key of its own: keys 1-6 kept their columns; a header click sorts).
-        ColumnSpec("history", "Runs", widths=((0, 6), (100, 9), (150, 12)), descending_first=True),
-        ColumnSpec("failures", "Fails", widths=((0, 5), (100, 7)), number=5, descending_first=True),
-        ColumnSpec("audit", "Audit", widths=((0, 10), (120, 26)), number=6),
+    """One row per bot, from the ``BotStatus`` the table holds for it."""
+
+    COLUMNS: ClassVar[tuple[Column[BotTable, BotStatus], ...]] = (
+        Column(
+            "name",
+            "Name",
+            cell=lambda table, status: table.name_cell(status),
+            sort=lambda table, status: (status.bot.display_name.casefold(), status.bot.id),
+            tooltip=f"the bot's name; {FAILING_MARK} its last run failed, {NEW_MARK} a failure not seen yet.",
+            flex=True,
+            # The mark and a space, then the name.
+            widths=((0, 2 + NAME_WIDTH),),
+            fit=lambda table, status: 2 + cell_len(clip(status.bot.display_name)),
+            least=12,
+        ),
+        Column(
+            "id",
+            "ID",
+            cell=lambda table, status: Text(
+                clip(status.bot.id), style=table.row_style(status) or "", no_wrap=True, overflow="ellipsis"
+            ),
+            sort=by_id,
+            tooltip="the Bot resource's id (all of it from 150 columns).",
+            widths=((0, 9), (150, 36)),
+            least=4,
+            gives_way=1,
+        ),
+        Column(
+            "last_run",
+            "Last run",
+            cell=lambda table, status: AgeCell(
+                status.last_run,
+                status.bot.id,
+                table.age_label,
+                table.row_style(status) or (None if status.last_run else DIM),
+            ),
+            sort=lambda table, status: (status.last_run or EPOCH, status.bot.id),
+            descending_first=True,
+            tooltip="when its newest run was written (— its settings write no AuditEvent).",
+            widths=((0, 9), (100, 10)),
+        ),
+        Column(
+            "outcome",
+            "Outcome",
+            cell=lambda table, status: outcome_text(
+                status.last_outcome,
+                app_palette(table.app),
+                code=False,
+                missing=table.missing_outcome(status),
+                short=table.column_width("outcome") < FULL_OUTCOME,
+            ),
+            sort=lambda table, status: (
+                status.last_outcome.severity if status.last_outcome else -2,
+                status.last_run or EPOCH,
+                status.bot.id,
+            ),
+            descending_first=True,
+            tooltip="how its newest run ended (worst first).",
+            widths=((0, 10), (100, FULL_OUTCOME)),
+        ),
+        Column(
+            "history",
+            "Runs",
+            cell=lambda table, status: outcome_strip(
+                status.history_outcomes, app_palette(table.app), table.column_width("history")
+            ),
+            sort=lambda table, status: (
+                sum(info.code in FAILURE_CODES for info in status.history_outcomes),
+                status.last_run or EPOCH,
+                status.bot.id,
+            ),
+            descending_first=True,
+            tooltip="its newest runs, oldest on the left (the most failed first).",
+            widths=((0, 6), (100, 9), (150, 12)),
+            least=3,
+            gives_way=2,
+        ),
+        Column(
+            "failures",
+            "Fails",
+            cell=lambda table, status: Text(
+                str(status.recent_failures),
+                style=app_palette(table.app).fail if status.recent_failures else DIM,
+                justify="right",
+            ),
+            sort=lambda table, status: (status.recent_failures, status.last_run or EPOCH, status.bot.id),
+            descending_first=True,
+            tooltip="its failed runs in the last 24 hours (the most first).",
+            widths=((0, 6), (100, 7)),
+        ),
+        Column(
+            "audit",
+            "Audit",
+            cell=lambda table, status: audit_text(
+                status.bot, app_palette(table.app), compact=table.column_width("audit") < FULL_AUDIT
+            ),
+            sort=lambda table, status: (
+                status.bot.writes_audit_events,
+                status.bot.audit_trigger,
+                status.bot.display_name.casefold(),
+                status.bot.id,
+            ),
+            tooltip="where and when its runs write AuditEvents; ⚠ none will appear here.",
+            widths=((0, 10), (120, 26)),
+            least=6,
+            gives_way=3,
+        ),
+    )
+    ORDERS: ClassVar[tuple[SortOrder[BotTable, BotStatus], ...]] = (
+        SortOrder(ATTENTION, "Attention", sort=lambda table, status: attention_key(status)),
     )
     DEFAULT_SORT = (ATTENTION, False)
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -71,11 +180,16 @@ class BotTable(KeyedTable):
         self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
         self.horizon: datetime | None = None
-        self._statuses: dict[str, BotStatus] = {}
-        self._keys: dict[str, dict[str, Any]] = {}
+        #: One bound method for every age cell (not one each).
+        self.age_label: Callable[[AgeCell], str] = self._age_label
+
+    def row_id(self, row: BotStatus) -> str:
+        return row.bot.id
+
+    # ------------------------------------------------------------------ cells
 
     def _age_label(self, cell: AgeCell) -> str:
-        status = self._statuses.get(cell.row_id)
+        status = self.status(cell.row_id)
         if cell.when is None and status is not None and not status.bot.writes_audit_events:
             return "—"  # its settings write no AuditEvent: the Audit column says why
         if cell.when is None:
@@ -84,66 +198,28 @@ class BotTable(KeyedTable):
             return "never"
         return relative_age(cell.when, self.clock())
 
-    def _missing_outcome(self, status: BotStatus) -> str:
+    def missing_outcome(self, status: BotStatus) -> str:
+        """The Outcome of a bot with no run to show."""
         if self.horizon is not None and not status.looked_up and status.bot.writes_audit_events:
             return "not recent"  # older than the runs read at load (and not looked up)
         return "no runs"
 
-    def _compact(self) -> bool:
-        return self._layout_width < 120
+    def row_style(self, status: BotStatus) -> Style | None:
+        """A bot whose last run failed is marked on the whole row: the mark, and the colour."""
+        return app_palette(self.app).fail if status.failing_now else None
 
-    def _history_width(self) -> int:
-        return self.column_spec("history").width_for(max(self._layout_width, 0))
-
-    def cells(self, status: BotStatus) -> list[Any]:
+    def name_cell(self, status: BotStatus) -> Text:
         bot = status.bot
-        failures = status.recent_failures
-        failing = status.failing_now
         palette = app_palette(self.app)
-        # A bot whose last run failed is marked on the whole row: the mark, and the colour.
-        row = palette.fail if failing else None
         name = Text(no_wrap=True, overflow="ellipsis")
         if bot.id in self.unseen:
             name.append(f"{NEW_MARK} ", palette.fail + Style(reverse=not palette.mono))
         else:
-            name.append(f"{FAILING_MARK} " if failing else "  ", palette.fail)
-        name.append(clip(bot.display_name), row or "")
-        return [
-            name,
-            Text(clip(bot.id), style=row or "", no_wrap=True, overflow="ellipsis"),
-            AgeCell(status.last_run, bot.id, self._age_label, row or (None if status.last_run else DIM)),
-            outcome_text(
-                status.last_outcome,
-                palette,
-                code=False,
-                missing=self._missing_outcome(status),
-                short=self._layout_width < 100,
-            ),
-            outcome_strip(status.history_outcomes, palette, self._history_width()),
-            Text(str(failures), style=palette.fail if failures else DIM, justify="right"),
-            audit_text(bot, palette, compact=self._compact()),
-        ]
+            name.append(f"{FAILING_MARK} " if status.failing_now else "  ", palette.fail)
+        name.append(clip(bot.display_name), self.row_style(status) or "")
+        return name
 
-    def _remember(self, status: BotStatus) -> None:
-        bot = status.bot
-        self._statuses[bot.id] = status
-        info = status.last_outcome
-        strip = status.history_outcomes
-        self._keys[bot.id] = {
-            ATTENTION: attention_key(status),
-            "name": (bot.display_name.casefold(), bot.id),
-            "id": (bot.id,),
-            "last_run": (status.last_run or EPOCH, bot.id),
-            "outcome": (info.severity if info else -2, status.last_run or EPOCH, bot.id),
-            "history": (sum(i.code in FAILURE_CODES for i in strip), status.last_run or EPOCH, bot.id),
-            "failures": (status.recent_failures, status.last_run or EPOCH, bot.id),
-            "audit": (bot.writes_audit_events, bot.audit_trigger, bot.display_name.casefold(), bot.id),
-        }
-
-    def column_spec(self, key: str) -> ColumnSpec:
-        if key == ATTENTION:
-            return ColumnSpec(ATTENTION, "Attention")
-        return super().column_spec(key)
+    # ------------------------------------------------------------------ reading
 
     def sort_by_attention(self) -> None:
         """Back to the default order: what needs attention first."""
@@ -153,46 +229,24 @@ class BotTable(KeyedTable):
     def attention_order(self) -> bool:
         return self.sort_column == ATTENTION
 
-    def sort_value(self, row_id: str, column: str) -> Any:
-        keys = self._keys.get(row_id)
-        return keys[column] if keys else ()
-
     def status(self, bot_id: str | None) -> BotStatus | None:
-        return self._statuses.get(bot_id) if bot_id else None
+        row: BotStatus | None = self.row(bot_id)
+        return row
 
     @property
     def selected_bot(self) -> Bot | None:
         status = self.status(self.selected_id)
         return status.bot if status else None
 
-    def show(self, statuses: Iterable[BotStatus], changed: set[str] | None = None) -> None:
-        """Show exactly ``statuses``; rows not in ``changed`` (when given) keep their cells."""
-        wanted = {s.bot.id: s for s in statuses}
-        gone = [bot_id for bot_id in self._statuses if bot_id not in wanted]
-        for bot_id in gone:
-            self._statuses.pop(bot_id, None)
-            self._keys.pop(bot_id, None)
-        upserts = []
-        for bot_id, status in wanted.items():
-            if changed is None or bot_id in changed or bot_id not in self._statuses:
-                self._remember(status)
-                upserts.append((bot_id, self.cells(status)))
-        self.apply_rows(upserts, gone)
-
-    def fit_columns(self, width: int | None = None) -> None:
-        forms_before = self._forms()
-        super().fit_columns(width)
-        if self._forms() != forms_before:
-            # The Audit and Outcome columns have a compact and a full form; the strip a width.
-            self.restyle()
-
-    def restyle(self) -> None:
-        if self._statuses:
-            self.apply_rows([(bot_id, self.cells(s)) for bot_id, s in self._statuses.items()])
-        super().restyle()
-
-    def _forms(self) -> tuple[bool, bool, int]:
-        return (self._compact(), self._layout_width < 100, self._history_width())
+    def selected_name(self) -> str | None:
+        """The selected bot's whole name when its Name cell cannot show all of it (for the status
+        line), else None."""
+        status = self.status(self.selected_id)
+        if status is None:
+            return None
+        name = clip(status.bot.display_name)
+        room = self.column_width("name") - 2  # (the mark and its space)
+        return name if cell_len(name) > room else None
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
 from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
@@ -37,9 +37,13 @@ class AgeCell:
         #: The label last painted (to repaint only when it would change).
         self.shown: str | None = None
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def as_text(self) -> Text:
+        """The label now, as painted (and remembered as ``shown``)."""
         self.shown = self.label(self)
-        yield Text(self.shown, style=self.style or "", no_wrap=True, overflow="ellipsis", end="")
+        return Text(self.shown, style=self.style or "", no_wrap=True, overflow="ellipsis", end="")
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.as_text()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(7, 19)
@@ -55,13 +59,17 @@ class TextCell:
     its two lists (less memory, and fewer objects for every full garbage collection to walk).
     """
 
-    __slots__ = ("fit", "style", "text")
+    __slots__ = ("fit", "justify", "style", "text")
 
-    def __init__(self, text: str, style: Style | str = "", *, fit: bool = True) -> None:
+    def __init__(
+        self, text: str, style: Style | str = "", *, fit: bool = True, justify: JustifyMethod | None = None
+    ) -> None:
         self.text = text
         self.style = style
         #: One line cut with an ellipsis (otherwise as ``Text(text, style=style)``).
         self.fit = fit
+        #: ``"right"`` for numbers and durations.
+        self.justify = justify
 
     @property
     def plain(self) -> str:
@@ -69,8 +77,8 @@ class TextCell:
 
     def as_text(self) -> Text:
         if self.fit:
-            return Text(self.text, style=self.style, no_wrap=True, overflow="ellipsis")
-        return Text(self.text, style=self.style)
+            return Text(self.text, style=self.style, justify=self.justify, no_wrap=True, overflow="ellipsis")
+        return Text(self.text, style=self.style, justify=self.justify)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.as_text()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 
@@ -12,17 +12,58 @@ from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.ui.formatting import app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, ColumnSpec, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable
 
 __all__ = ["FailureTable"]
 
+#: The Outcome column's width for "✗ Serious Failure"; narrower, it shows "✗ Serious".
+FULL_OUTCOME = 17
+
 
 class FailureTable(KeyedTable):
-    SPECS: ClassVar[tuple[ColumnSpec, ...]] = (
-        ColumnSpec("bot", "Bot", widths=((0, 18), (120, 26)), number=1),
-        ColumnSpec("outcome", "Outcome", widths=((0, 10), (100, 17)), number=2, descending_first=True),
-        ColumnSpec("summary", "What went wrong", flex=True, min_width=16, number=3),
-        ColumnSpec("when", "When", widths=((0, 8), (100, 10)), number=4, descending_first=True),
+    """One row per failed run, from the ``FailedRun`` the table holds for it."""
+
+    COLUMNS: ClassVar[tuple[Column[FailureTable, FailedRun], ...]] = (
+        Column(
+            "bot",
+            "Bot",
+            cell=lambda table, run: Text(table.bot_name(run), no_wrap=True, overflow="ellipsis"),
+            sort=lambda table, run: (table.bot_name(run).casefold(), run.when or EPOCH, run.id),
+            tooltip="the bot that ran (its name now).",
+            widths=((0, 18), (120, 26)),
+        ),
+        Column(
+            "outcome",
+            "Outcome",
+            cell=lambda table, run: outcome_text(
+                run.outcome_info,
+                app_palette(table.app),
+                code=False,
+                short=table.column_width("outcome") < FULL_OUTCOME,
+            ),
+            sort=lambda table, run: (run.outcome_info.severity, run.when or EPOCH, run.id),
+            descending_first=True,
+            tooltip="how the run failed: 4 minor, 8 serious, 12 major (worst first).",
+            widths=((0, 10), (100, FULL_OUTCOME)),
+        ),
+        Column(
+            "summary",
+            "What went wrong",
+            cell=lambda table, run: Text(run.summary or "(no output)", no_wrap=True, overflow="ellipsis"),
+            sort=lambda table, run: (run.summary.casefold(), run.when or EPOCH, run.id),
+            tooltip="the line of the run's output that says what went wrong (enter: all of it).",
+            flex=True,
+            least=16,
+        ),
+        Column(
+            "when",
+            "When",
+            cell=lambda table, run: AgeCell(run.when, run.id, table.age_label),
+            sort=lambda table, run: (run.when or EPOCH, run.id),
+            descending_first=True,
+            tooltip="when the run's AuditEvent was written (the newest first).",
+            widths=((0, 8), (100, 10)),
+        ),
     )
     DEFAULT_SORT = ("when", True)
 
@@ -32,68 +73,28 @@ class FailureTable(KeyedTable):
         super().__init__(id=id)
         self.clock = clock
         #: The bot's current name for a run (the bot list's, else the one the run wrote).
-        self.bot_name = bot_name
-        self._runs: dict[str, FailedRun] = {}
+        self.bot_name: Callable[[FailedRun], str] = bot_name
+        #: One bound method for every age cell (not one each).
+        self.age_label: Callable[[AgeCell], str] = self._age_label
+
+    def row_id(self, row: FailedRun) -> str:
+        return row.id
 
     def _age_label(self, cell: AgeCell) -> str:
         return relative_age(cell.when, self.clock())
 
-    def _short(self) -> bool:
-        return 0 <= self._layout_width < 100
-
-    def cells(self, run: FailedRun) -> list[Any]:
-        palette = app_palette(self.app)
-        return [
-            Text(self.bot_name(run), no_wrap=True, overflow="ellipsis"),
-            outcome_text(run.outcome_info, palette, code=False, short=self._short()),
-            Text(run.summary or "(no output)", no_wrap=True, overflow="ellipsis"),
-            AgeCell(run.when, run.id, self._age_label),
-        ]
-
-    def sort_value(self, row_id: str, column: str) -> Any:
-        run = self._runs.get(row_id)
-        if run is None:
-            return ()
-        when = run.when or EPOCH
-        if column == "bot":
-            return (self.bot_name(run).casefold(), when, row_id)
-        if column == "outcome":
-            return (run.outcome_info.severity, when, row_id)
-        if column == "summary":
-            return (run.summary.casefold(), when, row_id)
-        return (when, row_id)
-
     def run(self, run_id: str | None) -> FailedRun | None:
-        return self._runs.get(run_id) if run_id else None
+        row: FailedRun | None = self.row(run_id)
+        return row
 
     @property
     def selected_run(self) -> FailedRun | None:
         return self.run(self.selected_id)
 
-    def show(self, runs: Iterable[FailedRun]) -> None:
-        """Show exactly ``runs``, as a diff by id: rows already shown keep their cells, and the
-        cursor and the view stay where they are."""
-        wanted = {run.id: run for run in runs}
-        gone = [run_id for run_id in self._runs if run_id not in wanted]
-        for run_id in gone:
-            del self._runs[run_id]
-        upserts = []
-        for run_id, run in wanted.items():
-            if run_id not in self._runs:
-                self._runs[run_id] = run
-                upserts.append((run_id, self.cells(run)))
-        self.apply_rows(upserts, gone)
-
-    def restyle(self) -> None:
-        if self._runs:
-            self.apply_rows([(run_id, self.cells(run)) for run_id, run in self._runs.items()])
-        super().restyle()
-
-    def fit_columns(self, width: int | None = None) -> None:
-        short = self._short()
-        super().fit_columns(width)
-        if self._short() != short:
-            self.restyle()  # the Outcome column has a short and a full form
+    def show(self, rows: Iterable[FailedRun], changed: Collection[str] | None = ()) -> None:
+        """Show exactly these runs, as a diff by id (a run does not change: rows already shown
+        keep their cells); the cursor and the view stay where they are."""
+        super().show(rows, changed)
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("when")

@@ -5,30 +5,36 @@ Textual's DataTable (8.2.8) keeps the cursor *index* across ``sort()`` and has n
 custom"). So this table, through the private DataTable state that ``textual_private`` opens:
 
 * keeps the displayed order itself (a list of ids, always sorted by the current column): new
-  rows are merged into it in one O(rows) pass, a sort is one ``sorted()`` on precomputed keys,
-  and DataTable's index map and order caches are rebuilt once from it (DataTable's own
-  ``sort()`` and cache rebuilds are the baseline of benchmark rows 9-12);
+  rows are merged into it in one O(rows) pass, a sort is one ``sorted()`` on keys read from the
+  objects the table holds, and DataTable's index map and order caches are rebuilt once from it
+  (DataTable's own ``sort()`` and cache rebuilds are the baseline of benchmark rows 9-12);
 * shows the top of a new order: after a sort the cursor is on the first row and the view at
   the top (what a k9s or htop user expects: the sorted extreme, not the row selected before);
 * keeps the view still when rows arrive (polls): the cursor stays on its row, and when rows
   land above the viewport it scrolls by as many rows so what the reader was looking at does
   not move (at the very top, new rows simply appear above);
 * removes many rows in one pass instead of one O(n) ``remove_row`` each;
+* holds one object per row (a ``FeedEvent``, a ``BotStatus``...) and builds a row's cells from it
+  only when the row is painted (kept for the rows painted lately): 10,000 rows hold no cells;
 * gives every column a fixed width computed from the table's width (one "flex" column takes
-  the rest), so nothing depends on measuring every cell and the layout fits 80 columns.
+  the rest, and the columns that give way shrink for it first), so nothing depends on measuring
+  every cell and the layout fits 80 columns.
 
-Subclasses say how to sort (:meth:`sort_value`, or :meth:`sort_key` for a whole column) and
-which columns exist (:attr:`SPECS`).
+A table is its :attr:`KeyedTable.COLUMNS`: one :class:`Column` record each, with its title, width
+policy, cell, sort key and header tooltip, and one loop here does the rest for every table. The
+key that sorts by a column is its position (``1``–``9``), shown by its title (:data:`KEY_MARKS`).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
-from itertools import zip_longest
-from typing import Any, ClassVar, overload
+from functools import partial
+from operator import itemgetter
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from rich.segment import Segment
 from rich.style import Style
@@ -36,35 +42,94 @@ from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, DuplicateKey, Row, RowDoesNotExist, RowKey
 
+from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 
-__all__ = ["EPOCH", "ColumnSpec", "KeyedTable"]
+__all__ = [
+    "EPOCH",
+    "KEY_MARKS",
+    "Column",
+    "KeyedTable",
+    "SortOrder",
+    "UnknownColumn",
+    "by_id",
+    "fit_widths",
+]
 
 #: Cell renders cached for repaints (about ten screens of a 120x40 table).
 CELL_RENDER_CACHE = 2000
+#: Rows whose built cells are kept (a few screens' worth; the others are built again if painted).
+BUILT_ROWS = 512
 #: The sort value of a missing time (sorts before every real one).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: By each title, the key that sorts by the column: its position on the screen (so a table has
+#: at most nine columns).
+KEY_MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
+#: Cells the vertical scrollbar takes from a table's width.
+SCROLLBAR = 2
+
+TableT = TypeVar("TableT")
+RowT = TypeVar("RowT")
 
 
-@dataclass(frozen=True)
-class ColumnSpec:
+class UnknownColumn(KeyError):
+    """A table was asked for a column (or a sort order) it does not have: a bug, never a fallback."""
+
+
+def by_id(table: Any, row: Any) -> tuple[str]:
+    """The sort key of a column whose order is the row ids' (sorted as the ids themselves)."""
+    return (table.row_id(row),)
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder(Generic[TableT, RowT]):
+    """An order of a table's rows: by a column (:class:`Column`) or by itself (the bot list's
+    attention order, which has no column)."""
+
     key: str
-    label: str
-    #: Width (cells) by table width: the first ``(min_table_width, width)`` that fits wins.
-    widths: tuple[tuple[int, int], ...] = ((0, 10),)
-    #: The flex column takes what the others leave (at least ``min_width``).
-    flex: bool = False
-    min_width: int = 8
-    #: First press sorts descending (newest, worst first) instead of ascending.
+    title: str
+    _: KW_ONLY
+    #: The row's sort key, read from the object the table holds for it: a tuple of values
+    #: compared in turn, that ends with the row's id (ties go by it, and the sort reads the ids
+    #: back from the keys: one tuple a row, no second one made around it).
+    sort: Callable[[TableT, RowT], tuple[Any, ...]]
+    #: The first press sorts descending (newest, worst, longest first) instead of ascending.
     descending_first: bool = False
-    #: Key used to sort by this column (1-based position on the keyboard).
-    number: int = 0
+    #: The sort key starts with ``None`` for a row that has no value (no duration): such rows
+    #: go last whichever the direction.
+    blanks_last: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Column(SortOrder[TableT, RowT]):
+    """One column, everything about it: its cell, its sort key, its width, its header's tooltip."""
+
+    #: The cell of a row, built from its object when the row is painted (a ``Text``, a
+    #: ``TextCell``, an ``AgeCell``); the table is there for its palette, clock and widths.
+    cell: Callable[[TableT, RowT], object]
+    #: What the column shows, for its header's tooltip (the sort key is added to it).
+    tooltip: str
+    #: Width (cells) by table width: the last ``(min_table_width, width)`` that fits wins. The
+    #: flex column's is the width it wants before the others keep theirs.
+    widths: tuple[tuple[int, int], ...] = ((0, 10),)
+    #: Takes what the other columns leave (one per table at most).
+    flex: bool = False
+    #: The narrowest it gets (the flex column: whatever the others take; the others: when they
+    #: give way).
+    least: int = 8
+    #: When the flex column lacks its width, the columns that give way shrink to ``least`` for
+    #: it, rank 1 first (0: never).
+    gives_way: int = 0
+    #: The flex column: the cells a row's content takes; it then wants no more than its widest
+    #: row takes (nor more than ``widths`` says), and the other columns keep the rest.
+    fit: Callable[[TableT, RowT], int] | None = None
 
     def width_for(self, table_width: int) -> int:
         chosen = self.widths[0][1]
@@ -72,6 +137,56 @@ class ColumnSpec:
             if table_width >= threshold:
                 chosen = width
         return chosen
+
+
+def fit_widths(
+    columns: Sequence[Column[Any, Any]], table_width: int, padding: int, content: int | None = None
+) -> list[int]:
+    """Each column's width in a table ``table_width`` cells wide (``padding`` each side of a cell).
+
+    Every column gets its width for that table width; the flex column gets the rest. When that
+    rest is less than the flex column wants (its width, or ``content``, what its widest row
+    takes, if that is less), the columns that give way shrink for it, in their rank's order, down
+    to their ``least``; the flex column never gets less than its own ``least`` (the table then
+    scrolls sideways).
+    """
+    usable = table_width - SCROLLBAR - 2 * padding * len(columns)
+    widths = [column.width_for(table_width) for column in columns]
+    flex = next((index for index, column in enumerate(columns) if column.flex), None)
+    if flex is None:
+        return widths
+    if content is not None:
+        widths[flex] = max(columns[flex].least, min(widths[flex], content))
+    lack = widths[flex] - (usable - (sum(widths) - widths[flex]))
+    for index in sorted(
+        (i for i, c in enumerate(columns) if c.gives_way), key=lambda i: columns[i].gives_way
+    ):
+        if lack <= 0:
+            break
+        give = min(lack, max(0, widths[index] - columns[index].least))
+        widths[index] -= give
+        lack -= give
+    widths[flex] = max(columns[flex].least, usable - (sum(widths) - widths[flex]))
+    return widths
+
+
+def _blanks_last(key: tuple[Any, ...], reverse: bool) -> tuple[Any, ...]:
+    """``key`` led by whether its row has no value, so that such rows go last in ``reverse``'s
+    direction too (see ``SortOrder.blanks_last``)."""
+    return ((key[0] is None) != reverse, *key)
+
+
+def header_label(title: str, number: int, width: int | None, arrow: str | None) -> Text:
+    """A column's header: its title, the key that sorts by it and, on the sort column, the
+    direction; the title gives way (``…``) when the column is too narrow for all of it."""
+    mark = KEY_MARKS[number - 1]
+    room = None if width is None else max(0, width - 1 - (1 if arrow else 0))
+    if room is not None and len(title) > room:
+        # (In a room of three cells or fewer an ellipsis leaves a letter or none: "Ru", not "R…".)
+        title = title[: room - 1] + "…" if room > 3 else title[:room]
+    if arrow is None:
+        return Text.assemble(title, (mark, DIM))
+    return Text.assemble((title, BOLD), (mark, DIM), (arrow, BOLD))
 
 
 class RowIndex(TwoWayDict[RowKey, int]):
@@ -157,10 +272,18 @@ class LineOffsets(Sequence[tuple[RowKey, int]]):
 
 
 class KeyedTable(DataTableInternals):
-    """Rows keyed by id; see the module docstring."""
+    """Rows keyed by id, one held object each; see the module docstring.
 
-    SPECS: ClassVar[tuple[ColumnSpec, ...]] = ()
-    DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("id", False)
+    A subclass gives :attr:`COLUMNS` (and :attr:`ORDERS`, :attr:`DEFAULT_SORT`) and says what a
+    row's id is (:meth:`row_id`); rows come in as objects (:meth:`apply_rows`, :meth:`show`).
+    """
+
+    #: The columns, left to right; a column's key (``1``–``9``) is its position.
+    COLUMNS: ClassVar[tuple[Column[Any, Any], ...]] = ()
+    #: Orders with no column of their own (sorted by with :meth:`sort_by`, not by a number key).
+    ORDERS: ClassVar[tuple[SortOrder[Any, Any], ...]] = ()
+    #: The order at start: (column or order key, descending).
+    DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("", False)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("home", "scroll_top", "Top", show=False, id="table.top"),
@@ -180,6 +303,23 @@ class KeyedTable(DataTableInternals):
             self.column = column
             self.reverse = reverse
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A table's records are checked when its class is made (an import fails on a bad one)."""
+        super().__init_subclass__(**kwargs)
+        columns = cls.COLUMNS
+        keys = [order.key for order in (*columns, *cls.ORDERS)]
+        problems = []
+        if len(set(keys)) != len(keys):
+            problems.append(f"keys repeat: {keys}")
+        if len(columns) > len(KEY_MARKS):
+            problems.append(f"{len(columns)} columns: a number key sorts by each, 1 to {len(KEY_MARKS)}")
+        if sum(column.flex for column in columns) > 1:
+            problems.append("more than one flex column")
+        if cls.DEFAULT_SORT[0] not in keys:
+            problems.append(f"DEFAULT_SORT {cls.DEFAULT_SORT[0]!r} is neither a column nor an order")
+        if problems:
+            raise TypeError(f"{cls.__name__}: {'; '.join(problems)}")
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(
             id=id,
@@ -189,25 +329,84 @@ class KeyedTable(DataTableInternals):
             cursor_foreground_priority="css",
         )
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT
+        self._sorting: SortOrder[Any, Any] = self.order(self.sort_column)
         self._layout_width = -1
+        #: Each column's width after the last layout, by key (see ``column_width``).
+        self._widths: dict[str, int] = {}
+        #: What the flex column's widest row takes (when the column says: ``Column.fit``).
+        self._content_width: int | None = None
+        #: The object of every row held, by id: shown, and hidden by a filter.
+        self._rows: dict[str, Any] = {}
         #: Row ids top to bottom, always sorted by the current sort (the table's own index map
         #: is rebuilt from it in one pass).
         self._order: list[str] = []
         self._row_keys: dict[str, RowKey] = {}
-        #: Rows hidden by a filter, kept as they were: id → (key, row, cells).
-        self._stash: dict[str, tuple[RowKey, Row, dict[ColumnKey, Any]]] = {}
+        #: Rows hidden by a filter, kept as they were: id → (key, row).
+        self._stash: dict[str, tuple[RowKey, Row]] = {}
         #: The displayed rows, as DataTable's order cache wants them.
         self._ordered_rows: list[Row] = []
+        #: Cells built from the held objects for the rows painted lately (see ``built_cells``).
+        self._built: OrderedDict[str, list[Any]] = OrderedDict()
+        #: What DataTable stores for every row (one shared dict: the cells are built when painted).
+        self._no_cells: dict[ColumnKey, Any] = {}
         # Rendered cells kept for repaints: a few screens' worth (DataTable keeps 10,000).
         self.cell_render_cache = LRUCache(CELL_RENDER_CACHE)
         #: Renders of one-line cells by row, position and width (see ``render_cell_lines``).
         self._line_cells: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(CELL_RENDER_CACHE)
 
+    # ------------------------------------------------------------------ rows
+
+    def row_id(self, row: Any) -> str:  # pragma: no cover - abstract
+        """The id of a held object (its row's key)."""
+        raise NotImplementedError
+
+    def row(self, row_id: str | None) -> Any:
+        """The object held for ``row_id`` (shown or hidden by a filter), or None."""
+        return self._rows.get(row_id) if row_id else None
+
+    @property
+    def selected_row(self) -> Any:
+        return self.row(self.selected_id)
+
+    def held_ids(self) -> list[str]:
+        """Every row the table holds: shown, and hidden by a filter."""
+        return list(self._rows)
+
     # ------------------------------------------------------------------ columns
 
+    @classmethod
+    def column(cls, key: str) -> Column[Any, Any]:
+        for column in cls.COLUMNS:
+            if column.key == key:
+                return column
+        raise UnknownColumn(f"{cls.__name__} has no column {key!r}")
+
+    @classmethod
+    def order(cls, key: str) -> SortOrder[Any, Any]:
+        """The column, or the order without a column, that ``key`` names."""
+        for order in (*cls.COLUMNS, *cls.ORDERS):
+            if order.key == key:
+                return order
+        raise UnknownColumn(f"{cls.__name__} has no column or order {key!r}")
+
+    @classmethod
+    def number_of(cls, key: str) -> int:
+        """The key (``1``–``9``) that sorts by the column: its position."""
+        for number, column in enumerate(cls.COLUMNS, 1):
+            if column.key == key:
+                return number
+        raise UnknownColumn(f"{cls.__name__} has no column {key!r}")
+
+    def column_width(self, key: str) -> int:
+        """The column's width now (cells, without padding); at 80 columns before the first layout.
+        (Cells ask it when they are built: a plain dict, no ``ColumnKey`` made and hashed.)"""
+        width = self._widths.get(key)
+        return self.column(key).width_for(80) if width is None else width
+
     def on_mount(self) -> None:
-        for spec in self.SPECS:
-            self.add_column(Text(spec.label), key=spec.key, width=spec.width_for(80))
+        for column in self.COLUMNS:
+            self.add_column(Text(column.title), key=column.key, width=column.width_for(80))
+        self._no_cells.update(dict.fromkeys(ColumnKey(column.key) for column in self.COLUMNS))
         self._relabel()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -218,24 +417,38 @@ class KeyedTable(DataTableInternals):
             self.call_after_refresh(self.move_cursor, row=self.cursor_row, animate=False)
 
     def fit_columns(self, width: int | None = None) -> None:
-        """Give every column its width for the current table width (the flex column takes the rest)."""
+        """Give every column its width for the current table width (see :func:`fit_widths`)."""
         total = width if width is not None else self.size.width
         if total <= 0 or total == self._layout_width or not self.columns:
             return
         self._layout_width = total
-        # Room for the vertical scrollbar, and the padding on both sides of every cell.
-        usable = total - 2 - 2 * self.cell_padding * len(self.SPECS)
-        fixed = {spec.key: spec.width_for(total) for spec in self.SPECS if not spec.flex}
-        rest = usable - sum(fixed.values())
-        for spec in self.SPECS:
+        changed = False
+        fitted_widths = fit_widths(self.COLUMNS, total, self.cell_padding, self._content_width)
+        for spec, fitted in zip(self.COLUMNS, fitted_widths, strict=True):
             column = self.columns.get(ColumnKey(spec.key))
             if column is None:
                 continue
-            column.width = max(spec.min_width, rest) if spec.flex else fixed[spec.key]
+            changed = changed or column.width != fitted
+            column.width = self._widths[spec.key] = fitted
             column.auto_width = False
+        if changed:
+            # A cell may have a narrow and a wide form (the short outcome, the compact audit).
+            self._built.clear()
         self.redimension()
         self._touch()
         self._relabel()
+
+    def _fit_content(self) -> None:
+        """The rows changed: lay the columns out again if the flex column's widest row did."""
+        fit = next((column.fit for column in self.COLUMNS if column.flex), None)
+        if fit is None:
+            return
+        widest = max(map(partial(fit, self), self._rows.values()), default=0)
+        if widest != self._content_width:
+            self._content_width = widest
+            if self._layout_width > 0:
+                width, self._layout_width = self._layout_width, -1
+                self.fit_columns(width)
 
     def _touch(self) -> None:
         """Invalidate every cache keyed on the update counter (O(rows) to rebuild) and repaint."""
@@ -254,22 +467,35 @@ class KeyedTable(DataTableInternals):
         self.refresh()
 
     def _relabel(self) -> None:
-        for spec in self.SPECS:
+        arrow = "▼" if self.sort_reverse else "▲"
+        for number, spec in enumerate(self.COLUMNS, 1):
             column = self.columns.get(ColumnKey(spec.key))
             if column is None:
                 continue
-            if spec.key == self.sort_column:
-                arrow = "▼" if self.sort_reverse else "▲"
-                label = spec.label
-                if not column.auto_width and len(label) + 2 > column.width:
-                    label = label[: max(1, column.width - 2)]  # the arrow must stay visible
-                column.label = Text.assemble((label, "bold"), " ", (arrow, "bold"))
-            else:
-                column.label = Text(spec.label)
+            width = None if column.auto_width else column.width
+            column.label = header_label(
+                spec.title, number, width, arrow if spec.key == self.sort_column else None
+            )
         self._repaint()
 
+    def header_tooltip(self, column_index: int) -> Text | None:
+        """The tooltip of a column's header: what it shows and the key that sorts by it."""
+        if not 0 <= column_index < len(self.COLUMNS):
+            return None
+        column = self.COLUMNS[column_index]
+        return Text(
+            f"{column.title}: {column.tooltip}\n"
+            f"Key {column_index + 1} (or a click here) sorts by it; again: the other way."
+        )
+
+    def watch_hover_coordinate(self, old: Coordinate, value: Coordinate) -> None:
+        super().watch_hover_coordinate(old, value)
+        # Only the header has a tooltip (a body row's would cover the rows below it).
+        self.tooltip = self.header_tooltip(value.column) if value.row < 0 else None
+
     def restyle(self) -> None:
-        """The theme changed: cells styled from the palette are built again (see subclasses)."""
+        """The theme changed: cells are built again from the held objects and painted."""
+        self._built.clear()
         self._repaint()
 
     def _repaint_column(self, key: str) -> None:
@@ -281,16 +507,59 @@ class KeyedTable(DataTableInternals):
         self.drop_line_renders()
         self.refresh()
 
+    # ------------------------------------------------------------------ cells
+
+    def built_cells(self, row_id: str) -> list[Any]:
+        """The row's cells, one per column, built from its object (kept for the rows painted lately)."""
+        cells = self._built.get(row_id)
+        if cells is None:
+            row = self._rows[row_id]
+            cells = self._built[row_id] = [column.cell(self, row) for column in self.COLUMNS]
+            if len(self._built) > BUILT_ROWS:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(row_id)
+        return cells
+
+    def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
+        """What a body cell renders."""
+        return self.built_cells(str(row_key.value))[column_index]
+
+    def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
+        """The cell object of a shown row (None if the row or the column is not there)."""
+        row_id = str(row_key.value)
+        if row_id not in self._row_keys:
+            return None
+        index = self.column_index.get(column_key)
+        return None if index is None else self.built_cells(row_id)[index]
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
+        key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        column = column_key if isinstance(column_key, ColumnKey) else ColumnKey(column_key)
+        if str(key.value) not in self._row_keys or column not in self.columns:
+            raise CellDoesNotExist(f"No cell exists for row_key={row_key!r}, column_key={column_key!r}.")
+        return self.cell_at(key, column)
+
+    def get_row(self, row_key: RowKey | str) -> list[Any]:
+        key = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        if str(key.value) not in self._row_keys:
+            raise RowDoesNotExist(f"Row key {row_key!r} is not valid.")
+        return list(self.built_cells(str(key.value)))
+
+    # ------------------------------------------------------------------ painting
+
     def render_cell_lines(
         self, row_index: int, column_index: int, base_style: Style, width: int, cursor: bool, hover: bool
     ) -> SegmentLines | None:
-        """A direct path for a one-line text cell (``None``: DataTable renders it).
+        """A direct path for every body cell (``None``: DataTable renders it: the header).
 
         DataTable renders every cell through Rich's generic pipeline (``Padding`` in ``Styled`` in
         ``render_lines``), the largest part of repainting the rows a merge or a sort brings on
-        screen (benchmark rows 7 and 9-12). For a one-line ``Text`` (all our cells) the same
-        segments are built directly: the text truncated as ``Text.wrap`` does with ``no_wrap``,
-        padded, then styled as ``Styled`` does.
+        screen (benchmark rows 7 and 9-12). Rows are one line, so each cell is one line of text
+        (:meth:`_one_line_text`) and its segments are built directly: the text truncated as
+        ``Text.wrap`` does with ``no_wrap``, justified, padded, then styled as ``Styled`` does.
+        (DataTable's own path would not do for a body cell: it renders the cells DataTable
+        stores, and the table stores none.)
         """
         row_key = self.row_index.get_key(row_index) if row_index >= 0 else None
         column_key = self.column_index.get_key(column_index) if column_index >= 0 else None
@@ -312,12 +581,9 @@ class KeyedTable(DataTableInternals):
         cached = self._line_cells.get(cache_key)
         if cached is not None:
             return cached
-        row = self.rows.get(row_key)
-        text = None
-        if row is not None and row.height == 1 and not row.auto_height:
-            text = self._one_line_text(self.cell_for(row_key, row_index, column_index))
-        if text is None:
+        if row_key not in self.rows:
             return None
+        text = self._one_line_text(self.cell_for(row_key, row_index, column_index))
         base_style += Style.from_meta({"row": row_index, "column": column_index})
         component_style, post_style = self.cell_styles(
             fixed=row_index < self.fixed_rows or column_index < self.fixed_columns, hover=hover, cursor=cursor
@@ -332,13 +598,14 @@ class KeyedTable(DataTableInternals):
             line.expand_tabs((console.tab_size if text.tab_size is None else text.tab_size) or 8)
         overflow = text.overflow or self.app.console_options.overflow or DEFAULT_OVERFLOW
         line.truncate(inner, overflow=overflow)
-        segments = list(Text("\n").join([line]).render(console))
-        length = Segment.get_line_length(segments)
+        justify = text.justify or self.app.console_options.justify or DEFAULT_JUSTIFY
+        if justify in ("right", "center"):
+            # As ``Lines.justify`` does: the spaces take the text's own style.
+            line.rstrip()
+            room = inner - line.cell_len
+            line.pad_left(room if justify == "right" else room // 2)
         null = Style.null()
-        if length < inner:
-            segments.append(Segment(" " * (inner - length), null))
-        elif length > inner:
-            return None
+        segments = Segment.adjust_line_length(list(Text("\n").join([line]).render(console)), inner, null)
         if pad:
             segments = [Segment(" " * pad, null), *segments, Segment(" " * pad, null)]
         # Styled(pre_style=base + component, post_style=post), as Segment.apply_style does.
@@ -355,18 +622,19 @@ class KeyedTable(DataTableInternals):
         self._line_cells[cache_key] = lines
         return lines
 
-    def _one_line_text(self, cell: object) -> Text | None:
-        """The ``Text`` a cell renders as, when it is one line that only needs truncating."""
-        if isinstance(cell, TextCell):
-            text: object = cell.as_text()
-        elif isinstance(cell, AgeCell):
-            text = next(iter(cell.__rich_console__(self.app.console, self.app.console_options)))
-        else:
+    def _one_line_text(self, cell: object) -> Text:
+        """The one line of ``Text`` a cell shows (its lines joined by spaces: a row is one line)."""
+        if isinstance(cell, Text):
             text = cell
-        if not isinstance(text, Text) or "\n" in text.plain:
-            return None
-        justify = text.justify or self.app.console_options.justify or DEFAULT_JUSTIFY
-        return text if justify == "default" else None
+        elif isinstance(cell, TextCell | AgeCell):
+            text = cell.as_text()
+        else:
+            text = Text("" if cell is None else str(cell))
+        if "\n" in text.plain:
+            text = Text(" ", style=text.style, justify=text.justify, overflow=text.overflow).join(
+                text.split("\n", allow_blank=True)
+            )
+        return text
 
     def visible_row_ids(self) -> list[str]:
         """Ids of the rows on screen (rows are one line high)."""
@@ -393,12 +661,6 @@ class KeyedTable(DataTableInternals):
                 return True
         return False
 
-    def column_spec(self, key: str) -> ColumnSpec:
-        for spec in self.SPECS:
-            if spec.key == key:
-                return spec
-        raise KeyError(key)
-
     # ------------------------------------------------------------------ reading
 
     @property
@@ -422,20 +684,18 @@ class KeyedTable(DataTableInternals):
 
     # ------------------------------------------------------------------ sorting
 
-    def sort_value(self, row_id: str, column: str) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def sort_by(self, column: str, reverse: bool | None = None) -> None:
-        """Sort by ``column``; ``reverse=None`` toggles when it is already the sort column."""
-        spec = self.column_spec(column)
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by the column (or order) ``key``; ``reverse=None``: the other way when it is the
+        sort column already, else the column's own first direction."""
+        order = self.order(key)
         if reverse is None:
-            reverse = not self.sort_reverse if column == self.sort_column else spec.descending_first
-        self.sort_column, self.sort_reverse = column, reverse
+            reverse = not self.sort_reverse if key == self.sort_column else order.descending_first
+        self.sort_column, self.sort_reverse, self._sorting = key, reverse, order
         self._relabel()
         if self._order:
             self._install_order(self._sorted(self._order))
         self.show_top()
-        self.post_message(self.SortChanged(self, column, reverse))
+        self.post_message(self.SortChanged(self, key, reverse))
 
     def show_top(self) -> None:
         """The cursor on the first row and the view at the top (after a sort or a filter)."""
@@ -445,21 +705,60 @@ class KeyedTable(DataTableInternals):
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
 
     def sort_by_number(self, number: int) -> None:
-        for spec in self.SPECS:
-            if spec.number == number:
-                self.sort_by(spec.key)
-                return
+        """The number key ``number`` was pressed: sort by the column at that position."""
+        if not 1 <= number <= len(self.COLUMNS):
+            raise UnknownColumn(f"{type(self).__name__} has no column {number} (it has {len(self.COLUMNS)})")
+        self.sort_by(self.COLUMNS[number - 1].key)
 
-    def sort_key(self, column: str) -> Callable[[str], Any]:
-        """The key that sorts row ids by ``column`` (from :meth:`sort_value` unless overridden)."""
-        value = self.sort_value
-        return lambda row_id: value(row_id, column)
+    def sort_key(
+        self, key: str | None = None, reverse: bool | None = None
+    ) -> Callable[[str], tuple[Any, ...]]:
+        """The key that sorts row ids by the column (or order) ``key`` (default: the current
+        sort) in that direction, read from the row's object."""
+        order = self._sorting if key is None else self.order(key)
+        reverse = self.sort_reverse if reverse is None else reverse
+        value, rows = partial(order.sort, self), self._rows
+        if order.blanks_last:
+            return lambda row_id: _blanks_last(value(rows[row_id]), reverse)
+        return lambda row_id: value(rows[row_id])
 
-    def _sort_key(self) -> Callable[[str], Any]:
-        return self.sort_key(self.sort_column)
+    def _keys(self, ids: list[str]) -> list[tuple[Any, ...]]:
+        """The column's sort keys of ``ids``, made by ``map``: loops in C, one call of the
+        column's key per row."""
+        order = self._sorting
+        keys = list(map(partial(order.sort, self), map(self._rows.__getitem__, ids)))
+        if keys and keys[0][-1] != ids[0]:
+            raise TypeError(
+                f"{type(self).__name__}: the sort key of {order.key!r} must end with the row's id"
+            )
+        return keys
 
-    def _sorted(self, ids: Iterable[str]) -> list[str]:
-        return sorted(ids, key=self._sort_key(), reverse=self.sort_reverse)
+    def _keyed(self, ids: list[str]) -> list[tuple[Any, ...]]:
+        """The keys of ``ids`` as ``sort_key`` makes them (rows without a value flagged)."""
+        if self._sorting.sort is by_id:
+            return list(zip(ids))
+        keys, reverse = self._keys(ids), self.sort_reverse
+        return [_blanks_last(key, reverse) for key in keys] if self._sorting.blanks_last else keys
+
+    def _sorted(self, ids: list[str]) -> list[str]:
+        """``ids`` in the current order: one ``sorted()`` on keys read from the held objects (no
+        per-row key table; benchmark rows 9-12), the ids read back from the keys' ends."""
+        order, reverse = self._sorting, self.sort_reverse
+        if order.sort is by_id:
+            return sorted(ids, reverse=reverse)
+        keys = self._keys(ids)
+        last = itemgetter(-1)
+        if order.blanks_last:
+            # Rows without a value after the others, each part in the direction asked for (the
+            # order ``sort_key`` gives them).
+            blank = [key for key in keys if key[0] is None]
+            if blank:
+                keys = [key for key in keys if key[0] is not None]
+                keys.sort(reverse=reverse)
+                blank.sort(reverse=reverse)
+                return [*map(last, keys), *map(last, blank)]
+        keys.sort(reverse=reverse)
+        return list(map(last, keys))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
@@ -468,27 +767,42 @@ class KeyedTable(DataTableInternals):
 
     # ------------------------------------------------------------------ diff updates
 
+    def show(self, rows: Iterable[Any], changed: Collection[str] | None = None) -> None:
+        """Show exactly ``rows``, as a diff by id: rows not shown yet are added, the rows in
+        ``changed`` (every row when None) take their new object, the others keep theirs and
+        their built cells, rows no longer there go; the cursor and the view stay where they are."""
+        wanted = {self.row_id(row): row for row in rows}
+        gone = [row_id for row_id in self._rows if row_id not in wanted]
+        held = self._rows
+        upserts = [
+            row
+            for row_id, row in wanted.items()
+            if changed is None or row_id in changed or row_id not in held
+        ]
+        self.apply_rows(upserts, gone)
+
     def apply_rows(
         self,
-        upserts: Sequence[tuple[str, Sequence[Any]]] = (),
-        removals: Iterable[str] = (),
+        rows: Iterable[Any] = (),
+        removed: Iterable[str] = (),
         *,
         hide: Iterable[str] = (),
         show: Iterable[str] = (),
-        moved: bool = False,
     ) -> None:
-        """Add or update rows by id and remove rows by id; the cursor and the view stay put.
+        """Add or update rows (objects, by their id) and remove rows by id; the cursor and the
+        view stay put.
 
         ``hide``: rows set aside (a filter), not dropped; ``show``: hidden rows shown again, as
-        they were (no cells or rows to build: clearing a filter over 10,000 rows stays quick).
-        ``moved``: some updated rows may sort elsewhere now (their sort values changed).
+        they were (nothing to build: clearing a filter over 10,000 rows stays quick).
         """
         selected = self.selected_id
         view = (self.cursor_row, round(self.scroll_y))
         was_empty = not self._order
-        stash = self._stash
-        removals = list(removals)
+        held, stash, built = self._rows, self._stash, self._built
+        removals = [row_id for row_id in removed if row_id in held]
         for row_id in removals:
+            del held[row_id]
+            built.pop(row_id, None)
             stash.pop(row_id, None)
         gone = {r for r in removals if r in self._row_keys}
         hidden = {r for r in hide if r in self._row_keys} - gone
@@ -498,7 +812,7 @@ class KeyedTable(DataTableInternals):
         head: list[str] = []
         tail: list[str] = []
         cut = 0
-        at_ends = not hidden and not moved
+        at_ends = not hidden
         if gone or hidden:
             self._drop(gone)
             self._set_aside(hidden)
@@ -513,74 +827,71 @@ class KeyedTable(DataTableInternals):
             if row_id in stash:
                 self._bring_back(row_id)
                 new.append(row_id)
-        column_keys = [ColumnKey(spec.key) for spec in self.SPECS]
         updated: set[RowKey] = set()
-        for row_id, cells in upserts:
+        row_id_of = self.row_id
+        for row in rows:
+            row_id = row_id_of(row)
+            held[row_id] = row
             key = self._row_keys.get(row_id)
             if key is None and row_id in stash:
                 self._bring_back(row_id)
                 new.append(row_id)
                 key = self._row_keys[row_id]
             if key is not None:
-                self._update_cells(key, cells, column_keys)
+                built.pop(row_id, None)  # (a new version of the row: its cells are built again)
                 updated.add(key)
             else:
-                self._insert(row_id, cells, column_keys)
+                self._insert(row_id)
                 new.append(row_id)
         if updated:
             self._forget_renders(updated)
         if selected is not None and selected not in self._row_keys:
             selected = None  # its row went away: the cursor stays at the same place
-        if moved or updated:
+        if updated:
             # Updated rows may sort elsewhere now.
             at_ends = False
             order = self._sorted([*order, *new])
         elif new:
             # The shown order is sorted: new rows that all go below (older pages) or above (new
-            # runs) are joined on; otherwise merged in, O(rows).
-            sort_key, reverse = self._sort_key(), self.sort_reverse
-            added = self._sorted(new)
-            if not order or (sort_key(added[0]) > sort_key(order[-1])) != reverse:
+            # runs) are joined on; otherwise merged in, O(rows), on keys made once a row
+            # (``heapq.merge`` with a ``key=`` would call it for every row again).
+            sort_key, reverse, last = self.sort_key(), self.sort_reverse, itemgetter(-1)
+            keys = self._keyed(new)
+            keys.sort(reverse=reverse)
+            added = list(map(last, keys))
+            if not order or (keys[0] > sort_key(order[-1])) != reverse:
                 tail = added
                 order = [*order, *added]
-            elif (sort_key(added[-1]) < sort_key(order[0])) != reverse:
+            elif (keys[-1] < sort_key(order[0])) != reverse:
                 head = added
                 order = [*added, *order]
             else:
                 at_ends = False
-                order = list(heapq.merge(order, added, key=sort_key, reverse=reverse))
-        if new or gone or hidden or moved or updated:
+                order = list(map(last, heapq.merge(self._keyed(order), keys, reverse=reverse)))
+        if new or gone or updated:
+            self._fit_content()
+        if new or gone or hidden or updated:
             self._install_order(order, (head, tail, cut) if at_ends else None)
             self._restore(selected, *view)
             if was_empty and order and self.show_cursor and self.cursor_type == "row":
                 # As add_row does for a table's first row: the cursor's row is highlighted, and said.
-                row = self.cursor_row
-                key = self.row_index.get_key(row)
+                row_index = self.cursor_row
+                key = self.row_index.get_key(row_index)
                 if key is not None:
-                    self.refresh_row(row)
-                    self.post_message(DataTable.RowHighlighted(self, row, key))
+                    self.refresh_row(row_index)
+                    self.post_message(DataTable.RowHighlighted(self, row_index, key))
 
-    def _insert(self, row_id: str, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
+    def _insert(self, row_id: str) -> None:
         """Add a one-line row without ``add_row``: no per-row cursor check and index update (the
         order is installed once per batch), and no measuring of its cells on idle (the columns
-        have fixed widths): ``add_row`` made restoring 10,000 rows after a filter freeze for
-        seconds (benchmark row 16 measures the baseline's ``add_rows``)."""
+        have fixed widths, and its cells are built when it is painted): ``add_row`` made restoring
+        10,000 rows after a filter freeze for seconds (benchmark row 16 measures ``add_rows``)."""
         key = RowKey(row_id)
         if key in self.rows:
             raise DuplicateKey(f"The row key {row_id!r} already exists.")
-        self.stored_cells[key] = self._row_cells(cells, column_keys)
+        self.stored_cells[key] = self._no_cells
         self.rows[key] = Row(key, 1)
         self._row_keys[row_id] = key
-
-    def _row_cells(self, cells: Sequence[Any], column_keys: list[ColumnKey]) -> dict[ColumnKey, Any]:
-        """The cells DataTable stores for a new row (a subclass may build its cells when painted)."""
-        return {column_key: cell for column_key, cell in zip_longest(column_keys, cells[: len(column_keys)])}
-
-    def _update_cells(self, key: RowKey, cells: Sequence[Any], column_keys: list[ColumnKey]) -> None:
-        """Store a shown row's new cells (``apply_rows`` then drops their cached renders)."""
-        row = self.stored_cells[key]
-        for column_key, cell in zip(column_keys, cells, strict=False):
-            row[column_key] = cell
 
     def _forget_renders(self, keys: set[RowKey]) -> None:
         """Drop the cached renders of the rows whose cells changed: one pass over each cache for
@@ -589,25 +900,19 @@ class KeyedTable(DataTableInternals):
             for cache_key in [k for k in cache.keys() if k[0] in keys]:  # noqa: SIM118 (no __iter__)
                 cache.discard(cache_key)
 
-    def cell_for(self, row_key: RowKey, row_index: int, column_index: int) -> object:
-        """What a body cell renders (DataTable's stored cell; a subclass may build it when painted)."""
-        return self.stored_renderable(row_index, column_index)
-
-    def cell_at(self, row_key: RowKey, column_key: ColumnKey) -> Any:
-        """The cell object of a shown row (see :meth:`cell_for`)."""
-        return self.stored_cells.get(row_key, {}).get(column_key)
-
     def _set_aside(self, ids: set[str]) -> None:
-        """Take rows out of the table but keep them (key, row and cells) to show them again."""
+        """Take rows out of the table but keep them (key and row; the object stays held) to show
+        them again."""
         for row_id in ids:
             key = self._row_keys.pop(row_id)
-            self._stash[row_id] = (key, self.rows.pop(key), self.stored_cells.pop(key))
+            self._stash[row_id] = (key, self.rows.pop(key))
+            del self.stored_cells[key]
             self.forget_row_marks(key)
 
     def _bring_back(self, row_id: str) -> None:
-        key, row, cells = self._stash.pop(row_id)
+        key, row = self._stash.pop(row_id)
         self.rows[key] = row
-        self.stored_cells[key] = cells
+        self.stored_cells[key] = self._no_cells
         self._row_keys[row_id] = key
 
     def _drop(self, ids: set[str]) -> None:
@@ -618,9 +923,9 @@ class KeyedTable(DataTableInternals):
         keys: set[RowKey] = set()
         for row_id in ids:
             key = self._row_keys.pop(row_id)
-            cells = self.stored_cells.pop(key, None)
+            self.stored_cells.pop(key, None)
             self.rows.pop(key, None)
-            self.forget_row_marks(key, cells or ())
+            self.forget_row_marks(key)
             keys.add(key)
         if keys:
             self._forget_renders(keys)
