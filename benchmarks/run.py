@@ -751,6 +751,85 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: The several-projects benchmark (issue #19): projects, bots each, and how far away each server is.
+PROJECTS = 3
+PROJECT_BOTS = 300
+PROJECT_LATENCY = 0.3
+
+
+async def project_session(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several projects at once (issue #19): three demo backends of 300 bots, one app watching them
+    (one ``ProjectSession`` each). What an idle poll of every project costs, per project, the
+    longest stall of a poll of all three, and whether they are polled side by side: with every
+    server 0.3 s away, one round of polls takes about one project's time, not three."""
+    from botmon_tui.crashlog import CrashLog
+    from botmon_tui.medplum.auth import ConnectionSettings, Secret
+    from botmon_tui.medplum.client import MedplumClient
+    from botmon_tui.monitor.session import Connection
+    from botmon_tui.ui.app import BotmonApp
+
+    controls = [Control(info) for info in infos]
+    connections = [
+        Connection(
+            MedplumClient(
+                ConnectionSettings(
+                    base_url=info["base_url"],
+                    client_id=info["client_id"],
+                    client_secret=Secret(info["client_secret"]),
+                )
+            ),
+            f"project-{number + 1}",
+        )
+        for number, info in enumerate(infos)
+    ]
+    app = BotmonApp(
+        connections=connections,
+        interval=3600.0,
+        auto_poll=False,
+        close_client=True,
+        crash_log=CrashLog(Path(os.environ[STATE_HOME]) / "botmon-tui.log"),
+    )
+    app.animation_level = "none"
+    out: dict[str, Any] = {}
+
+    def polled() -> list[int]:
+        return [session.schedule.status.polls for session in app.sessions]
+
+    async def one_round() -> tuple[list[list[tuple[str, str, int, int]]], float, float]:
+        """Poll every project once: each project's requests, the longest stall (ms), the wall time (s)."""
+        marks = [control.mark() for control in controls]
+        before = polled()
+        probe = Probe()
+        probe.start()
+        started = time.perf_counter()
+        app.poll_now()
+        await until(lambda: all(a > b for a, b in zip(polled(), before, strict=True)), 60)
+        wall = time.perf_counter() - started
+        await app.workers.wait_for_complete()
+        stall = await probe.stop()
+        done = [control.requests_since(mark) for control, mark in zip(controls, marks, strict=True)]
+        return done, stall, wall
+
+    async with app.run_test(size=SIZE, notifications=True):
+        await until(lambda: all(s.project.loaded and s.failures.loaded for s in app.sessions), 120)
+        await quiet(app)
+        out["bots"] = sum(len(s.project.statuses) for s in app.sessions)
+        rounds = [await one_round() for _ in range(5)]
+        out["idle_requests"] = max(len(requests) for done, _, _ in rounds for requests in done)
+        out["idle_paths"] = sorted({r[1].split("?")[0] for done, _, _ in rounds for rs in done for r in rs})
+        out["idle_stall_ms"] = max(stall for _, stall, _ in rounds)
+        for control in controls:
+            control.latency(PROJECT_LATENCY)
+        try:
+            timed = [await one_round() for _ in range(3)]
+        finally:
+            for control in controls:
+                control.latency(0)
+        out["far_round_s"] = statistics.median(wall for _, _, wall in timed)
+        out["far_requests"] = max(len(requests) for done, _, _ in timed for requests in done)
+    return out
+
+
 #: Bots in the states benchmark, and how their expectations are mixed.
 CADENCE_BOTS = 1000
 CADENCE_CRONS = (
@@ -1011,6 +1090,8 @@ def worker_main(kind: str, info: dict[str, Any], args: argparse.Namespace) -> No
         result = cadence_session()
     elif kind == "incidents":
         result = incident_session()
+    elif kind == "projects":
+        result = asyncio.run(project_session(info["projects"]))
     else:
         result = asyncio.run(idle_cpu(info, args.cpu_seconds, args.interval))
     sys.stdout.write("RESULT " + json.dumps(result) + "\n")
@@ -1590,6 +1671,48 @@ def incident_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def project_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several projects (issue #19): each costs what one costs, and they are polled side by side."""
+    col = partial(column, runs)
+    requests, stall, far = col("idle_requests"), col("idle_stall_ms"), col("far_round_s")
+    paths = " + ".join(runs[0]["idle_paths"])
+    # One project's poll is its two requests one after the other: 2 x the latency.
+    one = 2 * PROJECT_LATENCY
+    return [
+        metric_row(
+            f"{PROJECTS} projects × {PROJECT_BOTS} bots ({runs[0]['bots']:,} in all): "
+            "requests per idle poll, each project",
+            requests,
+            None,
+            "≤ 2",
+            requests["max"] <= 2,
+            note=f"{paths}: each project's poll, polled by its own loop",
+        ),
+        metric_row(
+            f"{PROJECTS} projects × {PROJECT_BOTS} bots: longest stall of a poll of every project",
+            stall,
+            None,
+            "≤ 50 ms",
+            stall["median"] <= 50,
+            unit=" ms",
+            digits=1,
+        ),
+        metric_row(
+            f"{PROJECTS} projects, each server {PROJECT_LATENCY:g} s away: "
+            "one poll of every project, wall time",
+            far,
+            spread([PROJECTS * one]),
+            f"≤ 1.5 × one project's ({1.5 * one:.1f} s)",
+            far["median"] <= 1.5 * one,
+            unit=" s",
+            digits=2,
+            ratio=far["median"] / (PROJECTS * one),
+            note=f"side by side: baseline, the {PROJECTS} polls one after the other "
+            f"({PROJECTS} × 2 requests × {PROJECT_LATENCY:g} s)",
+        ),
+    ]
+
+
 #: The web app's columns, the plain DataTable's (the baseline), sorted on rows 9-12.
 WEB_APP_COLUMNS = ("id", "outcome", "desc", "updated")
 #: How many rows ``alert_rows`` makes (after the command line's); ``--only alerts`` stands for them.
@@ -1604,6 +1727,9 @@ LOG_KEYWORD = "log"
 #: How many rows ``incident_rows`` makes (after the log's); ``--only incidents`` stands for them.
 INCIDENT_ROWS = 4
 INCIDENTS_KEYWORD = "incidents"
+#: How many rows ``project_rows`` makes (after the incidents'); ``--only projects`` stands for them.
+PROJECT_ROWS = 3
+PROJECTS_KEYWORD = "projects"
 #: Rows measured by the idle CPU run (the other TUI rows come from the session runs).
 IDLE_ROWS = {2, 14}
 #: The TUI's rows (1 to 16: session and idle runs); the command line's come after them.
@@ -1652,21 +1778,27 @@ def parse_rows(text: str | None) -> set[int] | None:
             first_incident = TUI_ROWS + CLI_ROWS + ALERT_ROWS + CADENCE_ROWS + LOG_ROWS + 1
             rows.update(range(first_incident, first_incident + INCIDENT_ROWS))
             continue
+        if part.strip() == PROJECTS_KEYWORD:
+            first_project = TUI_ROWS + CLI_ROWS + ALERT_ROWS + CADENCE_ROWS + LOG_ROWS + INCIDENT_ROWS + 1
+            rows.update(range(first_project, first_project + PROJECT_ROWS))
+            continue
         first, _, last = part.strip().partition("-")
         rows.update(range(int(first), int(last or first) + 1))
     return rows
 
 
 @contextlib.contextmanager
-def demo_host(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+def demo_host(
+    args: argparse.Namespace, *, bots: int | None = None, big_events: int | None = None
+) -> Iterator[dict[str, Any]]:
     """The demo backend with the benchmark's data, in its own process, for the ``with`` block."""
     host_cmd = [
         sys.executable,
         str(HERE / "demo_host.py"),
         "--bots",
-        str(args.bots),
+        str(args.bots if bots is None else bots),
         "--big-events",
-        str(args.big_events),
+        str(args.big_events if big_events is None else big_events),
         "--log-bytes",
         str(args.log_bytes),
     ]
@@ -1725,18 +1857,32 @@ def driver(args: argparse.Namespace) -> int:
     first_cadence = first_alert + ALERT_ROWS
     first_log = first_cadence + CADENCE_ROWS
     first_incident = first_log + LOG_ROWS
+    first_project = first_incident + INCIDENT_ROWS
     tui = only is None or any(n <= TUI_ROWS or first_log <= n < first_incident for n in only)
     alerting = only is None or any(first_alert <= n < first_cadence for n in only)
     cadencing = only is None or any(first_cadence <= n < first_log for n in only)
-    incidents = only is None or any(n >= first_incident for n in only)
+    incidents = only is None or any(first_incident <= n < first_project for n in only)
+    several = only is None or any(n >= first_project for n in only)
     runs: list[dict[str, Any]] = []
     alert_runs: list[dict[str, Any]] = []
     cadence_runs: list[dict[str, Any]] = []
     incident_runs: list[dict[str, Any]] = []
+    project_runs: list[dict[str, Any]] = []
     cpu, cli = NO_IDLE_RUN, None
     # The states and incidents benchmarks are pure Python: no demo backend for ``--only cadence``
     # or ``--only incidents``.
     needs_backend = only is None or any(n < first_cadence or first_log <= n < first_incident for n in only)
+    if several:
+        # Three backends of their own (smaller projects), before the big one starts.
+        with contextlib.ExitStack() as hosts:
+            infos = [
+                hosts.enter_context(demo_host(args, bots=PROJECT_BOTS, big_events=1000))
+                for _ in range(PROJECTS)
+            ]
+            for i in range(args.runs):
+                t = time.perf_counter()
+                project_runs.append(spawn_worker("projects", {"projects": infos}, args))
+                print(f"  projects run {i + 1}/{args.runs}: {time.perf_counter() - t:.1f} s", flush=True)
     backend: contextlib.AbstractContextManager[dict[str, Any]] = (
         demo_host(args) if needs_backend else contextlib.nullcontext({})
     )
@@ -1786,6 +1932,9 @@ def driver(args: argparse.Namespace) -> int:
     for number, r in enumerate(incident_rows(incident_runs) if incident_runs else [], first_incident):
         r["number"] = number
         rows.append(r)
+    for number, r in enumerate(project_rows(project_runs) if project_runs else [], first_project):
+        r["number"] = number
+        rows.append(r)
     if only is not None:
         rows = [r for r in rows if r["number"] in only]
     table = print_table(rows)
@@ -1808,6 +1957,7 @@ def driver(args: argparse.Namespace) -> int:
         "alerts": alert_runs,
         "cadence": cadence_runs,
         "incidents": incident_runs,
+        "projects": project_runs,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (HERE / "results.md").write_text(markdown_table(rows))
@@ -1831,11 +1981,14 @@ def main() -> int:
         help="print only these rows, e.g. 7-12,16, or 'cli' for the command line's (~20 s: no TUI run), "
         "'alerts' for the alerts' (their own runs only), 'cadence' for the silence states' (no demo "
         "backend), 'log' for reading logs (the session runs), 'incidents' for the incidents' (no demo "
-        "backend); the idle run only for rows 2 and 14; "
+        "backend), 'projects' for several projects' (three backends of their own); the idle run only "
+        "for rows 2 and 14; "
         "results.json and results.md are left as they are",
     )
     parser.add_argument(
-        "--worker", choices=["session", "idle", "alerts", "cadence", "incidents"], help=argparse.SUPPRESS
+        "--worker",
+        choices=["session", "idle", "alerts", "cadence", "incidents", "projects"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--info", help=argparse.SUPPRESS)
     args = parser.parse_args()
