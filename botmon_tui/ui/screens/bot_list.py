@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
-from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, TimeoutError
+from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, RequestTimeout
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
@@ -51,7 +51,7 @@ def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> T
     elif isinstance(problem, ForbiddenError):
         title = f"Signed in to {base}, but not allowed to read the bots"
         check = "The ClientApplication's access policy must allow reading Bot and AuditEvent resources."
-    elif isinstance(problem, NetworkError | TimeoutError):
+    elif isinstance(problem, NetworkError | RequestTimeout):
         title = f"Cannot reach {base}"
         check = (
             "Check the server's address (--base-url, MEDPLUM_BASE_URL or the profile's baseUrl), "

@@ -16,7 +16,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.formatting import clock_time, explain_no_events
+from botmon_tui.formatting import clock_time, explain_no_events, plural
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
@@ -409,7 +409,8 @@ class EventScreen(PollingScreen):
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
         table = self.table
-        added = [e for e in delta.added if self.matches(e)]
+        # A newer version of a row held (delta.changed) refreshes it in place.
+        added = [e for e in (*delta.added, *delta.changed) if self.matches(e)]
         table.merge(added, delta.removed)
         if first and table.row_count:
             table.move_cursor(row=0, animate=False)
@@ -458,7 +459,7 @@ class EventScreen(PollingScreen):
         feed = self.feed
         if not feed.loaded:
             return []
-        parts = [f"{len(feed)} failed runs" if self.failures_only else f"{len(feed)} events"]
+        parts = [plural(len(feed), "failed run" if self.failures_only else "event")]
         if self.switching:
             parts.append("loading all runs…" if self.failures_only else "loading failures…")
         elif self.loading_older:
@@ -529,7 +530,7 @@ class EventScreen(PollingScreen):
             text.append(f"{HISTORY_HOURS}h ", DIM)
             text.append_text(history_strip(hours, self.palette, unknown=unknown, deploys=slots))
             text.append(" now", DIM)
-            text.append(f" · {runs} {'failed runs' if self.failures_only else 'runs'}")
+            text.append(f" · {plural(runs, 'failed run' if self.failures_only else 'run')}")
             if failed and not self.failures_only:
                 text.append(" · ")
                 text.append(f"✗ {failed} failed", self.palette.fail)
@@ -582,8 +583,8 @@ class EventScreen(PollingScreen):
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",
-                f"{len(feed)} loaded events are hidden by it: press esc to clear the filter"
-                + (", or o to load older events." if feed.has_older else "."),
+                f"{plural(len(feed), 'loaded event')} {'is' if len(feed) == 1 else 'are'} hidden by it: "
+                "press esc to clear the filter" + (", or o to load older events." if feed.has_older else "."),
             )
         else:
             show = False
@@ -714,7 +715,7 @@ class EventScreen(PollingScreen):
                     self.notify("Wrapped around to the other end of the table", timeout=2)
                 table.move_cursor(row=row, animate=False)
                 return
-        self.notify(f"No failed run among the {len(ids):,} runs shown (f: failures only)", timeout=4)
+        self.notify(f"No failed run among the {plural(len(ids), 'run')} shown (f: failures only)", timeout=4)
 
     @contextmanager
     def _says_why(self, doing: str) -> Iterator[None]:
@@ -864,7 +865,10 @@ class EventScreen(PollingScreen):
             return
         if not feed.has_older or feed.at_limit:
             if feed.at_limit:
-                self.notify(f"Holding the newest {feed.window} events: older ones are not loaded.", timeout=4)
+                self.notify(
+                    f"Holding the newest {plural(feed.window, 'event')}: older ones are not loaded.",
+                    timeout=4,
+                )
             return
         self.loading_older = True
         self.update_status()
