@@ -1,11 +1,13 @@
 """Run the real app in a real terminal for tests/test_terminal.py (started in a pseudo-terminal).
 
-    python tests/pty_terminal.py bell|no-bell|sigterm|sighup|ctrl-c
+    python tests/pty_terminal.py bell|no-bell|sigterm|sighup|ctrl-c|colours
 
 ``bell`` / ``no-bell``: once the bot list is loaded, three polls: one bringing a burst of failed
 runs of two bots, one bringing nothing new, one bringing one more failed run; then quit (exit 0).
 ``sigterm`` / ``sighup``: once loaded, the process sends itself that signal. ``ctrl-c``: once
-loaded, it waits for the test to type ctrl+c. Everything the app writes goes to the terminal.
+loaded, it waits for the test to type ctrl+c. ``colours``: once loaded, opens a failing bot's
+Event tab and quits (the test looks at the colours and symbols it was drawn with). Everything the
+app writes goes to the terminal.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from demo_support import FIXED_NOW, quiet_demo
 from pty_support import app_on, until
 
 from botmon_tui.demo.catalog import BOT_SPECS
+from botmon_tui.ui.screens.events import EventScreen
 
 #: What the status line says once the bot list is loaded (the test types ctrl+c after it).
 LOADED = f"{len(BOT_SPECS)} bots"
@@ -51,6 +54,13 @@ def main(mode: str) -> int:
                 return
             if mode == "ctrl-c":
                 return  # the test types it
+            if mode == "colours":
+                # The bot list, then a failing bot's Event tab with its pane (every style in use).
+                app.open_bot(srv.store.bot_id("lab-results-router") or "")
+                await until(lambda: isinstance(app.screen, EventScreen) and app.screen.feed.loaded)
+                await asyncio.sleep(0.2)  # (its frames reach the terminal)
+                app.exit(0)
+                return
             at, toasts = FIXED_NOW, 0
             for runs in POLLS:
                 for name, count in runs.items():

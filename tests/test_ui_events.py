@@ -17,8 +17,9 @@ from textual.widgets import Static
 from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.symbols import BARS
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.formatting import BARS, app_palette
+from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.event_table import EventTable

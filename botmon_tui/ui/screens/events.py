@@ -25,6 +25,7 @@ from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.resourceview import subscription_summary
+from botmon_tui.symbols import NOT_LOADED
 from botmon_tui.textsafe import ansi_text, clip, sanitize
 from botmon_tui.ui.formatting import BOLD, DEPLOY_MARK, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
@@ -537,7 +538,7 @@ class EventScreen(PollingScreen):
             elif not failed:
                 text.append(" · no failure", DIM)
             if unknown:
-                text.append(" · ░ not loaded", DIM)
+                text.append(f" · {NOT_LOADED} not loaded", DIM)
             if shown:
                 text.append(
                     f" · {DEPLOY_MARK} deploy {clock_time(shown[0].at, self.botmon.tz, now=now)}", DIM
