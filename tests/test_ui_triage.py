@@ -3,6 +3,7 @@ history strip. Pilot at 80x24 and 120x40 against the demo backend over real HTTP
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import pytest
 from demo_support import FIXED_NOW, demo_fixture, settings_for
 from fault_support import screen_text
+from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets.data_table import ColumnKey
-from ui_support import bot_id, command, make_app, running, settle, status
+from ui_support import bot_id, command, make_app, running, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.demo.catalog import BOT_SPECS
@@ -24,9 +26,11 @@ from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.failures import FailuresScreen
+from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.failure_table import FailureTable
+from botmon_tui.ui.widgets.status_line import StatusLine
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -357,7 +361,7 @@ async def test_a_wrong_secret_says_so_at_once_in_words(
     async with running(srv, tmp_path, size, settings=settings, notifications=True) as (app, _pilot):
         text = " ".join(screen_text(app).split())
         assert "Cannot sign in to" in text and "Invalid secret" in text
-        assert "Check the client id and secret" in text and "r tries now, q quits" in text
+        assert "Check the client id and secret" in text and "r tries now · q quits" in text
         assert "not connected" in text and "loading" not in text
         assert status(app).startswith("✗ r to retry · authentication failed · no data yet")
         assert app.sessions[0].schedule.status.next_delay == 60.0
@@ -377,6 +381,35 @@ async def test_an_unreachable_server_says_so_and_the_list_comes_when_it_is_back(
         app.poll_now()
         await settle(pilot)
         assert status(app).startswith("● live") and app.screen.query_one(BotTable).row_count == len(BOT_SPECS)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+async def test_an_outage_says_one_retry_on_one_status_line(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # The server cannot be reached at start; polling on (every hour: the backoff's ceiling is 60 s).
+    srv.faults.add(status=503, path_contains="/fhir/R4/Bot")
+    async with running(srv, tmp_path, size, auto_poll=True) as (app, _pilot):
+        screen = app.screen
+        assert isinstance(screen, BotListScreen)
+        screen.update_status()
+        line = status(app)
+        retry = re.match(r"✗ (retry in \d+s) · ", line)
+        assert retry is not None, line
+        # The panel says the same words, from the same countdown: the real backoff (60x15 shows
+        # the panel's top only: its text is read from the widget).
+        panel = screen.query_one("#empty", Banner).content
+        assert isinstance(panel, Text)
+        assert f"botmon-tui: {retry.group(1)} · r tries now · q quits" in panel.plain
+        assert "within a minute" not in panel.plain
+        poller = app.session_poller(app.sessions[0])
+        wait = None if poller is None else poller.seconds_to_next()
+        assert wait is not None and retry.group(1) == f"retry in {round(wait)}s"
+        # One line at every width: the table's rows keep theirs.
+        status_line = screen.query_one(StatusLine)
+        assert status_line.region.height == 1 and status_line.region.y == size[1] - 2
+        shown = [row for row in screen_lines(app) if row.lstrip().startswith("✗ retry in")]
+        assert len(shown) == 1 and shown[0].rstrip().endswith(("…", "ago", "no data yet"))
 
 
 async def test_a_bot_that_does_not_exist_gets_one_message(srv: DemoServer, tmp_path: Path) -> None:
