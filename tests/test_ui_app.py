@@ -453,23 +453,42 @@ async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: P
         assert table.ids_in_order()[0] == new["id"] and table.row_count == 101
 
 
-async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("size", "key"), [((60, 15), "G"), ((80, 24), "end"), ((120, 40), "G")])
+async def test_the_last_row_is_one_key_away_when_older_runs_must_load_first(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int], key: str
+) -> None:
+    target = bot_id(srv, "hl7-adt-ingest")
+    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        table = screen.query_one(EventTable)
+        assert table.row_count == 100 and screen.feed.has_older
+        selected = table.selected_id
+        await pilot.press(key)  # once
+        await settle(pilot)
+        # Every older page came in, and the cursor followed the bottom to the oldest run.
+        everything = len(srv.store.events_for(target))
+        assert not screen.feed.has_older and table.row_count == len(screen.feed) == everything > 200
+        assert table.cursor_row == table.row_count - 1 and table.selected_event is screen.feed.oldest
+        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]
+        assert times == sorted(times, reverse=True) and selected in table.ids_in_order()
+        before = len(srv.requests)
+        await pilot.press("o")  # nothing older to ask for
+        await settle(pilot)
+        assert len(srv.requests) == before
+
+
+async def test_a_move_during_the_pages_of_g_stops_them(srv: DemoServer, tmp_path: Path) -> None:
     async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
-
         table = screen.query_one(EventTable)
-        selected = table.selected_id
-        await pilot.press("end")
+        srv.faults.latency = 0.2  # (each page takes a while)
+        await pilot.press("G")
+        await pilot.press("home")  # the user went back up while the first page was on its way
+        srv.faults.latency = 0.0
         await settle(pilot)
-        assert 190 <= table.row_count <= 200 and table.row_count == len(screen.feed)
-        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]  # type: ignore[union-attr]
-        assert times == sorted(times, reverse=True)
-        loaded = table.row_count
-        await pilot.press("o")
-        await settle(pilot)
-        assert table.row_count >= loaded + 90
-        assert selected in table.ids_in_order()
+        assert table.cursor_row == 0 and screen.feed.has_older and 190 <= table.row_count <= 200
 
 
 async def test_other_orders_load_older_events_only_on_request(srv: DemoServer, tmp_path: Path) -> None:

@@ -230,6 +230,8 @@ class EventScreen(PollingScreen):
         self._needle: str | None = None
         self._lock = asyncio.Lock()
         self.loading_older = False
+        #: ``G`` asked for the last row: older pages load until the oldest run is held.
+        self._to_bottom = False
         self.load_error: MedplumError | None = None
         self._bot_read_at = app.monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
@@ -637,6 +639,22 @@ class EventScreen(PollingScreen):
         ):
             self.action_load_older()
 
+    def on_event_table_went_to_bottom(self, event: EventTable.WentToBottom) -> None:
+        """``G`` lands on the last row in one press: when older runs are still to load (newest
+        first), they are paged in until the oldest is held (or the window is full), the cursor
+        following the bottom as each page arrives; a move of the cursor meanwhile stops it."""
+        event.stop()
+        feed, table = self.feed, self.table
+        if not (table.oldest_at_bottom and feed.loaded and feed.has_older and not feed.at_limit):
+            return
+        if self.loading_older:
+            self._to_bottom = True  # the page under way goes on to the end
+            return
+        self.loading_older = True
+        self._to_bottom = True
+        self.update_status()
+        self.run_worker(self._load_older(), group="older", exit_on_error=False)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         visible = self.pane.region.intersection(self.query_one("#body", Container).region)
@@ -882,12 +900,21 @@ class EventScreen(PollingScreen):
         try:
             with self._says_why("load older events"):
                 async with self._lock:
-                    for _ in range(SEEK_PAGES if until is not None else 1):
-                        if until is not None and (until in feed or not feed.has_older or feed.at_limit):
-                            break
+                    pages = 0
+                    while feed.has_older and not feed.at_limit:
+                        if until is not None:
+                            if until in feed or pages >= SEEK_PAGES:
+                                break
+                        elif pages and not self._to_bottom:
+                            break  # one page for o; G's go on while the cursor stays at the bottom
                         delta = await feed.load_older()
+                        pages += 1
                         await asyncio.sleep(0)  # (as in poll_job)
+                        follow = until is None and self._to_bottom and self._at_bottom()
+                        self._to_bottom = follow
                         self.apply_delta(delta)
+                        if follow:
+                            self.table.move_cursor(row=self.table.row_count - 1, animate=False)
                     # (in its own turn of the loop, not right after the repaint)
                     self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
                 if until is not None and until == self.select_event:
@@ -897,4 +924,9 @@ class EventScreen(PollingScreen):
                         self._not_found(until)
         finally:
             self.loading_older = False
+            self._to_bottom = False
             self.update_status()
+
+    def _at_bottom(self) -> bool:
+        table = self.table
+        return table.oldest_at_bottom and table.cursor_row >= table.row_count - 1
