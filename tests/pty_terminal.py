@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_support import FIXED_NOW, quiet_demo
 from pty_support import app_on, until
+from textual_support import notifications
 
 from botmon_tui.demo.catalog import BOT_SPECS
 from botmon_tui.ui.screens.events import EventScreen
@@ -38,8 +39,8 @@ POLLS: tuple[dict[str, int], ...] = (
 
 
 def main(mode: str) -> int:
-    with quiet_demo(history_days=0.5) as srv:
-        app = app_on(srv, bell=mode != "no-bell")
+    with quiet_demo(history_days=0.5) as demo:
+        app = app_on(demo, bell=mode != "no-bell")
 
         async def drive() -> None:
             # Loaded, and the first poll (load, lookups, the failures' first page) over.
@@ -56,7 +57,7 @@ def main(mode: str) -> int:
                 return  # the test types it
             if mode == "colours":
                 # The bot list, then a failing bot's Event tab with its pane (every style in use).
-                app.open_bot(srv.store.bot_id("lab-results-router") or "")
+                app.open_bot(demo.store.bot_id("lab-results-router") or "")
                 await until(lambda: isinstance(app.screen, EventScreen) and app.screen.feed.loaded)
                 await asyncio.sleep(0.2)  # (its frames reach the terminal)
                 app.exit(0)
@@ -66,9 +67,9 @@ def main(mode: str) -> int:
                 for name, count in runs.items():
                     for _ in range(count):
                         at += timedelta(seconds=1)
-                        bot_id = srv.store.bot_id(name)
+                        bot_id = demo.store.bot_id(name)
                         assert bot_id is not None
-                        srv.store.add_event(bot_id, outcome="8", desc="Error: boom", at=at)
+                        demo.store.add_event(bot_id, outcome="8", desc="Error: boom", at=at)
                 announced, status = app.alerts.announced, session.schedule.status
                 polls = status.polls
                 app.poll_now()
@@ -76,7 +77,7 @@ def main(mode: str) -> int:
                 assert app.alerts.announced == announced + len(runs)
                 toasts += len(runs)
                 # The toasts and the bell come once the poll's rows are painted.
-                await until(lambda: len(app._notifications) == toasts)  # noqa: B023 (awaited here)
+                await until(lambda: len(notifications(app)) == toasts)  # noqa: B023 (awaited here)
                 await asyncio.sleep(0.1)  # (the frame and the bell reach the terminal)
             app.exit(0)
 
