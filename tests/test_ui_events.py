@@ -15,10 +15,10 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual_support import notifications
-from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle
+from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
-from botmon_tui.symbols import BARS
+from botmon_tui.symbols import BARS, NO_RUNS
 from botmon_tui.ui.app import BotmonApp
 from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.messages import OpenBot
@@ -376,6 +376,23 @@ async def test_the_runs_per_hour_strip_shows_failures_from_the_events_held(
         assert f"✗ {len(failed) + 1} failed" in reflowed(app)
         last = len("24h ") + 23
         assert any(s.start == last and s.style == fail_style for s in _history(app).spans)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+async def test_one_run_is_one_run_and_hours_without_runs_look_apart_from_a_few(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": "once", "runtimeVersion": "vmcontext"})
+    demo.store.add_event(bot["id"], outcome="0", desc="done", at=FIXED_NOW - timedelta(hours=3))
+    async with running(demo, tmp_path, size, bot_id=bot["id"]) as (app, _pilot):
+        history = _history(app).plain
+        assert " · 1 run · no failure" in history and "1 runs" not in history
+        assert "1 event" in status(app) and "1 events" not in status(app)
+        strip = history.split("24h ", 1)[1][:24]
+        # The hour of the run is a bar (the busiest: a full one); the hours without runs are
+        # dots, a glyph no bar uses (the lowest bar is ▂, which does not read as a dot).
+        assert strip.count(NO_RUNS) == 23 and strip[20] == BARS[-1] and NO_RUNS not in BARS
+        assert on_screen(app, "1 run ·")
 
 
 async def test_the_strip_says_which_hours_are_not_loaded(demo: DemoServer, tmp_path: Path) -> None:

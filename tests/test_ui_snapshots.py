@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from textual.pilot import Pilot
 from ui_support import bot_id, make_app, settle
@@ -91,3 +92,40 @@ def test_error_state_80x24(snap_compare: Any, demo: DemoServer, tmp_path: Path) 
         assert pilot.app.screen.query_one(EventTable).row_count == 100
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+# ---------------------------------------------------------------------------- odd terminals
+
+
+def test_bot_list_without_colour_80x24(
+    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NO_COLOR=1``: no colour at all (not Textual's greys); bold, underline, reverse video and
+    the symbols say which bots fail."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_event_tab_without_colour_120x40(
+    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(demo, tmp_path, bot_id=bot_id(demo, "legacy-hl7-bridge"))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+def test_bot_list_on_the_linux_console_80x24(
+    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TERM=linux``: the symbols its fonts have (x for ✗, + for ✓, digits for the sort keys)."""
+    monkeypatch.setenv("TERM", "linux")
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_event_tab_on_the_linux_console_120x40(
+    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs-per-hour strip in ASCII bars, the outcomes' and the headers' marks."""
+    monkeypatch.setenv("TERM", "linux")
+    app = make_app(demo, tmp_path, bot_id=bot_id(demo, "lab-results-router"))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
