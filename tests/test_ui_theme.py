@@ -11,10 +11,11 @@ from rich.color import ColorSystem
 from rich.style import Style
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
-from textual_support import notifications
+from textual_support import notifications, screen_strips
 from ui_support import bot_id, command, pane_caught_up, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.symbols import LINUX_CONSOLE
 from botmon_tui.ui.formatting import MIN_CONTRAST, contrast, theme_palette, theme_variables
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -133,3 +134,39 @@ async def test_a_theme_given_at_start_is_used(demo: DemoServer, tmp_path: Path) 
         assert app.theme == "gruvbox"
         table = app.screen.query_one(EventTable)
         assert _failure_style(table) == theme_palette(theme_variables("gruvbox")).level("error")
+
+
+# ---------------------------------------------------------------------------- odd terminals
+
+#: What the Linux console's fonts cannot draw (botmon_tui.symbols.LINUX_CONSOLE's keys).
+LACKING = set(LINUX_CONSOLE)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+async def test_the_linux_console_and_no_color_at_every_size(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TERM=linux`` and ``NO_COLOR=1`` together: on the bot list and a failing bot's Event tab,
+    every line painted holds only symbols the console draws, and no segment has a colour."""
+    monkeypatch.setenv("TERM", "linux")
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with running(demo, tmp_path, size) as (app, pilot):
+        for step in ("bot list", "event tab"):
+            if step == "event tab":
+                app.open_bot(bot_id(demo, "lab-results-router"))
+                await settle(pilot)
+                assert isinstance(app.screen, EventScreen)
+            strips = screen_strips(app)
+            text = "\n".join(strip.text for strip in strips)
+            assert {ch for ch in text if ch in LACKING} == set(), step
+            assert "x " in text or "^ " in text, step  # the outcomes' marks, as the console has them
+            coloured = {
+                str(segment.style.color or segment.style.bgcolor)
+                for strip in strips
+                for segment in strip
+                if segment.style is not None
+                and any(
+                    c is not None and not c.is_default for c in (segment.style.color, segment.style.bgcolor)
+                )
+            }
+            assert coloured == set(), (step, sorted(coloured)[:5])
