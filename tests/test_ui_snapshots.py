@@ -97,35 +97,35 @@ def test_error_state_80x24(snap_compare: Any, demo: DemoServer, tmp_path: Path) 
 # ---------------------------------------------------------------------------- odd terminals
 
 
-def test_bot_list_without_colour_80x24(
-    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("variable", "value", "bot", "size"),
+    [
+        # No colour at all (not Textual's greys): bold, underline, reverse video and the symbols
+        # say which bots fail.
+        ("NO_COLOR", "1", None, (80, 24)),
+        ("NO_COLOR", "1", "legacy-hl7-bridge", (120, 40)),
+        # The symbols the Linux console's fonts have: x for ✗, + for ✓, digits for the sort keys,
+        # the runs-per-hour strip in ASCII bars.
+        ("TERM", "linux", None, (80, 24)),
+        ("TERM", "linux", "lab-results-router", (120, 40)),
+    ],
+    ids=[
+        "no-color-bot-list-80x24",
+        "no-color-event-tab-120x40",
+        "linux-bot-list-80x24",
+        "linux-event-tab-120x40",
+    ],
+)
+def test_odd_terminals(
+    snap_compare: Any,
+    demo: DemoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    bot: str | None,
+    size: tuple[int, int],
 ) -> None:
-    """``NO_COLOR=1``: no colour at all (not Textual's greys); bold, underline, reverse video and
-    the symbols say which bots fail."""
-    monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=settle)
-
-
-def test_event_tab_without_colour_120x40(
-    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(demo, tmp_path, bot_id=bot_id(demo, "legacy-hl7-bridge"))
-    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
-
-
-def test_bot_list_on_the_linux_console_80x24(
-    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``TERM=linux``: the symbols its fonts have (x for ✗, + for ✓, digits for the sort keys)."""
-    monkeypatch.setenv("TERM", "linux")
-    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=settle)
-
-
-def test_event_tab_on_the_linux_console_120x40(
-    snap_compare: Any, demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The runs-per-hour strip in ASCII bars, the outcomes' and the headers' marks."""
-    monkeypatch.setenv("TERM", "linux")
-    app = make_app(demo, tmp_path, bot_id=bot_id(demo, "lab-results-router"))
-    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+    monkeypatch.setenv(variable, value)
+    app = make_app(demo, tmp_path, bot_id=bot_id(demo, bot) if bot else None)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
