@@ -48,6 +48,20 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
+def retry_text(retry_in: float | None, *, polling: bool = False, paused: bool = False) -> str:
+    """When a poll that failed is tried again, in the words the status line and the error panel
+    share: ``retry in 2s`` (the real backoff's countdown; ``retry in 5m 00s`` from two minutes),
+    ``retrying…`` while it runs, ``paused``, ``r to retry`` when nothing is scheduled."""
+    if paused:
+        return "paused"
+    if polling:
+        return "retrying…"
+    if retry_in is None:
+        return "r to retry"
+    seconds = max(0, round(retry_in))
+    return f"retry in {seconds}s" if seconds < 120 else f"retry in {duration_text(seconds)}"
+
+
 def relative_age(when: datetime | None, now: datetime) -> str:
     """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``; ``—`` when unknown; ``now`` for the future."""
     if when is None:

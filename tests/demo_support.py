@@ -33,7 +33,9 @@ def demo_fixture(
     *, scope: Literal["function", "module"] = "module", **config: Any
 ) -> Callable[[], Iterator[DemoServer]]:
     """A fixture serving one ``quiet_demo(**config)`` per module (or per test), named by the
-    variable it is assigned to: ``server = demo_fixture(seed=5, history_days=2)``."""
+    variable it is assigned to. A module's demo backend is always ``demo``
+    (``demo = demo_fixture(seed=5, history_days=2)``); a second one beside it is named by what
+    differs (``whole_logs``, ``crowded_demo``, ``fresh_demo``)."""
 
     @pytest.fixture(scope=scope)
     def serve() -> Iterator[DemoServer]:

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual_support import compositor, screen_strips
+
 from botmon_tui.demo import DemoServer
 
 #: Key of the entries tests append to ``item.user_properties``.
@@ -93,7 +95,7 @@ def short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit]
 
 
-def seed_hostile(srv: DemoServer, at: datetime) -> dict[str, dict[str, Any]]:
+def seed_hostile(demo: DemoServer, at: datetime) -> dict[str, dict[str, Any]]:
     """Store one bot per hostile string and two runs of it; return ``name -> {bot, events}``."""
     seeded: dict[str, dict[str, Any]] = {}
     for number, item in enumerate(HOSTILE):
@@ -104,15 +106,15 @@ def seed_hostile(srv: DemoServer, at: datetime) -> dict[str, dict[str, Any]]:
             )
         else:
             fields["name"] = f"hostile-{number:02d}"
-        bot = srv.store.add_bot({"resourceType": "Bot", **fields})
+        bot = demo.store.add_bot({"resourceType": "Bot", **fields})
         when = at - timedelta(minutes=number + 1)
-        events = hostile_runs(srv, bot["id"], item.text, when, f"h{number:02d}-{short(item.text, 50)}")
+        events = hostile_runs(demo, bot["id"], item.text, when, f"h{number:02d}-{short(item.text, 50)}")
         seeded[item.name] = {"bot": bot, "events": events}
     return seeded
 
 
 def hostile_runs(
-    srv: DemoServer, bot_id: str, text: str, at: datetime, second_id: str
+    demo: DemoServer, bot_id: str, text: str, at: datetime, second_id: str
 ) -> list[dict[str, Any]]:
     """Two runs of the bot: ``text`` as the outcomeDesc of the first (at ``at``); the second (a
     second earlier) carries it in its id (``second_id``) and as an unknown outcome code.
@@ -120,11 +122,11 @@ def hostile_runs(
     The demo derives versionIds from UUID ids, so the id is swapped in the stored JSON afterwards
     (what a hostile server would send).
     """
-    first = srv.store.add_event(bot_id, outcome="8", desc=text, at=at)
-    second = srv.store.add_event(
+    first = demo.store.add_event(bot_id, outcome="8", desc=text, at=at)
+    second = demo.store.add_event(
         bot_id, outcome=short(text, 40), desc="second run", at=at - timedelta(seconds=1)
     )
-    record = srv.store.event_record(second["id"])
+    record = demo.store.event_record(second["id"])
     assert record is not None and record.res is not None
     record.res["id"] = second["id"] = second_id
     return [first, second]
@@ -158,15 +160,15 @@ def screen_leaks(app: Any, *, svg: bool = False) -> list[str]:
     ``svg``: also export a screenshot and scan it (slower; the same segments drawn as SVG).
     """
     leaks: list[str] = []
-    compositor = app.screen._compositor
-    for y, strip in enumerate(compositor.render_strips()):
+    composed = compositor(app)
+    for y, strip in enumerate(composed.render_strips()):
         for segment in strip:
             if segment.control:
                 leaks.append(f"row {y}: a control segment {segment.control!r}")
             bad = unsafe_chars(segment.text)
             if bad:
                 leaks.append(f"row {y}: {bad} in {segment.text[:40]!r}")
-    written = compositor.render_full_update().render_segments(app.console)
+    written = composed.render_full_update().render_segments(app.console)
     rest = COMPOSITOR_CSI_RE.sub("", written).replace("\n", "")
     bad = unsafe_chars(rest)
     if bad:
@@ -180,7 +182,7 @@ def screen_leaks(app: Any, *, svg: bool = False) -> list[str]:
 
 def screen_text(app: Any) -> str:
     """The plain text of the whole screen as the user sees it (one line per row)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    return "\n".join(strip.text for strip in screen_strips(app))
 
 
 # A real terminal session: every escape sequence, classified.

@@ -32,19 +32,19 @@ FRAME = 0.06
 
 
 def main(mode: str) -> int:
-    with quiet_demo(history_days=0.2, max_log_chars=None) as srv:
-        viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
+    with quiet_demo(history_days=0.2, max_log_chars=None) as demo:
+        viewer = demo.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
         if mode == "hostile":
-            seed_hostile(srv, FIXED_NOW)
+            seed_hostile(demo, FIXED_NOW)
             for number, item in enumerate(HOSTILE):
                 at = FIXED_NOW - timedelta(minutes=number)
-                srv.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
+                demo.store.add_event(viewer["id"], outcome="8", desc=item.text, at=at)
         else:
             for number in range(len(HOSTILE)):
                 at = FIXED_NOW - timedelta(minutes=number)
                 desc = f"run {number}\n\x1b[31mred\x1b[0m and plain text"
-                srv.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
-        app = app_on(srv)
+                demo.store.add_event(viewer["id"], outcome="8", desc=desc, at=at)
+        app = app_on(demo)
 
         async def walk() -> None:
             await until(lambda: app.sessions[0].project.loaded)

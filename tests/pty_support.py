@@ -106,11 +106,11 @@ async def until(condition: Callable[[], bool], limit: float = 20.0) -> None:
             raise RuntimeError("the app did not get there in time")
 
 
-def app_on(srv: DemoServer, **options: Any) -> BotmonApp:
+def app_on(demo: DemoServer, **options: Any) -> BotmonApp:
     """Inside a script run in a pty: the app on ``srv`` with Textual's real driver, "now" fixed,
     no polling but the script's (``options``: more of BotmonApp's)."""
     return BotmonApp(
-        connections=[Connection(MedplumClient(settings_for(srv)), "")],
+        connections=[Connection(MedplumClient(settings_for(demo)), "")],
         interval=3600.0,
         clock=lambda: FIXED_NOW,
         auto_poll=False,

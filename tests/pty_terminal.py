@@ -1,11 +1,13 @@
 """Run the real app in a real terminal for tests/test_terminal.py (started in a pseudo-terminal).
 
-    python tests/pty_terminal.py bell|no-bell|sigterm|sighup|ctrl-c
+    python tests/pty_terminal.py bell|no-bell|sigterm|sighup|ctrl-c|colours
 
 ``bell`` / ``no-bell``: once the bot list is loaded, three polls: one bringing a burst of failed
 runs of two bots, one bringing nothing new, one bringing one more failed run; then quit (exit 0).
 ``sigterm`` / ``sighup``: once loaded, the process sends itself that signal. ``ctrl-c``: once
-loaded, it waits for the test to type ctrl+c. Everything the app writes goes to the terminal.
+loaded, it waits for the test to type ctrl+c. ``colours``: once loaded, opens a failing bot's
+Event tab and quits (the test looks at the colours and symbols it was drawn with). Everything the
+app writes goes to the terminal.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_support import FIXED_NOW, quiet_demo
 from pty_support import app_on, until
+from textual_support import notifications
 
 from botmon_tui.demo.catalog import BOT_SPECS
+from botmon_tui.ui.screens.events import EventScreen
 
 #: What the status line says once the bot list is loaded (the test types ctrl+c after it).
 LOADED = f"{len(BOT_SPECS)} bots"
@@ -35,8 +39,8 @@ POLLS: tuple[dict[str, int], ...] = (
 
 
 def main(mode: str) -> int:
-    with quiet_demo(history_days=0.5) as srv:
-        app = app_on(srv, bell=mode != "no-bell")
+    with quiet_demo(history_days=0.5) as demo:
+        app = app_on(demo, bell=mode != "no-bell")
 
         async def drive() -> None:
             # Loaded, and the first poll (load, lookups, the failures' first page) over.
@@ -51,14 +55,21 @@ def main(mode: str) -> int:
                 return
             if mode == "ctrl-c":
                 return  # the test types it
+            if mode == "colours":
+                # The bot list, then a failing bot's Event tab with its pane (every style in use).
+                app.open_bot(demo.store.bot_id("lab-results-router") or "")
+                await until(lambda: isinstance(app.screen, EventScreen) and app.screen.feed.loaded)
+                await asyncio.sleep(0.2)  # (its frames reach the terminal)
+                app.exit(0)
+                return
             at, toasts = FIXED_NOW, 0
             for runs in POLLS:
                 for name, count in runs.items():
                     for _ in range(count):
                         at += timedelta(seconds=1)
-                        bot_id = srv.store.bot_id(name)
+                        bot_id = demo.store.bot_id(name)
                         assert bot_id is not None
-                        srv.store.add_event(bot_id, outcome="8", desc="Error: boom", at=at)
+                        demo.store.add_event(bot_id, outcome="8", desc="Error: boom", at=at)
                 announced, status = app.alerts.announced, session.schedule.status
                 polls = status.polls
                 app.poll_now()
@@ -66,7 +77,7 @@ def main(mode: str) -> int:
                 assert app.alerts.announced == announced + len(runs)
                 toasts += len(runs)
                 # The toasts and the bell come once the poll's rows are painted.
-                await until(lambda: len(app._notifications) == toasts)  # noqa: B023 (awaited here)
+                await until(lambda: len(notifications(app)) == toasts)  # noqa: B023 (awaited here)
                 await asyncio.sleep(0.1)  # (the frame and the bell reach the terminal)
             app.exit(0)
 

@@ -33,12 +33,12 @@ from botmon_tui.settings import ENVIRONMENT_VARIABLES
 from botmon_tui.ui.app import AppOptions
 
 #: A quiet demo server (no live runs; its history ends at FIXED_NOW, long ago).
-server = demo_fixture(seed=5, history_days=2)
+demo = demo_fixture(seed=5, history_days=2)
 
 
 @pytest.fixture
-def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return flags_for(server, monkeypatch)
+def connect(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return flags_for(demo, monkeypatch)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -138,26 +138,26 @@ def test_options_before_the_command_apply_too(capsys: pytest.CaptureFixture[str]
 
 
 def test_wrong_secret_is_exit_3(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wrong = "f" * 64
-    flags_for(server, monkeypatch)
+    flags_for(demo, monkeypatch)
     monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", wrong)
     for command in ("bots", "status"):
         code, out, err = run(capsys, command)
         assert code == 3
         line = one_error_line(err)
         assert "credentials from" in line
-        assert wrong not in out + err and server.client_secret not in out + err
+        assert wrong not in out + err and demo.client_secret not in out + err
 
 
 def test_wrong_secret_from_a_file(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, tmp_path: Path
 ) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("e" * 64 + "\n")
     secret_file.chmod(0o600)
-    flags = ["--base-url", server.base_url, "--client-id", server.client_id]
+    flags = ["--base-url", demo.base_url, "--client-id", demo.client_id]
     code, out, err = run(capsys, "bots", *flags, "--client-secret-file", str(secret_file))
     assert code == 3
     one_error_line(err)
@@ -181,24 +181,24 @@ def test_unreachable_server_is_exit_3(
 
 
 def test_server_errors_are_exit_3(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    server.faults.add(status=503, count=None, path_contains="/fhir/")
+    demo.faults.add(status=503, count=None, path_contains="/fhir/")
     try:
         for command in (["status"], ["bots"], ["bots", "--json"], ["events", "x"]):
             code, out, err = run(capsys, *command, *connect)
             assert code == 3, err
             assert "HTTP 503" in one_error_line(err) and out == ""
     finally:
-        server.faults.clear()
+        demo.faults.clear()
 
 
 def test_the_demo_server_is_quiet_when_a_client_hangs_up(
-    capsys: pytest.CaptureFixture[str], server: DemoServer
+    capsys: pytest.CaptureFixture[str], demo: DemoServer
 ) -> None:
     """status reads the bots and the runs side by side and cancels one when the other fails: the
     demo server's write to the closed connection printed a traceback into --demo's stderr."""
-    httpd = server._httpd
+    httpd = demo._httpd
     assert httpd is not None
     for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
         try:
@@ -214,17 +214,17 @@ def test_the_demo_server_is_quiet_when_a_client_hangs_up(
 
 
 def test_one_dropped_connection_is_asked_again_quietly(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """As a 401 (a new token) and a 429 (a wait) are: one more try, no word; two in a row fail."""
-    server.faults.add(kind="drop", count=1, path_contains="/fhir/")
+    demo.faults.add(kind="drop", count=1, path_contains="/fhir/")
     code, out, err = run(capsys, "bots", "--json", *connect)
     assert (code, err) == (0, "") and json.loads(out)
-    server.faults.add(kind="drop", count=2, path_contains="/fhir/")
+    demo.faults.add(kind="drop", count=2, path_contains="/fhir/")
     code, out, err = run(capsys, "bots", "--json", *connect)
     assert code == 3 and out == ""
     assert "dropped" in one_error_line(err)
-    server.faults.clear()
+    demo.faults.clear()
 
 
 @pytest.mark.parametrize("value", ["1x", "1.5h", "-1h", "0m", "h", "1 h 2m", "99999999d"])
@@ -388,11 +388,11 @@ def test_tui_gets_settings_interval_bot_and_demo(
 
 def test_tui_bot_by_id_and_unknown_bot(
     capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
+    demo: DemoServer,
     connect: list[str],
     tui_calls: list[dict[str, Any]],
 ) -> None:
-    bot = server.store.bots[0]
+    bot = demo.store.bots[0]
     assert run(capsys, *connect, "--bot", bot["id"])[0] == 0
     assert tui_calls[-1]["bot_id"] == bot["id"]
     code, out, err = run(capsys, *connect, "--bot", "no-such-bot")
@@ -403,19 +403,19 @@ def test_tui_bot_by_id_and_unknown_bot(
 
 def test_tui_takes_an_id_as_it_is_when_the_server_is_down(
     capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
+    demo: DemoServer,
     connect: list[str],
     tui_calls: list[dict[str, Any]],
 ) -> None:
     """The TUI waits for a server that is down; a name cannot wait, so it is an error."""
-    server.faults.add(status=503, count=None, path_contains="/fhir/")
+    demo.faults.add(status=503, count=None, path_contains="/fhir/")
     try:
         assert run(capsys, *connect, "--bot", "0a1b2c3d-0000-4000-8000-000000000000")[0] == 0
         assert tui_calls[-1]["bot_id"] == "0a1b2c3d-0000-4000-8000-000000000000"
         code, _, err = run(capsys, *connect, "--bot", "lab results")
         assert code == 3 and "HTTP 503" in one_error_line(err)
     finally:
-        server.faults.clear()
+        demo.faults.clear()
 
 
 def test_tui_theme_and_keymap_from_the_config_file_and_a_chosen_theme_is_saved(
@@ -451,13 +451,13 @@ def test_tui_theme_and_keymap_from_the_config_file_and_a_chosen_theme_is_saved(
 def test_tui_interval_from_the_environment(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    server: DemoServer,
+    demo: DemoServer,
     tui_calls: list[dict[str, Any]],
 ) -> None:
     monkeypatch.setenv("BOTMON_INTERVAL", "42")
-    monkeypatch.setenv("MEDPLUM_BASE_URL", server.base_url)
-    monkeypatch.setenv("MEDPLUM_CLIENT_ID", server.client_id)
-    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", server.client_secret)
+    monkeypatch.setenv("MEDPLUM_BASE_URL", demo.base_url)
+    monkeypatch.setenv("MEDPLUM_CLIENT_ID", demo.client_id)
+    monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", demo.client_secret)
     assert run(capsys)[0] == 0
     assert [call["interval"] for call in tui_calls] == [42.0]
 
@@ -468,13 +468,13 @@ def test_tui_interval_from_the_environment(
 
 
 def test_profile_from_the_medplum_cli(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, isolated_home: Path
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, isolated_home: Path
 ) -> None:
     options = {
         "authType": "client-credentials",
-        "baseUrl": server.base_url,
-        "clientId": server.client_id,
-        "clientSecret": server.client_secret,
+        "baseUrl": demo.base_url,
+        "clientId": demo.client_id,
+        "clientSecret": demo.client_secret,
     }
     path = isolated_home / ".medplum" / "demo.json"
     path.parent.mkdir()
@@ -482,18 +482,18 @@ def test_profile_from_the_medplum_cli(
     path.chmod(0o644)
     code, out, err = run(capsys, "bots", "--profile", "demo", "--json")
     assert code == 0, err
-    assert len(json.loads(out)) == len(server.store.bots)
+    assert len(json.loads(out)) == len(demo.store.bots)
     # The profile holds a secret and others can read it: one warning line, not the secret.
     (warning,) = err.strip().splitlines()
     assert warning.startswith("botmon-tui: warning: ") and "chmod 600" in warning
-    assert server.client_secret not in err
+    assert demo.client_secret not in err
 
 
 def test_secret_from_stdin(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(server.client_secret + "\n"))
-    flags = ["--base-url", server.base_url, "--client-id", server.client_id]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(demo.client_secret + "\n"))
+    flags = ["--base-url", demo.base_url, "--client-id", demo.client_id]
     code, out, err = run(capsys, "bots", "--json", *flags, "--client-secret-file", "-")
     assert code == 0, err
     assert json.loads(out)
@@ -505,7 +505,7 @@ def test_secret_from_stdin(
 
 
 def test_demo_server_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import botmon_tui.demo as demo
+    import botmon_tui.demo as demo_package
 
     calls: list[tuple[Any, DemoConfig]] = []
 
@@ -513,7 +513,7 @@ def test_demo_server_command(capsys: pytest.CaptureFixture[str], monkeypatch: py
         calls.append((port, cfg))
         print("serving", file=out)
 
-    monkeypatch.setattr(demo, "serve_forever", fake_serve_forever)
+    monkeypatch.setattr(demo_package, "serve_forever", fake_serve_forever)
     code, out, _ = run(capsys, "demo-server", "--port", "8765", "--seed", "3")
     assert code == 0 and out == "serving\n"
     ((port, cfg),) = calls

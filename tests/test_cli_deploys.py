@@ -14,39 +14,37 @@ from demo_support import demo_fixture
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import format_instant, parse_instant
 
-server = demo_fixture(scope="function", seed=11, history_days=1)
+demo = demo_fixture(scope="function", seed=11, history_days=1)
 
 
 @pytest.fixture
-def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return flags_for(server, monkeypatch)
+def connect(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return flags_for(demo, monkeypatch)
 
 
-def deployed(server: DemoServer, name: str) -> tuple[str, datetime, str]:
+def deployed(demo: DemoServer, name: str) -> tuple[str, datetime, str]:
     """A bot created now (the server's clock), deployed 3 minutes later by ci-deploy (its two
     versions 2 s apart): its id, its creation time and the deploy's time as an instant."""
-    bot = server.store.add_bot({"resourceType": "Bot", "name": name})
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": name})
     created = parse_instant(bot["meta"]["lastUpdated"])
     assert created is not None
     author = {"reference": "ClientApplication/ci", "display": "ci-deploy"}
-    versions = server.store.deploy_bot(
-        bot["id"], at=created + timedelta(minutes=3), gap_ms=2000, author=author
-    )
+    versions = demo.store.deploy_bot(bot["id"], at=created + timedelta(minutes=3), gap_ms=2000, author=author)
     return str(bot["id"]), created, versions[-1]["meta"]["lastUpdated"]
 
 
-def history_paths(server: DemoServer, mark: int) -> list[str]:
-    return [path for _, path, *_ in server.requests[mark:] if path.endswith("/_history")]
+def history_paths(demo: DemoServer, mark: int) -> list[str]:
+    return [path for _, path, *_ in demo.requests[mark:] if path.endswith("/_history")]
 
 
 def test_status_gives_the_last_deploy_of_the_bots_that_failed(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    failing, created, deploy_at = deployed(server, "deployed-then-failing")
-    fine, _, _ = deployed(server, "deployed-and-fine")
-    server.store.add_event(failing, outcome="4", desc="Error: boom", at=created + timedelta(minutes=4))
-    server.store.add_event(fine, outcome="0", desc="ok", at=created + timedelta(minutes=4))
-    mark = len(server.requests)
+    failing, created, deploy_at = deployed(demo, "deployed-then-failing")
+    fine, _, _ = deployed(demo, "deployed-and-fine")
+    demo.store.add_event(failing, outcome="4", desc="Error: boom", at=created + timedelta(minutes=4))
+    demo.store.add_event(fine, outcome="0", desc="ok", at=created + timedelta(minutes=4))
+    mark = len(demo.requests)
     code, out, err = run(capsys, "status", "--json", "--since", "1h", *connect)
     assert code == 1, err
     data = json.loads(out)
@@ -54,14 +52,14 @@ def test_status_gives_the_last_deploy_of_the_bots_that_failed(
     entries = {entry["id"]: entry for entry in data["bots"]}
     assert entries[failing]["lastDeploy"] == deploy_at
     assert entries[fine]["lastDeploy"] is None  # not read: it did not fail
-    assert history_paths(server, mark) == [f"/fhir/R4/Bot/{failing}/_history"]
+    assert history_paths(demo, mark) == [f"/fhir/R4/Bot/{failing}/_history"]
     # --deploys reads every bot's history.
-    mark = len(server.requests)
+    mark = len(demo.requests)
     code, out, _ = run(capsys, "status", "--json", "--deploys", "--since", "1h", *connect)
     data = json.loads(out)
     assert data["deploysRead"] == "all"
     assert {e["id"]: e["lastDeploy"] for e in data["bots"]}[fine] is not None
-    assert len(history_paths(server, mark)) == len(server.store.bots)
+    assert len(history_paths(demo, mark)) == len(demo.store.bots)
     # The table says it under the table.
     code, out, _ = run(capsys, "status", "--since", "1h", *connect)
     said = " ".join(line.strip() for line in out.splitlines())
@@ -69,13 +67,13 @@ def test_status_gives_the_last_deploy_of_the_bots_that_failed(
 
 
 def test_bots_json_gains_last_deploy_only_when_asked(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id, _, deploy_at = deployed(server, "deployed-bot")
-    mark = len(server.requests)
+    bot_id, _, deploy_at = deployed(demo, "deployed-bot")
+    mark = len(demo.requests)
     _, out, _ = run(capsys, "bots", "--json", *connect)
     assert all("lastDeploy" not in bot for bot in json.loads(out))
-    assert history_paths(server, mark) == []  # the bot list alone
+    assert history_paths(demo, mark) == []  # the bot list alone
     _, out, _ = run(capsys, "bots", "--json", "--deploys", *connect)
     found = {bot["id"]: bot for bot in json.loads(out)}
     assert found[bot_id]["lastDeploy"] == deploy_at and found[bot_id]["name"] == "deployed-bot"
@@ -85,15 +83,15 @@ def test_bots_json_gains_last_deploy_only_when_asked(
 
 def test_events_marks_where_a_deploy_falls_among_the_runs(
     capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
+    demo: DemoServer,
     connect: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "120")
-    bot_id, created, deploy_at = deployed(server, "marked-bot")
-    before = server.store.add_event(bot_id, outcome="0", desc="ok", at=created + timedelta(minutes=1))
+    bot_id, created, deploy_at = deployed(demo, "marked-bot")
+    before = demo.store.add_event(bot_id, outcome="0", desc="ok", at=created + timedelta(minutes=1))
     after = [
-        server.store.add_event(bot_id, outcome="4", desc=f"Error: run {n}", at=created + timedelta(minutes=n))
+        demo.store.add_event(bot_id, outcome="4", desc=f"Error: run {n}", at=created + timedelta(minutes=n))
         for n in (4, 5)
     ]
     code, out, err = run(capsys, "events", "marked-bot", *connect)
@@ -106,7 +104,7 @@ def test_events_marks_where_a_deploy_falls_among_the_runs(
     assert [f[:8] for f in firsts[:marker]] == [after[1]["id"][:8], after[0]["id"][:8]]
     assert firsts[marker + 1][:8] == before["id"][:8] and marker == 2
     # JSON stays the resources as sent: no history read, no marker.
-    mark = len(server.requests)
+    mark = len(demo.requests)
     _, out, _ = run(capsys, "events", "marked-bot", "--json", *connect)
-    assert "deployed" not in out and history_paths(server, mark) == []
+    assert "deployed" not in out and history_paths(demo, mark) == []
     assert format_instant(created) < deploy_at

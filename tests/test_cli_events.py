@@ -23,20 +23,20 @@ HOSTILE = "\x1b]52;c;ZXZpbA==\x07\x1b[2J[@click=app.quit]pwned[/] \x9b31m done"
 
 
 #: A quiet demo server (no live runs; its history ends at FIXED_NOW) for exact assertions.
-server = demo_fixture(seed=5, history_days=2)
+demo = demo_fixture(seed=5, history_days=2)
 
 
 @pytest.fixture
-def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return flags_for(server, monkeypatch)
+def connect(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return flags_for(demo, monkeypatch)
 
 
-def new_bot(server: DemoServer, name: str, **fields: Any) -> str:
-    return str(server.store.add_bot({"resourceType": "Bot", "name": name, **fields})["id"])
+def new_bot(demo: DemoServer, name: str, **fields: Any) -> str:
+    return str(demo.store.add_bot({"resourceType": "Bot", "name": name, **fields})["id"])
 
 
-def busiest(server: DemoServer) -> dict[str, Any]:
-    return max(server.store.bots, key=lambda b: len(server.store.events_for(b["id"])))
+def busiest(demo: DemoServer) -> dict[str, Any]:
+    return max(demo.store.bots, key=lambda b: len(demo.store.events_for(b["id"])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -45,10 +45,10 @@ def busiest(server: DemoServer) -> dict[str, Any]:
 
 
 def test_events_limit_follows_pages(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot = busiest(server)
-    expected = [e["id"] for e in server.store.events_for(bot["id"])]
+    bot = busiest(demo)
+    expected = [e["id"] for e in demo.store.events_for(bot["id"])]
     assert len(expected) > 30
     code, out, err = run(capsys, "events", bot["id"], *connect, "--json", "--limit", str(len(expected) + 10))
     assert code == 0, err
@@ -57,20 +57,20 @@ def test_events_limit_follows_pages(
     assert [e["id"] for e in json.loads(out)] == expected[:7]
 
 
-def test_events_failures(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
-    bot_id = new_bot(server, "flaky")
+def test_events_failures(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    bot_id = new_bot(demo, "flaky")
     for index, outcome in enumerate(["0", "4", "8", "0", "12"]):
-        server.store.add_event(bot_id, outcome=outcome, at=FIXED_NOW - timedelta(minutes=10 - index))
+        demo.store.add_event(bot_id, outcome=outcome, at=FIXED_NOW - timedelta(minutes=10 - index))
     code, out, err = run(capsys, "events", bot_id, *connect, "--json", "--failures")
     assert code == 0, err
     assert [e["outcome"] for e in json.loads(out)] == ["12", "8", "4"]
 
 
-def test_events_since(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
-    bot_id = new_bot(server, "recent")
+def test_events_since(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    bot_id = new_bot(demo, "recent")
     now = datetime.now(UTC)
     for minutes in (5, 50, 70, 600):
-        server.store.add_event(bot_id, desc=f"{minutes} min ago", at=now - timedelta(minutes=minutes))
+        demo.store.add_event(bot_id, desc=f"{minutes} min ago", at=now - timedelta(minutes=minutes))
     code, out, err = run(capsys, "events", bot_id, *connect, "--json", "--since", "1h")
     assert code == 0, err
     assert [e["outcomeDesc"] for e in json.loads(out)] == ["5 min ago", "50 min ago"]
@@ -80,16 +80,16 @@ def test_events_since(capsys: pytest.CaptureFixture[str], server: DemoServer, co
 
 def test_events_table_is_readable_and_sanitized(
     capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
+    demo: DemoServer,
     connect: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    bot_id = new_bot(server, "evil\x1b]0;t\x07bot")
+    bot_id = new_bot(demo, "evil\x1b]0;t\x07bot")
     at = datetime.now(UTC) - timedelta(minutes=3, seconds=30)  # "3m ago", whatever the clocks' rounding
     log = f"2025-03-14T09:26:54Z starting\n{HOSTILE}\nError: second line"
-    first = server.store.add_event(bot_id, outcome="4", desc=log, at=at, duration_ms=1500)
-    server.store.add_event(bot_id, outcome="99", desc="", at=at - timedelta(minutes=1))
+    first = demo.store.add_event(bot_id, outcome="4", desc=log, at=at, duration_ms=1500)
+    demo.store.add_event(bot_id, outcome="99", desc="", at=at - timedelta(minutes=1))
     code, out, err = run(capsys, "events", bot_id, *connect)
     assert code == 0, err
     assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out
@@ -103,22 +103,20 @@ def test_events_table_is_readable_and_sanitized(
 
 
 def test_a_stamp_shows_in_utc(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = new_bot(server, "stamp")
-    server.store.add_event(bot_id, at=datetime(2025, 3, 14, 9, 26, 54, 120000, tzinfo=UTC))
+    bot_id = new_bot(demo, "stamp")
+    demo.store.add_event(bot_id, at=datetime(2025, 3, 14, 9, 26, 54, 120000, tzinfo=UTC))
     _, out, _ = run(capsys, "events", bot_id, *connect, "--csv")
     assert "2025-03-14T09:26:54.120Z" in out
 
 
-def test_no_events_says_why(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
-) -> None:
-    new_bot(server, "never-ran")
+def test_no_events_says_why(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    new_bot(demo, "never-ran")
     code, out, _ = run(capsys, "events", "never-ran", *connect)
     assert code == 0
     assert out.startswith("never-ran") and "No runs yet: this bot has no AuditEvents" in out
-    new_bot(server, "logging-only", auditEventDestination=["log"])
+    new_bot(demo, "logging-only", auditEventDestination=["log"])
     code, out, err = run(capsys, "events", "logging-only", *connect)
     assert code == 0 and "its runs go only to the server logs" in out
     assert "botmon-tui: warning: bot 'logging-only': This bot writes no AuditEvents" in err
@@ -134,12 +132,12 @@ def test_no_events_says_why(
 
 
 def test_a_capped_list_says_more_exist(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = new_bot(server, "chatty")
+    bot_id = new_bot(demo, "chatty")
     now = datetime.now(UTC)
     for minutes in range(1, 31):
-        server.store.add_event(bot_id, at=now - timedelta(minutes=minutes))
+        demo.store.add_event(bot_id, at=now - timedelta(minutes=minutes))
     code, out, err = run(capsys, "events", "chatty", "--since", "2d", "--limit", "20", *connect)
     assert code == 0, err
     lines = out.splitlines()
@@ -152,18 +150,18 @@ def test_a_capped_list_says_more_exist(
     assert len(json.loads(out)) == 20
     assert "More match: these are the newest 20" in err
     # Exactly as many as the limit: nothing more to say (one request asked for limit + 1).
-    mark = len(server.requests)
+    mark = len(demo.requests)
     code, out, err = run(capsys, "events", "chatty", "--limit", "30", *connect)
     assert out.splitlines()[0].endswith(": 30 events, newest first") and "More" not in out + err
-    searches = [p for _, p, _, _ in server.requests[mark:] if p.startswith("/fhir/R4/AuditEvent")]
+    searches = [p for _, p, _, _ in demo.requests[mark:] if p.startswith("/fhir/R4/AuditEvent")]
     assert len(searches) == 1 and "_count=31" in searches[0] and "_total" not in searches[0]
 
 
 def test_one_event_is_singular(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = new_bot(server, "once")
-    server.store.add_event(bot_id, outcome="4", at=datetime.now(UTC))
+    bot_id = new_bot(demo, "once")
+    demo.store.add_event(bot_id, outcome="4", at=datetime.now(UTC))
     _, out, _ = run(capsys, "events", "once", *connect)
     assert out.splitlines()[0].endswith(": 1 event, newest first")
     _, out, _ = run(capsys, "events", "once", "--failures", "--since", "1h", *connect)
@@ -176,12 +174,12 @@ def test_one_event_is_singular(
 
 
 def test_a_bot_by_its_exact_name(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """Medplum's name search is a prefix match: ``resource`` must not pick ``resource-bot``."""
-    exact, longer = new_bot(server, "resource"), new_bot(server, "resource-bot")
-    server.store.add_event(exact, desc="exact one", at=FIXED_NOW)
-    server.store.add_event(longer, desc="longer one", at=FIXED_NOW)
+    exact, longer = new_bot(demo, "resource"), new_bot(demo, "resource-bot")
+    demo.store.add_event(exact, desc="exact one", at=FIXED_NOW)
+    demo.store.add_event(longer, desc="longer one", at=FIXED_NOW)
     for name, expected in (
         ("resource", "exact one"),
         ("resource-bot", "longer one"),
@@ -193,9 +191,9 @@ def test_a_bot_by_its_exact_name(
 
 
 def test_an_ambiguous_name_lists_the_bots(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    ids = [new_bot(server, "same name") for _ in range(2)]
+    ids = [new_bot(demo, "same name") for _ in range(2)]
     code, out, err = run(capsys, "events", "same name", *connect)
     assert code == 2 and out == ""
     line = one_error_line(err)
@@ -218,9 +216,9 @@ def test_an_unknown_bot_is_one_line_exit_2(
 
 
 def test_an_unknown_name_suggests_close_ones(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = new_bot(server, "Billing-Export")
+    bot_id = new_bot(demo, "Billing-Export")
     code, _, err = run(capsys, "events", "billing-export", *connect)
     assert code == 2
     assert f"did you mean Billing-Export ({bot_id})?" in one_error_line(err)
@@ -231,14 +229,14 @@ def test_an_unknown_name_suggests_close_ones(
 # ------------------------------------------------------------------------------------------------
 
 
-def test_csv_round_trip(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
+def test_csv_round_trip(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
     """RFC 4180 with a header row; the real text (quotes, commas, newlines, escapes) when not on a
     terminal: a consumer gets the console output exactly as the bot wrote it."""
-    bot_id = new_bot(server, "csv-bot")
+    bot_id = new_bot(demo, "csv-bot")
     desc = f'line 1, "quoted"\r\nERROR: it broke\n{HOSTILE}\n=SUM(A1:A2)'
     at = datetime(2025, 3, 14, 9, 26, 54, 120000, tzinfo=UTC)
-    failed = server.store.add_event(bot_id, outcome="8", desc=desc, at=at, duration_ms=1234)
-    server.store.add_event(bot_id, outcome="0", desc="", at=at - timedelta(minutes=1))
+    failed = demo.store.add_event(bot_id, outcome="8", desc=desc, at=at, duration_ms=1234)
+    demo.store.add_event(bot_id, outcome="0", desc="", at=at - timedelta(minutes=1))
     code, out, err = run(capsys, "events", "csv-bot", "--csv", *connect)
     assert code == 0, err
     assert out.startswith("id,outcome,outcomeText,lastUpdated,durationSeconds,summary,outcomeDesc\r\n")
@@ -298,16 +296,16 @@ class Driver:
 
 
 def test_follow_prints_new_runs_as_they_happen(
-    server: DemoServer, connect: list[str], follow: Follow, monkeypatch: pytest.MonkeyPatch
+    demo: DemoServer, connect: list[str], follow: Follow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot_id = new_bot(server, "follow-me")
+    bot_id = new_bot(demo, "follow-me")
     now = datetime.now(UTC)
-    old = [server.store.add_event(bot_id, desc=f"old {n}", at=now - timedelta(minutes=n)) for n in (3, 2, 1)]
+    old = [demo.store.add_event(bot_id, desc=f"old {n}", at=now - timedelta(minutes=n)) for n in (3, 2, 1)]
     added: list[dict[str, Any]] = []
     driver = Driver(
-        lambda: added.append(server.store.add_event(bot_id, outcome="4", desc="Error: new one")),
+        lambda: added.append(demo.store.add_event(bot_id, outcome="4", desc="Error: new one")),
         lambda: None,  # an idle poll
-        lambda: added.append(server.store.add_event(bot_id, outcome="0", desc="fine again")),
+        lambda: added.append(demo.store.add_event(bot_id, outcome="0", desc="fine again")),
     )
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = follow(driver, "follow-me", "--limit", "2", "--interval", "7", *connect)
@@ -324,14 +322,14 @@ def test_follow_prints_new_runs_as_they_happen(
 
 
 def test_follow_json_is_ndjson_and_goes_on_through_errors(
-    server: DemoServer, connect: list[str], follow: Follow
+    demo: DemoServer, connect: list[str], follow: Follow
 ) -> None:
-    bot_id = new_bot(server, "ndjson")
+    bot_id = new_bot(demo, "ndjson")
     added: list[dict[str, Any]] = []
 
     def outage() -> None:
-        server.faults.add(status=503, count=2, path_contains="AuditEvent")
-        added.append(server.store.add_event(bot_id, outcome="4", desc="during the outage"))
+        demo.faults.add(status=503, count=2, path_contains="AuditEvent")
+        added.append(demo.store.add_event(bot_id, outcome="4", desc="during the outage"))
 
     driver = Driver(outage, lambda: None, lambda: None)
     code, out, err = follow(driver, "ndjson", "--json", "--failures", *connect)
@@ -346,10 +344,10 @@ def test_follow_json_is_ndjson_and_goes_on_through_errors(
     assert driver.delays[0] == 10.0 and driver.delays[1] < driver.delays[2] and driver.delays[-1] == 10.0
 
 
-def test_follow_csv_has_one_header(server: DemoServer, connect: list[str], follow: Follow) -> None:
-    bot_id = new_bot(server, "csv-follow")
-    server.store.add_event(bot_id, desc="before", at=datetime.now(UTC) - timedelta(minutes=1))
-    driver = Driver(lambda: server.store.add_event(bot_id, desc="after"))
+def test_follow_csv_has_one_header(demo: DemoServer, connect: list[str], follow: Follow) -> None:
+    bot_id = new_bot(demo, "csv-follow")
+    demo.store.add_event(bot_id, desc="before", at=datetime.now(UTC) - timedelta(minutes=1))
+    driver = Driver(lambda: demo.store.add_event(bot_id, desc="after"))
     code, out, _ = follow(driver, "csv-follow", "--csv", *connect)
     assert code == 130
     rows = list(csv.DictReader(io.StringIO(out, newline="")))

@@ -118,6 +118,21 @@ def test_colour_only_on_a_terminal_without_no_color() -> None:
     assert not wants_colour(io.StringIO(), {})
 
 
+def test_the_linux_console_gets_symbols_it_can_draw_and_pipes_keep_them() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    line = "✗ 3 of 14 bots failed · ⚠ log only · ▂▅█ · Outcome⁴ ✓"
+    for stream, environ, expected in (
+        (Tty(), {"TERM": "linux"}, "x 3 of 14 bots failed · ! log only · _+@ · Outcome4 +"),
+        (Tty(), {"TERM": "xterm-256color"}, line),
+        (io.StringIO(), {"TERM": "linux"}, line),  # piped: the text as it is
+    ):
+        Output.for_streams(stream, io.StringIO(), environ).line(line)
+        assert stream.getvalue() == expected + "\n"
+
+
 def test_layout_steps_in_order_and_room_goes_back() -> None:
     columns = [
         Column("name", "NAME"),

@@ -20,12 +20,12 @@ from botmon_tui.monitor.summary import MAX_STREAK_LOOKUPS
 
 #: A quiet demo server whose generated history ended long ago (FIXED_NOW): no run is recent until
 #: a test adds one, so the window's answer is exact. One per test: tests add bots and runs.
-server = demo_fixture(scope="function", seed=11, history_days=1)
+demo = demo_fixture(scope="function", seed=11, history_days=1)
 
 
 @pytest.fixture
-def connect(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return flags_for(server, monkeypatch)
+def connect(demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return flags_for(demo, monkeypatch)
 
 
 def now() -> datetime:
@@ -40,8 +40,8 @@ def table(out: str) -> tuple[str, str, list[str]]:
     return " ".join(line.strip() for line in lines[:header]), lines[header], lines[header + 1 :]
 
 
-def add_bot(server: DemoServer, name: str, **fields: Any) -> str:
-    return str(server.store.add_bot({"resourceType": "Bot", "name": name, **fields})["id"])
+def add_bot(demo: DemoServer, name: str, **fields: Any) -> str:
+    return str(demo.store.add_bot({"resourceType": "Bot", "name": name, **fields})["id"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -50,19 +50,19 @@ def add_bot(server: DemoServer, name: str, **fields: Any) -> str:
 
 
 def test_status_is_0_then_1_after_a_failed_run(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = add_bot(server, "nightly-sync")
-    server.store.add_event(bot_id, outcome="0", desc="ok", at=now() - timedelta(seconds=5))
+    bot_id = add_bot(demo, "nightly-sync")
+    demo.store.add_event(bot_id, outcome="0", desc="ok", at=now() - timedelta(seconds=5))
     code, out, err = run(capsys, "status", "--since", "30s", *connect)
     assert code == 0, err
-    assert table(out)[0].startswith(f"✓ No bot failed in the last 30s ({len(server.store.bots)} bots)")
-    server.store.add_event(bot_id, outcome="4", desc="Error: the upstream said no", at=now())
+    assert table(out)[0].startswith(f"✓ No bot failed in the last 30s ({len(demo.store.bots)} bots)")
+    demo.store.add_event(bot_id, outcome="4", desc="Error: the upstream said no", at=now())
     code, out, err = run(capsys, "status", "--since", "30s", *connect)
     assert code == 1, err
     first, header, (row, *_) = table(out)
     assert first.startswith(
-        f"✗ 1 of {len(server.store.bots)} bots failed in the last 30s (1 run): 1 failing now"
+        f"✗ 1 of {len(demo.store.bots)} bots failed in the last 30s (1 run): 1 failing now"
     )
     assert header.split()[:4] == ["BOT", "STATE", "LAST", "RUN"]
     assert row.startswith("nightly-sync") and "▲ Minor failure" in row
@@ -70,24 +70,24 @@ def test_status_is_0_then_1_after_a_failed_run(
 
 
 def test_status_with_a_failure_asked_of_the_demo(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """What the README shows: the demo server's POST /demo/run (demo only) makes a bot fail now."""
     assert run(capsys, "status", "--since", "30s", *connect)[0] == 0
-    auth = (server.client_id, server.client_secret)
+    auth = (demo.client_id, demo.client_secret)
     params = {"bot": "lab-results-router", "outcome": "4"}
-    answer = httpx.post(server.base_url + "demo/run", params=params, auth=auth, timeout=10)
+    answer = httpx.post(demo.base_url + "demo/run", params=params, auth=auth, timeout=10)
     assert answer.status_code == 201
     code, out, _ = run(capsys, "status", "--since", "30s", *connect)
     assert code == 1 and table(out)[2][0].startswith("lab-results-router")
 
 
 def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    bot_id = add_bot(server, "flaky")
-    server.store.add_event(bot_id, outcome="8", desc="boom", at=now() - timedelta(minutes=20))
-    server.store.add_event(bot_id, outcome="0", desc="fine", at=now() - timedelta(minutes=1))
+    bot_id = add_bot(demo, "flaky")
+    demo.store.add_event(bot_id, outcome="8", desc="boom", at=now() - timedelta(minutes=20))
+    demo.store.add_event(bot_id, outcome="0", desc="fine", at=now() - timedelta(minutes=1))
     code, out, _ = run(capsys, "status", "--since", "1h", *connect)
     assert code == 1
     row = table(out)[2][0]
@@ -97,21 +97,21 @@ def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
 
 
 def test_failing_bots_come_first_in_the_bot_lists_order(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """Failed in the window first: failing now before recovered, then the most failures."""
     once, twice, recovered = (
-        add_bot(server, "zz-once"),
-        add_bot(server, "zz-twice"),
-        add_bot(server, "zz-ok-again"),
+        add_bot(demo, "zz-once"),
+        add_bot(demo, "zz-twice"),
+        add_bot(demo, "zz-ok-again"),
     )
-    server.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=30))
-    server.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=29))
-    server.store.add_event(once, outcome="12", at=now() - timedelta(minutes=2))
-    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=20))
-    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=19))
-    server.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=18))
-    server.store.add_event(recovered, outcome="0", at=now() - timedelta(minutes=1))
+    demo.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=30))
+    demo.store.add_event(twice, outcome="4", at=now() - timedelta(minutes=29))
+    demo.store.add_event(once, outcome="12", at=now() - timedelta(minutes=2))
+    demo.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=20))
+    demo.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=19))
+    demo.store.add_event(recovered, outcome="8", at=now() - timedelta(minutes=18))
+    demo.store.add_event(recovered, outcome="0", at=now() - timedelta(minutes=1))
     code, out, _ = run(capsys, "status", *connect)
     assert code == 1
     first, _, rows = table(out)
@@ -122,11 +122,11 @@ def test_failing_bots_come_first_in_the_bot_lists_order(
 
 
 def test_status_of_named_bots_only(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    failing, quiet = add_bot(server, "failing-one"), add_bot(server, "quiet-one")
-    server.store.add_event(failing, outcome="4", at=now())
-    server.store.add_event(quiet, outcome="0", at=now())
+    failing, quiet = add_bot(demo, "failing-one"), add_bot(demo, "quiet-one")
+    demo.store.add_event(failing, outcome="4", at=now())
+    demo.store.add_event(quiet, outcome="0", at=now())
     code, out, _ = run(capsys, "status", "--bot", "quiet-one", *connect)
     assert code == 0
     assert out.splitlines()[0] == "✓ No bot failed in the last 1h (1 bot)"
@@ -139,9 +139,9 @@ def test_status_of_named_bots_only(
 
 
 def test_status_unknown_and_ambiguous_bots_are_exit_2(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    first, second = add_bot(server, "twin"), add_bot(server, "twin")
+    first, second = add_bot(demo, "twin"), add_bot(demo, "twin")
     code, out, err = run(capsys, "status", "--bot", "twin", *connect)
     assert code == 2 and out == ""
     line = one_error_line(err)
@@ -154,10 +154,10 @@ def test_status_unknown_and_ambiguous_bots_are_exit_2(
 
 
 def test_silent_bots_are_flagged_never_counted(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    add_bot(server, "logs-only", auditEventDestination=["log"])
-    add_bot(server, "muted", auditEventTrigger="never")
+    add_bot(demo, "logs-only", auditEventDestination=["log"])
+    add_bot(demo, "muted", auditEventTrigger="never")
     code, out, _ = run(capsys, "status", "--bot", "logs-only", "--bot", "muted", *connect)
     assert code == 0
     rows = out.splitlines()[2:4]
@@ -166,7 +166,7 @@ def test_silent_bots_are_flagged_never_counted(
 
 
 def test_status_requests_do_not_grow_with_the_bots(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """The same project-wide queries as the bot list: a token, the bots, the newest runs, the
     failures of the window; then the history of each bot that failed (for its last deploy), at
@@ -174,10 +174,10 @@ def test_status_requests_do_not_grow_with_the_bots(
     causes and a lookup for each streak longer than the runs read (at most ``MAX_STREAK_LOOKUPS``)."""
 
     def requests_of_one_status() -> list[str]:
-        mark = len(server.requests)
+        mark = len(demo.requests)
         run(capsys, "status", *connect)
         # Sorted: the bots and the runs are read side by side, so their order is not fixed.
-        return sorted(path.split("?")[0] for _, path, _, _ in server.requests[mark:])
+        return sorted(path.split("?")[0] for _, path, _, _ in demo.requests[mark:])
 
     before = requests_of_one_status()
     # (The third AuditEvent search: the causes of the demo's bots whose last run failed long ago.)
@@ -185,8 +185,8 @@ def test_status_requests_do_not_grow_with_the_bots(
     assert before == sorted([*base, "/fhir/R4/AuditEvent"])
     failing: list[str] = []
     for number in range(60):
-        bot_id = add_bot(server, f"extra-{number:02d}")
-        server.store.add_event(bot_id, outcome="4" if number % 3 == 0 else "0", at=now())
+        bot_id = add_bot(demo, f"extra-{number:02d}")
+        demo.store.add_event(bot_id, outcome="4" if number % 3 == 0 else "0", at=now())
         if number % 3 == 0:
             failing.append(bot_id)
     histories = sorted(f"/fhir/R4/Bot/{bot_id}/_history" for bot_id in failing)
@@ -198,13 +198,13 @@ def test_status_requests_do_not_grow_with_the_bots(
     # More failing bots: still at most MAX_DEPLOY_READS histories and MAX_STREAK_LOOKUPS lookups,
     # and one request per 100 causes.
     for number in range(90):
-        server.store.add_event(add_bot(server, f"more-{number:02d}"), outcome="4", at=now())
+        demo.store.add_event(add_bot(demo, f"more-{number:02d}"), outcome="4", at=now())
     assert len(requests_of_one_status()) == len(before) + MAX_DEPLOY_READS + MAX_STREAK_LOOKUPS + 1
 
 
-def test_status_json(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
-    bot_id = add_bot(server, "json-bot")
-    event = server.store.add_event(bot_id, outcome="4", at=now())
+def test_status_json(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(demo, "json-bot")
+    event = demo.store.add_event(bot_id, outcome="4", at=now())
     code, out, _ = run(capsys, "status", "--json", "--since", "2h", *connect)
     assert code == 1
     data = json.loads(out)
@@ -216,17 +216,17 @@ def test_status_json(capsys: pytest.CaptureFixture[str], server: DemoServer, con
     assert (entry["lastOutcome"], entry["lastOutcomeText"]) == ("4", "Minor failure")
     assert entry["lastEventId"] == event["id"] and entry["lastRun"] == event["meta"]["lastUpdated"]
     assert entry["writesAuditEvents"] is True and entry["auditWarning"] is None
-    assert len(data["bots"]) == len(server.store.bots)
+    assert len(data["bots"]) == len(demo.store.bots)
 
 
-def test_status_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
-    bot_id = add_bot(server, 'quote "and", comma')
-    add_bot(server, "silent", auditEventDestination=["log"])
-    server.store.add_event(bot_id, outcome="8", at=now())
+def test_status_csv(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(demo, 'quote "and", comma')
+    add_bot(demo, "silent", auditEventDestination=["log"])
+    demo.store.add_event(bot_id, outcome="8", at=now())
     code, out, _ = run(capsys, "status", "--csv", *connect)
     assert code == 1
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
-    assert len(rows) == len(server.store.bots)
+    assert len(rows) == len(demo.store.bots)
     first = rows[0]
     assert first["name"] == 'quote "and", comma' and first["id"] == bot_id
     assert (first["failures"], first["lastOutcome"], first["writesAuditEvents"]) == ("1", "8", "true")
@@ -244,19 +244,19 @@ def test_status_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, conn
 
 
 def test_bots_table_shows_how_each_bot_is_doing(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    add_bot(server, "logs-only", auditEventDestination=["log"])
-    busy = add_bot(server, "busy")
+    add_bot(demo, "logs-only", auditEventDestination=["log"])
+    busy = add_bot(demo, "busy")
     for minutes in (90, 60, 30):
-        server.store.add_event(busy, outcome="4", at=now() - timedelta(minutes=minutes))
-    server.store.add_event(busy, outcome="0", at=now() - timedelta(minutes=3, seconds=30))
-    server.store.add_event(busy, outcome="4", at=now() - timedelta(hours=30))  # older than 24 h
+        demo.store.add_event(busy, outcome="4", at=now() - timedelta(minutes=minutes))
+    demo.store.add_event(busy, outcome="0", at=now() - timedelta(minutes=3, seconds=30))
+    demo.store.add_event(busy, outcome="4", at=now() - timedelta(hours=30))  # older than 24 h
     code, out, err = run(capsys, "bots", *connect)
     assert code == 0, err
     header, *rows = out.splitlines()
     assert header.split() == ["NAME", "LAST", "RUN", "LAST", "OUTCOME", "FAILS", "24H", "AUDIT"]
-    table = rows[: len(server.store.bots)]
+    table = rows[: len(demo.store.bots)]
     assert rows[len(table)] == f"{len(table)} bots"
     busy_row = next(row for row in table if row.startswith("busy "))
     assert busy_row.split()[1:6] == ["3m", "ago", "✓", "Success", "3"]
@@ -264,33 +264,33 @@ def test_bots_table_shows_how_each_bot_is_doing(
     assert "⚠ log only" in silent and "—" in silent
     quiet = [
         b
-        for b in server.store.bots
+        for b in demo.store.bots
         if b.get("auditEventDestination") == ["log"] or b.get("auditEventTrigger") == "never"
     ]
     assert f"⚠ {len(quiet)} bots write no AuditEvents" in out
 
 
 def test_bots_json_is_the_resources_as_sent(
-    capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]
+    capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    mark = len(server.requests)
+    mark = len(demo.requests)
     code, out, _ = run(capsys, "bots", "--json", *connect)
     assert code == 0
-    assert json.loads(out) == server.store.bots or {b["id"] for b in json.loads(out)} == {
-        b["id"] for b in server.store.bots
+    assert json.loads(out) == demo.store.bots or {b["id"] for b in json.loads(out)} == {
+        b["id"] for b in demo.store.bots
     }
     # The bot list alone: no run is read for --json.
-    assert [p.split("?")[0] for _, p, _, _ in server.requests[mark:]] == ["/oauth2/token", "/fhir/R4/Bot"]
+    assert [p.split("?")[0] for _, p, _, _ in demo.requests[mark:]] == ["/oauth2/token", "/fhir/R4/Bot"]
 
 
-def test_bots_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connect: list[str]) -> None:
-    bot_id = add_bot(server, "cron-bot", cronString="*/5 * * * *", runtimeVersion="vmcontext")
-    server.store.add_event(bot_id, outcome="4", at=now())
+def test_bots_csv(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:
+    bot_id = add_bot(demo, "cron-bot", cronString="*/5 * * * *", runtimeVersion="vmcontext")
+    demo.store.add_event(bot_id, outcome="4", at=now())
     code, out, _ = run(capsys, "bots", "--csv", *connect)
     assert code == 0
     assert out.startswith("id,name,lastRun,lastOutcome,") and "\r\n" in out
     rows = {row["id"]: row for row in csv.DictReader(io.StringIO(out, newline=""))}
-    assert set(rows) == {b["id"] for b in server.store.bots}
+    assert set(rows) == {b["id"] for b in demo.store.bots}
     row = rows[bot_id]
     assert (row["failures24h"], row["lastOutcome"], row["schedule"]) == ("1", "4", "*/5 * * * *")
     assert (row["runtimeVersion"], row["auditEventDestination"], row["auditEventTrigger"]) == (
@@ -307,7 +307,7 @@ def test_bots_csv(capsys: pytest.CaptureFixture[str], server: DemoServer, connec
 
 def test_one_shot_commands_run_without_full_collections_and_restore_them(
     capsys: pytest.CaptureFixture[str],
-    server: DemoServer,
+    demo: DemoServer,
     connect: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -329,8 +329,8 @@ def test_one_shot_commands_run_without_full_collections_and_restore_them(
     for module in (status, bots):
         monkeypatch.setattr(module, "run", recording(module.__name__, module.run))
     monkeypatch.setattr(events, "run", recording("events", lambda *args: 0))
-    bot_id = add_bot(server, "nightly-sync")
-    server.store.add_event(bot_id, outcome="4", desc="Error: boom", at=now())
+    bot_id = add_bot(demo, "nightly-sync")
+    demo.store.add_event(bot_id, outcome="4", desc="Error: boom", at=now())
 
     assert run(capsys, "status", *connect)[0] == 1  # the real command, its real answer
     assert run(capsys, "bots", *connect)[0] == 0

@@ -23,8 +23,8 @@ from botmon_tui.medplum.errors import (
     NetworkError,
     NotFoundError,
     RateLimitedError,
+    RequestTimeout,
     ServerError,
-    TimeoutError,
 )
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot
 from botmon_tui.medplum.watermark import EventCursor
@@ -192,6 +192,8 @@ async def test_expired_token_is_renewed_silently_once(demo: DemoServer) -> None:
         assert bot.id == busiest_bot(demo)
         assert token_posts(demo, mark) == 1
         assert medplum.stats.token_requests == 2
+        # Every request is counted by method: two token POSTs, the three GETs (one refused).
+        assert medplum.stats.methods == {"POST": 2, "GET": 3} and medplum.stats.requests == 5
 
 
 async def test_token_is_renewed_before_it_expires(demo: DemoServer) -> None:
@@ -347,7 +349,7 @@ async def test_hang_is_a_timeout(demo: DemoServer) -> None:
     async with MedplumClient(settings_for(demo, timeout=0.3)) as medplum:
         await warm(medplum)
         demo.faults.add(kind="hang", path_contains="/fhir/", latency=2.0)
-        with pytest.raises(TimeoutError) as info:
+        with pytest.raises(RequestTimeout) as info:
             await medplum.list_bots()
     assert_clean(info.value, demo)
 

@@ -425,15 +425,15 @@ def test_main_parses_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_server_is_a_context_manager_and_restartable() -> None:
-    srv = DemoServer(DemoConfig(live=False, history_days=0.1))
-    with srv:
-        assert srv.base_url.startswith("http://127.0.0.1:")
-        assert srv.fhir_url == srv.base_url + "fhir/R4/"
+    demo = DemoServer(DemoConfig(live=False, history_days=0.1))
+    with demo:
+        assert demo.base_url.startswith("http://127.0.0.1:")
+        assert demo.fhir_url == demo.base_url + "fhir/R4/"
         with pytest.raises(RuntimeError):
-            srv.start()
-    srv.start()
-    srv.stop()
-    srv.stop()  # idempotent
+            demo.start()
+    demo.start()
+    demo.stop()
+    demo.stop()  # idempotent
 
 
 def test_live_runs_fail_less_often_than_the_history() -> None:

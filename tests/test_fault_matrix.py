@@ -61,6 +61,7 @@ from fault_support import (
 from pty_support import RESTORE, run_in_pty
 from textual.pilot import Pilot
 from textual.widgets import Static
+from textual_support import notifications
 from ui_support import pane_caught_up, polled, running, settle, status
 
 from botmon_tui.demo import DemoServer
@@ -87,7 +88,7 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
 
 
 def toasts(app: BotmonApp) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+    return [f"{n.title}: {n.message}" for n in notifications(app)]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -110,11 +111,11 @@ def hostile_server() -> DemoServer:
 
 
 def session(
-    srv: DemoServer, log_dir: Path, size: tuple[int, int] = (100, 30), **options: Any
+    demo: DemoServer, log_dir: Path, size: tuple[int, int] = (100, 30), **options: Any
 ) -> AbstractAsyncContextManager[tuple[BotmonApp, Pilot[Any]]]:
     """``running`` with the matrix's label and connection settings (a 5 s timeout)."""
-    options = {"settings": settings_for(srv), "server_label": "fault matrix", **options}
-    return running(srv, log_dir, size, **options)
+    options = {"settings": settings_for(demo), "server_label": "fault matrix", **options}
+    return running(demo, log_dir, size, **options)
 
 
 # ================================================================================================
@@ -125,9 +126,9 @@ def session(
 @pytest.fixture
 def hostile() -> Iterator[tuple[DemoServer, dict[str, dict[str, Any]]]]:
     """A server holding every hostile text (cheap to build: each test gets its own)."""
-    with hostile_server() as srv:
-        seeded = seed_hostile(srv, FIXED_NOW)
-        yield srv, seeded
+    with hostile_server() as demo:
+        seeded = seed_hostile(demo, FIXED_NOW)
+        yield demo, seeded
 
 
 def _check_text(text: str, where: str) -> None:
@@ -144,24 +145,15 @@ def _ids(items: Iterable[Any]) -> list[str]:
 async def test_hostile_text_in_the_tui(
     item: Hostile, hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
 ) -> None:
-    """The hostile bot in the list (with every other hostile bot on screen); then a bot's Event
-    tab, open while the bot is renamed to the text and runs with it, picked up by a poll (``r``:
-    the Bot is read again)."""
-    srv, seeded = hostile
-    viewer = srv.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
-    srv.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED_NOW - timedelta(hours=2))
+    """A bot's Event tab, open while the bot is renamed to the text and runs with it, picked up
+    by a poll (``r``: the Bot is read again). (The hostile bots in the list, every one on screen
+    at once: test_the_hostile_bot_list_is_inert, once for all of them.)"""
+    demo, seeded = hostile
+    viewer = demo.store.add_bot({"resourceType": "Bot", "name": "viewer", "runtimeVersion": "vmcontext"})
+    demo.store.add_event(viewer["id"], outcome="0", desc="first run", at=FIXED_NOW - timedelta(hours=2))
     with tally.leg("hostile", item.name, "tui"):
-        async with session(srv, tmp_path, (150, 60)) as (app, pilot):
-            # The bot list: every row on screen at once, each name shown literally.
-            table = app.screen.query_one(BotTable)
-            assert table.row_count == len(srv.store.bots) and table.size.height > table.row_count
-            check_no_leaks(screen_leaks(app), "bot list")  # (its SVG: test_the_hostile_bot_list_is_inert)
+        async with session(demo, tmp_path, (100, 30)) as (app, pilot):
             bot = seeded[item.name]["bot"]
-            for column in ("name", "id", "audit"):
-                _check_text(table.get_cell(bot["id"], column).plain, f"bot {column} cell")
-            if item.in_bot:
-                assert item.literal in table.get_cell(bot["id"], "name").plain
-            await pilot.resize_terminal(100, 30)
             app.open_bot(viewer["id"])
             await settle(pilot)
             screen = app.screen
@@ -169,14 +161,14 @@ async def test_hostile_text_in_the_tui(
             events_table = screen.query_one(EventTable)
             pane = screen.query_one(OutcomePane)
             fields = bot if item.in_bot else {"name": "viewer renamed"}
-            srv.store.update_bot(
+            demo.store.update_bot(
                 viewer["id"],
                 name=fields["name"],
                 runtimeVersion=fields.get("runtimeVersion", "vmcontext"),
                 cronString=fields.get("cronString"),
             )
             at = FIXED_NOW + timedelta(minutes=1)
-            first, second = hostile_runs(srv, viewer["id"], item.text, at, f"v-{short(item.text, 50)}")
+            first, second = hostile_runs(demo, viewer["id"], item.text, at, f"v-{short(item.text, 50)}")
             await pilot.press("r")
             await polled(pilot)
             assert app.is_running and app.screen is screen
@@ -207,13 +199,22 @@ async def test_hostile_text_in_the_tui(
 async def test_the_hostile_bot_list_is_inert(
     hostile: tuple[DemoServer, dict[str, dict[str, Any]]], tmp_path: Path, tally: Tally
 ) -> None:
-    """Every hostile bot on one screen: its SVG export holds no control character, and clicking
-    where "[@click=app.quit]" and the other markup texts are drawn does nothing."""
-    srv, seeded = hostile
+    """Every hostile bot on one screen (150x60, rendered once and scanned): no control character
+    in what it writes or in its SVG export, each bot's cells hold none and show its name
+    literally, and clicking where "[@click=app.quit]" and the other markup texts are drawn does
+    nothing."""
+    demo, seeded = hostile
     with tally.leg("check", "the hostile bot list", "tui"):
-        async with session(srv, tmp_path, (150, 60)) as (app, pilot):
-            check_no_leaks(screen_leaks(app, svg=True), "bot list")
+        async with session(demo, tmp_path, (150, 60)) as (app, pilot):
             table = app.screen.query_one(BotTable)
+            assert table.row_count == len(demo.store.bots) and table.size.height > table.row_count
+            check_no_leaks(screen_leaks(app, svg=True), "bot list")
+            for item in HOSTILE:
+                bot = seeded[item.name]["bot"]
+                for column in ("name", "id", "audit"):
+                    _check_text(table.get_cell(bot["id"], column).plain, f"{item.name}: bot {column} cell")
+                if item.in_bot:
+                    assert item.literal in table.get_cell(bot["id"], "name").plain, item.name
             rows = {row_id: row for row, row_id in enumerate(table.ids_in_order())}
             markup = [item for item in HOSTILE if item.in_bot and "[" in item.text]
             assert markup
@@ -230,7 +231,7 @@ class Listing:
     """A server holding every hostile text, that the CLI tests only read, and its ``bots`` and
     ``bots --json`` outputs (the same for every item: run once, by the first test that needs them)."""
 
-    srv: DemoServer
+    demo: DemoServer
     seeded: dict[str, dict[str, Any]]
     bots: tuple[int, str, str] | None = None
     bots_json: tuple[int, str, str] | None = None
@@ -238,8 +239,8 @@ class Listing:
 
 @pytest.fixture(scope="module")
 def hostile_listing() -> Iterator[Listing]:
-    with hostile_server() as srv:
-        yield Listing(srv, seed_hostile(srv, FIXED_NOW))
+    with hostile_server() as demo:
+        yield Listing(demo, seed_hostile(demo, FIXED_NOW))
 
 
 @pytest.mark.parametrize("item", HOSTILE, ids=_ids(HOSTILE))
@@ -251,8 +252,8 @@ def test_hostile_text_in_the_cli(
     tally: Tally,
 ) -> None:
     listing = hostile_listing
-    srv, seeded = listing.srv, listing.seeded
-    use_environment(monkeypatch, srv)
+    demo, seeded = listing.demo, listing.seeded
+    use_environment(monkeypatch, demo)
     with tally.leg("hostile", item.name, "cli"):
         if listing.bots is None or listing.bots_json is None:
             listing.bots = run_cli(capsys, "bots")
@@ -310,44 +311,44 @@ class ServerText:
     ok: bool = False
 
 
-def _outcome_text(srv: DemoServer, path: str, bot_id: str) -> str:
+def _outcome_text(demo: DemoServer, path: str, bot_id: str) -> str:
     body = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "exception", "details": {"text": OUTCOME_TEXT}}],
     }
-    srv.faults.add(status=500, body=json.dumps(body), path_contains=path)
+    demo.faults.add(status=500, body=json.dumps(body), path_contains=path)
     return "[@click=app.quit]boom[/]"
 
 
-def _echoed_secrets(srv: DemoServer, path: str, bot_id: str) -> str:
+def _echoed_secrets(demo: DemoServer, path: str, bot_id: str) -> str:
     """A server (or a proxy) that echoes the credentials and the token in its error text."""
-    text = f"bad client_secret={srv.client_secret} for {{authorization}}"
+    text = f"bad client_secret={demo.client_secret} for {{authorization}}"
     body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "details": {"text": text}}]}
-    srv.faults.add(status=500, body=json.dumps(body), path_contains=path)
+    demo.faults.add(status=500, body=json.dumps(body), path_contains=path)
     return "bad client_secret=******** for Bearer ********"
 
 
-def _reason_phrase(srv: DemoServer, path: str, bot_id: str) -> str:
+def _reason_phrase(demo: DemoServer, path: str, bot_id: str) -> str:
     # Latin-1 only (a status line cannot carry more); C1 bytes included.
-    srv.faults.add(kind="html", status=502, reason=HEADER_TEXT, path_contains=path)
+    demo.faults.add(kind="html", status=502, reason=HEADER_TEXT, path_contains=path)
     return "HTTP 502"
 
 
-def _reason_with_escape(srv: DemoServer, path: str, bot_id: str) -> str:
-    srv.faults.add(kind="html", status=502, reason="Bad \x1b]0;PWNED\x07 Gateway", path_contains=path)
+def _reason_with_escape(demo: DemoServer, path: str, bot_id: str) -> str:
+    demo.faults.add(kind="html", status=502, reason="Bad \x1b]0;PWNED\x07 Gateway", path_contains=path)
     return "HTTP 502"
 
 
-def _content_type(srv: DemoServer, path: str, bot_id: str) -> str:
-    srv.faults.add(
+def _content_type(demo: DemoServer, path: str, bot_id: str) -> str:
+    demo.faults.add(
         kind="html", status=200, content_type="text/\x9b2J\x85[@click=app.quit]html", path_contains=path
     )
     return "[@click=app.quit]"
 
 
-def _date_header(srv: DemoServer, path: str, bot_id: str) -> None:
+def _date_header(demo: DemoServer, path: str, bot_id: str) -> None:
     body = {"resourceType": "Bundle", "type": "searchset", "link": []}
-    srv.faults.add(
+    demo.faults.add(
         status=200,
         body=json.dumps(body),
         headers=[("Date", "Fri, 31 Dec 9999 23:59:59 GMT")],
@@ -356,18 +357,18 @@ def _date_header(srv: DemoServer, path: str, bot_id: str) -> None:
     return None
 
 
-def _invalid_utf8(srv: DemoServer, path: str, bot_id: str) -> str:
+def _invalid_utf8(demo: DemoServer, path: str, bot_id: str) -> str:
     event = _event_json(bot_id, "utf8-broken-run", "BYTES", FIXED_NOW + timedelta(minutes=1))
     raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]}).encode()
     raw = raw.replace(b"BYTES", b"bad \xff\xfe\xc3( bytes \x1b]0;x\x07 [/x] \xed\xa0\x80 end")
-    srv.faults.add(status=200, body=raw, path_contains=path)
+    demo.faults.add(status=200, body=raw, path_contains=path)
     return "bad \ufffd"
 
 
-def _lone_surrogate(srv: DemoServer, path: str, bot_id: str) -> str:
+def _lone_surrogate(demo: DemoServer, path: str, bot_id: str) -> str:
     event = _event_json(bot_id, "surrogate-run", "SURR", FIXED_NOW + timedelta(minutes=2))
     raw = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": event}]})
-    srv.faults.add(
+    demo.faults.add(
         status=200,
         body=raw.replace("SURR", "lone \\ud800 surrogate \\u001b[2J \\u009b1m"),
         path_contains=path,
@@ -387,13 +388,13 @@ SERVER_TEXTS = (
 )
 
 
-quiet_server = demo_fixture(scope="function", max_log_chars=None, history_days=1)
+whole_logs = demo_fixture(scope="function", max_log_chars=None, history_days=1)
 
 
-def _matrix_bot(srv: DemoServer, runs: int = 5) -> str:
-    bot = srv.store.add_bot({"resourceType": "Bot", "name": "matrix-bot", "runtimeVersion": "vmcontext"})
+def _matrix_bot(demo: DemoServer, runs: int = 5) -> str:
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": "matrix-bot", "runtimeVersion": "vmcontext"})
     for number in range(runs):
-        srv.store.add_event(
+        demo.store.add_event(
             bot["id"], outcome="0", desc=f"run {number}", at=FIXED_NOW - timedelta(minutes=runs - number)
         )
     return str(bot["id"])
@@ -401,15 +402,15 @@ def _matrix_bot(srv: DemoServer, runs: int = 5) -> str:
 
 @pytest.mark.parametrize("item", SERVER_TEXTS, ids=_ids(SERVER_TEXTS))
 async def test_hostile_server_texts_in_the_tui(
-    item: ServerText, quiet_server: DemoServer, tmp_path: Path, tally: Tally
+    item: ServerText, whole_logs: DemoServer, tmp_path: Path, tally: Tally
 ) -> None:
-    srv = quiet_server
-    bot_id = _matrix_bot(srv)
+    demo = whole_logs
+    bot_id = _matrix_bot(demo)
     with tally.leg("hostile", item.name, "tui"):
-        async with session(srv, tmp_path, bot_id=bot_id) as (app, pilot):
+        async with session(demo, tmp_path, bot_id=bot_id) as (app, pilot):
             screen = app.screen
             assert isinstance(screen, EventScreen)
-            expected = item.inject(srv, "AuditEvent", bot_id)
+            expected = item.inject(demo, "AuditEvent", bot_id)
             # The Event tab's own query meets the hostile body (the project's poll is the other
             # AuditEvent query: the bot list's leg).
             assert screen.own_poller is not None
@@ -434,10 +435,10 @@ async def test_hostile_server_texts_in_the_tui(
                 assert expected in screen.query_one(OutcomePane).plain
             check_no_leaks(screen_leaks(app), "status line and notifications")
             shown = screen_text(app) + "\n".join(toasts(app)) + line
-            for secret in (srv.client_secret, *srv.tokens.issued()):
+            for secret in (demo.client_secret, *demo.tokens.issued()):
                 assert secret not in shown, "a secret on screen"
             # The next poll is normal again.
-            srv.faults.clear()
+            demo.faults.clear()
             await pilot.press("r")
             await settle(pilot)
             assert status(app).startswith("● live"), status(app)
@@ -446,20 +447,20 @@ async def test_hostile_server_texts_in_the_tui(
 @pytest.mark.parametrize("item", SERVER_TEXTS, ids=_ids(SERVER_TEXTS))
 def test_hostile_server_texts_in_the_cli(
     item: ServerText,
-    quiet_server: DemoServer,
+    whole_logs: DemoServer,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tally: Tally,
 ) -> None:
-    srv = quiet_server
-    bot_id = _matrix_bot(srv)
-    use_environment(monkeypatch, srv)
+    demo = whole_logs
+    bot_id = _matrix_bot(demo)
+    use_environment(monkeypatch, demo)
     with tally.leg("hostile", item.name, "cli"):
-        expected = item.inject(srv, "AuditEvent", bot_id)
+        expected = item.inject(demo, "AuditEvent", bot_id)
         code, out, err = run_cli(capsys, "events", bot_id)
-        srv.faults.clear()
+        demo.faults.clear()
         cli_output_is_clean(out, err)
-        for secret in (srv.client_secret, *srv.tokens.issued()):
+        for secret in (demo.client_secret, *demo.tokens.issued()):
             assert secret not in out + err, "a secret in the CLI's output"
         if item.ok:
             assert code == 0, err
@@ -491,7 +492,7 @@ HANG_TIMEOUT = 1.0
 class Env:
     """One fault scenario's world: the server, the watched bot, the clock and what happened."""
 
-    srv: DemoServer
+    demo: DemoServer
     bot_id: str
     base_url: str
     now: list[datetime]
@@ -507,7 +508,7 @@ class Env:
 
     def add_run(self) -> str:
         at = FIXED_NOW + timedelta(seconds=10 * (len(self.runs) + 1))
-        event = self.srv.store.add_event(
+        event = self.demo.store.add_event(
             self.bot_id, outcome="4", desc=f"run {len(self.runs)} in an outage", at=at
         )
         self.runs.append(event["id"])
@@ -515,12 +516,12 @@ class Env:
         return str(event["id"])
 
     def run_json(self, event_id: str) -> dict[str, Any]:
-        event = self.srv.store.event(event_id)
+        event = self.demo.store.event(event_id)
         assert event is not None
         return event
 
     def token_requests(self) -> int:
-        return sum(1 for r in self.srv.requests if r.method == "POST" and r.path.startswith(TOKEN_PATH))
+        return sum(1 for r in self.demo.requests if r.method == "POST" and r.path.startswith(TOKEN_PATH))
 
     def cli_flags(self, timeout: float = CLIENT_TIMEOUT) -> list[str]:
         # The server and the credentials are in the environment.
@@ -537,7 +538,7 @@ def _bundle(*entries: Any) -> str:
 
 
 def clear(env: Env) -> None:
-    env.srv.faults.clear()
+    env.demo.faults.clear()
 
 
 def on_fhir(path_contains: str = "/fhir/", **fault: Any) -> Callable[[Env], None]:
@@ -545,23 +546,23 @@ def on_fhir(path_contains: str = "/fhir/", **fault: Any) -> Callable[[Env], None
     the searches, while Bot reads still work) gets ``fault`` until healed."""
 
     def inject(env: Env) -> None:
-        env.srv.faults.add(count=None, path_contains=path_contains, **fault)
+        env.demo.faults.add(count=None, path_contains=path_contains, **fault)
 
     return inject
 
 
 def _refused(env: Env) -> None:
-    env.srv.stop()
+    env.demo.stop()
 
 
 def _back(env: Env) -> None:
-    env.srv.start(same_port=True)
+    env.demo.start(same_port=True)
 
 
 def _dns_down(env: Env) -> None:
     assert env.resolver is not None
     env.resolver.down = True
-    env.srv.restart(forget_tokens=False)  # open connections close: the next request resolves again
+    env.demo.restart(forget_tokens=False)  # open connections close: the next request resolves again
 
 
 def _dns_up(env: Env) -> None:
@@ -574,23 +575,23 @@ def _certificate(name: str) -> Callable[[Env], None]:
 
     def serve(env: Env) -> None:
         assert env.certs is not None
-        env.srv.tls = server_context(env.certs[name])
-        env.srv.restart(forget_tokens=False)
+        env.demo.tls = server_context(env.certs[name])
+        env.demo.restart(forget_tokens=False)
 
     return serve
 
 
 def _credentials_refused(env: Env) -> None:
     """The client's credentials stop working (secret rotated, client disabled) while it runs."""
-    env.srv.expire_tokens()
+    env.demo.expire_tokens()
     refusal = json.dumps({"error": "invalid_client", "error_description": "Invalid secret"})
-    env.srv.faults.add(
+    env.demo.faults.add(
         status=401, body=refusal, content_type="application/json", path_contains=TOKEN_PATH, count=None
     )
 
 
 def _expire_tokens(env: Env) -> None:
-    env.srv.expire_tokens()
+    env.demo.expire_tokens()
 
 
 def _token_expires_mid_run(env: Env) -> None:
@@ -599,31 +600,31 @@ def _token_expires_mid_run(env: Env) -> None:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "expired", "details": {"text": "Token expired"}}],
     }
-    env.srv.faults.add(status=401, body=json.dumps(expired), path_contains="AuditEvent", count=1)
+    env.demo.faults.add(status=401, body=json.dumps(expired), path_contains="AuditEvent", count=1)
 
 
 def _delete_bot(env: Env) -> None:
-    env.saved_bot = env.srv.store.bot(env.bot_id)
-    env.srv.store.delete_bot(env.bot_id)
+    env.saved_bot = env.demo.store.bot(env.bot_id)
+    env.demo.store.delete_bot(env.bot_id)
 
 
 def _restore_bot(env: Env) -> None:
     assert env.saved_bot is not None
-    env.srv.store.add_bot(env.saved_bot)
+    env.demo.store.add_bot(env.saved_bot)
 
 
 def _rate_limited(env: Env) -> None:
-    env.srv.faults.rate_limited(ms_before_next=7000, count=None, path_contains="/fhir/")
+    env.demo.faults.rate_limited(ms_before_next=7000, count=None, path_contains="/fhir/")
 
 
 def _rate_limited_once(env: Env) -> None:
-    env.srv.faults.rate_limited(ms_before_next=300, count=1, path_contains="/fhir/")
+    env.demo.faults.rate_limited(ms_before_next=300, count=1, path_contains="/fhir/")
 
 
 def _restart_down(env: Env) -> None:
     """A restart: the server is down a while, and comes back having forgotten every token."""
-    env.srv.stop()
-    env.srv.tokens.revoke_all()
+    env.demo.stop()
+    env.demo.tokens.revoke_all()
 
 
 def _partial(bad: list[Any], count: int = 3) -> Callable[[Env], None]:
@@ -632,14 +633,14 @@ def _partial(bad: list[Any], count: int = 3) -> Callable[[Env], None]:
 
     def inject(env: Env) -> None:
         good = {"fullUrl": "x", "resource": env.run_json(env.runs[-1])}
-        env.srv.faults.add(status=200, body=_bundle(good, *bad), path_contains="AuditEvent", count=count)
+        env.demo.faults.add(status=200, body=_bundle(good, *bad), path_contains="AuditEvent", count=count)
 
     return inject
 
 
 def _wrong_content_type(env: Env) -> None:
     good = {"resource": env.run_json(env.runs[-1])}
-    env.srv.faults.add(
+    env.demo.faults.add(
         status=200,
         body=_bundle(good),
         content_type="text/html; charset=iso-8859-1",
@@ -812,23 +813,23 @@ def environment(
     if network == "tls":
         certs = request.getfixturevalue("certs")
         tls = server_context(certs["trusted"])
-    srv = quiet_demo(history_days=0.2, tls=tls)
-    srv.start()
+    demo = quiet_demo(history_days=0.2, tls=tls)
+    demo.start()
     try:
-        bot_id = _matrix_bot(srv)
-        env = Env(srv=srv, bot_id=bot_id, base_url=srv.base_url, now=[FIXED_NOW], certs=certs)
+        bot_id = _matrix_bot(demo)
+        env = Env(demo=demo, bot_id=bot_id, base_url=demo.base_url, now=[FIXED_NOW], certs=certs)
         if network == "dns":
             env.resolver = Resolver()
             monkeypatch.setattr(socket, "getaddrinfo", env.resolver.getaddrinfo)
-            env.base_url = f"http://{DNS_HOST}:{srv.port}/"
+            env.base_url = f"http://{DNS_HOST}:{demo.port}/"
         if certs is not None:
             env.ca_file = str(certs["trusted"][0])
         yield env
         # Read-only, whatever happened: nothing but GETs and token requests reached the server.
-        written = {(r.method, r.path.split("?")[0]) for r in srv.requests if r.method != "GET"}
+        written = {(r.method, r.path.split("?")[0]) for r in demo.requests if r.method != "GET"}
         assert written <= {("POST", TOKEN_PATH)}, written
     finally:
-        srv.stop()
+        demo.stop()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -915,7 +916,7 @@ class Watch:
 
 async def tui_outage(watch: Watch, scenario: Scenario) -> None:
     env, app = watch.env, watch.app
-    app._notifications.clear()
+    app.clear_notifications()
     env.now[0] += timedelta(minutes=5)  # the last good data is five minutes old when it fails
     rows = {screen: watch.rows(screen) for screen in (watch.bots, watch.events)}
     tokens = env.token_requests()
@@ -1004,9 +1005,9 @@ async def watching(
     """An app over a fresh server, polling automatically, with the bot list and the bot's Event tab."""
     with environment(network, request, monkeypatch) as env:
         async with session(
-            env.srv,
+            env.demo,
             tmp_path,
-            settings=settings_for(env.srv, base_url=env.base_url, ca_file=env.ca_file, timeout=http_timeout),
+            settings=settings_for(env.demo, base_url=env.base_url, ca_file=env.ca_file, timeout=http_timeout),
             clock=lambda: env.now[0],
             auto_poll=True,  # the status line shows when the automatic retry comes
         ) as (app, pilot):
@@ -1087,7 +1088,7 @@ def cli_outage(capsys: pytest.CaptureFixture[str], env: Env, scenario: Scenario)
         assert out == ""
         if scenario.name.startswith("401"):
             assert env.token_requests() - tokens == 1, "no retry loop on refused credentials"
-    assert env.srv.client_secret not in out + err
+    assert env.demo.client_secret not in out + err
     scenario.heal(env)
     env.add_run()
     cli_runs(capsys, env)
@@ -1102,7 +1103,7 @@ def test_faults_in_the_cli(
     tally: Tally,
 ) -> None:
     with tally.leg("fault", scenario.name, "cli"), environment(scenario.network, request, monkeypatch) as env:
-        use_environment(monkeypatch, env.srv, base_url=env.base_url)
+        use_environment(monkeypatch, env.demo, base_url=env.base_url)
         cli_runs(capsys, env)
         if scenario.name == "401 bad credentials":
             # The CLI logs in afresh each run: really wrong credentials, then the right ones.
@@ -1110,7 +1111,7 @@ def test_faults_in_the_cli(
             scenario = replace(
                 scenario,
                 inject=lambda env: None,
-                heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.srv.client_secret),
+                heal=lambda env: monkeypatch.setenv("MEDPLUM_CLIENT_SECRET", env.demo.client_secret),
                 words=r"Token request refused \(HTTP 400\): Invalid secret \(credentials from env",
             )
         cli_outage(capsys, env, scenario)
@@ -1123,7 +1124,7 @@ def test_flapping_server_in_the_cli(
     tally: Tally,
 ) -> None:
     with tally.leg("fault", FLAPPING, "cli"), environment("plain", request, monkeypatch) as env:
-        use_environment(monkeypatch, env.srv, base_url=env.base_url)
+        use_environment(monkeypatch, env.demo, base_url=env.base_url)
         cli_runs(capsys, env)
         for inject in FLAPS:
             inject(env)

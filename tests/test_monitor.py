@@ -110,7 +110,7 @@ class Rendezvous(httpx.AsyncBaseTransport):
 async def test_bot_list_load_reads_bots_and_runs_side_by_side(demo: DemoServer) -> None:
     async with MedplumClient(settings_for(demo), transport=Rendezvous()) as medplum:
         monitor = ProjectMonitor(medplum, clock=lambda: FIXED_NOW)
-        await monitor.load()  # a TimeoutError here: the bots were read before the runs were asked
+        await monitor.load()  # a RequestTimeout here: the bots were read before the runs were asked
     assert len(monitor.statuses) == len(demo.store.bots)
     assert any(s.last_event is not None for s in monitor.statuses.values())
 

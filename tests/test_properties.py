@@ -113,14 +113,14 @@ def test_bundle_keeps_good_entries_and_counts_bad_ones(entries: list[Any]) -> No
 BASE = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def make_event(event_id: str, ms: int) -> AuditEvent:
+def make_event(event_id: str, ms: int, outcome: str = "0") -> AuditEvent:
     when = format_instant(BASE + timedelta(milliseconds=ms))
     return AuditEvent.model_validate(
         {
             "resourceType": "AuditEvent",
             "id": event_id,
             "meta": {"lastUpdated": when},
-            "outcome": "0",
+            "outcome": outcome,
             "entity": [{"what": {"reference": "Bot/b1"}}],
         }
     )
@@ -154,6 +154,30 @@ def test_feed_merge_is_exactly_the_unique_ids_in_order(
     shown = feed.events
     assert {e.id for e in shown} == set(stamps)
     assert [event_key(e) for e in shown] == sorted((event_key(e) for e in events), reverse=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 5000), min_size=2, max_size=8, unique=True), st.randoms(use_true_random=False))
+def test_feed_merge_keeps_the_newest_version_of_an_event(stamps: list[int], rnd: random.Random) -> None:
+    # Versions of one AuditEvent (its outcome says which) arrive in any order, in polls and in
+    # older pages: the feed holds the one with the latest meta.lastUpdated, in its place.
+    versions = [make_event("e1", ms, outcome=str(index)) for index, ms in enumerate(stamps)]
+    newest = versions[stamps.index(max(stamps))]
+    rnd.shuffle(versions)
+    feed = EventFeed(client=None, bot_id="b1", window=10_000)  # type: ignore[arg-type]
+    other = make_event("e0", 2500)
+    feed._merge([other])
+    shown: dict[str, str | None] = {}
+    for version in versions:
+        delta = feed._merge([version])
+        for event in (*delta.added, *delta.changed):
+            shown[event.id] = event.outcome  # what a table applying the deltas shows
+    (held,) = (e for e in feed.events if e.id == "e1")
+    assert held.outcome == newest.outcome == shown["e1"]
+    assert [e.id for e in feed.events] == [
+        e.id for e in sorted((feed._by_id.values()), key=event_key, reverse=True)
+    ]
+    assert len(feed) == 2 and feed._keys == sorted(event_key(e) for e in feed._by_id.values())
 
 
 @settings(max_examples=100)

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from demo_support import FIXED_NOW, demo_fixture, faults_cleared, quiet_demo, settings_for, use_environment
 from fault_support import server_context
+from textual_support import notifications
 from ui_support import polled, running, settle, status
 
 from botmon_tui.demo import DemoServer
@@ -557,7 +558,7 @@ def test_the_tui_shows_the_warnings_printed_before_it_took_the_screen(
         async def check() -> None:
             async with self.run_test(size=(100, 30)) as pilot:
                 await pilot.pause()
-                shown.append([str(n.message) for n in self._notifications])
+                shown.append([str(n.message) for n in notifications(self)])
 
         asyncio.run(check())
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from demo_support import FIXED_NOW
 from textual.app import App, ComposeResult
+from textual_support import unmeasured_rows
 
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import EventFeed, FeedEvent
@@ -106,7 +107,7 @@ async def test_rows_are_added_without_measuring_cells() -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.query_one(EventTable)
         table.merge([FeedEvent(audit_event(i)) for i in range(50)])
-        assert not table._new_rows  # DataTable would measure every cell of these on idle
+        assert not unmeasured_rows(table)  # DataTable would measure every cell of these on idle
         await pilot.pause()
         assert table.cursor_row == 0 and table.selected_id == "ev-00049"
         table.merge([FeedEvent(audit_event(i)) for i in range(50, 60)])

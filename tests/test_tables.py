@@ -40,7 +40,7 @@ from botmon_tui.ui.widgets.keyed_table import (
 
 TABLES: list[type[KeyedTable]] = [EventTable, BotTable, FailureTable]
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 
 # ---------------------------------------------------------------------------- the records
@@ -319,24 +319,24 @@ async def test_a_header_says_what_its_column_shows_and_which_key_sorts_it() -> N
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_names_tell_bots_apart(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+async def test_names_tell_bots_apart(demo: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
     """Bots whose names differ only at the end are told apart at 80 columns: a name of up to 24
     characters is whole; a longer one is cut, and the whole of it is there for the status line."""
     names = ["extra-bot-0001-ingest-aa", "extra-bot-0001-ingest-ab", "extra-bot-0002-with-a-longer-name"]
     for name in names:
-        bot = srv.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})
-        srv.store.add_event(bot["id"], outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=1))
-    async with running(srv, tmp_path, size) as (app, _pilot):
+        bot = demo.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})
+        demo.store.add_event(bot["id"], outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=1))
+    async with running(demo, tmp_path, size) as (app, _pilot):
         table = app.screen.query_one(BotTable)
         assert on_screen(app, names[0]) and on_screen(app, names[1])
         assert not on_screen(app, names[2])  # (33 characters)
         # The ID and the audit column are still there, narrower.
         header = next(line for line in screen_lines(app) if "Name¹" in line)
         assert "ID²" in header and "Audit⁷" in header
-        long_one = bot_id(srv, names[2])
+        long_one = bot_id(demo, names[2])
         row = next(line for line in screen_lines(app) if "extra-bot-0002" in line)
         assert long_one[:3] in row
         table.select_id(long_one)
         assert table.selected_name() == names[2]
-        table.select_id(bot_id(srv, names[0]))
+        table.select_id(bot_id(demo, names[0]))
         assert table.selected_name() is None

@@ -64,3 +64,53 @@ def test_signals_and_ctrl_c_give_the_terminal_back(
     assert code == status, output[-2000:]
     assert LOADED in output and given_back(output)
     assert "Traceback" not in output
+
+
+#: SGR colours: 256-colour (``38;5;n``, ``48;5;n``), truecolour (``38;2;r;g;b``), and the 16
+#: colours (30-37, 40-47, 90-97, 100-107).
+SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+COLOUR = re.compile(r"(?:^|;)(?:[34]8;(?:5;\d+|2;\d+;\d+;\d+)|(?:3|4|9|10)[0-7])(?=;|$)")
+
+
+def colours(output: str) -> set[str]:
+    return {m.group().lstrip(";") for sgr in SGR.findall(output) for m in COLOUR.finditer(sgr)}
+
+
+@pytest.fixture(scope="module")
+def drawn() -> dict[str, tuple[int, str]]:
+    """The bot list and a failing bot's Event tab as written to a real terminal: with colours,
+    with ``NO_COLOR=1``, and on the Linux console (``TERM=linux``)."""
+    base = dict(os.environ, TEXTUAL_ANIMATIONS="none")
+    base.pop("NO_COLOR", None)
+    runs = {
+        "xterm": dict(base, TERM="xterm-256color"),
+        "no-color": dict(base, TERM="xterm-256color", NO_COLOR="1"),
+        "linux": dict(base, TERM="linux"),
+    }
+    return {name: run_in_pty(SCRIPT, ["colours"], env)["colours"] for name, env in runs.items()}
+
+
+def test_no_color_sends_no_colour_at_all(drawn: dict[str, tuple[int, str]]) -> None:
+    code, output = drawn["no-color"]
+    assert code == 0 and "lab-results-router" in output
+    assert colours(output) == set()  # not even Textual's greys (38;5;253, 48;5;234)
+    # Bold, underline and reverse video carry the meaning instead, with the symbols. (Textual
+    # draws dim text by blending its colour, so without colour it is plain.)
+    attributes = {part for sgr in SGR.findall(output) for part in sgr.split(";")}
+    assert {"1", "4", "7"} <= attributes and "✗" in output and "✓" in output
+    # The same screens with colours allowed do have them (the check above can fail).
+    code, output = drawn["xterm"]
+    assert code == 0 and any(c.startswith(("38;5;", "38;2;")) for c in colours(output))
+
+
+def test_the_linux_console_gets_symbols_its_fonts_have(drawn: dict[str, tuple[int, str]]) -> None:
+    code, output = drawn["linux"]
+    assert code == 0 and "lab-results-router" in output
+    lacking = set("✓✗✖❌⚠●‖↻⇄⏎▁▂▃▄▅▆▇█░⁴⁵⁶⁷⁸⁹")
+    assert {ch for ch in output if ch in lacking} == set()
+    # The marks are still there, as characters the console has.
+    plain = SGR.sub("", output)
+    assert "x Serious" in plain or "x Minor" in plain or "^ Minor" in plain
+    assert "Outcome2" in plain and "Outcome4" in plain  # the bot list's key 4, the Event tab's 2
+    # Elsewhere the look is kept.
+    assert "✗" in drawn["xterm"][1] and "⁴" in drawn["xterm"][1]

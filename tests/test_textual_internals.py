@@ -24,6 +24,7 @@ from textual.dom import DOMNode
 from textual.drivers.linux_driver import LinuxDriver
 from textual.widgets import DataTable, Footer
 from textual.widgets.data_table import Row, RowKey
+from textual_support import TEST_PRIVATE_NAMES
 
 import botmon_tui.ui
 from botmon_tui.ui import textual_private
@@ -74,8 +75,13 @@ def instance_of(owner: type[Any]) -> Any:
     return INSTANCES[owner]
 
 
-@pytest.mark.parametrize("private", PRIVATE_NAMES, ids=lambda p: f"{p.owner.split(':')[-1]}.{p.name}")
+@pytest.mark.parametrize(
+    "private",
+    PRIVATE_NAMES + tuple(p for p in TEST_PRIVATE_NAMES if p not in PRIVATE_NAMES),
+    ids=lambda p: f"{p.owner.split(':')[-1]}.{p.name}",
+)
 def test_each_private_name_is_there_with_its_shape(private: PrivateName) -> None:
+    """Each name of the app's door (``textual_private.py``) and of the tests' (``textual_support.py``)."""
     owner = owner_of(private)
     if private.kind == "method":
         assert isinstance(owner, type)
@@ -238,4 +244,24 @@ def test_no_other_ui_module_uses_a_private_textual_name() -> None:
     assert not offenders, (
         "private Textual names used outside botmon_tui/ui/textual_private.py (add them there, with "
         f"what they are for, and to PRIVATE_NAMES): {offenders}"
+    )
+
+
+#: The tests' door, and this module (which checks the names themselves).
+TESTS = Path(__file__).parent
+TEST_DOORS = {TESTS / "textual_support.py", Path(__file__)}
+#: Private names of something else than Textual that tests read, spelled like one of Textual's.
+NOT_TEXTUAL = {"_exit"}  # os._exit
+
+
+def test_no_other_test_module_uses_a_private_textual_name() -> None:
+    private = textual_private_names() - NOT_TEXTUAL
+    offenders = {
+        path.name: uses
+        for path in sorted(TESTS.glob("*.py"))
+        if path not in TEST_DOORS and (uses := private_uses(path, private))
+    }
+    assert not offenders, (
+        "private Textual names used outside tests/textual_support.py (add them there, with what "
+        f"they are for, and to TEST_PRIVATE_NAMES): {offenders}"
     )

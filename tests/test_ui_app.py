@@ -13,7 +13,7 @@ import pytest
 from demo_support import FIXED_NOW, demo_fixture
 from textual.binding import Binding
 from textual.widgets import Input, Static
-from ui_support import bot_id, command, on_screen, pane_caught_up, running, settle, status
+from ui_support import bot_id, command, on_screen, pane_caught_up, pause_until, running, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.demo.catalog import BOT_SPECS
@@ -33,12 +33,12 @@ SIZES = [(80, 24), (120, 40)]
 EPOCH = FIXED_NOW - timedelta(days=3650)
 
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 
-async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # type: ignore[no-untyped-def]
+async def open_bot(app, pilot, demo: DemoServer, name: str) -> EventScreen:  # type: ignore[no-untyped-def]
     table = app.screen.query_one(BotTable)
-    assert table.select_id(bot_id(srv, name))
+    assert table.select_id(bot_id(demo, name))
     await pilot.press("enter")
     await settle(pilot)
     screen = app.screen
@@ -50,8 +50,8 @@ async def open_bot(app, pilot, srv: DemoServer, name: str) -> EventScreen:  # ty
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+async def test_bot_list_loads(demo: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(demo, tmp_path, size) as (app, pilot):
         assert isinstance(app.screen, BotListScreen)
         table = app.screen.query_one(BotTable)
         # Attention first: the order of monitor.summary.attention_key (tests/test_attention.py).
@@ -62,47 +62,47 @@ async def test_bot_list_loads(srv: DemoServer, tmp_path: Path, size: tuple[int, 
         # 1 sorts by name; 0 goes back to attention first.
         await pilot.press("1")
         assert [table.status(i).bot.display_name for i in table.ids_in_order()] == sorted(  # type: ignore[union-attr]
-            b["name"] for b in srv.store.bots
+            b["name"] for b in demo.store.bots
         )
         await pilot.press("0")
         assert [table.status(i) for i in table.ids_in_order()] == statuses
         assert f"{len(BOT_SPECS)} bots" in status(app)
         assert status(app).startswith("● live")
         # The audit column warns about bots whose settings mean no events will appear.
-        log_only = table.get_cell(bot_id(srv, "appointment-reminders"), "audit")
-        never = table.get_cell(bot_id(srv, "stale-task-cleanup"), "audit")
+        log_only = table.get_cell(bot_id(demo, "appointment-reminders"), "audit")
+        never = table.get_cell(bot_id(demo, "stale-task-cleanup"), "audit")
         assert log_only.plain.startswith("⚠") and never.plain.startswith("⚠")
-        assert not table.get_cell(bot_id(srv, "hl7-adt-ingest"), "audit").plain.startswith("⚠")
+        assert not table.get_cell(bot_id(demo, "hl7-adt-ingest"), "audit").plain.startswith("⚠")
         # Loading the list costs a fixed number of requests, not one per bot; bots quieter than
         # the project's newest 1,000 runs get their own last run looked up once (bounded).
-        lookups = [r for r in srv.requests if "_count=1&" in r.path]
-        assert len(srv.requests) - len(lookups) <= 5
+        lookups = [r for r in demo.requests if "_count=1&" in r.path]
+        assert len(demo.requests) - len(lookups) <= 5
         looked_up = {bid for bid in table.ids_in_order() if table.status(bid).looked_up}  # type: ignore[union-attr]
         assert len(lookups) == len(looked_up) <= MAX_BACKFILL
 
 
-async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path) as (app, pilot):
+async def test_bot_list_polls_cheaply_and_filters(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path) as (app, pilot):
         table = app.screen.query_one(BotTable)
         # A poll costs two requests, whatever the number of bots.
-        before = len(srv.requests)
+        before = len(demo.requests)
         app.poll_now()
         await settle(pilot)
-        assert len(srv.requests) - before == 2
+        assert len(demo.requests) - before == 2
         # p pauses; r still refreshes at once.
         await pilot.press("p")
         assert status(app).startswith("‖ paused")
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("r")
         await settle(pilot)
-        assert len(srv.requests) - before == 2
+        assert len(demo.requests) - before == 2
         await pilot.press("p")
         await settle(pilot)
         assert status(app).startswith("● live")
         # A new run shows in its bot's row.
-        target = bot_id(srv, "sms-opt-out-handler")
+        target = bot_id(demo, "sms-opt-out-handler")
         assert table.status(target).last_event is None  # type: ignore[union-attr]
-        srv.store.add_event(target, outcome="8", desc="crashed", at=FIXED_NOW - timedelta(seconds=30))
+        demo.store.add_event(target, outcome="8", desc="crashed", at=FIXED_NOW - timedelta(seconds=30))
         app.poll_now()
         await settle(pilot)
         assert table.get_cell(target, "outcome").plain == "✗ Serious"  # (80 columns: short)
@@ -110,7 +110,7 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         assert str(table.get_cell(target, "last_run")) == "30s ago"
         # The filter, and its own empty state.
         await pilot.press("slash", *"hl7")
-        await pilot.pause(0.2)
+        await pause_until(pilot, lambda: app.screen.filter_text == "hl7", "filtered")  # type: ignore[attr-defined]
         await pilot.press("enter")
         await settle(pilot)
         names = [table.status(i).bot.display_name for i in table.ids_in_order()]  # type: ignore[union-attr]
@@ -126,15 +126,15 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
         await settle(pilot)
         assert table.display and table.row_count == len(BOT_SPECS)
         # A deleted bot: polls cannot see it go; r reads the whole list (still two requests).
-        gone = bot_id(srv, "sms-opt-out-handler")
-        srv.store.delete_bot(gone)
+        gone = bot_id(demo, "sms-opt-out-handler")
+        demo.store.delete_bot(gone)
         app.poll_now()
         await settle(pilot)
         assert table.has_id(gone)
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("r")
         await settle(pilot)
-        assert len(srv.requests) - before == 2
+        assert len(demo.requests) - before == 2
         assert not table.has_id(gone) and table.row_count == len(BOT_SPECS) - 1
 
 
@@ -142,10 +142,10 @@ async def test_bot_list_polls_cheaply_and_filters(srv: DemoServer, tmp_path: Pat
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_drill_down_and_back(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
-        target = bot_id(srv, "hl7-adt-ingest")
-        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+async def test_drill_down_and_back(demo: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(demo, tmp_path, size) as (app, pilot):
+        target = bot_id(demo, "hl7-adt-ingest")
+        screen = await open_bot(app, pilot, demo, "hl7-adt-ingest")
         table = screen.query_one(EventTable)
         # The web app's columns, each with the number key that sorts by it.
         assert [c.label.plain for c in table.ordered_columns][:3] == ["ID¹", "Outcome²", "Outcome Desc³"]
@@ -165,10 +165,10 @@ async def test_drill_down_and_back(srv: DemoServer, tmp_path: Path, size: tuple[
 
 
 async def test_bot_option_opens_the_event_tab_and_escape_goes_to_the_list(
-    srv: DemoServer, tmp_path: Path
+    demo: DemoServer, tmp_path: Path
 ) -> None:
-    target = bot_id(srv, "lab-results-router")
-    async with running(srv, tmp_path, bot_id=target) as (app, pilot):
+    target = bot_id(demo, "lab-results-router")
+    async with running(demo, tmp_path, bot_id=target) as (app, pilot):
         assert isinstance(app.screen, EventScreen)
         assert app.screen.query_one(EventTable).row_count == 100
         await pilot.press("escape")
@@ -177,8 +177,8 @@ async def test_bot_option_opens_the_event_tab_and_escape_goes_to_the_list(
         assert app.screen.query_one(BotTable).row_count == len(BOT_SPECS)
 
 
-async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id="does-not-exist") as (app, pilot):
+async def test_unknown_bot_id_says_so(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id="does-not-exist") as (app, pilot):
         banner = app.screen.query_one("#banner")
         assert banner.cause == "error"  # type: ignore[attr-defined]
         assert "Bot/does-not-exist was not found" in str(banner.content)  # type: ignore[attr-defined]
@@ -188,15 +188,15 @@ async def test_unknown_bot_id_says_so(srv: DemoServer, tmp_path: Path) -> None:
         assert isinstance(app.screen, BotListScreen)
 
 
-async def test_a_bot_deleted_while_viewed_keeps_its_id_on_screen(srv: DemoServer, tmp_path: Path) -> None:
+async def test_a_bot_deleted_while_viewed_keeps_its_id_on_screen(demo: DemoServer, tmp_path: Path) -> None:
     """The "not found" mark takes room on the heading's first line: the deep link gives way to
     the id alone (always visible), as it does for a long name."""
-    async with running(srv, tmp_path, (100, 30)) as (app, pilot):
-        target = bot_id(srv, "hl7-adt-ingest")
-        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+    async with running(demo, tmp_path, (100, 30)) as (app, pilot):
+        target = bot_id(demo, "hl7-adt-ingest")
+        screen = await open_bot(app, pilot, demo, "hl7-adt-ingest")
         heading = screen.query_one("#heading")
         assert target in heading.render_line(0).text
-        srv.store.delete_bot(target)
+        demo.store.delete_bot(target)
         await pilot.press("r")
         await settle(pilot)
         first = heading.render_line(0).text
@@ -211,14 +211,14 @@ def _severity(event: FeedEvent) -> int:
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+async def test_each_column_sorts_both_ways(demo: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
     """Every column of the Event tab, as its record says (``EventTable.COLUMNS``: a new column is
     tested here by itself): its number key sorts by it, the first press in its own direction,
     the next the other way; the header says so; the view shows the top of the new order."""
-    target = bot_id(srv, "legacy-hl7-bridge")
+    target = bot_id(demo, "legacy-hl7-bridge")
     for second, text in enumerate(["zulu: done", "Alpha: started", "mike: retry"]):
-        srv.store.add_event(target, outcome="4", desc=text, at=FIXED_NOW - timedelta(seconds=second + 1))
-    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+        demo.store.add_event(target, outcome="4", desc=text, at=FIXED_NOW - timedelta(seconds=second + 1))
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         table = screen.query_one(EventTable)
         pane = screen.query_one(OutcomePane)
@@ -257,8 +257,8 @@ async def test_each_column_sorts_both_ways(srv: DemoServer, tmp_path: Path, size
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_a_bot_list_sort_shows_the_top(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+async def test_a_bot_list_sort_shows_the_top(demo: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
+    async with running(demo, tmp_path, size) as (app, pilot):
         table = app.screen.query_one(BotTable)
         table.move_cursor(row=table.row_count - 1)
         await pilot.pause()
@@ -277,10 +277,10 @@ async def test_a_bot_list_sort_shows_the_top(srv: DemoServer, tmp_path: Path, si
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_pane_shows_the_highlighted_event_in_full(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
-        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+    async with running(demo, tmp_path, size) as (app, pilot):
+        screen = await open_bot(app, pilot, demo, "hl7-adt-ingest")
         table = screen.query_one(EventTable)
         pane = screen.query_one(OutcomePane)
         # The longest output among the loaded events, with several lines.
@@ -326,23 +326,23 @@ async def test_pane_shows_the_highlighted_event_in_full(
 # ---------------------------------------------------------------------------- polling
 
 
-async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
-        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+async def test_new_run_appears_and_the_cursor_stays(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, (120, 40)) as (app, pilot):
+        screen = await open_bot(app, pilot, demo, "hl7-adt-ingest")
         table = screen.query_one(EventTable)
         for _ in range(4):
             await pilot.press("down")
         selected, row_on_screen = table.selected_id, table.cursor_row - table.scroll_y
-        target = bot_id(srv, "hl7-adt-ingest")
-        new = srv.store.add_event(
+        target = bot_id(demo, "hl7-adt-ingest")
+        new = demo.store.add_event(
             target, outcome="4", desc="fresh run\nsecond line", at=FIXED_NOW + timedelta(seconds=5)
         )
-        before = len(srv.requests)
+        before = len(demo.requests)
         app.poll_now()
         await settle(pilot)
         # The project's poll (bots changed, runs since) saw a run of this bot: the tab asks for it
         # (one request), and the alerts ask for the project's new failures (this one is new).
-        paths = [r.path.split("?")[0] for r in srv.requests[before:]]
+        paths = [r.path.split("?")[0] for r in demo.requests[before:]]
         assert sorted(paths) == ["/fhir/R4/AuditEvent"] * 3 + ["/fhir/R4/Bot"]
         assert table.ids_in_order()[0] == new["id"]
         assert table.row_count == 101
@@ -356,7 +356,7 @@ async def test_new_run_appears_and_the_cursor_stays(srv: DemoServer, tmp_path: P
         assert table.row_count == 101 and table.selected_id == selected
 
 
-async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServer, tmp_path: Path) -> None:
+async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(demo: DemoServer, tmp_path: Path) -> None:
     """An idle poll with an Event tab open is the project's two requests (bots changed, runs since)
     however short the interval: the tab's own runs query asks nothing while the project's poll saw
     no run of its bot, except once a minute (an AuditEvent that is not a bot run); the Bot itself
@@ -365,20 +365,20 @@ async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServ
 
     now = [1000.0]
     bots, runs = "/fhir/R4/Bot", "/fhir/R4/AuditEvent"
-    bot = "/fhir/R4/Bot/" + bot_id(srv, "hl7-adt-ingest")
-    async with running(srv, tmp_path, (120, 40), monotonic=lambda: now[0]) as (app, pilot):
-        screen = await open_bot(app, pilot, srv, "hl7-adt-ingest")
+    bot = "/fhir/R4/Bot/" + bot_id(demo, "hl7-adt-ingest")
+    async with running(demo, tmp_path, (120, 40), monotonic=lambda: now[0]) as (app, pilot):
+        screen = await open_bot(app, pilot, demo, "hl7-adt-ingest")
         assert screen.own_poller is not None
 
         async def polls(n: int) -> list[str]:
             """``n`` rounds of what the timers do: the project's poll, then the tab's own."""
-            before = len(srv.requests)
+            before = len(demo.requests)
             for _ in range(n):
                 app.poll_now()
                 await settle(pilot)
                 screen.own_poller.poll_now()  # type: ignore[union-attr]
                 await settle(pilot)
-            return [r.path.split("?")[0] for r in srv.requests[before:]]
+            return [r.path.split("?")[0] for r in demo.requests[before:]]
 
         # The list read the Bot a moment before it was opened: its Event tab does not read it again.
         assert await polls(5) == [bots, runs] * 5
@@ -392,15 +392,15 @@ async def test_the_bot_is_read_again_on_a_time_budget_not_per_poll(srv: DemoServ
         assert await polls(1) == [bots, runs, bot, runs]
         assert await polls(1) == [bots, runs]
         # r reads the Bot again at once, and the runs: the project's, then the tab's.
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("r")
         await settle(pilot)
-        assert [r.path.split("?")[0] for r in srv.requests[before:]] == [bots, runs, bot, runs]
+        assert [r.path.split("?")[0] for r in demo.requests[before:]] == [bots, runs, bot, runs]
         assert await polls(1) == [bots, runs]
 
 
-async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+async def test_new_rows_keep_a_scrolled_view_still(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
 
@@ -410,9 +410,9 @@ async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Pa
         assert table.scroll_y > 0
         top_before = table.ids_in_order()[round(table.scroll_y)]
         selected, offset = table.selected_id, table.cursor_row - table.scroll_y
-        target = bot_id(srv, "hl7-adt-ingest")
+        target = bot_id(demo, "hl7-adt-ingest")
         for second in (5, 6, 7):
-            srv.store.add_event(
+            demo.store.add_event(
                 target, outcome="0", desc=f"run {second}", at=FIXED_NOW + timedelta(seconds=second)
             )
         app.poll_now()
@@ -422,15 +422,15 @@ async def test_new_rows_keep_a_scrolled_view_still(srv: DemoServer, tmp_path: Pa
         assert table.ids_in_order()[round(table.scroll_y)] == top_before
 
 
-async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: Path) -> None:
+async def test_server_error_keeps_data_and_recovers(demo: DemoServer, tmp_path: Path) -> None:
     # Auto polling on (with an hour's interval) so that the status shows the retry countdown.
-    target = bot_id(srv, "hl7-adt-ingest")
-    async with running(srv, tmp_path, bot_id=target, auto_poll=True) as (app, pilot):
+    target = bot_id(demo, "hl7-adt-ingest")
+    async with running(demo, tmp_path, bot_id=target, auto_poll=True) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
 
         table = screen.query_one(EventTable)
-        srv.faults.add(status=500, path_contains="AuditEvent")
+        demo.faults.add(status=500, path_contains="AuditEvent")
         app.poll_now()
         await settle(pilot)
         line = status(app)
@@ -438,12 +438,12 @@ async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: P
         assert "HTTP 500" in line and "showing data from" in line
         assert table.row_count == 100  # the last good data stays
         # Medplum's 429: the wait it asks for is honoured and shown.
-        srv.faults.rate_limited(ms_before_next=7000, path_contains="AuditEvent")
+        demo.faults.rate_limited(ms_before_next=7000, path_contains="AuditEvent")
         app.poll_now()
         await settle(pilot)
         line = status(app)
         assert "Rate limited" in line and "retry in 7s" in line
-        new = srv.store.add_event(
+        new = demo.store.add_event(
             target, outcome="0", desc="after the outage", at=FIXED_NOW + timedelta(seconds=9)
         )
         app.poll_now()
@@ -453,48 +453,67 @@ async def test_server_error_keeps_data_and_recovers(srv: DemoServer, tmp_path: P
         assert table.ids_in_order()[0] == new["id"] and table.row_count == 101
 
 
-async def test_older_events_load_at_the_bottom(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
-        screen = app.screen
-        assert isinstance(screen, EventScreen)
-
-        table = screen.query_one(EventTable)
-        selected = table.selected_id
-        await pilot.press("end")
-        await settle(pilot)
-        assert 190 <= table.row_count <= 200 and table.row_count == len(screen.feed)
-        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]  # type: ignore[union-attr]
-        assert times == sorted(times, reverse=True)
-        loaded = table.row_count
-        await pilot.press("o")
-        await settle(pilot)
-        assert table.row_count >= loaded + 90
-        assert selected in table.ids_in_order()
-
-
-async def test_other_orders_load_older_events_only_on_request(srv: DemoServer, tmp_path: Path) -> None:
-    """Oldest first, the newest run sits on the last row: moving there is no request for older
-    events. It used to be one, and each page loaded asked for the next: the whole history paged in."""
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+@pytest.mark.parametrize(("size", "key"), [((60, 15), "G"), ((80, 24), "end"), ((120, 40), "G")])
+async def test_the_last_row_is_one_key_away_when_older_runs_must_load_first(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int], key: str
+) -> None:
+    target = bot_id(demo, "hl7-adt-ingest")
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         table = screen.query_one(EventTable)
         assert table.row_count == 100 and screen.feed.has_older
-        before = len(srv.requests)
+        selected = table.selected_id
+        await pilot.press(key)  # once
+        await settle(pilot)
+        # Every older page came in, and the cursor followed the bottom to the oldest run.
+        everything = len(demo.store.events_for(target))
+        assert not screen.feed.has_older and table.row_count == len(screen.feed) == everything > 200
+        assert table.cursor_row == table.row_count - 1 and table.selected_event is screen.feed.oldest
+        times = [table.event(i).when or EPOCH for i in table.ids_in_order()]
+        assert times == sorted(times, reverse=True) and selected in table.ids_in_order()
+        before = len(demo.requests)
+        await pilot.press("o")  # nothing older to ask for
+        await settle(pilot)
+        assert len(demo.requests) == before
+
+
+async def test_a_move_during_the_pages_of_g_stops_them(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        table = screen.query_one(EventTable)
+        demo.faults.latency = 0.2  # (each page takes a while)
+        await pilot.press("G")
+        await pilot.press("home")  # the user went back up while the first page was on its way
+        demo.faults.latency = 0.0
+        await settle(pilot)
+        assert table.cursor_row == 0 and screen.feed.has_older and 190 <= table.row_count <= 200
+
+
+async def test_other_orders_load_older_events_only_on_request(demo: DemoServer, tmp_path: Path) -> None:
+    """Oldest first, the newest run sits on the last row: moving there is no request for older
+    events. It used to be one, and each page loaded asked for the next: the whole history paged in."""
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
+        screen = app.screen
+        assert isinstance(screen, EventScreen)
+        table = screen.query_one(EventTable)
+        assert table.row_count == 100 and screen.feed.has_older
+        before = len(demo.requests)
         await pilot.press("4")  # Last Updated, oldest first
         await settle(pilot)
         assert table.cursor_row == 0 and not table.oldest_at_bottom
         assert table.selected_event is screen.feed.oldest
         await pilot.press("end")
         await settle(pilot)
-        assert table.row_count == 100 and len(srv.requests) == before
+        assert table.row_count == 100 and len(demo.requests) == before
         await pilot.press("o")  # still there when asked for
         await settle(pilot)
-        assert 190 <= table.row_count <= 200 and len(srv.requests) == before + 1
+        assert 190 <= table.row_count <= 200 and len(demo.requests) == before + 1
 
 
-async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+async def test_event_filter_and_its_empty_state(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
 
@@ -505,7 +524,7 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         await pilot.pause()
         assert table.scroll_y > 0
         await pilot.press("slash", *"minor")
-        await pilot.pause(0.2)
+        await pause_until(pilot, lambda: screen.filter_text == "minor", "filtered")
         await pilot.press("enter")
         await settle(pilot)
         outcomes = {table.event(i).outcome for i in table.ids_in_order()}  # type: ignore[union-attr]
@@ -525,20 +544,20 @@ async def test_event_filter_and_its_empty_state(srv: DemoServer, tmp_path: Path)
         assert table.row_count == 100 and isinstance(app.screen, EventScreen)
 
 
-async def test_keys_typed_ahead_after_a_filter_are_not_lost(srv: DemoServer, tmp_path: Path) -> None:
+async def test_keys_typed_ahead_after_a_filter_are_not_lost(demo: DemoServer, tmp_path: Path) -> None:
     """``/``, a name, ``enter`` ``enter`` opens the bot, with no pause between the keys."""
-    async with running(srv, tmp_path) as (app, pilot):
+    async with running(demo, tmp_path) as (app, pilot):
         await pilot.press("slash", *"legacy", "enter", "enter")
         await settle(pilot)
         assert isinstance(app.screen, EventScreen)
-        assert app.screen.bot_id == bot_id(srv, "legacy-hl7-bridge")
+        assert app.screen.bot_id == bot_id(demo, "legacy-hl7-bridge")
 
 
 # ---------------------------------------------------------------------------- no events
 
 
-def _add_bot(srv: DemoServer, name: str, **fields: object) -> str:
-    bot = srv.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext", **fields})
+def _add_bot(demo: DemoServer, name: str, **fields: object) -> str:
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext", **fields})
     return str(bot["id"])
 
 
@@ -551,12 +570,12 @@ BANNERS = {
 }
 
 
-async def test_banner_for_each_no_events_cause(srv: DemoServer, tmp_path: Path) -> None:
+async def test_banner_for_each_no_events_cause(demo: DemoServer, tmp_path: Path) -> None:
     targets = {
-        cause: bot_id(srv, name) if name else _add_bot(srv, f"new-{cause}-bot", **fields)
+        cause: bot_id(demo, name) if name else _add_bot(demo, f"new-{cause}-bot", **fields)
         for cause, (name, fields, _) in BANNERS.items()
     }
-    async with running(srv, tmp_path, bot_id=targets["log-only"]) as (app, pilot):
+    async with running(demo, tmp_path, bot_id=targets["log-only"]) as (app, pilot):
         for cause, target in targets.items():
             if cause != "log-only":
                 app.open_bot(target)
@@ -570,7 +589,7 @@ async def test_banner_for_each_no_events_cause(srv: DemoServer, tmp_path: Path) 
             assert "https://www.medplum.com/docs/bots/monitoring-bots" in text
             assert screen.query_one("#banner-area").display and not screen.query_one("#body").display
         # The first run replaces the banner by the table.
-        srv.store.add_event(targets["not-run"], outcome="0", desc="hello", at=FIXED_NOW)
+        demo.store.add_event(targets["not-run"], outcome="0", desc="hello", at=FIXED_NOW)
         app.open_bot(targets["not-run"])
         await settle(pilot)
         assert not app.screen.query_one("#banner-area").display
@@ -580,17 +599,17 @@ async def test_banner_for_each_no_events_cause(srv: DemoServer, tmp_path: Path) 
 # ---------------------------------------------------------------------------- hostile text
 
 
-async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer, tmp_path: Path) -> None:
+async def test_markup_and_escapes_in_server_text_show_literally(demo: DemoServer, tmp_path: Path) -> None:
     evil_name = "[@click=app.quit]evil[/] [/x] \x1b]0;pwned\x07"
-    target = _add_bot(srv, evil_name)
+    target = _add_bot(demo, evil_name)
     output = "[@click=app.quit]x[/]\n[/x] [bold]not bold\n\x1b]52;c;ZXZpbA==\x07 \x1b[2J \x9b31m tail"
-    srv.store.add_event(target, outcome="4", desc=output, at=FIXED_NOW - timedelta(minutes=1))
-    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+    demo.store.add_event(target, outcome="4", desc=output, at=FIXED_NOW - timedelta(minutes=1))
+    async with running(demo, tmp_path, (120, 40)) as (app, pilot):
         table = app.screen.query_one(BotTable)
         name_cell = table.get_cell(target, "name").plain
         # (its last run failed: "! " marks the row)
         assert name_cell.startswith("! [@click=app.quit]evil[/] [/x] ") and "\x1b" not in name_cell
-        screen = await open_bot(app, pilot, srv, evil_name)
+        screen = await open_bot(app, pilot, demo, evil_name)
         events = screen.query_one(EventTable)
         first = events.ids_in_order()[0]
         # The summary line (no error in it: its last line), escapes shown as symbols.
@@ -611,12 +630,12 @@ async def test_markup_and_escapes_in_server_text_show_literally(srv: DemoServer,
 # ---------------------------------------------------------------------------- help, palette, safety
 
 
-async def test_help_lists_every_key_of_the_screen(srv: DemoServer, tmp_path: Path) -> None:
+async def test_help_lists_every_key_of_the_screen(demo: DemoServer, tmp_path: Path) -> None:
     """Every key of this app on this screen, in its binding's words (the tooltip), and none of
     Textual's generic keys (focus next, cursor left, page left, its own palette key)."""
     from botmon_tui.ui.keys import describe
 
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         own = [*EventScreen.BINDINGS, *EventTable.BINDINGS, *type(app).BINDINGS]
@@ -649,11 +668,11 @@ async def test_every_binding_has_an_id() -> None:
             assert getattr(binding, "id", None), (cls.__name__, binding)
 
 
-async def test_command_palette_opens_a_bot_and_runs_actions(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
+async def test_command_palette_opens_a_bot_and_runs_actions(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, (120, 40)) as (app, pilot):
         await command(pilot, "questi")
         assert isinstance(app.screen, EventScreen)
-        assert app.screen.bot_id == bot_id(srv, "questionnaire-scorer")
+        assert app.screen.bot_id == bot_id(demo, "questionnaire-scorer")
         # The current screen's actions are offered too.
         table = app.screen.query_one(EventTable)
         await command(pilot, "outc")
@@ -661,9 +680,9 @@ async def test_command_palette_opens_a_bot_and_runs_actions(srv: DemoServer, tmp
 
 
 async def test_a_bug_in_a_poll_is_logged_not_fatal(
-    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
 
@@ -684,11 +703,11 @@ async def test_a_bug_in_a_poll_is_logged_not_fatal(
         assert status(app).startswith("● live")
 
 
-async def test_no_color(srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_color(demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    async with running(srv, tmp_path) as (app, pilot):
+    async with running(demo, tmp_path) as (app, pilot):
         assert app.no_color
-        screen = await open_bot(app, pilot, srv, "legacy-hl7-bridge")
+        screen = await open_bot(app, pilot, demo, "legacy-hl7-bridge")
         table = screen.query_one(EventTable)
         # Outcomes read without colour: symbol and words.
         cells = {table.get_cell(i, "outcome").plain for i in table.ids_in_order()}
@@ -703,16 +722,16 @@ async def test_no_color(srv: DemoServer, tmp_path: Path, monkeypatch: pytest.Mon
                 assert style.bold
 
 
-async def test_keymap_remaps_by_binding_id(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, keymap={"poll.pause": "space"}) as (app, pilot):
+async def test_keymap_remaps_by_binding_id(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, keymap={"poll.pause": "space"}) as (app, pilot):
         await pilot.press("space")
         assert status(app).startswith("‖ paused")
 
 
 async def test_the_selected_row_stays_in_sight_when_the_terminal_shrinks(
-    srv: DemoServer, tmp_path: Path
+    demo: DemoServer, tmp_path: Path
 ) -> None:
-    async with running(srv, tmp_path, (120, 40), bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+    async with running(demo, tmp_path, (120, 40), bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         table = app.screen.query_one(EventTable)
         table.move_cursor(row=14)
         await pilot.pause()

@@ -14,11 +14,13 @@ from demo_support import FIXED_NOW, demo_fixture
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
-from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle
+from textual_support import notifications
+from ui_support import APP_BASE, bot_id, on_screen, running, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.symbols import BARS, NO_RUNS
 from botmon_tui.ui.app import BotmonApp
-from botmon_tui.ui.formatting import BARS, app_palette
+from botmon_tui.ui.formatting import app_palette
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.event_table import EventTable
@@ -27,7 +29,7 @@ from botmon_tui.ui.widgets.outcome_pane import MAX_PANE_CHARS, OutcomePane
 SIZES = [(80, 24), (120, 40)]
 
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 
 def reflowed(app: BotmonApp) -> str:
@@ -37,7 +39,7 @@ def reflowed(app: BotmonApp) -> str:
 
 
 def notes(app: BotmonApp) -> str:
-    return " | ".join(str(n.message) for n in app._notifications)
+    return " | ".join(str(n.message) for n in notifications(app))
 
 
 async def open_on(app: BotmonApp, pilot: Pilot[Any], bot: str, event_id: str) -> EventScreen:
@@ -53,14 +55,14 @@ async def open_on(app: BotmonApp, pilot: Pilot[Any], bot: str, event_id: str) ->
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_event_tab_opens_with_a_given_run_selected(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "hl7-adt-ingest")
-    events = srv.store.events_for(target)  # newest first
-    async with running(srv, tmp_path, size) as (app, pilot):
+    target = bot_id(demo, "hl7-adt-ingest")
+    events = demo.store.events_for(target)  # newest first
+    async with running(demo, tmp_path, size) as (app, pilot):
         # On the first page: selected, on screen, its output in the pane; no extra request.
         wanted = events[40]["id"]
-        before = len(srv.requests)
+        before = len(demo.requests)
         screen = await open_on(app, pilot, target, wanted)
         table = screen.query_one(EventTable)
         assert table.selected_id == wanted and screen.query_one(OutcomePane).event_id == wanted
@@ -68,34 +70,34 @@ async def test_the_event_tab_opens_with_a_given_run_selected(
         assert table.scroll_y <= table.cursor_row < table.scroll_y + table.size.height - header
         assert on_screen(app, wanted[:8])
         # (the bot's own requests: the alerts' project-wide failures query is one more per poll)
-        event_requests = [r for r in srv.requests[before:] if "AuditEvent?entity=" in r.path]
+        event_requests = [r for r in demo.requests[before:] if "AuditEvent?entity=" in r.path]
         assert len(event_requests) == 1
         # Three pages down: older pages are loaded until it is held.
         await pilot.press("escape")
         await settle(pilot)
         wanted = events[250]["id"]
-        before = len(srv.requests)
+        before = len(demo.requests)
         screen = await open_on(app, pilot, target, wanted)
         table = screen.query_one(EventTable)
         assert table.selected_id == wanted and 250 < table.row_count <= 300
         assert on_screen(app, wanted[:8])
         assert screen.query_one(OutcomePane).event_id == wanted
-        assert len([r for r in srv.requests[before:] if "AuditEvent?entity=" in r.path]) == 3
+        assert len([r for r in demo.requests[before:] if "AuditEvent?entity=" in r.path]) == 3
         assert not screen.loading_older
 
 
 async def test_a_run_that_cannot_be_found_is_said_and_the_paging_is_bounded(
-    srv: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botmon_tui.ui.screens import events
 
     monkeypatch.setattr(events, "SEEK_PAGES", 3)
-    target = bot_id(srv, "hl7-adt-ingest")  # 1,584 runs
-    async with running(srv, tmp_path, (80, 24)) as (app, pilot):
-        before = len(srv.requests)
+    target = bot_id(demo, "hl7-adt-ingest")  # 1,584 runs
+    async with running(demo, tmp_path, (80, 24)) as (app, pilot):
+        before = len(demo.requests)
         screen = await open_on(app, pilot, target, "no-such-run")
         table = screen.query_one(EventTable)
-        pages = [r for r in srv.requests[before:] if "AuditEvent?entity=" in r.path]
+        pages = [r for r in demo.requests[before:] if "AuditEvent?entity=" in r.path]
         assert len(pages) == 1 + 3 and table.row_count < 400
         assert "Run no-such-run is not among this bot's newest" in notes(app)
         # The first row stays selected; nothing else moved.
@@ -106,52 +108,52 @@ async def test_a_run_that_cannot_be_found_is_said_and_the_paging_is_bounded(
 # ---------------------------------------------------------------------------- failures only
 
 
-def _failures(srv: DemoServer, bot: str) -> list[str]:
-    return [e["id"] for e in srv.store.events_for(bot) if e.get("outcome") in ("4", "8", "12")]
+def _failures(demo: DemoServer, bot: str) -> list[str]:
+    return [e["id"] for e in demo.store.events_for(bot) if e.get("outcome") in ("4", "8", "12")]
 
 
-def _event_requests(srv: DemoServer, since: int) -> list[str]:
+def _event_requests(demo: DemoServer, since: int) -> list[str]:
     """The bot's own AuditEvent requests (not the alerts' project-wide failures query)."""
-    return [r.path for r in srv.requests[since:] if "/AuditEvent?entity=" in r.path]
+    return [r.path for r in demo.requests[since:] if "/AuditEvent?entity=" in r.path]
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_f_shows_failures_only_fetched_polled_and_paged_on_the_server(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "hl7-adt-ingest")  # 1,252 runs, 53 failed
-    failed = _failures(srv, target)
+    target = bot_id(demo, "hl7-adt-ingest")  # 1,252 runs, 53 failed
+    failed = _failures(demo, target)
     assert len(failed) > 50  # more than the first page
-    async with running(srv, tmp_path, size, bot_id=target, first_page=50) as (app, pilot):
+    async with running(demo, tmp_path, size, bot_id=target, first_page=50) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         table = screen.query_one(EventTable)
         assert not on_screen(app, "failures only")
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("f")
         await settle(pilot)
         # One request, filtered by the server: the newest 50 failures, not a page with the rest hidden.
-        (request,) = _event_requests(srv, before)
+        (request,) = _event_requests(demo, before)
         assert "outcome=4%2C8%2C12" in request or "outcome=4,8,12" in request
         assert table.ids_in_order() == failed[:50]
         assert table.cursor_row == 0 and screen.query_one(OutcomePane).event_id == failed[0]
         assert on_screen(app, "✗ failures only") and on_screen(app, "50 failed runs")
         # Polling in that mode: one request, with the outcome filter; a success does not show.
-        ok = srv.store.add_event(target, outcome="0", desc="fine", at=FIXED_NOW + timedelta(seconds=1))
-        bad = srv.store.add_event(
+        ok = demo.store.add_event(target, outcome="0", desc="fine", at=FIXED_NOW + timedelta(seconds=1))
+        bad = demo.store.add_event(
             target, outcome="12", desc="Error: boom", at=FIXED_NOW + timedelta(seconds=2)
         )
-        before = len(srv.requests)
+        before = len(demo.requests)
         app.poll_now()
         await settle(pilot)
-        (request,) = _event_requests(srv, before)
+        (request,) = _event_requests(demo, before)
         assert "outcome=4%2C8%2C12" in request or "outcome=4,8,12" in request
         assert table.ids_in_order()[0] == bad["id"] and not table.has_id(ok["id"])
         # Paging older in that mode: the rest of the failures, and no more.
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("o")
         await settle(pilot)
-        assert all("outcome=4" in path for path in _event_requests(srv, before))
+        assert all("outcome=4" in path for path in _event_requests(demo, before))
         assert table.ids_in_order() == [bad["id"], *failed]
         assert not screen.feed.has_older and on_screen(app, f"{len(failed) + 1} failed runs")
         # f again: every run, newest first; the header no longer says it.
@@ -162,8 +164,8 @@ async def test_f_shows_failures_only_fetched_polled_and_paged_on_the_server(
         assert not on_screen(app, "failures only") and on_screen(app, "50 events")
 
 
-async def test_failures_only_for_a_bot_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "nightly-cohort-refresh")) as (app, pilot):
+async def test_failures_only_for_a_bot_without_failures_says_so(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "nightly-cohort-refresh")) as (app, pilot):
         await pilot.press("f")
         await settle(pilot)
         assert on_screen(app, "No failed run of this bot")
@@ -172,11 +174,11 @@ async def test_failures_only_for_a_bot_without_failures_says_so(srv: DemoServer,
         assert app.screen.query_one(EventTable).row_count == 5
 
 
-async def test_a_failed_switch_keeps_the_rows_and_says_why(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge")) as (app, pilot):
+async def test_a_failed_switch_keeps_the_rows_and_says_why(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "legacy-hl7-bridge")) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
-        srv.faults.add(status=503, path_contains="outcome=")
+        demo.faults.add(status=503, path_contains="outcome=")
         await pilot.press("f")
         await settle(pilot)
         assert not screen.failures_only and screen.query_one(EventTable).row_count == 100
@@ -205,16 +207,16 @@ def _long_log(size: int) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("size", SIZES)
 async def test_search_highlights_matches_and_n_walks_a_200_kb_log(
-    whole_logs: DemoServer, tmp_path: Path, size: tuple[int, int]
+    whole_logs: DemoServer, tmp_path: Path
 ) -> None:
-    srv = whole_logs
-    target = bot_id(srv, "legacy-hl7-bridge")
+    demo = whole_logs
+    target = bot_id(demo, "legacy-hl7-bridge")
     log = _long_log(200_000)
     steps = [int(line.rsplit(" ", 1)[1]) for line in log.split("\n") if "status code 500" in line]
-    event = srv.store.add_event(target, outcome="8", desc=log, at=FIXED_NOW + timedelta(seconds=1))
-    async with running(whole_logs, tmp_path, size, bot_id=target) as (app, pilot):
+    event = demo.store.add_event(target, outcome="8", desc=log, at=FIXED_NOW + timedelta(seconds=1))
+    # One size (each match reflows the pane: every match at two sizes cost ~20 s).
+    async with running(whole_logs, tmp_path, (120, 40), bot_id=target) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         pane = screen.query_one(OutcomePane)
@@ -233,9 +235,14 @@ async def test_search_highlights_matches_and_n_walks_a_200_kb_log(
         assert isinstance(content, Text)
         highlighted = [content.plain[s.start : s.end] for s in content.spans if s.style == match_style]
         assert highlighted and all(h.casefold() == "status code 500" for h in highlighted)
-        # n walks every match, in the head, the hidden middle and the tail of the 200 kB log,
-        # and wraps around; N walks back.
-        for index in [*range(1, count), 0]:
+        # n walks the matches: the first, one in the hidden middle of the 200 kB log, the last
+        # (in its tail), and around to the first again; N walks back.
+        # (Each n reflows the pane: to reach the middle and the last without walking every match,
+        # the search is put on the one before, as the n's before it would have.)
+        middle = count // 2
+        for index in (1, middle, count - 1, 0):
+            if index > 1:
+                pane.current = index - 1
             await pilot.press("n")
             await pilot.pause()
             assert pane.current == index
@@ -255,8 +262,8 @@ async def test_search_highlights_matches_and_n_walks_a_200_kb_log(
         assert table.row_count == 100
 
 
-async def test_n_without_a_search_or_without_a_match_says_so(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "legacy-hl7-bridge")) as (app, pilot):
+async def test_n_without_a_search_or_without_a_match_says_so(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "legacy-hl7-bridge")) as (app, pilot):
         await pilot.press("n")
         await pilot.pause()
         assert "No search: / searches the output" in notes(app)
@@ -270,10 +277,12 @@ async def test_n_without_a_search_or_without_a_match_says_so(srv: DemoServer, tm
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_e_jumps_to_the_next_failed_run(srv: DemoServer, tmp_path: Path, size: tuple[int, int]) -> None:
-    target = bot_id(srv, "legacy-hl7-bridge")
-    failed = _failures(srv, target)
-    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+async def test_e_jumps_to_the_next_failed_run(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    target = bot_id(demo, "legacy-hl7-bridge")
+    failed = _failures(demo, target)
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         table = app.screen.query_one(EventTable)
         ids = table.ids_in_order()
         shown = [i for i in ids if i in failed]
@@ -291,8 +300,8 @@ async def test_e_jumps_to_the_next_failed_run(srv: DemoServer, tmp_path: Path, s
         assert table.selected_id == shown[0] and "Wrapped around" in notes(app)
 
 
-async def test_e_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, bot_id=bot_id(srv, "nightly-cohort-refresh")) as (app, pilot):
+async def test_e_without_failures_says_so(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, bot_id=bot_id(demo, "nightly-cohort-refresh")) as (app, pilot):
         await pilot.press("e")
         await pilot.pause()
         assert "No failed run among the 5 runs shown" in notes(app)
@@ -303,12 +312,12 @@ async def test_e_without_failures_says_so(srv: DemoServer, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_y_c_l_copy_the_run_id_output_and_link_sanitized(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "legacy-hl7-bridge")
+    target = bot_id(demo, "legacy-hl7-bridge")
     desc = "start\n\x1b[31mError: boom\x1b[0m\n\x1b]52;c;ZXZpbA==\x07\x1b]0;title\x07done\x9b"
-    event = srv.store.add_event(target, outcome="8", desc=desc, at=FIXED_NOW + timedelta(seconds=1))
-    async with running(srv, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
+    event = demo.store.add_event(target, outcome="8", desc=desc, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(demo, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
         table = app.screen.query_one(EventTable)
         assert table.selected_id == event["id"]
         await pilot.press("y")
@@ -339,13 +348,13 @@ def _history(app: BotmonApp) -> Text:
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_runs_per_hour_strip_shows_failures_from_the_events_held(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "legacy-hl7-bridge")  # a run every 30 minutes
+    target = bot_id(demo, "legacy-hl7-bridge")  # a run every 30 minutes
     # The 24 clock hours up to now (12:00): from 13:00 the day before.
-    day = [e for e in srv.store.events_for(target) if e["meta"]["lastUpdated"] >= "2025-03-13T13:00:00.000Z"]
+    day = [e for e in demo.store.events_for(target) if e["meta"]["lastUpdated"] >= "2025-03-13T13:00:00.000Z"]
     failed = [e for e in day if e.get("outcome") in ("4", "8", "12")]
-    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         line = next(line for line in screen_lines(app) if line.strip().startswith("24h "))
         assert f"{len(day)} runs" in line and f"✗ {len(failed)} failed" in line and "not loaded" not in line
         strip = line.split("24h ", 1)[1][:24]
@@ -357,20 +366,37 @@ async def test_the_runs_per_hour_strip_shows_failures_from_the_events_held(
         failing_hours = {s.start for s in history.spans if s.style == fail_style and s.end - s.start == 1}
         assert 0 < len(failing_hours) <= len(failed)
         # A new failure arrives by polling: counted, and the last hour turns to the failure style.
-        before = len(srv.requests)
-        srv.store.add_event(target, outcome="8", desc="Error: new", at=FIXED_NOW + timedelta(seconds=1))
+        before = len(demo.requests)
+        demo.store.add_event(target, outcome="8", desc="Error: new", at=FIXED_NOW + timedelta(seconds=1))
         app.poll_now()
         await settle(pilot)
         # The strip makes no request of its own: one poll of this bot's runs (the alerts' own
         # project-wide query is not the strip's).
-        assert len([r for r in srv.requests[before:] if f"entity=Bot%2F{target}" in r.path]) == 1
+        assert len([r for r in demo.requests[before:] if f"entity=Bot%2F{target}" in r.path]) == 1
         assert f"✗ {len(failed) + 1} failed" in reflowed(app)
         last = len("24h ") + 23
         assert any(s.start == last and s.style == fail_style for s in _history(app).spans)
 
 
-async def test_the_strip_says_which_hours_are_not_loaded(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, (120, 40), bot_id=bot_id(srv, "hl7-adt-ingest")) as (app, pilot):
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+async def test_one_run_is_one_run_and_hours_without_runs_look_apart_from_a_few(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    bot = demo.store.add_bot({"resourceType": "Bot", "name": "once", "runtimeVersion": "vmcontext"})
+    demo.store.add_event(bot["id"], outcome="0", desc="done", at=FIXED_NOW - timedelta(hours=3))
+    async with running(demo, tmp_path, size, bot_id=bot["id"]) as (app, _pilot):
+        history = _history(app).plain
+        assert " · 1 run · no failure" in history and "1 runs" not in history
+        assert "1 event" in status(app) and "1 events" not in status(app)
+        strip = history.split("24h ", 1)[1][:24]
+        # The hour of the run is a bar (the busiest: a full one); the hours without runs are
+        # dots, a glyph no bar uses (the lowest bar is ▂, which does not read as a dot).
+        assert strip.count(NO_RUNS) == 23 and strip[20] == BARS[-1] and NO_RUNS not in BARS
+        assert on_screen(app, "1 run ·")
+
+
+async def test_the_strip_says_which_hours_are_not_loaded(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, (120, 40), bot_id=bot_id(demo, "hl7-adt-ingest")) as (app, pilot):
         first = _history(app).plain
         unknown = first.count("░")
         assert unknown > 0 and "░ not loaded" in first

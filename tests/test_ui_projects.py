@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from demo_support import FIXED_NOW, quiet_demo
+from textual_support import notifications
 from ui_support import make_multi_app, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
@@ -31,7 +32,7 @@ def servers() -> Iterator[dict[str, DemoServer]]:
 
 
 def toasts(app: BotmonApp) -> list[str]:
-    return [f"{n.title}\n{n.message}" for n in app._notifications]
+    return [f"{n.title}\n{n.message}" for n in notifications(app)]
 
 
 def names(app: BotmonApp) -> list[str]:
@@ -54,10 +55,10 @@ async def test_two_projects_one_list_each_with_its_own_credentials(
         assert screen_lines(app)[0].startswith(" Bots  prod") and "staging" in screen_lines(app)[0]
         assert f"{expected} bots" in status(app)
         # Each server was asked for a token once, with its own client, and answered it.
-        for srv, creds in ((prod, PROD), (staging, STAGING)):
-            tokens = [r for r in srv.requests if r.path == "/oauth2/token"]
+        for demo, creds in ((prod, PROD), (staging, STAGING)):
+            tokens = [r for r in demo.requests if r.path == "/oauth2/token"]
             assert [r.status for r in tokens] == [200]
-            assert srv.client_id == creds["client_id"]
+            assert demo.client_id == creds["client_id"]
         # P narrows to one project, then the next, then all again.
         await pilot.press("P")
         await settle(pilot)
@@ -89,7 +90,7 @@ async def test_a_failure_in_the_other_project_is_toasted_with_its_name(
         target = staging.store.bot_id("lab-results-router")
         assert target is not None
         staging.store.add_event(target, outcome="4", desc="Error: boom", at=FIXED_NOW + timedelta(seconds=5))
-        app._notifications.clear()
+        app.clear_notifications()
         app.poll_now()
         await settle(pilot)
         (toast,) = toasts(app)
@@ -110,7 +111,7 @@ async def test_one_projects_outage_leaves_the_other_live(
         target = prod.store.bot_id("lab-results-router")
         assert target is not None
         new = prod.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW + timedelta(seconds=5))
-        app._notifications.clear()
+        app.clear_notifications()
         app.poll_now()
         await settle(pilot)
         # prod's new run is in the list; staging's outage is named, in the header and the status.
@@ -124,7 +125,7 @@ async def test_one_projects_outage_leaves_the_other_live(
         assert app.sessions[0].schedule.status.ok and not app.sessions[1].schedule.status.ok
         # staging comes back: live again, one recovery toast.
         staging.faults.clear()
-        app._notifications.clear()
+        app.clear_notifications()
         app.poll_now()
         await settle(pilot)
         assert status(app).startswith("● live") and "staging ✗" not in screen_lines(app)[0]

@@ -30,7 +30,7 @@ from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.outcome_pane import MAX_MATCHES, OutcomePane
 
 SIZES = [(80, 24), (120, 40)]
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 REQUEST_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 TRACE_ID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACING = [
@@ -53,9 +53,9 @@ def lambda_log(lines: int) -> str:
     return "\n".join(rows)
 
 
-def lambda_run(srv: DemoServer, target: str, lines: int = 30, **fields: Any) -> dict[str, Any]:
+def lambda_run(demo: DemoServer, target: str, lines: int = 30, **fields: Any) -> dict[str, Any]:
     """A failed run of a Lambda bot, started by a Subscription, its tracing extension written."""
-    return srv.store.add_event(
+    return demo.store.add_event(
         target,
         outcome="4",
         desc=lambda_log(lines),
@@ -86,11 +86,11 @@ def styled(content: Text, style: object) -> list[str]:
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_pane_shows_the_runs_context_and_its_lambda_log_as_columns(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "lab-results-router")
-    event = lambda_run(srv, target)
-    async with running(srv, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
+    target = bot_id(demo, "lab-results-router")
+    event = lambda_run(demo, target)
+    async with running(demo, tmp_path, size, bot_id=target, notifications=True) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         pane = screen.query_one(OutcomePane)
@@ -126,25 +126,27 @@ async def test_the_pane_shows_the_runs_context_and_its_lambda_log_as_columns(
         assert app.clipboard == TRACE_ID
 
 
-async def test_a_log_at_the_servers_cap_is_marked_possibly_truncated(srv: DemoServer, tmp_path: Path) -> None:
-    target = bot_id(srv, "lab-results-router")
+async def test_a_log_at_the_servers_cap_is_marked_possibly_truncated(
+    demo: DemoServer, tmp_path: Path
+) -> None:
+    target = bot_id(demo, "lab-results-router")
     log = ("row imported\n" * STORED_LOG_CHARS)[-(STORED_LOG_CHARS - 20) :] + "Error: batch 7 rejected"
     assert len(log) == STORED_LOG_CHARS + 3
-    srv.store.add_event(target, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=1))
-    async with running(srv, tmp_path, (80, 24), bot_id=target) as (app, _pilot):
+    demo.store.add_event(target, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(demo, tmp_path, (80, 24), bot_id=target) as (app, _pilot):
         pane = app.screen.query_one(OutcomePane)
-        assert srv.store.events_for(target)[0]["outcomeDesc"].endswith("Error: batch 7 rejected")
+        assert demo.store.events_for(target)[0]["outcomeDesc"].endswith("Error: batch 7 rejected")
         assert "⚠ possibly truncated at the start: the server keeps only the end of the log" in pane.plain
         assert on_screen(app, "Error: batch 7 rejected")  # (the summary line, opened on)
 
 
 @pytest.mark.parametrize("size", [(60, 15), (80, 24)])
 async def test_z_shows_the_log_full_screen_and_at_60x15_enter_does(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = bot_id(srv, "lab-results-router")
-    lambda_run(srv, target, lines=5)
-    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+    target = bot_id(demo, "lab-results-router")
+    lambda_run(demo, target, lines=5)
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         pane = screen.query_one(OutcomePane)
@@ -185,13 +187,13 @@ def big_log(lines: int) -> str:
 
 
 async def test_search_covers_a_whole_200_kb_log(whole_logs: DemoServer, tmp_path: Path) -> None:
-    srv = whole_logs
-    target = bot_id(srv, "legacy-hl7-bridge")
+    demo = whole_logs
+    target = bot_id(demo, "legacy-hl7-bridge")
     lines = MAX_MATCHES + 1_000
     log = big_log(lines)
     assert len(log) > 200_000
-    event = srv.store.add_event(target, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=1))
-    async with running(srv, tmp_path, bot_id=target) as (app, pilot):
+    event = demo.store.add_event(target, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=1))
+    async with running(demo, tmp_path, bot_id=target) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         table, pane = screen.query_one(EventTable), screen.query_one(OutcomePane)
@@ -228,19 +230,21 @@ async def test_search_covers_a_whole_200_kb_log(whole_logs: DemoServer, tmp_path
 # ---------------------------------------------------------------------------- i: the input
 
 
-def fhir_gets(srv: DemoServer, mark: int, ref: str) -> int:
-    return sum(1 for method, path, *_ in srv.requests[mark:] if method == "GET" and path == f"/fhir/R4/{ref}")
+def fhir_gets(demo: DemoServer, mark: int, ref: str) -> int:
+    return sum(
+        1 for method, path, *_ in demo.requests[mark:] if method == "GET" and path == f"/fhir/R4/{ref}"
+    )
 
 
-def seeded_run(srv: DemoServer, state: str) -> tuple[str, dict[str, Any], str, str | None]:
+def seeded_run(demo: DemoServer, state: str) -> tuple[str, dict[str, Any], str, str | None]:
     """A seeded run whose input reads ``state`` (and which names a Subscription, when one does):
     ``(bot id, the run, its input, its subscription)``."""
-    for bot in srv.store.bots:
-        for event in srv.store.events_for(bot["id"]):
+    for bot in demo.store.bots:
+        for event in demo.store.events_for(bot["id"]):
             refs = [e["what"]["reference"] for e in event.get("entity") or []]
             inputs = [r for r in refs[1:] if not r.startswith("Subscription/")]
             subs = [r for r in refs if r.startswith("Subscription/")]
-            if inputs and subs and srv.store.resource_state(inputs[0]) == state:
+            if inputs and subs and demo.store.resource_state(inputs[0]) == state:
                 return bot["id"], event, inputs[0], subs[0]
     raise AssertionError(f"no seeded run has an input that is {state}")
 
@@ -256,13 +260,13 @@ async def open_run(app: BotmonApp, pilot: Pilot[Any], bot: str, event_id: str) -
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_i_opens_the_input_read_only_with_one_get_and_its_subscription_on_one_line(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    bot, run, ref, subscription = seeded_run(srv, "ok")
+    bot, run, ref, subscription = seeded_run(demo, "ok")
     assert subscription is not None
-    async with running(srv, tmp_path, size, notifications=True) as (app, pilot):
+    async with running(demo, tmp_path, size, notifications=True) as (app, pilot):
         screen = await open_run(app, pilot, bot, run["id"])
-        mark = len(srv.requests)
+        mark = len(demo.requests)
         await pilot.press("i")
         await settle(pilot)
         shown = app.screen
@@ -274,7 +278,7 @@ async def test_i_opens_the_input_read_only_with_one_get_and_its_subscription_on_
             rf"Trigger {re.escape(subscription)} · \S.* · (active|off|error|requested) · rest-hook → Bot/",
             shown.plain,
         )
-        assert fhir_gets(srv, mark, ref) == 1 and fhir_gets(srv, mark, subscription) == 1
+        assert fhir_gets(demo, mark, ref) == 1 and fhir_gets(demo, mark, subscription) == 1
         # Coloured from the theme: keys in the accent colour (spans on plain text, no markup).
         content = shown.query_one("#resource-json", Static).content
         assert isinstance(content, Text)
@@ -293,8 +297,8 @@ async def test_i_opens_the_input_read_only_with_one_get_and_its_subscription_on_
         await pilot.press("i")
         await settle(pilot)
         assert isinstance(app.screen, ResourceScreen) and f'"id": "{rid}"' in app.screen.plain
-        assert fhir_gets(srv, mark, ref) == 1 and fhir_gets(srv, mark, subscription) == 1
-        assert not [r for r in srv.requests[mark:] if r[0] != "GET" and "oauth2" not in r[1]]  # GET only
+        assert fhir_gets(demo, mark, ref) == 1 and fhir_gets(demo, mark, subscription) == 1
+        assert not [r for r in demo.requests[mark:] if r[0] != "GET" and "oauth2" not in r[1]]  # GET only
 
 
 @pytest.mark.parametrize(
@@ -306,21 +310,21 @@ async def test_i_opens_the_input_read_only_with_one_get_and_its_subscription_on_
     ],
 )
 async def test_i_says_forbidden_deleted_and_not_found_in_place(
-    srv: DemoServer, tmp_path: Path, state: str, words: str
+    demo: DemoServer, tmp_path: Path, state: str, words: str
 ) -> None:
-    target = bot_id(srv, "lab-results-router")
+    target = bot_id(demo, "lab-results-router")
     if state == "deleted":
-        _, _, ref, _ = seeded_run(srv, "deleted")
+        _, _, ref, _ = seeded_run(demo, "deleted")
     elif state == "forbidden":
         ref = "Coverage/5d1a0c2e-0000-4000-8000-00000000c0de"
     else:
         ref = "Patient/never-written"
-    event = srv.store.add_event(
+    event = demo.store.add_event(
         target, outcome="4", desc="boom", at=FIXED_NOW + timedelta(seconds=1), input=ref
     )
     if state == "unknown":
-        srv.store.resources.delete(ref, 0, expunge=True)  # (the demo notes every input it is given)
-    async with running(srv, tmp_path, (80, 24), bot_id=target) as (app, pilot):
+        demo.store.resources.delete(ref, 0, expunge=True)  # (the demo notes every input it is given)
+    async with running(demo, tmp_path, (80, 24), bot_id=target) as (app, pilot):
         assert app.screen.query_one(EventTable).selected_id == event["id"]
         await pilot.press("i")
         await settle(pilot)
@@ -334,17 +338,17 @@ async def test_i_says_forbidden_deleted_and_not_found_in_place(
         assert isinstance(app.screen, EventScreen)
 
 
-async def test_a_hostile_resource_shows_literally(srv: DemoServer, tmp_path: Path) -> None:
+async def test_a_hostile_resource_shows_literally(demo: DemoServer, tmp_path: Path) -> None:
     """A cron run's input is the Bot itself: here a Bot whose name holds markup and escapes."""
-    hostile = srv.store.add_bot(
+    hostile = demo.store.add_bot(
         {"resourceType": "Bot", "name": "[@click=app.quit]x[/] \x1b]52;c;ZXZpbA==\x07 \u202eevil \x9b2J"}
     )
     bot = f"Bot/{hostile['id']}"
     entity = [{"what": {"reference": bot}, "role": {"code": "4"}}] * 2
-    srv.store.add_event(
+    demo.store.add_event(
         hostile["id"], outcome="0", desc="tick", at=FIXED_NOW + timedelta(seconds=1), entity=entity
     )
-    async with running(srv, tmp_path, (80, 24), bot_id=hostile["id"]) as (app, pilot):
+    async with running(demo, tmp_path, (80, 24), bot_id=hostile["id"]) as (app, pilot):
         pane = app.screen.query_one(OutcomePane)
         assert f"Input    {bot} · a scheduled run: the bot itself" in pane.plain
         await pilot.press("i")
@@ -359,12 +363,12 @@ async def test_a_hostile_resource_shows_literally(srv: DemoServer, tmp_path: Pat
 # ---------------------------------------------------------------------------- deploys
 
 
-def quiet_bot(srv: DemoServer) -> str:
+def quiet_bot(demo: DemoServer) -> str:
     """A seeded bot that records every run, ran last more than an hour ago and was last saved
     before that: its next deploy and runs are the test's own."""
     horizon = FIXED_NOW - timedelta(hours=1)
-    for bot in srv.store.bots:
-        runs = srv.store.events_for(bot["id"])
+    for bot in demo.store.bots:
+        runs = demo.store.events_for(bot["id"])
         saved = parse_instant(bot["meta"]["lastUpdated"])
         if (
             runs
@@ -378,15 +382,15 @@ def quiet_bot(srv: DemoServer) -> str:
     raise AssertionError("no quiet bot in the demo")
 
 
-def deployed_then_failing(srv: DemoServer) -> str:
+def deployed_then_failing(demo: DemoServer) -> str:
     """A bot deployed at 11:50 (by ci-deploy), a run that went fine before it, and every run
     since failed: at 11:52, 11:55 and 11:58."""
-    target = quiet_bot(srv)
-    srv.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=12))
+    target = quiet_bot(demo)
+    demo.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=12))
     author = {"reference": "ClientApplication/ci", "display": "ci-deploy"}
-    srv.store.deploy_bot(target, at=FIXED_NOW - timedelta(minutes=10, seconds=3), gap_ms=3000, author=author)
+    demo.store.deploy_bot(target, at=FIXED_NOW - timedelta(minutes=10, seconds=3), gap_ms=3000, author=author)
     for minutes in (7, 4, 1):
-        srv.store.add_event(
+        demo.store.add_event(
             target,
             outcome="4",
             desc="Unhandled error: boom\nError boom",
@@ -395,16 +399,16 @@ def deployed_then_failing(srv: DemoServer) -> str:
     return target
 
 
-def history_reads(srv: DemoServer, target: str) -> int:
-    return sum(1 for _, path, *_ in srv.requests if path == f"/fhir/R4/Bot/{target}/_history")
+def history_reads(demo: DemoServer, target: str) -> int:
+    return sum(1 for _, path, *_ in demo.requests if path == f"/fhir/R4/Bot/{target}/_history")
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_deploy_is_marked_and_a_failure_streak_after_it_says_so(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    target = deployed_then_failing(srv)
-    async with running(srv, tmp_path, size, bot_id=target) as (app, pilot):
+    target = deployed_then_failing(demo)
+    async with running(demo, tmp_path, size, bot_id=target) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         # The incident line, on the heading.
@@ -424,16 +428,16 @@ async def test_a_deploy_is_marked_and_a_failure_streak_after_it_says_so(
         )
         # One history read for the tab; a refresh reads the Bot again, not its history, until the
         # Bot has a new version.
-        assert history_reads(srv, target) == 1
+        assert history_reads(demo, target) == 1
         await pilot.press("r")
         await settle(pilot)
-        assert history_reads(srv, target) == 1
-        srv.store.deploy_bot(target, at=FIXED_NOW - timedelta(seconds=30))
+        assert history_reads(demo, target) == 1
+        demo.store.deploy_bot(target, at=FIXED_NOW - timedelta(seconds=30))
         await pilot.press("r")
         await settle(pilot)
-        assert history_reads(srv, target) == 2
+        assert history_reads(demo, target) == 2
         # A run that went fine ends the streak: the heading says so no more.
-        srv.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW)
+        demo.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW)
         await pilot.press("r")
         await settle(pilot)
         assert not on_screen(app, "failing since")

@@ -11,9 +11,11 @@ from rich.color import ColorSystem
 from rich.style import Style
 from textual.color import Color
 from textual.theme import BUILTIN_THEMES
+from textual_support import notifications, screen_strips
 from ui_support import bot_id, command, pane_caught_up, running, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.symbols import LINUX_CONSOLE
 from botmon_tui.ui.formatting import MIN_CONTRAST, contrast, theme_palette, theme_variables
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
@@ -26,7 +28,7 @@ from botmon_tui.ui.widgets.status_line import StatusLine
 RED, GREEN, YELLOW = 1, 2, 3
 
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 
 def _standard(style: Style, background: bool = False) -> int | None:
@@ -77,7 +79,7 @@ def _failure_style(table: EventTable) -> Style:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
     saved: list[str] = []
 
@@ -85,8 +87,8 @@ async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
         saved.append(name)
         return tmp_path / "config.toml"
 
-    target = bot_id(srv, "legacy-hl7-bridge")
-    async with running(srv, tmp_path, size, bot_id=target, remember_theme=remember) as (app, pilot):
+    target = bot_id(demo, "legacy-hl7-bridge")
+    async with running(demo, tmp_path, size, bot_id=target, remember_theme=remember) as (app, pilot):
         screen = app.screen
         assert isinstance(screen, EventScreen)
         table = screen.query_one(EventTable)
@@ -104,7 +106,7 @@ async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
         assert nord.level("error") in pane_spans and dark.level("error") not in pane_spans
         line = screen.query_one(StatusLine).content
         assert nord.ok in {span.style for span in line.spans}  # type: ignore[union-attr]
-        assert "saved in" in " ".join(str(n.message) for n in app._notifications)
+        assert "saved in" in " ".join(str(n.message) for n in notifications(app))
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)
@@ -119,16 +121,52 @@ async def test_a_theme_chosen_in_the_palette_colours_outcomes_and_is_remembered(
         assert status(app).startswith("● live")
 
 
-async def test_an_unknown_theme_says_so_and_uses_the_default(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, theme="no-such-theme") as (app, _pilot):
+async def test_an_unknown_theme_says_so_and_uses_the_default(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, theme="no-such-theme") as (app, _pilot):
         assert app.theme == "textual-dark"
-        messages = " ".join(str(n.message) for n in app._notifications)
+        messages = " ".join(str(n.message) for n in notifications(app))
         assert "unknown theme 'no-such-theme'" in messages
 
 
-async def test_a_theme_given_at_start_is_used(srv: DemoServer, tmp_path: Path) -> None:
-    target = bot_id(srv, "legacy-hl7-bridge")
-    async with running(srv, tmp_path, bot_id=target, theme="gruvbox") as (app, _pilot):
+async def test_a_theme_given_at_start_is_used(demo: DemoServer, tmp_path: Path) -> None:
+    target = bot_id(demo, "legacy-hl7-bridge")
+    async with running(demo, tmp_path, bot_id=target, theme="gruvbox") as (app, _pilot):
         assert app.theme == "gruvbox"
         table = app.screen.query_one(EventTable)
         assert _failure_style(table) == theme_palette(theme_variables("gruvbox")).level("error")
+
+
+# ---------------------------------------------------------------------------- odd terminals
+
+#: What the Linux console's fonts cannot draw (botmon_tui.symbols.LINUX_CONSOLE's keys).
+LACKING = set(LINUX_CONSOLE)
+
+
+@pytest.mark.parametrize("size", [(60, 15), (80, 24), (120, 40)])
+async def test_the_linux_console_and_no_color_at_every_size(
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TERM=linux`` and ``NO_COLOR=1`` together: on the bot list and a failing bot's Event tab,
+    every line painted holds only symbols the console draws, and no segment has a colour."""
+    monkeypatch.setenv("TERM", "linux")
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with running(demo, tmp_path, size) as (app, pilot):
+        for step in ("bot list", "event tab"):
+            if step == "event tab":
+                app.open_bot(bot_id(demo, "lab-results-router"))
+                await settle(pilot)
+                assert isinstance(app.screen, EventScreen)
+            strips = screen_strips(app)
+            text = "\n".join(strip.text for strip in strips)
+            assert {ch for ch in text if ch in LACKING} == set(), step
+            assert "x " in text or "^ " in text, step  # the outcomes' marks, as the console has them
+            coloured = {
+                str(segment.style.color or segment.style.bgcolor)
+                for strip in strips
+                for segment in strip
+                if segment.style is not None
+                and any(
+                    c is not None and not c.is_default for c in (segment.style.color, segment.style.bgcolor)
+                )
+            }
+            assert coloured == set(), (step, sorted(coloured)[:5])

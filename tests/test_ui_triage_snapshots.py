@@ -18,60 +18,60 @@ from ui_support import bot_id, make_app, settle
 
 from botmon_tui.demo import DemoServer
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 CRASH = (
     "2025-03-14T12:00:05.000Z\nRouting ORU^R01 to the EHR\nAxiosError: Request failed with status code 503"
 )
 
 
-def _fail(srv: DemoServer, name: str, seconds: int, outcome: str = "8") -> None:
-    srv.store.add_event(
-        bot_id(srv, name), outcome=outcome, desc=CRASH, at=FIXED_NOW + timedelta(seconds=seconds)
+def _fail(demo: DemoServer, name: str, seconds: int, outcome: str = "8") -> None:
+    demo.store.add_event(
+        bot_id(demo, name), outcome=outcome, desc=CRASH, at=FIXED_NOW + timedelta(seconds=seconds)
     )
 
 
-def test_attention_first_bot_list_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+def test_attention_first_bot_list_120x40(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
     """Failing now on top, marked on the whole row; a failure announced since start marked ●."""
-    _fail(srv, "legacy-hl7-bridge", -60, "12")
+    _fail(demo, "legacy-hl7-bridge", -60, "12")
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
-        _fail(srv, "lab-results-router", 5)
+        _fail(demo, "lab-results-router", 5)
         pilot.app.poll_now()  # type: ignore[attr-defined]
         await settle(pilot)
         pilot.app.clear_notifications()
 
-    app = make_app(srv, tmp_path)
+    app = make_app(demo, tmp_path)
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 def test_alert_toast_over_another_bots_event_tab_80x24(
-    snap_compare: Any, srv: DemoServer, tmp_path: Path
+    snap_compare: Any, demo: DemoServer, tmp_path: Path
 ) -> None:
-    app = make_app(srv, tmp_path, bot_id=bot_id(srv, "hl7-adt-ingest"))
+    app = make_app(demo, tmp_path, bot_id=bot_id(demo, "hl7-adt-ingest"))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
-        _fail(srv, "lab-results-router", 5)
-        _fail(srv, "lab-results-router", 6)
+        _fail(demo, "lab-results-router", 5)
+        _fail(demo, "lab-results-router", 6)
         pilot.app.poll_now()  # type: ignore[attr-defined]
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_failures_screen_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+def test_failures_screen_120x40(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
     """F: the newest failed runs of every bot, a new one on top (its toast cleared)."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("F")
         await settle(pilot)
-        _fail(srv, "lab-results-router", 5)
+        _fail(demo, "lab-results-router", 5)
         pilot.app.poll_now()  # type: ignore[attr-defined]
         await settle(pilot)
         pilot.app.clear_notifications()
         await pilot.press("down")
 
-    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(120, 40), run_before=run_before)

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from demo_support import FIXED_NOW
+from textual.app import App
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual_support import screen_strips
 
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.demo import DemoServer
@@ -38,13 +41,13 @@ def _defaults(log_dir: Path, secrets: Callable[[], list[str]]) -> dict[str, Any]
 
 
 def make_app(
-    srv: DemoServer, log_dir: Path, settings: ConnectionSettings | None = None, **options: Any
+    demo: DemoServer, log_dir: Path, settings: ConnectionSettings | None = None, **options: Any
 ) -> BotmonApp:
     """The app on ``srv`` (or on ``settings``), its crash log in ``log_dir`` (``crash_log=None``:
     the default one, in the state dir)."""
     if settings is None:
         settings = ConnectionSettings(
-            base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+            base_url=demo.base_url, client_id=demo.client_id, client_secret=Secret(demo.client_secret)
         )
     client = MedplumClient(settings)
     defaults = _defaults(log_dir, client.secrets)
@@ -63,13 +66,13 @@ def make_multi_app(servers: dict[str, DemoServer], log_dir: Path, **options: Any
         Connection(
             MedplumClient(
                 ConnectionSettings(
-                    base_url=srv.base_url, client_id=srv.client_id, client_secret=Secret(srv.client_secret)
+                    base_url=demo.base_url, client_id=demo.client_id, client_secret=Secret(demo.client_secret)
                 )
             ),
             label,
             app_base=f"https://app.{label}.example/",
         )
-        for label, srv in servers.items()
+        for label, demo in servers.items()
     ]
     defaults = _defaults(log_dir, lambda: [s for c in connections for s in c.client.secrets()])
     defaults.update(options)
@@ -85,6 +88,20 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def pause_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str = "", turns: int = 200
+) -> None:
+    """Await ``pilot.pause()`` until ``condition()`` holds: a state, not a time (a timer of the
+    app's, as the filter's 150 ms or the footer's 50 ms, fires during the pauses). Bounded by a
+    count of pauses (each waits for the app to be idle, ~20 ms at least), not by a clock."""
+    for _ in range(turns):
+        if condition():
+            return
+        await pilot.pause()
+    if not condition():
+        raise AssertionError(f"still not {what or 'so'} after {turns} pauses")
 
 
 async def pane_caught_up(pilot: Pilot[Any], tries: int = 200) -> None:
@@ -111,7 +128,7 @@ async def polled(pilot: Pilot[Any]) -> None:
 
 def screen_lines(app: BotmonApp) -> list[str]:
     """What the terminal shows now, line by line (as plain text)."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
+    return [strip.text for strip in screen_strips(app)]
 
 
 def on_screen(app: BotmonApp, text: str) -> bool:
@@ -125,7 +142,7 @@ def status(app: BotmonApp) -> str:
 
 @asynccontextmanager
 async def running(
-    srv: DemoServer,
+    demo: DemoServer,
     log_dir: Path,
     size: tuple[int, int] = (80, 24),
     *,
@@ -134,7 +151,7 @@ async def running(
 ) -> AsyncIterator[tuple[BotmonApp, Pilot[Any]]]:
     """The app on ``srv`` in a headless terminal of ``size``, loaded (``notifications``: toasts are
     shown, as they are outside tests; ``run_test`` hides them by default)."""
-    app = make_app(srv, log_dir, **options)
+    app = make_app(demo, log_dir, **options)
     async with app.run_test(size=size, notifications=notifications) as pilot:
         await settle(pilot)
         yield app, pilot
@@ -147,12 +164,26 @@ async def command(pilot: Pilot[Any], *words: str) -> None:
     for word in words:
         await pilot.pause()
         await pilot.press(*word)
-        await pilot.pause(0.3)
+        await pause_until(pilot, lambda: offers(pilot.app, word), f"offering {word!r}")  # noqa: B023
         await pilot.press("enter")
     await settle(pilot)
 
 
-def bot_id(srv: DemoServer, name: str) -> str:
-    found = srv.store.bot_id(name)
+def offers(app: App[Any], word: str) -> bool:
+    """The command palette is open and its highlighted entry matches ``word`` (its letters in
+    order, as the palette's fuzzy search matches): its search for what was typed is done."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return False
+    options = palette.query_one(CommandList)
+    if options.highlighted is None:
+        return False
+    prompt = options.get_option_at_index(options.highlighted).prompt
+    letters = iter(str(getattr(prompt, "plain", prompt)).casefold())
+    return all(letter in letters for letter in word.casefold())
+
+
+def bot_id(demo: DemoServer, name: str) -> str:
+    found = demo.store.bot_id(name)
     assert found is not None, name
     return found

@@ -6,6 +6,8 @@
 * Any other write error (a full disk, an I/O error) is :class:`OutputError`: one line, exit 4.
 * Tables are as wide as ``$COLUMNS``, else the terminal, else 80 columns (also when piped).
 * Colour only on a terminal, never with ``NO_COLOR`` or ``TERM=dumb``.
+* On the Linux console (``TERM=linux``) the symbols its fonts lack are written as ones they have
+  (``botmon_tui.symbols``); piped output keeps them.
 * Every line on stderr is sanitized and scrubbed of the secrets in use.
 """
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from botmon_tui.cli.args import PROG
+from botmon_tui.symbols import for_terminal, symbol_table
 from botmon_tui.textsafe import mask_secrets, sanitize
 
 __all__ = ["DEFAULT_WIDTH", "Output", "OutputError", "table_width", "wants_colour"]
@@ -85,6 +88,9 @@ class Output:
     closed: bool = False
     #: What went away was the terminal (``--follow`` then ends with status 1, as the TUI does).
     terminal_gone: bool = False
+    #: The symbols stdout's terminal cannot draw, and what is written instead (the Linux console:
+    #: :mod:`botmon_tui.symbols`); None: written as they are (other terminals, pipes, files).
+    symbols: dict[int, str] | None = None
 
     @classmethod
     def for_streams(cls, out: TextIO, err: TextIO, environ: Mapping[str, str]) -> Output:
@@ -94,6 +100,7 @@ class Output:
             colour=wants_colour(out, environ),
             width=table_width(out, environ),
             tty=_isatty(out),
+            symbols=symbol_table(environ) if _isatty(out) else None,
             secrets=[v for k in _SECRET_VARIABLES if (v := environ.get(k))],
         )
 
@@ -127,7 +134,7 @@ class Output:
         if self.closed:
             return
         try:
-            self.out.write(text)
+            self.out.write(for_terminal(text, self.symbols))
         except BrokenPipeError:
             self._gone()
         except OSError as exc:

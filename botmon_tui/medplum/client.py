@@ -42,8 +42,8 @@ from botmon_tui.medplum.errors import (
     NetworkError,
     NotFoundError,
     RateLimitedError,
+    RequestTimeout,
     ServerError,
-    TimeoutError,
     TooLargeError,
 )
 from botmon_tui.medplum.models import (
@@ -103,19 +103,16 @@ Params = list[tuple[str, str]] | dict[str, str]
 
 @dataclass
 class RequestStats:
-    """What this client has sent and received (for the status line and the benchmarks)."""
+    """How many requests this client has sent, by method, and how many of them asked for a token
+    (the tests count a client's requests with it)."""
 
     requests: int = 0
     token_requests: int = 0
-    bytes_received: int = 0
     methods: dict[str, int] = field(default_factory=dict)
-    last_request_at: float | None = None
 
-    def note(self, method: str, nbytes: int, at: float) -> None:
+    def note(self, method: str) -> None:
         self.requests += 1
-        self.bytes_received += nbytes
         self.methods[method] = self.methods.get(method, 0) + 1
-        self.last_request_at = at
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -317,7 +314,7 @@ class MedplumClient:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, endpoint) from None
         self.stats.token_requests += 1
-        self.stats.note("POST", len(response.content), self._clock())
+        self.stats.note("POST")
         self._note_headers(response)
         body = self._json_or_none(response.content)
         if response.status_code in (400, 401, 403):
@@ -430,7 +427,7 @@ class MedplumClient:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from None
         content = b"".join(chunks)
-        self.stats.note("GET", len(content), self._clock())
+        self.stats.note("GET")
         self._note_headers(response)
         return response.status_code, content, response
 
@@ -545,7 +542,7 @@ class MedplumClient:
         host = urlsplit(url).netloc or url
         text = self._scrub(str(exc) or type(exc).__name__)
         if isinstance(exc, httpx.TimeoutException):
-            return TimeoutError(f"Timed out talking to {host} ({type(exc).__name__})")
+            return RequestTimeout(f"Timed out talking to {host} ({type(exc).__name__})")
         if isinstance(exc, httpx.ConnectError):
             # httpx says "All connection attempts failed"; the reason is further down the chain.
             causes = _causes(exc)

@@ -19,8 +19,8 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "RateLimitedError",
+    "RequestTimeout",
     "ServerError",
-    "TimeoutError",
     "TooLargeError",
 ]
 
@@ -120,5 +120,5 @@ class ConnectionDroppedError(NetworkError):
     reused connection the server had already closed): asking again usually works."""
 
 
-class TimeoutError(MedplumError):
+class RequestTimeout(MedplumError):
     kind = "timeout"

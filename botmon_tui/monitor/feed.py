@@ -63,6 +63,15 @@ def _hour(when: datetime | None) -> int:
     return int((when or _EPOCH).timestamp() // 3600)
 
 
+def _newer(event: FeedEvent, held: FeedEvent) -> bool:
+    """Whether ``event`` is a newer version than ``held`` of the same AuditEvent: a later Last
+    Updated wins; with the same (or no) time the copy that arrived last does (a server's answer
+    reflects its state when it answered), unless only ``held`` has a time."""
+    if held.when is None or event.when is None:
+        return event.when is not None or held.when is None
+    return event.when >= held.when
+
+
 def event_key(event: _Timed) -> SortKey:
     """Chronological key of an event: Last Updated (``recorded`` as fallback), then id."""
     return (event.when or _EPOCH, event.id)
@@ -151,13 +160,16 @@ class FeedDelta:
 
     added: list[FeedEvent] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: Events held already, replaced by a newer version (a later ``meta.lastUpdated``): their
+    #: rows show the new one.
+    changed: list[FeedEvent] = field(default_factory=list)
     #: The added rows are older rows from paging (they go at the bottom).
     older: bool = False
     #: A backlog larger than one poll fetches remains; the next poll continues it.
     behind: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed)
+        return bool(self.added or self.removed or self.changed)
 
 
 class EventFeed:
@@ -378,10 +390,13 @@ class EventFeed:
             event = FeedEvent(model)
             existing = self._by_id.get(event.id)
             if existing is not None:
+                if not _newer(event, existing):
+                    continue  # the copy held is as new or newer (an older page, a repeat)
                 self._count(existing, -1)
                 self._count(event, 1)
+                delta.changed.append(event)
                 if event_key(existing) == event_key(event):
-                    self._by_id[event.id] = event  # same row, maybe a newer version
+                    self._by_id[event.id] = event
                     continue
                 self._keys.pop(bisect_left(self._keys, event_key(existing)))
             else:
@@ -394,6 +409,10 @@ class EventFeed:
                 insort(self._keys, key)
             if existing is None:
                 delta.added.append(event)
+        if delta.changed:
+            # An event changed and then evicted is told as removed only.
+            held = self._by_id
+            delta.changed = [e for e in delta.changed if held.get(e.id) is e]
         if evict and len(self._keys) > self.window:
             excess = len(self._keys) - self.window
             gone = self._keys[:excess]

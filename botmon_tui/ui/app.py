@@ -55,7 +55,8 @@ EXIT_INTERRUPTED = 130
 
 #: Mouse and focus hints the help screen adds to the generated key list.
 HELP_NOTES = (
-    "↑ ↓ (or j k) move the cursor; page up / page down a page; home / end (or g G) the first / last row.",
+    "↑ ↓ (or j k) move the cursor; page up / page down a page; home / end (or g G) the first / last row"
+    " (on the Event tab, older runs load first).",
     "Mouse: click a column header to sort by it (click again to reverse); click a row to select it.",
     "tab moves the focus between the table and the Outcome Desc pane; arrows and page keys scroll it.",
     "Times are shown in your local time zone; the selected row shows its absolute Last Updated time.",

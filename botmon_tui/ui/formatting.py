@@ -25,6 +25,7 @@ from textual.theme import BUILTIN_THEMES, Theme
 from botmon_tui.formatting import audit_label, outcome_label
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
 from botmon_tui.monitor.feed import FeedEvent
+from botmon_tui.symbols import BARS, NO_RUNS, NOT_LOADED
 from botmon_tui.textsafe import clip
 
 __all__ = [
@@ -288,10 +289,6 @@ def audit_text(bot: Bot, palette: Palette, *, compact: bool = False) -> Text:
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 
 
-#: Bar heights of the runs-per-hour strip.
-BARS = "▁▂▃▄▅▆▇█"
-
-
 #: Marks a deploy on the runs-per-hour strip (before the bar of the hour it was done in).
 DEPLOY_MARK = "│"
 
@@ -301,7 +298,8 @@ def history_strip(
 ) -> Text:
     """Runs per hour (``(runs, failed)`` each, oldest first) as one bar a hour: its height says
     how many runs (against the busiest hour), its colour whether any failed (and, without colour,
-    reverse video). The first ``unknown`` hours are older than the runs loaded: ``░``. A deploy
+    reverse video); an hour without runs is a ``·``, distinct from the lowest bar (``▂``). The first
+    ``unknown`` hours are older than the runs loaded: ``░``. A deploy
     done in hour ``i`` (``deploys``) is a ``│`` in the accent colour before that hour's bar."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     busiest = max((runs for runs, _ in hours), default=0)
@@ -309,9 +307,9 @@ def history_strip(
         if index in deploys:
             text.append(DEPLOY_MARK, palette.accent)
         if index < unknown:
-            text.append("░", DIM)
+            text.append(NOT_LOADED, DIM)
         elif not runs:
-            text.append("·", DIM)
+            text.append(NO_RUNS, DIM)
         else:
             bar = BARS[min(len(BARS) - 1, (runs * len(BARS) - 1) // busiest)]
             text.append(bar, palette.error if failed else palette.level("success"))

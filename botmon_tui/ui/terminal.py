@@ -25,17 +25,22 @@ import contextlib
 import os
 import termios
 from asyncio import AbstractEventLoop
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import RenderableType
+from rich.segment import Segment
+from textual.color import Color
 from textual.drivers.linux_driver import LinuxDriver
+from textual.filter import LineFilter, Monochrome, NoColor
 
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.hangup import EXIT_TERMINAL_GONE, Gone, HangupWatch, LostTerminal, park_standard_fds
 from botmon_tui.shutdown import HANGUP_BUDGET, SHUTDOWN_BUDGET, Shutdown
+from botmon_tui.symbols import symbol_table
 from botmon_tui.ui.textual_private import AppInternals, hangup_safe_driver
 
-__all__ = ["RESTORE_TERMINAL", "TerminalApp", "TerminalSession"]
+__all__ = ["RESTORE_TERMINAL", "ConsoleSymbols", "TerminalApp", "TerminalSession"]
 
 #: What gives a terminal that is still there back when the watchdog has to end the process:
 #: keyboard protocol, main screen, cursor, focus and mouse reporting, bracketed paste, line wrap.
@@ -123,11 +128,46 @@ class TerminalSession:
             os.write(TERMINAL_FDS[1], RESTORE_TERMINAL)
 
 
+#: The filter that takes every colour out under ``NO_COLOR`` (:meth:`TerminalApp.get_line_filters`).
+_NO_COLOR = NoColor()
+
+
+class ConsoleSymbols(LineFilter):
+    """Writes each symbol the terminal cannot draw as the one :mod:`botmon_tui.symbols` chose for
+    it (one cell for one cell: the layout is unchanged)."""
+
+    def __init__(self, table: Mapping[int, str]) -> None:
+        super().__init__()
+        self.table = table
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        table = self.table
+        return [Segment(text.translate(table), style, control) for text, style, control in segments]
+
+
 class TerminalApp(AppInternals):
     """An App whose runs on a terminal are :class:`TerminalSession` s (see the module's docstring)."""
 
     #: The run on a terminal under way (None: not running, or headless).
     terminal_session: TerminalSession | None = None
+    #: The Linux console's symbols filter (False: the terminal draws them all; None: not asked yet).
+    _console_symbols: ConsoleSymbols | bool | None = None
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, but with ``NO_COLOR`` no colour at all, and on the Linux console the
+        symbols it can draw (:mod:`botmon_tui.symbols`). Textual 8.2.8 turns the
+        theme's colours into 256-colour greys there (its ``Monochrome`` filter, unless the theme is
+        an ANSI one); ``NoColor`` leaves the terminal's own colours, and bold, dim, underline and
+        reverse video (the palette's ``mono`` styles) and the symbols carry the meaning."""
+        filters = list(super().get_line_filters())
+        if self.no_color:
+            filters = [_NO_COLOR if isinstance(f, Monochrome) else f for f in filters]
+        if self._console_symbols is None:
+            table = symbol_table()
+            self._console_symbols = ConsoleSymbols(table) if table else False
+        if isinstance(self._console_symbols, ConsoleSymbols):
+            filters.append(self._console_symbols)
+        return filters
 
     def session_crash_log(self) -> CrashLog:
         """Where the watchdog writes (the app's own crash log, whose secrets it masks)."""

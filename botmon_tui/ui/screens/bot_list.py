@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from botmon_tui.formatting import plural
 from botmon_tui.medplum.auth import ConnectionSettings
-from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, TimeoutError
+from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, RequestTimeout
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.monitor.summary import BotStatus
 from botmon_tui.textsafe import sanitize
@@ -23,6 +23,7 @@ from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
+from botmon_tui.ui.widgets.status_line import retry_info_text
 
 __all__ = ["BotListScreen"]
 
@@ -34,8 +35,9 @@ def bot_matches(status: BotStatus, needle: str) -> bool:
     return needle in bot.display_name.casefold() or needle in bot.id.casefold()
 
 
-def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> Text:
-    """What a failed start says, in words: what went wrong, and what to check."""
+def startup_text(problem: MedplumError | str, settings: ConnectionSettings, retry: str) -> Text:
+    """What a failed start says, in words: what went wrong, what to check, and when it is tried
+    again (``retry``: the status line's words, ``retry in 2s``)."""
     base = sanitize(settings.base)
     if isinstance(problem, AuthError):
         title = f"Cannot sign in to {base}"
@@ -51,7 +53,7 @@ def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> T
     elif isinstance(problem, ForbiddenError):
         title = f"Signed in to {base}, but not allowed to read the bots"
         check = "The ClientApplication's access policy must allow reading Bot and AuditEvent resources."
-    elif isinstance(problem, NetworkError | TimeoutError):
+    elif isinstance(problem, NetworkError | RequestTimeout):
         title = f"Cannot reach {base}"
         check = (
             "Check the server's address (--base-url, MEDPLUM_BASE_URL or the profile's baseUrl), "
@@ -64,7 +66,7 @@ def startup_text(problem: MedplumError | str, settings: ConnectionSettings) -> T
     text.append(f"{title}.\n", BOLD)
     text.append(f"\n{sanitize(str(problem))}\n")
     text.append(f"\n{check}\n")
-    text.append("\nbotmon-tui tries again within a minute: r tries now, q quits.", DIM)
+    text.append(f"\nbotmon-tui: {retry} · r tries now · q quits", DIM)
     return text
 
 
@@ -189,6 +191,11 @@ class BotListScreen(PollingScreen):
         self.update_empty()
         self.update_heading()
 
+    def update_status(self) -> None:
+        super().update_status()
+        if not self.loaded and self.startup_error() is not None:
+            self.update_empty()  # the panel's retry counts down with the status line's
+
     def after_poll(self) -> None:
         self.update_heading()
         if not self.loaded:
@@ -292,7 +299,8 @@ class BotListScreen(PollingScreen):
         problem = self.startup_error()
         if problem is not None:
             session, error = problem
-            empty.show_error(startup_text(error, session.settings), "Cannot load the bots")
+            retry = retry_info_text(self.status_info())
+            empty.show_error(startup_text(error, session.settings, retry), "Cannot load the bots")
         elif not self.loaded or table.row_count:
             self.show_instead(area, table, False)
             return

@@ -16,7 +16,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.formatting import clock_time, explain_no_events
+from botmon_tui.formatting import clock_time, explain_no_events, plural
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
@@ -25,6 +25,7 @@ from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.resourceview import subscription_summary
+from botmon_tui.symbols import NOT_LOADED
 from botmon_tui.textsafe import ansi_text, clip, sanitize
 from botmon_tui.ui.formatting import BOLD, DEPLOY_MARK, DIM, audit_text, history_strip
 from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
@@ -229,6 +230,8 @@ class EventScreen(PollingScreen):
         self._needle: str | None = None
         self._lock = asyncio.Lock()
         self.loading_older = False
+        #: ``G`` asked for the last row: older pages load until the oldest run is held.
+        self._to_bottom = False
         self.load_error: MedplumError | None = None
         self._bot_read_at = app.monotonic()  # the Bot handed over by the bot list is fresh
         self._pane_deferred = False
@@ -409,7 +412,8 @@ class EventScreen(PollingScreen):
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
         table = self.table
-        added = [e for e in delta.added if self.matches(e)]
+        # A newer version of a row held (delta.changed) refreshes it in place.
+        added = [e for e in (*delta.added, *delta.changed) if self.matches(e)]
         table.merge(added, delta.removed)
         if first and table.row_count:
             table.move_cursor(row=0, animate=False)
@@ -458,7 +462,7 @@ class EventScreen(PollingScreen):
         feed = self.feed
         if not feed.loaded:
             return []
-        parts = [f"{len(feed)} failed runs" if self.failures_only else f"{len(feed)} events"]
+        parts = [plural(len(feed), "failed run" if self.failures_only else "event")]
         if self.switching:
             parts.append("loading all runs…" if self.failures_only else "loading failures…")
         elif self.loading_older:
@@ -529,14 +533,14 @@ class EventScreen(PollingScreen):
             text.append(f"{HISTORY_HOURS}h ", DIM)
             text.append_text(history_strip(hours, self.palette, unknown=unknown, deploys=slots))
             text.append(" now", DIM)
-            text.append(f" · {runs} {'failed runs' if self.failures_only else 'runs'}")
+            text.append(f" · {plural(runs, 'failed run' if self.failures_only else 'run')}")
             if failed and not self.failures_only:
                 text.append(" · ")
                 text.append(f"✗ {failed} failed", self.palette.fail)
             elif not failed:
                 text.append(" · no failure", DIM)
             if unknown:
-                text.append(" · ░ not loaded", DIM)
+                text.append(f" · {NOT_LOADED} not loaded", DIM)
             if shown:
                 text.append(
                     f" · {DEPLOY_MARK} deploy {clock_time(shown[0].at, self.botmon.tz, now=now)}", DIM
@@ -582,8 +586,8 @@ class EventScreen(PollingScreen):
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",
-                f"{len(feed)} loaded events are hidden by it: press esc to clear the filter"
-                + (", or o to load older events." if feed.has_older else "."),
+                f"{plural(len(feed), 'loaded event')} {'is' if len(feed) == 1 else 'are'} hidden by it: "
+                "press esc to clear the filter" + (", or o to load older events." if feed.has_older else "."),
             )
         else:
             show = False
@@ -634,6 +638,22 @@ class EventScreen(PollingScreen):
             and not self.feed.at_limit
         ):
             self.action_load_older()
+
+    def on_event_table_went_to_bottom(self, event: EventTable.WentToBottom) -> None:
+        """``G`` lands on the last row in one press: when older runs are still to load (newest
+        first), they are paged in until the oldest is held (or the window is full), the cursor
+        following the bottom as each page arrives; a move of the cursor meanwhile stops it."""
+        event.stop()
+        feed, table = self.feed, self.table
+        if not (table.oldest_at_bottom and feed.loaded and feed.has_older and not feed.at_limit):
+            return
+        if self.loading_older:
+            self._to_bottom = True  # the page under way goes on to the end
+            return
+        self.loading_older = True
+        self._to_bottom = True
+        self.update_status()
+        self.run_worker(self._load_older(), group="older", exit_on_error=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -714,7 +734,7 @@ class EventScreen(PollingScreen):
                     self.notify("Wrapped around to the other end of the table", timeout=2)
                 table.move_cursor(row=row, animate=False)
                 return
-        self.notify(f"No failed run among the {len(ids):,} runs shown (f: failures only)", timeout=4)
+        self.notify(f"No failed run among the {plural(len(ids), 'run')} shown (f: failures only)", timeout=4)
 
     @contextmanager
     def _says_why(self, doing: str) -> Iterator[None]:
@@ -864,7 +884,10 @@ class EventScreen(PollingScreen):
             return
         if not feed.has_older or feed.at_limit:
             if feed.at_limit:
-                self.notify(f"Holding the newest {feed.window} events: older ones are not loaded.", timeout=4)
+                self.notify(
+                    f"Holding the newest {plural(feed.window, 'event')}: older ones are not loaded.",
+                    timeout=4,
+                )
             return
         self.loading_older = True
         self.update_status()
@@ -877,12 +900,21 @@ class EventScreen(PollingScreen):
         try:
             with self._says_why("load older events"):
                 async with self._lock:
-                    for _ in range(SEEK_PAGES if until is not None else 1):
-                        if until is not None and (until in feed or not feed.has_older or feed.at_limit):
-                            break
+                    pages = 0
+                    while feed.has_older and not feed.at_limit:
+                        if until is not None:
+                            if until in feed or pages >= SEEK_PAGES:
+                                break
+                        elif pages and not self._to_bottom:
+                            break  # one page for o; G's go on while the cursor stays at the bottom
                         delta = await feed.load_older()
+                        pages += 1
                         await asyncio.sleep(0)  # (as in poll_job)
+                        follow = until is None and self._to_bottom and self._at_bottom()
+                        self._to_bottom = follow
                         self.apply_delta(delta)
+                        if follow:
+                            self.table.move_cursor(row=self.table.row_count - 1, animate=False)
                     # (in its own turn of the loop, not right after the repaint)
                     self.set_timer(0.05, self.botmon.collector.after_load, name="after-load-gc")
                 if until is not None and until == self.select_event:
@@ -892,4 +924,9 @@ class EventScreen(PollingScreen):
                         self._not_found(until)
         finally:
             self.loading_older = False
+            self._to_bottom = False
             self.update_status()
+
+    def _at_bottom(self) -> bool:
+        table = self.table
+        return table.oldest_at_bottom and table.cursor_row >= table.row_count - 1

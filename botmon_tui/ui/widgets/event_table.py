@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from botmon_tui.formatting import absolute_time, duration_text, relative_age
 from botmon_tui.monitor.feed import FeedEvent
@@ -108,6 +109,14 @@ class EventTable(KeyedTable):
 
     def row_id(self, row: FeedEvent) -> str:
         return row.id
+
+    class WentToBottom(Message):
+        """``end`` or ``G`` moved the cursor to the last row: the screen brings it to the last row
+        of the bot's runs when older ones are still to load."""
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self.post_message(self.WentToBottom())
 
     @property
     def oldest_at_bottom(self) -> bool:

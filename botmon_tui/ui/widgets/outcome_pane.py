@@ -674,7 +674,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
         if shown != self._shown:
             self._shown = shown
             view = output_view(full, palette, self.matches, parts=parts)
-            text, start, self.spotlight = pane_text(
+            pane = pane_text(
                 event,
                 now=now,
                 tz=tz,
@@ -685,9 +685,10 @@ class OutcomePane(VerticalScroll, can_focus=True):
                 subscription=self._subscription,
                 deploy=self._deploy,
             )
-            self._starts = {index: start + offset for index, offset in view.starts.items()}
+            self.spotlight = pane.spotlight
+            self._starts = {index: pane.output_start + offset for index, offset in view.starts.items()}
             self._lines = None
-            self.body.update(text)
+            self.body.update(pane.text)
         if scroll:
             # Once the new text is laid out (the scroll range depends on it): at the current match,
             # else at the line the summary comes from, else at the top.

@@ -8,11 +8,11 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from botmon_tui.formatting import duration_text, relative_age
+from botmon_tui.formatting import duration_text, relative_age, retry_text
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.formatting import DIM, Palette
 
-__all__ = ["StatusInfo", "StatusLine", "status_text"]
+__all__ = ["StatusInfo", "StatusLine", "retry_info_text", "status_text"]
 
 
 @dataclass
@@ -34,23 +34,22 @@ def _every(seconds: float) -> str:
     return f"every {seconds:g}s" if seconds < 120 else f"every {duration_text(seconds)}"
 
 
+def retry_info_text(info: StatusInfo) -> str:
+    """The status line's retry words (``formatting.retry_text``), also the error panel's."""
+    retry_in = info.retry_in if info.auto else None
+    return retry_text(retry_in, polling=info.polling, paused=info.paused)
+
+
 def status_text(info: StatusInfo, now: datetime, palette: Palette) -> Text:
     """The status line as Text (no markup: error messages come from servers)."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
     ok, warn, err = palette.ok, palette.warn, palette.error
     if info.error is not None:
-        # An error may take a second line (narrow terminals): the words matter more than a row.
-        text.no_wrap = False
+        # One line whatever the width (a second one would take a row from the table): the retry,
+        # then the error (whole in the panel when the screen has one), then the data's age.
         text.append("✗ ", err)
-        if info.paused:
-            text.append("paused", warn)
-        elif info.polling:
-            text.append("retrying…", err)
-        elif info.retry_in is not None and info.auto:
-            text.append(f"retry in {max(0, round(info.retry_in))}s", err)
-        else:
-            text.append("r to retry", err)
+        text.append(retry_info_text(info), warn if info.paused else err)
         text.append(*sep)
         text.append(sanitize(info.error), err)
         text.append(*sep)
@@ -93,23 +92,19 @@ class StatusLine(Static):
     """Shows :func:`status_text`; the owning screen calls :meth:`show` once a second and after polls."""
 
     DEFAULT_CSS = """
-    StatusLine { height: auto; max-height: 2; width: 1fr; padding: 0 1; }
+    StatusLine { height: 1; width: 1fr; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", markup=False, id=id)
         self.plain = ""
         self._palette: Palette | None = None
-        #: Only an error may take a second line (see ``status_text``).
-        self._may_wrap = True
 
     def show(self, info: StatusInfo, now: datetime, palette: Palette) -> None:
         text = status_text(info, now, palette)
-        if text.plain != self.plain or info.error is not None or palette is not self._palette:
+        if text.plain != self.plain or palette is not self._palette:
             self.plain = text.plain
             self._palette = palette
-            may_wrap = info.error is not None
-            # A one-line status that stays one line: repaint it, no layout of the whole screen
-            # (the age ticks once a second; a layout each time was most of the idle CPU).
-            self.update(text, layout=may_wrap or self._may_wrap)
-            self._may_wrap = may_wrap
+            # One line that stays one line: repaint it, no layout of the whole screen (the age
+            # ticks once a second; a layout each time was most of the idle CPU).
+            self.update(text, layout=False)
