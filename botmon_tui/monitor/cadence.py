@@ -57,6 +57,7 @@ __all__ = [
     "evaluate",
     "explain_never_ran",
     "learn_cadence",
+    "might_learn",
     "silence_blind",
 ]
 
@@ -180,6 +181,29 @@ def learn_cadence(times: Iterable[datetime | float]) -> LearnedCadence | NoCaden
             count, f"pauses of up to {compact_span(longest)} between runs {compact_span(typical)} apart"
         )
     return LearnedCadence(count, typical, longest, spread, span, from_epoch(stamps[-1]))
+
+
+#: :func:`might_learn`: the fewest runs whose gaps say anything about regularity.
+MIGHT_LEARN_MIN_RUNS = 5
+
+
+def might_learn(times: Iterable[datetime | float], *, lookup_runs: int = 1000) -> bool:
+    """Whether reading more of a bot's runs could teach its cadence, when ``times`` (its runs
+    seen) cannot: too few or too short a span, but their gaps already regular (as
+    :func:`learn_cadence` tests them), and ``lookup_runs`` such runs would span a day. A bursty or
+    irregular bot is not worth the request."""
+    stamps = sorted(t if isinstance(t, float) else to_epoch(t) for t in times)
+    count = len(stamps)
+    if count < MIGHT_LEARN_MIN_RUNS:
+        return False
+    if count >= LEARN_MIN_RUNS and stamps[-1] - stamps[0] >= LEARN_MIN_SPAN:
+        return False  # learn_cadence has all it needs (and said yes or no)
+    gaps = sorted(map(sub, stamps[1:], stamps))
+    typical = quantile(gaps, 0.5)
+    if typical <= 0 or typical * (min(lookup_runs, LEARN_MAX_RUNS) - 1) < LEARN_MIN_SPAN:
+        return False
+    spread = (quantile(gaps, 0.9) - quantile(gaps, 0.1)) / typical
+    return spread <= LEARN_MAX_SPREAD and gaps[-1] <= LEARN_MAX_PAUSE * typical
 
 
 # ------------------------------------------------------------------------------------------------
