@@ -111,7 +111,8 @@ class SilenceWatch:
         held = status.silence_facts
         at = now.timestamp()
         if held is not None and held[0] is bot and held[1] == facts and (held[2] is None or at < held[2]):
-            return held[3]
+            cached: Silence | None = held[3]
+            return cached
         learned = None if isinstance(bot_schedule(bot), CronSchedule) else self.learned(status)
         state = evaluate(
             bot,
