@@ -373,7 +373,9 @@ def _environment_help() -> str:
 
 def _config_keys_help() -> str:
     """The config file's keys, at the top level and in a [[connection]] table, from the table."""
-    top = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.at_top and s.kind != "keymap")
+    top = ", ".join(
+        s.file_key for s in SETTINGS if s.file_key and s.at_top and s.kind not in ("keymap", "grace")
+    )
     table = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.in_table)
     return "\n".join(
         [
@@ -417,6 +419,8 @@ environment:
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
 {_config_keys_help()}
   [keymap]: binding id = key(s) for the TUI, like "events.times" = "T" or "poll.pause" = "space"
+  [grace]: bot name or id = how long a scheduled run may be overdue before the bot is late, like
+        "fax-inbox-poller" = "10m" (default: the larger of 2 min and 20 % of its period)
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
