@@ -93,9 +93,10 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
     outcomes = run_async(load_projects(connections, io, args.since, incidents=True, then=then, grace=grace))
     read = reached(outcomes, io)
     rows = _chosen(read, args.bots or ())
+    # What needs attention first: bots that failed in the window, or are failing, late or quiet now.
     rows.sort(
         key=lambda row: (
-            not (row[1].failures or row[1].incident.state in SILENT_STATES),
+            not (row[1].failures or row[1].incident.active),
             attention_key(row[1]),
             row[0].label,
         )
