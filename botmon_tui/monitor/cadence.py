@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from operator import sub
 from typing import Any, Literal, cast
 
-from botmon_tui.formatting import NoEventsReason, plural
+from botmon_tui.formatting import NoEventsReason, explain_no_events, plural
 from botmon_tui.medplum.models import Bot, format_instant
 from botmon_tui.monitor.cron import (
     CronSchedule,
@@ -56,6 +56,7 @@ __all__ = [
     "default_grace",
     "evaluate",
     "explain_never_ran",
+    "explain_no_runs",
     "learn_cadence",
     "might_learn",
     "silence_blind",
@@ -456,3 +457,12 @@ def explain_never_ran(bot: Bot, state: CadenceState | None = None) -> NoEventsRe
     )
     lines.append("Schedules run in the server's time zone: UTC on Medplum's deployments.")
     return NoEventsReason(cause, title, tuple(lines), blocking, CRON_DOCS_URL)
+
+
+def explain_no_runs(bot: Bot, state: CadenceState | None = None) -> NoEventsReason:
+    """The Event tab's banner for a bot with no run shown: :func:`explain_never_ran` for a bot the
+    server runs on a schedule whose runs are all recorded, else what its audit settings say
+    (:func:`botmon_tui.formatting.explain_no_events`)."""
+    if silence_blind(bot) is None and bot_schedule(bot) is not None:
+        return explain_never_ran(bot, state)
+    return explain_no_events(bot)

@@ -28,6 +28,8 @@ __all__ = [
     "LAMBDA_MAX_TIMEOUT",
     "MAX_DURATIONS",
     "NEAR_TIMEOUT",
+    "QUEUE_WAIT_NOTE",
+    "QUEUE_WAIT_TEXT",
     "SUBSCRIBER_ROLE",
     "TIMED_OUT",
     "DurationStats",
@@ -53,6 +55,13 @@ TIMED_OUT = 0.95
 MAX_DURATIONS = 1000
 #: ``AuditEvent.entity[].role.code`` of the Subscription that started a run.
 SUBSCRIBER_ROLE = "9"
+#: After the duration of a run a Subscription started (:func:`includes_queue_wait`) ...
+QUEUE_WAIT_NOTE = "incl. queue wait"
+#: ... and why, where there is room for it.
+QUEUE_WAIT_TEXT = (
+    "started by a Subscription: period.start is when the triggering resource changed, so the "
+    "duration includes the time the run waited in the queue"
+)
 
 
 def bot_timeout(bot: Bot) -> float:
