@@ -13,8 +13,8 @@ from demo_support import FIXED_NOW, quiet_demo, settings_for
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import Bot
-from botmon_tui.monitor.cadence import LearnedCadence, NoCadence, learn_cadence
 from botmon_tui.monitor import silence as silence_module
+from botmon_tui.monitor.cadence import LearnedCadence, NoCadence, learn_cadence
 from botmon_tui.monitor.incidents import count_incidents, counts_text, incident_label
 from botmon_tui.monitor.session import Connection, ProjectSession
 from botmon_tui.monitor.silence import SilenceWatch
