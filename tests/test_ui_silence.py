@@ -176,7 +176,7 @@ async def test_a_scheduled_bot_that_never_ran_gets_the_banner(srv: DemoServer, t
         await settle(pilot)
         banner = app.screen.query_one("#banner", Banner)
         assert banner.cause == "never-ran"
-        text = str(banner.content)  # type: ignore[attr-defined]
+        text = str(banner.content)
         assert text.startswith("Scheduled")
         assert 'the "cron" feature (Project.features)' in text and "ProjectMembership" in text
         assert "daily at 01:00 (cron 0 1 * * *, UTC)" in text
