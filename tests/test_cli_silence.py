@@ -133,6 +133,16 @@ def test_bots_json_and_the_tables_within_columns(server: DemoServer) -> None:
     assert "quiet 2h 1" in wide and "· usually every 10m" in wide
 
 
+def test_events_marks_the_runs_near_their_timeout(server: DemoServer) -> None:
+    """``events``' DURATION: ``⏱`` before a run that used 80 % of the bot's timeout (census: 60 s)."""
+    done = botmon(
+        "events", "hourly-census-snapshot", "--limit", "3", env={**server_env(server), "COLUMNS": "120"}
+    )
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.splitlines()[2:5]
+    assert ["⏱ 53.9 s" in rows[0], "⏱ 49.6 s" in rows[1], "⏱" in rows[2]] == [True, True, False]
+
+
 def test_watch_tells_late_quiet_and_their_end(fresh: DemoServer) -> None:
     """``watch --initial``: the silent bots there at start are told (``late``, ``quiet``); a run
     of each ends it (``resumed``, how long it was silent)."""

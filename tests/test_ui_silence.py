@@ -13,13 +13,14 @@ from demo_support import FIXED_NOW, demo_fixture
 from ui_support import bot_id, pane_caught_up, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.monitor.durations import NEAR_TIMEOUT_MARK
 from botmon_tui.monitor.incidents import incident_label
 from botmon_tui.monitor.session import ProjectSession
 from botmon_tui.monitor.tracker import IncidentEvent
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import BotTable
-from botmon_tui.ui.widgets.event_table import DEPLOY_ROW_MARK, NEAR_TIMEOUT_MARK, EventTable
+from botmon_tui.ui.widgets.event_table import DEPLOY_ROW_MARK, EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 
 srv = demo_fixture(scope="function")

@@ -17,22 +17,19 @@ from textual.message import Message
 from botmon_tui.formatting import absolute_time, clock_time, duration_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES
 from botmon_tui.monitor.deploys import Deploy, first_runs_after
-from botmon_tui.monitor.durations import NEAR_TIMEOUT, TIMED_OUT
+from botmon_tui.monitor.durations import NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, by_id
 
-__all__ = ["DEPLOY_ROW_MARK", "NEAR_TIMEOUT_MARK", "EventTable"]
+__all__ = ["DEPLOY_ROW_MARK", "EventTable"]
 
 #: The Outcome column's width for "✖ Major failure (12)"; narrower, it shows "✖ Major".
 FULL_OUTCOME = 21
 #: The Outcome Desc of a run that printed nothing.
 NO_OUTPUT = TextCell("(no output)", DIM, fit=False)
-#: In the Duration cell of a run that used :data:`~botmon_tui.monitor.durations.NEAR_TIMEOUT` of
-#: its bot's timeout or more (in the failure colour when it timed out).
-NEAR_TIMEOUT_MARK = "⏱"
 #: At the start of the Outcome Desc of the first run after a deploy (issue #18).
 DEPLOY_ROW_MARK = "↻"
 
