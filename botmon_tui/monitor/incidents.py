@@ -500,8 +500,8 @@ def incident_report(
             lines.append(f"recovered: {format_instant(streak.ended)} ({relative_age(streak.ended, now)})")
     if incident.kind:
         lines.append(f"kind: {incident.kind}")
-    if incident.summary:
-        lines.append(f"error: {incident.summary}")
+    if incident.summary:  # (late or quiet: why it is)
+        lines.append(f"{'why' if incident.silence is not None else 'error'}: {incident.summary}")
     if incident.signature is not None:
         lines.append(f"signature: {incident.signature.text} [{incident.signature.key}]")
     if link:
