@@ -132,22 +132,6 @@ class BotTable(KeyedTable):
             widths=((0, 6), (100, 7)),
         ),
         Column(
-            "durations",
-            "p50/p95",
-            cell=lambda table, status: table.durations_cell(status),
-            sort=lambda table, status: (
-                status.duration_stats().p95 or -1.0,
-                status.duration_stats().p50 or -1.0,
-                status.bot.id,
-            ),
-            descending_first=True,
-            tooltip="the median and 95th-percentile duration of its runs read (the slowest first); "
-            "from 100 columns.",
-            # At 80 columns the name, the runs and the audit need the room: it shows from 100.
-            widths=((0, 0), (100, 11)),
-            least=0,
-        ),
-        Column(
             "audit",
             "Audit",
             cell=lambda table, status: audit_text(
@@ -163,6 +147,23 @@ class BotTable(KeyedTable):
             widths=((0, 10), (120, 26)),
             least=6,
             gives_way=3,
+        ),
+        Column(
+            "durations",
+            "p50/p95",
+            cell=lambda table, status: table.durations_cell(status),
+            sort=lambda table, status: (
+                status.duration_stats().p95 or -1.0,
+                status.duration_stats().p50 or -1.0,
+                status.bot.id,
+            ),
+            descending_first=True,
+            tooltip="the median and 95th-percentile duration of its runs read (the slowest first); "
+            "from 100 columns.",
+            # At 80 columns the name, the runs and the audit need the room: it shows from 100 (last,
+            # so that the other columns' keys stay what they are at any width).
+            widths=((0, 11),),
+            hidden_below=100,
         ),
     )
     ORDERS: ClassVar[tuple[SortOrder[BotTable, BotStatus], ...]] = (
