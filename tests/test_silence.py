@@ -193,3 +193,24 @@ def test_run_times_and_durations_are_bounded() -> None:
     assert status.run_times[-1] == (FIXED_NOW + timedelta(seconds=10 * RUN_TIMES_KEPT - 1)).timestamp()
     stats = status.duration_stats()
     assert stats.count == 1000 and stats.p50 == 3.0 and stats.p95 == 6.0
+
+
+async def test_a_scheduled_bot_created_after_load_that_never_runs_goes_late(server: DemoServer) -> None:
+    """Every run of a bot created after load is seen: no run means it never ran, and its first
+    scheduled run (after it was created) is overdue: ``late · never ran``."""
+    clock = Clock(FIXED_NOW)
+    session = await loaded(server, clock)
+    try:
+        bot = server.store.add_bot({"resourceType": "Bot", "name": "new-cron", "cronString": "*/5 * * * *"})
+        created = Bot.model_validate(bot).last_updated
+        assert created is not None
+        clock.at = created + timedelta(minutes=1)
+        await session.poll()
+        status = session.project.statuses[bot["id"]]
+        assert status.looked_up and status.incident.state == "never-ran"  # (its first run is not due yet)
+        clock.at = created + timedelta(minutes=20)
+        await session.poll()
+        assert status.incident.state == "late"
+        assert incident_label(status.incident, clock.at).endswith(" · never ran")
+    finally:
+        await session.aclose()

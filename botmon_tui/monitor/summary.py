@@ -648,6 +648,7 @@ class ProjectMonitor:
                 if back is None:
                     back = BotStatus(bot=bot)
                     back.runlog.before_bounded = True  # a new bot: every run of it is seen
+                    back.looked_up = True  # (so no run seen means it never ran: a schedule's late)
                 self.statuses[bot.id] = back
                 resort = True
             else:
