@@ -101,18 +101,11 @@ def duration_text(seconds: float | timedelta | None) -> str:
 
 
 def short_duration(seconds: float | None) -> str:
-    """A duration in a few cells: ``380ms``, ``4.5s``, ``33s``, ``4m28s``, ``2h10m``; ``—`` when unknown."""
+    """:func:`duration_text` in a few cells: ``380ms``, ``4.5s``, ``33.0s``, ``4m28s``, ``2h10m``;
+    ``—`` when unknown."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "—"
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    if seconds < 60:
-        return f"{int(seconds)}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+    return duration_text(seconds).replace(" ", "")
 
 
 def percentiles_text(p50: float | None, p95: float | None) -> str:

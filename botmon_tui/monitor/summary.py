@@ -417,60 +417,52 @@ class ProjectMonitor:
         its newest :data:`RUN_TIMES_KEPT` runs' times (up to 1,000, Medplum's page size), for its
         learned cadence. Returns the bots whose state changed."""
         todo = self.needs_cadence_lookup()
-        for start in range(0, len(todo), BACKFILL_CONCURRENCY):
-            chunk = todo[start : start + BACKFILL_CONCURRENCY]
-            pages = await gather_all(
-                *(
-                    self.client.bot_events(
-                        bot_id,
-                        count=min(RUN_TIMES_KEPT, STREAK_LOOKUP_RUNS),
-                        execute_only=True,
-                        elements=CADENCE_ELEMENTS,
-                    )
-                    for bot_id in chunk
-                )
+        count = min(RUN_TIMES_KEPT, STREAK_LOOKUP_RUNS)
+        for _, status, page in await self._each_bots_runs(todo, count=count, elements=CADENCE_ELEMENTS):
+            status.cadence_looked_up = True
+            held = set(status.run_times)
+            older = sorted(
+                stamp
+                for event in page.resources
+                if (when := event.when) is not None and (stamp := when.timestamp()) not in held
             )
-            for bot_id, page in zip(chunk, pages, strict=True):
-                status = self.statuses.get(bot_id)
-                if status is None:
-                    continue
-                self.invalid += page.invalid
-                status.cadence_looked_up = True
-                held = set(status.run_times)
-                older = sorted(
-                    stamp
-                    for event in page.resources
-                    if (when := event.when) is not None and (stamp := when.timestamp()) not in held
-                )
-                if older:
-                    merged = array("d", sorted([*older, *status.run_times])[-RUN_TIMES_KEPT:])
-                    status.run_times = merged
-                    status.times_version += 1
+            if older:
+                status.run_times = array("d", sorted([*older, *status.run_times])[-RUN_TIMES_KEPT:])
+                status.times_version += 1
         return self.evaluate(set(todo))
 
     async def _backfill_last_runs(self, todo: list[str]) -> set[str]:
         changed: set[str] = set()
+        for bot_id, status, page in await self._each_bots_runs(todo, count=1, elements=SUMMARY_ELEMENTS):
+            status.looked_up = True
+            changed.add(bot_id)
+            if not page.next_url:  # that run is its only one
+                status.runlog.before_bounded = True
+            for event in page.resources:
+                if event.bot_id == bot_id:
+                    self._note_run(event)
+        return changed
+
+    async def _each_bots_runs(
+        self, todo: list[str], *, count: int, elements: tuple[str, ...]
+    ) -> list[tuple[str, BotStatus, SearchPage[AuditEvent]]]:
+        """Each bot's newest ``count`` runs: one request a bot, :data:`BACKFILL_CONCURRENCY` at a
+        time, with its status (a bot that left the list meanwhile is left out)."""
+        found: list[tuple[str, BotStatus, SearchPage[AuditEvent]]] = []
         for start in range(0, len(todo), BACKFILL_CONCURRENCY):
             chunk = todo[start : start + BACKFILL_CONCURRENCY]
             pages = await gather_all(
                 *(
-                    self.client.bot_events(bot_id, count=1, execute_only=True, elements=SUMMARY_ELEMENTS)
+                    self.client.bot_events(bot_id, count=count, execute_only=True, elements=elements)
                     for bot_id in chunk
                 )
             )
             for bot_id, page in zip(chunk, pages, strict=True):
                 status = self.statuses.get(bot_id)
-                if status is None:
-                    continue
-                status.looked_up = True
-                self.invalid += page.invalid
-                changed.add(bot_id)
-                if not page.next_url:  # that run is its only one
-                    status.runlog.before_bounded = True
-                for event in page.resources:
-                    if event.bot_id == bot_id:
-                        self._note_run(event)
-        return changed
+                if status is not None:
+                    self.invalid += page.invalid
+                    found.append((bot_id, status, page))
+        return found
 
     # ------------------------------------------------------------------ incidents
 
@@ -497,23 +489,11 @@ class ProjectMonitor:
         its newest :data:`STREAK_LOOKUP_RUNS` runs, read back to the success before the streak.
         Returns the bots whose state changed."""
         todo = self.needs_streak_lookup()
-        for start in range(0, len(todo), BACKFILL_CONCURRENCY):
-            chunk = todo[start : start + BACKFILL_CONCURRENCY]
-            pages = await gather_all(
-                *(
-                    self.client.bot_events(
-                        bot_id, count=STREAK_LOOKUP_RUNS, execute_only=True, elements=STREAK_ELEMENTS
-                    )
-                    for bot_id in chunk
-                )
-            )
-            for bot_id, page in zip(chunk, pages, strict=True):
-                status = self.statuses.get(bot_id)
-                if status is None:
-                    continue
-                self.invalid += page.invalid
-                runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
-                status.runlog.absorb(runs, complete=not page.next_url)
+        for _, status, page in await self._each_bots_runs(
+            todo, count=STREAK_LOOKUP_RUNS, elements=STREAK_ELEMENTS
+        ):
+            runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
+            status.runlog.absorb(runs, complete=not page.next_url)
         return self.evaluate(set(todo))
 
     def causes_unread(self) -> list[str]:
