@@ -92,6 +92,10 @@ async def test_silence_costs_no_request_per_poll(server: DemoServer) -> None:
         await session.poll()
         project = session.project
         assert project.needs_cadence_lookup() == [by_name(session, "cgm-device-sync").bot.id]
+        # The scheduled bot with no run among those read is looked up first (late depends on it).
+        idle = [project.statuses[bot_id].bot.name for bot_id in project.needs_backfill()]
+        assert idle == ["weekly-quality-report", "sms-opt-out-handler"]
+        assert project.needs_backfill(scheduled_only=True) == project.needs_backfill()[:1]
         mark = len(server.requests)
         await session.backfill()
         lookups = fhir_requests(server, mark)
