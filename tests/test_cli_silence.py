@@ -13,48 +13,37 @@ from __future__ import annotations
 import email.utils
 import json
 import signal
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cli_support import botmon, server_env
-from demo_support import quiet_demo
+from demo_support import demo_fixture
 from test_cli_incidents import Watch
 
 from botmon_tui.demo import DemoServer
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DemoServer]:
-    with quiet_demo(date_from_now=True) as demo:
-        yield demo
+demo = demo_fixture(date_from_now=True)
+#: One for a test that adds runs.
+fresh = demo_fixture(scope="function", date_from_now=True)
 
 
-@pytest.fixture
-def fresh() -> Iterator[DemoServer]:
-    """One for a test that adds runs."""
-    with quiet_demo(date_from_now=True) as demo:
-        yield demo
-
-
-def demo_now(server: DemoServer) -> datetime:
+def demo_now(demo: DemoServer) -> datetime:
     """The demo's clock (its ``Date`` header's)."""
-    date = server.date_header()
+    date = demo.date_header()
     assert date is not None
     return email.utils.parsedate_to_datetime(date)
 
 
-def status_json(server: DemoServer, *argv: str, **env: str) -> tuple[int, dict[str, Any]]:
-    done = botmon("status", "--json", *argv, env={**server_env(server), **env})
+def status_json(demo: DemoServer, *argv: str, **env: str) -> tuple[int, dict[str, Any]]:
+    done = botmon("status", "--json", *argv, env={**server_env(demo), **env})
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
-def test_status_exits_1_for_a_late_or_quiet_bot_and_ignore_late_leaves_them_out(server: DemoServer) -> None:
+def test_status_exits_1_for_a_late_or_quiet_bot_and_ignore_late_leaves_them_out(demo: DemoServer) -> None:
     # No failure in the last second: only the silent bots can fail the run.
-    done = botmon("status", "--since", "1s", env={**server_env(server), "COLUMNS": "120"})
+    done = botmon("status", "--since", "1s", env={**server_env(demo), "COLUMNS": "120"})
     assert done.returncode == 1, done.stderr
     first, header, *rows = done.stdout.splitlines()
     assert first.startswith("✗ 1 late and 1 quiet now: No bot failed in the last 1s (16 bots)")
@@ -66,24 +55,22 @@ def test_status_exits_1_for_a_late_or_quiet_bot_and_ignore_late_leaves_them_out(
     assert order.index("cgm-device-sync") < order.index("questionnaire-scorer")
     assert " late 3" in states["fax-inbox-poller"] and " quiet 2h" in states["cgm-device-sync"]
     assert " late " not in states["questionnaire-scorer"] and " quiet " not in states["questionnaire-scorer"]
-    ignored = botmon("status", "--since", "1s", "--ignore-late", env=server_env(server))
+    ignored = botmon("status", "--since", "1s", "--ignore-late", env=server_env(demo))
     assert ignored.returncode == 0, ignored.stderr
     assert "1 late and 1 quiet now (ignored: --ignore-late)" in ignored.stdout.replace("\n  ", " ")
     # The bursty bot alone is fine; the late one alone is not.
     assert (
-        botmon("status", "--since", "1s", "--bot", "questionnaire-scorer", env=server_env(server)).returncode
+        botmon("status", "--since", "1s", "--bot", "questionnaire-scorer", env=server_env(demo)).returncode
         == 0
     )
     assert (
-        botmon("status", "--since", "1s", "--bot", "fax-inbox-poller", env=server_env(server)).returncode == 1
+        botmon("status", "--since", "1s", "--bot", "fax-inbox-poller", env=server_env(demo)).returncode == 1
     )
-    assert (
-        botmon("status", "--since", "1s", "--bot", "cgm-device-sync", env=server_env(server)).returncode == 1
-    )
+    assert botmon("status", "--since", "1s", "--bot", "cgm-device-sync", env=server_env(demo)).returncode == 1
 
 
-def test_status_json_reports_the_silence_and_the_durations(server: DemoServer) -> None:
-    code, data = status_json(server, "--since", "1s")
+def test_status_json_reports_the_silence_and_the_durations(demo: DemoServer) -> None:
+    code, data = status_json(demo, "--since", "1s")
     assert code == 1 and (data["lateNow"], data["quietNow"], data["failed"]) == (1, 1, False)
     bots = {bot["name"]: bot for bot in data["bots"]}
     fax = bots["fax-inbox-poller"]
@@ -94,7 +81,7 @@ def test_status_json_reports_the_silence_and_the_durations(server: DemoServer) -
     assert fax["summary"].startswith("no run since ") and fax["summary"].endswith(" missed")
     cgm = bots["cgm-device-sync"]
     assert cgm["state"] == "quiet" and 540 < cgm["expectedEvery"] < 660 and cgm["missed"] is None
-    assert cgm["timeout"] == 10  # unset: the server's 10 s
+    assert cgm["timeout"] == 10  # unset: the demo's 10 s
     scorer = bots["questionnaire-scorer"]
     assert scorer["state"] not in ("late", "quiet") and scorer["expectedEvery"] is None
     census = bots["hourly-census-snapshot"]
@@ -102,41 +89,41 @@ def test_status_json_reports_the_silence_and_the_durations(server: DemoServer) -
     # Durations over the runs read: the census creeps towards its 60 s timeout.
     assert 0 < census["durationP50"] <= census["durationP95"] < 60
     assert bots["sms-opt-out-handler"]["durationP50"] is None  # never ran
-    code, data = status_json(server, "--since", "1s", "--ignore-late")
+    code, data = status_json(demo, "--since", "1s", "--ignore-late")
     assert code == 0 and data["ignoreLate"] is True and data["lateNow"] == 1
 
 
-def test_a_grace_period_in_the_config_file_moves_late(server: DemoServer, tmp_path: Path) -> None:
+def test_a_grace_period_in_the_config_file_moves_late(demo: DemoServer, tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[grace]\n"fax-inbox-poller" = "1h"\n')
     env = {"BOTMON_CONFIG_DIR": str(tmp_path)}
-    code, data = status_json(server, "--since", "1s", "--bot", "fax-inbox-poller", **env)
+    code, data = status_json(demo, "--since", "1s", "--bot", "fax-inbox-poller", **env)
     assert code == 0 and data["bots"][0]["state"] != "late" and data["bots"][0]["lateBy"] is None
     (tmp_path / "config.toml").write_text('[grace]\n"fax-inbox-poller" = "10m"\n')
-    code, data = status_json(server, "--since", "1s", "--bot", "fax-inbox-poller", **env)
+    code, data = status_json(demo, "--since", "1s", "--bot", "fax-inbox-poller", **env)
     assert code == 1 and data["bots"][0]["state"] == "late"
 
 
-def test_bots_json_and_the_tables_within_columns(server: DemoServer) -> None:
-    done = botmon("bots", "--json", env=server_env(server))
+def test_bots_json_and_the_tables_within_columns(demo: DemoServer) -> None:
+    done = botmon("bots", "--json", env=server_env(demo))
     assert done.returncode == 0, done.stderr
     bots = {bot["name"]: bot for bot in json.loads(done.stdout)}
     assert bots["fax-inbox-poller"]["state"] == "late" and bots["fax-inbox-poller"]["missed"] >= 7
     assert bots["cgm-device-sync"]["state"] == "quiet" and bots["cgm-device-sync"]["durationP95"] < 1
     assert bots["cgm-device-sync"]["resourceType"] == "Bot"  # the resource, with botmon-tui's keys
     for columns, wanted in (("200", ("STATE", "P50/P95")), ("100", ("STATE",)), ("80", ())):
-        table = botmon("bots", env={**server_env(server), "COLUMNS": columns})
+        table = botmon("bots", env={**server_env(demo), "COLUMNS": columns})
         lines = table.stdout.splitlines()
         assert max(len(line) for line in lines if not line.startswith(("⚠", " ", "'"))) <= int(columns)
         assert all(word in lines[0] for word in wanted), (columns, lines[0])
-    wide = botmon("status", "--since", "1s", env={**server_env(server), "COLUMNS": "160"}).stdout
+    wide = botmon("status", "--since", "1s", env={**server_env(demo), "COLUMNS": "160"}).stdout
     assert "late 3" in wide and ("· 7 missed" in wide or "· 8 missed" in wide)
     assert "quiet 2h 1" in wide and "· usually every 10m" in wide
 
 
-def test_events_marks_the_runs_near_their_timeout(server: DemoServer) -> None:
+def test_events_marks_the_runs_near_their_timeout(demo: DemoServer) -> None:
     """``events``' DURATION: ``⏱`` before a run that used 80 % of the bot's timeout (census: 60 s)."""
     done = botmon(
-        "events", "hourly-census-snapshot", "--limit", "3", env={**server_env(server), "COLUMNS": "120"}
+        "events", "hourly-census-snapshot", "--limit", "3", env={**server_env(demo), "COLUMNS": "120"}
     )
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()[2:5]
@@ -146,8 +133,8 @@ def test_events_marks_the_runs_near_their_timeout(server: DemoServer) -> None:
 def test_watch_tells_late_quiet_and_their_end(fresh: DemoServer) -> None:
     """``watch --initial``: the silent bots there at start are told (``late``, ``quiet``); a run
     of each ends it (``resumed``, how long it was silent)."""
-    server = fresh
-    watch = Watch("--json", "--initial", "--interval", "1", env=server_env(server))
+    demo = fresh
+    watch = Watch("--json", "--initial", "--interval", "1", env=server_env(demo))
     try:
         events: dict[tuple[str, str], dict[str, Any]] = {}
         while not {("late", "fax-inbox-poller"), ("quiet", "cgm-device-sync")} <= events.keys():
@@ -157,8 +144,8 @@ def test_watch_tells_late_quiet_and_their_end(fresh: DemoServer) -> None:
         assert late["initial"] and late["since"] < late["at"] and " missed" in late["summary"]
         assert not any(bot == "questionnaire-scorer" for _, bot in events)
         for name in ("fax-inbox-poller", "cgm-device-sync"):
-            bot = next(b for b in server.store.bots if b["name"] == name)
-            server.store.add_event(bot["id"], outcome="0", desc="ok", at=demo_now(server))
+            bot = next(b for b in demo.store.bots if b["name"] == name)
+            demo.store.add_event(bot["id"], outcome="0", desc="ok", at=demo_now(demo))
         ended: dict[str, dict[str, Any]] = {}
         while len(ended) < 2:
             event = watch.event()
@@ -172,8 +159,8 @@ def test_watch_tells_late_quiet_and_their_end(fresh: DemoServer) -> None:
         watch.stop()
 
 
-def test_watch_lines_say_late_and_quiet(server: DemoServer) -> None:
-    watch = Watch("--initial", "--interval", "1", env={**server_env(server), "NO_COLOR": "1"})
+def test_watch_lines_say_late_and_quiet(demo: DemoServer) -> None:
+    watch = Watch("--initial", "--interval", "1", env={**server_env(demo), "NO_COLOR": "1"})
     try:
         lines = [watch.line() for _ in range(4)]
         late = next(line for line in lines if "fax-inbox-poller" in line)

@@ -4,11 +4,10 @@ incident events; what it costs (nothing per poll); and bounded memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from demo_support import FIXED_NOW, quiet_demo, settings_for
+from demo_support import FIXED_NOW, demo_fixture, settings_for
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.client import MedplumClient
@@ -21,11 +20,7 @@ from botmon_tui.monitor.silence import SilenceWatch
 from botmon_tui.monitor.summary import RUN_TIMES_KEPT, BotStatus, attention_key
 from botmon_tui.monitor.tracker import IncidentEvent
 
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with quiet_demo() as demo:
-        yield demo
+demo = demo_fixture(scope="function")
 
 
 class Clock:
@@ -38,26 +33,24 @@ class Clock:
         return self.at
 
 
-def fhir_requests(server: DemoServer, mark: int) -> list[str]:
-    return [r.path for r in server.requests[mark:] if "/fhir/" in r.path]
+def fhir_requests(demo: DemoServer, mark: int) -> list[str]:
+    return [r.path for r in demo.requests[mark:] if "/fhir/" in r.path]
 
 
 def by_name(session: ProjectSession, name: str) -> BotStatus:
     return next(s for s in session.project.statuses.values() if s.bot.name == name)
 
 
-async def loaded(server: DemoServer, clock: Clock, **grace: float) -> ProjectSession:
-    session = ProjectSession(
-        Connection(MedplumClient(settings_for(server)), "demo", grace=grace), clock=clock
-    )
+async def loaded(demo: DemoServer, clock: Clock, **grace: float) -> ProjectSession:
+    session = ProjectSession(Connection(MedplumClient(settings_for(demo)), "demo", grace=grace), clock=clock)
     await session.poll()
     if session.needs_backfill():
         await session.backfill()
     return session
 
 
-async def test_every_bot_gets_its_silence_from_what_the_list_reads(server: DemoServer) -> None:
-    session = await loaded(server, Clock(FIXED_NOW))
+async def test_every_bot_gets_its_silence_from_what_the_list_reads(demo: DemoServer) -> None:
+    session = await loaded(demo, Clock(FIXED_NOW))
     try:
         project = session.project
         assert isinstance(project.silence, SilenceWatch)
@@ -83,11 +76,11 @@ async def test_every_bot_gets_its_silence_from_what_the_list_reads(server: DemoS
         await session.aclose()
 
 
-async def test_silence_costs_no_request_per_poll(server: DemoServer) -> None:
+async def test_silence_costs_no_request_per_poll(demo: DemoServer) -> None:
     """After load and its one-time lookups (each scheduled bot with no run among those read; the
     one bot whose cadence the load's runs cannot tell), an idle poll is the bot list's two requests."""
     clock = Clock(FIXED_NOW)
-    session = ProjectSession(Connection(MedplumClient(settings_for(server)), "demo"), clock=clock)
+    session = ProjectSession(Connection(MedplumClient(settings_for(demo)), "demo"), clock=clock)
     try:
         await session.poll()
         project = session.project
@@ -96,28 +89,28 @@ async def test_silence_costs_no_request_per_poll(server: DemoServer) -> None:
         idle = [project.statuses[bot_id].bot.name for bot_id in project.needs_backfill()]
         assert idle == ["weekly-quality-report", "sms-opt-out-handler"]
         assert project.needs_backfill(scheduled_only=True) == project.needs_backfill()[:1]
-        mark = len(server.requests)
+        mark = len(demo.requests)
         await session.backfill()
-        lookups = fhir_requests(server, mark)
+        lookups = fhir_requests(demo, mark)
         # weekly-quality-report (scheduled) first, then sms-opt-out-handler; cgm-device-sync's runs.
         assert len(lookups) == len(project.needs_backfill()) + 3 and all("AuditEvent" in p for p in lookups)
         assert not session.needs_backfill()
         for minutes in (1, 2, 3):
             clock.at = FIXED_NOW + timedelta(minutes=minutes)
-            mark = len(server.requests)
+            mark = len(demo.requests)
             await session.poll()
             session.incident_events()
-            assert len(fhir_requests(server, mark)) == 2
+            assert len(fhir_requests(demo, mark)) == 2
     finally:
         await session.aclose()
 
 
-async def test_late_and_resumed_reach_the_incident_events(server: DemoServer) -> None:
+async def test_late_and_resumed_reach_the_incident_events(demo: DemoServer) -> None:
     """A cron bot that stops running: ``late`` (loud) once its grace period is over, ``resumed``
     when it runs again. (The quiet demo makes no run after ``FIXED_NOW``: its other scheduled bots
     go late as the clock moves too; only this bot's events are looked at.)"""
     clock = Clock(FIXED_NOW)
-    session = await loaded(server, clock)
+    session = await loaded(demo, clock)
     census = by_name(session, "hourly-census-snapshot")  # 0 * * * *, timeout 60 s; ran at 11:00
     try:
 
@@ -142,7 +135,7 @@ async def test_late_and_resumed_reach_the_incident_events(server: DemoServer) ->
         await session.poll()
         assert events() == []
         assert incident_label(census.incident, clock.at) == "late 1h 05m · 2 missed"
-        server.store.add_event(census.bot.id, outcome="0", desc="ok", at=clock.at)
+        demo.store.add_event(census.bot.id, outcome="0", desc="ok", at=clock.at)
         await session.poll()
         ended = events()
         assert [(e.event, e.loud) for e in ended] == [("resumed", False)]
@@ -152,10 +145,10 @@ async def test_late_and_resumed_reach_the_incident_events(server: DemoServer) ->
         await session.aclose()
 
 
-async def test_a_grace_period_by_name_or_id(server: DemoServer) -> None:
-    fax_id = next(b["id"] for b in server.store.bots if b["name"] == "fax-inbox-poller")
+async def test_a_grace_period_by_name_or_id(demo: DemoServer) -> None:
+    fax_id = next(b["id"] for b in demo.store.bots if b["name"] == "fax-inbox-poller")
     for grace in ({"fax-inbox-poller": 3600.0}, {fax_id: 3600.0}):
-        session = await loaded(server, Clock(FIXED_NOW), **grace)
+        session = await loaded(demo, Clock(FIXED_NOW), **grace)
         try:
             fax = by_name(session, "fax-inbox-poller")
             assert fax.incident.state != "late" and fax.cadence is not None and fax.cadence.grace == 3600
@@ -199,13 +192,13 @@ def test_run_times_and_durations_are_bounded() -> None:
     assert stats.count == 1000 and stats.p50 == 3.0 and stats.p95 == 6.0
 
 
-async def test_a_scheduled_bot_created_after_load_that_never_runs_goes_late(server: DemoServer) -> None:
+async def test_a_scheduled_bot_created_after_load_that_never_runs_goes_late(demo: DemoServer) -> None:
     """Every run of a bot created after load is seen: no run means it never ran, and its first
     scheduled run (after it was created) is overdue: ``late · never ran``."""
     clock = Clock(FIXED_NOW)
-    session = await loaded(server, clock)
+    session = await loaded(demo, clock)
     try:
-        bot = server.store.add_bot({"resourceType": "Bot", "name": "new-cron", "cronString": "*/5 * * * *"})
+        bot = demo.store.add_bot({"resourceType": "Bot", "name": "new-cron", "cronString": "*/5 * * * *"})
         created = Bot.model_validate(bot).last_updated
         assert created is not None
         clock.at = created + timedelta(minutes=1)

@@ -23,7 +23,7 @@ from botmon_tui.ui.widgets.bot_table import BotTable
 from botmon_tui.ui.widgets.event_table import DEPLOY_ROW_MARK, EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 
-srv = demo_fixture(scope="function")
+demo = demo_fixture(scope="function")
 
 
 class Clock:
@@ -58,9 +58,9 @@ def row_names(table: BotTable) -> list[str]:
     return [table.status(row_id).bot.display_name for row_id in table.ids_in_order()]  # type: ignore[union-attr]
 
 
-async def test_late_and_quiet_rows_at_80x24_and_their_alert(srv: DemoServer, tmp_path: Path) -> None:
+async def test_late_and_quiet_rows_at_80x24_and_their_alert(demo: DemoServer, tmp_path: Path) -> None:
     clock = Clock(FIXED_NOW)
-    async with running(srv, tmp_path, (80, 24), clock=clock) as (app, pilot):
+    async with running(demo, tmp_path, (80, 24), clock=clock) as (app, pilot):
         table = app.screen.query_one(BotTable)
         session = app.sessions[0]
         told = recording(session)
@@ -73,7 +73,7 @@ async def test_late_and_quiet_rows_at_80x24_and_their_alert(srv: DemoServer, tmp
             "fax-inbox-poller",
             "cgm-device-sync",
         ]
-        statuses = {name: table.status(bot_id(srv, name)) for name in names}
+        statuses = {name: table.status(bot_id(demo, name)) for name in names}
         fax, cgm, scorer = (
             statuses[n] for n in ("fax-inbox-poller", "cgm-device-sync", "questionnaire-scorer")
         )
@@ -98,26 +98,26 @@ async def test_late_and_quiet_rows_at_80x24_and_their_alert(srv: DemoServer, tmp
         assert names.index("hourly-census-snapshot") < names.index("cgm-device-sync")  # late before quiet
 
 
-async def test_the_p50_p95_column_shows_from_100_columns(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, (120, 40)) as (app, _):
+async def test_the_p50_p95_column_shows_from_100_columns(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, (120, 40)) as (app, _):
         table = app.screen.query_one(BotTable)
         assert table.column_width("durations") == 11
-        cgm = table.get_cell(bot_id(srv, "cgm-device-sync"), "durations")
+        cgm = table.get_cell(bot_id(demo, "cgm-device-sync"), "durations")
         assert cgm.plain.endswith("ms") and "/" in cgm.plain  # sub-second runs: 3xxms/6xxms
-        assert table.get_cell(bot_id(srv, "sms-opt-out-handler"), "durations").plain == "—"
+        assert table.get_cell(bot_id(demo, "sms-opt-out-handler"), "durations").plain == "—"
         header = next(line for line in screen_lines(app) if line.lstrip().startswith("Name"))
         assert "p50/p95" in header
         # Sorted by it (its key), the slowest p95 first: the daily claims export's 4m28s.
         table.sort_by("durations")
         assert row_names(table)[0] == "daily-claims-export"
-    async with running(srv, tmp_path, (80, 24)) as (app, _):
+    async with running(demo, tmp_path, (80, 24)) as (app, _):
         assert app.screen.query_one(BotTable).column_width("durations") == 0  # gives its room at 80
 
 
-async def test_event_tab_marks_near_timeout_runs_and_the_deploy(srv: DemoServer, tmp_path: Path) -> None:
-    async with running(srv, tmp_path, (80, 24)) as (app, pilot):
+async def test_event_tab_marks_near_timeout_runs_and_the_deploy(demo: DemoServer, tmp_path: Path) -> None:
+    async with running(demo, tmp_path, (80, 24)) as (app, pilot):
         table = app.screen.query_one(BotTable)
-        assert table.select_id(bot_id(srv, "hourly-census-snapshot"))
+        assert table.select_id(bot_id(demo, "hourly-census-snapshot"))
         await pilot.press("enter")
         await settle(pilot)
         screen = app.screen
@@ -131,7 +131,7 @@ async def test_event_tab_marks_near_timeout_runs_and_the_deploy(srv: DemoServer,
         await pilot.press("escape")
         await settle(pilot)
         # lab-results-router was deployed at 11:25; its first run after that carries the mark.
-        assert app.screen.query_one(BotTable).select_id(bot_id(srv, "lab-results-router"))
+        assert app.screen.query_one(BotTable).select_id(bot_id(demo, "lab-results-router"))
         await pilot.press("enter")
         await settle(pilot)
         await pilot.app.workers.wait_for_complete()
@@ -149,10 +149,10 @@ async def test_event_tab_marks_near_timeout_runs_and_the_deploy(srv: DemoServer,
 
 
 async def test_the_pane_says_a_subscription_runs_duration_includes_queue_wait(
-    srv: DemoServer, tmp_path: Path
+    demo: DemoServer, tmp_path: Path
 ) -> None:
-    async with running(srv, tmp_path, (120, 40)) as (app, pilot):
-        assert app.screen.query_one(BotTable).select_id(bot_id(srv, "cgm-device-sync"))
+    async with running(demo, tmp_path, (120, 40)) as (app, pilot):
+        assert app.screen.query_one(BotTable).select_id(bot_id(demo, "cgm-device-sync"))
         await pilot.press("enter")
         await settle(pilot)
         await pane_caught_up(pilot)
@@ -162,16 +162,16 @@ async def test_the_pane_says_a_subscription_runs_duration_includes_queue_wait(
         await pilot.press("escape")
         await settle(pilot)
         # A cron run has no Subscription: no such note.
-        assert app.screen.query_one(BotTable).select_id(bot_id(srv, "hourly-census-snapshot"))
+        assert app.screen.query_one(BotTable).select_id(bot_id(demo, "hourly-census-snapshot"))
         await pilot.press("enter")
         await settle(pilot)
         await pane_caught_up(pilot)
         assert "queue wait" not in app.screen.query_one(OutcomePane).plain
 
 
-async def test_a_scheduled_bot_that_never_ran_gets_the_banner(srv: DemoServer, tmp_path: Path) -> None:
-    new = srv.store.add_bot({"resourceType": "Bot", "name": "nightly-ledger", "cronString": "0 1 * * *"})
-    async with running(srv, tmp_path, (80, 24)) as (app, pilot):
+async def test_a_scheduled_bot_that_never_ran_gets_the_banner(demo: DemoServer, tmp_path: Path) -> None:
+    new = demo.store.add_bot({"resourceType": "Bot", "name": "nightly-ledger", "cronString": "0 1 * * *"})
+    async with running(demo, tmp_path, (80, 24)) as (app, pilot):
         assert app.screen.query_one(BotTable).select_id(new["id"])
         await pilot.press("enter")
         await settle(pilot)
