@@ -4,10 +4,10 @@ incident events; what it costs (nothing per poll); and bounded memory."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture, settings_for
+from demo_support import FIXED_NOW, WallClock, demo_fixture, settings_for
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.client import MedplumClient
@@ -23,16 +23,6 @@ from botmon_tui.monitor.tracker import IncidentEvent
 demo = demo_fixture(scope="function")
 
 
-class Clock:
-    """The session's clock, moved by hand."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 def fhir_requests(demo: DemoServer, mark: int) -> list[str]:
     return [r.path for r in demo.requests[mark:] if "/fhir/" in r.path]
 
@@ -41,7 +31,7 @@ def by_name(session: ProjectSession, name: str) -> BotStatus:
     return next(s for s in session.project.statuses.values() if s.bot.name == name)
 
 
-async def loaded(demo: DemoServer, clock: Clock, **grace: float) -> ProjectSession:
+async def loaded(demo: DemoServer, clock: WallClock, **grace: float) -> ProjectSession:
     session = ProjectSession(Connection(MedplumClient(settings_for(demo)), "demo", grace=grace), clock=clock)
     await session.poll()
     if session.needs_backfill():
@@ -50,7 +40,7 @@ async def loaded(demo: DemoServer, clock: Clock, **grace: float) -> ProjectSessi
 
 
 async def test_every_bot_gets_its_silence_from_what_the_list_reads(demo: DemoServer) -> None:
-    session = await loaded(demo, Clock(FIXED_NOW))
+    session = await loaded(demo, WallClock(FIXED_NOW))
     try:
         project = session.project
         assert isinstance(project.silence, SilenceWatch)
@@ -79,7 +69,7 @@ async def test_every_bot_gets_its_silence_from_what_the_list_reads(demo: DemoSer
 async def test_silence_costs_no_request_per_poll(demo: DemoServer) -> None:
     """After load and its one-time lookups (each scheduled bot with no run among those read; the
     one bot whose cadence the load's runs cannot tell), an idle poll is the bot list's two requests."""
-    clock = Clock(FIXED_NOW)
+    clock = WallClock(FIXED_NOW)
     session = ProjectSession(Connection(MedplumClient(settings_for(demo)), "demo"), clock=clock)
     try:
         await session.poll()
@@ -109,7 +99,7 @@ async def test_late_and_resumed_reach_the_incident_events(demo: DemoServer) -> N
     """A cron bot that stops running: ``late`` (loud) once its grace period is over, ``resumed``
     when it runs again. (The quiet demo makes no run after ``FIXED_NOW``: its other scheduled bots
     go late as the clock moves too; only this bot's events are looked at.)"""
-    clock = Clock(FIXED_NOW)
+    clock = WallClock(FIXED_NOW)
     session = await loaded(demo, clock)
     census = by_name(session, "hourly-census-snapshot")  # 0 * * * *, timeout 60 s; ran at 11:00
     try:
@@ -148,7 +138,7 @@ async def test_late_and_resumed_reach_the_incident_events(demo: DemoServer) -> N
 async def test_a_grace_period_by_name_or_id(demo: DemoServer) -> None:
     fax_id = next(b["id"] for b in demo.store.bots if b["name"] == "fax-inbox-poller")
     for grace in ({"fax-inbox-poller": 3600.0}, {fax_id: 3600.0}):
-        session = await loaded(demo, Clock(FIXED_NOW), **grace)
+        session = await loaded(demo, WallClock(FIXED_NOW), **grace)
         try:
             fax = by_name(session, "fax-inbox-poller")
             assert fax.incident.state != "late" and fax.cadence is not None and fax.cadence.grace == 3600
@@ -195,7 +185,7 @@ def test_run_times_and_durations_are_bounded() -> None:
 async def test_a_scheduled_bot_created_after_load_that_never_runs_goes_late(demo: DemoServer) -> None:
     """Every run of a bot created after load is seen: no run means it never ran, and its first
     scheduled run (after it was created) is overdue: ``late · never ran``."""
-    clock = Clock(FIXED_NOW)
+    clock = WallClock(FIXED_NOW)
     session = await loaded(demo, clock)
     try:
         bot = demo.store.add_bot({"resourceType": "Bot", "name": "new-cron", "cronString": "*/5 * * * *"})

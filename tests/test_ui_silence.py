@@ -6,10 +6,10 @@ queue-wait note, and the never-ran banner of a scheduled bot."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from demo_support import FIXED_NOW, demo_fixture
+from demo_support import FIXED_NOW, WallClock, demo_fixture
 from ui_support import bot_id, pane_caught_up, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
@@ -24,14 +24,6 @@ from botmon_tui.ui.widgets.event_table import DEPLOY_ROW_MARK, EventTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane
 
 demo = demo_fixture(scope="function")
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 def recording(session: ProjectSession) -> Callable[[], list[IncidentEvent]]:
@@ -59,7 +51,7 @@ def row_names(table: BotTable) -> list[str]:
 
 
 async def test_late_and_quiet_rows_at_80x24_and_their_alert(demo: DemoServer, tmp_path: Path) -> None:
-    clock = Clock(FIXED_NOW)
+    clock = WallClock(FIXED_NOW)
     async with running(demo, tmp_path, (80, 24), clock=clock) as (app, pilot):
         table = app.screen.query_one(BotTable)
         session = app.sessions[0]
