@@ -843,24 +843,47 @@ CADENCE_CHANGED = 0.10
 
 
 def cadence_session() -> dict[str, Any]:
-    """States for 1,000 bots after a poll (issue #17), pure Python: 400 cronString bots, 200
-    cronTiming bots and 400 without a schedule (regular, bursty, Poisson-like and sparse runs,
-    300 run times each at most), each with 100 run durations. A poll re-learns the cadence and
-    the p50/p95 of the bots that brought new runs (a tenth) and evaluates every bot; the first poll
-    learns them all (the cold figure)."""
+    """States for 1,000 bots after a poll (issue #17), through the monitor as the app runs it
+    (``ProjectMonitor.evaluate`` with its silence slot, ``monitor/silence.py``), no server: 400
+    cronString bots, 200 cronTiming bots and 400 without a schedule (regular, bursty, Poisson-like
+    and sparse runs, 300 runs each at most, each with its duration). A poll notes one new run of a
+    tenth of the bots (their cadence is learned again and their p50/p95 recomputed) and evaluates
+    every bot's state (silence and incident); the first evaluation learns them all (the cold
+    figure)."""
     import random
     from datetime import UTC, datetime
 
-    from botmon_tui.medplum.models import Bot
-    from botmon_tui.monitor.cadence import evaluate, learn_cadence
-    from botmon_tui.monitor.durations import duration_stats
+    from botmon_tui.medplum.models import AuditEvent, Bot
+    from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
 
     rng = random.Random(17)
     now = datetime(2025, 3, 14, 10, 47, tzinfo=UTC).timestamp()
-    bots: list[Any] = []
-    histories: list[list[float]] = []
+
+    def run(bot_id: str, n: int, at: float, seconds: float) -> AuditEvent:
+        start = datetime.fromtimestamp(at - seconds, UTC)
+        end = datetime.fromtimestamp(at, UTC)
+        return AuditEvent.model_validate(
+            {
+                "resourceType": "AuditEvent",
+                "id": f"{bot_id}-run-{n}",
+                "meta": {"lastUpdated": end.isoformat().replace("+00:00", "Z")},
+                "type": {"code": "execute"},
+                "outcome": "0",
+                "entity": [{"what": {"reference": f"Bot/{bot_id}"}, "role": {"code": "4"}}],
+                "period": {"start": start.isoformat(), "end": end.isoformat()},
+            }
+        )
+
+    clock = [datetime.fromtimestamp(now, UTC)]
+    monitor = ProjectMonitor(None, clock=lambda: clock[0])  # type: ignore[arg-type]  # no request
+    monitor.loaded = True
+    gaps: list[float] = []
     for i in range(CADENCE_BOTS):
-        fields: dict[str, Any] = {"id": f"bot-{i}", "meta": {"lastUpdated": "2025-01-01T00:00:00.000Z"}}
+        fields: dict[str, Any] = {
+            "resourceType": "Bot",
+            "id": f"bot-{i}",
+            "meta": {"lastUpdated": "2025-01-01T00:00:00.000Z"},
+        }
         kind = i % 10
         if kind < 4:
             fields["cronString"] = CADENCE_CRONS[i % len(CADENCE_CRONS)]
@@ -869,8 +892,11 @@ def cadence_session() -> dict[str, Any]:
             if i % 3 == 0:
                 repeat["dayOfWeek"] = ["mon", "wed", "fri"]
             fields["cronTiming"] = {"repeat": repeat}
-        bots.append(Bot.model_validate(fields))
+        status = BotStatus(bot=Bot.model_validate(fields))
+        status.runlog.before_bounded = True
+        monitor.statuses[status.bot.id] = status
         gap = rng.choice([60.0, 300.0, 900.0, 3600.0])
+        gaps.append(gap)
         last = now - rng.random() * gap * (1 if i % 7 else 40)  # every 7th bot silent for a while
         if kind in (6, 7):  # regular
             runs = [last - k * gap + rng.uniform(-0.1, 0.1) * gap for k in range(300)]
@@ -883,40 +909,41 @@ def cadence_session() -> dict[str, Any]:
             for _ in range(300):
                 runs.append(when)
                 when -= rng.expovariate(1 / gap)
-        histories.append(runs)
-    durations = [[rng.lognormvariate(0, 1) for _ in range(100)] for _ in bots]
-
-    def poll(at: float, learned: list[Any], stats: list[Any], changed: range | list[int]) -> dict[str, int]:
-        for i in changed:
-            learned[i] = learn_cadence(histories[i])
-            stats[i] = duration_stats(reversed(durations[i]))
-        moment = datetime.fromtimestamp(at, UTC)
-        kinds: dict[str, int] = {}
-        for i, bot in enumerate(bots):
-            last = datetime.fromtimestamp(histories[i][0], UTC)
-            state = evaluate(bot, last, histories[i], moment, learned=learned[i])
-            kinds[state.kind] = kinds.get(state.kind, 0) + 1
-        return kinds
-
-    learned: list[Any] = [None] * len(bots)
-    stats: list[Any] = [None] * len(bots)
+        for n, at in enumerate(sorted(runs)):  # oldest first, as the load notes them
+            monitor._note_run(run(status.bot.id, n, at, rng.lognormvariate(0, 1)))
     started = time.perf_counter()
-    kinds = poll(now, learned, stats, range(len(bots)))
+    monitor.evaluate()
     cold_ms = (time.perf_counter() - started) * 1000
+    statuses = list(monitor.statuses.values())
     poll_ms, poll_cpu_ms = [], []
     for n in range(1, CADENCE_POLLS + 1):
-        changed = rng.sample(range(len(bots)), int(len(bots) * CADENCE_CHANGED))
+        at = now + 10 * n
+        changed = rng.sample(range(len(statuses)), int(len(statuses) * CADENCE_CHANGED))
+        # (What the poll's answer brings, read before the clock starts: the runs as models.)
+        new = [
+            run(statuses[i].bot.id, 1000 + n, at - rng.random() * 10, rng.lognormvariate(0, 1))
+            for i in changed
+        ]
+        clock[0] = datetime.fromtimestamp(at, UTC)
         started, cpu = time.perf_counter(), time.process_time()
-        poll(now + 10 * n, learned, stats, changed)
+        for event in new:
+            monitor._note_run(event)
+        monitor.evaluate()
+        for i in changed:  # their rows repaint: the p50/p95 cell
+            statuses[i].duration_stats()
         poll_ms.append((time.perf_counter() - started) * 1000)
         poll_cpu_ms.append((time.process_time() - cpu) * 1000)
+    kinds: dict[str, int] = {}
+    for status in statuses:
+        state = status.cadence.kind if status.cadence is not None else "none"
+        kinds[state] = kinds.get(state, 0) + 1
     return {
         "poll_ms": statistics.median(poll_ms),
         "poll_cpu_ms": statistics.median(poll_cpu_ms),
         "poll_max_ms": max(poll_ms),
         "cold_ms": cold_ms,
         "kinds": kinds,
-        "bots": len(bots),
+        "bots": len(statuses),
     }
 
 
@@ -1586,8 +1613,9 @@ def cadence_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             poll["median"] <= 50,
             unit=" ms",
             digits=1,
-            note=f"400 cronString, 200 cronTiming, 400 learned (≤ 300 runs each); {CADENCE_CHANGED:.0%} "
-            f"of the bots re-learned and their p50/p95 recomputed, every bot evaluated; process CPU "
+            note=f"ProjectMonitor.evaluate with its silence slot: 400 cronString, 200 cronTiming, 400 "
+            f"learned (≤ 300 runs each); a run noted for {CADENCE_CHANGED:.0%} of the bots (re-learned, "
+            f"p50/p95 recomputed), every bot's state evaluated; process CPU "
             f"time {fmt(col('poll_cpu_ms'), ' ms', 1)}; slowest of {CADENCE_POLLS} polls "
             f"{fmt(col('poll_max_ms'), ' ms', 1)}; first poll (all learned) {fmt(col('cold_ms'), ' ms', 1)}; "
             f"states: {kinds}",

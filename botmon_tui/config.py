@@ -362,6 +362,8 @@ def _file_value(setting: Setting, key: str, value: Any, where: str) -> Any:
         return tuple(v.strip() for v in value)
     if setting.kind == "keymap":
         return _keymap(value, f"{where}: [{key}]")
+    if setting.kind == "grace":
+        return _grace(value, f"{where}: [{key}]")
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {key} must be a string")
     text = value.strip()
@@ -401,6 +403,39 @@ def _keymap(value: Any, where: str) -> dict[str, str]:
 
     add("", value)
     return keymap
+
+
+_GRACE_RE = re.compile(r"^([0-9]{1,7}(?:\.[0-9]{1,3})?)\s*([smhd]?)$")
+_GRACE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The longest grace period the ``[grace]`` table takes.
+MAX_GRACE = 30 * 86400.0
+
+
+def _grace(value: Any, where: str) -> dict[str, float]:
+    """A ``[grace]`` table: bot name or id = a duration (``"10m"``, ``"90s"``, ``"2h"``, ``"1d"``, or
+    a number of seconds), each scheduled bot's grace period before it is late."""
+    example = '"fax-inbox-poller" = "10m"'
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table of bot name or id = duration, like {example}")
+    grace: dict[str, float] = {}
+    for name, given in value.items():
+        shown = sanitize(str(name))
+        if not isinstance(name, str) or not name.strip() or isinstance(given, dict):
+            raise ConfigError(f"{where}: {shown!r} must be a bot name or id = duration, like {example}")
+        seconds: float | None = None
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            seconds = float(given)
+        elif isinstance(given, str):
+            match = _GRACE_RE.match(given.strip().lower())
+            if match is not None:
+                seconds = float(match.group(1)) * _GRACE_UNITS[match.group(2)]
+        if seconds is None or not 0 <= seconds <= MAX_GRACE:
+            raise ConfigError(
+                f"{where}: {shown}: {sanitize(str(given))!r} is not a duration "
+                "(like 90s, 10m, 2h or 1d, at most 30d)"
+            )
+        grace[name.strip()] = seconds
+    return grace
 
 
 def _unknown_key(where: str, key: str) -> str:
@@ -1520,6 +1555,11 @@ class Resolver:
         form here; the TUI knows which binding ids exist)."""
         return dict(self._global("keymap") or {})
 
+    def grace(self) -> dict[str, float]:
+        """The config file's ``[grace]``: bot name or id → grace period in seconds (a scheduled
+        bot not named has the default, ``monitor/cadence.default_grace``)."""
+        return dict(self._global("grace") or {})
+
     def timeout(self) -> float:
         """The HTTP timeout of the flags and the config file's top level (``--demo``'s; each
         connection has its own, which a [[connection]] table may set)."""
@@ -1543,6 +1583,8 @@ class Resolver:
             shown = ", ".join(sanitize(v) for v in value)
         elif setting.kind == "keymap":
             shown = ", ".join(f"{sanitize(k)}={sanitize(v)}" for k, v in value.items()) or "-"
+        elif setting.kind == "grace":
+            shown = ", ".join(f"{sanitize(k)}={v:g}s" for k, v in value.items()) or "-"
         elif found[0].path is not None:
             shown = _shown(found[0].path)
         else:

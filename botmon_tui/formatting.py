@@ -29,10 +29,12 @@ __all__ = [
     "explain_no_events",
     "failing_since_text",
     "outcome_label",
+    "percentiles_text",
     "plural",
     "reads_as_problem",
     "relative_age",
     "seconds_between",
+    "short_duration",
     "span_text",
     "summarize",
     "summary_line",
@@ -96,6 +98,21 @@ def duration_text(seconds: float | timedelta | None) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
     return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+
+
+def short_duration(seconds: float | None) -> str:
+    """:func:`duration_text` in a few cells: ``380ms``, ``4.5s``, ``33.0s``, ``4m28s``, ``2h10m``;
+    ``—`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    return duration_text(seconds).replace(" ", "")
+
+
+def percentiles_text(p50: float | None, p95: float | None) -> str:
+    """A bot's median and 95th-percentile run duration: ``4.5s/7.5s``; ``—`` when none is known."""
+    if p50 is None or p95 is None:
+        return "—"
+    return f"{short_duration(p50)}/{short_duration(p95)}"
 
 
 def span_text(span: timedelta) -> str:

@@ -61,9 +61,21 @@ PRECEDENCE = (
 #: under the base URL or such a URL; ``web-url`` any http(s) URL (links only); ``path`` a file (in the
 #: config file, relative to its directory); ``secret`` a secret (flag and config file: a file holding
 #: it); ``text``; ``name`` a profile or connection name; ``names`` a list of them; ``seconds`` a
-#: number; ``switch`` true/false; ``keymap`` a table of binding id = key(s).
+#: number; ``switch`` true/false; ``keymap`` a table of binding id = key(s); ``grace`` a table of bot
+#: name or id = duration.
 Kind = Literal[
-    "url", "url-or-path", "web-url", "path", "secret", "text", "name", "names", "seconds", "switch", "keymap"
+    "url",
+    "url-or-path",
+    "web-url",
+    "path",
+    "secret",
+    "text",
+    "name",
+    "names",
+    "seconds",
+    "switch",
+    "keymap",
+    "grace",
 ]
 #: ``connection``: each connection has its own (a flag for it needs exactly one connection);
 #: ``shared``: each connection has its own, and a flag sets it for all of them; ``global``: one for the run.
@@ -411,6 +423,17 @@ SETTINGS: tuple[Setting, ...] = (
         file_key="keymap",
         where="top",
     ),
+    Setting(
+        "grace",
+        "grace",
+        "grace",
+        "how long a scheduled bot's run may be overdue before the bot is late: a [grace] table of bot "
+        'name or id = duration, like "fax-inbox-poller" = "10m"',
+        scope="global",
+        file_key="grace",
+        default_text="the larger of 2 min and 20 % of the bot's period",
+        where="top",
+    ),
 )
 
 #: The settings by name.
@@ -444,7 +467,7 @@ def _code(text: str | None) -> str:
 def _prose(text: str) -> str:
     """Help text as Markdown: table names in code, no raw ``<`` or ``|``."""
     text = text.replace("|", "\\|").replace("<", "&lt;")
-    for name in ("[[connection]]", "[keymap]"):
+    for name in ("[[connection]]", "[keymap]", "[grace]"):
         text = text.replace(name, f"`{name}`")
     return text
 

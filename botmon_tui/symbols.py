@@ -52,6 +52,7 @@ LINUX_CONSOLE: Mapping[str, str] = {
     "●": "*",
     "‖": "|",
     "↻": "@",
+    "⏱": "~",  # a run near its timeout (monitor/durations.NEAR_TIMEOUT_MARK)
     "⇄": "=",
     "⏎": "<",  # Textual's footer writes the enter key so
     # The runs-per-hour strip: bars by height, and the hours not loaded.

@@ -23,6 +23,16 @@ FIXED_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 SEED = 7
 
 
+class WallClock:
+    """A wall clock moved by hand (``clock.at = ...``): hand it to a session or the app."""
+
+    def __init__(self, at: datetime = FIXED_NOW) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 def quiet_demo(seed: int = SEED, *, tls: ssl.SSLContext | None = None, **config: Any) -> DemoServer:
     """A demo backend at ``FIXED_NOW`` that makes no runs of its own (``live=False``), not started:
     use it as ``with quiet_demo(...) as server``. ``config``: more :class:`DemoConfig` fields."""

@@ -27,7 +27,9 @@ from botmon_tui.monitor.cadence import (
     default_grace,
     evaluate,
     explain_never_ran,
+    explain_no_runs,
     learn_cadence,
+    might_learn,
     silence_blind,
 )
 from botmon_tui.monitor.cron import CronSchedule, InvalidSchedule
@@ -532,3 +534,29 @@ def test_states_are_frozen() -> None:
     state = CadenceState("ok")
     with pytest.raises(AttributeError):
         state.kind = "late"  # type: ignore[misc]
+
+
+def test_more_runs_are_read_only_for_a_rhythm_that_looks_regular_so_far() -> None:
+    """``might_learn``: the runs seen span less than a day (or are fewer than 20) but their gaps
+    are already regular, and a page of 1,000 such runs would span a day."""
+    start = NOW.timestamp() - 20 * 3600
+    every_10m = [start + 600 * k for k in range(116)]  # cgm-device-sync at load: 19 h of runs
+    assert might_learn(every_10m)
+    assert isinstance(learn_cadence(every_10m), NoCadence)
+    assert not might_learn(every_10m[:4])  # too few to tell
+    assert not might_learn([start + 60 * k for k in range(200)])  # 1,000 runs a minute apart: < a day
+    bursty = [start + 3600 * (k // 5) + k % 5 for k in range(100)]
+    assert not might_learn(bursty)
+    day_and_more = [start - 86400 + 600 * k for k in range(300)]
+    assert not might_learn(day_and_more)  # learn_cadence has all it needs already
+
+
+def test_the_no_runs_banner_of_a_scheduled_bot_is_the_never_ran_one() -> None:
+    scheduled = Bot.model_validate({"resourceType": "Bot", "id": "c", "cronString": "*/5 * * * *"})
+    assert explain_no_runs(scheduled).cause == "never-ran"
+    on_error = Bot.model_validate(
+        {**scheduled.model_dump(exclude_none=True), "auditEventTrigger": "on-error"}
+    )
+    assert explain_no_runs(on_error).cause == "on-error"  # its audit settings say why first
+    plain = Bot.model_validate({"resourceType": "Bot", "id": "p"})
+    assert explain_no_runs(plain).cause != "never-ran"

@@ -151,11 +151,12 @@ def test_a_bot_failing_since_before_the_window_is_told_without_failing_the_run(
     server.store.add_event(
         old, outcome="4", desc="Error: disk full", at=now() - timedelta(hours=3, minutes=30)
     )
-    code, out, _ = run(capsys, "status", "--since", "30m", *connect)
+    code, out, _ = run(capsys, "status", "--since", "30m", "--ignore-late", *connect)
     assert code == 0  # no failed run in the window: the documented exit status
-    first = out.splitlines()[0]
+    first = out.split("\nBOT ")[0].replace("\n  ", " ")  # the first line, wrapped at 80 columns
     assert first.startswith(f"✓ No bot failed in the last 30m ({len(server.store.bots)} bots); ! ")
-    assert first.endswith(" still failing from before")
+    assert " still failing from before" in first
+    assert first.endswith("now (ignored: --ignore-late)")  # the demo's late and quiet bots
     assert re.search(r"\nnightly-export +failing 3h", out)
 
 
@@ -163,9 +164,9 @@ def test_exit_statuses_as_real_processes(server: DemoServer) -> None:
     env = server_env(server)
     bot_id = add_bot(server, "exit-codes")
     server.store.add_event(bot_id, outcome="0", desc="ok", at=now())
-    assert botmon("status", "--since", "1m", env=env).returncode == 0
+    assert botmon("status", "--since", "1m", "--ignore-late", env=env).returncode == 0
     server.store.add_event(bot_id, outcome="4", desc="Error: no", at=now())
-    done = botmon("status", "--since", "1m", env=env)
+    done = botmon("status", "--since", "1m", "--ignore-late", env=env)
     assert done.returncode == 1 and done.stdout.startswith("✗ 1 of ")
     unknown = botmon("status", "--bot", "no-such-bot", env=env)
     assert unknown.returncode == 2 and "no bot is named 'no-such-bot'" in one_error_line(unknown.stderr)
@@ -489,7 +490,7 @@ def test_status_of_two_projects(projects: tuple[DemoServer, DemoServer, Path]) -
     assert lines[header + 1].split()[:3] == ["payments-sync", "prod", "failing"]
     assert all(len(line) <= 100 for line in lines)
     # The other project alone is fine: -p picks a [[connection]] by its label.
-    assert botmon("status", "-p", "staging", env=several_env(config)).returncode == 0
+    assert botmon("status", "-p", "staging", "--ignore-late", env=several_env(config)).returncode == 0
     # bots --json: the resources as sent, each with its project.
     bots = json.loads(botmon("bots", "--json", env=several_env(config)).stdout)
     assert {bot["profile"] for bot in bots} == {"prod", "staging"} and all(
@@ -506,13 +507,13 @@ def test_a_project_that_cannot_be_read_is_told_and_the_rest_answer(
         text + '\n[[connection]]\nlabel = "qa"\nbase_url = "http://127.0.0.1:9/"\nclient_id = "x"\n'
         'client_secret_file = "prod.secret"\n'
     )
-    done = botmon("status", "--json", env=several_env(config))
+    done = botmon("status", "--json", "--ignore-late", env=several_env(config))
     assert done.returncode == 0, done.stderr  # the two others are fine
     data = json.loads(done.stdout)
     qa = data["projects"][-1]
     assert qa["profile"] == "qa" and qa["error"] and qa["now"] is None
     assert "botmon-tui: error: qa: could not be read: " in done.stderr
-    table = botmon("status", env=several_env(config))
+    table = botmon("status", "--ignore-late", env=several_env(config))
     assert "✗ qa: could not be read: " in table.stdout and table.returncode == 0
     prod.store.add_event(add_bot(prod, "broken"), outcome="4", desc="Error: x", at=now())
     assert botmon("status", env=several_env(config)).returncode == 1

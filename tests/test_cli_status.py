@@ -16,7 +16,7 @@ from demo_support import demo_fixture
 
 from botmon_tui.cli.args import MAX_DEPLOY_READS
 from botmon_tui.demo import DemoServer
-from botmon_tui.monitor.summary import MAX_STREAK_LOOKUPS
+from botmon_tui.monitor.summary import MAX_BACKFILL, MAX_CADENCE_LOOKUPS, MAX_STREAK_LOOKUPS
 
 #: A quiet demo server whose generated history ended long ago (FIXED_NOW): no run is recent until
 #: a test adds one, so the window's answer is exact. One per test: tests add bots and runs.
@@ -54,7 +54,8 @@ def test_status_is_0_then_1_after_a_failed_run(
 ) -> None:
     bot_id = add_bot(demo, "nightly-sync")
     demo.store.add_event(bot_id, outcome="0", desc="ok", at=now() - timedelta(seconds=5))
-    code, out, err = run(capsys, "status", "--since", "30s", *connect)
+    # (The demo's silent bots, late and quiet, are left out of the exit status: this is about failures.)
+    code, out, err = run(capsys, "status", "--since", "30s", "--ignore-late", *connect)
     assert code == 0, err
     assert table(out)[0].startswith(f"✓ No bot failed in the last 30s ({len(demo.store.bots)} bots)")
     demo.store.add_event(bot_id, outcome="4", desc="Error: the upstream said no", at=now())
@@ -73,7 +74,7 @@ def test_status_with_a_failure_asked_of_the_demo(
     capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
     """What the README shows: the demo server's POST /demo/run (demo only) makes a bot fail now."""
-    assert run(capsys, "status", "--since", "30s", *connect)[0] == 0
+    assert run(capsys, "status", "--since", "30s", "--ignore-late", *connect)[0] == 0
     auth = (demo.client_id, demo.client_secret)
     params = {"bot": "lab-results-router", "outcome": "4"}
     answer = httpx.post(demo.base_url + "demo/run", params=params, auth=auth, timeout=10)
@@ -88,18 +89,19 @@ def test_a_bot_that_failed_then_recovered_still_failed_in_the_window(
     bot_id = add_bot(demo, "flaky")
     demo.store.add_event(bot_id, outcome="8", desc="boom", at=now() - timedelta(minutes=20))
     demo.store.add_event(bot_id, outcome="0", desc="fine", at=now() - timedelta(minutes=1))
-    code, out, _ = run(capsys, "status", "--since", "1h", *connect)
+    code, out, _ = run(capsys, "status", "--since", "1h", "--ignore-late", *connect)
     assert code == 1
-    row = table(out)[2][0]
-    assert row.startswith("flaky") and re.search(r"✓ Success\s+1\b", row) and " recovered " in row
+    row = next(line for line in table(out)[2] if line.startswith("flaky "))
+    assert re.search(r"✓ Success\s+1\b", row) and " recovered " in row
     # A failure older than the window does not count.
-    assert run(capsys, "status", "--since", "10m", *connect)[0] == 0
+    assert run(capsys, "status", "--since", "10m", "--ignore-late", *connect)[0] == 0
 
 
 def test_failing_bots_come_first_in_the_bot_lists_order(
     capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
-    """Failed in the window first: failing now before recovered, then the most failures."""
+    """Failed in the window first: failing now, then late and quiet (silence is a failure too),
+    then recovered; within each, the most failures."""
     once, twice, recovered = (
         add_bot(demo, "zz-once"),
         add_bot(demo, "zz-twice"),
@@ -117,8 +119,16 @@ def test_failing_bots_come_first_in_the_bot_lists_order(
     first, _, rows = table(out)
     assert first.startswith("✗ 3 of ")
     assert "failed in the last 1h (6 runs): 2 failing now, 1 recovered" in first
-    assert [line.split()[0] for line in rows[:3]] == ["zz-twice", "zz-once", "zz-ok-again"]
-    assert "✖ Major failure" in rows[1] and "✓ Success" in rows[2]
+    names = [line.split()[0] for line in rows]
+    states = [line.split()[1] for line in rows]
+    assert names[:2] == ["zz-twice", "zz-once"] and "✖ Major failure" in rows[1]
+    # Then the demo's bots failing from before the window, then the late and quiet ones, then
+    # the bot that failed in the window and recovered.
+    failing = states.index(next(state for state in states if state != "failing"))
+    silent = [index for index, state in enumerate(states) if state in ("late", "quiet")]
+    assert silent and silent == list(range(failing, failing + len(silent)))
+    after = failing + len(silent)
+    assert names[after] == "zz-ok-again" and "✓ Success" in rows[after]
 
 
 def test_status_of_named_bots_only(
@@ -180,9 +190,12 @@ def test_status_requests_do_not_grow_with_the_bots(
         return sorted(path.split("?")[0] for _, path, _, _ in demo.requests[mark:])
 
     before = requests_of_one_status()
-    # (The third AuditEvent search: the causes of the demo's bots whose last run failed long ago.)
-    base = ["/fhir/R4/AuditEvent", "/fhir/R4/AuditEvent", "/fhir/R4/Bot", "/oauth2/token"]
-    assert before == sorted([*base, "/fhir/R4/AuditEvent"])
+    # (The third AuditEvent search: the causes of the demo's bots whose last run failed long ago;
+    # then, for silence, the last run of each scheduled bot with none among the newest runs, and
+    # the runs of a bot whose cadence those cannot tell: a few, whatever the number of bots.)
+    assert [path for path in before if path != "/fhir/R4/AuditEvent"] == ["/fhir/R4/Bot", "/oauth2/token"]
+    silence_lookups = len(before) - 5
+    assert 0 < silence_lookups <= MAX_BACKFILL + MAX_CADENCE_LOOKUPS
     failing: list[str] = []
     for number in range(60):
         bot_id = add_bot(demo, f"extra-{number:02d}")
@@ -273,14 +286,26 @@ def test_bots_table_shows_how_each_bot_is_doing(
 def test_bots_json_is_the_resources_as_sent(
     capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]
 ) -> None:
+    """The Bot resources as sent, each with the keys botmon-tui adds (issue #17): its state, its
+    silence and its durations, read from the project's runs as ``status`` reads them."""
     mark = len(demo.requests)
     code, out, _ = run(capsys, "bots", "--json", *connect)
     assert code == 0
-    assert json.loads(out) == demo.store.bots or {b["id"] for b in json.loads(out)} == {
-        b["id"] for b in demo.store.bots
-    }
-    # The bot list alone: no run is read for --json.
-    assert [p.split("?")[0] for _, p, _, _ in demo.requests[mark:]] == ["/oauth2/token", "/fhir/R4/Bot"]
+    bots = json.loads(out)
+    added = ("state", "missed", "lateBy", "nextExpected", "expectedEvery", "durationP50", "durationP95")
+    assert {b["id"] for b in bots} == {b["id"] for b in demo.store.bots}
+    sent = {b["id"]: b for b in demo.store.bots}
+    for bot in bots:
+        assert {k: v for k, v in bot.items() if k not in (*added, "timeout")} == {
+            k: v for k, v in sent[bot["id"]].items() if k != "timeout"
+        }
+        assert set(added) <= bot.keys() and bot["timeout"] == sent[bot["id"]].get("timeout", 10.0)
+    fax = next(b for b in bots if b["name"] == "fax-inbox-poller")
+    assert fax["state"] == "late" and fax["missed"] >= 1 and fax["expectedEvery"] == 300
+    # The bot list, then the project-wide queries and the silence lookups: none per bot otherwise.
+    paths = [p.split("?")[0] for _, p, _, _ in demo.requests[mark:]]
+    assert paths[:2] == ["/oauth2/token", "/fhir/R4/Bot"] and paths.count("/fhir/R4/Bot") == 2
+    assert len(paths) <= 5 + MAX_BACKFILL + MAX_CADENCE_LOOKUPS
 
 
 def test_bots_csv(capsys: pytest.CaptureFixture[str], demo: DemoServer, connect: list[str]) -> None:

@@ -814,9 +814,11 @@ def test_every_config_key_of_the_table_is_read(fs: Layout) -> None:
         "seconds": "7",
         "switch": "true",
     }
-    top = [f"{s.file_key} = {sample[s.kind]}" for s in SETTINGS if s.at_top and s.kind != "keymap"]
+    tables = ("keymap", "grace")
+    top = [f"{s.file_key} = {sample[s.kind]}" for s in SETTINGS if s.at_top and s.kind not in tables]
     table = [f"{s.file_key} = {sample[s.kind]}" for s in SETTINGS if s.in_table]
-    fs.config("\n".join([*top, "[[connection]]", *table, "[keymap]", '"a.b" = "c"']) + "\n")
+    tail = ["[keymap]", '"a.b" = "c"', "[grace]", '"x" = "10m"']
+    fs.config("\n".join([*top, "[[connection]]", *table, *tail]) + "\n")
     config = read_config_file(fs.config_dir)
     assert config.warnings == ()
     assert set(config.values) == {s.file_key for s in SETTINGS if s.at_top}
@@ -1135,3 +1137,32 @@ def test_show_config_with_two_connections_shows_each_under_its_label(
     out, err = capsys.readouterr()
     assert "https://prod.example/  [--profile prod]" in out
     assert err.startswith("botmon-tui: error: nope: Medplum profile 'nope' not found")
+
+
+def test_the_grace_table_takes_durations_by_bot_name_or_id(fs: Layout) -> None:
+    """``[grace]``: a scheduled bot's grace period before it is late (issue #17), by name or id."""
+    fs.config('[grace]\n"fax-inbox-poller" = "10m"\n"abc-123" = 90\nnightly = "1.5h"\n')
+    config = read_config_file(fs.config_dir)
+    assert config.values["grace"] == {"fax-inbox-poller": 600.0, "abc-123": 90.0, "nightly": 5400.0}
+    for wrong in ('"soon"', '"-5m"', '"31d"', "true"):
+        fs.config(f"[grace]\nx = {wrong}\n")
+        with pytest.raises(ConfigError, match="is not a duration"):
+            read_config_file(fs.config_dir)
+    fs.config('grace = "10m"\n')
+    with pytest.raises(ConfigError, match="must be a table of bot name or id = duration"):
+        read_config_file(fs.config_dir)
+
+
+def test_show_config_shows_the_grace_table(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botmon_tui.cli.main import main
+
+    config_dir = isolated_home / "cfg"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text('[grace]\n"fax-inbox-poller" = "10m"\n')
+    monkeypatch.setenv("BOTMON_CONFIG_DIR", str(config_dir))
+    main(["--base-url", "https://api.example.org/", "--show-config"])
+    out = capsys.readouterr().out
+    grace = next(line for line in out.splitlines() if line.strip().startswith("grace"))
+    assert "fax-inbox-poller=600s" in grace and "config file" in grace

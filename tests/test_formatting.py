@@ -6,7 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from botmon_tui.formatting import SUMMARY_SCAN_CHARS, duration_text, outcome_label, plural, summary_line
+from botmon_tui.formatting import (
+    SUMMARY_SCAN_CHARS,
+    duration_text,
+    outcome_label,
+    percentiles_text,
+    plural,
+    short_duration,
+    summary_line,
+)
 from botmon_tui.medplum.models import outcome_info
 
 # Medplum's vmcontext runner on an unhandled error: the bot's own lines, then
@@ -151,3 +159,18 @@ def test_outcome_labels_full_and_short(code: str, full: str, short: str) -> None
     assert outcome_label(info, code=False) == full
     assert outcome_label(info, code=False, short=True) == short
     assert outcome_label(None, short=True, missing="no runs") == "no runs"
+
+
+def test_the_p50_p95_cell_fits_eleven_cells() -> None:
+    """The bot list's p50/p95 (issue #17): ``duration_text`` without its spaces, two of them."""
+    assert [short_duration(s) for s in (0.38, 4.52, 33.04, 268.3, 7800.0)] == [
+        "380ms",
+        "4.5s",
+        "33.0s",
+        "4m28s",
+        "2h10m",
+    ]
+    assert short_duration(None) == short_duration(float("nan")) == short_duration(-1.0) == "—"
+    assert percentiles_text(0.376, 0.619) == "376ms/619ms"
+    assert percentiles_text(None, None) == "—"
+    assert max(len(percentiles_text(a, b)) for a in (0.999, 59.9, 599.0) for b in (0.999, 59.9, 599.0)) == 11

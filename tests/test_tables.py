@@ -133,15 +133,28 @@ def test_a_24_character_name_is_whole_at_80_columns() -> None:
     assert widths["name"] == 2 + NAME_WIDTH  # (the mark and its space, then the name)
     # IDs gave way first, then the run strip, then the audit column.
     assert (widths["id"], widths["history"], widths["audit"]) == (4, 3, 6)
-    assert sum(widths.values()) + 2 * len(widths) + 2 == 80
+    # The p50/p95 column shows from 100 columns; at 80 it takes no room at all, not even padding.
+    assert widths["durations"] == 0
+    assert sum(widths.values()) + 2 * (len(widths) - 1) + 2 == 80
+
+
+def test_a_column_hidden_below_a_width_takes_no_room() -> None:
+    for table_width, shown in ((99, False), (100, True), (160, True)):
+        widths = _bot_widths(table_width)
+        assert (widths["durations"] == 11) is shown
+        columns = [c for c in BotTable.COLUMNS if c.shown_at(table_width)]
+        assert sum(widths.values()) + 2 * len(columns) + 2 == table_width
 
 
 @given(table_width=st.integers(60, 220), longest=st.one_of(st.none(), st.integers(0, 60)))
 def test_the_columns_give_way_for_the_name_in_their_order(table_width: int, longest: int | None) -> None:
     widths = _bot_widths(table_width, longest)
     by_key = {column.key: column for column in BotTable.COLUMNS}
-    preferred = {key: column.width_for(table_width) for key, column in by_key.items()}
-    usable = table_width - 2 - 2 * len(widths)
+    preferred = {
+        key: column.width_for(table_width) if column.shown_at(table_width) else 0
+        for key, column in by_key.items()
+    }
+    usable = table_width - 2 - 2 * sum(column.shown_at(table_width) for column in by_key.values())
     name = by_key["name"]
     assert widths["name"] >= name.least
     wanted = preferred["name"] if longest is None else max(name.least, min(preferred["name"], 2 + longest))

@@ -74,9 +74,12 @@ async def test_bot_list_loads(demo: DemoServer, tmp_path: Path, size: tuple[int,
         assert log_only.plain.startswith("⚠") and never.plain.startswith("⚠")
         assert not table.get_cell(bot_id(demo, "hl7-adt-ingest"), "audit").plain.startswith("⚠")
         # Loading the list costs a fixed number of requests, not one per bot; bots quieter than
-        # the project's newest 1,000 runs get their own last run looked up once (bounded).
+        # the project's newest 1,000 runs get their own last run looked up once (bounded), and a
+        # bot whose cadence those runs cannot tell gets its runs read once (cgm-device-sync).
         lookups = [r for r in demo.requests if "_count=1&" in r.path]
-        assert len(demo.requests) - len(lookups) <= 5
+        cadences = [r for r in demo.requests if "_elements=meta%2Cperiod" in r.path]
+        assert len(cadences) == 1 and bot_id(demo, "cgm-device-sync") in cadences[0].path
+        assert len(demo.requests) - len(lookups) - len(cadences) <= 5
         looked_up = {bid for bid in table.ids_in_order() if table.status(bid).looked_up}  # type: ignore[union-attr]
         assert len(lookups) == len(looked_up) <= MAX_BACKFILL
 

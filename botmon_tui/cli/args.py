@@ -279,12 +279,22 @@ last DURATION, by the server's clock. A bot that failed and then ran fine still 
 failure happened in the window. A bot whose settings write no AuditEvents cannot be seen failing;
 it is marked with a warning and never counts as failed.
 
+Silence is a failure too: a bot that runs on a schedule (cronString or cronTiming) is late when a
+scheduled run did not come within its grace period ([grace] in the config file; by default the
+larger of 2 min and 20 % of its period), and a bot with a regular rhythm learned from its runs
+(at least 20 runs over a day) is quiet when its silence is far beyond it (3 times its longest gap,
+and at least 30 min). A bot late or quiet now makes the exit status 1, as a failure does;
+--ignore-late leaves them out of it (they are still listed). The P50/P95 column is the median and
+95th-percentile duration of the bot's runs read.
+
 The requests are the same whatever the number of bots: the bot list (one request per 1,000 bots),
 the project's newest 1,000 runs, and its failed runs in the window (one request per 1,000); when
 bots are failing, the output of their newest failed run (one request per 100 bots: the kind and
 the cause), and for a failure streak longer than the runs read one lookup per bot (at most 20).
 Then the history of each bot that failed, for its last deploy (one request, 10 quota units each;
-at most 20); --deploys reads every bot's."""
+at most 20); --deploys reads every bot's. For silence: the last run of each scheduled bot with
+none among the runs read (one request each, at most 50), and the runs of a bot whose runs read look
+regular but span less than a day (one request each, at most 20)."""
 
 _STATUS_EPILOG = f"""\
 examples:
@@ -329,6 +339,9 @@ Watch the projects as the TUI does and print one line per incident change, until
   new-signature   a failing bot failed with a cause not seen in this incident
   still-failing   it goes on failing: told again at most every --realert (default 30 min)
   recovered       it ran fine again: how long it failed and how many runs
+  late            a bot that runs on a schedule missed a run (past its grace period)
+  quiet           a bot with a regular rhythm has been silent far longer than usual
+  resumed         a late or quiet bot ran again
 Later failures of the same incident are counted silently. Incidents already there at start are
 told only with --initial. Server errors are told on stderr and retried with backoff; they never
 stop the watch. It ends with status 130 on Ctrl-C, and 0 when the reader of its pipe goes away.
@@ -373,7 +386,9 @@ def _environment_help() -> str:
 
 def _config_keys_help() -> str:
     """The config file's keys, at the top level and in a [[connection]] table, from the table."""
-    top = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.at_top and s.kind != "keymap")
+    top = ", ".join(
+        s.file_key for s in SETTINGS if s.file_key and s.at_top and s.kind not in ("keymap", "grace")
+    )
     table = ", ".join(s.file_key for s in SETTINGS if s.file_key and s.in_table)
     return "\n".join(
         [
@@ -417,6 +432,8 @@ environment:
 config file (TOML, optional): <user config dir>/botmon-tui/config.toml or $BOTMON_CONFIG_DIR/config.toml
 {_config_keys_help()}
   [keymap]: binding id = key(s) for the TUI, like "events.times" = "T" or "poll.pause" = "space"
+  [grace]: bot name or id = how long a scheduled run may be overdue before the bot is late, like
+        "fax-inbox-poller" = "10m" (default: the larger of 2 min and 20 % of its period)
 
 examples:
   botmon-tui --demo                                   try it against the embedded demo server
@@ -492,6 +509,11 @@ def build_parser() -> _Parser:
         help="read every bot's history for lastDeploy (one request and 10 quota units a bot); "
         f"without it, only the bots that failed are read (at most {MAX_DEPLOY_READS})",
     )
+    status.add_argument(
+        "--ignore-late",
+        action="store_true",
+        help="a bot late or quiet now does not make the exit status 1 (it is still listed)",
+    )
     _output_options(
         status,
         "print the result as one JSON object (window, verdict and one entry per bot)",
@@ -550,7 +572,7 @@ def build_parser() -> _Parser:
     watch = commands.add_parser(
         "watch",
         prog=f"{PROG} watch",
-        help="print one line per incident change (failing, new cause, recovered) until Ctrl-C",
+        help="print one line per incident change (failing, new cause, recovered, late, quiet) until Ctrl-C",
         description=_WATCH_HELP,
         epilog=_WATCH_EPILOG,
         parents=[sub_parent],

@@ -1,15 +1,18 @@
-"""``botmon-tui bots``: every bot with its last run, last outcome and failed runs in 24 h.
+"""``botmon-tui bots``: every bot with its state, last run, last outcome, failed runs in 24 h and
+run durations (p50 / p95).
 
-``--json`` prints the Bot resources as the server sent them (the bot list alone; with several
-projects each gains ``profile``, its connection's label); the table and ``--csv`` add what the
-project-wide run queries say (see :mod:`botmon_tui.cli.project`).
+``--json`` prints the Bot resources as the server sent them, each with the keys botmon-tui adds
+(:data:`JSON_KEYS`: ``state``, ``missed``, ``lateBy``, ``nextExpected``, ``expectedEvery``,
+``durationP50``, ``durationP95``, ``timeout``; with several projects ``profile``, its
+connection's label); the table and ``--csv`` add what the project-wide run queries say (see
+:mod:`botmon_tui.cli.project`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -19,9 +22,11 @@ from botmon_tui.cli.output import Output
 from botmon_tui.cli.project import (
     NARROW,
     RECORD_FIELDS,
+    SILENCE_FIELDS,
     Outcome,
     Project,
     last_deploys,
+    load_project,
     load_projects,
     reached,
 )
@@ -42,25 +47,33 @@ FAILURE_WINDOW = timedelta(hours=24)
 COLUMNS = (
     Column("name", "NAME"),
     Column("project", "PROJECT"),
+    Column("state", "STATE"),
     Column("last", "LAST RUN"),
     Column("outcome", "LAST OUTCOME"),
     Column("failed", "FAILS 24H", right=True),
+    Column("durations", "P50/P95", short_header="P95"),
     Column("audit", "AUDIT"),
     Column("runtime", "RUNTIME"),
     Column("schedule", "SCHEDULE"),
     Column("id", "ID"),
 )
-#: Narrow terminals: settings give way first (schedule, runtime, the audit words around the ⚠),
-#: then the id and long names; the age, the outcome, the count and the ⚠ stay.
+#: Narrow terminals: the schedule's words, the p50, the state's details and the audit words around
+#: the ⚠ give way first, then the schedule, long names, the id, the runtime and the durations,
+#: then the state; the age, the outcome, the count and the ⚠ stay.
 PLAN = (
     Shrink("schedule", 16),
-    Shrink("name", 30),
-    Shrink("project", 12),
+    Compact("durations"),
+    Compact("state"),
     Compact("audit"),
     Drop("schedule"),
+    Shrink("name", 30),
+    Shrink("project", 12),
     Shrink("id", 9),
     Drop("runtime"),
-    *NARROW,
+    Drop("durations"),
+    *NARROW[:3],
+    Drop("state"),  # before names go below 20: `status` is the table of states
+    *NARROW[3:],
     Shrink("project", 6),
 )
 #: Who gets the room left after the plan: names first.
@@ -77,8 +90,9 @@ CSV_FIELDS = (
 
 def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Namespace, io: Output) -> int:
     several = len(connections) > 1
+    grace = getattr(args, "grace", None)
     if args.json:
-        outcomes = run_async(_raw_bots(connections, io, deploys=args.deploys))
+        outcomes = run_async(_raw_bots(connections, io, deploys=args.deploys, grace=grace))
         raw: list[dict[str, Any]] = []
         for outcome in reached(outcomes, io):
             # One project: the resources exactly as sent. Several: each says which project it is.
@@ -86,7 +100,7 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
         io.json(raw)
         return EXIT_OK
     then = partial(_deploys, io=io) if args.deploys else None
-    outcomes = run_async(load_projects(connections, io, FAILURE_WINDOW, then=then))
+    outcomes = run_async(load_projects(connections, io, FAILURE_WINDOW, then=then, silence=True, grace=grace))
     rows = [
         (outcome.project, status)
         for outcome in reached(outcomes, io)
@@ -120,9 +134,11 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
         (
             project.name(s),
             clip(project.label, 40),
+            project.state(s),
             project.last_run(s),
             project.outcome(s),
             project.failures(s),
+            project.durations(s),
             project.audit(s),
             clip(s.bot.runtimeVersion, 20) or "—",
             clip(s.bot.schedule, 40) or "—",
@@ -144,23 +160,40 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
     return EXIT_OK
 
 
+#: The keys ``bots --json`` adds to each Bot resource (botmon-tui's, not fields of the resource):
+#: its state and its silence and durations (issue #17), as ``status --json`` has them.
+JSON_KEYS = ("state", *SILENCE_FIELDS)
+
+
 async def _raw_bots(
-    connections: Sequence[tuple[str, ConnectionSettings]], io: Output, *, deploys: bool
+    connections: Sequence[tuple[str, ConnectionSettings]],
+    io: Output,
+    *,
+    deploys: bool,
+    grace: Mapping[str, float] | None = None,
 ) -> list[Outcome]:
-    """Each connection's Bot resources as sent (one request per 1,000 bots), side by side;
-    ``deploys``: each with a ``lastDeploy`` key botmon-tui adds (not a field of the resource: the
-    end of its newest deploy, from its history, or null)."""
+    """Each connection's Bot resources as sent (one request per 1,000 bots), side by side, each
+    with the keys botmon-tui adds (:data:`JSON_KEYS`: from the project's runs, read as ``status``
+    reads them); ``deploys``: and a ``lastDeploy`` key (the end of its newest deploy, from its
+    history, or null)."""
 
     async def one(label: str, settings: ConnectionSettings) -> Outcome:
         try:
             async with connected(settings, io) as client:
                 page = await patiently(io, client.list_bots)
+                project = await load_project(client, io, FAILURE_WINDOW, silence=True, grace=grace)
                 found = await last_deploys(client, io, [bot.id for bot in page.resources]) if deploys else {}
         except MedplumError as exc:
             return Outcome(label, settings, error=exc)
         warn_unreadable(io, page.invalid, "Bot")
-        if deploys:
-            for bot, raw in zip(page.resources, page.raw, strict=True):
+        records = {status.bot.id: project.record(status) for status in project.statuses}
+        for bot, raw in zip(page.resources, page.raw, strict=True):
+            record = records.get(bot.id, {})
+            # Bot.timeout is the resource's own field: kept as sent; a bot without one gets the
+            # server's default (10 s).
+            raw.update({key: record.get(key) for key in JSON_KEYS if key != "timeout"})
+            raw.setdefault("timeout", record.get("timeout"))
+            if deploys:
                 deploy = found.get(bot.id)
                 raw["lastDeploy"] = format_instant(deploy.at) if deploy is not None else None
         return Outcome(label, settings, extra=list(page.raw))

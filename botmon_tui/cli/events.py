@@ -43,6 +43,7 @@ from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import FAILURE_CODES, OUTCOMES, AuditEvent, Bot, format_instant
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.monitor.deploys import Deploy, DeployHistory, first_runs_after
+from botmon_tui.monitor.durations import NEAR_TIMEOUT_MARK, run_timing
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.textsafe import clip, first_line
 
@@ -236,7 +237,7 @@ def _table(listing: Listing, args: argparse.Namespace, io: Output) -> None:
         return
     count = f"the newest {_noun(args, len(events))}" if listing.more else _noun(args, len(events))
     io.line(_heading(bot, f"{count}, newest first", io.width))
-    rows = [_cells(event, listing.now) for event in events]
+    rows = [_cells(event, listing.now, bot) for event in events]
     lines = render(COLUMNS, rows, width=io.width, plan=PLAN, paint=io.paint)
     io.lines(_with_deploys(lines, events, listing.deploys, io))
     if listing.more:
@@ -269,8 +270,21 @@ def _deploy_line(deploy: Deploy, width: int, io: Output) -> str:
     return io.paint(cut(text + "─" * max(0, width - cell_len(text)), width), "bold")
 
 
-def _cells(event: AuditEvent, now: datetime | None) -> tuple[str | Cell, ...]:
-    """A row of :data:`COLUMNS`; without the age when ``now`` is None (:data:`FOLLOW_COLUMNS`)."""
+def _duration(event: AuditEvent, bot: Bot | None) -> str | Cell:
+    """``12.4 s``; ``⏱ 53.9 s`` when the run used 80 % of ``bot``'s timeout or more (an error when
+    it timed out: a failed run at 95 %)."""
+    text = duration_text(event.duration)
+    if bot is None:
+        return text
+    timing = run_timing(event, bot)
+    if not (timing.near_timeout or timing.timed_out):
+        return text
+    return Cell(f"{NEAR_TIMEOUT_MARK} {text}", text, "error" if timing.timed_out else "warning")
+
+
+def _cells(event: AuditEvent, now: datetime | None, bot: Bot | None = None) -> tuple[str | Cell, ...]:
+    """A row of :data:`COLUMNS`; without the age when ``now`` is None (:data:`FOLLOW_COLUMNS`);
+    ``bot``: its runs near the bot's timeout are marked."""
     info = event.outcome_info
     when = event.when
     cells: tuple[str | Cell, ...] = (
@@ -282,7 +296,7 @@ def _cells(event: AuditEvent, now: datetime | None) -> tuple[str | Cell, ...]:
     )
     if now is not None:
         cells += (relative_age(when, now),)
-    return (*cells, duration_text(event.duration), summary_line(event.outcomeDesc))
+    return (*cells, _duration(event, bot), summary_line(event.outcomeDesc))
 
 
 def _csv_rows(writer: CsvWriter, events: Sequence[AuditEvent]) -> None:

@@ -110,7 +110,7 @@ def _cmd_tui(
         options = replace(options, bot_id=bot_id)
     return run_tui(
         [
-            Connection(MedplumClient(settings), "demo" if demo else label, demo=demo)
+            Connection(MedplumClient(settings), "demo" if demo else label, demo=demo, grace=args.grace)
             for label, settings in connections
         ],
         options,
@@ -148,6 +148,7 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
             raise UsageError("--show-config shows the configured connection; drop --demo")
         return _show_config(resolver, io)
     interval = resolver.interval()
+    args.grace = resolver.grace()  # [grace]: status, bots, watch and the TUI
     with _demo_server(use_demo) as demo:
         connections: list[tuple[str, ConnectionSettings]]
         if demo is not None:

@@ -18,20 +18,30 @@ failing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.session import connected, patiently, warn_unreadable
 from botmon_tui.cli.table import Cell, Compact, Drop, Shrink, Step
-from botmon_tui.formatting import audit_label, explain_no_events, outcome_label, plural, relative_age
+from botmon_tui.formatting import (
+    audit_label,
+    explain_no_events,
+    outcome_label,
+    percentiles_text,
+    plural,
+    relative_age,
+    short_duration,
+)
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.deploys import Deploy, DeployHistory
+from botmon_tui.monitor.durations import bot_timeout
 from botmon_tui.monitor.incidents import Incident, incident_label
 from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
 from botmon_tui.textsafe import clip, first_line
@@ -40,6 +50,7 @@ __all__ = [
     "INCIDENT_FIELDS",
     "NARROW",
     "RECORD_FIELDS",
+    "SILENCE_FIELDS",
     "Outcome",
     "Project",
     "by_failure",
@@ -48,6 +59,7 @@ __all__ = [
     "load_project",
     "load_projects",
     "reached",
+    "silence_fields",
     "unreachable",
 ]
 
@@ -72,10 +84,19 @@ RECORD_FIELDS = (
     "signature",
     "signatureText",
     "summary",
+    "missed",
+    "lateBy",
+    "nextExpected",
+    "expectedEvery",
+    "durationP50",
+    "durationP95",
+    "timeout",
     "profile",
 )
 #: The incident's fields of a bot's record (``status --json``), from :func:`incident_fields`.
-INCIDENT_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("state") : RECORD_FIELDS.index("profile")]
+INCIDENT_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("state") : RECORD_FIELDS.index("missed")]
+#: Its silence and durations (issue #17), from :func:`silence_fields`.
+SILENCE_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("missed") : RECORD_FIELDS.index("profile")]
 #: The start of a note about a bot's last deploy (under ``status``' and ``bots``' tables).
 DEPLOY_NOTE = "↻"
 #: History reads sent at once.
@@ -103,6 +124,25 @@ def incident_fields(incident: Incident) -> dict[str, Any]:
         "signatureText": signature.text if signature is not None else None,
         "summary": incident.summary,
     }
+
+
+def silence_fields(status: BotStatus) -> dict[str, Any]:
+    """A bot's silence and durations for ``--json`` and ``--csv`` (issue #17): ``missed`` (scheduled
+    runs that did not come, late only), ``lateBy`` (seconds since the first of them was due),
+    ``nextExpected`` (a FHIR instant), ``expectedEvery`` (seconds: its schedule's period, or its
+    learned cadence), ``durationP50`` and ``durationP95`` (seconds, over its runs read) and
+    ``timeout`` (seconds: ``Bot.timeout``, or the server's default)."""
+    cadence = status.cadence
+    fields: dict[str, Any] = (
+        cadence.json_fields()
+        if cadence is not None
+        else {"missed": None, "lateBy": None, "nextExpected": None, "expectedEvery": None}
+    )
+    stats = status.duration_stats()
+    fields["durationP50"] = None if stats.p50 is None else round(stats.p50, 3)
+    fields["durationP95"] = None if stats.p95 is None else round(stats.p95, 3)
+    fields["timeout"] = bot_timeout(status.bot)
+    return fields
 
 
 @dataclass
@@ -173,8 +213,15 @@ class Project:
         level = {"failing": "error", "late": "warning", "quiet": "warning", "flaky": "warning"}.get(
             incident.state, "success" if incident.state == "recovered" else None
         )
-        compact = text.split(" · ", 1)[0] if incident.state == "failing" else incident.state
+        first = incident.state in ("failing", "late", "quiet")
+        compact = text.split(" · ", 1)[0] if first else incident.state
         return Cell(text, compact, level)
+
+    @staticmethod
+    def durations(status: BotStatus) -> Cell:
+        """Its runs' median and 95th-percentile duration: ``4.5s/7.5s`` (compact: the p95)."""
+        stats = status.duration_stats()
+        return Cell(percentiles_text(stats.p50, stats.p95), short_duration(stats.p95), None)
 
     # ------------------------------------------------------------------ machine-readable
 
@@ -197,6 +244,7 @@ class Project:
             # The end of its newest deploy, for a bot whose history was read (see deploys_for).
             "lastDeploy": _instant(self.deploys.get(status.bot.id)),
             **incident_fields(status.incident),
+            **silence_fields(status),
             "profile": self.label,
         }
 
@@ -237,12 +285,22 @@ async def load_project(
     label: str = "",
     incidents: bool = False,
     count_failures: bool = True,
+    silence: bool = False,
+    grace: Mapping[str, float] | None = None,
 ) -> Project:
     """Every bot with its last run and its failed runs in ``window`` (by the server's clock).
     ``incidents``: the streaks longer than what was read are looked up, and the causes of the
     incidents read (see the module docstring). ``count_failures``: False for a caller that reads
     the window's failures itself (``failures``)."""
-    monitor = await load_monitor(client, io, window, incidents=incidents, count_failures=count_failures)
+    monitor = await load_monitor(
+        client,
+        io,
+        window,
+        incidents=incidents,
+        count_failures=count_failures,
+        silence=silence or incidents,
+        grace=grace,
+    )
     return Project(
         statuses=list(monitor.statuses.values()),
         now=monitor.clock(),
@@ -259,14 +317,21 @@ async def load_monitor(
     *,
     incidents: bool = False,
     count_failures: bool = True,
+    silence: bool = False,
+    grace: Mapping[str, float] | None = None,
 ) -> ProjectMonitor:
-    """A loaded :class:`ProjectMonitor` on the server's clock (see :func:`load_project`)."""
+    """A loaded :class:`ProjectMonitor` on the server's clock (see :func:`load_project`).
+    ``silence``: whether bots are late or quiet is told right: the last run of each scheduled bot
+    with none among the runs read (one request each, at most 50), and the runs of the bots whose
+    cadence those runs cannot tell (one request each, at most 20). ``grace``: the config file's."""
 
     def clock() -> datetime:
         return client.server_now() or datetime.now(UTC)
 
-    monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures)
+    monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures, grace=grace)
     await patiently(io, monitor.load)
+    if silence and (monitor.needs_backfill(scheduled_only=True) or monitor.needs_cadence_lookup()):
+        await patiently(io, partial(monitor.backfill, scheduled_only=True))
     if incidents:
         if monitor.needs_streak_lookup():  # one round: at most MAX_STREAK_LOOKUPS requests
             await patiently(io, monitor.lookup_streaks)
@@ -295,6 +360,8 @@ async def load_projects(
     *,
     incidents: bool = False,
     then: Callable[[MedplumClient, Project], Awaitable[None]] | None = None,
+    silence: bool = False,
+    grace: Mapping[str, float] | None = None,
 ) -> list[Outcome]:
     """Each connection's project, read side by side; a server that cannot be read is an
     :class:`Outcome` with its error (see :func:`reached`). ``then(client, project)``: more to read
@@ -303,7 +370,9 @@ async def load_projects(
     async def one(label: str, settings: ConnectionSettings) -> Outcome:
         try:
             async with connected(settings, io) as client:
-                project = await load_project(client, io, window, label=label, incidents=incidents)
+                project = await load_project(
+                    client, io, window, label=label, incidents=incidents, silence=silence, grace=grace
+                )
                 if then is not None:
                     await then(client, project)
         except MedplumError as exc:

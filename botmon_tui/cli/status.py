@@ -53,6 +53,7 @@ COLUMNS = (
     Column("last", "LAST RUN"),
     Column("outcome", "LAST OUTCOME"),
     Column("failed", "FAILS", right=True),
+    Column("durations", "P50/P95", short_header="P95"),
     Column("audit", "AUDIT"),
     Column("id", "ID"),
 )
@@ -63,8 +64,10 @@ COLUMNS = (
 PLAN = (
     Shrink("name", 30),
     Shrink("id", 9),
+    Compact("durations"),
     Shrink("project", 12),
     Compact("state"),
+    Drop("durations"),
     *NARROW,
     Shrink("project", 6),
     Drop("state"),
@@ -75,18 +78,37 @@ GROW = ("name", "state", "project", "id")
 Row = tuple[Project, BotStatus]
 
 
+#: States that fail the run unless ``--ignore-late`` (silence is a failure too, issue #17).
+SILENT_STATES = ("late", "quiet")
+
+
+def silent_now(rows: Sequence[Row]) -> list[Row]:
+    """The bots late or quiet now."""
+    return [row for row in rows if row[1].incident.state in SILENT_STATES]
+
+
 def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Namespace, io: Output) -> int:
     then = partial(_deploys, args=args, io=io)
-    outcomes = run_async(load_projects(connections, io, args.since, incidents=True, then=then))
+    grace = getattr(args, "grace", None)
+    outcomes = run_async(load_projects(connections, io, args.since, incidents=True, then=then, grace=grace))
     read = reached(outcomes, io)
     rows = _chosen(read, args.bots or ())
-    rows.sort(key=lambda row: (not row[1].failures, attention_key(row[1]), row[0].label))
+    # What needs attention first: bots that failed in the window, or are failing, late or quiet now.
+    rows.sort(
+        key=lambda row: (
+            not (row[1].failures or row[1].incident.active),
+            attention_key(row[1]),
+            row[0].label,
+        )
+    )
     failed = [row for row in rows if row[1].failures]
+    silent = silent_now(rows)
+    ignore_late = bool(getattr(args, "ignore_late", False))
     several = len(connections) > 1
     first = read[0].project
     assert first is not None
     if args.json:
-        io.json(_json(first, read, outcomes, rows, failed))
+        io.json(_json(first, read, outcomes, rows, failed, ignore_late=ignore_late))
     elif args.csv:
         writer = io.csv_writer()
         writer.row(RECORD_FIELDS)
@@ -94,8 +116,9 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
             record = project.record(status)
             writer.row(_csv_value(record[name]) for name in RECORD_FIELDS)
     else:
-        _table(first, rows, failed, io, several=several, down=[o for o in outcomes if o.error is not None])
-    return EXIT_FAILED if failed else EXIT_OK
+        down = [o for o in outcomes if o.error is not None]
+        _table(first, rows, failed, io, several=several, down=down, ignore_late=ignore_late)
+    return EXIT_FAILED if failed or (silent and not ignore_late) else EXIT_OK
 
 
 async def _deploys(client: MedplumClient, project: Project, *, args: argparse.Namespace, io: Output) -> None:
@@ -153,7 +176,13 @@ def _chosen(read: Sequence[Outcome], wanted: Sequence[str]) -> list[Row]:
 
 
 def _json(
-    first: Project, read: Sequence[Outcome], outcomes: Sequence[Outcome], rows: list[Row], failed: list[Row]
+    first: Project,
+    read: Sequence[Outcome],
+    outcomes: Sequence[Outcome],
+    rows: list[Row],
+    failed: list[Row],
+    *,
+    ignore_late: bool = False,
 ) -> dict[str, Any]:
     statuses = [status for _, status in rows]
     failing = [s for s in statuses if s.incident.state == "failing"]
@@ -162,6 +191,10 @@ def _json(
         "since": format_instant(first.since),
         "now": format_instant(first.now),
         "failed": bool(failed),
+        # Bots late or quiet now (they fail the exit status unless --ignore-late).
+        "lateNow": sum(1 for s in statuses if s.incident.state == "late"),
+        "quietNow": sum(1 for s in statuses if s.incident.state == "quiet"),
+        "ignoreLate": ignore_late,
         "failedBots": len(failed),
         "failedRuns": sum(status.recent_failures for _, status in failed),
         # The headline's two halves: failing now, and failed in the window but fine now.
@@ -193,12 +226,40 @@ def _csv_value(value: object) -> object:
     return value
 
 
+def _silence_words(rows: Sequence[Row]) -> str:
+    """``2 late``, ``1 late and 1 quiet`` (the bots late or quiet now), or ``""``."""
+    late = sum(1 for _, s in rows if s.incident.state == "late")
+    quiet = sum(1 for _, s in rows if s.incident.state == "quiet")
+    return " and ".join(f"{count:,} {word}" for count, word in ((late, "late"), (quiet, "quiet")) if count)
+
+
 def verdict(
-    project: Project, rows: Sequence[Row], failed: Sequence[Row], *, projects: int = 1
+    project: Project,
+    rows: Sequence[Row],
+    failed: Sequence[Row],
+    *,
+    projects: int = 1,
+    ignore_late: bool = False,
 ) -> tuple[str, str]:
     """The first line (what a cron mail's reader sees first) and its colour level: how many bots
     failed in the window (and how many runs), those failing now apart from those that failed and
-    recovered, and the bots still failing from before the window (no failed run in it)."""
+    recovered, the bots still failing from before the window (no failed run in it), and the bots
+    late or quiet now (silence is a failure too; a warning only with ``--ignore-late``)."""
+    text, level = _failure_verdict(project, rows, failed, projects=projects)
+    silent = _silence_words(rows)
+    if not silent:
+        return text, level
+    note = f"{silent} now{' (ignored: --ignore-late)' if ignore_late else ''}"
+    if failed:
+        return f"{text}; ! {note}", level
+    if ignore_late:
+        return f"{text}; ! {note}", "warning"
+    return f"✗ {note}: {text.removeprefix('✓ ')}", "error"
+
+
+def _failure_verdict(
+    project: Project, rows: Sequence[Row], failed: Sequence[Row], *, projects: int = 1
+) -> tuple[str, str]:
     window = span_text(project.window)
     where = f" in {projects} projects" if projects > 1 else ""
     failing_now = [s for _, s in rows if s.incident.state == "failing"]
@@ -228,8 +289,10 @@ def _table(
     *,
     several: bool,
     down: Sequence[Outcome],
+    ignore_late: bool = False,
 ) -> None:
-    line, level = verdict(first, rows, failed, projects=len({p.label for p, _ in rows}) + len(down))
+    projects = len({p.label for p, _ in rows}) + len(down)
+    line, level = verdict(first, rows, failed, projects=projects, ignore_late=ignore_late)
     for part in textwrap.wrap(line, width=max(20, io.width), subsequent_indent="  "):
         io.line(io.paint(part, level))
     for outcome in down:
@@ -246,6 +309,7 @@ def _table(
             project.last_run(s),
             project.outcome(s),
             project.failures(s),
+            project.durations(s),
             project.audit(s, short=True),
             first_line(s.bot.id, 200),
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from botmon_tui.cli.args import UsageError
@@ -39,7 +39,12 @@ from botmon_tui.textsafe import clip
 __all__ = ["run"]
 
 #: The mark and colour of each event in the text output.
-_MARKS = {RECOVERED: ("✓", "success"), RESUMED: ("✓", "success")}
+_MARKS = {
+    RECOVERED: ("✓", "success"),
+    RESUMED: ("✓", "success"),
+    "late": ("!", "warning"),
+    "quiet": ("!", "warning"),
+}
 _EVENT_WIDTH = len("new-signature")
 
 
@@ -60,7 +65,11 @@ def run(
 
 
 def _sessions(
-    connections: Sequence[tuple[str, ConnectionSettings]], interval: float, realert: timedelta, initial: bool
+    connections: Sequence[tuple[str, ConnectionSettings]],
+    interval: float,
+    realert: timedelta,
+    initial: bool,
+    grace: Mapping[str, float] | None = None,
 ) -> list[ProjectSession]:
     sessions: list[ProjectSession] = []
     for index, (label, settings) in enumerate(connections):
@@ -71,7 +80,7 @@ def _sessions(
 
         sessions.append(
             ProjectSession(
-                Connection(client, label),
+                Connection(client, label, grace=grace or {}),
                 interval=interval,
                 clock=clock,
                 index=index,
@@ -92,7 +101,7 @@ async def _main(
 ) -> int:
     """Watch until ctrl+c (KeyboardInterrupt), the reader of stdout goes away (0) or the terminal
     does (1): ``botmon_tui.hangup`` watches for both, between polls and during them."""
-    sessions = _sessions(connections, interval, realert, args.initial)
+    sessions = _sessions(connections, interval, realert, args.initial, getattr(args, "grace", None))
     several = len(sessions) > 1
 
     def report(result: AlertResult) -> None:

@@ -71,6 +71,10 @@ class DemoConfig:
     public_base_url: str | None = None
     #: Print one line per request to stderr (the ``demo-server`` command).
     verbose: bool = False
+    #: The ``Date`` header tells :attr:`now` plus the time since the server was made, not the real
+    #: time: a quiet demo (``live=False``) whose clock is its stories' present, for a process (the
+    #: command line) that reads "now" from the server (late and quiet bots, issue #17).
+    date_from_now: bool = False
 
     #: The old name of ``max_log_chars`` (it counted bytes): given, it sets ``max_log_chars``.
     max_log_bytes: InitVar[int | _Unset | None] = _UNSET

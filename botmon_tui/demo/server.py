@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import email.utils
 import random
 import select
 import socket
@@ -11,7 +12,7 @@ import ssl
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple, TextIO
@@ -173,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.log_request(resp.status)
         self.send_response_only(resp.status, resp.reason)
         self.send_header("Server", self.version_string())
+        if date is None:
+            date = self.server.demo.date_header()
         self.send_header("Date", self.date_time_string() if date is None else date)
         for name, value in resp.headers:
             if name.lower() != "date":
@@ -283,6 +286,16 @@ class DemoServer:
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._port: int | None = None
+        self._made = time.monotonic()
+
+    def date_header(self) -> str | None:
+        """The ``Date`` header of a response: None (the real time) unless ``cfg.date_from_now``."""
+        now = self.cfg.now
+        if not self.cfg.date_from_now or now is None:
+            return None
+        return email.utils.format_datetime(
+            now + timedelta(seconds=time.monotonic() - self._made), usegmt=True
+        )
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from operator import sub
 from typing import Any, Literal, cast
 
-from botmon_tui.formatting import NoEventsReason, plural
+from botmon_tui.formatting import NoEventsReason, explain_no_events, plural
 from botmon_tui.medplum.models import Bot, format_instant
 from botmon_tui.monitor.cron import (
     CronSchedule,
@@ -56,7 +56,9 @@ __all__ = [
     "default_grace",
     "evaluate",
     "explain_never_ran",
+    "explain_no_runs",
     "learn_cadence",
+    "might_learn",
     "silence_blind",
 ]
 
@@ -180,6 +182,29 @@ def learn_cadence(times: Iterable[datetime | float]) -> LearnedCadence | NoCaden
             count, f"pauses of up to {compact_span(longest)} between runs {compact_span(typical)} apart"
         )
     return LearnedCadence(count, typical, longest, spread, span, from_epoch(stamps[-1]))
+
+
+#: :func:`might_learn`: the fewest runs whose gaps say anything about regularity.
+MIGHT_LEARN_MIN_RUNS = 5
+
+
+def might_learn(times: Iterable[datetime | float], *, lookup_runs: int = 1000) -> bool:
+    """Whether reading more of a bot's runs could teach its cadence, when ``times`` (its runs
+    seen) cannot: too few or too short a span, but their gaps already regular (as
+    :func:`learn_cadence` tests them), and ``lookup_runs`` such runs would span a day. A bursty or
+    irregular bot is not worth the request."""
+    stamps = sorted(t if isinstance(t, float) else to_epoch(t) for t in times)
+    count = len(stamps)
+    if count < MIGHT_LEARN_MIN_RUNS:
+        return False
+    if count >= LEARN_MIN_RUNS and stamps[-1] - stamps[0] >= LEARN_MIN_SPAN:
+        return False  # learn_cadence has all it needs (and said yes or no)
+    gaps = sorted(map(sub, stamps[1:], stamps))
+    typical = quantile(gaps, 0.5)
+    if typical <= 0 or typical * (min(lookup_runs, LEARN_MAX_RUNS) - 1) < LEARN_MIN_SPAN:
+        return False
+    spread = (quantile(gaps, 0.9) - quantile(gaps, 0.1)) / typical
+    return spread <= LEARN_MAX_SPREAD and gaps[-1] <= LEARN_MAX_PAUSE * typical
 
 
 # ------------------------------------------------------------------------------------------------
@@ -432,3 +457,12 @@ def explain_never_ran(bot: Bot, state: CadenceState | None = None) -> NoEventsRe
     )
     lines.append("Schedules run in the server's time zone: UTC on Medplum's deployments.")
     return NoEventsReason(cause, title, tuple(lines), blocking, CRON_DOCS_URL)
+
+
+def explain_no_runs(bot: Bot, state: CadenceState | None = None) -> NoEventsReason:
+    """The Event tab's banner for a bot with no run shown: :func:`explain_never_ran` for a bot the
+    server runs on a schedule whose runs are all recorded, else what its audit settings say
+    (:func:`botmon_tui.formatting.explain_no_events`)."""
+    if silence_blind(bot) is None and bot_schedule(bot) is not None:
+        return explain_never_ran(bot, state)
+    return explain_no_events(bot)

@@ -28,6 +28,9 @@ __all__ = [
     "LAMBDA_MAX_TIMEOUT",
     "MAX_DURATIONS",
     "NEAR_TIMEOUT",
+    "NEAR_TIMEOUT_MARK",
+    "QUEUE_WAIT_NOTE",
+    "QUEUE_WAIT_TEXT",
     "SUBSCRIBER_ROLE",
     "TIMED_OUT",
     "DurationStats",
@@ -49,10 +52,19 @@ LAMBDA_MAX_TIMEOUT = 900.0
 NEAR_TIMEOUT = 0.80
 #: A failed run that used this fraction of its timeout (or more) timed out (kind ``timeout``).
 TIMED_OUT = 0.95
+#: Before the duration of a run that came near its timeout (the Event tab, ``events``).
+NEAR_TIMEOUT_MARK = "⏱"
 #: The most durations :func:`duration_stats` looks at (bounded work, whatever it is given).
 MAX_DURATIONS = 1000
 #: ``AuditEvent.entity[].role.code`` of the Subscription that started a run.
 SUBSCRIBER_ROLE = "9"
+#: After the duration of a run a Subscription started (:func:`includes_queue_wait`) ...
+QUEUE_WAIT_NOTE = "incl. queue wait"
+#: ... and why, where there is room for it.
+QUEUE_WAIT_TEXT = (
+    "started by a Subscription: period.start is when the triggering resource changed, so the "
+    "duration includes the time the run waited in the queue"
+)
 
 
 def bot_timeout(bot: Bot) -> float:

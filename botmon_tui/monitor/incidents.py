@@ -143,13 +143,16 @@ class Streak:
 @dataclass(frozen=True, slots=True)
 class Silence:
     """A bot that should have run and did not: ``late`` (its schedule) or ``quiet`` (its learned
-    cadence). Made by the silence evaluation (``monitor/cadence.py``), placed here."""
+    cadence). Made by the silence evaluation (``monitor/silence.py``), placed here."""
 
     state: Literal["late", "quiet"]
-    #: When the missing run was due (None: unknown).
+    #: Since when it is silent beyond what is expected: a late bot's first missed run's due time;
+    #: a quiet bot's newest run (None: unknown).
     since: datetime | None
-    #: One line saying why (``late 42m: due 09:00 (every 15m)``).
+    #: One line saying why (``no run since 2025-03-14 11:25 UTC, when one was due (every 5 min); 7 missed``).
     summary: str
+    #: The bot list's few words after the span: ``9 missed``, ``never ran``, ``usually every 5m``.
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +451,8 @@ def _short_span(span: timedelta) -> str:
 
 def incident_label(incident: Incident, now: datetime) -> str:
     """The state in a few words: ``failing 23m · 14× · crash``, ``failing 2h · ≥ 1,000× · timeout``,
-    ``recovered 5m ago``, ``flaky (2 streaks in 10 runs)``, ``ok``, ``never ran``, ``no AuditEvents``."""
+    ``late 42m · 9 missed``, ``quiet 2h · usually every 5m``, ``recovered 5m ago``,
+    ``flaky (2 streaks in 10 runs)``, ``ok``, ``never ran``, ``no AuditEvents``."""
     state = incident.state
     if state == "failing" and incident.streak is not None:
         streak = incident.streak
@@ -461,7 +465,10 @@ def incident_label(incident: Incident, now: datetime) -> str:
     if state == "flaky":
         return f"flaky ({incident.flaky_streaks} streaks in {FLAKY_RUNS} runs)"
     if state in ("late", "quiet") and incident.silence is not None and incident.silence.since is not None:
-        return f"{state} {_short_span(now - incident.silence.since)}"
+        silence = incident.silence
+        assert silence.since is not None
+        span = f"{state} {_short_span(now - silence.since)}"
+        return f"{span} · {silence.detail}" if silence.detail else span
     return {"never-ran": "never ran", "no-audit": "no AuditEvents"}.get(state, state)
 
 
@@ -493,8 +500,8 @@ def incident_report(
             lines.append(f"recovered: {format_instant(streak.ended)} ({relative_age(streak.ended, now)})")
     if incident.kind:
         lines.append(f"kind: {incident.kind}")
-    if incident.summary:
-        lines.append(f"error: {incident.summary}")
+    if incident.summary:  # (late or quiet: why it is)
+        lines.append(f"{'why' if incident.silence is not None else 'error'}: {incident.summary}")
     if incident.signature is not None:
         lines.append(f"signature: {incident.signature.text} [{incident.signature.key}]")
     if link:

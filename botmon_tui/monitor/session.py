@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -52,6 +52,8 @@ class Connection:
     demo: bool = False
     #: How headings name the server (``None``: its base URL).
     heading: str | None = None
+    #: Scheduled bots' grace periods in seconds, by bot id or name (the config file's ``[grace]``).
+    grace: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class ProjectSession:
         #: Position among the sessions of one run (0 for the first): the bot list's row ids.
         self.index = index
         self.recent = recent
-        self.project = ProjectMonitor(self.client, recent=recent, clock=clock)
+        self.project = ProjectMonitor(self.client, recent=recent, clock=clock, grace=connection.grace)
         self.failures = FailureWatch(self.client, timeout_of=self.project.timeout_of)
         self.schedule = PollSchedule(interval, wall=clock, clock=monotonic, jitter=jitter)
         #: Alerts per incident (what :meth:`incident_events` says).
@@ -141,12 +143,17 @@ class ProjectSession:
 
     def needs_backfill(self) -> bool:
         """After the load: bots whose last run, or whose failure streak's start, is older than the
-        runs read (a request each, once)."""
-        return bool(self.project.needs_backfill() or self.project.needs_streak_lookup())
+        runs read, or whose cadence needs more of their runs than were read (a request each, once)."""
+        project = self.project
+        return bool(
+            project.needs_backfill() or project.needs_streak_lookup() or project.needs_cadence_lookup()
+        )
 
     async def backfill(self) -> SessionPoll:
-        """Bots idle for longer than the newest runs cover: their own last run, once (after load);
-        then the streaks longer than what was read: one lookup each, once."""
+        """Bots idle for longer than the newest runs cover: their own last run, once (after load;
+        scheduled bots first: whether they are late depends on it); the runs of bots whose cadence
+        the load's runs cannot tell; then the streaks longer than what was read: one lookup each,
+        once."""
         project = self.project
         changed = await project.backfill()
         if project.needs_streak_lookup():
@@ -174,7 +181,8 @@ class ProjectSession:
 
     def incident_events(self) -> list[IncidentEvent]:
         """What changed in the project's incidents since the last call: a bot started failing,
-        failed with a new signature, is still failing (at most every ``realert``), recovered. Call
+        failed with a new signature, is still failing (at most every ``realert``), recovered; went
+        late or quiet, ran again (``resumed``). Call
         it once at the end of each poll (after :meth:`backfill` and :meth:`poll_failures`); the first
         call tells nothing of what was already failing (unless ``announce_initial``)."""
         fresh, self._fresh = self._fresh, []

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+from array import array
 from bisect import insort
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,9 +37,25 @@ from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, SearchPage, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
 from botmon_tui.monitor.alerts import FailedRun
-from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, bot_timeout
+from botmon_tui.monitor.cadence import (
+    LEARN_MAX_RUNS,
+    CadenceState,
+    LearnedCadence,
+    NoCadence,
+    might_learn,
+    silence_blind,
+)
+from botmon_tui.monitor.cron import CronSchedule, bot_schedule
+from botmon_tui.monitor.durations import (
+    DEFAULT_TIMEOUT,
+    MAX_DURATIONS,
+    DurationStats,
+    bot_timeout,
+    duration_stats,
+)
 from botmon_tui.monitor.feed import SortKey, event_key
-from botmon_tui.monitor.incidents import UNKNOWN, Incident, RunLog, Silence, evaluate
+from botmon_tui.monitor.incidents import UNKNOWN, Incident, RunLog, evaluate
+from botmon_tui.monitor.silence import SilenceWatch
 
 __all__ = [
     "HISTORY_RUNS",
@@ -73,6 +90,17 @@ MAX_STREAK_LOOKUPS = 20
 STREAK_LOOKUP_RUNS = 1000
 #: What a streak lookup needs of a run.
 STREAK_ELEMENTS = ("meta", "outcome", "period")
+#: Run times kept per bot for its learned cadence (``monitor/cadence.py`` reads the newest 1,500):
+#: trimmed to this many when twice as many are held (bounded memory: 12 kB a bot at most).
+RUN_TIMES_KEPT = LEARN_MAX_RUNS
+#: Durations kept per bot for its p50 / p95 (``durations.duration_stats`` reads the newest 1,000).
+DURATIONS_KEPT = MAX_DURATIONS
+#: A bot without a schedule whose runs read at load span less than a day (so no cadence can be
+#: learned from them, though they look regular) gets its own newest runs read once, after load: at
+#: most this many bots (one request each, ``BACKFILL_CONCURRENCY`` at a time; none per poll).
+MAX_CADENCE_LOOKUPS = 20
+#: What a cadence lookup needs of a run (its time and its duration).
+CADENCE_ELEMENTS = ("meta", "period")
 #: Failed runs whose output :meth:`ProjectMonitor.read_causes` reads (one request per 100).
 MAX_CAUSES = 500
 CAUSES_PER_REQUEST = 100
@@ -103,6 +131,24 @@ class BotStatus:
     last_key: SortKey | None = None
     #: What :attr:`incident` was computed from, and until when it holds (see ``evaluate``).
     incident_facts: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    #: Its runs' times (epoch seconds, in the order they were seen; at most twice
+    #: :data:`RUN_TIMES_KEPT`) and durations (seconds, NaN when unknown; at most twice
+    #: :data:`DURATIONS_KEPT`), from the answers the list already gets: its learned cadence and its
+    #: p50 / p95.
+    run_times: array[float] = field(default_factory=lambda: array("d"), repr=False, compare=False)
+    durations: array[float] = field(default_factory=lambda: array("d"), repr=False, compare=False)
+    #: Bumped whenever :attr:`run_times` changes (the learned cadence and the stats are cached on it).
+    times_version: int = 0
+    #: What its silence means now (``monitor/cadence.py``: late, quiet, ok, ...; None before the
+    #: first evaluation): ``missed``, ``lateBy``, ``nextExpected``, ``expectedEvery``.
+    cadence: CadenceState | None = None
+    #: Its runs were read once to learn its cadence (:meth:`ProjectMonitor.lookup_cadences`).
+    cadence_looked_up: bool = False
+    #: The learned cadence and the version of :attr:`run_times` it came from.
+    learned: tuple[int, LearnedCadence | NoCadence] | None = field(default=None, repr=False, compare=False)
+    #: What :attr:`cadence` was computed from (``monitor/silence.py``).
+    silence_facts: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    _stats: tuple[int, DurationStats] | None = field(default=None, repr=False, compare=False)
 
     @property
     def last_run(self) -> datetime | None:
@@ -131,6 +177,28 @@ class BotStatus:
         """Its newest runs' outcomes, oldest first (the history strip)."""
         return [outcome_info(code) for _, code in self.history]
 
+    def note_time(self, when: datetime, duration: float | None) -> None:
+        """One more run's time and duration (for its cadence and its p50 / p95), kept bounded."""
+        times, durations = self.run_times, self.durations
+        times.append(when.timestamp())
+        durations.append(math.nan if duration is None else duration)
+        if len(times) > 2 * RUN_TIMES_KEPT:
+            del times[:-RUN_TIMES_KEPT]
+        if len(durations) > 2 * DURATIONS_KEPT:
+            del durations[:-DURATIONS_KEPT]
+        self.times_version += 1
+
+    def duration_stats(self) -> DurationStats:
+        """The median and 95th percentile of its newest runs' durations (cached until they change)."""
+        held = self._stats
+        if held is not None and held[0] == self.times_version:
+            return held[1]
+        durations = self.durations
+        newest = (durations[i] for i in range(len(durations) - 1, -1, -1))
+        stats = duration_stats((None if d != d else d for d in newest), limit=DURATIONS_KEPT)
+        self._stats = (self.times_version, stats)
+        return stats
+
     def note_history(self, event: AuditEvent, key: SortKey | None = None) -> None:
         """Remember ``event`` among the newest runs (in time order; a run seen twice counts once).
         ``key``: its ``event_key``, when the caller has it."""
@@ -146,20 +214,24 @@ class BotStatus:
         del history[:-HISTORY_RUNS]
 
 
-#: The silence evaluation's slot (``monitor/cadence.py``): ``late`` or ``quiet`` for a bot at a
-#: time, or None. Consulted for bots that are not failing.
-SilenceCheck = Callable[[BotStatus, datetime], Silence | None]
+#: The silence evaluation's slot (``monitor/silence.py``): ``late`` or ``quiet`` for a bot at a
+#: time, or None (its :meth:`~SilenceWatch.check`).
+SilenceCheck = SilenceWatch
 
 
 #: See :func:`attention_key`.
-AttentionKey = tuple[int, bool, int, float, str, str]
+AttentionKey = tuple[int, int, int, float, str, str]
+#: Within the first group of :func:`attention_key`: failing now, late, quiet, failed in the window.
+_SILENT_RANK = {"late": 1, "quiet": 2}
 
 
 def attention_key(status: BotStatus) -> AttentionKey:
     """Sort key (ascending) that puts what needs attention first.
 
-    1. Bots that failed: the last run failed (see :attr:`BotStatus.failing_now`), then the most
-       failures within the monitor's ``recent`` window, then the most recent run.
+    1. Bots that need attention: those whose last run failed (see
+       :attr:`BotStatus.failing_now`), then those ``late`` and then ``quiet`` (their silence is a
+       failure, ``monitor/cadence.py``), then those that failed within the monitor's ``recent``
+       window; within each, the most failures, then the most recent run.
     2. Bots whose settings mean no AuditEvent is ever written (they cannot be watched).
     3. The rest, the most recent run first (busy, then quiet).
     Ties (and each group's rest) go by name, then id.
@@ -168,12 +240,16 @@ def attention_key(status: BotStatus) -> AttentionKey:
     name = bot.display_name.casefold()
     last = status.last_run
     newest_first = -last.timestamp() if last is not None else math.inf
-    failing = status.failing_now
-    if failing or status.recent_failures:
-        return (0, not failing, -status.recent_failures, newest_first, name, bot.id)
+    if status.failing_now:
+        return (0, 0, -status.recent_failures, newest_first, name, bot.id)
+    silent = _SILENT_RANK.get(status.incident.state)
+    if silent is not None:
+        return (0, silent, -status.recent_failures, newest_first, name, bot.id)
+    if status.recent_failures:
+        return (0, 3, -status.recent_failures, newest_first, name, bot.id)
     if not bot.writes_audit_events:
-        return (1, True, 0, math.inf, name, bot.id)
-    return (2, True, 0, newest_first, name, bot.id)
+        return (1, 3, 0, math.inf, name, bot.id)
+    return (2, 3, 0, newest_first, name, bot.id)
 
 
 async def gather_all(*aws: Awaitable[Any]) -> list[Any]:
@@ -201,9 +277,11 @@ class ProjectMonitor:
         latest_page: int = 1000,
         roster_every: timedelta = timedelta(minutes=10),
         count_failures: bool = True,
+        grace: Mapping[str, float] | None = None,
     ) -> None:
         """``count_failures``: read the failed runs of ``recent`` at load, for each bot's count (a
-        caller that reads them itself, with their output, says False)."""
+        caller that reads them itself, with their output, says False). ``grace``: scheduled bots'
+        grace periods in seconds by bot id or name (the config file's ``[grace]``)."""
         self.client = client
         self.count_failures = count_failures
         self.roster_every = roster_every
@@ -225,9 +303,9 @@ class ProjectMonitor:
         #: The failed runs (outcome 4, 8 or 12) the last poll brought, oldest first (without their
         #: output: the alerts ask for it, once, only when one of them is new to them).
         self.new_failures: list[AuditEvent] = []
-        #: ``late`` / ``quiet`` for a bot (the silence evaluation, ``monitor/cadence.py``): None
-        #: until it is plugged in here.
-        self.silence: SilenceCheck | None = None
+        #: ``late`` / ``quiet`` for a bot (the silence evaluation, ``monitor/silence.py``; None:
+        #: never late or quiet).
+        self.silence: SilenceCheck | None = SilenceWatch(grace)
 
     @staticmethod
     def _scope() -> dict[str, str]:
@@ -290,43 +368,101 @@ class ProjectMonitor:
             failures.invalid += page.invalid
         return latest, failures
 
-    def needs_backfill(self) -> list[str]:
+    def needs_backfill(self, *, scheduled_only: bool = False) -> list[str]:
         """Bots that write AuditEvents but had no run among the newest read at load (their last run
-        is older than :attr:`horizon`), in list order, at most :data:`MAX_BACKFILL`."""
+        is older than :attr:`horizon`), at most :data:`MAX_BACKFILL`: those the server runs on a
+        schedule first (whether they are late depends on it), then in list order.
+        ``scheduled_only``: those only (the command line's one-shot answers)."""
         if self.horizon is None:
             return []
-        return [
-            bot_id
+        idle = [
+            (not isinstance(bot_schedule(status.bot), CronSchedule), bot_id)
             for bot_id, status in self.statuses.items()
             if status.last_event is None and not status.looked_up and status.bot.writes_audit_events
-        ][:MAX_BACKFILL]
+        ]
+        idle.sort(key=lambda pair: pair[0])  # stable: list order within each group
+        return [bot_id for unscheduled, bot_id in idle if not (scheduled_only and unscheduled)][:MAX_BACKFILL]
 
-    async def backfill(self) -> set[str]:
+    async def backfill(self, *, scheduled_only: bool = False) -> set[str]:
         """Look up the newest run of each bot :meth:`needs_backfill` names (once per bot; a bounded
-        number of requests after load, none per poll). Returns the bots whose row changed."""
-        todo = self.needs_backfill()
+        number of requests after load, none per poll), then read the runs of the bots
+        :meth:`needs_cadence_lookup` names. Returns the bots whose row changed."""
+        changed = await self._backfill_last_runs(self.needs_backfill(scheduled_only=scheduled_only))
+        if self.needs_cadence_lookup():
+            changed |= await self.lookup_cadences()
+        return changed | self.evaluate()
+
+    def needs_cadence_lookup(self) -> list[str]:
+        """Bots without a schedule whose runs read at load look regular but span less than a day
+        (the load's newest runs of the project reach back less than that), so no cadence could be
+        learned from them: their own newest runs are read once (:meth:`lookup_cadences`), at most
+        :data:`MAX_CADENCE_LOOKUPS`."""
+        if self.horizon is None:
+            return []
+        wanted: list[str] = []
+        for bot_id, status in self.statuses.items():
+            bot = status.bot
+            if status.cadence_looked_up or len(status.run_times) < 2 or silence_blind(bot) is not None:
+                continue
+            if bot_schedule(bot) is not None:
+                continue
+            if might_learn(status.run_times.tolist()):
+                wanted.append(bot_id)
+                if len(wanted) >= MAX_CADENCE_LOOKUPS:
+                    break
+        return wanted
+
+    async def lookup_cadences(self) -> set[str]:
+        """One request per bot :meth:`needs_cadence_lookup` names (once per bot, a few at a time):
+        its newest :data:`RUN_TIMES_KEPT` runs' times (up to 1,000, Medplum's page size), for its
+        learned cadence. Returns the bots whose state changed."""
+        todo = self.needs_cadence_lookup()
+        count = min(RUN_TIMES_KEPT, STREAK_LOOKUP_RUNS)
+        for _, status, page in await self._each_bots_runs(todo, count=count, elements=CADENCE_ELEMENTS):
+            status.cadence_looked_up = True
+            held = set(status.run_times)
+            older = sorted(
+                stamp
+                for event in page.resources
+                if (when := event.when) is not None and (stamp := when.timestamp()) not in held
+            )
+            if older:
+                status.run_times = array("d", sorted([*older, *status.run_times])[-RUN_TIMES_KEPT:])
+                status.times_version += 1
+        return self.evaluate(set(todo))
+
+    async def _backfill_last_runs(self, todo: list[str]) -> set[str]:
         changed: set[str] = set()
+        for bot_id, status, page in await self._each_bots_runs(todo, count=1, elements=SUMMARY_ELEMENTS):
+            status.looked_up = True
+            changed.add(bot_id)
+            if not page.next_url:  # that run is its only one
+                status.runlog.before_bounded = True
+            for event in page.resources:
+                if event.bot_id == bot_id:
+                    self._note_run(event)
+        return changed
+
+    async def _each_bots_runs(
+        self, todo: list[str], *, count: int, elements: tuple[str, ...]
+    ) -> list[tuple[str, BotStatus, SearchPage[AuditEvent]]]:
+        """Each bot's newest ``count`` runs: one request a bot, :data:`BACKFILL_CONCURRENCY` at a
+        time, with its status (a bot that left the list meanwhile is left out)."""
+        found: list[tuple[str, BotStatus, SearchPage[AuditEvent]]] = []
         for start in range(0, len(todo), BACKFILL_CONCURRENCY):
             chunk = todo[start : start + BACKFILL_CONCURRENCY]
             pages = await gather_all(
                 *(
-                    self.client.bot_events(bot_id, count=1, execute_only=True, elements=SUMMARY_ELEMENTS)
+                    self.client.bot_events(bot_id, count=count, execute_only=True, elements=elements)
                     for bot_id in chunk
                 )
             )
             for bot_id, page in zip(chunk, pages, strict=True):
                 status = self.statuses.get(bot_id)
-                if status is None:
-                    continue
-                status.looked_up = True
-                self.invalid += page.invalid
-                changed.add(bot_id)
-                if not page.next_url:  # that run is its only one
-                    status.runlog.before_bounded = True
-                for event in page.resources:
-                    if event.bot_id == bot_id:
-                        self._note_run(event)
-        return changed | self.evaluate()
+                if status is not None:
+                    self.invalid += page.invalid
+                    found.append((bot_id, status, page))
+        return found
 
     # ------------------------------------------------------------------ incidents
 
@@ -353,23 +489,11 @@ class ProjectMonitor:
         its newest :data:`STREAK_LOOKUP_RUNS` runs, read back to the success before the streak.
         Returns the bots whose state changed."""
         todo = self.needs_streak_lookup()
-        for start in range(0, len(todo), BACKFILL_CONCURRENCY):
-            chunk = todo[start : start + BACKFILL_CONCURRENCY]
-            pages = await gather_all(
-                *(
-                    self.client.bot_events(
-                        bot_id, count=STREAK_LOOKUP_RUNS, execute_only=True, elements=STREAK_ELEMENTS
-                    )
-                    for bot_id in chunk
-                )
-            )
-            for bot_id, page in zip(chunk, pages, strict=True):
-                status = self.statuses.get(bot_id)
-                if status is None:
-                    continue
-                self.invalid += page.invalid
-                runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
-                status.runlog.absorb(runs, complete=not page.next_url)
+        for _, status, page in await self._each_bots_runs(
+            todo, count=STREAK_LOOKUP_RUNS, elements=STREAK_ELEMENTS
+        ):
+            runs = [(event_key(event), event.outcome in FAILURE_CODES) for event in page.resources]
+            status.runlog.absorb(runs, complete=not page.next_url)
         return self.evaluate(set(todo))
 
     def causes_unread(self) -> list[str]:
@@ -443,9 +567,10 @@ class ProjectMonitor:
             else [(bot_id, statuses[bot_id]) for bot_id in bot_ids if bot_id in statuses]
         )
         for bot_id, status in chosen:
-            silence = check(status, now) if check is not None else None
+            known = certain or status.looked_up
+            silence = check.check(status, now, last_run_known=known) if check is not None else None
             failure = status.last_failure
-            ran = None if not (certain or status.looked_up) else False
+            ran = None if not known else False
             facts = (status.runlog.version, failure.id if failure else None, ran, silence)
             held = status.incident_facts
             # Unchanged facts give the same state until the time it changes by itself.
@@ -503,6 +628,7 @@ class ProjectMonitor:
                 if back is None:
                     back = BotStatus(bot=bot)
                     back.runlog.before_bounded = True  # a new bot: every run of it is seen
+                    back.looked_up = True  # (so no run seen means it never ran: a schedule's late)
                 self.statuses[bot.id] = back
                 resort = True
             else:
@@ -561,9 +687,12 @@ class ProjectMonitor:
         key = event_key(event)  # (parsing its time is most of the cost: once)
         status.note_history(event, key)
         failed = event.outcome in FAILURE_CODES
-        # A failed run's duration says whether it timed out; a success's is not needed.
-        duration = event.duration if failed else None
-        status.runlog.note(key, failed, duration.total_seconds() if duration is not None else None)
+        duration = event.duration
+        seconds = duration.total_seconds() if duration is not None else None
+        if seconds is not None and seconds < 0:
+            seconds = None  # a clock that went backwards says nothing about the run
+        if status.runlog.note(key, failed, seconds):
+            status.note_time(key[0], seconds)
         last = status.last_event
         if last is None or key >= (status.last_key or event_key(last)):
             status.last_event = event

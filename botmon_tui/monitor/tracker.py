@@ -154,6 +154,8 @@ def event_text(event: IncidentEvent, now: datetime) -> str:
     if event.event == RECOVERED:
         lasted = duration_text(event.lasted) if event.lasted is not None else "—"
         return f"failed for {lasted}, {_runs(event)}"
+    if event.event == RESUMED:
+        return event.summary or "it ran again"
     parts: list[str] = []
     if event.streak is not None:
         since = f" since {format_instant(event.since)}" if event.since else ""
@@ -406,6 +408,10 @@ class IncidentTracker:
         # No run ended it that the monitor saw (a bot that records only failures stopped failing, a
         # late bot ran): it is over now; a failing bot failed until its last failed run.
         end = held.last if held.state == "failing" and held.last is not None else now
+        lasted = max(end - held.since, timedelta(0)) if held.since else None
+        summary = held.summary
+        if held.state in ("late", "quiet"):  # "late for 42m 10s" (from the missed run's due time)
+            summary = f"{held.state} for {duration_text(lasted)}" if lasted is not None else held.state
         return IncidentEvent(
             end_event,
             bot_id,
@@ -416,6 +422,6 @@ class IncidentTracker:
             exact=held.exact,
             kind=held.kind,
             signature=held.signature,
-            summary=held.summary,
-            lasted=max(end - held.since, timedelta(0)) if held.since else None,
+            summary=summary,
+            lasted=lasted,
         )

@@ -16,11 +16,13 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.formatting import clock_time, explain_no_events, plural
+from botmon_tui.formatting import clock_time, plural
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
+from botmon_tui.monitor.cadence import explain_no_runs
 from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
+from botmon_tui.monitor.durations import bot_timeout
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
@@ -401,6 +403,7 @@ class EventScreen(PollingScreen):
             self.note(f"deploys not read ({error.kind})", "warn", 10)
             return
         if changed:
+            self.table.set_deploys(self.deploys.deploys)
             self.update_heading()
             self.update_history()
             self.update_pane()
@@ -412,6 +415,8 @@ class EventScreen(PollingScreen):
 
     def apply_delta(self, delta: FeedDelta, *, first: bool = False) -> None:
         table = self.table
+        bot = self.feed.bot  # its timeout marks the runs that came near it (issue #17)
+        table.set_timeout(bot_timeout(bot) if bot is not None else None)
         # A newer version of a row held (delta.changed) refreshes it in place.
         added = [e for e in (*delta.added, *delta.changed) if self.matches(e)]
         table.merge(added, delta.removed)
@@ -580,9 +585,10 @@ class EventScreen(PollingScreen):
                 "Its AuditEvents hold only successful runs: press f to show every run.",
             )
         elif len(feed) == 0:
-            banner.show_reason(
-                explain_no_events(feed.bot), app_link(self.session.app_base, "Bot", clip(feed.bot.id))
-            )
+            # A scheduled bot that never ran: the likely causes on Medplum's side (issue #17).
+            status = self.session.status(self.bot_id)
+            reason = explain_no_runs(feed.bot, status.cadence if status is not None else None)
+            banner.show_reason(reason, app_link(self.session.app_base, "Bot", clip(feed.bot.id)))
         elif self.table.row_count == 0 and self.filter_text:
             banner.show_empty(
                 f"No event matches the filter {self.filter_text!r}.",

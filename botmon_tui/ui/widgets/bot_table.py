@@ -1,5 +1,6 @@
 """The bot list: one row per bot with its last run, last outcome, its newest runs as a strip of
-symbols, recent failures and audit settings; in attention order until a column sort is chosen."""
+symbols, recent failures, its runs' p50/p95 durations (from 100 columns) and audit settings; in
+attention order until a column sort is chosen."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from botmon_tui.formatting import relative_age
+from botmon_tui.formatting import percentiles_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
 from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
@@ -147,6 +148,23 @@ class BotTable(KeyedTable):
             least=6,
             gives_way=3,
         ),
+        Column(
+            "durations",
+            "p50/p95",
+            cell=lambda table, status: table.durations_cell(status),
+            sort=lambda table, status: (
+                status.duration_stats().p95 or -1.0,
+                status.duration_stats().p50 or -1.0,
+                status.bot.id,
+            ),
+            descending_first=True,
+            tooltip="the median and 95th-percentile duration of its runs read (the slowest first); "
+            "from 100 columns.",
+            # At 80 columns the name, the runs and the audit need the room: it shows from 100 (last,
+            # so that the other columns' keys stay what they are at any width).
+            widths=((0, 11),),
+            hidden_below=100,
+        ),
     )
     ORDERS: ClassVar[tuple[SortOrder[BotTable, BotStatus], ...]] = (
         SortOrder(ATTENTION, "Attention", sort=lambda table, status: attention_key(status)),
@@ -207,6 +225,13 @@ class BotTable(KeyedTable):
     def row_style(self, status: BotStatus) -> Style | None:
         """A bot whose last run failed is marked on the whole row: the mark, and the colour."""
         return app_palette(self.app).fail if status.failing_now else None
+
+    def durations_cell(self, status: BotStatus) -> Text:
+        """``4.5s/7.5s``: its runs' median and 95th-percentile duration (``—`` when none is known)."""
+        stats = status.duration_stats()
+        text = percentiles_text(stats.p50, stats.p95)
+        style = self.row_style(status) or (DIM if stats.p50 is None else "")
+        return Text(text, style=style, justify="right", no_wrap=True, overflow="ellipsis")
 
     def name_cell(self, status: BotStatus) -> Text:
         bot = status.bot

@@ -1,8 +1,12 @@
-"""The Event tab's table: the web app's columns ID, Outcome, Outcome Desc, Last Updated, and Duration."""
+"""The Event tab's table: the web app's columns ID, Outcome, Outcome Desc, Last Updated, and Duration.
+
+Two marks from the bot (set by the Event tab): a Duration that used 80 % of its timeout or more
+(``⏱``, issue #17), and the first run after each deploy (``↻ deploy 12:02`` at the start of its
+Outcome Desc, issue #18; the rule of ``monitor/deploys.first_runs_after``, as ``events`` draws it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
@@ -10,19 +14,24 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from botmon_tui.formatting import absolute_time, duration_text, relative_age
+from botmon_tui.formatting import absolute_time, clock_time, duration_text, relative_age
+from botmon_tui.medplum.models import FAILURE_CODES
+from botmon_tui.monitor.deploys import Deploy, first_runs_after
+from botmon_tui.monitor.durations import NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
 from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, by_id
 
-__all__ = ["EventTable"]
+__all__ = ["DEPLOY_ROW_MARK", "EventTable"]
 
 #: The Outcome column's width for "✖ Major failure (12)"; narrower, it shows "✖ Major".
 FULL_OUTCOME = 21
 #: The Outcome Desc of a run that printed nothing.
 NO_OUTPUT = TextCell("(no output)", DIM, fit=False)
+#: At the start of the Outcome Desc of the first run after a deploy (issue #18).
+DEPLOY_ROW_MARK = "↻"
 
 
 class EventTable(KeyedTable):
@@ -50,10 +59,10 @@ class EventTable(KeyedTable):
         Column(
             "desc",
             "Outcome Desc",
-            cell=lambda table, event: TextCell(event.headline) if event.headline else NO_OUTPUT,
+            cell=lambda table, event: table.desc_cell(event),
             sort=lambda table, event: (event.headline.casefold(), event.when or EPOCH, event.id),
             tooltip="the line of the run's output that says what happened (its first error or warning);"
-            " the pane shows all of it.",
+            f" the pane shows all of it. {DEPLOY_ROW_MARK} the first run after a deploy.",
             flex=True,
             least=12,
         ),
@@ -69,13 +78,12 @@ class EventTable(KeyedTable):
         Column(
             "duration",
             "Duration",
-            cell=lambda table, event: TextCell(
-                duration_text(event.duration), "" if event.duration is not None else DIM, justify="right"
-            ),
+            cell=lambda table, event: table.duration_cell(event),
             sort=lambda table, event: (event.duration, event.when or EPOCH, event.id),
             blanks_last=True,
             descending_first=True,
-            tooltip="how long the run took, period.start to period.end (— the AuditEvent has no period).",
+            tooltip="how long the run took, period.start to period.end (— the AuditEvent has no period);"
+            f" {NEAR_TIMEOUT_MARK} it used 80 % of the bot's timeout or more.",
             widths=((0, 9), (110, 10)),
         ),
     )
@@ -106,6 +114,12 @@ class EventTable(KeyedTable):
         self._outcome_cells: dict[tuple[str | None, bool], Text] = {}
         #: One bound method for every age cell (not one each).
         self.age_label: Callable[[AgeCell], str] = self._age_label
+        #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
+        #: came near it are marked in the Duration column.
+        self.timeout: float | None = None
+        #: The bot's deploys, newest first, and the first run after each (by run id).
+        self._deploys: Sequence[Deploy] = ()
+        self.deploy_marks: dict[str, Deploy] = {}
 
     def row_id(self, row: FeedEvent) -> str:
         return row.id
@@ -117,6 +131,34 @@ class EventTable(KeyedTable):
     def action_scroll_bottom(self) -> None:
         super().action_scroll_bottom()
         self.post_message(self.WentToBottom())
+
+    def set_timeout(self, timeout: float | None) -> None:
+        """The bot's timeout (its Duration cells are marked against it)."""
+        if timeout != self.timeout:
+            self.timeout = timeout
+            self._rebuild_column("duration", self.held_ids())
+
+    def set_deploys(self, deploys: Sequence[Deploy]) -> None:
+        """The bot's deploys (newest first): the first run after each is marked."""
+        self._deploys = tuple(deploys)
+        self._mark_deploys()
+
+    def _mark_deploys(self) -> None:
+        marks: dict[str, Deploy] = {}
+        if self._deploys:
+            runs = sorted(self._rows.values(), key=_started, reverse=True)
+            marks, _ = first_runs_after(self._deploys, runs)
+        if marks != self.deploy_marks:
+            changed = marks.keys() ^ self.deploy_marks.keys()
+            changed |= {run_id for run_id, deploy in marks.items() if self.deploy_marks.get(run_id) != deploy}
+            self.deploy_marks = marks
+            self._rebuild_column("desc", changed)
+
+    def _rebuild_column(self, key: str, row_ids: Iterable[str]) -> None:
+        """Build these rows' cells again (their object did not change, what they show did)."""
+        for row_id in row_ids:
+            self._built.pop(row_id, None)
+        self._repaint_column(key)
 
     @property
     def oldest_at_bottom(self) -> bool:
@@ -130,6 +172,34 @@ class EventTable(KeyedTable):
         if self.show_absolute or cell.row_id == self.selected_id:
             return absolute_time(cell.when, self.tz, short=short)
         return relative_age(cell.when, self.clock())
+
+    def desc_cell(self, event: FeedEvent) -> object:
+        """The run's headline; the first run after a deploy starts with ``↻ deploy 12:02``."""
+        deploy = self.deploy_marks.get(event.id)
+        if deploy is None:
+            return TextCell(event.headline) if event.headline else NO_OUTPUT
+        text = Text(no_wrap=True, overflow="ellipsis")
+        when = clock_time(deploy.at, self.tz, now=self.clock())
+        text.append(f"{DEPLOY_ROW_MARK} deploy {when} ", app_palette(self.app).accent)
+        text.append(event.headline or "(no output)", "" if event.headline else DIM)
+        return text
+
+    def duration_cell(self, event: FeedEvent) -> object:
+        """``12.4 s``; ``⏱ 49.6 s`` when the run used 80 % of the bot's timeout or more (in the
+        failure colour when it timed out: a failed run at 95 % or more)."""
+        duration = event.duration
+        if duration is None:
+            return TextCell("—", DIM, justify="right")
+        text = duration_text(duration)
+        timeout = self.timeout
+        seconds = duration.total_seconds()
+        if not timeout or seconds < NEAR_TIMEOUT * timeout:
+            return TextCell(text, justify="right")
+        palette = app_palette(self.app)
+        timed_out = seconds >= TIMED_OUT * timeout and event.outcome in FAILURE_CODES
+        return TextCell(
+            f"{NEAR_TIMEOUT_MARK} {text}", palette.fail if timed_out else palette.warn, justify="right"
+        )
 
     def outcome_cell(self, event: FeedEvent) -> Text:
         full = self.column_width("outcome") >= FULL_OUTCOME
@@ -157,6 +227,8 @@ class EventTable(KeyedTable):
     def merge(self, added: Iterable[FeedEvent] = (), removed: Iterable[str] = ()) -> None:
         """Add (or refresh) ``added`` and drop ``removed``, by id; cursor and view stay put."""
         self.apply_rows(added, removed)
+        if self._deploys:
+            self._mark_deploys()
 
     def show_only(self, events: Iterable[FeedEvent]) -> None:
         """Show exactly ``events`` (a filter changed): the others are hidden, not dropped, so that
@@ -175,3 +247,8 @@ class EventTable(KeyedTable):
     def refresh_ages(self) -> None:
         """Repaint (visible rows only) so relative ages move on."""
         self.refresh_age_column("updated")
+
+
+def _started(event: FeedEvent) -> datetime:
+    """When the run started (its time when it has no period): the deploy marks' order."""
+    return event.started or event.when or EPOCH

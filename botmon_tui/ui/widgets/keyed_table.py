@@ -47,6 +47,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, DuplicateKey, Row, RowDoesNotExist, RowKey
+from textual.widgets.data_table import Column as DataTableColumn
 
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
@@ -130,6 +131,12 @@ class Column(SortOrder[TableT, RowT]):
     #: The flex column: the cells a row's content takes; it then wants no more than its widest
     #: row takes (nor more than ``widths`` says), and the other columns keep the rest.
     fit: Callable[[TableT, RowT], int] | None = None
+    #: Shown only in a table at least this wide; narrower, it takes no room at all (not even its
+    #: padding): a column that is worth less than the others' room at 80 columns.
+    hidden_below: int = 0
+
+    def shown_at(self, table_width: int) -> bool:
+        return table_width >= self.hidden_below
 
     def width_for(self, table_width: int) -> int:
         chosen = self.widths[0][1]
@@ -137,6 +144,14 @@ class Column(SortOrder[TableT, RowT]):
             if table_width >= threshold:
                 chosen = width
         return chosen
+
+
+class _HidingColumn(DataTableColumn):
+    """A DataTable column that takes no room at all (not even its padding) while its width is 0
+    (``Column.hidden_below``)."""
+
+    def get_render_width(self, data_table: DataTable[Any]) -> int:
+        return 0 if self.width == 0 and not self.auto_width else super().get_render_width(data_table)
 
 
 def fit_widths(
@@ -150,8 +165,9 @@ def fit_widths(
     to their ``least``; the flex column never gets less than its own ``least`` (the table then
     scrolls sideways).
     """
-    usable = table_width - SCROLLBAR - 2 * padding * len(columns)
-    widths = [column.width_for(table_width) for column in columns]
+    shown = [column.shown_at(table_width) for column in columns]
+    usable = table_width - SCROLLBAR - 2 * padding * sum(shown)
+    widths = [column.width_for(table_width) if on else 0 for column, on in zip(columns, shown, strict=True)]
     flex = next((index for index, column in enumerate(columns) if column.flex), None)
     if flex is None:
         return widths
@@ -159,7 +175,7 @@ def fit_widths(
         widths[flex] = max(columns[flex].least, min(widths[flex], content))
     lack = widths[flex] - (usable - (sum(widths) - widths[flex]))
     for index in sorted(
-        (i for i, c in enumerate(columns) if c.gives_way), key=lambda i: columns[i].gives_way
+        (i for i, c in enumerate(columns) if c.gives_way and shown[i]), key=lambda i: columns[i].gives_way
     ):
         if lack <= 0:
             break
@@ -406,6 +422,11 @@ class KeyedTable(DataTableInternals):
     def on_mount(self) -> None:
         for column in self.COLUMNS:
             self.add_column(Text(column.title), key=column.key, width=column.width_for(80))
+            if column.hidden_below:
+                held = self.columns[ColumnKey(column.key)]
+                self.columns[held.key] = _HidingColumn(
+                    held.key, held.label, held.width, held.content_width, held.auto_width
+                )
         self._no_cells.update(dict.fromkeys(ColumnKey(column.key) for column in self.COLUMNS))
         self._relabel()
 
@@ -561,6 +582,8 @@ class KeyedTable(DataTableInternals):
         (DataTable's own path would not do for a body cell: it renders the cells DataTable
         stores, and the table stores none.)
         """
+        if width <= 0:  # a hidden column (``Column.hidden_below``), its header too
+            return [[]]
         row_key = self.row_index.get_key(row_index) if row_index >= 0 else None
         column_key = self.column_index.get_key(column_index) if column_index >= 0 else None
         if row_key is None or column_key is None:

@@ -40,6 +40,7 @@ from botmon_tui.formatting import absolute_time, duration_text, relative_age, se
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.models import AuditEntity, AuditEvent
 from botmon_tui.monitor.deploys import Deploy
+from botmon_tui.monitor.durations import QUEUE_WAIT_NOTE, QUEUE_WAIT_TEXT
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.runlog import ERROR, FRAME, MORE, ParsedLog, parse_log
 from botmon_tui.textsafe import ansi_text, clip, sanitize, strip_sgr
@@ -422,6 +423,8 @@ def pane_text(
         text.append(f"{absolute_time(started, tz)} → {absolute_time(ended, tz).split(' ')[-1]}")
         if duration is not None:
             text.append(f"  {duration_text(duration)}")
+            if event.subscription_entity is not None:  # period.start: the resource's change
+                text.append(f" {QUEUE_WAIT_NOTE}", DIM)
     else:
         text.append(f"updated {absolute_time(event.when, tz)}")
     text.append(f"  ({relative_age(event.when, now)})", DIM)
@@ -460,6 +463,8 @@ def pane_text(
     if duration is not None:
         ended_text += f"  (took {duration_text(duration)})"
     row("Ended", ended_text)
+    if duration is not None and event.subscription_entity is not None:
+        row("", Text(QUEUE_WAIT_TEXT, style=DIM))
     row("Updated", f"{absolute_time(event.when, tz, ms=True)} {zone}".rstrip())
     entities = entity_lines(event)
     for index, line in enumerate(entities or ["—"]):
