@@ -159,7 +159,8 @@ def event_text(event: IncidentEvent, now: datetime) -> str:
     parts: list[str] = []
     if event.streak is not None:
         since = f" since {format_instant(event.since)}" if event.since else ""
-        age = f" ({duration_text(now - event.since)})" if event.since else ""
+        # (Never a negative age: the server's clock may be ahead of ours.)
+        age = f" ({duration_text(max(now - event.since, timedelta(0)))})" if event.since else ""
         parts.append(f"{_runs(event)}{since}{age}")
         if event.event == STILL_FAILING and event.new_runs:
             parts.append(f"{event.new_runs:,} more")
