@@ -58,6 +58,9 @@ DEFAULT_THEME = "textual-dark"
 EXIT_INTERRUPTED = 130
 
 
+#: From this terminal width the failing-now summary counts the recovered bots too.
+WIDE_SUMMARY = 100
+
 #: Mouse and focus hints the help screen adds to the generated key list.
 HELP_NOTES = (
     "↑ ↓ (or j k) move the cursor; page up / page down a page; home / end (or g G) the first / last row"
@@ -275,6 +278,9 @@ class BotmonApp(TerminalApp):
             for session in self.sessions:
                 await session.aclose()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.update_incident_summary()  # (compact below WIDE_SUMMARY columns)
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.note_input()
@@ -431,7 +437,8 @@ class BotmonApp(TerminalApp):
         acked = sum(
             1 for session in loaded for bot_id in session.tracker.open() if session.acknowledged(bot_id)
         )
-        summary = incident_summary(counts, acked, self.palette)
+        # (At 80 columns what is failing now only: the status line beside it keeps its room.)
+        summary = incident_summary(counts, acked, self.palette, compact=self.size.width < WIDE_SUMMARY)
         if summary == self.incident_summary:
             return
         self.incident_summary = summary

@@ -407,7 +407,10 @@ class PollingScreen(Screen[None]):
             line = self.query_one(StatusLine)
         except Exception:
             return
-        line.show(self.status_info(), self.botmon.clock(), self.palette)
+        info = self.status_info()
+        line.show(info, self.botmon.clock(), self.palette)
+        # (One line beside the summary, cut if need be; an error may take two: botmon.tcss.)
+        line.set_class(info.error is not None, "-error")
         self.show_incidents(self.botmon.incident_summary)
 
     def show_incidents(self, summary: Text | None) -> None:

@@ -17,9 +17,12 @@ from botmon_tui.ui.formatting import DIM, Palette
 __all__ = ["IncidentSummary", "incident_summary"]
 
 
-def incident_summary(counts: IncidentCounts, acked: int, palette: Palette) -> Text:
+def incident_summary(counts: IncidentCounts, acked: int, palette: Palette, *, compact: bool = False) -> Text:
     """``! 2 failing · 1 flaky`` in the failure style (``✓ nothing failing`` in the success one);
-    ``acked``: how many open incidents were acknowledged (``a``), said after them."""
+    ``acked``: how many open incidents were acknowledged (``a``), said after them. ``compact``
+    (80 columns): what is failing now only, not what recovered (it leaves the status line room)."""
+    if compact:
+        counts = IncidentCounts({state: n for state, n in counts.counts.items() if state != "recovered"})
     words = counts_text(counts)
     style = palette.fail if counts.active else palette.warn if counts["flaky"] else palette.ok
     text = Text(words, style=style, no_wrap=True, overflow="ellipsis", end="")
