@@ -160,7 +160,8 @@ class PollingScreen(Screen[None]):
         """The filter bar's text changed: filter, and show the top when the selected row went."""
         selected = self.table.selected_id
         self.filter_text = text
-        self.filter_rows(text)
+        with self.table.not_new():  # (rows a filter brings back are not new runs)
+            self.filter_rows(text)
         if self.table.selected_id != selected:
             self.table.show_top()
         self.update_status()

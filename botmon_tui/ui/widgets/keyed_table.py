@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -397,6 +398,8 @@ class KeyedTable(DataTableInternals):
         #: ``FOLLOWS_NEWEST``: rows that arrived above the cursor since it left the top row (the
         #: header's ``↑ N new``; 0 once the cursor is back on the top row).
         self.new_above = 0
+        #: Inside :meth:`not_new`: rows added are not news (a filter bringing rows back).
+        self._not_new = False
 
     # ------------------------------------------------------------------ rows
 
@@ -966,9 +969,19 @@ class KeyedTable(DataTableInternals):
                     self.refresh_row(row_index)
                     self.post_message(DataTable.RowHighlighted(self, row_index, key))
 
+    @contextmanager
+    def not_new(self) -> Iterator[None]:
+        """Rows added meanwhile are not new runs (a filter changed: they come back): the cursor
+        does not follow them and they are not counted above it."""
+        self._not_new = True
+        try:
+            yield
+        finally:
+            self._not_new = False
+
     def _arrived_above(self, inserted: list[str], selected: str | None) -> int:
         """How many of the rows just ``inserted`` are above ``selected`` (the cursor's row)."""
-        if not inserted or selected is None or selected not in self._row_keys:
+        if not inserted or self._not_new or selected is None or selected not in self._row_keys:
             return 0
         position = self.row_index.get
         keys = self._row_keys
