@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,15 @@ async def test_a_acknowledges_until_it_recovers(
             app.open_bot(target)
             await settle(pilot)
             assert isinstance(app.screen, EventScreen)
+        # The key is in the help and the command palette (from its binding).
+        rows = [row for _, section in app.help_sections() for row in section]
+        assert (
+            "a",
+            "Acknowledge this bot's incident: no more toasts or bells for it until it recovers",
+        ) in rows or (
+            "a",
+            "Acknowledge the selected bot's incident: no more toasts or bells for it until it recovers",
+        ) in rows
         await pilot.press("a")
         await settle(pilot)
         assert seen.titles()[-1] == f"{CALM}: acknowledged" and seen.bells == 1
@@ -218,37 +228,29 @@ async def test_the_failing_now_summary_is_on_every_screen_on_one_line(
         on_this_screen()
 
 
-async def event_tab(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer, name: str) -> EventTable:
-    app.open_bot(bot_id(srv, name))
-    await settle(pilot)
-    assert isinstance(app.screen, EventScreen)
-    return app.screen.query_one(EventTable)
-
-
-def add_runs(srv: DemoServer, name: str, count: int, clock: Clock) -> list[str]:
-    ids = []
-    for _ in range(count):
-        clock.now += timedelta(seconds=1)
-        ids.append(srv.store.add_event(bot_id(srv, name), outcome="0", desc="ok", at=clock.now)["id"])
-    return ids
-
-
-@pytest.mark.parametrize("size", SIZES)
-async def test_the_cursor_on_the_top_row_follows_the_newest_run(
+@asynccontextmanager
+async def busy_event_tab(
     srv: DemoServer, tmp_path: Path, size: tuple[int, int]
-) -> None:
+) -> AsyncIterator[tuple[BotmonApp, Pilot[Any], EventTable, Callable[[int], Awaitable[list[str]]]]]:
+    """A bot's Event tab, and what makes ``count`` new runs of it arrive (a poll after them): their
+    ids, oldest first."""
     clock = Clock()
+    name = "hourly-census-snapshot"
     async with running(srv, tmp_path, size, clock=clock) as (app, pilot):
-        table = await event_tab(app, pilot, srv, "hourly-census-snapshot")
-        assert table.cursor_row == 0
-        for count in (2, 1):
-            ids = add_runs(srv, "hourly-census-snapshot", count, clock)
+        app.open_bot(bot_id(srv, name))
+        await settle(pilot)
+        assert isinstance(app.screen, EventScreen)
+
+        async def arrive(count: int) -> list[str]:
+            ids = []
+            for _ in range(count):
+                clock.now += timedelta(seconds=1)
+                ids.append(srv.store.add_event(bot_id(srv, name), outcome="0", desc="ok", at=clock.now)["id"])
             app.poll_now()
             await settle(pilot)
-            # As tail -f: the newest run selected, the view at the top, nothing "new" above.
-            assert table.ids_in_order()[:count] == ids[::-1]
-            assert table.selected_id == ids[-1] and table.cursor_row == 0 and table.scroll_y == 0
-            assert table.new_above == 0 and "new" not in header(table)
+            return ids
+
+        yield app, pilot, app.screen.query_one(EventTable), arrive
 
 
 def header(table: EventTable) -> str:
@@ -256,17 +258,27 @@ def header(table: EventTable) -> str:
 
 
 @pytest.mark.parametrize("size", SIZES)
+async def test_the_cursor_on_the_top_row_follows_the_newest_run(
+    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with busy_event_tab(srv, tmp_path, size) as (_, _, table, arrive):
+        assert table.cursor_row == 0
+        for count in (2, 1):
+            ids = await arrive(count)
+            # As tail -f: the newest run selected, the view at the top, nothing "new" above.
+            assert table.ids_in_order()[:count] == ids[::-1]
+            assert table.selected_id == ids[-1] and table.cursor_row == 0 and table.scroll_y == 0
+            assert table.new_above == 0 and "new" not in header(table)
+
+
+@pytest.mark.parametrize("size", SIZES)
 async def test_new_rows_above_the_cursor_are_counted_and_g_goes_to_them(
     srv: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    clock = Clock()
-    async with running(srv, tmp_path, size, clock=clock) as (app, pilot):
-        table = await event_tab(app, pilot, srv, "hourly-census-snapshot")
+    async with busy_event_tab(srv, tmp_path, size) as (app, pilot, table, arrive):
         await pilot.press("down", "down")
         selected = table.selected_id
-        add_runs(srv, "hourly-census-snapshot", 3, clock)
-        app.poll_now()
-        await settle(pilot)
+        await arrive(3)
         # The cursor stays on its run (the view at the top, the new rows in sight above it); the
         # header says what arrived above it.
         assert table.selected_id == selected and table.cursor_row == 5 and table.scroll_y == 0
@@ -274,9 +286,7 @@ async def test_new_rows_above_the_cursor_are_counted_and_g_goes_to_them(
         on_screen = table.cursor_row - table.scroll_y
         # Enough runs to push the selected one below the screen: the view keeps it where it was,
         # and the count says the newest are above.
-        newest = add_runs(srv, "hourly-census-snapshot", size[1], clock)
-        app.poll_now()
-        await settle(pilot)
+        newest = await arrive(size[1])
         assert table.selected_id == selected and table.cursor_row - table.scroll_y == on_screen
         assert table.scroll_y > 0 and table.new_above == size[1] + 3
         assert f"↑ {size[1] + 3} new" in header(table)
