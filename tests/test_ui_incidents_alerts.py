@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,8 +20,9 @@ from textual.pilot import Pilot
 from ui_support import APP_BASE, bot_id, make_multi_app, running, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
+from botmon_tui.monitor.session import Connection
 from botmon_tui.onalert import AlertCommand
-from botmon_tui.ui.app import BotmonApp
+from botmon_tui.ui.app import AppOptions, BotmonApp
 from botmon_tui.ui.screens.bot_list import BotListScreen
 from botmon_tui.ui.screens.events import EventScreen
 from botmon_tui.ui.screens.failures import FailuresScreen
@@ -387,3 +388,28 @@ async def test_a_failing_on_alert_command_is_said_on_the_status_line(srv: DemoSe
         await run_once(app, pilot, clock, srv, ("0", "ok"))
         assert seen.titles() == [f"{CALM} is failing", f"{CALM} recovered"]
         assert os.path.basename(command.argv[0]) in line
+
+
+def test_on_alert_and_realert_reach_the_tui_and_a_bad_command_stops_it_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    import botmon_tui.ui.app as app_module
+    from botmon_tui.cli.main import main
+
+    given: list[AppOptions] = []
+
+    def run_tui(connections: Sequence[Connection], options: AppOptions) -> int:
+        given.append(options)
+        return 0
+
+    monkeypatch.setattr(app_module, "run_tui", run_tui)
+    monkeypatch.setattr(importlib.import_module("botmon_tui.cli.main"), "_terminal_problem", lambda: None)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert main(["--demo", "--realert", "600", "--on-alert", "notify-send -u critical 'bot alert'"]) == 0
+    (options,) = given
+    assert options.realert == 600 and options.on_alert is not None
+    assert options.on_alert.argv == ("notify-send", "-u", "critical", "bot alert")
+    assert main(["--demo", "--on-alert", "notify-send 'unbalanced"]) == 2
+    assert "--on-alert: cannot split" in capsys.readouterr().err and len(given) == 1
