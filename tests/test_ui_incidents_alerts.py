@@ -413,3 +413,15 @@ def test_on_alert_and_realert_reach_the_tui_and_a_bad_command_stops_it_first(
     assert options.on_alert.argv == ("notify-send", "-u", "critical", "bot alert")
     assert main(["--demo", "--on-alert", "notify-send 'unbalanced"]) == 2
     assert "--on-alert: cannot split" in capsys.readouterr().err and len(given) == 1
+
+
+def test_the_new_rows_note_keeps_its_room_in_a_narrow_header() -> None:
+    from botmon_tui.ui.widgets.keyed_table import header_label, new_rows_text
+
+    note = new_rows_text(1234)
+    assert note == "↑ 1,234 new"
+    wide = header_label("Outcome Desc", 3, 40, "▼", note)
+    assert wide.plain == "Outcome Desc³▼  ↑ 1,234 new "
+    # Narrow: the title gives way, the note stays whole, the label fits the column.
+    narrow = header_label("Outcome Desc", 3, 20, None, note)
+    assert narrow.plain == "Outc…³  ↑ 1,234 new " and narrow.cell_len <= 20
