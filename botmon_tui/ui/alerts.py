@@ -20,16 +20,19 @@ stops the monitor.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.notifications import SeverityLevel
 
-from botmon_tui.formatting import plural
+from botmon_tui.formatting import clock_time, plural
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.monitor.session import ProjectSession
 from botmon_tui.monitor.tracker import (
     FAILING,
     NEW_SIGNATURE,
+    RECOVERED,
     STILL_FAILING,
     IncidentEvent,
     event_text,
@@ -131,9 +134,15 @@ class Alerts:
         return f"{session.label}: {text}" if len(self.app.sessions) > 1 else text
 
     def toast_text(self, session: ProjectSession, event: IncidentEvent) -> tuple[str, str]:
-        """(title, message): ``lab-results-router is failing`` / ``3 failed runs since … · crash ·
-        TypeError: …``; ``lab-results-router recovered`` / ``failed for 4m 10s, 3 failed runs``."""
-        return self.named(session, event_title(event)), event_text(event, session.project.clock())
+        """(title, message): ``lab-results-router is failing`` / ``3 failed runs since 11:37 (2m ago)
+        · crash`` and the error line under it (local times); ``lab-results-router recovered`` /
+        ``failed for 4m 10s, 3 failed runs``."""
+        now = session.project.clock()
+        clock = partial(clock_time, tz=self.app.tz, now=now)
+        # The error line on a line of its own (the facts first: they are short).
+        facts = event_text(replace(event, summary=None), now, clock=clock)
+        lines = [facts, event.summary] if event.summary and event.event != RECOVERED else [facts]
+        return self.named(session, event_title(event)), "\n".join(line for line in lines if line)
 
     def rest_text(self, session: ProjectSession, events: list[IncidentEvent]) -> str:
         """The last toast of a storm: how many more, and whose (as far as they fit)."""
