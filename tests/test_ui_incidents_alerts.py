@@ -425,3 +425,32 @@ def test_the_new_rows_note_keeps_its_room_in_a_narrow_header() -> None:
     # Narrow: the title gives way, the note stays whole, the label fits the column.
     narrow = header_label("Outcome Desc", 3, 20, None, note)
     assert narrow.plain == "Outc…³  ↑ 1,234 new " and narrow.cell_len <= 20
+
+
+async def test_late_quiet_and_resumed_go_the_same_way(srv: DemoServer, tmp_path: Path) -> None:
+    """The silence events (made by the monitor) need nothing more of the UI: a warning toast and the
+    bell for ``late`` and ``quiet``, a quiet toast for ``resumed``; too many are counted in one."""
+    from botmon_tui.monitor.tracker import IncidentEvent
+
+    async with running(srv, tmp_path, notifications=True) as (app, pilot):
+        seen = Seen(app)
+        session = app.sessions[0]
+        due = FIXED_NOW - timedelta(minutes=42)
+
+        def event(kind: str, name: str = CALM) -> IncidentEvent:
+            return IncidentEvent(kind, bot_id(srv, name), name, at=FIXED_NOW, since=due, summary="due 11:18")
+
+        app.alerts.announce(session, [event("late")])
+        await settle(pilot)
+        assert seen.toasts == [(f"{CALM} is late", "due 11:18", "warning")] and seen.bells == 1
+        app.alerts.announce(session, [event("resumed")])
+        await settle(pilot)
+        assert seen.toasts[-1] == (f"{CALM} ran again", "due 11:18", "information") and seen.bells == 1
+        # A storm: four toasts, the fifth counts the rest (exactly), one bell.
+        names = [status.bot.display_name for status in session.project.statuses.values()][:7]
+        app.alerts.announce(session, [event("quiet", name) for name in names])
+        await settle(pilot)
+        storm = seen.toasts[2:]
+        assert [title for title, _, _ in storm[:4]] == [f"{name} went quiet" for name in names[:4]]
+        assert storm[4][0] == "More incidents" and storm[4][1].startswith("3 more incident changes: ")
+        assert len(storm) == 5 and seen.bells == 2
