@@ -23,7 +23,6 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import DataTable, Input
 
-from botmon_tui import settings
 from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.formatting import duration_text
@@ -575,7 +574,7 @@ class AppOptions:
     #: Called with the name of a theme chosen in the command palette (saves it in the config).
     remember_theme: Callable[[str], object] | None = None
     #: ``--realert``: seconds between two alerts of one incident that goes on.
-    realert: float = settings.DEFAULT_REALERT
+    realert: float = DEFAULT_REALERT.total_seconds()
     #: ``--on-alert``: the command run for each incident event (``None``: none).
     on_alert: AlertCommand | None = None
 
