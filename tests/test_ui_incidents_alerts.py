@@ -133,7 +133,7 @@ async def test_a_acknowledges_until_it_recovers(
 ) -> None:
     clock = Clock()
     target = bot_id(srv, CALM)
-    realert = timedelta(minutes=5)
+    realert = timedelta(seconds=30)  # (short: the demo's scheduled bots are not late yet)
     async with running(srv, tmp_path, size, notifications=True, clock=clock, realert=realert) as (app, pilot):
         seen = Seen(app)
         await run_once(app, pilot, clock, srv, ("8", CRASH))
@@ -178,17 +178,17 @@ async def test_a_acknowledges_until_it_recovers(
 
 async def test_an_incident_that_goes_on_is_told_again_after_realert(srv: DemoServer, tmp_path: Path) -> None:
     clock = Clock()
-    realert = timedelta(minutes=5)
+    realert = timedelta(seconds=30)  # (short: the demo's scheduled bots are not late yet)
     async with running(srv, tmp_path, notifications=True, clock=clock, realert=realert) as (app, pilot):
         seen = Seen(app)
         await run_once(app, pilot, clock, srv, ("8", CRASH))
-        clock.now += timedelta(minutes=1)
+        clock.now += timedelta(seconds=10)
         await run_once(app, pilot, clock, srv, ("8", CRASH))
         assert seen.bells == 1 and len(seen.toasts) == 1
         clock.now += realert
         await run_once(app, pilot, clock, srv, ("8", CRASH), ("8", CRASH))
         assert seen.titles() == [f"{CALM} is failing", f"{CALM} is still failing"] and seen.bells == 2
-        assert seen.toasts[1][1].startswith("4 failed runs since 12:00 (6m ago) · 3 more · crash\n")
+        assert seen.toasts[1][1].startswith("4 failed runs since 12:00 (46s ago) · 3 more · crash\n")
         # A new cause is told at once (the re-alert waits only for the same one).
         await run_once(app, pilot, clock, srv, ("8", OTHER_CRASH))
         assert seen.titles()[-1] == f"{CALM} failed with a new error" and seen.bells == 3

@@ -139,10 +139,11 @@ class Alerts:
         ``failed for 4m 10s, 3 failed runs``."""
         now = session.project.clock()
         clock = partial(clock_time, tz=self.app.tz, now=now)
-        # The error line on a line of its own (the facts first: they are short).
-        facts = event_text(replace(event, summary=None), now, clock=clock)
-        lines = [facts, event.summary] if event.summary and event.event != RECOVERED else [facts]
-        return self.named(session, event_title(event)), "\n".join(line for line in lines if line)
+        title = self.named(session, event_title(event))
+        if event.streak is None or event.event == RECOVERED or not event.summary:
+            return title, event_text(event, now, clock=clock)  # (late, quiet, resumed: one sentence)
+        # A failure's error line on a line of its own (the facts first: they are short).
+        return title, f"{event_text(replace(event, summary=None), now, clock=clock)}\n{event.summary}"
 
     def rest_text(self, session: ProjectSession, events: list[IncidentEvent]) -> str:
         """The last toast of a storm: how many more, and whose (as far as they fit)."""
