@@ -74,13 +74,15 @@ def main() -> int:
             body: Any
             if url.path == "/add":
                 bot_id, n = query["bot"], int(query.get("n", "100"))
+                # ``fail_last``: the newest run fails (the bot is failing after it: an incident).
+                fail_last = query.get("fail_last") == "1"
                 now = datetime.now(UTC)
                 ids = []
                 with lock:
                     for i in range(n):
                         seq = 50_000_000 + added[0]
                         added[0] += 1
-                        ok = seq % 20 != 0
+                        ok = seq % 20 != 0 and not (fail_last and i == n - 1)
                         ids.append(
                             store.add_event(
                                 bot_id,

@@ -136,8 +136,10 @@ class Control:
     def latency(self, seconds: float) -> None:
         self.http.get("/latency", params={"s": seconds}).raise_for_status()
 
-    def add_events(self, bot_id: str, n: int) -> list[str]:
-        return list(self.http.get("/add", params={"bot": bot_id, "n": n}).json()["ids"])
+    def add_events(self, bot_id: str, n: int, *, fail_last: bool = False) -> list[str]:
+        """``n`` runs of the bot, one in 20 failed (``fail_last``: and the newest: it is failing)."""
+        params = {"bot": bot_id, "n": str(n), "fail_last": "1" if fail_last else "0"}
+        return list(self.http.get("/add", params=params).json()["ids"])
 
     def add_log(self, bot_id: str, size: int, needle: str) -> str:
         """Store one failed run of ``bot_id``: a log of ``size`` characters, ``needle`` on its last line."""
@@ -695,7 +697,7 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
             for s in app.sessions[0].project.statuses.values()
             if s.bot.display_name == "lab-results-router"
         )
-        control.add_events(other, 20)  # one of them failed
+        control.add_events(other, 20, fail_last=True)  # the newest failed: an incident, one alert
         announced = app.alerts.announced
         failing, _, done = await polls(app, control, 1, 0.05)
         out["list_failure_requests"] = failing[0]
@@ -731,8 +733,10 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
         app.clear_notifications()
         paints = Paints(app)
         stalls, shown = [], []
-        for _ in range(2):
-            new_ids = control.add_events(big, 100)  # every 20th failed: an alert
+        for number in range(2):
+            # The first batch ends with a failed run (the bot starts failing: an alert with the
+            # bell), the second with a good one (it recovered: a quiet toast).
+            new_ids = control.add_events(big, 100, fail_last=number == 0)
             announced = app.alerts.announced
 
             def merged_and_announced(last: str = new_ids[-1], before: int = announced) -> bool:

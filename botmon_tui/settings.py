@@ -360,7 +360,8 @@ SETTINGS: tuple[Setting, ...] = (
         "bell",
         "bell",
         "switch",
-        "ring the terminal bell when a new failure is announced",
+        "ring the terminal bell when an incident is announced (a bot starts failing, or fails with a new "
+        "error)",
         scope="global",
         flags=("--no-bell",),
         file_key="bell",

@@ -3,7 +3,9 @@
     python tests/pty_terminal.py bell|no-bell|sigterm|sighup|ctrl-c|colours
 
 ``bell`` / ``no-bell``: once the bot list is loaded, three polls: one bringing a burst of failed
-runs of two bots, one bringing nothing new, one bringing one more failed run; then quit (exit 0).
+runs of two bots (lab-results-router, failing at start, with a new error; legacy-hl7-bridge, which
+starts failing), one bringing nothing new, one bringing a failed run of a bot that had recovered
+(hl7-adt-ingest: it starts failing); then quit (exit 0). Each poll's incidents are one toast each.
 ``sigterm`` / ``sighup``: once loaded, the process sends itself that signal. ``ctrl-c``: once
 loaded, it waits for the test to type ctrl+c. ``colours``: once loaded, opens a failing bot's
 Event tab and quits (the test looks at the colours and symbols it was drawn with). Everything the

@@ -43,7 +43,7 @@ async def test_failures_there_at_start_are_listed_not_announced(
     assert await watch.poll() == []
     (path,) = audit_requests(demo, mark)
     assert "outcome=4%2C8%2C12" in path and "type=execute" in path and "_elements" not in path
-    assert watch.loaded and len(watch.runs) == 50 and not watch.unseen
+    assert watch.loaded and len(watch.runs) == 50
     stamps = [r.when for r in watch.runs if r.when is not None]
     assert len(stamps) == 50 and stamps == sorted(stamps, reverse=True)
     assert all(watch.knows(run.id) for run in watch.runs)
@@ -81,13 +81,10 @@ async def test_a_burst_is_one_alert_per_bot_each_run_once(demo: DemoServer, clie
         == "TypeError: Cannot read properties of undefined (reading 'id')"
     )
     assert by_bot[hl7].newest.id == other["id"] and by_bot[hl7].newest.bot_display == "hl7-adt-ingest"
-    assert watch.unseen == {lab: 3, hl7: 1}
     assert watch.runs[0].id == other["id"] and len(watch.runs) == 20
     # Never twice, whatever asks again.
     assert await watch.poll() == []
     assert all(watch.knows(e["id"]) for e in [*burst, other])
-    # Opening the bot takes its mark away.
-    assert watch.seen(lab) and not watch.seen(lab) and watch.unseen == {hl7: 1}
 
 
 async def test_the_bot_list_path_asks_only_for_failures_it_does_not_know(
@@ -116,7 +113,6 @@ async def test_what_it_remembers_is_bounded(
     demo: DemoServer, client: MedplumClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(alerts_module, "MAX_KNOWN", 30)
-    monkeypatch.setattr(alerts_module, "MAX_UNSEEN", 2)
     watch = FailureWatch(client, window=10)
     await watch.poll()
     names = ["lab-results-router", "hl7-adt-ingest", "legacy-hl7-bridge"]
@@ -126,7 +122,7 @@ async def test_what_it_remembers_is_bounded(
         )
     alerts = await watch.poll()
     assert sum(len(a.runs) for a in alerts) == 40 and len(alerts) == 3
-    assert len(watch._known) == 30 and len(watch.runs) == 10 and len(watch.unseen) == 2
+    assert len(watch._known) == 30 and len(watch.runs) == 10
 
 
 def test_an_alert_speaks_of_its_worst_run() -> None:

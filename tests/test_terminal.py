@@ -41,19 +41,20 @@ def given_back(output: str) -> bool:
     return all(sequence in tail for sequence in RESTORE)
 
 
-def test_the_bell_rings_once_per_poll_with_new_failures(sessions: dict[str, tuple[int, str]]) -> None:
+def test_the_bell_rings_once_per_poll_with_new_incidents(sessions: dict[str, tuple[int, str]]) -> None:
     code, output = sessions["bell"]
     assert code == 0, output[-2000:]
-    # Two polls brought failures (one a burst of four runs of two bots), one brought nothing.
+    # Two polls brought incidents (one a burst of four runs of two bots: a failing bot's new error
+    # and a bot that starts failing), one brought nothing.
     assert bells(output) == 2, output[-2000:]
-    assert "lab-results-router failed" in output and "hl7-adt-ingest failed" in output
+    assert "lab-results-router failed with a new error" in output and "hl7-adt-ingest is failing" in output
 
 
 def test_never_a_bell_with_no_bell(sessions: dict[str, tuple[int, str]]) -> None:
     code, output = sessions["no-bell"]
     assert code == 0, output[-2000:]
     assert bells(output) == 0
-    assert "lab-results-router failed" in output  # the toasts still come
+    assert "lab-results-router failed with a new error" in output  # the toasts still come
 
 
 @pytest.mark.parametrize(("mode", "status"), [("sigterm", 143), ("sighup", 129), ("ctrl-c", 130)])

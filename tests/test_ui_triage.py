@@ -130,17 +130,14 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         # Failures there at start are shown (the marks, the counts), never announced.
         assert (
-            app.sessions[0].failures.loaded
-            and app.sessions[0].failures.runs
-            and not app.sessions[0].failures.unseen
+            app.sessions[0].failures.loaded and app.sessions[0].failures.runs and not app.sessions[0].unseen
         )
         assert toasts(app) == [] and bells == []
         await open_bot(app, pilot, demo, "hl7-adt-ingest")
         target = bot_id(demo, "questionnaire-scorer")  # its last run went well (lab-results-router's fail)
-        # A burst: two failed runs of one bot (and a good one) in one poll.
+        # A burst: two failed runs of one bot in one poll: it starts failing (one incident).
         for seconds in (5, 6):
             demo.store.add_event(target, outcome="8", desc=CRASH, at=FIXED_NOW + timedelta(seconds=seconds))
-        demo.store.add_event(target, outcome="0", desc="ok", at=FIXED_NOW + timedelta(seconds=7))
         before = len(demo.requests)
         app.poll_now()
         await settle(pilot)
@@ -148,19 +145,25 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         # tab asks nothing), and one request for the whole project's failures (their output).
         assert len(demo.requests) - before == 3
         (toast,) = toasts(app)
-        assert toast.split("\n")[:3] == [
-            "questionnaire-scorer failed",
-            "✗ Serious Failure · 2 failed runs",
+        title, message = toast.split("\n", 1)
+        assert title == "questionnaire-scorer is failing"
+        assert message.split("\n") == [
+            "2 failed runs since 12:00 (now) · error",
             "TypeError: Cannot read properties of undefined (reading 'code')",
         ]
         text = " ".join(screen_text(app).split())
-        assert "questionnaire-scorer failed" in text and "✗ Serious Failure · 2 failed runs" in text
+        assert "questionnaire-scorer is failing" in text and "2 failed runs since" in text
         assert "TypeError: Cannot read" in text
         assert bells == [1]
-        # The next poll has nothing new: no toast, no bell.
+        # The next poll has nothing new, and a third failure of the same incident is counted
+        # silently: no toast, no bell.
+        app.poll_now()
+        await settle(pilot)
+        demo.store.add_event(target, outcome="8", desc=CRASH, at=FIXED_NOW + timedelta(seconds=7))
         app.poll_now()
         await settle(pilot)
         assert len(toasts(app)) == 1 and bells == [1]
+        assert app.sessions[0].status(target).incident.streak.runs == 3  # type: ignore[union-attr]
         # The bot list marks the bot until its Event tab is opened.
         await pilot.press("escape")
         await settle(pilot)
@@ -170,7 +173,7 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         await open_bot(app, pilot, demo, "questionnaire-scorer")
         await pilot.press("escape")
         await settle(pilot)
-        assert table.get_cell(target, "name").plain == "  questionnaire-scorer"  # (its last run went well)
+        assert table.get_cell(target, "name").plain == "! questionnaire-scorer"  # (still failing)
         assert "new failures" not in screen_text(app).split("\n")[0]
 
 
@@ -194,8 +197,12 @@ async def test_no_bell_with_no_bell_and_the_bot_list_pays_one_request_per_new_fa
         # One more request, for the new failure's output.
         paths = [r.path for r in demo.requests[before:]]
         assert len(paths) == 3 and "outcome=4%2C8%2C12" in paths[2]
-        assert [t.split("\n")[:3] for t in toasts(app)] == [
-            ["legacy-hl7-bridge failed", "✖ Major failure", "FATAL: heap exhausted"]
+        assert [t.split("\n") for t in toasts(app)] == [
+            [
+                "legacy-hl7-bridge is failing",
+                "1 failed run since 12:00 (now) · error",
+                "FATAL: heap exhausted",
+            ]
         ]
         assert bells == []
         assert app.screen.query_one(BotTable).get_cell(target, "name").plain == "● legacy-hl7-bridge"
@@ -282,7 +289,7 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         assert isinstance(events, EventScreen) and events.bot_id == target
         assert events.query_one(EventTable).selected_id == new["id"]
         # Its mark went (its Event tab is open); F goes back to the same Failures screen.
-        assert target not in app.sessions[0].failures.unseen
+        assert target not in app.sessions[0].unseen
         await pilot.press("F")
         await settle(pilot)
         assert app.screen is screen and sum(isinstance(s, FailuresScreen) for s in app.screen_stack) == 1

@@ -479,7 +479,7 @@ def build_parser() -> _Parser:
     tui.add_argument(
         "--bot", metavar="BOT", type=bot_ref, default=None, help="open this bot's events (its name or id)"
     )
-    _add_setting(tui, SETTING["bell"], default=None, text="no terminal bell when a new failure is announced")
+    _add_setting(tui, SETTING["bell"], default=None, text="no terminal bell when an incident is announced")
     _add_setting(tui, SETTING["realert"], default=None)
     _add_setting(tui, SETTING["on_alert"], default=None)
 

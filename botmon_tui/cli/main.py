@@ -187,10 +187,18 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                     realert=resolver.realert(),
                     on_alert=resolver.on_alert(),
                 )
+            from botmon_tui.onalert import AlertCommand, AlertCommandError
             from botmon_tui.ui.app import AppOptions
 
+            on_alert = resolver.on_alert()
+            try:
+                command = AlertCommand.parse(on_alert) if on_alert else None
+            except AlertCommandError as exc:
+                raise UsageError(str(exc)) from None
             options = AppOptions(
                 interval=interval,
+                realert=resolver.realert(),
+                on_alert=command,
                 bell=resolver.bell(),
                 theme=resolver.theme(),
                 keymap=resolver.keymap(),

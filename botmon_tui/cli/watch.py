@@ -27,14 +27,13 @@ from botmon_tui.cli.events import ended_status
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.session import run_async
 from botmon_tui.hangup import Gone, until_gone, watch_output
-from botmon_tui.medplum.auth import ConnectionSettings, app_link
+from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.session import Connection, ProjectSession
 from botmon_tui.monitor.tracker import LOUD_EVENTS, RECOVERED, RESUMED, IncidentEvent, event_text
 from botmon_tui.onalert import AlertCommand, AlertCommandError, AlertResult, AlertRunner
-from botmon_tui.textsafe import clip
 
 __all__ = ["run"]
 
@@ -217,8 +216,7 @@ def _tell(
     several: bool,
     args: argparse.Namespace,
 ) -> None:
-    link = app_link(session.app_base, "Bot", clip(event.bot_id, 64), "event")
-    record = event.record(link=link, profile=session.label)
+    record = session.event_record(event)
     if args.json:
         io.json(record, indent=None)
     else:

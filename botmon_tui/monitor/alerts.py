@@ -7,16 +7,15 @@ line)::
 
 * :meth:`FailureWatch.load` reads the newest failures (newest first, one request): the Failures
   screen's first rows. They were there before the app started: known, never announced.
-* :meth:`FailureWatch.poll` reads the failures since. Each one not known yet is announced once:
-  one :class:`Alert` per bot per poll (a burst of runs is one alert), de-duplicated by id across
-  every path that sees failures (the bot list sees them in its own runs query and asks for a poll
-  only when there is one it does not know: :meth:`knows`).
-* :attr:`FailureWatch.unseen`: bots with an announced failure whose Event tab has not been opened
-  since (:meth:`seen`).
+* :meth:`FailureWatch.poll` reads the failures since. Each one not known yet is reported once:
+  one :class:`Alert` per bot per poll (a burst of runs is one), de-duplicated by id across every
+  path that sees failures (the bot list sees them in its own runs query and asks for a poll only
+  when there is one it does not know: :meth:`knows`). They are not announced as such: their
+  kinds and signatures feed the incidents (``ProjectSession.incident_events``), which are.
 
 Bounded: the window holds the newest ``window`` failures, at most ``MAX_KNOWN`` ids are
-remembered, at most ``MAX_UNSEEN`` bots are marked, a poll reads at most ``MAX_POLL_PAGES`` pages
-(a larger backlog is read by the next polls: :attr:`FailureWatch.behind`).
+remembered, a poll reads at most ``MAX_POLL_PAGES`` pages (a larger backlog is read by the next
+polls: :attr:`FailureWatch.behind`).
 """
 
 from __future__ import annotations
@@ -48,8 +47,6 @@ __all__ = ["MAX_KNOWN", "NO_SIGNATURE", "Alert", "FailedRun", "FailureWatch", "b
 NO_SIGNATURE = signature_of(NO_OUTPUT)
 #: Failure ids remembered (announced, or there at start) so that none is announced twice.
 MAX_KNOWN = 5000
-#: Bots marked as having an unseen failure.
-MAX_UNSEEN = 1000
 #: Pages of new failures read by one poll (a larger burst is read by the following polls).
 MAX_POLL_PAGES = 3
 #: Failed runs read (summary, kind, signature) between two turns of the event loop: a batch of
@@ -159,8 +156,6 @@ class FailureWatch:
         self.runs: list[FailedRun] = []
         #: Bumped whenever :attr:`runs` changes (a screen showing them diffs then).
         self.version = 0
-        #: Bot id → failures announced since its Event tab was last opened (insertion ordered).
-        self.unseen: OrderedDict[str, int] = OrderedDict()
         self.invalid = 0
         self._known: OrderedDict[str, None] = OrderedDict()
         self._incoming: list[AuditEvent] = []
@@ -176,10 +171,6 @@ class FailureWatch:
     def knows(self, event_id: str) -> bool:
         """Whether this failure was announced already, or was there at start."""
         return event_id in self._known
-
-    def seen(self, bot_id: str) -> bool:
-        """The bot's Event tab was opened: its mark goes. Whether it had one."""
-        return self.unseen.pop(bot_id, None) is not None
 
     # ------------------------------------------------------------------ polling
 
@@ -244,10 +235,6 @@ class FailureWatch:
         for run in fresh:
             if run.bot_id:
                 alerts.setdefault(run.bot_id, Alert(run.bot_id)).runs.append(run)
-        for bot_id, alert in alerts.items():
-            self.unseen[bot_id] = self.unseen.pop(bot_id, 0) + len(alert.runs)
-        while len(self.unseen) > MAX_UNSEEN:
-            self.unseen.popitem(last=False)
         return list(alerts.values())
 
     def _remember(self, event_id: str) -> None:

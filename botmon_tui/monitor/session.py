@@ -19,24 +19,30 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from botmon_tui.medplum.auth import ConnectionSettings
+from botmon_tui.medplum.auth import ConnectionSettings, app_link
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.monitor.alerts import Alert, FailedRun, FailureWatch
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
-from botmon_tui.monitor.tracker import DEFAULT_REALERT, IncidentEvent, IncidentTracker
-from botmon_tui.textsafe import sanitize
+from botmon_tui.monitor.tracker import DEFAULT_REALERT, INCIDENT_EVENTS, IncidentEvent, IncidentTracker
+from botmon_tui.textsafe import clip, sanitize
 
 __all__ = ["Connection", "ProjectSession", "SessionPoll"]
 
 #: Failed runs kept for :meth:`ProjectSession.incident_events` between two calls (bounded when
 #: nobody asks).
 MAX_FRESH = 1000
+#: Bots marked as having an alert not looked at yet (:attr:`ProjectSession.unseen`).
+MAX_UNSEEN = 1000
+#: The events that end an incident (its mark goes with it).
+_END_EVENTS = frozenset(end for _, end in INCIDENT_EVENTS.values())
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,9 @@ class ProjectSession:
         self.tracker = IncidentTracker(realert=realert, announce_initial=announce_initial)
         #: The failed runs the failure watch brought since the last :meth:`incident_events`.
         self._fresh: list[FailedRun] = []
+        #: Bot id → loud incident events told since the bot was last looked at (its Event tab
+        #: opened, its incident acknowledged) or recovered: the bot list's mark (insertion ordered).
+        self.unseen: OrderedDict[str, int] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"ProjectSession({self.label!r})"
@@ -189,11 +198,36 @@ class ProjectSession:
         if not self.project.loaded:
             return []
         self.project.evaluate()  # states that changed with time alone
-        return self.tracker.update(self.project.statuses, fresh, now=self.project.clock())
+        events = self.tracker.update(self.project.statuses, fresh, now=self.project.clock())
+        unseen = self.unseen
+        for event in events:
+            if event.loud:
+                unseen[event.bot_id] = unseen.pop(event.bot_id, 0) + 1
+            elif event.event in _END_EVENTS:
+                unseen.pop(event.bot_id, None)
+        while len(unseen) > MAX_UNSEEN:
+            unseen.popitem(last=False)
+        return events
+
+    def seen(self, bot_id: str) -> bool:
+        """The bot was looked at (its Event tab opened): its mark goes. Whether it had one."""
+        return self.unseen.pop(bot_id, None) is not None
 
     def acknowledge(self, bot_id: str) -> bool:
-        """Silence the bot's incident until it ends (see ``IncidentTracker.acknowledge``)."""
+        """Silence the bot's incident until it ends (see ``IncidentTracker.acknowledge``); its
+        mark goes. Whether it had an open incident not acknowledged yet."""
+        self.seen(bot_id)
         return self.tracker.acknowledge(bot_id)
+
+    def acknowledged(self, bot_id: str) -> bool:
+        """Whether the bot's open incident was acknowledged."""
+        return self.tracker.acknowledged(bot_id)
+
+    def event_record(self, event: IncidentEvent) -> dict[str, Any]:
+        """The event as ``watch --json`` prints it and ``--on-alert`` gets it: with the bot's web-app
+        link and the project's label."""
+        link = app_link(self.app_base, "Bot", clip(event.bot_id, 64), "event")
+        return event.record(link=link, profile=self.label)
 
     async def aclose(self) -> None:
         await self.client.aclose()

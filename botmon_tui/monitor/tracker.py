@@ -25,14 +25,14 @@ command line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from botmon_tui import settings
 from botmon_tui.diagnosis import FailureKind, Signature
-from botmon_tui.formatting import duration_text, plural
+from botmon_tui.formatting import duration_text, plural, relative_age
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.monitor.incidents import Incident
@@ -148,9 +148,10 @@ def event_title(event: IncidentEvent) -> str:
     }.get(event.event, f"{name}: {event.event}")
 
 
-def event_text(event: IncidentEvent, now: datetime) -> str:
-    """One line of facts: ``14 failed runs since 11:37 (23m) · crash · AxiosError: …``,
-    ``failed for 23m 10s, 14 failed runs``."""
+def event_text(event: IncidentEvent, now: datetime, *, clock: Callable[[datetime], str] | None = None) -> str:
+    """One line of facts: ``14 failed runs since 2025-03-14T11:37:00.000Z (23m) · crash · AxiosError:
+    …``, ``failed for 23m 10s, 14 failed runs``. ``clock``: how the TUI writes a time (its local
+    ``11:37``; the age is then ``23m ago``)."""
     if event.event == RECOVERED:
         lasted = duration_text(event.lasted) if event.lasted is not None else "—"
         return f"failed for {lasted}, {_runs(event)}"
@@ -158,8 +159,14 @@ def event_text(event: IncidentEvent, now: datetime) -> str:
         return event.summary or "it ran again"
     parts: list[str] = []
     if event.streak is not None:
-        since = f" since {format_instant(event.since)}" if event.since else ""
-        age = f" ({duration_text(now - event.since)})" if event.since else ""
+        if event.since is None:
+            since = age = ""
+        elif clock is not None:
+            since, age = f" since {clock(event.since)}", f" ({relative_age(event.since, now)})"
+        else:
+            # (Never a negative age: the server's clock may be ahead of ours.)
+            since = f" since {format_instant(event.since)}"
+            age = f" ({duration_text(max(now - event.since, timedelta(0)))})"
         parts.append(f"{_runs(event)}{since}{age}")
         if event.event == STILL_FAILING and event.new_runs:
             parts.append(f"{event.new_runs:,} more")

@@ -27,7 +27,10 @@ from botmon_tui.config import ConfigError
 from botmon_tui.crashlog import CrashLog
 from botmon_tui.formatting import duration_text
 from botmon_tui.medplum.models import Bot
+from botmon_tui.monitor.incidents import count_incidents
 from botmon_tui.monitor.session import Connection, ProjectSession, SessionPoll
+from botmon_tui.monitor.tracker import DEFAULT_REALERT
+from botmon_tui.onalert import AlertCommand
 from botmon_tui.textsafe import sanitize
 from botmon_tui.ui.alerts import Alerts
 from botmon_tui.ui.commands import BotmonCommands
@@ -43,6 +46,7 @@ from botmon_tui.ui.screens.failures import FailuresScreen
 from botmon_tui.ui.screens.help import HelpScreen, Section
 from botmon_tui.ui.terminal import TerminalApp
 from botmon_tui.ui.textual_private import bindings_of
+from botmon_tui.ui.widgets.incidents import incident_summary
 
 __all__ = ["DEFAULT_THEME", "AppOptions", "BotmonApp", "run_tui"]
 
@@ -52,6 +56,9 @@ DEFAULT_THEME = "textual-dark"
 #: Exit status after ctrl+c (as after SIGINT): what the README promises for "interrupted".
 EXIT_INTERRUPTED = 130
 
+
+#: From this terminal width the failing-now summary counts the recovered bots too.
+WIDE_SUMMARY = 100
 
 #: Mouse and focus hints the help screen adds to the generated key list.
 HELP_NOTES = (
@@ -135,9 +142,13 @@ class BotmonApp(TerminalApp):
         jitter: Callable[[], float] = random.random,
         theme: str | None = None,
         remember_theme: Callable[[str], object] | None = None,
+        realert: timedelta | None = DEFAULT_REALERT,
+        on_alert: AlertCommand | None = None,
     ) -> None:
         """``connections``: the projects to watch, one :class:`ProjectSession` each (``bot_id`` is
-        in the first). The other parameters are for tests: clocks, sizes, polling by hand."""
+        in the first). ``realert``: how often a failing bot's incident is told again while it goes
+        on (None: never); ``on_alert``: the command run for each incident event. The other
+        parameters are for tests: clocks, sizes, polling by hand."""
         super().__init__()
         warnings = list(startup_warnings)
         # ``theme``: TEXTUAL_THEME or the config file's (Textual reads TEXTUAL_THEME itself too).
@@ -175,6 +186,7 @@ class BotmonApp(TerminalApp):
                 monotonic=monotonic,
                 jitter=jitter,
                 index=index,
+                realert=realert,
             )
             for index, connection in enumerate(connections)
         ]
@@ -182,8 +194,11 @@ class BotmonApp(TerminalApp):
         self.session_pollers: dict[int, Poller] = {}
         # The access tokens the clients fetched are secrets too (client.secrets() includes them).
         self.crash_log = crash_log or CrashLog(secrets=self.secrets)
-        #: ``bell``: ring the terminal bell when a new failure is announced (``--no-bell``).
-        self.alerts = Alerts(self, bell=bell)
+        #: ``bell``: ring the terminal bell when a bot starts failing (``--no-bell``).
+        self.alerts = Alerts(self, bell=bell, on_alert=on_alert)
+        #: The failing-now summary of every project (``! 2 failing · 1 flaky``), as of the last
+        #: poll; ``None`` until a project is loaded. Every screen shows it.
+        self.incident_summary: Text | None = None
         #: ``p``: every screen's polling is paused (and so are the alerts).
         self.paused = False
         #: Full garbage collections at quiet moments (see ``gcpolicy``).
@@ -222,6 +237,8 @@ class BotmonApp(TerminalApp):
     def _theme_changed(self, theme: Theme) -> None:
         """A theme was chosen (command palette): restyle every screen and remember the choice."""
         self._palette = None
+        self.incident_summary = None
+        self.update_incident_summary()
         for screen in self.polling_screens():
             screen.restyle()
         if self.remember_theme is None:
@@ -255,9 +272,13 @@ class BotmonApp(TerminalApp):
         self.collector.stop()
         for poller in self.session_pollers.values():
             poller.stop()
+        await self.alerts.aclose()
         if self.close_client:
             for session in self.sessions:
                 await session.aclose()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update_incident_summary()  # (compact below WIDE_SUMMARY columns)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -329,7 +350,12 @@ class BotmonApp(TerminalApp):
             # After the list is on screen (one full collection, once).
             self.call_after_refresh(self.collector.freeze)
         if session.wants_failures():
-            self.alerts.announce(session, await session.poll_failures())
+            failed = await session.poll_failures()
+            if failed:
+                # (The Failures screen's rows, the bots' kinds and signatures.)
+                self.alerts_changed(session, {alert.bot_id for alert in failed})
+        # What the poll changed in the project's incidents: told once, per incident.
+        self.alerts.announce(session, session.incident_events())
 
     def _session_news(self, session: ProjectSession, news: SessionPoll) -> None:
         for screen in self.polling_screens():
@@ -365,6 +391,7 @@ class BotmonApp(TerminalApp):
                 timeout=6,
                 markup=False,
             )
+        self.update_incident_summary()
         for polling in self.polling_screens():
             polling.after_session_poll(session)
 
@@ -385,9 +412,64 @@ class BotmonApp(TerminalApp):
         return (screen.session, screen.bot_id) if isinstance(screen, EventScreen) else None
 
     def alerts_changed(self, session: ProjectSession, bot_ids: set[str]) -> None:
-        """New failures were announced (or their marks went): every screen that shows them updates."""
+        """New failures were read, incidents announced or acknowledged (or their marks went):
+        every screen that shows them updates."""
         for screen in self.polling_screens():
             screen.on_alerts(session, bot_ids)
+
+    def note_everywhere(self, text: str, style: str = "warn", seconds: float = 15.0) -> None:
+        """A note on the status line of every screen (``--on-alert`` failures)."""
+        for screen in self.polling_screens():
+            screen.note(text, style, seconds)
+
+    # ------------------------------------------------------------------ incidents
+
+    def update_incident_summary(self) -> None:
+        """Count every loaded project's incidents again (after a poll, an acknowledgement) and
+        show the summary on every screen."""
+        loaded = [session for session in self.sessions if session.project.loaded]
+        if not loaded:
+            return
+        counts = count_incidents(
+            status.incident for session in loaded for status in session.project.statuses.values()
+        )
+        acked = sum(
+            1 for session in loaded for bot_id in session.tracker.open() if session.acknowledged(bot_id)
+        )
+        # (At 80 columns what is failing now only: the status line beside it keeps its room.)
+        summary = incident_summary(counts, acked, self.palette, compact=self.size.width < WIDE_SUMMARY)
+        if summary == self.incident_summary:
+            return
+        self.incident_summary = summary
+        for screen in self.screen_stack:
+            if isinstance(screen, PollingScreen | HelpScreen):
+                screen.show_incidents(summary)
+
+    def acknowledge(self, session: ProjectSession, bot_id: str) -> bool:
+        """``a``: acknowledge the bot's incident: no toast or bell for it until it recovers (its
+        recovery is still told). Says what happened in a toast; whether it was acknowledged now.
+        (The Failures screen calls this with its selected row's bot.)"""
+        name = self.alerts.bot_name(session, bot_id)
+        named = self.alerts.named
+        if session.acknowledge(bot_id):
+            self.notify(
+                "No more alerts for it until it recovers.",
+                title=named(session, f"{name}: acknowledged"),
+                timeout=4,
+                markup=False,
+            )
+            self.alerts_changed(session, {bot_id})
+            self.update_incident_summary()
+            return True
+        if session.acknowledged(bot_id):
+            self.notify(named(session, f"{name}: already acknowledged"), timeout=3, markup=False)
+        else:
+            self.notify(named(session, f"{name} has no incident to acknowledge"), timeout=3, markup=False)
+        return False
+
+    def acknowledged(self, session: ProjectSession, bot_id: str) -> bool:
+        """Whether the bot's open incident was acknowledged (``a``)."""
+        return session.acknowledged(bot_id)
 
     def toggle_pause(self) -> bool:
         """``p``: pause or resume the polling of every screen and every project (the alerts with it)."""
@@ -453,7 +535,7 @@ class BotmonApp(TerminalApp):
             if isinstance(screen, FailuresScreen)
             else "the bot list"
         )
-        self.push_screen(HelpScreen(title, self.help_sections(), HELP_NOTES))
+        self.push_screen(HelpScreen(title, self.help_sections(), HELP_NOTES, incidents=self.incident_summary))
 
     # ------------------------------------------------------------------ leaving
 
@@ -491,6 +573,10 @@ class AppOptions:
     warnings: tuple[str, ...] = ()
     #: Called with the name of a theme chosen in the command palette (saves it in the config).
     remember_theme: Callable[[str], object] | None = None
+    #: ``--realert``: seconds between two alerts of one incident that goes on.
+    realert: float = DEFAULT_REALERT.total_seconds()
+    #: ``--on-alert``: the command run for each incident event (``None``: none).
+    on_alert: AlertCommand | None = None
 
 
 def run_tui(connections: Sequence[Connection], options: AppOptions) -> int:
@@ -505,6 +591,8 @@ def run_tui(connections: Sequence[Connection], options: AppOptions) -> int:
         theme=options.theme,
         remember_theme=options.remember_theme,
         keymap=dict(options.keymap),
+        realert=timedelta(seconds=options.realert),
+        on_alert=options.on_alert,
     )
     app.run()
     code = app.return_code

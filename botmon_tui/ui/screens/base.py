@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container
+from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -32,6 +32,7 @@ from botmon_tui.ui.textual_private import bindings_of
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
+from botmon_tui.ui.widgets.incidents import IncidentSummary
 from botmon_tui.ui.widgets.keyed_table import Column, KeyedTable
 from botmon_tui.ui.widgets.status_line import StatusInfo, StatusLine
 
@@ -159,7 +160,8 @@ class PollingScreen(Screen[None]):
         """The filter bar's text changed: filter, and show the top when the selected row went."""
         selected = self.table.selected_id
         self.filter_text = text
-        self.filter_rows(text)
+        with self.table.not_new():  # (rows a filter brings back are not new runs)
+            self.filter_rows(text)
         if self.table.selected_id != selected:
             self.table.show_top()
         self.update_status()
@@ -377,8 +379,14 @@ class PollingScreen(Screen[None]):
         yield table
         with Container(id="empty-area", classes="banner-area"):
             yield Banner(id="empty")
-        yield StatusLine(id="status")
+        yield from self.compose_status()
         yield KeyFooter()
+
+    def compose_status(self) -> ComposeResult:
+        """The status row: the status line, and the failing-now summary at its right end."""
+        with Horizontal(id="status-row"):
+            yield StatusLine(id="status")
+            yield IncidentSummary(id="incidents")
 
     @staticmethod
     def show_instead(area: Widget, content: Widget, show: bool) -> None:
@@ -400,7 +408,16 @@ class PollingScreen(Screen[None]):
             line = self.query_one(StatusLine)
         except Exception:
             return
-        line.show(self.status_info(), self.botmon.clock(), self.palette)
+        info = self.status_info()
+        line.show(info, self.botmon.clock(), self.palette)
+        # (One line beside the summary, cut if need be; an error may take two: botmon.tcss.)
+        line.set_class(info.error is not None, "-error")
+        self.show_incidents(self.botmon.incident_summary)
+
+    def show_incidents(self, summary: Text | None) -> None:
+        """The failing-now summary of every project (``BotmonApp.update_incident_summary``)."""
+        for widget in self.query(IncidentSummary):
+            widget.show(summary)
 
     @property
     def now(self) -> datetime:

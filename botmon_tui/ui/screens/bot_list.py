@@ -104,6 +104,15 @@ class BotListScreen(PollingScreen):
         *sort_bindings("bots", BotTable.COLUMNS),
         *PollingScreen.POLL_BINDINGS,
         Binding(
+            "a",
+            "acknowledge",
+            "Acknowledge",
+            show=False,
+            id="bots.acknowledge",
+            tooltip="Acknowledge the selected bot's incident: no more toasts or bells for it until it "
+            "recovers",
+        ),
+        Binding(
             "P",
             "next_project",
             "Project",
@@ -127,7 +136,7 @@ class BotListScreen(PollingScreen):
             "Filter bots by name or id (enter: keep, esc: clear)",
             BotTable(
                 clock=self.botmon.clock,
-                unseen=ChainMap(*(session.failures.unseen for session in self.sessions)),
+                unseen=ChainMap(*(session.unseen for session in self.sessions)),
                 id="bots",
             ),
         )
@@ -234,7 +243,7 @@ class BotListScreen(PollingScreen):
     def update_heading(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Bots", BOLD)
-        unseen = sum(len(session.failures.unseen) for session in self.sessions)
+        unseen = sum(len(session.unseen) for session in self.sessions)
         if unseen:
             # New failures since the app started, on bots whose Event tab was not opened since.
             text.append("  ")
@@ -329,6 +338,11 @@ class BotListScreen(PollingScreen):
         bot = self.table.selected_bot
         if bot is not None:
             self.post_message(OpenBot(bot.id, bot))
+
+    def action_acknowledge(self) -> None:
+        bot = self.table.selected_bot
+        if bot is not None:
+            self.botmon.acknowledge(self.botmon.session_of(bot.id), bot.id)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

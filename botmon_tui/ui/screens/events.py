@@ -38,7 +38,6 @@ from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.footer import KeyFooter
 from botmon_tui.ui.widgets.keyed_table import KeyedTable
 from botmon_tui.ui.widgets.outcome_pane import OutcomePane, copyable
-from botmon_tui.ui.widgets.status_line import StatusLine
 
 __all__ = ["WIDE_LAYOUT_COLUMNS", "EventScreen"]
 
@@ -101,6 +100,14 @@ class EventScreen(PollingScreen):
             tooltip="Last Updated: toggle absolute times / relative ages",
         ),
         *PollingScreen.POLL_BINDINGS,
+        Binding(
+            "a",
+            "acknowledge",
+            "Acknowledge",
+            show=False,
+            id="events.acknowledge",
+            tooltip="Acknowledge this bot's incident: no more toasts or bells for it until it recovers",
+        ),
         Binding(
             "o",
             "load_older",
@@ -284,7 +291,7 @@ class EventScreen(PollingScreen):
         with Container(id="body"):
             yield EventTable(clock=app.clock, tz=app.tz, id="events-table")
             yield OutcomePane(id="pane")
-        yield StatusLine(id="status")
+        yield from self.compose_status()
         # The keys come once the first rows are on screen (or after half a second).
         yield KeyFooter(hold=0.5)
 
@@ -407,6 +414,9 @@ class EventScreen(PollingScreen):
             self.update_heading()
             self.update_history()
             self.update_pane()
+
+    def action_acknowledge(self) -> None:
+        self.botmon.acknowledge(self.session, self.bot_id)
 
     def action_refresh(self) -> None:
         self._bot_read_at = -math.inf  # r reads the Bot again too

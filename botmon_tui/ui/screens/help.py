@@ -44,10 +44,20 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False, id="help.close_q"),
     ]
 
-    def __init__(self, title: str, sections: Sequence[Section], notes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        title: str,
+        sections: Sequence[Section],
+        notes: Sequence[str] = (),
+        *,
+        incidents: Text | None = None,
+    ) -> None:
+        """``incidents``: the failing-now summary, shown in the box's title (kept current by the
+        app: :meth:`show_incidents`)."""
         super().__init__(id="help")
         self._parts = (title, sections, notes)
         self._text = Text()
+        self._incidents = incidents
 
     def compose(self) -> ComposeResult:
         self._text = help_text(*self._parts, app_palette(self.app))
@@ -56,9 +66,18 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         box = self.query_one("#help-box", VerticalScroll)
-        box.border_title = "Keys"
         box.border_subtitle = "esc closes"
+        self.show_incidents(self._incidents)
         box.focus()
+
+    def show_incidents(self, summary: Text | None) -> None:
+        """The box's title: ``Keys``, and the failing-now summary after it."""
+        self._incidents = summary
+        title = Text("Keys", end="")
+        if summary is not None:
+            title.append(" · ")
+            title.append_text(summary)
+        self.query_one("#help-box", VerticalScroll).border_title = title
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -194,7 +194,7 @@ class BotTable(KeyedTable):
     ) -> None:
         super().__init__(id=id)
         self.clock = clock
-        #: Bot id → new failures not looked at yet (the alerts' marks; ``FailureWatch.unseen``).
+        #: Bot id → new failures not looked at yet (the alerts' marks; ``ProjectSession.unseen``).
         self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
         self.horizon: datetime | None = None

@@ -88,6 +88,7 @@ class EventTable(KeyedTable):
         ),
     )
     DEFAULT_SORT = ("updated", True)
+    FOLLOWS_NEWEST = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",

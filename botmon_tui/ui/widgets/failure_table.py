@@ -66,6 +66,7 @@ class FailureTable(KeyedTable):
         ),
     )
     DEFAULT_SORT = ("when", True)
+    FOLLOWS_NEWEST = True
 
     def __init__(
         self, *, clock: Callable[[], datetime], bot_name: Callable[[FailedRun], str], id: str | None = None

@@ -13,6 +13,10 @@ custom"). So this table, through the private DataTable state that ``textual_priv
 * keeps the view still when rows arrive (polls): the cursor stays on its row, and when rows
   land above the viewport it scrolls by as many rows so what the reader was looking at does
   not move (at the very top, new rows simply appear above);
+* in a stream of runs (:attr:`KeyedTable.FOLLOWS_NEWEST`: the Event tab, the Failures screen),
+  new rows stay in sight: with the cursor on the top row, it follows the newest (as ``tail -f``);
+  elsewhere it stays on its run and the header says how many arrived above it (``↑ 12 new``,
+  :attr:`KeyedTable.new_above`) until the cursor reaches the top row (``g``, ``home``);
 * removes many rows in one pass instead of one O(n) ``remove_row`` each;
 * holds one object per row (a ``FeedEvent``, a ``BotStatus``...) and builds a row's cells from it
   only when the row is painted (kept for the rows painted lately): 10,000 rows hold no cells;
@@ -30,6 +34,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -192,17 +197,35 @@ def _blanks_last(key: tuple[Any, ...], reverse: bool) -> tuple[Any, ...]:
     return ((key[0] is None) != reverse, *key)
 
 
-def header_label(title: str, number: int, width: int | None, arrow: str | None) -> Text:
+#: How the header says that rows arrived above the cursor (``↑ 12 new``).
+NEW_ROWS_STYLE = Style(bold=True, reverse=True)
+
+
+def new_rows_text(count: int) -> str:
+    """``↑ 12 new``: rows arrived above the cursor (``g`` goes to them)."""
+    return f"↑ {count:,} new"
+
+
+def header_label(
+    title: str, number: int, width: int | None, arrow: str | None, note: str | None = None
+) -> Text:
     """A column's header: its title, the key that sorts by it and, on the sort column, the
-    direction; the title gives way (``…``) when the column is too narrow for all of it."""
+    direction; the title gives way (``…``) when the column is too narrow for all of it. ``note``
+    (``↑ 12 new``) goes after them, and the title gives way for it first."""
     mark = KEY_MARKS[number - 1]
-    room = None if width is None else max(0, width - 1 - (1 if arrow else 0))
+    note_cells = len(note) + 3 if note else 0  # (a space, and a space each side in reverse video)
+    room = None if width is None else max(0, width - 1 - (1 if arrow else 0) - note_cells)
     if room is not None and len(title) > room:
         # (In a room of three cells or fewer an ellipsis leaves a letter or none: "Ru", not "R…".)
         title = title[: room - 1] + "…" if room > 3 else title[:room]
     if arrow is None:
-        return Text.assemble(title, (mark, DIM))
-    return Text.assemble((title, BOLD), (mark, DIM), (arrow, BOLD))
+        label = Text.assemble(title, (mark, DIM))
+    else:
+        label = Text.assemble((title, BOLD), (mark, DIM), (arrow, BOLD))
+    if note:
+        label.append(" ")
+        label.append(f" {note} ", NEW_ROWS_STYLE)
+    return label
 
 
 class RowIndex(TwoWayDict[RowKey, int]):
@@ -300,6 +323,9 @@ class KeyedTable(DataTableInternals):
     ORDERS: ClassVar[tuple[SortOrder[Any, Any], ...]] = ()
     #: The order at start: (column or order key, descending).
     DEFAULT_SORT: ClassVar[tuple[str, bool]] = ("", False)
+    #: A stream of runs, newest on top: new rows stay in sight (the cursor on the top row follows
+    #: the newest; elsewhere the header counts the rows that arrived above it: :attr:`new_above`).
+    FOLLOWS_NEWEST: ClassVar[bool] = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("home", "scroll_top", "Top", show=False, id="table.top"),
@@ -369,6 +395,11 @@ class KeyedTable(DataTableInternals):
         self.cell_render_cache = LRUCache(CELL_RENDER_CACHE)
         #: Renders of one-line cells by row, position and width (see ``render_cell_lines``).
         self._line_cells: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(CELL_RENDER_CACHE)
+        #: ``FOLLOWS_NEWEST``: rows that arrived above the cursor since it left the top row (the
+        #: header's ``↑ N new``; 0 once the cursor is back on the top row).
+        self.new_above = 0
+        #: Inside :meth:`not_new`: rows added are not news (a filter bringing rows back).
+        self._not_new = False
 
     # ------------------------------------------------------------------ rows
 
@@ -489,15 +520,37 @@ class KeyedTable(DataTableInternals):
 
     def _relabel(self) -> None:
         arrow = "▼" if self.sort_reverse else "▲"
+        # ``↑ N new`` in the widest column's header (the flex one), where it has room.
+        note = new_rows_text(self.new_above) if self.new_above else None
+        noted = next(
+            (spec.key for spec in self.COLUMNS if spec.flex), self.COLUMNS[0].key if self.COLUMNS else ""
+        )
         for number, spec in enumerate(self.COLUMNS, 1):
             column = self.columns.get(ColumnKey(spec.key))
             if column is None:
                 continue
             width = None if column.auto_width else column.width
             column.label = header_label(
-                spec.title, number, width, arrow if spec.key == self.sort_column else None
+                spec.title,
+                number,
+                width,
+                arrow if spec.key == self.sort_column else None,
+                note if spec.key == noted else None,
             )
         self._repaint()
+
+    def _note_new_above(self, count: int) -> None:
+        """``count`` more rows arrived above the cursor (0 with the cursor on the top row: the
+        count goes)."""
+        total = 0 if count == 0 or self.cursor_row == 0 else self.new_above + count
+        if total != self.new_above:
+            self.new_above = total
+            self._relabel()
+
+    def watch_cursor_coordinate(self, old: Coordinate, value: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, value)
+        if self.new_above and value.row == 0:
+            self._note_new_above(0)  # at the newest: nothing arrived above it that is not seen
 
     def header_tooltip(self, column_index: int) -> Text | None:
         """The tooltip of a column's header: what it shows and the key that sorts by it."""
@@ -851,6 +904,8 @@ class KeyedTable(DataTableInternals):
                 self._bring_back(row_id)
                 new.append(row_id)
         updated: set[RowKey] = set()
+        #: Rows never shown before (not a filter's rows coming back).
+        inserted: list[str] = []
         row_id_of = self.row_id
         for row in rows:
             row_id = row_id_of(row)
@@ -866,6 +921,7 @@ class KeyedTable(DataTableInternals):
             else:
                 self._insert(row_id)
                 new.append(row_id)
+                inserted.append(row_id)
         if updated:
             self._forget_renders(updated)
         if selected is not None and selected not in self._row_keys:
@@ -895,7 +951,16 @@ class KeyedTable(DataTableInternals):
             self._fit_content()
         if new or gone or hidden or updated:
             self._install_order(order, (head, tail, cut) if at_ends else None)
-            self._restore(selected, *view)
+            above = self._arrived_above(inserted, selected) if self.FOLLOWS_NEWEST and not was_empty else 0
+            if above and view[0] == 0:
+                # The cursor was on the top row: it follows the newest (as ``tail -f``).
+                self.move_cursor(row=0, animate=False, scroll=False)
+                if round(self.scroll_y) != 0:
+                    self.scroll_to(y=0, animate=False, immediate=True, force=True)
+            else:
+                self._restore(selected, *view)
+                if above:
+                    self._note_new_above(above)
             if was_empty and order and self.show_cursor and self.cursor_type == "row":
                 # As add_row does for a table's first row: the cursor's row is highlighted, and said.
                 row_index = self.cursor_row
@@ -903,6 +968,27 @@ class KeyedTable(DataTableInternals):
                 if key is not None:
                     self.refresh_row(row_index)
                     self.post_message(DataTable.RowHighlighted(self, row_index, key))
+
+    @contextmanager
+    def not_new(self) -> Iterator[None]:
+        """Rows added meanwhile are not new runs (a filter changed: they come back): the cursor
+        does not follow them and they are not counted above it."""
+        self._not_new = True
+        try:
+            yield
+        finally:
+            self._not_new = False
+
+    def _arrived_above(self, inserted: list[str], selected: str | None) -> int:
+        """How many of the rows just ``inserted`` are above ``selected`` (the cursor's row)."""
+        if not inserted or self._not_new or selected is None or selected not in self._row_keys:
+            return 0
+        position = self.row_index.get
+        keys = self._row_keys
+        at = position(keys[selected])
+        if at is None:
+            return 0
+        return sum(1 for row_id in inserted if (position(keys[row_id]) or 0) < at)
 
     def _insert(self, row_id: str) -> None:
         """Add a one-line row without ``add_row``: no per-row cursor check and index update (the
