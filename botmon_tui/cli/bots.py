@@ -181,7 +181,7 @@ async def _raw_bots(
         try:
             async with connected(settings, io) as client:
                 page = await patiently(io, client.list_bots)
-                project = await load_project(client, io, FAILURE_WINDOW, silence=True, grace=grace)
+                project = await load_project(client, io, FAILURE_WINDOW, silence=True, grace=grace, bots=page)
                 found = await last_deploys(client, io, [bot.id for bot in page.resources]) if deploys else {}
         except MedplumError as exc:
             return Outcome(label, settings, error=exc)

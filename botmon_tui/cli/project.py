@@ -39,7 +39,7 @@ from botmon_tui.formatting import (
 from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.errors import MedplumError
-from botmon_tui.medplum.models import format_instant
+from botmon_tui.medplum.models import Bot, SearchPage, format_instant
 from botmon_tui.monitor.deploys import Deploy, DeployHistory
 from botmon_tui.monitor.durations import bot_timeout
 from botmon_tui.monitor.incidents import Incident, incident_label
@@ -287,11 +287,13 @@ async def load_project(
     count_failures: bool = True,
     silence: bool = False,
     grace: Mapping[str, float] | None = None,
+    bots: SearchPage[Bot] | None = None,
 ) -> Project:
     """Every bot with its last run and its failed runs in ``window`` (by the server's clock).
     ``incidents``: the streaks longer than what was read are looked up, and the causes of the
     incidents read (see the module docstring). ``count_failures``: False for a caller that reads
-    the window's failures itself (``failures``)."""
+    the window's failures itself (``failures``). ``bots``: the bot list, when the caller read it
+    (not read again)."""
     monitor = await load_monitor(
         client,
         io,
@@ -300,6 +302,7 @@ async def load_project(
         count_failures=count_failures,
         silence=silence or incidents,
         grace=grace,
+        bots=bots,
     )
     return Project(
         statuses=list(monitor.statuses.values()),
@@ -319,17 +322,19 @@ async def load_monitor(
     count_failures: bool = True,
     silence: bool = False,
     grace: Mapping[str, float] | None = None,
+    bots: SearchPage[Bot] | None = None,
 ) -> ProjectMonitor:
     """A loaded :class:`ProjectMonitor` on the server's clock (see :func:`load_project`).
     ``silence``: whether bots are late or quiet is told right: the last run of each scheduled bot
     with none among the runs read (one request each, at most 50), and the runs of the bots whose
-    cadence those runs cannot tell (one request each, at most 20). ``grace``: the config file's."""
+    cadence those runs cannot tell (one request each, at most 20). ``grace``: the config file's.
+    ``bots``: the bot list, when the caller read it (not read again)."""
 
     def clock() -> datetime:
         return client.server_now() or datetime.now(UTC)
 
     monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures, grace=grace)
-    await patiently(io, monitor.load)
+    await patiently(io, partial(monitor.load, bots))
     if silence and (monitor.needs_backfill(scheduled_only=True) or monitor.needs_cadence_lookup()):
         await patiently(io, partial(monitor.backfill, scheduled_only=True))
     if incidents:
