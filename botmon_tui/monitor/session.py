@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 
 from botmon_tui.medplum.auth import ConnectionSettings, app_link
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.alerts import Alert, FailedRun, FailureWatch
+from botmon_tui.monitor.incidents import UNKNOWN, incident_report
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
 from botmon_tui.monitor.tracker import DEFAULT_REALERT, INCIDENT_EVENTS, IncidentEvent, IncidentTracker
@@ -136,6 +138,45 @@ class ProjectSession:
 
     def status(self, bot_id: str | None) -> BotStatus | None:
         return self.project.statuses.get(bot_id) if bot_id else None
+
+    def run_link(self, run_id: str) -> str:
+        """The web-app link of a run (its AuditEvent)."""
+        return app_link(self.app_base, "AuditEvent", sanitize(run_id))
+
+    async def run_output(self, run_id: str) -> str:
+        """A run's whole output (its ``outcomeDesc``, not sanitized): one GET of its AuditEvent, when
+        asked (the failure watch keeps each run's summary line, not its log)."""
+        data = await self.client.read_reference(f"AuditEvent/{run_id}")
+        return AuditEvent.model_validate(data).outcomeDesc or ""
+
+    def incident_text(
+        self, bot_id: str, name: str, *, now: datetime, run: FailedRun | None = None, several: bool = False
+    ) -> str:
+        """The bot's incident as plain text for the incident channel (``incidents.incident_report``):
+        ``run`` the failed run it points at (the one selected), else the incident's newest failed
+        run; its web-app link (the bot's Event tab when no failed run is known) and its input.
+        ``name``: the bot's name as shown (sanitized); ``several``: more than one project is
+        watched (the project's label goes in front of the name)."""
+        status = self.status(bot_id)
+        incident = status.incident if status is not None else UNKNOWN
+        run_id = run.id if run is not None else None
+        if run is None:
+            streak = incident.streak if incident.state == "failing" else incident.previous
+            run_id = streak.last_id if streak is not None else None
+            held = status.last_failure if status is not None else None
+            if held is not None and held.id == run_id:
+                run = held
+        link = self.run_link(run_id) if run_id else app_link(self.app_base, "Bot", sanitize(bot_id), "event")
+        return incident_report(
+            name,
+            incident,
+            now=now,
+            link=link,
+            input_ref=run.input_ref if run is not None else None,
+            profile=self.label if several else None,
+            project=self.server_label,
+            run=run,
+        )
 
     # ------------------------------------------------------------------ polling
 

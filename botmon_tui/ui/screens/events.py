@@ -173,6 +173,15 @@ class EventScreen(PollingScreen):
             tooltip="Copy the selected run's web-app link",
         ),
         Binding(
+            "Y",
+            "copy_incident",
+            "Copy incident",
+            show=False,
+            id="events.copy_incident",
+            tooltip="Copy the bot's incident as plain text for the incident channel: its state, since, "
+            "streak, kind, error line, link and input",
+        ),
+        Binding(
             "i",
             "open_input",
             "Input",
@@ -787,12 +796,16 @@ class EventScreen(PollingScreen):
             text = ansi_text(event.outcomeDesc or "", colour=False).plain
             label = f"the output of run {clip(event.id)[:8]}"
         else:
-            text, label = (
-                app_link(self.session.app_base, "AuditEvent", sanitize(event.id)),
-                "the run's web-app link",
-            )
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {label} ({len(text):,} characters)", timeout=3, markup=False)
+            text, label = self.session.run_link(event.id), "the run's web-app link"
+        self.copy_text(text, label)
+
+    def action_copy_incident(self) -> None:
+        """``Y``: the bot's incident as plain text for the incident channel (its newest failed run's
+        link and input)."""
+        bot = self.feed.bot
+        name = clip(bot.display_name) if bot is not None else f"Bot/{clip(self.bot_id)}"
+        text = self.session.incident_text(self.bot_id, name, now=self.now, several=self.multi)
+        self.copy_text(text, f"the incident of {name}")
 
     def action_toggle_failures(self) -> None:
         """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""
