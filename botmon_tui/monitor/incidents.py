@@ -73,6 +73,7 @@ __all__ = [
     "group_counts",
     "group_failures",
     "group_report",
+    "incident_heading",
     "incident_label",
     "incident_report",
     "streak_text",
@@ -496,6 +497,24 @@ def incident_forms(incident: Incident, now: datetime) -> list[str]:
     if state == "no-audit":
         return ["no AuditEvents", "no audit"]
     return [{"never-ran": "never ran"}.get(state, state)]
+
+
+def incident_heading(incident: Incident, now: datetime) -> str | None:
+    """The state for a bot's heading (the Event tab's), after what it says of a failing bot's
+    start: ``14× in a row · timeout`` (``≥ 1,000× in a row``); ``recovered 5m ago (14 failed runs
+    in 23m 00s)``; ``flaky (2 streaks in 10 runs)``; ``late 42m``. None: nothing to say (``ok``,
+    ``never-ran``, ``unknown``; ``no-audit``, which the tab's banner explains)."""
+    state = incident.state
+    if state == "failing" and incident.streak is not None:
+        parts = [f"{incident.streak.runs_text}× in a row"]
+        if incident.kind:
+            parts.append(incident.kind)
+        return " · ".join(parts)
+    if state == "recovered" and incident.previous is not None:
+        return f"{incident_label(incident, now)} ({streak_text(incident.previous, now)})"
+    if state in ("flaky", "late", "quiet"):
+        return incident_label(incident, now)
+    return None
 
 
 def streak_text(streak: Streak, now: datetime) -> str:

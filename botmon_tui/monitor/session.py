@@ -109,6 +109,8 @@ class ProjectSession:
         #: Bot id → loud incident events told since the bot was last looked at (its Event tab
         #: opened, its incident acknowledged) or recovered: the bot list's mark (insertion ordered).
         self.unseen: OrderedDict[str, int] = OrderedDict()
+        #: The bots whose state the last :meth:`poll_failures` changed (their kind and cause).
+        self.failures_changed: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"ProjectSession({self.label!r})"
@@ -224,7 +226,7 @@ class ProjectSession:
         """One poll of the failure watch (one request): the new failures, one alert per bot. Their
         output names the kind and cause of each bot's incident (``status.incident``)."""
         alerts = await self.failures.poll()
-        self.project.note_failed_runs(self.failures.runs)
+        self.failures_changed = frozenset(self.project.note_failed_runs(self.failures.runs))
         self._fresh.extend(run for alert in alerts for run in alert.runs)
         del self._fresh[:-MAX_FRESH]
         return alerts

@@ -16,6 +16,7 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
+from botmon_tui.diagnosis import run_kind
 from botmon_tui.formatting import clock_time, plural
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
@@ -24,6 +25,7 @@ from botmon_tui.monitor.cadence import explain_no_runs
 from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
 from botmon_tui.monitor.durations import bot_timeout
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
+from botmon_tui.monitor.incidents import incident_heading
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.resourceview import subscription_summary
@@ -308,6 +310,8 @@ class EventScreen(PollingScreen):
         # The poll loop takes the first page (asked for in __init__) as soon as it is here.
         assert self.own_poller is not None
         self.own_poller.start()
+        if self.feed.bot is not None:
+            self.table.set_timeout(bot_timeout(self.feed.bot))
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
@@ -399,6 +403,8 @@ class EventScreen(PollingScreen):
             self.update_heading()
             raise self.load_error from None
         self.load_error = None
+        if self.feed.bot is not None:
+            self.table.set_timeout(bot_timeout(self.feed.bot))
         self.update_heading()
         if self.deploys.loaded and self.deploys.stale(self._bot_version()):
             self._read_deploys()
@@ -521,10 +527,22 @@ class EventScreen(PollingScreen):
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
+            status = self.session.status(self.bot_id)
+            incident = status.incident if status is not None else None
+            failing = incident is not None and incident.state == "failing" and incident.streak is not None
             since = self.feed.failing_since() if self.feed.loaded else None
+            if since is None and failing and incident is not None and incident.streak is not None:
+                since = incident.streak.since  # (a streak longer than the runs the tab holds)
+            state = incident_heading(incident, self.now) if incident is not None else None
             if since is not None:
                 line = incident_line(since, self.deploys.deploys, self.botmon.tz, now=self.now)
                 text.append(f"✗ {line}", self.palette.fail)
+                if failing and state:
+                    text.append(f" · {state}", self.palette.fail)
+                text.append(" · ", DIM)
+            elif state and incident is not None and incident.state != "failing":
+                style = self.palette.ok if incident.state == "recovered" else self.palette.warn
+                text.append(f"{'✓' if incident.state == 'recovered' else '!'} {state}", style)
                 text.append(" · ", DIM)
             if self.failures_only:
                 text.append("✗ failures only", self.palette.fail)
@@ -627,6 +645,11 @@ class EventScreen(PollingScreen):
             app_base=self.session.app_base,
             subscription=self._subscription_line(event),
             deploy=self._deploy_before(event),
+            kind=(
+                run_kind(event.outcomeDesc, event.duration, self.table.timeout)
+                if event is not None and event.outcome in FAILURE_CODES
+                else None
+            ),
         )
 
     def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:

@@ -14,10 +14,11 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from botmon_tui.diagnosis import run_kind
 from botmon_tui.formatting import absolute_time, clock_time, duration_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES
 from botmon_tui.monitor.deploys import Deploy, first_runs_after
-from botmon_tui.monitor.durations import NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
@@ -53,7 +54,8 @@ class EventTable(KeyedTable):
             cell=lambda table, event: table.outcome_cell(event),
             sort=lambda table, event: (event.outcome_info.severity, event.when or EPOCH, event.id),
             descending_first=True,
-            tooltip="how the run ended: 0 success, 4 minor, 8 serious, 12 major failure (worst first).",
+            tooltip="how the run ended: 0 success, 4 minor, 8 serious, 12 major failure, and a failure's "
+            "kind: timeout, crash, platform, error (▲ timeout when narrow; worst first).",
             widths=((0, 10), (100, FULL_OUTCOME)),
         ),
         Column(
@@ -111,8 +113,11 @@ class EventTable(KeyedTable):
         self.clock = clock
         self.tz = tz
         self.show_absolute = False
-        #: One outcome cell per code and form, shared by every row (cells are never changed in place).
-        self._outcome_cells: dict[tuple[str | None, bool], Text] = {}
+        #: One outcome cell per code, kind and width, shared by every row (cells are never changed
+        #: in place).
+        self._outcome_cells: dict[tuple[str | None, str | None, int], Text] = {}
+        #: The bot's timeout (seconds), for the failed runs' kinds (``set_timeout``).
+        self.timeout = DEFAULT_TIMEOUT
         #: One bound method for every age cell (not one each).
         self.age_label: Callable[[AgeCell], str] = self._age_label
         #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
@@ -203,13 +208,28 @@ class EventTable(KeyedTable):
         )
 
     def outcome_cell(self, event: FeedEvent) -> Text:
-        full = self.column_width("outcome") >= FULL_OUTCOME
-        cell = self._outcome_cells.get((event.outcome, full))
+        """The outcome, and a failed run's kind next to it (``▲ Minor (4) · timeout``; ``▲ timeout``
+        at 80 columns), from its output and duration (``diagnosis.run_kind``)."""
+        width = self.column_width("outcome")
+        full = width >= FULL_OUTCOME
+        kind = (
+            run_kind(event.outcomeDesc, event.duration, self.timeout)
+            if event.outcome in FAILURE_CODES
+            else None
+        )
+        cell = self._outcome_cells.get((event.outcome, kind, width))
         if cell is None:
-            cell = self._outcome_cells[event.outcome, full] = outcome_text(
-                event.outcome_info, app_palette(self.app), code=full, short=not full
+            cell = self._outcome_cells[event.outcome, kind, width] = outcome_text(
+                event.outcome_info, app_palette(self.app), code=full, short=not full, kind=kind, width=width
             )
         return cell
+
+    def set_timeout(self, timeout: float) -> None:
+        """The bot's timeout in seconds (a failed run that used 95 % of it timed out): its rows'
+        kinds are read again when it changed."""
+        if timeout != self.timeout:
+            self.timeout = timeout
+            self.restyle()
 
     def restyle(self) -> None:
         self._outcome_cells.clear()
