@@ -19,7 +19,7 @@ from demo_support import FIXED_NOW, demo_fixture
 from fault_support import screen_text
 from rich.text import Text
 from textual.pilot import Pilot
-from ui_support import APP_BASE, bot_id, pane_caught_up, running, screen_lines, settle
+from ui_support import APP_BASE, bot_id, make_app, pane_caught_up, running, screen_lines, settle
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
@@ -350,3 +350,35 @@ async def test_the_kind_is_next_to_the_outcome(
         assert first is not None and first.kind == "timeout"
         label = runs.get_cell(first.id, "outcome").plain
         assert label == ("▲ Minor failure · timeout" if size[0] >= 120 else "▲ timeout")
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+
+def test_failures_grouped_by_cause_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    """F: one row per cause, the EMPI outage's cause selected."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("F")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, FailuresScreen)
+        select(screen.query_one(GroupTable), empi_group(screen.query_one(GroupTable)).signature.key)
+        await pilot.pause()
+
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_failures_grouped_by_cause_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("F")
+        await settle(pilot)
+
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_bot_list_incident_rows_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+    """The State column at 80 columns: failing, recovered, flaky, no audit, never ran."""
+    assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=settle)
