@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture
+from demo_support import FIXED_NOW, demo_fixture, quiet_demo
 from fault_support import screen_text
 from rich.text import Text
 from textual.pilot import Pilot
-from ui_support import APP_BASE, bot_id, make_app, pane_caught_up, running, screen_lines, settle
+from ui_support import (
+    APP_BASE,
+    bot_id,
+    make_app,
+    make_multi_app,
+    pane_caught_up,
+    running,
+    screen_lines,
+    settle,
+)
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
@@ -184,6 +193,39 @@ async def test_a_cause_is_updated_in_place_when_a_new_bot_fails_with_it(
         assert groups.ids_in_order()[0] == empi.signature.key
         assert groups.selected_id == selected and groups.cursor_row in (row, row + 1)
         assert f"{len(empi.runs) + 1} runs · 4 bots" in screen_text(app)
+
+
+async def test_a_cause_met_in_two_projects_is_one_row_naming_each_project(tmp_path: Path) -> None:
+    prod_keys: dict[str, Any] = {
+        "client_id": "aaaa0000-0000-4000-8000-000000000001",
+        "client_secret": "a" * 64,
+    }
+    staging_keys: dict[str, Any] = {
+        "client_id": "bbbb0000-0000-4000-8000-000000000002",
+        "client_secret": "b" * 64,
+    }
+    with quiet_demo(7, **prod_keys) as prod, quiet_demo(5, **staging_keys) as staging:
+        app = make_multi_app({"prod": prod, "staging": staging}, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = await failures_screen(app, pilot)
+            assert "prod · staging" in screen_text(app).split("\n")[0]
+            groups = screen.query_one(GroupTable)
+            empi = empi_group(groups)
+            names = screen.bot_names(empi)
+            assert {name.split(": ", 1)[0] for name in names} == {"prod", "staging"}
+            assert {name.split(": ", 1)[1] for name in names} == EMPI_BOTS
+            runs = [run for session in app.sessions for run in session.failures.runs if EMPI in run.summary]
+            assert len(empi.runs) == len(runs)
+            # Y names the project of the selected run's bot.
+            await pilot.press("enter")
+            await pilot.pause()
+            table = screen.query_one(FailureTable)
+            run = table.selected_run
+            assert run is not None
+            await pilot.press("Y")
+            label = screen.session(run).label
+            assert app.clipboard.splitlines()[0].startswith(f"{label}/")
 
 
 # ---------------------------------------------------------------------------- copy keys

@@ -106,12 +106,20 @@ class FailuresScreen(PollingScreen):
             id="failures.filter",
             tooltip="Filter by bot, outcome, kind or what went wrong",
         ),
+        # (One key, its footer word saying what it shows next: two bindings, one shown at a time.)
         Binding(
             "v",
-            "toggle_grouped",
-            "Runs/causes",
-            id="failures.grouped",
-            tooltip="Every failed run, newest first / one row per cause (the default)",
+            "view('runs')",
+            "Runs",
+            id="failures.runs",
+            tooltip="Every failed run, newest first (v again: one row per cause)",
+        ),
+        Binding(
+            "v",
+            "view('causes')",
+            "Causes",
+            id="failures.causes",
+            tooltip="One row per cause (the default: v again for every run)",
         ),
         *sort_bindings("failures", FailureTable.COLUMNS),
         *sort_bindings("failures.groups", GroupTable.COLUMNS, action="sort_groups"),
@@ -349,6 +357,8 @@ class FailuresScreen(PollingScreen):
             return not self.showing_groups
         if action == "sort_groups":
             return self.showing_groups
+        if action == "view":
+            return (parameters == ("runs",)) == self.grouped
         return True
 
     def action_sort_groups(self, number: int) -> None:
@@ -363,9 +373,9 @@ class FailuresScreen(PollingScreen):
             return
         self.app.pop_screen()
 
-    def action_toggle_grouped(self) -> None:
-        """``v``: every failed run / one row per cause."""
-        self.grouped = not self.grouped or self.group_key is not None
+    def action_view(self, view: str) -> None:
+        """``v``: every failed run (``runs``) / one row per cause (``causes``)."""
+        self.grouped = view == "causes"
         self.group_key = None
         self.switch_view()
         said = "one row per cause" if self.grouped else "every failed run"
