@@ -548,16 +548,16 @@ def incident_report(
         lines.append(f"project: {project}")
     streak = incident.streak if incident.state == "failing" else incident.previous
     if streak is not None and incident.state in ("failing", "recovered", "flaky"):
-        lines.append(f"since: {format_instant(streak.since)} ({relative_age(streak.since, now)})")
+        lines.append(f"since: {_at(streak.since, now)}")
         lines.append(f"streak: {streak_text(streak, now)}")
         if streak.ended is not None:
-            lines.append(f"recovered: {format_instant(streak.ended)} ({relative_age(streak.ended, now)})")
+            lines.append(f"recovered: {_at(streak.ended, now)}")
     kind, summary, signature = incident.kind, incident.summary, incident.signature
     # (late or quiet: the summary says why it is)
     said = "why" if incident.silence is not None else "error"
     if run is not None:
         if run.when is not None:
-            lines.append(f"failed run: {format_instant(run.when)} ({relative_age(run.when, now)})")
+            lines.append(f"failed run: {_at(run.when, now)}")
         kind, summary, signature, said = run.kind, run.summary or None, run.signature, "error"
     if kind:
         lines.append(f"kind: {kind}")
@@ -565,6 +565,17 @@ def incident_report(
         lines.append(f"{said}: {summary}")
     if signature is not None:
         lines.append(f"signature: {signature.text} [{signature.key}]")
+    return _report_end(lines, link, input_ref)
+
+
+def _at(when: datetime, now: datetime) -> str:
+    """``2025-03-14T11:40:41.960Z (19m ago)``: a time in a report."""
+    return f"{format_instant(when)} ({relative_age(when, now)})"
+
+
+def _report_end(lines: list[str], link: str | None, input_ref: str | None) -> str:
+    """A report's last lines (the web-app link and the input reference, when known), and all of
+    it as one text."""
     if link:
         lines.append(f"link: {link}")
     if input_ref:
@@ -682,15 +693,11 @@ def group_report(
     lines.append("ongoing: a bot is failing with it now" if group.ongoing else "ongoing: no (over)")
     for label, when in (("first seen", group.first_seen), ("last seen", group.last_seen)):
         if when is not None:
-            lines.append(f"{label}: {format_instant(when)} ({relative_age(when, now)})")
+            lines.append(f"{label}: {_at(when, now)}")
     lines.append(f"kind: {group.newest.kind}")
     if group.example:
         lines.append(f"error: {group.example}")
-    if link:
-        lines.append(f"link: {link}")
-    if input_ref:
-        lines.append(f"input: {input_ref}")
-    return "\n".join(lines)
+    return _report_end(lines, link, input_ref)
 
 
 def _newest_first(run: FailedRun) -> tuple[float, str]:

@@ -31,6 +31,27 @@ def _ongoing_cell(table: GroupTable, group: FailureGroup) -> Text:
     return Text(label, style=app_palette(table.app).fail, no_wrap=True, overflow="ellipsis")
 
 
+def _seen(key: str, title: str, what: str, give: int = 0) -> Column[GroupTable, FailureGroup]:
+    """A column of a time of the group's (``last_seen``, ``first_seen``), as an age."""
+    attribute = f"{key}_seen"
+
+    def when(group: FailureGroup) -> datetime | None:
+        value: datetime | None = getattr(group, attribute)
+        return value
+
+    return Column(
+        key,
+        title,
+        cell=lambda table, group: AgeCell(when(group), group.signature.key, table.age_label),
+        sort=lambda table, group: (when(group) or EPOCH, group.signature.key),
+        descending_first=True,
+        tooltip=f"{what} (the newest first).",
+        widths=((0, 8), (100, 10)),
+        least=7 if give else 8,
+        gives_way=give,
+    )
+
+
 class GroupTable(KeyedTable):
     """One row per cause (error signature), from the ``FailureGroup`` the table holds for it."""
 
@@ -72,26 +93,8 @@ class GroupTable(KeyedTable):
             least=8,
             gives_way=1,
         ),
-        Column(
-            "last",
-            "Last",
-            cell=lambda table, group: AgeCell(group.last_seen, group.signature.key, table.age_label),
-            sort=lambda table, group: (group.last_seen or EPOCH, group.signature.key),
-            descending_first=True,
-            tooltip="when it was last seen: its newest failed run (the newest first).",
-            widths=((0, 8), (100, 10)),
-        ),
-        Column(
-            "first",
-            "First",
-            cell=lambda table, group: AgeCell(group.first_seen, group.signature.key, table.age_label),
-            sort=lambda table, group: (group.first_seen or EPOCH, group.signature.key),
-            descending_first=True,
-            tooltip="when it was first seen: its oldest failed run among those held (the newest first).",
-            widths=((0, 8), (100, 10)),
-            least=7,
-            gives_way=2,
-        ),
+        _seen("last", "Last", "when it was last seen: its newest failed run"),
+        _seen("first", "First", "when it was first seen: its oldest failed run among those held", give=2),
         Column(
             "ongoing",
             "State",
