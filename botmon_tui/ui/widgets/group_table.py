@@ -49,6 +49,7 @@ def _seen(key: str, title: str, what: str, give: int = 0) -> Column[GroupTable, 
         widths=((0, 8), (100, 10)),
         least=7 if give else 8,
         gives_way=give,
+        drops=1 if give else 0,
     )
 
 
@@ -89,11 +90,12 @@ class GroupTable(KeyedTable):
                 group.signature.key,
             ),
             tooltip="the bots that failed with it, the most recent first (as many names as fit).",
-            widths=((0, 12), (100, 18), (120, 26)),
-            least=8,
+            widths=((0, 14), (100, 18), (120, 26)),
+            least=12,
             gives_way=1,
         ),
         _seen("last", "Last", "when it was last seen: its newest failed run"),
+        # (At 80 columns it drops: the cause and the bots' names first.)
         _seen("first", "First", "when it was first seen: its oldest failed run among those held", give=2),
         Column(
             "ongoing",
