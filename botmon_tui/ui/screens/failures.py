@@ -136,6 +136,8 @@ class FailuresScreen(PollingScreen):
         self.grouped = True
         #: The cause whose runs are listed (``enter`` on a cause), by its signature's key.
         self.group_key: str | None = None
+        #: What the watches held at the last :meth:`show_runs`: the runs and their causes.
+        self._shown: tuple[list[FailedRun], list[FailureGroup]] = ([], [])
 
     def compose(self) -> ComposeResult:
         return self.compose_table(
@@ -222,6 +224,7 @@ class FailuresScreen(PollingScreen):
         needle = self.filter_text.casefold()
         runs = self.runs()
         groups = self.groups(runs)
+        self._shown = (runs, groups)
         if self.group_key is not None:
             held = next((group for group in groups if group.signature.key == self.group_key), None)
             keys = {run.id for run in held.runs} if held is not None else set()
@@ -299,10 +302,9 @@ class FailuresScreen(PollingScreen):
                 text.append(group.signature.text)
             text.append(" · esc: every cause", DIM)
         else:
-            runs = self.runs()
+            runs, groups = self._shown
             bots = len({(self.session(run).index, run.bot_id) for run in runs})
             if self.grouped:
-                groups = self.groups(runs)
                 ongoing = sum(1 for group in groups if group.ongoing)
                 text.append(f"{plural(len(groups), 'cause')} of {plural(len(runs), 'failed run')}")
                 text.append(f" · {plural(bots, 'bot')}")
