@@ -77,7 +77,7 @@ class GroupTable(KeyedTable):
             sort=lambda table, group: (len(group.runs), len(group.bot_ids), group.signature.key),
             descending_first=True,
             tooltip="how many failed runs have this cause, on how many bots (the most first).",
-            widths=((0, 11), (100, 15)),
+            widths=((0, 11), (100, 16)),
         ),
         Column(
             "bots",
