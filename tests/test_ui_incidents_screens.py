@@ -228,6 +228,36 @@ async def test_a_cause_met_in_two_projects_is_one_row_naming_each_project(tmp_pa
             assert app.clipboard.splitlines()[0].startswith(f"{label}/")
 
 
+async def test_hostile_names_and_errors_are_text_in_the_causes_and_the_incident(
+    fresh: DemoServer, tmp_path: Path
+) -> None:
+    """A bot's name and its error hold markup and escape sequences: shown and copied as text."""
+    name = "[@click=app.quit]evil[/] \x1b]52;c;ZXZpbA==\x07bot"
+    hostile = str(
+        fresh.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})["id"]
+    )
+    log = "Unhandled error: [bold]boom[/bold] \x1b[31m[/x]\nError: [bold]boom[/bold] [/x] for Patient/9\n"
+    fresh.store.add_event(hostile, outcome="4", desc=log, at=FIXED_NOW - timedelta(seconds=30))
+    async with running(fresh, tmp_path, (120, 40)) as (app, pilot):
+        screen = await failures_screen(app, pilot)
+        groups = screen.query_one(GroupTable)
+        top = groups.group(groups.ids_in_order()[0])
+        assert top is not None and top.newest.bot_id == hostile
+        text = screen_text(app)
+        assert "[@click=app.quit" in text and "Error: [bold]boom[/bold] [/x]" in text and "\x1b" not in text
+        select(groups, top.signature.key)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("Y")
+        copied = app.clipboard
+        assert (
+            copied.startswith("[@click=app.quit]evil[/] ") and "\x1b" not in copied and "\x07" not in copied
+        )
+        error = next(line for line in copied.splitlines() if line.startswith("error: "))
+        assert "[bold]boom[/bold]" in error and "[/x]" in error
+        assert isinstance(app.screen, FailuresScreen)  # (nothing ran: the app is still there)
+
+
 # ---------------------------------------------------------------------------- copy keys
 
 
