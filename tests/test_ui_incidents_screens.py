@@ -47,8 +47,8 @@ SIZES = [(80, 24), (120, 40)]
 EMPI = "EMPI lookup failed: status code 503"
 EMPI_BOTS = {"hl7-adt-ingest", "erx-surescripts-send", "questionnaire-scorer"}
 
-srv = demo_fixture()
-fresh = demo_fixture(scope="function")
+demo = demo_fixture()
+fresh_demo = demo_fixture(scope="function")
 
 
 async def failures_screen(app: BotmonApp, pilot: Pilot[Any]) -> FailuresScreen:
@@ -75,9 +75,9 @@ def select(table: GroupTable | FailureTable | BotTable, row_id: str) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_failures_are_grouped_by_cause_across_bots(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         screen = await failures_screen(app, pilot)
         groups = screen.query_one(GroupTable)
         assert groups.display and not screen.query_one(FailureTable).display
@@ -105,9 +105,9 @@ async def test_failures_are_grouped_by_cause_across_bots(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_enter_lists_a_causes_runs_and_esc_goes_back(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         screen = await failures_screen(app, pilot)
         groups = screen.query_one(GroupTable)
         empi = empi_group(groups)
@@ -147,9 +147,9 @@ async def test_enter_lists_a_causes_runs_and_esc_goes_back(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_v_switches_to_every_failed_run_and_back(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         screen = await failures_screen(app, pilot)
         groups, runs = screen.query_one(GroupTable), screen.query_one(FailureTable)
         await pilot.press("v")
@@ -169,21 +169,23 @@ async def test_v_switches_to_every_failed_run_and_back(
 
 
 async def test_a_cause_is_updated_in_place_when_a_new_bot_fails_with_it(
-    fresh: DemoServer, tmp_path: Path
+    fresh_demo: DemoServer, tmp_path: Path
 ) -> None:
-    async with running(fresh, tmp_path, (120, 40)) as (app, pilot):
+    async with running(fresh_demo, tmp_path, (120, 40)) as (app, pilot):
         screen = await failures_screen(app, pilot)
         groups = screen.query_one(GroupTable)
         empi = empi_group(groups)
         await pilot.press("down", "down", "down")
         selected, row = groups.selected_id, groups.cursor_row
-        cgm = bot_id(fresh, "cgm-device-sync")
+        cgm = bot_id(fresh_demo, "cgm-device-sync")
         # The outage's log (its stack frame is part of the cause), for another Patient.
         log = next(
-            e["outcomeDesc"] for e in fresh.store.events_for(empi.bot_ids[0]) if e["id"] == empi.newest.id
+            e["outcomeDesc"]
+            for e in fresh_demo.store.events_for(empi.bot_ids[0])
+            if e["id"] == empi.newest.id
         )
         log = re.sub(r"Patient/[\w-]+", "Patient/0c1e9f", log)
-        fresh.store.add_event(cgm, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=5))
+        fresh_demo.store.add_event(cgm, outcome="4", desc=log, at=FIXED_NOW + timedelta(seconds=5))
         app.poll_now()
         await settle(pilot)
         again = groups.group(empi.signature.key)
@@ -229,16 +231,16 @@ async def test_a_cause_met_in_two_projects_is_one_row_naming_each_project(tmp_pa
 
 
 async def test_hostile_names_and_errors_are_text_in_the_causes_and_the_incident(
-    fresh: DemoServer, tmp_path: Path
+    fresh_demo: DemoServer, tmp_path: Path
 ) -> None:
     """A bot's name and its error hold markup and escape sequences: shown and copied as text."""
     name = "[@click=app.quit]evil[/] \x1b]52;c;ZXZpbA==\x07bot"
     hostile = str(
-        fresh.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})["id"]
+        fresh_demo.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})["id"]
     )
     log = "Unhandled error: [bold]boom[/bold] \x1b[31m[/x]\nError: [bold]boom[/bold] [/x] for Patient/9\n"
-    fresh.store.add_event(hostile, outcome="4", desc=log, at=FIXED_NOW - timedelta(seconds=30))
-    async with running(fresh, tmp_path, (120, 40)) as (app, pilot):
+    fresh_demo.store.add_event(hostile, outcome="4", desc=log, at=FIXED_NOW - timedelta(seconds=30))
+    async with running(fresh_demo, tmp_path, (120, 40)) as (app, pilot):
         screen = await failures_screen(app, pilot)
         groups = screen.query_one(GroupTable)
         top = groups.group(groups.ids_in_order()[0])
@@ -263,9 +265,9 @@ async def test_hostile_names_and_errors_are_text_in_the_causes_and_the_incident(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_y_c_l_copy_the_selected_run_on_the_failures_screen(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         screen = await failures_screen(app, pilot)
         # On a cause: its newest run's.
         empi = empi_group(screen.query_one(GroupTable))
@@ -283,23 +285,23 @@ async def test_y_c_l_copy_the_selected_run_on_the_failures_screen(
         await pilot.press("l")
         assert app.clipboard == f"{APP_BASE}AuditEvent/{run.id}"
         # c: the whole output, as shown (one GET of the run when asked).
-        before = len(srv.requests)
+        before = len(demo.requests)
         await pilot.press("c")
         await settle(pilot)
-        event = next(e for e in srv.store.events_for(run.bot_id) if e["id"] == run.id)
+        event = next(e for e in demo.store.events_for(run.bot_id) if e["id"] == run.id)
         assert app.clipboard == ansi_text(event["outcomeDesc"], colour=False).plain
         assert len(app.clipboard) > len(run.summary)
-        assert [r for r in srv.requests[before:] if "AuditEvent" in r.path] == [
-            r for r in srv.requests[before:] if r.path.endswith(f"/AuditEvent/{run.id}")
+        assert [r for r in demo.requests[before:] if "AuditEvent" in r.path] == [
+            r for r in demo.requests[before:] if r.path.endswith(f"/AuditEvent/{run.id}")
         ]
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_Y_copies_the_incident_as_plain_text(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
-        erx = bot_id(srv, "erx-surescripts-send")
+    async with running(demo, tmp_path, size) as (app, pilot):
+        erx = bot_id(demo, "erx-surescripts-send")
         status = app.sessions[0].status(erx)
         assert status is not None and status.incident.state == "failing"
         newest = status.incident.streak.last_id  # type: ignore[union-attr]
@@ -317,7 +319,7 @@ async def test_Y_copies_the_incident_as_plain_text(
         ):
             assert any(line.startswith(start) for line in lines), (start, lines)
         assert f"link: {APP_BASE}AuditEvent/{newest}" in lines
-        event = next(e for e in srv.store.events_for(erx) if e["id"] == newest)
+        event = next(e for e in demo.store.events_for(erx) if e["id"] == newest)
         found = AuditEvent.model_validate(event).input_entity
         assert found is not None and found.what is not None
         assert f"input: {found.what.reference}" in lines
@@ -360,13 +362,13 @@ async def test_Y_copies_the_incident_as_plain_text(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_bot_list_says_each_bots_state(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         table = app.screen.query_one(BotTable)
 
         def state(name: str) -> str:
-            return str(table.get_cell(bot_id(srv, name), "state").plain)
+            return str(table.get_cell(bot_id(demo, name), "state").plain)
 
         wide = size[0] >= 120
         assert state("erx-surescripts-send") == ("failing 19m · 14× · timeout" if wide else "✗ 19m · 14×")
@@ -379,8 +381,8 @@ async def test_the_bot_list_says_each_bots_state(
         rows = screen_lines(app)
         row = next(line for line in rows if "erx-surescripts-send" in line)
         assert state("erx-surescripts-send") in row
-        cell = table.get_cell(bot_id(srv, "erx-surescripts-send"), "state")
-        assert cell.style == table.row_style(table.status(bot_id(srv, "erx-surescripts-send")))  # type: ignore[arg-type]
+        cell = table.get_cell(bot_id(demo, "erx-surescripts-send"), "state")
+        assert cell.style == table.row_style(table.status(bot_id(demo, "erx-surescripts-send")))  # type: ignore[arg-type]
         header = next(line for line in rows if "Name¹" in line)
         assert "State²" in header
         # Sorted by it: the failing bots first.
@@ -391,16 +393,16 @@ async def test_the_bot_list_says_each_bots_state(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_kind_is_next_to_the_outcome(
-    srv: DemoServer, tmp_path: Path, size: tuple[int, int]
+    demo: DemoServer, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    async with running(srv, tmp_path, size) as (app, pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         wide = size[0] >= 100
         bots = app.screen.query_one(BotTable)
-        outcome = bots.get_cell(bot_id(srv, "erx-surescripts-send"), "outcome").plain
+        outcome = bots.get_cell(bot_id(demo, "erx-surescripts-send"), "outcome").plain
         assert outcome == ("▲ Minor · timeout" if wide else "▲ timeout")
-        assert bots.get_cell(bot_id(srv, "hl7-adt-ingest"), "outcome").plain == "✓ Success"
+        assert bots.get_cell(bot_id(demo, "hl7-adt-ingest"), "outcome").plain == "✓ Success"
         # The Event tab: every failed run's kind, from its output and duration; successes as they were.
-        app.open_bot(bot_id(srv, "lab-results-router"))
+        app.open_bot(bot_id(demo, "lab-results-router"))
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, EventScreen)
@@ -427,7 +429,7 @@ async def test_the_kind_is_next_to_the_outcome(
 # ---------------------------------------------------------------------------- snapshots
 
 
-def test_failures_grouped_by_cause_120x40(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+def test_failures_grouped_by_cause_120x40(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
     """F: one row per cause, the EMPI outage's cause selected."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -439,18 +441,18 @@ def test_failures_grouped_by_cause_120x40(snap_compare: Any, srv: DemoServer, tm
         select(screen.query_one(GroupTable), empi_group(screen.query_one(GroupTable)).signature.key)
         await pilot.pause()
 
-    assert snap_compare(make_app(srv, tmp_path), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(120, 40), run_before=run_before)
 
 
-def test_failures_grouped_by_cause_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+def test_failures_grouped_by_cause_80x24(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("F")
         await settle(pilot)
 
-    assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_bot_list_incident_rows_80x24(snap_compare: Any, srv: DemoServer, tmp_path: Path) -> None:
+def test_bot_list_incident_rows_80x24(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
     """The State column at 80 columns: failing, recovered, flaky, no audit, never ran."""
-    assert snap_compare(make_app(srv, tmp_path), terminal_size=(80, 24), run_before=settle)
+    assert snap_compare(make_app(demo, tmp_path), terminal_size=(80, 24), run_before=settle)
