@@ -16,7 +16,6 @@ from textual.containers import Container
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
-from botmon_tui.diagnosis import run_kind
 from botmon_tui.formatting import clock_time, plural
 from botmon_tui.medplum.auth import app_link
 from botmon_tui.medplum.errors import MedplumError, NotFoundError
@@ -645,11 +644,7 @@ class EventScreen(PollingScreen):
             app_base=self.session.app_base,
             subscription=self._subscription_line(event),
             deploy=self._deploy_before(event),
-            kind=(
-                run_kind(event.outcomeDesc, event.duration, self.table.timeout)
-                if event is not None and event.outcome in FAILURE_CODES
-                else None
-            ),
+            kind=event.failure_kind(self.table.timeout) if event is not None else None,
         )
 
     def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:

@@ -14,7 +14,6 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from botmon_tui.diagnosis import run_kind
 from botmon_tui.formatting import absolute_time, clock_time, duration_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES
 from botmon_tui.monitor.deploys import Deploy, first_runs_after
@@ -209,14 +208,10 @@ class EventTable(KeyedTable):
 
     def outcome_cell(self, event: FeedEvent) -> Text:
         """The outcome, and a failed run's kind next to it (``▲ Minor (4) · timeout``; ``▲ timeout``
-        at 80 columns), from its output and duration (``diagnosis.run_kind``)."""
+        at 80 columns), from its output and duration (``FeedEvent.failure_kind``)."""
         width = self.column_width("outcome")
         full = width >= FULL_OUTCOME
-        kind = (
-            run_kind(event.outcomeDesc, event.duration, self.timeout)
-            if event.outcome in FAILURE_CODES
-            else None
-        )
+        kind = event.failure_kind(self.timeout)
         cell = self._outcome_cells.get((event.outcome, kind, width))
         if cell is None:
             cell = self._outcome_cells[event.outcome, kind, width] = outcome_text(
