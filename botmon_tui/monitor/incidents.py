@@ -490,8 +490,8 @@ def incident_forms(incident: Incident, now: datetime) -> list[str]:
     if state == "flaky":
         streaks = incident.flaky_streaks
         return [f"flaky ({streaks} streaks in {FLAKY_RUNS} runs)", f"flaky {streaks}/{FLAKY_RUNS}", "flaky"]
-    if state in ("late", "quiet") and incident.silence is not None and incident.silence.since is not None:
-        silence = incident.silence
+    silence = incident.silence
+    if state in ("late", "quiet") and silence is not None and silence.since is not None:
         span = f"{state} {_short_span(now - silence.since)}"
         return [f"{span} · {silence.detail}", span, state] if silence.detail else [span, state]
     if state == "no-audit":

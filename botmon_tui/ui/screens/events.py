@@ -309,8 +309,6 @@ class EventScreen(PollingScreen):
         # The poll loop takes the first page (asked for in __init__) as soon as it is here.
         assert self.own_poller is not None
         self.own_poller.start()
-        if self.feed.bot is not None:
-            self.table.set_timeout(bot_timeout(self.feed.bot))
         self._layout(self.app.size.width)
         self.update_heading()
         self.update_pane()
@@ -402,8 +400,6 @@ class EventScreen(PollingScreen):
             self.update_heading()
             raise self.load_error from None
         self.load_error = None
-        if self.feed.bot is not None:
-            self.table.set_timeout(bot_timeout(self.feed.bot))
         self.update_heading()
         if self.deploys.loaded and self.deploys.stale(self._bot_version()):
             self._read_deploys()
@@ -644,7 +640,7 @@ class EventScreen(PollingScreen):
             app_base=self.session.app_base,
             subscription=self._subscription_line(event),
             deploy=self._deploy_before(event),
-            kind=event.failure_kind(self.table.timeout) if event is not None else None,
+            kind=event.failure_kind(self.table.kind_timeout) if event is not None else None,
         )
 
     def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:

@@ -74,7 +74,7 @@ class BotTable(KeyedTable):
             ),
             tooltip="its incident: failing (for how long, how many runs in a row, what kind), late, "
             "quiet, flaky, recovered (within the hour), ok (the most urgent first).",
-            widths=((0, 11), (100, 18), (120, 28)),
+            widths=((0, 11), (110, 18), (120, 28)),
             least=11,
         ),
         Column(
@@ -103,6 +103,8 @@ class BotTable(KeyedTable):
             descending_first=True,
             tooltip="when its newest run was written (— its settings write no AuditEvent).",
             widths=((0, 9), (100, 10)),
+            least=9,
+            gives_way=4,
         ),
         Column(
             "outcome",

@@ -115,12 +115,10 @@ class EventTable(KeyedTable):
         #: One outcome cell per code, kind and width, shared by every row (cells are never changed
         #: in place).
         self._outcome_cells: dict[tuple[str | None, str | None, int], Text] = {}
-        #: The bot's timeout (seconds), for the failed runs' kinds (``set_timeout``).
-        self.timeout = DEFAULT_TIMEOUT
         #: One bound method for every age cell (not one each).
         self.age_label: Callable[[AgeCell], str] = self._age_label
         #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
-        #: came near it are marked in the Duration column.
+        #: came near it are marked in the Duration column, and the failed runs' kinds read it.
         self.timeout: float | None = None
         #: The bot's deploys, newest first, and the first run after each (by run id).
         self._deploys: Sequence[Deploy] = ()
@@ -138,9 +136,12 @@ class EventTable(KeyedTable):
         self.post_message(self.WentToBottom())
 
     def set_timeout(self, timeout: float | None) -> None:
-        """The bot's timeout (its Duration cells are marked against it)."""
+        """The bot's timeout (its Duration cells are marked against it, and a failed run that used
+        95 % of it timed out: its Outcome's kind)."""
         if timeout != self.timeout:
             self.timeout = timeout
+            self._outcome_cells.clear()
+            self._rebuild_column("outcome", self.held_ids())
             self._rebuild_column("duration", self.held_ids())
 
     def set_deploys(self, deploys: Sequence[Deploy]) -> None:
@@ -211,7 +212,7 @@ class EventTable(KeyedTable):
         at 80 columns), from its output and duration (``FeedEvent.failure_kind``)."""
         width = self.column_width("outcome")
         full = width >= FULL_OUTCOME
-        kind = event.failure_kind(self.timeout)
+        kind = event.failure_kind(self.kind_timeout)
         cell = self._outcome_cells.get((event.outcome, kind, width))
         if cell is None:
             cell = self._outcome_cells[event.outcome, kind, width] = outcome_text(
@@ -219,12 +220,10 @@ class EventTable(KeyedTable):
             )
         return cell
 
-    def set_timeout(self, timeout: float) -> None:
-        """The bot's timeout in seconds (a failed run that used 95 % of it timed out): its rows'
-        kinds are read again when it changed."""
-        if timeout != self.timeout:
-            self.timeout = timeout
-            self.restyle()
+    @property
+    def kind_timeout(self) -> float:
+        """The timeout a failed run's kind is read against (10 s until the bot's is known)."""
+        return self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
 
     def restyle(self) -> None:
         self._outcome_cells.clear()
