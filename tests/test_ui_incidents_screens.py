@@ -357,6 +357,33 @@ async def test_Y_copies_the_incident_as_plain_text(
         assert "ongoing: no (over)" in lines and f"link: {APP_BASE}AuditEvent/{empi.newest.id}" in lines
 
 
+async def test_a_acknowledges_the_selected_runs_bot_on_the_failures_screen(
+    fresh_demo: DemoServer, tmp_path: Path
+) -> None:
+    async with running(fresh_demo, tmp_path, (80, 24)) as (app, pilot):
+        screen = await failures_screen(app, pilot)
+        session = app.sessions[0]
+        lab = bot_id(fresh_demo, "lab-results-router")
+        crash = next(run for run in session.failures.runs if run.bot_id == lab)
+        # On a cause: its newest run's bot.
+        select(screen.query_one(GroupTable), crash.signature.key)
+        assert not app.acknowledged(session, lab)
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.acknowledged(session, lab)
+        # On a run: that run's bot (one that is not failing has nothing to acknowledge).
+        await pilot.press("v")
+        await pilot.pause()
+        table = screen.query_one(FailureTable)
+        old = next(
+            run for run in session.failures.runs if run.bot_id == bot_id(fresh_demo, "patient-welcome-email")
+        )
+        select(table, old.id)
+        await pilot.press("a")
+        await pilot.pause()
+        assert not app.acknowledged(session, old.bot_id)
+
+
 # ---------------------------------------------------------------------------- states and kinds
 
 

@@ -369,17 +369,10 @@ class BotListScreen(PollingScreen):
         if status is None:
             self.notify("No bot selected: nothing to copy", timeout=3)
             return
-        session = self.session_of(status)
+        session = self.botmon.session_of(status.bot.id)
         name = clip(status.bot.display_name)
         text = session.incident_text(status.bot.id, name, now=self.now, several=self.multi)
         self.copy_text(text, f"the incident of {name}")
-
-    def session_of(self, status: BotStatus) -> ProjectSession:
-        """The project ``status`` belongs to."""
-        for session in self.sessions:
-            if session.project.statuses.get(status.bot.id) is status:
-                return session
-        return self.sessions[0]
 
     def action_sort_attention(self) -> None:
         self.table.sort_by_attention()

@@ -11,7 +11,8 @@ sessions' polls ask it), the tables updated in place by key (the cursor and the 
 
 ``y``, ``c`` and ``l`` copy the selected run's id, whole output and web-app link, as on the Event
 tab (on a cause: its newest run's); ``Y`` copies the incident as plain text for the incident
-channel (the selected run's bot's incident; on a cause, the cause across its bots).
+channel (the selected run's bot's incident; on a cause, the cause across its bots); ``a``
+acknowledges the selected run's bot's incident (the app's ``acknowledge``, as on the bot list).
 """
 
 from __future__ import annotations
@@ -126,6 +127,15 @@ class FailuresScreen(PollingScreen):
         *PollingScreen.POLL_BINDINGS,
         *COPY_BINDINGS,
         INCIDENT_BINDING,
+        Binding(
+            "a",
+            "acknowledge",
+            "Acknowledge",
+            show=False,
+            id="failures.acknowledge",
+            tooltip="Acknowledge the incident of the selected run's bot (on a cause: its newest run's): "
+            "no more toasts or bells for it until it recovers",
+        ),
     ]
 
     def __init__(self, sessions: Sequence[ProjectSession]) -> None:
@@ -439,6 +449,14 @@ class FailuresScreen(PollingScreen):
             self.notify(f"Could not read the run's output: {error}", severity="warning", markup=False)
             return
         self.copy_text(ansi_text(raw, colour=False).plain, f"the output of run {clip(run.id)[:8]}")
+
+    def action_acknowledge(self) -> None:
+        """``a``: the selected run's bot's incident acknowledged (the app's, as on the bot list)."""
+        run = self.selected_run()
+        if run is None:
+            self.notify("No run selected", timeout=3)
+            return
+        self.botmon.acknowledge(self.session(run), run.bot_id)
 
     def action_copy_incident(self) -> None:
         """``Y``: the incident as plain text for the incident channel (on a cause: the cause)."""
