@@ -35,6 +35,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from botmon_tui.formatting import duration_text, reads_as_problem, summary_line
@@ -54,6 +55,7 @@ __all__ = [
     "failure_kind",
     "normalise_error",
     "own_frame",
+    "run_kind",
     "signature_of",
     "timed_out_by_clock",
 ]
@@ -357,12 +359,20 @@ def _timeout_summary(duration: float | None, timeout: float) -> str:
     return f"timed out{took} (timeout {duration_text(timeout)})"
 
 
+def _seconds(duration: timedelta | None) -> float | None:
+    """A run's duration in seconds (None: unknown, or negative: a clock that went back)."""
+    seconds = duration.total_seconds() if duration is not None else None
+    return None if seconds is not None and seconds < 0 else seconds
+
+
+def run_kind(log: object, duration: timedelta | None, timeout: float = DEFAULT_TIMEOUT) -> FailureKind:
+    """:func:`failure_kind` of a failed run's output and its duration (``period.end`` −
+    ``period.start``): the kind the Event tab shows next to each failed run's outcome."""
+    return failure_kind(log, duration=_seconds(duration), timeout=timeout)
+
+
 def diagnose_event(
     event: AuditEvent, timeout: float = DEFAULT_TIMEOUT, *, summary: str | None = None
 ) -> Diagnosis:
     """:func:`diagnose` of a failed run's AuditEvent (its ``outcomeDesc`` and ``period``)."""
-    duration = event.duration
-    seconds = duration.total_seconds() if duration is not None else None
-    if seconds is not None and seconds < 0:
-        seconds = None
-    return diagnose(event.outcomeDesc, duration=seconds, timeout=timeout, summary=summary)
+    return diagnose(event.outcomeDesc, duration=_seconds(event.duration), timeout=timeout, summary=summary)

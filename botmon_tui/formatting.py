@@ -28,6 +28,7 @@ __all__ = [
     "duration_text",
     "explain_no_events",
     "failing_since_text",
+    "outcome_kind_label",
     "outcome_label",
     "percentiles_text",
     "plural",
@@ -183,6 +184,46 @@ def outcome_label(
     if code and info.code and info.code != info.display:
         label += f" ({clip(info.code, 12)})"
     return label
+
+
+def outcome_kind_label(
+    info: OutcomeInfo | None,
+    kind: str | None,
+    *,
+    width: int | None = None,
+    code: bool = True,
+    missing: str = "—",
+) -> str:
+    """The outcome with the failure's kind next to it (the server writes ``4`` for every failed
+    run: the kind is what tells them apart, ``diagnosis.failure_kind``), the longest form that
+    fits in ``width`` cells (no limit: the first):
+
+    ``▲ Minor failure (4) · timeout`` (``code``), ``▲ Minor failure · timeout``,
+    ``▲ Minor (4) · timeout`` (``code``), ``▲ Minor · timeout``, ``▲ timeout``.
+
+    Without a kind (a success, or a run whose kind is not known) it is :func:`outcome_label`
+    (short when it does not fit)."""
+    if info is None or not kind:
+        label = outcome_label(info, code=code, missing=missing)
+        if width is not None and len(label) > width:
+            label = outcome_label(info, code=False, missing=missing)
+            if len(label) > width:
+                label = outcome_label(info, missing=missing, short=True)
+        return label
+    display = clip(info.display, 40)
+    first = display.split(" ", 1)[0]
+    number = f" ({clip(info.code, 12)})" if code and info.code and info.code != info.display else ""
+    kind = clip(kind, 20)
+    forms = [
+        f"{info.symbol} {display}{number} · {kind}",
+        f"{info.symbol} {display} · {kind}",
+        f"{info.symbol} {first}{number} · {kind}",
+        f"{info.symbol} {first} · {kind}",
+        f"{info.symbol} {kind}",
+    ]
+    if width is None:
+        return forms[0]
+    return next((form for form in forms if len(form) <= width), forms[-1])
 
 
 def audit_label(bot: Bot, *, compact: bool = False) -> tuple[str, bool]:

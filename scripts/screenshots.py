@@ -92,7 +92,7 @@ async def _alert(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
 
 
 async def _failures_screen(app: BotmonApp, pilot: Pilot[Any], srv: DemoServer) -> None:
-    await pilot.press("F")  # the newest failed runs of every bot
+    await pilot.press("F")  # the failed runs of every bot, one row per cause
     await _settle(pilot)
     _fail(app, srv)  # a new one comes on top
     await _settle(pilot)

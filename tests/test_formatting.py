@@ -9,6 +9,7 @@ import pytest
 from botmon_tui.formatting import (
     SUMMARY_SCAN_CHARS,
     duration_text,
+    outcome_kind_label,
     outcome_label,
     percentiles_text,
     plural,
@@ -174,3 +175,23 @@ def test_the_p50_p95_cell_fits_eleven_cells() -> None:
     assert percentiles_text(0.376, 0.619) == "376ms/619ms"
     assert percentiles_text(None, None) == "—"
     assert max(len(percentiles_text(a, b)) for a in (0.999, 59.9, 599.0) for b in (0.999, 59.9, 599.0)) == 11
+
+
+def test_the_kind_goes_next_to_the_outcome_in_the_longest_form_that_fits() -> None:
+    minor, major, success = outcome_info("4"), outcome_info("12"), outcome_info("0")
+    forms = [outcome_kind_label(minor, "timeout", width=w) for w in (None, 29, 25, 21, 17, 10, 3)]
+    assert forms == [
+        "▲ Minor failure (4) · timeout",
+        "▲ Minor failure (4) · timeout",
+        "▲ Minor failure · timeout",
+        "▲ Minor (4) · timeout",
+        "▲ Minor · timeout",
+        "▲ timeout",
+        "▲ timeout",  # (the shortest when none fits: the column cuts it)
+    ]
+    assert outcome_kind_label(major, "platform", code=False, width=26) == "✖ Major failure · platform"
+    assert outcome_kind_label(major, "platform", code=False, width=25) == "✖ Major · platform"
+    # Without a kind (a success, an unknown kind): the outcome as it always reads.
+    assert outcome_kind_label(success, None) == "✓ Success (0)"
+    assert outcome_kind_label(success, None, width=10) == "✓ Success"
+    assert outcome_kind_label(None, None, missing="no runs") == "no runs"

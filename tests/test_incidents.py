@@ -29,7 +29,10 @@ from botmon_tui.monitor.incidents import (
     count_incidents,
     counts_text,
     evaluate,
+    group_counts,
     group_failures,
+    group_report,
+    incident_heading,
     incident_label,
     incident_report,
 )
@@ -273,6 +276,69 @@ def test_failures_are_grouped_by_signature_newest_group_first() -> None:
     assert (first.first_seen, first.last_seen) == (NOW - timedelta(minutes=30), NOW - timedelta(minutes=1))
     assert first.ongoing and not groups[1].ongoing
     assert first.example == "status code 503"
+
+
+def test_a_cause_in_words_for_the_table_and_the_incident_channel() -> None:
+    runs = [failed(str(n), f"bot{n % 3}", 40 - n, "status code 503") for n in range(12)]
+    group = group_failures(runs, ongoing=lambda run: False)[0]
+    assert group_counts(group) == "12 runs · 3 bots"
+    assert group_counts(group, width=15) == "12× · 3 bots"  # (the table at 80 columns)
+    assert group_counts(group_failures(runs[:1])[0]) == "1 run · 1 bot"
+    text = group_report(
+        group, ["lab", "adt", "erx"], now=NOW, link="https://app/AuditEvent/11", input_ref="Patient/1"
+    )
+    assert text.splitlines() == [
+        f"cause: status code 503 [{group.signature.key}]",
+        "12 runs · 3 bots: lab, adt, erx",
+        "ongoing: no (over)",
+        "first seen: 2025-03-14T11:20:00.000Z (40m ago)",
+        "last seen: 2025-03-14T11:31:00.000Z (29m ago)",
+        "kind: error",
+        "error: status code 503",
+        "link: https://app/AuditEvent/11",
+        "input: Patient/1",
+    ]
+
+
+def test_the_state_in_fewer_cells_and_for_a_heading() -> None:
+    later = NOW + timedelta(minutes=10)
+    failing = state_of("S" + "F" * 14)
+    assert [incident_label(failing, later, width=w) for w in (None, 25, 17, 11, 9, 5, 1)] == [
+        "failing 23m · 14× · error",
+        "failing 23m · 14× · error",
+        "failing 23m · 14×",
+        "✗ 23m · 14×",
+        "✗ 23m 14×",
+        "✗ 23m",
+        "✗ 23m",  # (the shortest when none fits)
+    ]
+    assert incident_label(state_of("FFF", bounded=False), NOW, width=11) == "✗ 2m · ≥3×"
+    recovered = state_of("SFS")
+    assert [incident_label(recovered, later, width=w) for w in (None, 13, 9)] == [
+        "recovered 10m ago",
+        "recovered 10m",
+        "recovered",
+    ]
+    assert incident_label(state_of("SSSFSSFFSS"), NOW, width=11) == "flaky 2/10"
+    assert incident_label(Incident("no-audit"), NOW, width=11) == "no audit"
+    assert incident_heading(failing, later) == "14× in a row · error"
+    assert incident_heading(recovered, later) == "recovered 10m ago (1 failed run in 1m 00s)"
+    assert incident_heading(state_of("SSSFSSFFSS"), NOW) == "flaky (2 streaks in 10 runs)"
+    assert incident_heading(state_of("SS"), NOW) is None
+    assert incident_heading(Incident("no-audit"), NOW) is None
+
+
+def test_an_incident_report_names_the_project_and_the_run_it_points_at() -> None:
+    run = FailedRun("r9", "b1", None, "4", "Error: old", NOW - timedelta(hours=3), "crash", signature_of("E"))
+    text = incident_report("adt", state_of("SS"), now=NOW, project="prod.example", run=run)
+    assert text.splitlines() == [
+        "adt: ok",
+        "project: prod.example",
+        "failed run: 2025-03-14T09:00:00.000Z (3h ago)",
+        "kind: crash",
+        "error: Error: old",
+        "signature: E [" + signature_of("E").key + "]",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ keys is in ``test_ui_app.test_each_column_sorts_both_ways`` (derived from the re
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,9 +60,9 @@ def test_a_columns_key_is_its_position(table: type[KeyedTable]) -> None:
 
 
 def test_outcome_is_the_key_its_header_says() -> None:
-    """Keys follow each screen's columns (Outcome is 4 on the bot list, 2 elsewhere): the header
+    """Keys follow each screen's columns (Outcome is 5 on the bot list, 2 elsewhere): the header
     says which (the number by each title)."""
-    assert (BotTable.number_of("outcome"), EventTable.number_of("outcome")) == (4, 2)
+    assert (BotTable.number_of("outcome"), EventTable.number_of("outcome")) == (5, 2)
     assert header_label("Outcome", 4, None, None).plain == "Outcome⁴"
     assert header_label("Outcome", 2, None, "▼").plain == "Outcome²▼"
 
@@ -131,18 +132,29 @@ def _bot_widths(table_width: int, longest_name: int | None = None) -> dict[str, 
 def test_a_24_character_name_is_whole_at_80_columns() -> None:
     widths = _bot_widths(80)
     assert widths["name"] == 2 + NAME_WIDTH  # (the mark and its space, then the name)
-    # IDs gave way first, then the run strip, then the audit column.
-    assert (widths["id"], widths["history"], widths["audit"]) == (4, 3, 6)
+    # IDs gave way first, then the run strip, then the audit column; then, for the State column,
+    # the audit column (State says "no AuditEvents") and the ID dropped (0: no room at all).
+    # (What the drops freed beyond the State column's need went back to the run strip.)
+    assert (widths["id"], widths["history"], widths["audit"]) == (0, 4, 0)
+    assert widths["state"] == 11
     # The p50/p95 column shows from 100 columns; at 80 it takes no room at all, not even padding.
     assert widths["durations"] == 0
-    assert sum(widths.values()) + 2 * (len(widths) - 1) + 2 == 80
+    shown = [width for width in widths.values() if width]
+    assert sum(shown) + 2 * len(shown) + 2 == 80
+    # At 100 and 120 columns too the name stays whole (the State column has its room from 120);
+    # the ID comes back from 130 columns, the audit column from 150.
+    for table_width, state in ((100, 11), (120, 28)):
+        wide = _bot_widths(table_width)
+        assert wide["state"] == state and wide["name"] == 2 + NAME_WIDTH
+    assert _bot_widths(130)["id"] and _bot_widths(150)["audit"]
 
 
 def test_a_column_hidden_below_a_width_takes_no_room() -> None:
     for table_width, shown in ((99, False), (100, True), (160, True)):
         widths = _bot_widths(table_width)
         assert (widths["durations"] == 11) is shown
-        columns = [c for c in BotTable.COLUMNS if c.shown_at(table_width)]
+        # (Hidden or dropped: no room, not even padding.)
+        columns = [width for width in widths.values() if width]
         assert sum(widths.values()) + 2 * len(columns) + 2 == table_width
 
 
@@ -159,21 +171,36 @@ def test_the_columns_give_way_for_the_name_in_their_order(table_width: int, long
     assert widths["name"] >= name.least
     wanted = preferred["name"] if longest is None else max(name.least, min(preferred["name"], 2 + longest))
     # The others keep their width, or shrink (never under their least) only for the name.
-    shrunk = [key for key in widths if key != "name" and widths[key] < preferred[key]]
+    shrunk = [key for key in widths if key != "name" and 0 < widths[key] < preferred[key]]
+    # (Dropped: no room though the table is wide enough for it; hidden ones are not.)
+    dropped = [key for key in widths if widths[key] == 0 and by_key[key].shown_at(table_width)]
+    if dropped:
+        # Only when the name (or the table) would not fit otherwise, every column that gives way
+        # giving all it can.
+        content = None if longest is None else 2 + longest
+        kept = fit_widths([replace(column, drops=0) for column in BotTable.COLUMNS], table_width, 1, content)
+        assert kept[0] < wanted or sum(kept) > usable
+    for key in dropped:
+        # Only columns that drop, in their order.
+        assert by_key[key].drops
+        assert all(widths[k] == 0 for k in widths if 0 < by_key[k].drops < by_key[key].drops and preferred[k])
     for key in shrunk:
         assert by_key[key].gives_way and widths[key] >= by_key[key].least
         # Those of an earlier rank are as narrow as they get.
         assert all(
-            widths[other] == by_key[other].least
+            widths[other] in (by_key[other].least, 0)
             for other in widths
             if 0 < by_key[other].gives_way < by_key[key].gives_way
         )
     if shrunk:
         assert widths["name"] <= wanted
     if widths["name"] < wanted:
-        assert all(widths[k] == by_key[k].least for k in widths if by_key[k].gives_way)  # all gave
-    # The columns fill the table, unless even the name's least does not fit (it then scrolls).
-    assert sum(widths.values()) == usable or widths["name"] == name.least
+        # All gave, and all that drop dropped.
+        assert all(widths[k] in (by_key[k].least, 0) for k in widths if by_key[k].gives_way)
+        assert all(widths[k] == 0 for k in widths if by_key[k].drops and preferred[k])
+    # The columns fill the table (a dropped one's padding too), unless even the name's least does
+    # not fit (it then scrolls).
+    assert sum(widths.values()) == usable + 2 * len(dropped) or widths["name"] == name.least
 
 
 # ---------------------------------------------------------------------------- what a sort means
@@ -343,12 +370,11 @@ async def test_names_tell_bots_apart(demo: DemoServer, tmp_path: Path, size: tup
         table = app.screen.query_one(BotTable)
         assert on_screen(app, names[0]) and on_screen(app, names[1])
         assert not on_screen(app, names[2])  # (33 characters)
-        # The ID and the audit column are still there, narrower.
+        # The ID and the audit column made room for the State column (and, from 100 columns, the
+        # p50/p95 column); they come back from 130 and 150 columns (test_a_24_character_name...).
         header = next(line for line in screen_lines(app) if "Name¹" in line)
-        assert "ID²" in header and "Audit⁷" in header
+        assert "State²" in header and "ID³" not in header and "Audit⁸" not in header
         long_one = bot_id(demo, names[2])
-        row = next(line for line in screen_lines(app) if "extra-bot-0002" in line)
-        assert long_one[:3] in row
         table.select_id(long_one)
         assert table.selected_name() == names[2]
         table.select_id(bot_id(demo, names[0]))

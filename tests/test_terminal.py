@@ -112,6 +112,6 @@ def test_the_linux_console_gets_symbols_its_fonts_have(drawn: dict[str, tuple[in
     # The marks are still there, as characters the console has.
     plain = SGR.sub("", output)
     assert "x Serious" in plain or "x Minor" in plain or "^ Minor" in plain
-    assert "Outcome2" in plain and "Outcome4" in plain  # the bot list's key 4, the Event tab's 2
+    assert "Outcome2" in plain and "Outcome5" in plain  # the bot list's key 5, the Event tab's 2
     # Elsewhere the look is kept.
     assert "✗" in drawn["xterm"][1] and "⁴" in drawn["xterm"][1]

@@ -108,7 +108,8 @@ async def test_bot_list_polls_cheaply_and_filters(demo: DemoServer, tmp_path: Pa
         demo.store.add_event(target, outcome="8", desc="crashed", at=FIXED_NOW - timedelta(seconds=30))
         app.poll_now()
         await settle(pilot)
-        assert table.get_cell(target, "outcome").plain == "✗ Serious"  # (80 columns: short)
+        # (80 columns: the symbol and the failure's kind, in place of "✗ Serious")
+        assert table.get_cell(target, "outcome").plain == "✗ error"
         assert table.get_cell(target, "failures").plain == "1"
         assert str(table.get_cell(target, "last_run")) == "30s ago"
         # The filter, and its own empty state.
@@ -714,7 +715,8 @@ async def test_no_color(demo: DemoServer, tmp_path: Path, monkeypatch: pytest.Mo
         table = screen.query_one(EventTable)
         # Outcomes read without colour: symbol and words.
         cells = {table.get_cell(i, "outcome").plain for i in table.ids_in_order()}
-        assert cells & {"✗ Serious", "✖ Major"}  # (80 columns: the short form)
+        # (80 columns: the short form, the symbol and the failure's kind)
+        assert {cell.split(" ")[0] for cell in cells} >= {"✗", "✖", "✓"}
         # Failures stay bold, and no colour is asked for (greys would hide them).
         for row in table.ids_in_order():
             style = table.get_cell(row, "outcome").style

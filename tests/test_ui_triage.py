@@ -258,6 +258,7 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, FailuresScreen)
+        await pilot.press("v")  # every failed run (the screen opens on one row per cause)
         table = screen.query_one(FailureTable)
         runs = app.sessions[0].failures.runs
         assert table.ids_in_order() == [run.id for run in runs]  # newest first

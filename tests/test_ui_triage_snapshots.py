@@ -62,11 +62,11 @@ def test_alert_toast_over_another_bots_event_tab_80x24(
 
 
 def test_failures_screen_120x40(snap_compare: Any, demo: DemoServer, tmp_path: Path) -> None:
-    """F: the newest failed runs of every bot, a new one on top (its toast cleared)."""
+    """F, then v: the newest failed runs of every bot, a new one on top (its toast cleared)."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
-        await pilot.press("F")
+        await pilot.press("F", "v")
         await settle(pilot)
         _fail(demo, "lab-results-router", 5)
         pilot.app.poll_now()  # type: ignore[attr-defined]

@@ -86,12 +86,16 @@ class FailedRun:
     kind: FailureKind = "error"
     #: Its error signature (``diagnosis.error_signature``): one cause, across runs and bots.
     signature: Signature = NO_SIGNATURE
+    #: The reference of its input resource (``Patient/123``), when it names one (sanitized).
+    input_ref: str | None = None
 
     @classmethod
     def of(cls, event: AuditEvent, timeout: float = DEFAULT_TIMEOUT) -> FailedRun:
         """The run as shown; ``timeout``: its bot's, in seconds (``durations.bot_timeout``)."""
         display = bot_display(event)
         diagnosis = diagnose_event(event, timeout, summary=summary_line(event.outcomeDesc))
+        found = event.input_entity
+        reference = found.what.reference if found is not None and found.what else None
         return cls(
             id=event.id,
             bot_id=event.bot_id or "",
@@ -101,6 +105,7 @@ class FailedRun:
             when=event.when,
             kind=diagnosis.kind,
             signature=diagnosis.signature,
+            input_ref=clip(reference, 200) if reference else None,
         )
 
     @property

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from botmon_tui.diagnosis import FailureKind, run_kind
 from botmon_tui.formatting import summarize
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import (
@@ -137,6 +138,13 @@ class FeedEvent(RunEntities):
     @property
     def tracing(self) -> Tracing:
         return self.trace or NO_TRACING
+
+    def failure_kind(self, timeout: float) -> FailureKind | None:
+        """What kind of failure it was (``diagnosis.run_kind``: its output and its duration against
+        its bot's ``timeout`` in seconds); None when it did not fail."""
+        if self.outcome not in FAILURE_CODES:
+            return None
+        return run_kind(self.outcomeDesc, self.duration, timeout)
 
     @property
     def other_entities(self) -> list[AuditEntity]:

@@ -70,7 +70,10 @@ __all__ = [
     "count_incidents",
     "counts_text",
     "evaluate",
+    "group_counts",
     "group_failures",
+    "group_report",
+    "incident_heading",
     "incident_label",
     "incident_report",
     "streak_text",
@@ -449,27 +452,69 @@ def _short_span(span: timedelta) -> str:
     return compact_span(max(span.total_seconds(), 0.0))
 
 
-def incident_label(incident: Incident, now: datetime) -> str:
+def incident_label(incident: Incident, now: datetime, *, width: int | None = None) -> str:
     """The state in a few words: ``failing 23m · 14× · crash``, ``failing 2h · ≥ 1,000× · timeout``,
     ``late 42m · 9 missed``, ``quiet 2h · usually every 5m``, ``recovered 5m ago``,
-    ``flaky (2 streaks in 10 runs)``, ``ok``, ``never ran``, ``no AuditEvents``."""
+    ``flaky (2 streaks in 10 runs)``, ``ok``, ``never ran``, ``no AuditEvents``.
+
+    ``width``: the longest form that fits in that many cells (``failing 23m · 14×``,
+    ``✗ 23m · 14×``, ``✗ 23m``; ``recovered 5m``; ``flaky 2/10``; ``late 42m``: the bot list's
+    State column at 80 columns); the shortest when none does."""
+    forms = incident_forms(incident, now)
+    if width is None:
+        return forms[0]
+    return next((form for form in forms if len(form) <= width), forms[-1])
+
+
+def incident_forms(incident: Incident, now: datetime) -> list[str]:
+    """Every form of :func:`incident_label`, the longest first."""
     state = incident.state
     if state == "failing" and incident.streak is not None:
         streak = incident.streak
-        parts = [f"failing {_short_span(now - streak.since)}", f"{streak.runs_text}×"]
+        span = _short_span(now - streak.since)
+        runs = f"{streak.runs_text}×"
+        full = [f"failing {span}", runs]
+        if incident.kind:
+            full.append(incident.kind)
+        compact = f"{streak.runs}×" if streak.exact else f"≥{streak.runs}×"
+        return [
+            " · ".join(full),
+            f"failing {span} · {runs}",
+            f"✗ {span} · {compact}",
+            f"✗ {span} {compact}",
+            f"✗ {span}",
+        ]
+    if state == "recovered" and incident.recovered_at is not None:
+        age = relative_age(incident.recovered_at, now)
+        return [f"recovered {age}", f"recovered {age.removesuffix(' ago')}", "recovered"]
+    if state == "flaky":
+        streaks = incident.flaky_streaks
+        return [f"flaky ({streaks} streaks in {FLAKY_RUNS} runs)", f"flaky {streaks}/{FLAKY_RUNS}", "flaky"]
+    silence = incident.silence
+    if state in ("late", "quiet") and silence is not None and silence.since is not None:
+        span = f"{state} {_short_span(now - silence.since)}"
+        return [f"{span} · {silence.detail}", span, state] if silence.detail else [span, state]
+    if state == "no-audit":
+        return ["no AuditEvents", "no audit"]
+    return [{"never-ran": "never ran"}.get(state, state)]
+
+
+def incident_heading(incident: Incident, now: datetime) -> str | None:
+    """The state for a bot's heading (the Event tab's), after what it says of a failing bot's
+    start: ``14× in a row · timeout`` (``≥ 1,000× in a row``); ``recovered 5m ago (14 failed runs
+    in 23m 00s)``; ``flaky (2 streaks in 10 runs)``; ``late 42m``. None: nothing to say (``ok``,
+    ``never-ran``, ``unknown``; ``no-audit``, which the tab's banner explains)."""
+    state = incident.state
+    if state == "failing" and incident.streak is not None:
+        parts = [f"{incident.streak.runs_text}× in a row"]
         if incident.kind:
             parts.append(incident.kind)
         return " · ".join(parts)
-    if state == "recovered" and incident.recovered_at is not None:
-        return f"recovered {relative_age(incident.recovered_at, now)}"
-    if state == "flaky":
-        return f"flaky ({incident.flaky_streaks} streaks in {FLAKY_RUNS} runs)"
-    if state in ("late", "quiet") and incident.silence is not None and incident.silence.since is not None:
-        silence = incident.silence
-        assert silence.since is not None
-        span = f"{state} {_short_span(now - silence.since)}"
-        return f"{span} · {silence.detail}" if silence.detail else span
-    return {"never-ran": "never ran", "no-audit": "no AuditEvents"}.get(state, state)
+    if state == "recovered" and incident.previous is not None:
+        return f"{incident_label(incident, now)} ({streak_text(incident.previous, now)})"
+    if state in ("flaky", "late", "quiet"):
+        return incident_label(incident, now)
+    return None
 
 
 def streak_text(streak: Streak, now: datetime) -> str:
@@ -486,24 +531,51 @@ def incident_report(
     link: str | None = None,
     input_ref: str | None = None,
     profile: str | None = None,
+    project: str | None = None,
+    run: FailedRun | None = None,
 ) -> str:
     """An incident as plain text for the incident channel (the TUI's copy key): the bot, its
     state, since when, the streak, the kind, the error line, the web-app link and the input
-    reference, one fact a line; ``bot`` and the texts sanitized by the caller."""
+    reference, one fact a line; ``bot`` and the texts sanitized by the caller.
+
+    ``profile``: the project's label in front of the name (several projects); ``project``: a
+    ``project:`` line (the server or project the bot is in). ``run``: the failed run the report
+    points at (the one selected): its time, and its kind, error line and signature when the
+    incident names none or other ones (an older failure of a bot that is not failing now)."""
     name = f"{profile}/{bot}" if profile else bot
     lines = [f"{name}: {incident_label(incident, now)}"]
+    if project:
+        lines.append(f"project: {project}")
     streak = incident.streak if incident.state == "failing" else incident.previous
     if streak is not None and incident.state in ("failing", "recovered", "flaky"):
-        lines.append(f"since: {format_instant(streak.since)} ({relative_age(streak.since, now)})")
+        lines.append(f"since: {_at(streak.since, now)}")
         lines.append(f"streak: {streak_text(streak, now)}")
         if streak.ended is not None:
-            lines.append(f"recovered: {format_instant(streak.ended)} ({relative_age(streak.ended, now)})")
-    if incident.kind:
-        lines.append(f"kind: {incident.kind}")
-    if incident.summary:  # (late or quiet: why it is)
-        lines.append(f"{'why' if incident.silence is not None else 'error'}: {incident.summary}")
-    if incident.signature is not None:
-        lines.append(f"signature: {incident.signature.text} [{incident.signature.key}]")
+            lines.append(f"recovered: {_at(streak.ended, now)}")
+    kind, summary, signature = incident.kind, incident.summary, incident.signature
+    # (late or quiet: the summary says why it is)
+    said = "why" if incident.silence is not None else "error"
+    if run is not None:
+        if run.when is not None:
+            lines.append(f"failed run: {_at(run.when, now)}")
+        kind, summary, signature, said = run.kind, run.summary or None, run.signature, "error"
+    if kind:
+        lines.append(f"kind: {kind}")
+    if summary:
+        lines.append(f"{said}: {summary}")
+    if signature is not None:
+        lines.append(f"signature: {signature.text} [{signature.key}]")
+    return _report_end(lines, link, input_ref)
+
+
+def _at(when: datetime, now: datetime) -> str:
+    """``2025-03-14T11:40:41.960Z (19m ago)``: a time in a report."""
+    return f"{format_instant(when)} ({relative_age(when, now)})"
+
+
+def _report_end(lines: list[str], link: str | None, input_ref: str | None) -> str:
+    """A report's last lines (the web-app link and the input reference, when known), and all of
+    it as one text."""
     if link:
         lines.append(f"link: {link}")
     if input_ref:
@@ -595,6 +667,37 @@ def group_failures(
         )
     groups.sort(key=lambda group: _newest_first(group.newest))
     return groups
+
+
+def group_counts(group: FailureGroup, *, width: int | None = None) -> str:
+    """``6 runs · 3 bots``; ``6× · 3 bots`` when that does not fit in ``width`` cells."""
+    bots = plural(len(group.bot_ids), "bot")
+    full = f"{plural(len(group.runs), 'run')} · {bots}"
+    return full if width is None or len(full) <= width else f"{len(group.runs):,}× · {bots}"
+
+
+def group_report(
+    group: FailureGroup,
+    bots: Sequence[str],
+    *,
+    now: datetime,
+    link: str | None = None,
+    input_ref: str | None = None,
+) -> str:
+    """One cause across bots as plain text for the incident channel: its signature, how many runs
+    and bots (``bots``: their names, sanitized by the caller, the most recently failed first),
+    first and last seen, whether it goes on, its kind and error line, and the newest run's
+    web-app link and input reference."""
+    lines = [f"cause: {group.signature.text} [{group.signature.key}]"]
+    lines.append(f"{group_counts(group)}: {', '.join(bots)}" if bots else group_counts(group))
+    lines.append("ongoing: a bot is failing with it now" if group.ongoing else "ongoing: no (over)")
+    for label, when in (("first seen", group.first_seen), ("last seen", group.last_seen)):
+        if when is not None:
+            lines.append(f"{label}: {_at(when, now)}")
+    lines.append(f"kind: {group.newest.kind}")
+    if group.example:
+        lines.append(f"error: {group.example}")
+    return _report_end(lines, link, input_ref)
 
 
 def _newest_first(run: FailedRun) -> tuple[float, str]:

@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 
 from botmon_tui.medplum.auth import ConnectionSettings, app_link
 from botmon_tui.medplum.client import MedplumClient
+from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.alerts import Alert, FailedRun, FailureWatch
+from botmon_tui.monitor.incidents import UNKNOWN, incident_report
 from botmon_tui.monitor.schedule import PollSchedule
 from botmon_tui.monitor.summary import BotStatus, ProjectMonitor
 from botmon_tui.monitor.tracker import DEFAULT_REALERT, INCIDENT_EVENTS, IncidentEvent, IncidentTracker
@@ -107,6 +109,8 @@ class ProjectSession:
         #: Bot id → loud incident events told since the bot was last looked at (its Event tab
         #: opened, its incident acknowledged) or recovered: the bot list's mark (insertion ordered).
         self.unseen: OrderedDict[str, int] = OrderedDict()
+        #: The bots whose state the last :meth:`poll_failures` changed (their kind and cause).
+        self.failures_changed: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"ProjectSession({self.label!r})"
@@ -136,6 +140,45 @@ class ProjectSession:
 
     def status(self, bot_id: str | None) -> BotStatus | None:
         return self.project.statuses.get(bot_id) if bot_id else None
+
+    def run_link(self, run_id: str) -> str:
+        """The web-app link of a run (its AuditEvent)."""
+        return app_link(self.app_base, "AuditEvent", sanitize(run_id))
+
+    async def run_output(self, run_id: str) -> str:
+        """A run's whole output (its ``outcomeDesc``, not sanitized): one GET of its AuditEvent, when
+        asked (the failure watch keeps each run's summary line, not its log)."""
+        data = await self.client.read_reference(f"AuditEvent/{run_id}")
+        return AuditEvent.model_validate(data).outcomeDesc or ""
+
+    def incident_text(
+        self, bot_id: str, name: str, *, now: datetime, run: FailedRun | None = None, several: bool = False
+    ) -> str:
+        """The bot's incident as plain text for the incident channel (``incidents.incident_report``):
+        ``run`` the failed run it points at (the one selected), else the incident's newest failed
+        run; its web-app link (the bot's Event tab when no failed run is known) and its input.
+        ``name``: the bot's name as shown (sanitized); ``several``: more than one project is
+        watched (the project's label goes in front of the name)."""
+        status = self.status(bot_id)
+        incident = status.incident if status is not None else UNKNOWN
+        run_id = run.id if run is not None else None
+        if run is None:
+            streak = incident.streak if incident.state == "failing" else incident.previous
+            run_id = streak.last_id if streak is not None else None
+            held = status.last_failure if status is not None else None
+            if held is not None and held.id == run_id:
+                run = held
+        link = self.run_link(run_id) if run_id else app_link(self.app_base, "Bot", sanitize(bot_id), "event")
+        return incident_report(
+            name,
+            incident,
+            now=now,
+            link=link,
+            input_ref=run.input_ref if run is not None else None,
+            profile=self.label if several else None,
+            project=self.server_label,
+            run=run,
+        )
 
     # ------------------------------------------------------------------ polling
 
@@ -183,7 +226,7 @@ class ProjectSession:
         """One poll of the failure watch (one request): the new failures, one alert per bot. Their
         output names the kind and cause of each bot's incident (``status.incident``)."""
         alerts = await self.failures.poll()
-        self.project.note_failed_runs(self.failures.runs)
+        self.failures_changed = frozenset(self.project.note_failed_runs(self.failures.runs))
         self._fresh.extend(run for alert in alerts for run in alert.runs)
         del self._fresh[:-MAX_FRESH]
         return alerts

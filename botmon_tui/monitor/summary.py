@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botmon_tui.diagnosis import FailureKind
 from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.medplum.models import FAILURE_CODES, AuditEvent, Bot, OutcomeInfo, SearchPage, outcome_info
 from botmon_tui.medplum.watermark import EventCursor
@@ -171,6 +172,23 @@ class BotStatus:
         """
         event = self.last_event
         return event is not None and event.outcome in FAILURE_CODES and self.bot.audit_trigger != "on-error"
+
+    @property
+    def last_kind(self) -> FailureKind | None:
+        """The kind of its newest run when that run failed and its kind is known (its incident's,
+        or the failure watch's reading of it); None otherwise."""
+        event = self.last_event
+        if event is None or event.outcome not in FAILURE_CODES:
+            return None
+        incident = self.incident
+        if (
+            incident.state == "failing"
+            and incident.streak is not None
+            and incident.streak.last_id == event.id
+        ):
+            return incident.kind
+        failure = self.last_failure
+        return failure.kind if failure is not None and failure.id == event.id else None
 
     @property
     def history_outcomes(self) -> list[OutcomeInfo]:

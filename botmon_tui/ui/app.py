@@ -354,6 +354,8 @@ class BotmonApp(TerminalApp):
             if failed:
                 # (The Failures screen's rows, the bots' kinds and signatures.)
                 self.alerts_changed(session, {alert.bot_id for alert in failed})
+            if session.failures_changed:  # (their rows show the kind and the cause now)
+                self._session_news(session, SessionPoll(session.failures_changed))
         # What the poll changed in the project's incidents: told once, per incident.
         self.alerts.announce(session, session.incident_events())
 

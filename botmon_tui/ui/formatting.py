@@ -22,7 +22,7 @@ from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
-from botmon_tui.formatting import audit_label, outcome_label
+from botmon_tui.formatting import audit_label, outcome_kind_label, outcome_label
 from botmon_tui.medplum.models import AuditEvent, Bot, OutcomeInfo
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.symbols import BARS, NO_RUNS, NOT_LOADED
@@ -266,9 +266,16 @@ def outcome_text(
     code: bool = True,
     missing: str = "—",
     short: bool = False,
+    kind: str | None = None,
+    width: int | None = None,
 ) -> Text:
-    """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself."""
-    label = outcome_label(info, code=code, missing=missing, short=short)
+    """``✓ Success (0)`` in the outcome's colour; an unknown code shows as itself. ``kind``: a
+    failed run's kind next to it (``▲ Minor failure (4) · timeout``), in the longest form that fits
+    in ``width`` cells (``formatting.outcome_kind_label``)."""
+    if kind:
+        label = outcome_kind_label(info, kind, width=width, code=code, missing=missing)
+    else:
+        label = outcome_label(info, code=code, missing=missing, short=short)
     style = DIM if info is None else palette.level(info.level)
     return Text(label, style=style, no_wrap=True, overflow="ellipsis")
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from textual.actions import parse as parse_action
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -50,11 +51,16 @@ def describe(binding: Binding) -> str:
 
 def key_rows(app: App[Any], node: DOMNode, seen: set[str]) -> list[tuple[str, str]]:
     """(key as shown, what it does) for this app's bindings of ``node``, the key each has now;
-    a key already in ``seen`` (bound nearer the focus) is left out, and added to it otherwise."""
+    a key already in ``seen`` (bound nearer the focus) is left out, and added to it otherwise. A
+    binding ``node.check_action`` turns off now is left out too (a key whose meaning follows the
+    view: the Failures screen's number keys sort the table shown)."""
     rows: list[tuple[str, str]] = []
     for key, group in bindings_of(node).key_to_bindings.items():
         for binding in group:
             if not is_own(binding) or not binding.description or key in seen:
+                continue
+            _, name, parameters = parse_action(binding.action)
+            if node.check_action(name, parameters) is False:
                 continue
             seen.add(key)
             rows.append((app.get_key_display(binding), describe(binding)))

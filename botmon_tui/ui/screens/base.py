@@ -45,13 +45,16 @@ __all__ = ["SORT", "PollingScreen", "sort_bindings"]
 SORT = Binding.Group("Sort", compact=True)
 
 
-def sort_bindings(prefix: str, columns: Iterable[Column[Any, Any]]) -> list[BindingType]:
+def sort_bindings(
+    prefix: str, columns: Iterable[Column[Any, Any]], action: str = "sort"
+) -> list[BindingType]:
     """``1``–``n`` sort by the column at that position (pressed again: reversed), shown as one
-    "Sort" group; the header shows each column's number (``KeyedTable``)."""
+    "Sort" group; the header shows each column's number (``KeyedTable``). ``action``: another
+    action than ``sort`` (a screen with two tables tells their keys apart in ``check_action``)."""
     return [
         Binding(
             str(number),
-            f"sort({number})",
+            f"{action}({number})",
             f"Sort by {column.title}",
             id=f"{prefix}.sort_{column.key}",
             group=SORT,
@@ -371,12 +374,16 @@ class PollingScreen(Screen[None]):
 
     # ------------------------------------------------------------------ layout
 
-    def compose_table(self, placeholder: str, table: KeyedTable) -> ComposeResult:
+    def compose_table(self, placeholder: str, table: KeyedTable, *others: KeyedTable) -> ComposeResult:
         """The bot list's and the Failures screen's layout: the heading, the ``/`` box, the table
-        (or, in its place, the ``#empty`` banner: :meth:`show_instead`), the status line, the keys."""
+        (or, in its place, the ``#empty`` banner: :meth:`show_instead`), the status line, the keys.
+        ``others``: tables shown instead of ``table`` in another view (hidden at first)."""
         yield Static("", id="heading", markup=False)
         yield FilterBar(placeholder, self.apply_filter)
         yield table
+        for other in others:
+            other.display = False
+            yield other
         with Container(id="empty-area", classes="banner-area"):
             yield Banner(id="empty")
         yield from self.compose_status()
@@ -418,6 +425,12 @@ class PollingScreen(Screen[None]):
         """The failing-now summary of every project (``BotmonApp.update_incident_summary``)."""
         for widget in self.query(IncidentSummary):
             widget.show(summary)
+
+    def copy_text(self, text: str, label: str) -> None:
+        """``text`` to the terminal's clipboard (OSC 52: through SSH, and tmux with
+        ``set-clipboard on``), and a toast saying what was copied (``label``)."""
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {label} ({len(text):,} characters)", timeout=3, markup=False)
 
     @property
     def now(self) -> datetime:

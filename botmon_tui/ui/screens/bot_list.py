@@ -16,7 +16,7 @@ from botmon_tui.medplum.auth import ConnectionSettings
 from botmon_tui.medplum.errors import AuthError, ForbiddenError, MedplumError, NetworkError, RequestTimeout
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.monitor.summary import BotStatus
-from botmon_tui.textsafe import sanitize
+from botmon_tui.textsafe import clip, sanitize
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
@@ -111,6 +111,15 @@ class BotListScreen(PollingScreen):
             id="bots.acknowledge",
             tooltip="Acknowledge the selected bot's incident: no more toasts or bells for it until it "
             "recovers",
+        ),
+        Binding(
+            "Y",
+            "copy_incident",
+            "Copy incident",
+            show=False,
+            id="bots.copy_incident",
+            tooltip="Copy the selected bot's incident as plain text for the incident channel: its state, "
+            "since, streak, kind, error line, link and input",
         ),
         Binding(
             "P",
@@ -353,6 +362,17 @@ class BotListScreen(PollingScreen):
         event.stop()
         if not self.loaded:
             self.open_when_loaded = True
+
+    def action_copy_incident(self) -> None:
+        """``Y``: the selected bot's incident as plain text (its newest failed run's link and input)."""
+        status = self.table.status(self.table.selected_id)
+        if status is None:
+            self.notify("No bot selected: nothing to copy", timeout=3)
+            return
+        session = self.botmon.session_of(status.bot.id)
+        name = clip(status.bot.display_name)
+        text = session.incident_text(status.bot.id, name, now=self.now, several=self.multi)
+        self.copy_text(text, f"the incident of {name}")
 
     def action_sort_attention(self) -> None:
         self.table.sort_by_attention()

@@ -24,6 +24,7 @@ from botmon_tui.monitor.cadence import explain_no_runs
 from botmon_tui.monitor.deploys import Deploy, DeployHistory, deploy_before, incident_line
 from botmon_tui.monitor.durations import bot_timeout
 from botmon_tui.monitor.feed import EventFeed, FeedDelta, FeedEvent
+from botmon_tui.monitor.incidents import incident_heading
 from botmon_tui.monitor.resources import ResourceReads
 from botmon_tui.monitor.session import ProjectSession, SessionPoll
 from botmon_tui.resourceview import subscription_summary
@@ -171,6 +172,15 @@ class EventScreen(PollingScreen):
             show=False,
             id="events.copy_link",
             tooltip="Copy the selected run's web-app link",
+        ),
+        Binding(
+            "Y",
+            "copy_incident",
+            "Copy incident",
+            show=False,
+            id="events.copy_incident",
+            tooltip="Copy the bot's incident as plain text for the incident channel: its state, since, "
+            "streak, kind, error line, link and input",
         ),
         Binding(
             "i",
@@ -512,10 +522,22 @@ class EventScreen(PollingScreen):
             else:
                 text.append(f"  Bot/{clip(bot.id)}", DIM)
             text.append("\n")
+            status = self.session.status(self.bot_id)
+            incident = status.incident if status is not None else None
+            failing = incident is not None and incident.state == "failing" and incident.streak is not None
             since = self.feed.failing_since() if self.feed.loaded else None
+            if since is None and failing and incident is not None and incident.streak is not None:
+                since = incident.streak.since  # (a streak longer than the runs the tab holds)
+            state = incident_heading(incident, self.now) if incident is not None else None
             if since is not None:
                 line = incident_line(since, self.deploys.deploys, self.botmon.tz, now=self.now)
                 text.append(f"✗ {line}", self.palette.fail)
+                if failing and state:
+                    text.append(f" · {state}", self.palette.fail)
+                text.append(" · ", DIM)
+            elif state and incident is not None and incident.state != "failing":
+                style = self.palette.ok if incident.state == "recovered" else self.palette.warn
+                text.append(f"{'✓' if incident.state == 'recovered' else '!'} {state}", style)
                 text.append(" · ", DIM)
             if self.failures_only:
                 text.append("✗ failures only", self.palette.fail)
@@ -618,6 +640,7 @@ class EventScreen(PollingScreen):
             app_base=self.session.app_base,
             subscription=self._subscription_line(event),
             deploy=self._deploy_before(event),
+            kind=event.failure_kind(self.table.kind_timeout) if event is not None else None,
         )
 
     def _deploy_before(self, event: FeedEvent | None) -> Deploy | None:
@@ -787,12 +810,16 @@ class EventScreen(PollingScreen):
             text = ansi_text(event.outcomeDesc or "", colour=False).plain
             label = f"the output of run {clip(event.id)[:8]}"
         else:
-            text, label = (
-                app_link(self.session.app_base, "AuditEvent", sanitize(event.id)),
-                "the run's web-app link",
-            )
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {label} ({len(text):,} characters)", timeout=3, markup=False)
+            text, label = self.session.run_link(event.id), "the run's web-app link"
+        self.copy_text(text, label)
+
+    def action_copy_incident(self) -> None:
+        """``Y``: the bot's incident as plain text for the incident channel (its newest failed run's
+        link and input)."""
+        bot = self.feed.bot
+        name = clip(bot.display_name) if bot is not None else f"Bot/{clip(self.bot_id)}"
+        text = self.session.incident_text(self.bot_id, name, now=self.now, several=self.multi)
+        self.copy_text(text, f"the incident of {name}")
 
     def action_toggle_failures(self) -> None:
         """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""

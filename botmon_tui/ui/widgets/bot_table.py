@@ -16,6 +16,7 @@ from textual.message import Message
 
 from botmon_tui.formatting import percentiles_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES, Bot
+from botmon_tui.monitor.incidents import STATES, incident_label
 from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
@@ -34,6 +35,11 @@ NEW_MARK = "●"
 #: A name this long is shown whole at 80 columns (the ID, the run strip and the audit column
 #: give way for it, in that order).
 NAME_WIDTH = 24
+#: The State column's order, the most urgent first (``incidents.STATES`` with ``no-audit`` after
+#: the incidents: it is a setting, not something that happened).
+STATE_ORDER = {
+    state: rank for rank, state in enumerate([*(s for s in STATES if s != "no-audit"), "no-audit"])
+}
 #: The Outcome column's width for "▲ Minor failure"; narrower, it shows "▲ Minor".
 FULL_OUTCOME = 17
 #: The Audit column's width for "resource+log · always"; narrower, it shows "always".
@@ -57,6 +63,21 @@ class BotTable(KeyedTable):
             least=12,
         ),
         Column(
+            "state",
+            "State",
+            cell=lambda table, status: table.state_cell(status),
+            sort=lambda table, status: (
+                STATE_ORDER.get(status.incident.state, len(STATE_ORDER)),
+                -(status.incident.streak.runs if status.incident.streak is not None else 0),
+                status.bot.display_name.casefold(),
+                status.bot.id,
+            ),
+            tooltip="its incident: failing (for how long, how many runs in a row, what kind), late, "
+            "quiet, flaky, recovered (within the hour), ok (the most urgent first).",
+            widths=((0, 11), (110, 18), (120, 28)),
+            least=11,
+        ),
+        Column(
             "id",
             "ID",
             cell=lambda table, status: Text(
@@ -67,6 +88,7 @@ class BotTable(KeyedTable):
             widths=((0, 9), (150, 36)),
             least=4,
             gives_way=1,
+            drops=2,
         ),
         Column(
             "last_run",
@@ -81,6 +103,8 @@ class BotTable(KeyedTable):
             descending_first=True,
             tooltip="when its newest run was written (— its settings write no AuditEvent).",
             widths=((0, 9), (100, 10)),
+            least=9,
+            gives_way=4,
         ),
         Column(
             "outcome",
@@ -91,6 +115,8 @@ class BotTable(KeyedTable):
                 code=False,
                 missing=table.missing_outcome(status),
                 short=table.column_width("outcome") < FULL_OUTCOME,
+                kind=status.last_kind,
+                width=table.column_width("outcome"),
             ),
             sort=lambda table, status: (
                 status.last_outcome.severity if status.last_outcome else -2,
@@ -98,7 +124,8 @@ class BotTable(KeyedTable):
                 status.bot.id,
             ),
             descending_first=True,
-            tooltip="how its newest run ended (worst first).",
+            tooltip="how its newest run ended, and a failure's kind: timeout, crash, platform, error "
+            "(▲ timeout when narrow: the symbol is the outcome's; worst first).",
             widths=((0, 10), (100, FULL_OUTCOME)),
         ),
         Column(
@@ -147,6 +174,8 @@ class BotTable(KeyedTable):
             widths=((0, 10), (120, 26)),
             least=6,
             gives_way=3,
+            # (The State column says "no AuditEvents" for the bots it warns about.)
+            drops=1,
         ),
         Column(
             "durations",
@@ -233,6 +262,23 @@ class BotTable(KeyedTable):
         style = self.row_style(status) or (DIM if stats.p50 is None else "")
         return Text(text, style=style, justify="right", no_wrap=True, overflow="ellipsis")
 
+    def state_cell(self, status: BotStatus) -> Text:
+        """Its incident in the longest form that fits (``incidents.incident_label``)."""
+        incident = status.incident
+        palette = app_palette(self.app)
+        style = {
+            "failing": palette.fail,
+            "late": palette.warn,
+            "quiet": palette.warn,
+            "flaky": palette.warn,
+            "recovered": palette.ok,
+            "no-audit": palette.warn,
+        }.get(incident.state, DIM)
+        label = incident_label(incident, self.clock(), width=self.column_width("state"))
+        if incident.state == "unknown":
+            label = "—"
+        return Text(label, style=style, no_wrap=True, overflow="ellipsis")
+
     def name_cell(self, status: BotStatus) -> Text:
         bot = status.bot
         palette = app_palette(self.app)
@@ -275,3 +321,6 @@ class BotTable(KeyedTable):
 
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")
+        # ("failing 23m", "recovered 5m ago": the visible cells, built again.)
+        self._built.clear()
+        self._repaint_column("state")

@@ -17,7 +17,7 @@ from textual.message import Message
 from botmon_tui.formatting import absolute_time, clock_time, duration_text, relative_age
 from botmon_tui.medplum.models import FAILURE_CODES
 from botmon_tui.monitor.deploys import Deploy, first_runs_after
-from botmon_tui.monitor.durations import NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, NEAR_TIMEOUT, NEAR_TIMEOUT_MARK, TIMED_OUT
 from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
@@ -53,7 +53,8 @@ class EventTable(KeyedTable):
             cell=lambda table, event: table.outcome_cell(event),
             sort=lambda table, event: (event.outcome_info.severity, event.when or EPOCH, event.id),
             descending_first=True,
-            tooltip="how the run ended: 0 success, 4 minor, 8 serious, 12 major failure (worst first).",
+            tooltip="how the run ended: 0 success, 4 minor, 8 serious, 12 major failure, and a failure's "
+            "kind: timeout, crash, platform, error (▲ timeout when narrow; worst first).",
             widths=((0, 10), (100, FULL_OUTCOME)),
         ),
         Column(
@@ -111,12 +112,13 @@ class EventTable(KeyedTable):
         self.clock = clock
         self.tz = tz
         self.show_absolute = False
-        #: One outcome cell per code and form, shared by every row (cells are never changed in place).
-        self._outcome_cells: dict[tuple[str | None, bool], Text] = {}
+        #: One outcome cell per code, kind and width, shared by every row (cells are never changed
+        #: in place).
+        self._outcome_cells: dict[tuple[str | None, str | None, int], Text] = {}
         #: One bound method for every age cell (not one each).
         self.age_label: Callable[[AgeCell], str] = self._age_label
         #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
-        #: came near it are marked in the Duration column.
+        #: came near it are marked in the Duration column, and the failed runs' kinds read it.
         self.timeout: float | None = None
         #: The bot's deploys, newest first, and the first run after each (by run id).
         self._deploys: Sequence[Deploy] = ()
@@ -134,9 +136,12 @@ class EventTable(KeyedTable):
         self.post_message(self.WentToBottom())
 
     def set_timeout(self, timeout: float | None) -> None:
-        """The bot's timeout (its Duration cells are marked against it)."""
+        """The bot's timeout (its Duration cells are marked against it, and a failed run that used
+        95 % of it timed out: its Outcome's kind)."""
         if timeout != self.timeout:
             self.timeout = timeout
+            self._outcome_cells.clear()
+            self._rebuild_column("outcome", self.held_ids())
             self._rebuild_column("duration", self.held_ids())
 
     def set_deploys(self, deploys: Sequence[Deploy]) -> None:
@@ -203,13 +208,22 @@ class EventTable(KeyedTable):
         )
 
     def outcome_cell(self, event: FeedEvent) -> Text:
-        full = self.column_width("outcome") >= FULL_OUTCOME
-        cell = self._outcome_cells.get((event.outcome, full))
+        """The outcome, and a failed run's kind next to it (``▲ Minor (4) · timeout``; ``▲ timeout``
+        at 80 columns), from its output and duration (``FeedEvent.failure_kind``)."""
+        width = self.column_width("outcome")
+        full = width >= FULL_OUTCOME
+        kind = event.failure_kind(self.kind_timeout)
+        cell = self._outcome_cells.get((event.outcome, kind, width))
         if cell is None:
-            cell = self._outcome_cells[event.outcome, full] = outcome_text(
-                event.outcome_info, app_palette(self.app), code=full, short=not full
+            cell = self._outcome_cells[event.outcome, kind, width] = outcome_text(
+                event.outcome_info, app_palette(self.app), code=full, short=not full, kind=kind, width=width
             )
         return cell
+
+    @property
+    def kind_timeout(self) -> float:
+        """The timeout a failed run's kind is read against (10 s until the bot's is known)."""
+        return self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
 
     def restyle(self) -> None:
         self._outcome_cells.clear()

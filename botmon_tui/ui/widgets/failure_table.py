@@ -16,8 +16,9 @@ from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable
 
 __all__ = ["FailureTable"]
 
-#: The Outcome column's width for "✗ Serious Failure"; narrower, it shows "✗ Serious".
-FULL_OUTCOME = 17
+#: The Outcome column's width for "✗ Serious Failure · platform"; narrower, it shows
+#: "✗ Serious · platform", then "✗ platform" (``formatting.outcome_kind_label``).
+FULL_OUTCOME = 28
 
 
 class FailureTable(KeyedTable):
@@ -39,12 +40,14 @@ class FailureTable(KeyedTable):
                 run.outcome_info,
                 app_palette(table.app),
                 code=False,
-                short=table.column_width("outcome") < FULL_OUTCOME,
+                kind=run.kind,
+                width=table.column_width("outcome"),
             ),
-            sort=lambda table, run: (run.outcome_info.severity, run.when or EPOCH, run.id),
+            sort=lambda table, run: (run.outcome_info.severity, run.kind, run.when or EPOCH, run.id),
             descending_first=True,
-            tooltip="how the run failed: 4 minor, 8 serious, 12 major (worst first).",
-            widths=((0, 10), (100, FULL_OUTCOME)),
+            tooltip="how the run failed: 4 minor, 8 serious, 12 major, and its kind: timeout, crash, "
+            "platform, error (▲ timeout when narrow; worst first).",
+            widths=((0, 10), (100, 17), (120, FULL_OUTCOME)),
         ),
         Column(
             "summary",

@@ -139,6 +139,10 @@ class Column(SortOrder[TableT, RowT]):
     #: Shown only in a table at least this wide; narrower, it takes no room at all (not even its
     #: padding): a column that is worth less than the others' room at 80 columns.
     hidden_below: int = 0
+    #: When the flex column still lacks its width after every column that gives way gave, the
+    #: columns that drop go (width 0, no padding, not painted, as a hidden one), rank 1 first (0:
+    #: never); they come back when the table is wide enough again.
+    drops: int = 0
 
     def shown_at(self, table_width: int) -> bool:
         return table_width >= self.hidden_below
@@ -153,7 +157,7 @@ class Column(SortOrder[TableT, RowT]):
 
 class _HidingColumn(DataTableColumn):
     """A DataTable column that takes no room at all (not even its padding) while its width is 0
-    (``Column.hidden_below``)."""
+    (``Column.hidden_below``, ``Column.drops``)."""
 
     def get_render_width(self, data_table: DataTable[Any]) -> int:
         return 0 if self.width == 0 and not self.auto_width else super().get_render_width(data_table)
@@ -167,7 +171,8 @@ def fit_widths(
     Every column gets its width for that table width; the flex column gets the rest. When that
     rest is less than the flex column wants (its width, or ``content``, what its widest row
     takes, if that is less), the columns that give way shrink for it, in their rank's order, down
-    to their ``least``; the flex column never gets less than its own ``least`` (the table then
+    to their ``least``; if it still lacks, the columns that drop go (width 0: not shown), in
+    their rank's order; the flex column never gets less than its own ``least`` (the table then
     scrolls sideways).
     """
     shown = [column.shown_at(table_width) for column in columns]
@@ -179,14 +184,32 @@ def fit_widths(
     if content is not None:
         widths[flex] = max(columns[flex].least, min(widths[flex], content))
     lack = widths[flex] - (usable - (sum(widths) - widths[flex]))
-    for index in sorted(
+    giving = sorted(
         (i for i, c in enumerate(columns) if c.gives_way and shown[i]), key=lambda i: columns[i].gives_way
-    ):
+    )
+    for index in giving:
         if lack <= 0:
             break
         give = min(lack, max(0, widths[index] - columns[index].least))
         widths[index] -= give
         lack -= give
+    dropping = (i for i, c in enumerate(columns) if c.drops and shown[i])
+    for index in sorted(dropping, key=lambda i: columns[i].drops):
+        if lack <= 0:
+            break
+        # (A dropped column's padding comes back too.)
+        lack -= widths[index] + 2 * padding
+        usable += 2 * padding
+        widths[index] = 0
+    # What a drop freed beyond the lack goes back to the columns that gave way, the last first.
+    preferred = [column.width_for(table_width) for column in columns]
+    for index in reversed(giving):
+        if lack >= 0:
+            break
+        if widths[index]:
+            back = min(-lack, preferred[index] - widths[index])
+            widths[index] += back
+            lack += back
     widths[flex] = max(columns[flex].least, usable - (sum(widths) - widths[flex]))
     return widths
 
@@ -453,7 +476,7 @@ class KeyedTable(DataTableInternals):
     def on_mount(self) -> None:
         for column in self.COLUMNS:
             self.add_column(Text(column.title), key=column.key, width=column.width_for(80))
-            if column.hidden_below:
+            if column.hidden_below or column.drops:
                 held = self.columns[ColumnKey(column.key)]
                 self.columns[held.key] = _HidingColumn(
                     held.key, held.label, held.width, held.content_width, held.auto_width
@@ -635,7 +658,7 @@ class KeyedTable(DataTableInternals):
         (DataTable's own path would not do for a body cell: it renders the cells DataTable
         stores, and the table stores none.)
         """
-        if width <= 0:  # a hidden column (``Column.hidden_below``), its header too
+        if width <= 0:  # a hidden or dropped column (``Column.hidden_below``, ``drops``), header too
             return [[]]
         row_key = self.row_index.get_key(row_index) if row_index >= 0 else None
         column_key = self.column_index.get_key(column_index) if column_index >= 0 else None

@@ -405,6 +405,7 @@ def pane_text(
     output: OutputView | None = None,
     subscription: str | None = None,
     deploy: Deploy | None = None,
+    kind: str | None = None,
 ) -> PaneText:
     """The pane's content for ``event``: a two-line summary, the run's context, the output
     (``output``: as given by :func:`output_view`, else read by :func:`log_text`, all of it or a
@@ -412,7 +413,7 @@ def pane_text(
     info = event.outcome_info
     zone = now.astimezone(tz).tzname() or ""
     text = Text(end="")
-    outcome = outcome_text(info, palette)
+    outcome = outcome_text(info, palette, kind=kind)
     text.append_text(outcome)
     text.append("  ")
     text.append(clip(event.id), BOLD)
@@ -496,6 +497,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
         #: before the run (see ``show``).
         self._subscription: str | None = None
         self._deploy: Deploy | None = None
+        self._kind: str | None = None
         #: The search (case-insensitive; ``""``: none), its matches in the output, the current one.
         self.needle = ""
         self._stale = False
@@ -539,10 +541,11 @@ class OutcomePane(VerticalScroll, can_focus=True):
         app_base: str | None,
         subscription: str | None = None,
         deploy: Deploy | None = None,
+        kind: str | None = None,
     ) -> None:
         """Show ``event`` (``subscription``: the one-line description of its Subscription, when it
-        was read; ``deploy``: the deploy just before it, if one was; the pane never reads anything
-        itself)."""
+        was read; ``deploy``: the deploy just before it, if one was; ``kind``: a failed run's kind,
+        shown next to its outcome; the pane never reads anything itself)."""
         if event is None:
             self.event_id = None
             self._event = None
@@ -557,6 +560,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
         self._where = (now, tz, app_base)
         self._subscription = subscription
         self._deploy = deploy
+        self._kind = kind
         # Another run, or another search: from its first match (or its summary line). The same run
         # again (a poll brought a new version of it): where the reader was.
         moved = changed or self._stale
@@ -674,6 +678,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
             parts,
             self._subscription,
             self._deploy,
+            self._kind,
         )
         self._subtitle()
         if shown != self._shown:
@@ -689,6 +694,7 @@ class OutcomePane(VerticalScroll, can_focus=True):
                 output=view,
                 subscription=self._subscription,
                 deploy=self._deploy,
+                kind=self._kind,
             )
             self.spotlight = pane.spotlight
             self._starts = {index: pane.output_start + offset for index, offset in view.starts.items()}
