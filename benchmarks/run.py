@@ -657,7 +657,7 @@ async def idle_cpu(info: dict[str, Any], seconds: float, interval: float) -> dic
         cpu1, wall1 = proc.cpu_times(), time.perf_counter()
         done = control.requests_since(mark)
         polls = schedule.status.polls - polls_before
-        errors = schedule.status.failures
+        errors = schedule.status.errors_in_a_row
     total = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     return {
         "cpu_pct": 100 * total / (wall1 - wall0),
@@ -687,7 +687,7 @@ async def alert_session(info: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     app = make_app(info)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await until(lambda: app.sessions[0].project.loaded and app.sessions[0].failures.loaded, 120)
+        await until(lambda: app.sessions[0].project.loaded and app.sessions[0].failure_watch.loaded, 120)
         await quiet(app)
         # ---------------------------------------------------------------- the bot list
         idle, _, _ = await polls(app, control, 3, 0.05)
@@ -815,7 +815,7 @@ async def project_session(infos: list[dict[str, Any]]) -> dict[str, Any]:
         return done, stall, wall
 
     async with app.run_test(size=SIZE, notifications=True):
-        await until(lambda: all(s.project.loaded and s.failures.loaded for s in app.sessions), 120)
+        await until(lambda: all(s.project.loaded and s.failure_watch.loaded for s in app.sessions), 120)
         await quiet(app)
         out["bots"] = sum(len(s.project.statuses) for s in app.sessions)
         rounds = [await one_round() for _ in range(5)]

@@ -47,7 +47,7 @@ def main(mode: str) -> int:
         async def drive() -> None:
             # Loaded, and the first poll (load, lookups, the failures' first page) over.
             session = app.sessions[0]
-            await until(lambda: session.failures.loaded and app.screen.is_mounted)
+            await until(lambda: session.failure_watch.loaded and app.screen.is_mounted)
             poller = app.session_poller(session)
             assert poller is not None
             await until(lambda: session.schedule.status.polls > 0 and not poller.in_flight)

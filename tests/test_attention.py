@@ -38,7 +38,7 @@ def status(name: str, *runs: tuple[str, float], failures: int = 0, **fields: Any
         if state.last_run is None or (event.when and event.when >= state.last_run):
             state.last_event = event
     for number in range(failures):
-        state.failures.append((NOW - timedelta(minutes=number), f"f{number}"))
+        state.failed_runs.append((NOW - timedelta(minutes=number), f"f{number}"))
     return state
 
 

@@ -99,7 +99,7 @@ async def test_outcome_filters(demo: DemoServer, client: MedplumClient) -> None:
         demo.store.add_event(bot_id, outcome=outcome, desc=f"run {index}", at=at + timedelta(seconds=index))
     ok = await client.bot_events(bot_id, count=100, outcomes=["0"])
     assert [e.outcome for e in ok.resources] == ["0", "0", "0"]
-    failed = await client.bot_events(bot_id, count=100, failures_only=True)
+    failed = await client.bot_events(bot_id, count=100, failed_only=True)
     assert [e.outcome for e in failed.resources] == ["4", "12", "8", "4"]  # newest first
     assert all(e.outcome in FAILURE_CODES for e in failed.resources)
     recent = await client.bot_events(bot_id, count=100, since=at + timedelta(seconds=5))
@@ -376,7 +376,7 @@ async def test_client_sends_only_get_and_token_post(demo: DemoServer) -> None:
         bots = await medplum.list_bots(page_size=4)
         for bot in bots.resources[:3]:
             await medplum.get_bot(bot.id)
-            await medplum.bot_events(bot.id, count=5, failures_only=True)
+            await medplum.bot_events(bot.id, count=5, failed_only=True)
         await medplum.events_since(EventCursor(scope={"type": "execute"}), count=50, max_pages=2)
         await medplum.bots_changed_since(FIXED_NOW - timedelta(days=1))
     sent = requests_since(demo, mark)

@@ -435,7 +435,7 @@ async def test_the_session_names_the_incidents_kind_and_cause_from_the_output(se
         assert incident.signature is not None
         assert incident.signature.text == "AxiosError: Request failed with status code 503 @ sync (index.js)"
         assert incident.streak is not None and (incident.streak.runs, incident.streak.exact) == (2, True)
-        run = session.failures.runs[0]
+        run = session.failure_watch.runs[0]
         assert (run.kind, run.signature) == ("crash", incident.signature)
     finally:
         await session.aclose()
@@ -451,7 +451,7 @@ async def test_a_timed_out_lambda_run_is_a_timeout_from_its_duration(server: Dem
         await session.poll()
         assert session.project.statuses[bot_id].incident.kind == "timeout"
         await session.poll_failures()
-        run = session.failures.runs[0]
+        run = session.failure_watch.runs[0]
         assert run.kind == "timeout" and run.summary == "timed out after 29.0 s (timeout 30.0 s)"
     finally:
         await session.aclose()

@@ -170,7 +170,7 @@ async def test_bot_list_polls_count_the_failures_load_counts(demo: DemoServer, c
     failed = demo.store.add_event(bot_id, outcome="12", desc="boom", at=at)["id"]
     assert bot_id in await monitor.poll()
     status = monitor.statuses[bot_id]
-    assert status.runs_seen == 3 and [event_id for _, event_id in status.failures] == [failed]
+    assert status.runs_seen == 3 and [event_id for _, event_id in status.failed_runs] == [failed]
     assert [e.id for e in monitor.new_failures] == [failed]
 
 

@@ -181,7 +181,7 @@ async def test_a_failed_switch_keeps_the_rows_and_says_why(demo: DemoServer, tmp
         demo.faults.add(status=503, path_contains="outcome=")
         await pilot.press("f")
         await settle(pilot)
-        assert not screen.failures_only and screen.query_one(EventTable).row_count == 100
+        assert not screen.failed_only and screen.query_one(EventTable).row_count == 100
         assert "Could not load failed runs" in notes(app)
 
 

@@ -86,7 +86,7 @@ async def test_failures_are_grouped_by_cause_across_bots(
         empi = empi_group(groups)
         names = {app.alerts.bot_name(app.sessions[0], bot) for bot in empi.bot_ids}
         assert names == EMPI_BOTS
-        runs = app.sessions[0].failures.runs
+        runs = app.sessions[0].failure_watch.runs
         assert {run.id for run in empi.runs} == {run.id for run in runs if EMPI in run.summary}
         counts = f"{len(empi.runs)} runs · 3 bots" if size[0] >= 100 else f"{len(empi.runs)}× · 3 bots"
         row = next(line for line in screen_lines(app) if counts in line)
@@ -155,7 +155,7 @@ async def test_v_switches_to_every_failed_run_and_back(
         await pilot.press("v")
         await pilot.pause()
         assert runs.display and not groups.display and not screen.grouped
-        assert runs.ids_in_order() == [run.id for run in app.sessions[0].failures.runs]
+        assert runs.ids_in_order() == [run.id for run in app.sessions[0].failure_watch.runs]
         assert "newest failed runs of every bot" in screen_text(app)
         await pilot.press("v")
         await pilot.pause()
@@ -217,7 +217,9 @@ async def test_a_cause_met_in_two_projects_is_one_row_naming_each_project(tmp_pa
             names = screen.bot_names(empi)
             assert {name.split(": ", 1)[0] for name in names} == {"prod", "staging"}
             assert {name.split(": ", 1)[1] for name in names} == EMPI_BOTS
-            runs = [run for session in app.sessions for run in session.failures.runs if EMPI in run.summary]
+            runs = [
+                run for session in app.sessions for run in session.failure_watch.runs if EMPI in run.summary
+            ]
             assert len(empi.runs) == len(runs)
             # Y names the project of the selected run's bot.
             await pilot.press("enter")
@@ -336,7 +338,7 @@ async def test_Y_copies_the_incident_as_plain_text(
         await pilot.press("v")
         await pilot.pause()
         table = screen.query_one(FailureTable)
-        lab = next(run for run in app.sessions[0].failures.runs if run.kind == "crash")
+        lab = next(run for run in app.sessions[0].failure_watch.runs if run.kind == "crash")
         select(table, lab.id)
         await pilot.press("Y")
         lines = app.clipboard.splitlines()
@@ -364,7 +366,7 @@ async def test_a_acknowledges_the_selected_runs_bot_on_the_failures_screen(
         screen = await failures_screen(app, pilot)
         session = app.sessions[0]
         lab = bot_id(fresh_demo, "lab-results-router")
-        crash = next(run for run in session.failures.runs if run.bot_id == lab)
+        crash = next(run for run in session.failure_watch.runs if run.bot_id == lab)
         # On a cause: its newest run's bot.
         select(screen.query_one(GroupTable), crash.signature.key)
         assert not app.acknowledged(session, lab)
@@ -376,7 +378,9 @@ async def test_a_acknowledges_the_selected_runs_bot_on_the_failures_screen(
         await pilot.pause()
         table = screen.query_one(FailureTable)
         old = next(
-            run for run in session.failures.runs if run.bot_id == bot_id(fresh_demo, "patient-welcome-email")
+            run
+            for run in session.failure_watch.runs
+            if run.bot_id == bot_id(fresh_demo, "patient-welcome-email")
         )
         select(table, old.id)
         await pilot.press("a")

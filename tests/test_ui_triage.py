@@ -130,7 +130,9 @@ async def test_a_new_failure_is_announced_once_from_another_bots_event_tab(
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         # Failures there at start are shown (the marks, the counts), never announced.
         assert (
-            app.sessions[0].failures.loaded and app.sessions[0].failures.runs and not app.sessions[0].unseen
+            app.sessions[0].failure_watch.loaded
+            and app.sessions[0].failure_watch.runs
+            and not app.sessions[0].unseen
         )
         assert toasts(app) == [] and bells == []
         await open_bot(app, pilot, demo, "hl7-adt-ingest")
@@ -260,7 +262,7 @@ async def test_failures_screen_lists_updates_in_place_and_opens_the_run(
         assert isinstance(screen, FailuresScreen)
         await pilot.press("v")  # every failed run (the screen opens on one row per cause)
         table = screen.query_one(FailureTable)
-        runs = app.sessions[0].failures.runs
+        runs = app.sessions[0].failure_watch.runs
         assert table.ids_in_order() == [run.id for run in runs]  # newest first
         failed = [e for e in demo.store.events_for(bot_id(demo, "legacy-hl7-bridge")) if e["outcome"] != "0"]
         assert {e["id"] for e in failed[:3]} <= set(table.ids_in_order())
@@ -320,7 +322,7 @@ async def test_failures_screen_from_the_command_palette_and_its_filter(
         assert names == {"legacy-hl7-bridge"} and table.row_count > 0
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == len(app.sessions[0].failures.runs)
+        assert table.row_count == len(app.sessions[0].failure_watch.runs)
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BotListScreen)

@@ -154,7 +154,7 @@ async def read_events(
     page = await patiently(
         io,
         lambda: client.bot_events(
-            bot.id, count=min(limit + 1, MAX_PAGE_SIZE), failures_only=failures, since=since
+            bot.id, count=min(limit + 1, MAX_PAGE_SIZE), failed_only=failures, since=since
         ),
     )
     for _ in range(MAX_LIMIT):

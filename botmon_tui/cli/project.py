@@ -416,7 +416,7 @@ def by_failure(statuses: Sequence[BotStatus]) -> list[BotStatus]:
     """Bots that failed in the window first, then the others; each group in the bot list's
     attention order (:func:`~botmon_tui.monitor.summary.attention_key`: failing now, most failures,
     most recent run; then bots that write no AuditEvents; then the rest, most recent first)."""
-    return sorted(statuses, key=lambda s: (not s.failures, attention_key(s)))
+    return sorted(statuses, key=lambda s: (not s.failed_runs, attention_key(s)))
 
 
 def _instant(deploy: Deploy | None) -> str | None:

@@ -96,12 +96,12 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
     # What needs attention first: bots that failed in the window, or are failing, late or quiet now.
     rows.sort(
         key=lambda row: (
-            not (row[1].failures or row[1].incident.active),
+            not (row[1].failed_runs or row[1].incident.active),
             attention_key(row[1]),
             row[0].label,
         )
     )
-    failed = [row for row in rows if row[1].failures]
+    failed = [row for row in rows if row[1].failed_runs]
     silent = silent_now(rows)
     ignore_late = bool(getattr(args, "ignore_late", False))
     several = len(connections) > 1
@@ -137,7 +137,7 @@ async def _deploys(client: MedplumClient, project: Project, *, args: argparse.Na
     if args.deploys:
         ids, project.deploys_for = [s.bot.id for s in statuses], "all"
     else:
-        failed = [s for s in by_failure(statuses) if s.failures]
+        failed = [s for s in by_failure(statuses) if s.failed_runs]
         ids, project.deploys_for = [s.bot.id for s in failed[:MAX_DEPLOY_READS]], "failed"
     project.deploys = await last_deploys(client, io, ids)
 
@@ -263,7 +263,7 @@ def _failure_verdict(
     window = span_text(project.window)
     where = f" in {projects} projects" if projects > 1 else ""
     failing_now = [s for _, s in rows if s.incident.state == "failing"]
-    before = sum(1 for s in failing_now if not s.failures)
+    before = sum(1 for s in failing_now if not s.failed_runs)
     if failed:
         runs = sum(status.recent_failures for _, status in failed)
         now = sum(1 for _, s in failed if s.incident.state == "failing")

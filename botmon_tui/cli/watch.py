@@ -197,7 +197,7 @@ async def _poll(
         delay = schedule.failure(exc)
         io.note(f"{named}{exc}; trying again in {delay:.0f} s")
         return exc, delay
-    delay = 0.0 if session.failures.behind else schedule.success()
+    delay = 0.0 if session.failure_watch.behind else schedule.success()
     if schedule.take_recovered():
         io.note(f"{named}the server answers again; watching")
     events = session.incident_events()

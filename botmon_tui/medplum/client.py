@@ -728,13 +728,13 @@ class MedplumClient:
         *,
         count: int = 20,
         outcomes: Iterable[str] | None = None,
-        failures_only: bool = False,
+        failed_only: bool = False,
         since: datetime | None = None,
         execute_only: bool = False,
         elements: Iterable[str] | None = None,
     ) -> SearchPage[AuditEvent]:
         """One page of a bot's AuditEvents, newest first (``bot_id=None``: the whole project)."""
-        codes = list(FAILURE_CODES) if failures_only else list(outcomes or [])
+        codes = list(FAILURE_CODES) if failed_only else list(outcomes or [])
         params = self.event_params(
             bot_id, count=count, outcomes=codes, since=since, execute_only=execute_only, elements=elements
         )

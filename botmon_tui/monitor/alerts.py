@@ -198,7 +198,7 @@ class FailureWatch:
             return await self._take()
 
     async def _load(self) -> None:
-        page = await self.client.bot_events(None, count=self.window, failures_only=True, execute_only=True)
+        page = await self.client.bot_events(None, count=self.window, failed_only=True, execute_only=True)
         self.invalid += page.invalid
         runs = await self._read(page.resources)
         self._cursor = EventCursor(scope=self._scope())

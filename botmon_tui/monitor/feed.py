@@ -270,7 +270,7 @@ class EventFeed:
         when the newest run succeeded, when the streak reaches past the runs held (its start is
         not known), in the failures-only mode, or for a bot that records only failures (its
         successes write no AuditEvent)."""
-        if self.failures_only or (self.bot is not None and self.bot.audit_trigger == "on-error"):
+        if self.failed_only or (self.bot is not None and self.bot.audit_trigger == "on-error"):
             return None
         first: FeedEvent | None = None
         for _, event_id in reversed(self._keys):
@@ -326,7 +326,7 @@ class EventFeed:
                 first.cancel()
 
     @property
-    def failures_only(self) -> bool:
+    def failed_only(self) -> bool:
         return set(self.outcomes) == set(FAILURE_CODES)
 
     def _first_page(self) -> Coroutine[Any, Any, SearchPage[AuditEvent]]:

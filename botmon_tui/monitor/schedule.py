@@ -37,7 +37,7 @@ JITTER = 0.25
 class PollStatus:
     last_success: datetime | None = None
     last_error: MedplumError | str | None = None
-    failures: int = 0
+    errors_in_a_row: int = 0
     next_delay: float = 0.0
     recovered: bool = False
     polls: int = 0
@@ -78,9 +78,9 @@ class PollSchedule:
     def success(self) -> float:
         """Record a good poll; return the delay until the next one (the interval)."""
         status = self.status
-        if status.failures:
+        if status.errors_in_a_row:
             status.recovered = True
-        status.failures = 0
+        status.errors_in_a_row = 0
         status.last_error = None
         status.last_success = self._wall()
         status.polls += 1
@@ -90,7 +90,7 @@ class PollSchedule:
     def failure(self, err: BaseException) -> float:
         """Record a failed poll; return the delay before retrying."""
         status = self.status
-        status.failures += 1
+        status.errors_in_a_row += 1
         status.polls += 1
         status.recovered = False
         status.last_error = (
@@ -105,7 +105,9 @@ class PollSchedule:
             delay = self._jittered(self.max_backoff)
         else:
             ceiling = min(self.max_backoff, max(self.interval, FIRST_BACKOFF))
-            delay = min(ceiling, max(FIRST_BACKOFF, self.interval / 4) * 2 ** min(status.failures - 1, 30))
+            delay = min(
+                ceiling, max(FIRST_BACKOFF, self.interval / 4) * 2 ** min(status.errors_in_a_row - 1, 30)
+            )
             delay = self._jittered(max(delay, min(self.interval, FIRST_BACKOFF)))
         status.next_delay = delay
         return delay

@@ -100,7 +100,7 @@ class ProjectSession:
         self.index = index
         self.recent = recent
         self.project = ProjectMonitor(self.client, recent=recent, clock=clock, grace=connection.grace)
-        self.failures = FailureWatch(self.client, timeout_of=self.project.timeout_of)
+        self.failure_watch = FailureWatch(self.client, timeout_of=self.project.timeout_of)
         self.schedule = PollSchedule(interval, wall=clock, clock=monotonic, jitter=jitter)
         #: Alerts per incident (what :meth:`incident_events` says).
         self.tracker = IncidentTracker(realert=realert, announce_initial=announce_initial)
@@ -215,7 +215,7 @@ class ProjectSession:
     def wants_failures(self) -> bool:
         """Whether the failure watch must be asked now: not loaded yet, a backlog to read, or the
         last poll's runs hold a failure it does not know (its output is needed for the alert)."""
-        watch = self.failures
+        watch = self.failure_watch
         return (
             not watch.loaded
             or watch.behind
@@ -225,8 +225,8 @@ class ProjectSession:
     async def poll_failures(self) -> list[Alert]:
         """One poll of the failure watch (one request): the new failures, one alert per bot. Their
         output names the kind and cause of each bot's incident (``status.incident``)."""
-        alerts = await self.failures.poll()
-        self.failures_changed = frozenset(self.project.note_failed_runs(self.failures.runs))
+        alerts = await self.failure_watch.poll()
+        self.failures_changed = frozenset(self.project.note_failed_runs(self.failure_watch.runs))
         self._fresh.extend(run for alert in alerts for run in alert.runs)
         del self._fresh[:-MAX_FRESH]
         return alerts

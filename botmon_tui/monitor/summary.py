@@ -112,7 +112,7 @@ class BotStatus:
     bot: Bot
     last_event: AuditEvent | None = None
     #: Failures within the monitor's ``recent`` window: (time, event id), oldest first.
-    failures: deque[tuple[datetime, str]] = field(default_factory=deque)
+    failed_runs: deque[tuple[datetime, str]] = field(default_factory=deque)
     runs_seen: int = 0
     #: The bot's own newest run was looked up (so ``last_event is None`` means it never ran).
     looked_up: bool = False
@@ -161,7 +161,7 @@ class BotStatus:
 
     @property
     def recent_failures(self) -> int:
-        return len(self.failures)
+        return len(self.failed_runs)
 
     @property
     def failing_now(self) -> bool:
@@ -686,7 +686,7 @@ class ProjectMonitor:
         while len(self._departed) > MAX_DEPARTED:
             oldest = next(iter(self._departed))
             status = self._departed.pop(oldest)
-            self._failure_ids.difference_update(event_id for _, event_id in status.failures)
+            self._failure_ids.difference_update(event_id for _, event_id in status.failed_runs)
         return gone
 
     def _status(self, bot_id: str | None) -> BotStatus | None:
@@ -731,17 +731,17 @@ class ProjectMonitor:
             if status is None or event.id in self._failure_ids:
                 continue
             self._failure_ids.add(event.id)
-            status.failures.append((when, event.id))
-            if len(status.failures) > MAX_FAILURES_PER_BOT:
-                _, gone = status.failures.popleft()
+            status.failed_runs.append((when, event.id))
+            if len(status.failed_runs) > MAX_FAILURES_PER_BOT:
+                _, gone = status.failed_runs.popleft()
                 self._failure_ids.discard(gone)
 
     def _expire_failures(self) -> set[str]:
         floor = self.clock() - self.recent
         changed: set[str] = set()
         for bot_id, status in self.statuses.items():
-            while status.failures and status.failures[0][0] < floor:
-                _, gone = status.failures.popleft()
+            while status.failed_runs and status.failed_runs[0][0] < floor:
+                _, gone = status.failed_runs.popleft()
                 self._failure_ids.discard(gone)
                 changed.add(bot_id)
         return changed

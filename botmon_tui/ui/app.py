@@ -381,7 +381,7 @@ class BotmonApp(TerminalApp):
                 if session in polling.sessions:
                     polling.note("✓ recovered")
         elif (
-            status.failures == 1
+            status.errors_in_a_row == 1
             and status.last_error is not None
             and not (screen is not None and screen.error_in_view(session))
         ):

@@ -298,7 +298,7 @@ class PollingScreen(Screen[None]):
                 self.note("✓ recovered")
             self._own_failure_told = False
         elif (
-            status.failures == 1
+            status.errors_in_a_row == 1
             and status.last_error is not None
             and not self.error_in_view()
             and all(session.schedule.status.ok for session in self.sessions)
@@ -330,7 +330,7 @@ class PollingScreen(Screen[None]):
         loops = self.loops()
         failing = [loop for loop in loops if not loop[0].status.ok]
         error: str | None = None
-        failures = 0
+        errors_in_a_row = 0
         retry_in: float | None = None
         last_success = None
         if failing:
@@ -343,7 +343,7 @@ class PollingScreen(Screen[None]):
                 error = status.last_error.kind  # (the screen says it in full)
             if error is not None and session is not None and self.multi:
                 error = f"{session.label}: {error}"
-            failures = status.failures
+            errors_in_a_row = status.errors_in_a_row
             retry_in = poller.seconds_to_next() if poller is not None else None
         successes = [schedule.status.last_success for schedule, _, _ in loops]
         if all(when is not None for when in successes):
@@ -366,7 +366,7 @@ class PollingScreen(Screen[None]):
             polling=any(poller is not None and poller.in_flight for _, poller, _ in loops),
             last_success=last_success,
             error=error,
-            failures=failures,
+            errors_in_a_row=errors_in_a_row,
             retry_in=retry_in,
             note=note,
             note_style=note_style,

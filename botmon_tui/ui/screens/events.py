@@ -88,9 +88,9 @@ class EventScreen(PollingScreen):
         *sort_bindings("events", EventTable.COLUMNS),
         Binding(
             "f",
-            "toggle_failures",
+            "toggle_failed_only",
             "Failed only",
-            id="events.failures",
+            id="events.failed_only",
             tooltip="This bot's failed runs only (outcome 4, 8, 12, asked for from the server) / every run",
         ),
         Binding(
@@ -232,17 +232,17 @@ class EventScreen(PollingScreen):
         bot: Bot | None = None,
         *,
         select_event: str | None = None,
-        failures_only: bool = False,
+        failed_only: bool = False,
     ) -> None:
         """``session``: the project the bot belongs to. ``select_event``: the id of a run to select
-        once loaded (paging older, bounded, if it is not among the newest). ``failures_only``: open
+        once loaded (paging older, bounded, if it is not among the newest). ``failed_only``: open
         in the failures-only mode (``f``)."""
         super().__init__([session])
         app = self.botmon
         self.session = session
         self.bot_id = bot_id
         self.select_event = select_event
-        self.feed = self._new_feed(failures_only)
+        self.feed = self._new_feed(failed_only)
         self.feed.bot = bot
         # The first page is asked for now, before the screen is built (see EventFeed.prefetch).
         self.feed.prefetch()
@@ -273,9 +273,9 @@ class EventScreen(PollingScreen):
         self._force = False
         self._feed_polled_at = -math.inf
 
-    def _new_feed(self, failures_only: bool) -> EventFeed:
+    def _new_feed(self, failed_only: bool) -> EventFeed:
         app = self.botmon
-        outcomes = FAILURE_CODES if failures_only else ()
+        outcomes = FAILURE_CODES if failed_only else ()
         return EventFeed(
             self.session.client,
             self.bot_id,
@@ -285,9 +285,9 @@ class EventScreen(PollingScreen):
         )
 
     @property
-    def failures_only(self) -> bool:
+    def failed_only(self) -> bool:
         """Only failed runs (outcome 4, 8, 12), asked for as such from the server."""
-        return self.feed.failures_only
+        return self.feed.failed_only
 
     def compose(self) -> ComposeResult:
         app = self.botmon
@@ -487,9 +487,9 @@ class EventScreen(PollingScreen):
         feed = self.feed
         if not feed.loaded:
             return []
-        parts = [plural(len(feed), "failed run" if self.failures_only else "event")]
+        parts = [plural(len(feed), "failed run" if self.failed_only else "event")]
         if self.switching:
-            parts.append("loading all runs…" if self.failures_only else "loading failures…")
+            parts.append("loading all runs…" if self.failed_only else "loading failures…")
         elif self.loading_older:
             parts.append("loading older…")
         elif feed.has_older and not feed.at_limit:
@@ -539,7 +539,7 @@ class EventScreen(PollingScreen):
                 style = self.palette.ok if incident.state == "recovered" else self.palette.warn
                 text.append(f"{'✓' if incident.state == 'recovered' else '!'} {state}", style)
                 text.append(" · ", DIM)
-            if self.failures_only:
+            if self.failed_only:
                 text.append("✗ failures only", self.palette.fail)
                 text.append(" (f: all runs) · ", DIM)
             text.append("runtime ", DIM)
@@ -570,8 +570,8 @@ class EventScreen(PollingScreen):
             text.append(f"{HISTORY_HOURS}h ", DIM)
             text.append_text(history_strip(hours, self.palette, unknown=unknown, deploys=slots))
             text.append(" now", DIM)
-            text.append(f" · {plural(runs, 'failed run' if self.failures_only else 'run')}")
-            if failed and not self.failures_only:
+            text.append(f" · {plural(runs, 'failed run' if self.failed_only else 'run')}")
+            if failed and not self.failed_only:
                 text.append(" · ")
                 text.append(f"✗ {failed} failed", self.palette.fail)
             elif not failed:
@@ -611,7 +611,7 @@ class EventScreen(PollingScreen):
             banner.show_error(message)
         elif not feed.loaded or feed.bot is None:
             show = False
-        elif len(feed) == 0 and self.failures_only:
+        elif len(feed) == 0 and self.failed_only:
             banner.show_empty(
                 "No failed run of this bot (outcome 4, 8 or 12).",
                 "Its AuditEvents hold only successful runs: press f to show every run.",
@@ -821,21 +821,21 @@ class EventScreen(PollingScreen):
         text = self.session.incident_text(self.bot_id, name, now=self.now, several=self.multi)
         self.copy_text(text, f"the incident of {name}")
 
-    def action_toggle_failures(self) -> None:
+    def action_toggle_failed_only(self) -> None:
         """``f``: failures only (``outcome=4,8,12`` on the server) ⇄ every run."""
         if self.switching or not self.feed.loaded:
             return
         self.switching = True
         self.update_status()
-        self.run_worker(self._switch_feed(not self.failures_only), group="mode", exit_on_error=False)
+        self.run_worker(self._switch_feed(not self.failed_only), group="mode", exit_on_error=False)
 
-    async def _switch_feed(self, failures_only: bool) -> None:
+    async def _switch_feed(self, failed_only: bool) -> None:
         """Load the other mode's first page, then show it (the rows both modes hold stay as they
         are); until it is here, and if it fails, the current rows stay on screen."""
-        feed = self._new_feed(failures_only)
+        feed = self._new_feed(failed_only)
         feed.bot = self.feed.bot
         try:
-            with self._says_why("load failed runs" if failures_only else "load all runs"):
+            with self._says_why("load failed runs" if failed_only else "load all runs"):
                 async with self._lock:
                     await feed.load_initial()
                     await asyncio.sleep(0)

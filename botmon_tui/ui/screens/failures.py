@@ -206,13 +206,13 @@ class FailuresScreen(PollingScreen):
 
     @property
     def loaded(self) -> bool:
-        return any(session.failures.loaded for session in self.sessions)
+        return any(session.failure_watch.loaded for session in self.sessions)
 
     def runs(self) -> list[FailedRun]:
         """Every project's newest failed runs (each run's session remembered)."""
         runs: list[FailedRun] = []
         for session in self.sessions:
-            for run in session.failures.runs:
+            for run in session.failure_watch.runs:
                 self._session_of[run.id] = session
                 runs.append(run)
         return runs
@@ -276,7 +276,7 @@ class FailuresScreen(PollingScreen):
         self.table.refresh_ages()
 
     def status_parts(self) -> list[str]:
-        watches = [session.failures for session in self.sessions if session.failures.loaded]
+        watches = [session.failure_watch for session in self.sessions if session.failure_watch.loaded]
         if not watches:
             return []
         parts = [plural(sum(len(watch.runs) for watch in watches), "failed run")]

@@ -27,7 +27,7 @@ DROP_ORDER = (
     "toggle_times",
     "refresh",
     "toggle_pause",
-    "toggle_failures",
+    "toggle_failed_only",
     "sort_attention",
     "app.failures",
     "app.quit",

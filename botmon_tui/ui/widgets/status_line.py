@@ -24,7 +24,7 @@ class StatusInfo:
     polling: bool = False
     last_success: datetime | None = None
     error: str | None = None
-    failures: int = 0
+    errors_in_a_row: int = 0
     retry_in: float | None = None
     note: str | None = None
     note_style: str = "ok"
