@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
-from ui_support import bot_id, on_screen, running, screen_lines
+from ui_support import bot_id, on_screen, pause_until, running, screen_lines, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
@@ -366,7 +366,7 @@ async def test_names_tell_bots_apart(demo: DemoServer, tmp_path: Path, size: tup
     for name in names:
         bot = demo.store.add_bot({"resourceType": "Bot", "name": name, "runtimeVersion": "vmcontext"})
         demo.store.add_event(bot["id"], outcome="0", desc="ok", at=FIXED_NOW - timedelta(minutes=1))
-    async with running(demo, tmp_path, size) as (app, _pilot):
+    async with running(demo, tmp_path, size) as (app, pilot):
         table = app.screen.query_one(BotTable)
         assert on_screen(app, names[0]) and on_screen(app, names[1])
         assert not on_screen(app, names[2])  # (33 characters)
@@ -377,5 +377,8 @@ async def test_names_tell_bots_apart(demo: DemoServer, tmp_path: Path, size: tup
         long_one = bot_id(demo, names[2])
         table.select_id(long_one)
         assert table.selected_name() == names[2]
+        # The status line says it whole, first, while that row is selected; not for a whole name.
+        await pause_until(pilot, lambda: status(app).startswith(names[2] + " · "), "the name said")
         table.select_id(bot_id(demo, names[0]))
         assert table.selected_name() is None
+        await pause_until(pilot, lambda: status(app).startswith("● "), "the name gone")

@@ -23,7 +23,7 @@ from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
 from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
-from botmon_tui.ui.widgets.status_line import retry_info_text
+from botmon_tui.ui.widgets.status_line import StatusInfo, retry_info_text
 
 __all__ = ["BotListScreen"]
 
@@ -236,6 +236,16 @@ class BotListScreen(PollingScreen):
 
     def refresh_ages(self) -> None:
         self.table.refresh_ages()
+
+    def status_info(self) -> StatusInfo:
+        info = super().status_info()
+        # A name longer than its cell (more than 24 characters at 80 columns) is whole here.
+        info.lead = self.table.selected_name() if self.loaded else None
+        return info
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.table:
+            self.update_status()
 
     def status_parts(self) -> list[str]:
         loaded = [session.project for session in self.shown_sessions() if session.project.loaded]

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from botmon_tui.formatting import duration_text, relative_age, retry_text
 from botmon_tui.textsafe import sanitize
-from botmon_tui.ui.formatting import DIM, Palette
+from botmon_tui.ui.formatting import BOLD, DIM, Palette
 
 __all__ = ["StatusInfo", "StatusLine", "retry_info_text", "status_text"]
 
@@ -28,6 +28,8 @@ class StatusInfo:
     retry_in: float | None = None
     note: str | None = None
     note_style: str = "ok"
+    #: Said first, in bold: the selected bot's whole name when its cell cuts it (the bot list).
+    lead: str | None = None
 
 
 def _every(seconds: float) -> str:
@@ -45,6 +47,9 @@ def status_text(info: StatusInfo, now: datetime, palette: Palette) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
     ok, warn, err = palette.ok, palette.warn, palette.error
+    if info.lead:
+        text.append(sanitize(info.lead), BOLD)
+        text.append(*sep)
     if info.error is not None:
         # One line whatever the width (a second one would take a row from the table): the retry,
         # then the error (whole in the panel when the screen has one), then the data's age.
