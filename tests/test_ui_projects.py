@@ -118,6 +118,10 @@ async def test_one_projects_outage_leaves_the_other_live(
         table = app.screen.query_one(BotTable)
         assert table.status(target).last_event.id == new["id"]  # type: ignore[union-attr]
         assert "staging ✗ stale" in screen_lines(app)[0]
+        # Every row says its project; staging's rows say that their data is stale.
+        rows = [line for line in screen_lines(app)[3:] if "prod " in line or "staging " in line]
+        assert len(rows) == min(len(table.ids_in_order()), size[1] - 5)
+        assert all(("staging ✗ " in line) != ("prod " in line) for line in rows)
         assert status(app).startswith("✗") and "staging: Server error (HTTP 503" in status(app)
         assert [t.split("\n")[0] for t in toasts(app)] == ["Update failed"]
         assert "staging" in toasts(app)[0]
@@ -128,5 +132,8 @@ async def test_one_projects_outage_leaves_the_other_live(
         app.clear_notifications()
         app.poll_now()
         await settle(pilot)
-        assert status(app).startswith("● live") and "staging ✗" not in screen_lines(app)[0]
+        # (At 80 columns the selected bot's name, cut in its row beside its project, leads.)
+        assert "● live" in status(app) and "✗" not in status(app)
+        assert "staging ✗" not in screen_lines(app)[0]
+        assert not any("staging ✗" in line for line in screen_lines(app))
         assert [t.split("\n")[0] for t in toasts(app)] == ["Recovered"]

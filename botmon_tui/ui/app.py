@@ -116,7 +116,8 @@ class BotmonApp(TerminalApp):
             "failures",
             "Failures",
             id="app.failures",
-            tooltip="Failures: the newest failed runs of every bot (enter opens one in its Event tab)",
+            tooltip="Failures: the newest failed runs of every bot, by cause (enter lists a cause's runs, "
+            "v every run)",
         ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="This help"),
     ]

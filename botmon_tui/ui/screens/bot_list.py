@@ -6,6 +6,7 @@ from collections import ChainMap
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,7 +22,7 @@ from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.messages import OpenBot
 from botmon_tui.ui.screens.base import SORT, PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.banner import Banner
-from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable
+from botmon_tui.ui.widgets.bot_table import FAILING_MARK, NEW_MARK, BotTable, ProjectLabel, ProjectsBotTable
 from botmon_tui.ui.widgets.filter_bar import FilterBar
 from botmon_tui.ui.widgets.status_line import StatusInfo, retry_info_text
 
@@ -139,13 +140,16 @@ class BotListScreen(PollingScreen):
         self.deferred = deferred
         #: ``enter`` was pressed before the list loaded: open the selected bot once it has.
         self.open_when_loaded = False
+        #: Each project's data was live at the last poll (see :meth:`repaint_projects`).
+        self._live: dict[str, bool] = {}
 
     def compose(self) -> ComposeResult:
         return self.compose_table(
             "Filter bots by name or id (enter: keep, esc: clear)",
-            BotTable(
+            (ProjectsBotTable if self.multi else BotTable)(
                 clock=self.botmon.clock,
                 unseen=ChainMap(*(session.unseen for session in self.sessions)),
+                project=self.project_of if self.multi else None,
                 id="bots",
             ),
         )
@@ -187,6 +191,28 @@ class BotListScreen(PollingScreen):
         if session in self.sessions and session.project.loaded and self.is_attached:
             self.show_statuses(bot_ids & set(session.project.statuses))
 
+    def project_of(self, bot_id: str) -> ProjectLabel | None:
+        """A bot's project, for its row (several projects watched): its label, padded to the
+        longest, and whether its data is live (see :meth:`project_live`)."""
+        width = max(cell_len(session.label) for session in self.sessions)
+        for session in self.sessions:
+            if bot_id in session.project.statuses:
+                label = session.label + " " * (width - cell_len(session.label))
+                return ProjectLabel(label, self.project_live(session))
+        return None
+
+    @staticmethod
+    def project_live(session: ProjectSession) -> bool:
+        return session.project.loaded and session.schedule.status.ok
+
+    def repaint_projects(self) -> None:
+        """Rows of a project whose data went stale, or came back, show it (their name cells)."""
+        live = {session.label: self.project_live(session) for session in self.sessions}
+        flipped = [s for s in self.sessions if self._live.get(s.label, True) != live[s.label]]
+        self._live = live
+        if flipped and self.multi and self.loaded:
+            self.show_statuses({bot_id for session in flipped for bot_id in session.project.statuses})
+
     def shown_sessions(self) -> tuple[ProjectSession, ...]:
         """The projects whose bots are listed (one, after ``P``)."""
         return self.sessions if self.only is None else (self.only,)
@@ -215,6 +241,7 @@ class BotListScreen(PollingScreen):
             self.update_empty()  # the panel's retry counts down with the status line's
 
     def after_poll(self) -> None:
+        self.repaint_projects()
         self.update_heading()
         if not self.loaded:
             self.update_empty()  # a start that failed says why

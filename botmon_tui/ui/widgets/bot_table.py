@@ -5,6 +5,7 @@ attention order until a column sort is chosen."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -23,7 +24,16 @@ from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip
 from botmon_tui.ui.widgets.cells import AgeCell
 from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, by_id
 
-__all__ = ["ATTENTION", "FAILING_MARK", "NAME_WIDTH", "NEW_MARK", "BotTable"]
+__all__ = [
+    "ATTENTION",
+    "FAILING_MARK",
+    "NAME_WIDTH",
+    "NEW_MARK",
+    "STALE_MARK",
+    "BotTable",
+    "ProjectLabel",
+    "ProjectsBotTable",
+]
 
 #: The default order (not a column): see ``monitor.summary.attention_key``.
 ATTENTION = "attention"
@@ -32,9 +42,14 @@ ATTENTION = "attention"
 FAILING_MARK = "!"
 #: In front of the name of a bot with a failure announced since its Event tab was last opened.
 NEW_MARK = "●"
+#: After the project of a row whose project's data is stale (its server fails, or never answered).
+STALE_MARK = "✗"
 #: A name this long is shown whole at 80 columns (the ID, the run strip and the audit column
 #: give way for it, in that order).
 NAME_WIDTH = 24
+#: The Name column's room for a project's label before the name, from 100 columns (several
+#: projects watched).
+PROJECT_WIDTH = 10
 #: The State column's order, the most urgent first (``incidents.STATES`` with ``no-audit`` after
 #: the incidents: it is a setting, not something that happened).
 STATE_ORDER = {
@@ -44,6 +59,15 @@ STATE_ORDER = {
 FULL_OUTCOME = 17
 #: The Audit column's width for "resource+log · always"; narrower, it shows "always".
 FULL_AUDIT = 20
+
+
+@dataclass(frozen=True)
+class ProjectLabel:
+    """A row's project, when several are watched: its label (padded: the names line up) and
+    whether its data is live."""
+
+    label: str
+    live: bool = True
 
 
 class BotTable(KeyedTable):
@@ -57,9 +81,9 @@ class BotTable(KeyedTable):
             sort=lambda table, status: (status.bot.display_name.casefold(), status.bot.id),
             tooltip=f"the bot's name; {FAILING_MARK} its last run failed, {NEW_MARK} a failure not seen yet.",
             flex=True,
-            # The mark and a space, then the name.
+            # The mark and a space, (several projects: the project,) then the name.
             widths=((0, 2 + NAME_WIDTH),),
-            fit=lambda table, status: 2 + cell_len(clip(status.bot.display_name)),
+            fit=lambda table, status: table.name_cells(status),
             least=12,
         ),
         Column(
@@ -219,10 +243,14 @@ class BotTable(KeyedTable):
         *,
         clock: Callable[[], datetime],
         unseen: Mapping[str, int] | None = None,
+        project: Callable[[str], ProjectLabel | None] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.clock = clock
+        #: Several projects: a bot id's project (its label, padded to the longest, and whether its
+        #: data is live); its rows say it before the name. None: one project, nothing said.
+        self.project = project
         #: Bot id → new failures not looked at yet (the alerts' marks; ``ProjectSession.unseen``).
         self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
@@ -287,8 +315,26 @@ class BotTable(KeyedTable):
             name.append(f"{NEW_MARK} ", palette.fail + Style(reverse=not palette.mono))
         else:
             name.append(f"{FAILING_MARK} " if status.failing_now else "  ", palette.fail)
+        project = self.project(bot.id) if self.project is not None else None
+        if project is not None:
+            # Its project first (several watched): dim while live, "✗" and the failure colour
+            # while that project's data is stale or never came (its outage on its own rows).
+            name.append(f"{project.label} ", DIM if project.live else palette.fail)
+            if not project.live:
+                name.append(f"{STALE_MARK} ", palette.fail)
         name.append(clip(bot.display_name), self.row_style(status) or "")
         return name
+
+    def name_cells(self, status: BotStatus) -> int:
+        """The cells its Name cell's content takes: the mark, its project (if any), its name."""
+        return 2 + self.project_cells(status) + cell_len(clip(status.bot.display_name))
+
+    def project_cells(self, status: BotStatus) -> int:
+        """The cells the project takes before the name (0 with one project)."""
+        project = self.project(status.bot.id) if self.project is not None else None
+        if project is None:
+            return 0
+        return cell_len(project.label) + 1 + (0 if project.live else cell_len(STALE_MARK) + 1)
 
     # ------------------------------------------------------------------ reading
 
@@ -316,7 +362,7 @@ class BotTable(KeyedTable):
         if status is None:
             return None
         name = clip(status.bot.display_name)
-        room = self.column_width("name") - 2  # (the mark and its space)
+        room = self.column_width("name") - 2 - self.project_cells(status)  # (the mark, its space)
         return name if cell_len(name) > room else None
 
     def refresh_ages(self) -> None:
@@ -324,3 +370,18 @@ class BotTable(KeyedTable):
         # ("failing 23m", "recovered 5m ago": the visible cells, built again.)
         self._built.clear()
         self._repaint_column("state")
+
+
+def _room_for_projects(column: Column[BotTable, BotStatus]) -> Column[BotTable, BotStatus]:
+    if column.key == "name":  # from 100 columns, a project's label before the name too
+        return replace(column, widths=((0, 2 + NAME_WIDTH), (100, 2 + NAME_WIDTH + PROJECT_WIDTH)))
+    if column.key == "durations":  # the names need the room first (after the ID and the audit)
+        return replace(column, drops=3)
+    return column
+
+
+class ProjectsBotTable(BotTable):
+    """The bot list of several projects: each row says its project before the name, which gets
+    the room for it from 100 columns (the p50/p95 column drops first when it lacks)."""
+
+    COLUMNS = tuple(_room_for_projects(column) for column in BotTable.COLUMNS)

@@ -47,7 +47,7 @@ def status_text(info: StatusInfo, now: datetime, palette: Palette) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     sep = (" · ", DIM)
     ok, warn, err = palette.ok, palette.warn, palette.error
-    if info.lead:
+    if info.lead and info.error is None:  # (an error comes first: the name waits)
         text.append(sanitize(info.lead), BOLD)
         text.append(*sep)
     if info.error is not None:
