@@ -181,8 +181,16 @@ def test_a_bot_recording_only_failures_is_not_failing_from_an_old_failure() -> N
     log = runlog("FFF", every=every)
     incident = evaluate(on_error, log, now=NOW, timeout=10)
     assert incident.state == "failing" and incident.streak is not None and incident.streak.runs == 3
-    later = evaluate(on_error, log, now=NOW + ON_ERROR_FAILING_FOR + timedelta(seconds=1), timeout=10)
+    at = NOW + ON_ERROR_FAILING_FOR + timedelta(seconds=1)
+    later = evaluate(on_error, log, now=at, timeout=10)
     assert later.state == "ok" and later.previous is not None and later.previous.runs == 3
+    # Its newest AuditEvent is a failure: its "ok" says what it rests on, as room allows.
+    assert later.errors_only and not evaluate(BOT, runlog("FFS"), now=at, timeout=10).errors_only
+    quiet = at - later.previous.last
+    assert quiet >= ON_ERROR_FAILING_FOR
+    assert incident_label(later, at) == "ok · no failure for 1h"
+    assert incident_label(later, at, width=len("ok · 1h no failure")) == "ok · 1h no failure"
+    assert incident_label(later, at, width=11) == "ok"
     # Never flaky nor recovered: its successes leave no trace.
     assert evaluate(on_error, runlog("F"), now=NOW + timedelta(hours=3), timeout=10).state == "ok"
 

@@ -182,6 +182,9 @@ class Incident:
     #: becomes ``ok`` an hour after; a bot that records only failures stops failing); None: it holds
     #: until its runs change.
     until: datetime | None = None
+    #: ``ok`` of a bot that records only its failures (``auditEventTrigger: on-error``): no failure
+    #: for a while, which is all it can say (its successes leave no trace).
+    errors_only: bool = False
 
     @property
     def active(self) -> bool:
@@ -439,7 +442,7 @@ def evaluate(
     ended = previous.ended if previous is not None else None
     if ended is not None and now - ended <= RECOVERED_FOR and bot.audit_trigger != "on-error":
         return Incident("recovered", previous=previous, until=ended + RECOVERED_FOR + _TICK, **cause)
-    return Incident("ok", previous=previous)
+    return Incident("ok", previous=previous, errors_only=bot.audit_trigger == "on-error")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -496,6 +499,10 @@ def incident_forms(incident: Incident, now: datetime) -> list[str]:
         return [f"{span} · {silence.detail}", span, state] if silence.detail else [span, state]
     if state == "no-audit":
         return ["no AuditEvents", "no audit"]
+    if state == "ok" and incident.errors_only and incident.previous is not None:
+        # Its newest AuditEvent is a failure: say what "ok" rests on.
+        quiet = _short_span(now - incident.previous.last)
+        return [f"ok · no failure for {quiet}", f"ok · {quiet} no failure", "ok"]
     return [{"never-ran": "never ran"}.get(state, state)]
 
 
