@@ -321,7 +321,7 @@ class FailuresScreen(PollingScreen):
                 if ongoing:
                     text.append(" · ", DIM)
                     text.append(f"{ongoing} ongoing", self.palette.fail)
-                text.append(" · enter: its runs · v: every run", DIM)
+                text.append(" · enter: runs · v: all runs", DIM)  # (80 columns: fits beside the counts)
             else:
                 text.append(f"newest failed runs of every bot · {plural(bots, 'bot')}")
                 text.append(" · enter: the run in its Event tab · v: by cause", DIM)
