@@ -162,14 +162,27 @@ def test_a_recovery_and_a_new_failure_between_two_polls_are_both_told() -> None:
     assert kinds(project.update(tracker, [again])) == [(RECOVERED, "hl7"), (FAILING, "hl7")]
 
 
-def test_an_incident_there_at_start_ends_as_quietly_as_it_began() -> None:
+def test_an_incident_there_at_start_is_not_told_but_its_end_while_watching_is() -> None:
+    """Opened while erx was failing, and left open until it recovered: that is news (quiet)."""
     project, tracker = Project("old"), IncidentTracker()
     project.run("old", True)
     assert project.update(tracker) == []
     project.run("old", False)
-    assert project.update(tracker) == [] and tracker.open() == {}
+    events = project.update(tracker)
+    assert kinds(events) == [(RECOVERED, "old")] and not events[0].loud and tracker.open() == {}
     # Its next incident is a new one, told.
     assert kinds(project.update(tracker, [project.run("old", True)])) == [(FAILING, "old")]
+
+
+def test_an_end_from_before_the_start_found_later_is_not_told() -> None:
+    """A look-up after start finds that an incident there at start had ended before it: no news."""
+    project, tracker = Project("old"), IncidentTracker()
+    project.run("old", True)
+    failed_at = project.now
+    project.now += timedelta(minutes=5)
+    assert project.update(tracker) == [] and tracker.open() == {"old": FAILING}
+    project.statuses["old"].runlog.note((failed_at + timedelta(minutes=1), "found"), False, 1.0)
+    assert project.update(tracker) == [] and tracker.open() == {}
 
 
 def test_announce_initial_tells_what_was_there_at_start() -> None:

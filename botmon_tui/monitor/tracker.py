@@ -14,8 +14,8 @@
 
 :meth:`IncidentTracker.acknowledge` silences a bot's incident (no more loud events) until it ends.
 Incidents already there at start (the first :meth:`~IncidentTracker.update`, and an old streak
-found later by a lookup) are not announced, nor is their end, unless ``announce_initial``
-(``watch --initial``).
+found later by a lookup) are not announced unless ``announce_initial`` (``watch --initial``); their
+end is, when the run that ends it comes while watching.
 Counts are exact: each event carries the streak as the monitor counted it (``exact`` False: "at
 least"), and ``new_runs``, the failed runs since the last loud event of the incident.
 
@@ -196,7 +196,7 @@ class _Open:
     #: The newest signature seen in it.
     signature: Signature | None = None
     acknowledged: bool = False
-    #: Its start was told (an incident there at start, untold, ends untold too).
+    #: Its start was told (an incident there at start is not; its end is, see ``_end_seen``).
     announced: bool = False
 
 
@@ -256,6 +256,21 @@ class IncidentTracker:
             events.extend(self._bot(bot_id, status, fresh, now, first))
         return events
 
+    def _end_seen(self, held: _Open, status: BotStatus) -> bool:
+        """Whether the end of ``held`` is told: always when its start was; for an incident that was
+        there at start (untold), when the run that ended it came after the first update (not when
+        a lookup at start-up only found that it had ended before)."""
+        if held.announced:
+            return True
+        if self.started is None:
+            return False
+        if held.state == "failing":
+            previous = status.incident.previous
+            ended = previous.ended if previous is not None else None
+        else:  # late or quiet: the run that came
+            ended = status.last_event.when if status.last_event is not None else None
+        return ended is not None and ended >= self.started
+
     def _bot(
         self, bot_id: str, status: BotStatus, fresh: list[FailedRun], now: datetime, first: bool
     ) -> list[IncidentEvent]:
@@ -266,7 +281,9 @@ class IncidentTracker:
         if incident.state not in INCIDENT_EVENTS:
             if held is not None:
                 del self._open[bot_id]
-                if incident.state in ("recovered", "flaky", "ok") and held.announced:  # it ran, and fine
+                # It ran, and fine: told, also for an incident that was there at start (untold),
+                # when the run that ended it came while watching.
+                if incident.state in ("recovered", "flaky", "ok") and self._end_seen(held, status):
                     events.append(self._ended(bot_id, name, held, incident, now))
             return events
         streak = incident.streak
@@ -282,7 +299,7 @@ class IncidentTracker:
         )
         if held is not None and (held.state != incident.state or new_streak):
             del self._open[bot_id]
-            if new_streak and held.announced:  # it recovered and failed again between two polls
+            if new_streak and self._end_seen(held, status):  # it recovered and failed again between two polls
                 events.append(self._ended(bot_id, name, held, incident, now))
             held = None
         if held is None:
