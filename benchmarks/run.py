@@ -1198,6 +1198,16 @@ def metric_row(
     }
 
 
+def within(
+    metric: str, value: dict[str, float], limit: float, *, unit: str = " ms", digits: int = 1, note: str = ""
+) -> dict[str, Any]:
+    """A row whose target is a budget: the median ``value`` at most ``limit`` (no baseline)."""
+    target = f"≤ {limit:,g}{unit}"
+    return metric_row(
+        metric, value, None, target, value["median"] <= limit, unit=unit, digits=digits, note=note
+    )
+
+
 def column(runs: list[dict[str, Any]], name: str) -> dict[str, float]:
     """One figure of every run: median, min and max."""
     return spread([float(r[name]) for r in runs])
@@ -1595,14 +1605,10 @@ def alert_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             failing["max"] <= idle["max"] + 1 and all(r["list_failure_alerts"] == 1 for r in runs),
             note=f"{' + '.join(runs[0]['list_failure_paths'])}: the failures query once, for the output",
         ),
-        metric_row(
+        within(
             "Longest stall: poll merges 100 new (5 failed) into 10,000 + the alert's toast",
             stall,
-            None,
-            "≤ 50 ms",
-            stall["median"] <= 50,
-            unit=" ms",
-            digits=1,
+            50,
             note=f"new rows and the toast on screen {fmt(col('merge_alert_ms'), ' ms', 1)} after the poll "
             f"started ({fmt(col('rows'))} rows)",
         ),
@@ -1615,14 +1621,10 @@ def cadence_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     poll = col("poll_ms")
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(runs[0]["kinds"].items()))
     return [
-        metric_row(
+        within(
             f"States for {runs[0]['bots']:,} bots after a poll (cron, timing, learned)",
             poll,
-            None,
-            "≤ 50 ms",
-            poll["median"] <= 50,
-            unit=" ms",
-            digits=1,
+            50,
             note=f"ProjectMonitor.evaluate with its silence slot: 400 cronString, 200 cronTiming, 400 "
             f"learned (≤ 300 runs each); a run noted for {CADENCE_CHANGED:.0%} of the bots (re-learned, "
             f"p50/p95 recomputed), every bot's state evaluated; process CPU "
@@ -1637,14 +1639,10 @@ def log_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reading logs (issue 18): the whole-log search, from the session runs."""
     stall = column(runs, "huge_search_stall_ms")
     return [
-        metric_row(
+        within(
             f"Longest stall: / finds the last line of a {HUGE_LOG_CHARS // 1000} kB log among 10,000 runs",
             stall,
-            None,
-            "≤ 100 ms",
-            stall["median"] <= 100,
-            unit=" ms",
-            digits=1,
+            100,
             note=f"typed, filtered to its run and shown in the pane on its match "
             f"{fmt(column(runs, 'huge_search_ms'), ' ms', 1)} after the first key; the filter and the "
             "pane read whole logs",
@@ -1661,14 +1659,10 @@ def incident_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     signature, group = col("signature_us"), col("group_ms")
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(runs[0]["kinds"].items()))
     return [
-        metric_row(
+        within(
             f"Incident states for {INCIDENT_BOTS * INCIDENT_RUNS:,} runs of {INCIDENT_BOTS:,} bots",
             states,
-            None,
-            "≤ 50 ms",
-            states["median"] <= 50,
-            unit=" ms",
-            digits=1,
+            50,
             note=f"process CPU time: the streaks' share of noting every run "
             f"({fmt(col('streaks_ms'), ' ms', 1)}) and every bot's state "
             f"({fmt(col('evaluate_ms'), ' ms', 1)}); "
@@ -1676,33 +1670,25 @@ def incident_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"{fmt(col('note_ms'), ' ms', 1)} besides. A poll with nothing new re-evaluates every state in "
             f"{fmt(col('idle_ms'), ' ms', 2)}. States: {kinds}",
         ),
-        metric_row(
+        within(
             f"Longest stall reading the failure watch's {INCIDENT_WINDOW} failed runs (kind, signature)",
             batch,
-            None,
-            "≤ 50 ms",
-            batch["median"] <= 50,
-            unit=" ms",
-            digits=1,
+            50,
             note=f"process CPU time; logs of 1-10 kB (summary line, kind, signature), read {READ_BATCH} at a "
             f"time with a turn of the event loop between; all of them {fmt(col('window_ms'), ' ms', 1)}",
         ),
-        metric_row(
+        within(
             f"Kind, signature and summary of a {runs[0]['ten_kb_chars']:,}-character log",
             signature,
-            None,
-            "≤ 1,000 µs",
-            signature["median"] <= 1000,
+            1000,
             unit=" µs",
+            digits=0,
             note="FailedRun.of: summary line, kind, own frame, normalised error line, hash",
         ),
-        metric_row(
+        within(
             f"Grouping {INCIDENT_GROUPED:,} failed runs by signature",
             group,
-            None,
-            "≤ 5 ms",
-            group["median"] <= 5,
-            unit=" ms",
+            5,
             digits=2,
             note=f"{runs[0]['groups']} groups over 70 bots (group_failures, with its ongoing test)",
         ),
@@ -1726,14 +1712,10 @@ def project_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             requests["max"] <= 2,
             note=f"{paths}: each project's poll, polled by its own loop",
         ),
-        metric_row(
+        within(
             f"{PROJECTS} projects × {PROJECT_BOTS} bots: longest stall of a poll of every project",
             stall,
-            None,
-            "≤ 50 ms",
-            stall["median"] <= 50,
-            unit=" ms",
-            digits=1,
+            50,
         ),
         metric_row(
             f"{PROJECTS} projects, each server {PROJECT_LATENCY:g} s away: "
