@@ -2,17 +2,22 @@
 
 Demo backends for a module or a test come from ``demo_support.demo_fixture`` (and the fixed
 "now" is ``demo_support.FIXED_NOW``): test modules import those, and conftest.py is not for
-importing. Keep this small and additive (others append their own fixtures below)."""
+importing. Keep this small and additive (others append their own fixtures below): ``client``
+is a MedplumClient of the module's ``demo``."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from demo_support import settings_for
 from fault_support import TALLY_KEY, Summary, make_cert
 
+from botmon_tui.demo import DemoServer
+from botmon_tui.medplum.client import MedplumClient
 from botmon_tui.settings import SETTINGS
 
 
@@ -94,3 +99,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for item in _MATRIX.one_legged()[:20]:
         terminalreporter.write_line(f"not counted, one leg only: {item}")
     terminalreporter.write_line(_MATRIX.line(), bold=True, red=_MATRIX.failed, green=not _MATRIX.failed)
+
+
+@pytest.fixture
+async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
+    """A client of the module's demo backend (``demo``, from ``demo_support.demo_fixture``)."""
+    async with MedplumClient(settings_for(demo)) as medplum:
+        yield medplum

@@ -3,11 +3,10 @@ announces, once, and what each poll costs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture, settings_for
+from demo_support import FIXED_NOW, demo_fixture
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import summary_line
@@ -17,12 +16,6 @@ from botmon_tui.monitor.alerts import FailureWatch
 from botmon_tui.monitor.summary import ProjectMonitor
 
 demo = demo_fixture(scope="function", seed=5, history_days=2)
-
-
-@pytest.fixture
-async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
-    async with MedplumClient(settings_for(demo)) as medplum:
-        yield medplum
 
 
 def audit_requests(demo: DemoServer, mark: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -35,12 +35,6 @@ demo = demo_fixture(seed=11, history_days=3)
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(demo: DemoServer) -> Iterator[None]:
     yield from faults_cleared(demo)
-
-
-@pytest.fixture
-async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
-    async with MedplumClient(settings_for(demo)) as medplum:
-        yield medplum
 
 
 def busiest_bot(demo: DemoServer) -> str:

@@ -3,11 +3,11 @@ what the history says: deploys, and whether a failure streak began after one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture, faults_cleared, settings_for
+from demo_support import FIXED_NOW, demo_fixture, faults_cleared
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.formatting import failing_since_text
@@ -38,12 +38,6 @@ demo = demo_fixture()
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(demo: DemoServer) -> Iterator[None]:
     yield from faults_cleared(demo)
-
-
-@pytest.fixture
-async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
-    async with MedplumClient(settings_for(demo)) as medplum:
-        yield medplum
 
 
 def new_bot(demo: DemoServer, name: str) -> tuple[str, datetime]:

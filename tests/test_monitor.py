@@ -4,7 +4,6 @@ server over real HTTP: what each poll costs, and that every run shows up exactly
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -22,12 +21,6 @@ from botmon_tui.monitor.summary import ProjectMonitor, gather_all
 demo = demo_fixture(seed=5, history_days=2)
 #: The same project with 200 more bots.
 crowded_demo = demo_fixture(seed=5, history_days=2, extra_bots=200)
-
-
-@pytest.fixture
-async def client(demo: DemoServer) -> AsyncIterator[MedplumClient]:
-    async with MedplumClient(settings_for(demo)) as medplum:
-        yield medplum
 
 
 def fhir_requests(demo: DemoServer, mark: int) -> list[str]:
