@@ -42,7 +42,7 @@ from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import Bot, SearchPage, format_instant
 from botmon_tui.monitor.deploys import Deploy, DeployHistory
 from botmon_tui.monitor.durations import bot_timeout
-from botmon_tui.monitor.incidents import Incident, incident_label
+from botmon_tui.monitor.incidents import Incident, incident_forms, incident_label
 from botmon_tui.monitor.summary import MAX_FAILURE_PAGES, BotStatus, ProjectMonitor, attention_key
 from botmon_tui.textsafe import clip, first_line
 
@@ -214,7 +214,8 @@ class Project:
             incident.state, "success" if incident.state == "recovered" else None
         )
         first = incident.state in ("failing", "late", "quiet")
-        compact = text.split(" · ", 1)[0] if first else incident.state
+        # The TUI's shortest form (``no audit``, ``never ran``), but a failing bot's says "failing".
+        compact = text.split(" · ", 1)[0] if first else incident_forms(incident, self.now)[-1]
         return Cell(text, compact, level)
 
     @staticmethod
