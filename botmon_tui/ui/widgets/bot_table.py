@@ -246,8 +246,7 @@ class BotTable(KeyedTable):
         project: Callable[[str], ProjectLabel | None] | None = None,
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: Several projects: a bot id's project (its label, padded to the longest, and whether its
         #: data is live); its rows say it before the name. None: one project, nothing said.
         self.project = project
@@ -255,8 +254,6 @@ class BotTable(KeyedTable):
         self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
         self.horizon: datetime | None = None
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: BotStatus) -> str:
         return row.bot.id

@@ -108,15 +108,12 @@ class EventTable(KeyedTable):
         tz: tzinfo | None = None,
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         self.tz = tz
         self.show_absolute = False
         #: One outcome cell per code, kind and width, shared by every row (cells are never changed
         #: in place).
         self._outcome_cells: dict[tuple[str | None, str | None, int], Text] = {}
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
         #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
         #: came near it are marked in the Duration column, and the failed runs' kinds read it.
         self.timeout: float | None = None

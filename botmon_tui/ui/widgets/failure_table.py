@@ -8,7 +8,6 @@ from typing import ClassVar
 
 from rich.text import Text
 
-from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.ui.formatting import app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
@@ -74,18 +73,12 @@ class FailureTable(KeyedTable):
     def __init__(
         self, *, clock: Callable[[], datetime], bot_name: Callable[[FailedRun], str], id: str | None = None
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: The bot's current name for a run (the bot list's, else the one the run wrote).
         self.bot_name: Callable[[FailedRun], str] = bot_name
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: FailedRun) -> str:
         return row.id
-
-    def _age_label(self, cell: AgeCell) -> str:
-        return relative_age(cell.when, self.clock())
 
     def run(self, run_id: str | None) -> FailedRun | None:
         row: FailedRun | None = self.row(run_id)

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 from rich.text import Text
 
-from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.incidents import FailureGroup, group_counts
 from botmon_tui.ui.formatting import DIM, app_palette
 from botmon_tui.ui.widgets.cells import AgeCell
@@ -117,18 +116,12 @@ class GroupTable(KeyedTable):
         bot_names: Callable[[FailureGroup], Sequence[str]],
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: The names of a group's bots, the most recently failed first.
         self.bot_names: Callable[[FailureGroup], Sequence[str]] = bot_names
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: FailureGroup) -> str:
         return row.signature.key
-
-    def _age_label(self, cell: AgeCell) -> str:
-        return relative_age(cell.when, self.clock())
 
     def group(self, key: str | None) -> FailureGroup | None:
         row: FailureGroup | None = self.row(key)

@@ -54,6 +54,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, DuplicateKey, Row, RowDoesNotExist, RowKey
 from textual.widgets.data_table import Column as DataTableColumn
 
+from botmon_tui.formatting import relative_age
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
@@ -83,6 +84,10 @@ SCROLLBAR = 2
 
 TableT = TypeVar("TableT")
 RowT = TypeVar("RowT")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class UnknownColumn(KeyError):
@@ -385,7 +390,13 @@ class KeyedTable(DataTableInternals):
         if problems:
             raise TypeError(f"{cls.__name__}: {'; '.join(problems)}")
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(
             id=id,
             classes=classes,
@@ -423,6 +434,14 @@ class KeyedTable(DataTableInternals):
         self.new_above = 0
         #: Inside :meth:`not_new`: rows added are not news (a filter bringing rows back).
         self._not_new = False
+        #: "Now", for the ages of ``AgeCell`` cells.
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        #: One bound method for every age cell (not one each); ``_age_label`` is the formatter.
+        self.age_label: Callable[[AgeCell], str] = self._age_label
+
+    def _age_label(self, cell: AgeCell) -> str:
+        """An ``AgeCell``'s label: its age now (a table may say more, e.g. absolute times)."""
+        return relative_age(cell.when, self.clock())
 
     # ------------------------------------------------------------------ rows
 
