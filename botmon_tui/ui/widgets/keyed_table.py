@@ -453,10 +453,6 @@ class KeyedTable(DataTableInternals):
         """The object held for ``row_id`` (shown or hidden by a filter), or None."""
         return self._rows.get(row_id) if row_id else None
 
-    @property
-    def selected_row(self) -> Any:
-        return self.row(self.selected_id)
-
     def held_ids(self) -> list[str]:
         """Every row the table holds: shown, and hidden by a filter."""
         return list(self._rows)
