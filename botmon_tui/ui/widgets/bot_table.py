@@ -22,7 +22,7 @@ from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, by_id
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, age_column, by_id
 
 __all__ = [
     "ATTENTION",
@@ -114,17 +114,11 @@ class BotTable(KeyedTable):
             gives_way=1,
             drops=2,
         ),
-        Column(
+        age_column(
             "last_run",
             "Last run",
-            cell=lambda table, status: AgeCell(
-                status.last_run,
-                status.bot.id,
-                table.age_label,
-                table.row_style(status) or (None if status.last_run else DIM),
-            ),
-            sort=lambda table, status: (status.last_run or EPOCH, status.bot.id),
-            descending_first=True,
+            lambda status: status.last_run,
+            style=lambda table, status: table.row_style(status) or (None if status.last_run else DIM),
             tooltip="when its newest run was written (— its settings write no AuditEvent).",
             widths=((0, 9), (100, 10)),
             least=9,

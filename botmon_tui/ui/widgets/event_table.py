@@ -22,7 +22,7 @@ from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, by_id
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, age_column, by_id
 
 __all__ = ["DEPLOY_ROW_MARK", "EventTable"]
 
@@ -67,12 +67,10 @@ class EventTable(KeyedTable):
             flex=True,
             least=12,
         ),
-        Column(
+        age_column(
             "updated",
             "Last Updated",
-            cell=lambda table, event: AgeCell(event.when, event.id, table.age_label),
-            sort=lambda table, event: (event.when or EPOCH, event.id),
-            descending_first=True,
+            lambda event: event.when,
             tooltip="when the AuditEvent was last written: an age; the time on the selected row (t: all).",
             widths=((0, 14), (110, 19)),
         ),

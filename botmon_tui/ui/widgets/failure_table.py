@@ -10,8 +10,7 @@ from rich.text import Text
 
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.ui.formatting import app_palette, outcome_text
-from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, age_column
 
 __all__ = ["FailureTable"]
 
@@ -57,12 +56,10 @@ class FailureTable(KeyedTable):
             flex=True,
             least=16,
         ),
-        Column(
+        age_column(
             "when",
             "When",
-            cell=lambda table, run: AgeCell(run.when, run.id, table.age_label),
-            sort=lambda table, run: (run.when or EPOCH, run.id),
-            descending_first=True,
+            lambda run: run.when,
             tooltip="when the run's AuditEvent was written (the newest first).",
             widths=((0, 8), (100, 10)),
         ),

@@ -66,6 +66,7 @@ __all__ = [
     "KeyedTable",
     "SortOrder",
     "UnknownColumn",
+    "age_column",
     "by_id",
     "fit_widths",
 ]
@@ -158,6 +159,37 @@ class Column(SortOrder[TableT, RowT]):
             if table_width >= threshold:
                 chosen = width
         return chosen
+
+
+def age_column(
+    key: str,
+    title: str,
+    when: Callable[[RowT], datetime | None],
+    *,
+    tooltip: str,
+    widths: tuple[tuple[int, int], ...],
+    style: Callable[[Any, RowT], Style | None] | None = None,
+    least: int = 8,
+    gives_way: int = 0,
+    drops: int = 0,
+) -> Column[Any, RowT]:
+    """A column of a time of the row's (``when``), shown as the table's ``age_label`` says (an
+    ``AgeCell``: an age, repainted as it moves on), sorted by the time then the row's id, the
+    newest first; ``style``: the cell's style, from the table and the row."""
+    return Column(
+        key,
+        title,
+        cell=lambda table, row: AgeCell(
+            when(row), table.row_id(row), table.age_label, style(table, row) if style is not None else None
+        ),
+        sort=lambda table, row: (when(row) or EPOCH, table.row_id(row)),
+        descending_first=True,
+        tooltip=tooltip,
+        widths=widths,
+        least=least,
+        gives_way=gives_way,
+        drops=drops,
+    )
 
 
 class _HidingColumn(DataTableColumn):
