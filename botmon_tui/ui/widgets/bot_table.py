@@ -359,8 +359,7 @@ class BotTable(KeyedTable):
     def refresh_ages(self) -> None:
         self.refresh_age_column("last_run")
         # ("failing 23m", "recovered 5m ago": the visible cells, built again.)
-        self._built.clear()
-        self._repaint_column("state")
+        self.rebuild_column("state")
 
 
 def _room_for_projects(column: Column[BotTable, BotStatus]) -> Column[BotTable, BotStatus]:

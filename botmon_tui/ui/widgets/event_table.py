@@ -136,8 +136,8 @@ class EventTable(KeyedTable):
         if timeout != self.timeout:
             self.timeout = timeout
             self._outcome_cells.clear()
-            self._rebuild_column("outcome", self.held_ids())
-            self._rebuild_column("duration", self.held_ids())
+            self.rebuild_column("outcome")
+            self.rebuild_column("duration")
 
     def set_deploys(self, deploys: Sequence[Deploy]) -> None:
         """The bot's deploys (newest first): the first run after each is marked."""
@@ -153,13 +153,7 @@ class EventTable(KeyedTable):
             changed = marks.keys() ^ self.deploy_marks.keys()
             changed |= {run_id for run_id, deploy in marks.items() if self.deploy_marks.get(run_id) != deploy}
             self.deploy_marks = marks
-            self._rebuild_column("desc", changed)
-
-    def _rebuild_column(self, key: str, row_ids: Iterable[str]) -> None:
-        """Build these rows' cells again (their object did not change, what they show did)."""
-        for row_id in row_ids:
-            self._built.pop(row_id, None)
-        self._repaint_column(key)
+            self.rebuild_column("desc", changed)
 
     @property
     def oldest_at_bottom(self) -> bool:

@@ -651,6 +651,16 @@ class KeyedTable(DataTableInternals):
         self.drop_line_renders()
         self.refresh()
 
+    def rebuild_column(self, key: str, row_ids: Iterable[str] | None = None) -> None:
+        """What a column shows changed while its rows' objects did not: build these rows' cells
+        again (None: every row's) and repaint the column."""
+        if row_ids is None:
+            self._built.clear()
+        else:
+            for row_id in row_ids:
+                self._built.pop(row_id, None)
+        self._repaint_column(key)
+
     # ------------------------------------------------------------------ cells
 
     def built_cells(self, row_id: str) -> list[Any]:
