@@ -357,7 +357,7 @@ class BotTable(KeyedTable):
         return name if cell_len(name) > room else None
 
     def refresh_ages(self) -> None:
-        self.refresh_age_column("last_run")
+        super().refresh_ages()
         # ("failing 23m", "recovered 5m ago": the visible cells, built again.)
         self.rebuild_column("state")
 

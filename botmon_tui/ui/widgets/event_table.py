@@ -248,10 +248,6 @@ class EventTable(KeyedTable):
         self._repaint_column("updated")
         return self.show_absolute
 
-    def refresh_ages(self) -> None:
-        """Repaint (visible rows only) so relative ages move on."""
-        self.refresh_age_column("updated")
-
 
 def _started(event: FeedEvent) -> datetime:
     """When the run started (its time when it has no period): the deploy marks' order."""

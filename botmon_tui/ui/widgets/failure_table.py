@@ -89,6 +89,3 @@ class FailureTable(KeyedTable):
         """Show exactly these runs, as a diff by id (a run does not change: rows already shown
         keep their cells); the cursor and the view stay where they are."""
         super().show(rows, changed)
-
-    def refresh_ages(self) -> None:
-        self.refresh_age_column("when")

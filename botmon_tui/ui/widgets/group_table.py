@@ -133,10 +133,6 @@ class GroupTable(KeyedTable):
         }
         self.show(wanted, changed)
 
-    def refresh_ages(self) -> None:
-        self.refresh_age_column("last")
-        self.refresh_age_column("first")
-
 
 def _changed(held: FailureGroup | None, group: FailureGroup) -> bool:
     if held is None:

@@ -149,6 +149,9 @@ class Column(SortOrder[TableT, RowT]):
     #: columns that drop go (width 0, no padding, not painted, as a hidden one), rank 1 first (0:
     #: never); they come back when the table is wide enough again.
     drops: int = 0
+    #: Its cells are ``AgeCell`` (``age_column``): :meth:`KeyedTable.refresh_ages` repaints it
+    #: when a visible age moved on.
+    ages: bool = False
 
     def shown_at(self, table_width: int) -> bool:
         return table_width >= self.hidden_below
@@ -189,6 +192,7 @@ def age_column(
         least=least,
         gives_way=gives_way,
         drops=drops,
+        ages=True,
     )
 
 
@@ -804,6 +808,13 @@ class KeyedTable(DataTableInternals):
             if key is not None and key.value is not None:
                 ids.append(key.value)
         return ids
+
+    def refresh_ages(self) -> None:
+        """Repaint (visible rows only) the age columns whose labels moved on (called every few
+        seconds)."""
+        for column in self.COLUMNS:
+            if column.ages:
+                self.refresh_age_column(column.key)
 
     def refresh_age_column(self, key: str) -> bool:
         """Repaint the ``key`` column of ``AgeCell`` cells if a visible label changed."""
