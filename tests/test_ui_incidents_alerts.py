@@ -157,7 +157,7 @@ async def test_a_acknowledges_until_it_recovers(
         await pilot.press("a")
         await settle(pilot)
         assert seen.titles()[-1] == f"{CALM}: acknowledged" and seen.bells == 1
-        assert app.acknowledged(app.sessions[0], target) and target not in app.sessions[0].unseen
+        assert app.sessions[0].acknowledged(target) and target not in app.sessions[0].unseen
         assert summary(app).endswith("· 1 acked")
         # Again: nothing more to acknowledge.
         await pilot.press("a")

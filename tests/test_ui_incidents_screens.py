@@ -369,10 +369,10 @@ async def test_a_acknowledges_the_selected_runs_bot_on_the_failures_screen(
         crash = next(run for run in session.failure_watch.runs if run.bot_id == lab)
         # On a cause: its newest run's bot.
         select(screen.query_one(GroupTable), crash.signature.key)
-        assert not app.acknowledged(session, lab)
+        assert not session.acknowledged(lab)
         await pilot.press("a")
         await pilot.pause()
-        assert app.acknowledged(session, lab)
+        assert session.acknowledged(lab)
         # On a run: that run's bot (one that is not failing has nothing to acknowledge).
         await pilot.press("v")
         await pilot.pause()
@@ -385,7 +385,7 @@ async def test_a_acknowledges_the_selected_runs_bot_on_the_failures_screen(
         select(table, old.id)
         await pilot.press("a")
         await pilot.pause()
-        assert not app.acknowledged(session, old.bot_id)
+        assert not session.acknowledged(old.bot_id)
 
 
 # ---------------------------------------------------------------------------- states and kinds

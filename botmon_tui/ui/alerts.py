@@ -114,7 +114,7 @@ class Alerts:
         rest = events[len(shown) :]
         if rest:
             app.notify(
-                self.rest_text(session, rest),
+                self.rest_text(rest),
                 title=self.named(session, "More incidents"),
                 severity="error" if any(e.loud for e in rest) else "information",
                 timeout=TOAST_SECONDS,
@@ -145,7 +145,7 @@ class Alerts:
         # A failure's error line on a line of its own (the facts first: they are short).
         return title, f"{event_text(replace(event, summary=None), now, clock=clock)}\n{event.summary}"
 
-    def rest_text(self, session: ProjectSession, events: list[IncidentEvent]) -> str:
+    def rest_text(self, events: list[IncidentEvent]) -> str:
         """The last toast of a storm: how many more, and whose (as far as they fit)."""
         names = list(dict.fromkeys(event.bot for event in events))
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")

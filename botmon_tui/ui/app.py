@@ -470,10 +470,6 @@ class BotmonApp(TerminalApp):
             self.notify(named(session, f"{name} has no incident to acknowledge"), timeout=3, markup=False)
         return False
 
-    def acknowledged(self, session: ProjectSession, bot_id: str) -> bool:
-        """Whether the bot's open incident was acknowledged (``a``)."""
-        return session.acknowledged(bot_id)
-
     def toggle_pause(self) -> bool:
         """``p``: pause or resume the polling of every screen and every project (the alerts with it)."""
         self.paused = not self.paused

@@ -47,6 +47,8 @@ __all__ = [
 
 BOLD = Style(bold=True)
 DIM = Style(dim=True)
+#: The pane's spotlight line where no tint can be drawn (no colour, ANSI colours).
+UNDERLINED = Style(bold=True, underline=True)
 
 #: Colour systems of 16 (or 8) colours, where a theme's colours would be matched to the nearest
 #: of the terminal's: Rich turns textual-dark's warning orange into bright red and nord's error
@@ -113,7 +115,7 @@ def _mono_palette() -> Palette:
         accent=BOLD,
         note=Style(),
         match=Style(reverse=True, bold=True),
-        spotlight=Style(bold=True, underline=True),
+        spotlight=UNDERLINED,
         mono=True,
     )
 
@@ -190,7 +192,7 @@ def theme_palette(
             unknown=ansi["magenta"],
             match_background=ansi["yellow"],
             on_match=RichColor.from_rgb(0, 0, 0),
-            spotlight=Style(bold=True, underline=True),
+            spotlight=UNDERLINED,
         )
 
     def colour(*names: str) -> Color:
@@ -231,7 +233,7 @@ def theme_palette(
         # without looking like a search match (which is the warning colour itself).
         spotlight=Style(bold=True, bgcolor=background.blend(found, 0.25).rich_color)
         if found.ansi is None and background.ansi is None
-        else Style(bold=True, underline=True),
+        else UNDERLINED,
     )
 
 

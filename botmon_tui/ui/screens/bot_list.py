@@ -336,7 +336,7 @@ class BotListScreen(PollingScreen):
                 text.append(" · ", DIM)
             shown = self.only is None or session is self.only
             text.append(session.label, BOLD if session is self.only else "" if shown else DIM)
-            if not session.project.loaded or not session.schedule.status.ok:
+            if not self.project_live(session):
                 loaded = session.project.loaded
                 text.append(" ✗ not connected" if not loaded else " ✗ stale", self.palette.fail)
                 continue

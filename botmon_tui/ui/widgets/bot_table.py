@@ -22,7 +22,7 @@ from botmon_tui.monitor.summary import BotStatus, attention_key
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, audit_text, outcome_strip, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, by_id
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, SortOrder, age_column, by_id
 
 __all__ = [
     "ATTENTION",
@@ -114,17 +114,11 @@ class BotTable(KeyedTable):
             gives_way=1,
             drops=2,
         ),
-        Column(
+        age_column(
             "last_run",
             "Last run",
-            cell=lambda table, status: AgeCell(
-                status.last_run,
-                status.bot.id,
-                table.age_label,
-                table.row_style(status) or (None if status.last_run else DIM),
-            ),
-            sort=lambda table, status: (status.last_run or EPOCH, status.bot.id),
-            descending_first=True,
+            lambda status: status.last_run,
+            style=lambda table, status: table.row_style(status) or (None if status.last_run else DIM),
             tooltip="when its newest run was written (— its settings write no AuditEvent).",
             widths=((0, 9), (100, 10)),
             least=9,
@@ -246,8 +240,7 @@ class BotTable(KeyedTable):
         project: Callable[[str], ProjectLabel | None] | None = None,
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: Several projects: a bot id's project (its label, padded to the longest, and whether its
         #: data is live); its rows say it before the name. None: one project, nothing said.
         self.project = project
@@ -255,8 +248,6 @@ class BotTable(KeyedTable):
         self.unseen: Mapping[str, int] = unseen if unseen is not None else {}
         #: Runs older than this were not read (see ProjectMonitor.horizon); None: all history read.
         self.horizon: datetime | None = None
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: BotStatus) -> str:
         return row.bot.id
@@ -366,10 +357,9 @@ class BotTable(KeyedTable):
         return name if cell_len(name) > room else None
 
     def refresh_ages(self) -> None:
-        self.refresh_age_column("last_run")
+        super().refresh_ages()
         # ("failing 23m", "recovered 5m ago": the visible cells, built again.)
-        self._built.clear()
-        self._repaint_column("state")
+        self.rebuild_column("state")
 
 
 def _room_for_projects(column: Column[BotTable, BotStatus]) -> Column[BotTable, BotStatus]:

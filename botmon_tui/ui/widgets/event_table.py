@@ -22,7 +22,7 @@ from botmon_tui.monitor.feed import FeedEvent
 from botmon_tui.textsafe import clip
 from botmon_tui.ui.formatting import DIM, app_palette, outcome_text
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, by_id
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, age_column, by_id
 
 __all__ = ["DEPLOY_ROW_MARK", "EventTable"]
 
@@ -67,12 +67,10 @@ class EventTable(KeyedTable):
             flex=True,
             least=12,
         ),
-        Column(
+        age_column(
             "updated",
             "Last Updated",
-            cell=lambda table, event: AgeCell(event.when, event.id, table.age_label),
-            sort=lambda table, event: (event.when or EPOCH, event.id),
-            descending_first=True,
+            lambda event: event.when,
             tooltip="when the AuditEvent was last written: an age; the time on the selected row (t: all).",
             widths=((0, 14), (110, 19)),
         ),
@@ -108,15 +106,12 @@ class EventTable(KeyedTable):
         tz: tzinfo | None = None,
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         self.tz = tz
         self.show_absolute = False
         #: One outcome cell per code, kind and width, shared by every row (cells are never changed
         #: in place).
         self._outcome_cells: dict[tuple[str | None, str | None, int], Text] = {}
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
         #: The bot's timeout in seconds (``durations.bot_timeout``; None: not known yet): runs that
         #: came near it are marked in the Duration column, and the failed runs' kinds read it.
         self.timeout: float | None = None
@@ -141,8 +136,8 @@ class EventTable(KeyedTable):
         if timeout != self.timeout:
             self.timeout = timeout
             self._outcome_cells.clear()
-            self._rebuild_column("outcome", self.held_ids())
-            self._rebuild_column("duration", self.held_ids())
+            self.rebuild_column("outcome")
+            self.rebuild_column("duration")
 
     def set_deploys(self, deploys: Sequence[Deploy]) -> None:
         """The bot's deploys (newest first): the first run after each is marked."""
@@ -158,13 +153,7 @@ class EventTable(KeyedTable):
             changed = marks.keys() ^ self.deploy_marks.keys()
             changed |= {run_id for run_id, deploy in marks.items() if self.deploy_marks.get(run_id) != deploy}
             self.deploy_marks = marks
-            self._rebuild_column("desc", changed)
-
-    def _rebuild_column(self, key: str, row_ids: Iterable[str]) -> None:
-        """Build these rows' cells again (their object did not change, what they show did)."""
-        for row_id in row_ids:
-            self._built.pop(row_id, None)
-        self._repaint_column(key)
+            self.rebuild_column("desc", changed)
 
     @property
     def oldest_at_bottom(self) -> bool:
@@ -258,10 +247,6 @@ class EventTable(KeyedTable):
         self.show_absolute = not self.show_absolute
         self._repaint_column("updated")
         return self.show_absolute
-
-    def refresh_ages(self) -> None:
-        """Repaint (visible rows only) so relative ages move on."""
-        self.refresh_age_column("updated")
 
 
 def _started(event: FeedEvent) -> datetime:

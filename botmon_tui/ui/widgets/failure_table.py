@@ -8,11 +8,9 @@ from typing import ClassVar
 
 from rich.text import Text
 
-from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.alerts import FailedRun
 from botmon_tui.ui.formatting import app_palette, outcome_text
-from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, age_column
 
 __all__ = ["FailureTable"]
 
@@ -58,12 +56,10 @@ class FailureTable(KeyedTable):
             flex=True,
             least=16,
         ),
-        Column(
+        age_column(
             "when",
             "When",
-            cell=lambda table, run: AgeCell(run.when, run.id, table.age_label),
-            sort=lambda table, run: (run.when or EPOCH, run.id),
-            descending_first=True,
+            lambda run: run.when,
             tooltip="when the run's AuditEvent was written (the newest first).",
             widths=((0, 8), (100, 10)),
         ),
@@ -74,18 +70,12 @@ class FailureTable(KeyedTable):
     def __init__(
         self, *, clock: Callable[[], datetime], bot_name: Callable[[FailedRun], str], id: str | None = None
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: The bot's current name for a run (the bot list's, else the one the run wrote).
         self.bot_name: Callable[[FailedRun], str] = bot_name
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: FailedRun) -> str:
         return row.id
-
-    def _age_label(self, cell: AgeCell) -> str:
-        return relative_age(cell.when, self.clock())
 
     def run(self, run_id: str | None) -> FailedRun | None:
         row: FailedRun | None = self.row(run_id)
@@ -99,6 +89,3 @@ class FailureTable(KeyedTable):
         """Show exactly these runs, as a diff by id (a run does not change: rows already shown
         keep their cells); the cursor and the view stay where they are."""
         super().show(rows, changed)
-
-    def refresh_ages(self) -> None:
-        self.refresh_age_column("when")

@@ -9,11 +9,9 @@ from typing import ClassVar
 
 from rich.text import Text
 
-from botmon_tui.formatting import relative_age
 from botmon_tui.monitor.incidents import FailureGroup, group_counts
 from botmon_tui.ui.formatting import DIM, app_palette
-from botmon_tui.ui.widgets.cells import AgeCell
-from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable
+from botmon_tui.ui.widgets.keyed_table import EPOCH, Column, KeyedTable, age_column
 
 __all__ = ["ONGOING_MARK", "GroupTable"]
 
@@ -29,28 +27,6 @@ def _ongoing_cell(table: GroupTable, group: FailureGroup) -> Text:
     full = table.column_width("ongoing") >= FULL_ONGOING
     label = f"{ONGOING_MARK} ongoing" if full else "ongoing"
     return Text(label, style=app_palette(table.app).fail, no_wrap=True, overflow="ellipsis")
-
-
-def _seen(key: str, title: str, what: str, give: int = 0) -> Column[GroupTable, FailureGroup]:
-    """A column of a time of the group's (``last_seen``, ``first_seen``), as an age."""
-    attribute = f"{key}_seen"
-
-    def when(group: FailureGroup) -> datetime | None:
-        value: datetime | None = getattr(group, attribute)
-        return value
-
-    return Column(
-        key,
-        title,
-        cell=lambda table, group: AgeCell(when(group), group.signature.key, table.age_label),
-        sort=lambda table, group: (when(group) or EPOCH, group.signature.key),
-        descending_first=True,
-        tooltip=f"{what} (the newest first).",
-        widths=((0, 8), (100, 10)),
-        least=7 if give else 8,
-        gives_way=give,
-        drops=1 if give else 0,
-    )
 
 
 class GroupTable(KeyedTable):
@@ -94,9 +70,24 @@ class GroupTable(KeyedTable):
             least=12,
             gives_way=1,
         ),
-        _seen("last", "Last", "when it was last seen: its newest failed run"),
+        age_column(
+            "last",
+            "Last",
+            lambda group: group.last_seen,
+            tooltip="when it was last seen: its newest failed run (the newest first).",
+            widths=((0, 8), (100, 10)),
+        ),
         # (At 80 columns it drops: the cause and the bots' names first.)
-        _seen("first", "First", "when it was first seen: its oldest failed run among those held", give=2),
+        age_column(
+            "first",
+            "First",
+            lambda group: group.first_seen,
+            tooltip="when it was first seen: its oldest failed run among those held (the newest first).",
+            widths=((0, 8), (100, 10)),
+            least=7,
+            gives_way=2,
+            drops=1,
+        ),
         Column(
             "ongoing",
             "State",
@@ -117,18 +108,12 @@ class GroupTable(KeyedTable):
         bot_names: Callable[[FailureGroup], Sequence[str]],
         id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
-        self.clock = clock
+        super().__init__(clock=clock, id=id)
         #: The names of a group's bots, the most recently failed first.
         self.bot_names: Callable[[FailureGroup], Sequence[str]] = bot_names
-        #: One bound method for every age cell (not one each).
-        self.age_label: Callable[[AgeCell], str] = self._age_label
 
     def row_id(self, row: FailureGroup) -> str:
         return row.signature.key
-
-    def _age_label(self, cell: AgeCell) -> str:
-        return relative_age(cell.when, self.clock())
 
     def group(self, key: str | None) -> FailureGroup | None:
         row: FailureGroup | None = self.row(key)
@@ -147,10 +132,6 @@ class GroupTable(KeyedTable):
             group.signature.key for group in wanted if _changed(self.group(group.signature.key), group)
         }
         self.show(wanted, changed)
-
-    def refresh_ages(self) -> None:
-        self.refresh_age_column("last")
-        self.refresh_age_column("first")
 
 
 def _changed(held: FailureGroup | None, group: FailureGroup) -> bool:

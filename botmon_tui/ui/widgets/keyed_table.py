@@ -54,6 +54,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, DuplicateKey, Row, RowDoesNotExist, RowKey
 from textual.widgets.data_table import Column as DataTableColumn
 
+from botmon_tui.formatting import relative_age
 from botmon_tui.ui.formatting import BOLD, DIM
 from botmon_tui.ui.textual_private import DataTableInternals, SegmentLines, TwoWayDict
 from botmon_tui.ui.widgets.cells import AgeCell, TextCell
@@ -65,6 +66,7 @@ __all__ = [
     "KeyedTable",
     "SortOrder",
     "UnknownColumn",
+    "age_column",
     "by_id",
     "fit_widths",
 ]
@@ -83,6 +85,10 @@ SCROLLBAR = 2
 
 TableT = TypeVar("TableT")
 RowT = TypeVar("RowT")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class UnknownColumn(KeyError):
@@ -143,6 +149,9 @@ class Column(SortOrder[TableT, RowT]):
     #: columns that drop go (width 0, no padding, not painted, as a hidden one), rank 1 first (0:
     #: never); they come back when the table is wide enough again.
     drops: int = 0
+    #: Its cells are ``AgeCell`` (``age_column``): :meth:`KeyedTable.refresh_ages` repaints it
+    #: when a visible age moved on.
+    ages: bool = False
 
     def shown_at(self, table_width: int) -> bool:
         return table_width >= self.hidden_below
@@ -153,6 +162,38 @@ class Column(SortOrder[TableT, RowT]):
             if table_width >= threshold:
                 chosen = width
         return chosen
+
+
+def age_column(
+    key: str,
+    title: str,
+    when: Callable[[RowT], datetime | None],
+    *,
+    tooltip: str,
+    widths: tuple[tuple[int, int], ...],
+    style: Callable[[Any, RowT], Style | None] | None = None,
+    least: int = 8,
+    gives_way: int = 0,
+    drops: int = 0,
+) -> Column[Any, RowT]:
+    """A column of a time of the row's (``when``), shown as the table's ``age_label`` says (an
+    ``AgeCell``: an age, repainted as it moves on), sorted by the time then the row's id, the
+    newest first; ``style``: the cell's style, from the table and the row."""
+    return Column(
+        key,
+        title,
+        cell=lambda table, row: AgeCell(
+            when(row), table.row_id(row), table.age_label, style(table, row) if style is not None else None
+        ),
+        sort=lambda table, row: (when(row) or EPOCH, table.row_id(row)),
+        descending_first=True,
+        tooltip=tooltip,
+        widths=widths,
+        least=least,
+        gives_way=gives_way,
+        drops=drops,
+        ages=True,
+    )
 
 
 class _HidingColumn(DataTableColumn):
@@ -385,7 +426,13 @@ class KeyedTable(DataTableInternals):
         if problems:
             raise TypeError(f"{cls.__name__}: {'; '.join(problems)}")
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(
             id=id,
             classes=classes,
@@ -423,6 +470,14 @@ class KeyedTable(DataTableInternals):
         self.new_above = 0
         #: Inside :meth:`not_new`: rows added are not news (a filter bringing rows back).
         self._not_new = False
+        #: "Now", for the ages of ``AgeCell`` cells.
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        #: One bound method for every age cell (not one each); ``_age_label`` is the formatter.
+        self.age_label: Callable[[AgeCell], str] = self._age_label
+
+    def _age_label(self, cell: AgeCell) -> str:
+        """An ``AgeCell``'s label: its age now (a table may say more, e.g. absolute times)."""
+        return relative_age(cell.when, self.clock())
 
     # ------------------------------------------------------------------ rows
 
@@ -433,10 +488,6 @@ class KeyedTable(DataTableInternals):
     def row(self, row_id: str | None) -> Any:
         """The object held for ``row_id`` (shown or hidden by a filter), or None."""
         return self._rows.get(row_id) if row_id else None
-
-    @property
-    def selected_row(self) -> Any:
-        return self.row(self.selected_id)
 
     def held_ids(self) -> list[str]:
         """Every row the table holds: shown, and hidden by a filter."""
@@ -604,6 +655,16 @@ class KeyedTable(DataTableInternals):
         self.drop_line_renders()
         self.refresh()
 
+    def rebuild_column(self, key: str, row_ids: Iterable[str] | None = None) -> None:
+        """What a column shows changed while its rows' objects did not: build these rows' cells
+        again (None: every row's) and repaint the column."""
+        if row_ids is None:
+            self._built.clear()
+        else:
+            for row_id in row_ids:
+                self._built.pop(row_id, None)
+        self._repaint_column(key)
+
     # ------------------------------------------------------------------ cells
 
     def built_cells(self, row_id: str) -> list[Any]:
@@ -747,6 +808,13 @@ class KeyedTable(DataTableInternals):
             if key is not None and key.value is not None:
                 ids.append(key.value)
         return ids
+
+    def refresh_ages(self) -> None:
+        """Repaint (visible rows only) the age columns whose labels moved on (called every few
+        seconds)."""
+        for column in self.COLUMNS:
+            if column.ages:
+                self.refresh_age_column(column.key)
 
     def refresh_age_column(self, key: str) -> bool:
         """Repaint the ``key`` column of ``AgeCell`` cells if a visible label changed."""
