@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from demo_support import FIXED_NOW, demo_fixture
+from demo_support import FIXED_NOW, WallClock, demo_fixture
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
-from ui_support import bot_id, on_screen, pause_until, running, screen_lines, status
+from ui_support import bot_id, on_screen, pause_until, running, screen_lines, settle, status
 
 from botmon_tui.demo import DemoServer
 from botmon_tui.medplum.models import AuditEvent
 from botmon_tui.monitor.feed import FeedEvent
-from botmon_tui.ui.screens.base import sort_bindings
+from botmon_tui.ui.screens.base import PollingScreen, sort_bindings
 from botmon_tui.ui.widgets.bot_table import NAME_WIDTH, BotTable
 from botmon_tui.ui.widgets.event_table import EventTable
 from botmon_tui.ui.widgets.failure_table import FailureTable
@@ -382,3 +382,41 @@ async def test_names_tell_bots_apart(demo: DemoServer, tmp_path: Path, size: tup
         table.select_id(bot_id(demo, names[0]))
         assert table.selected_name() is None
         await pause_until(pilot, lambda: status(app).startswith("● "), "the name gone")
+
+
+# ---------------------------------------------------------------------------- ages move on
+
+
+async def test_the_age_tick_repaints_every_tables_age_columns(demo: DemoServer, tmp_path: Path) -> None:
+    """Ages are labels of the clock: when it moves on, each screen's tick repaints them (the bot
+    list's Last run, the Event tab's Last Updated, the Failures screen's Last), derived from the
+    columns marked ``ages``, with no new data."""
+    clock = WallClock()
+    async with running(demo, tmp_path, (120, 40), clock=clock) as (app, pilot):
+
+        def row_of(name: str) -> str:
+            return next(line for line in screen_lines(app) if name in line)
+
+        def tick() -> None:  # what the screen's timer calls every few seconds
+            screen = app.screen
+            assert isinstance(screen, PollingScreen)
+            screen.refresh_ages()
+
+        assert [c.key for c in BotTable.COLUMNS if c.ages] == ["last_run"]
+        assert "2h ago" not in row_of("erx-surescripts-send")
+        clock.at += timedelta(hours=2)
+        tick()
+        await pause_until(pilot, lambda: "2h ago" in row_of("erx-surescripts-send"), "the bot list's age")
+        app.open_bot(bot_id(demo, "erx-surescripts-send"))
+        await settle(pilot)
+        # (The selected top row shows its time; the second row an age.)
+        assert "3d ago" not in screen_lines(app)[5]
+        clock.at += timedelta(days=3)
+        tick()
+        await pause_until(pilot, lambda: "3d ago" in screen_lines(app)[5], "the Event tab's age")
+        await pilot.press("F")
+        await settle(pilot)
+        assert not any("4d ago" in line for line in screen_lines(app)[3:6])
+        clock.at += timedelta(days=1)
+        tick()
+        await pause_until(pilot, lambda: "4d ago" in screen_lines(app)[3], "the Failures screen's Last")
