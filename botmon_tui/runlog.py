@@ -150,10 +150,6 @@ class ParsedLog:
     def _firsts(self) -> list[int]:
         return [entry.first for entry in self.entries]
 
-    @property
-    def has_errors(self) -> bool:
-        return any(entry.kind == ERROR for entry in self.entries)
-
 
 def log_lines(raw: str) -> list[str]:
     """The lines of a log as every part of botmon-tui numbers them: ``\\n``, ``\\r\\n`` and a lone
