@@ -33,6 +33,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from botmon_tui.medplum.models import parse_instant
@@ -134,7 +135,7 @@ class ParsedLog:
         """The index of the entry that shows ``line`` of the log (None: no entry does)."""
         if line is None or not self.entries:
             return None
-        index = bisect_right(self._firsts, line) - 1
+        index = bisect_right(self.entries, line, key=attrgetter("first")) - 1
         if index < 0:
             return None
         # An error's frames are entries of their own after it, inside its range of lines.
@@ -145,10 +146,6 @@ class ParsedLog:
             return owner
         entry = self.entries[index]
         return index if entry.first <= line <= entry.last else None
-
-    @property
-    def _firsts(self) -> list[int]:
-        return [entry.first for entry in self.entries]
 
 
 def log_lines(raw: str) -> list[str]:
