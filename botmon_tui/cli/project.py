@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -330,11 +330,9 @@ async def load_monitor(
     with none among the runs read (one request each, at most 50), and the runs of the bots whose
     cadence those runs cannot tell (one request each, at most 20). ``grace``: the config file's.
     ``bots``: the bot list, when the caller read it (not read again)."""
-
-    def clock() -> datetime:
-        return client.server_now() or datetime.now(UTC)
-
-    monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures, grace=grace)
+    monitor = ProjectMonitor(
+        client, recent=window, clock=client.now, count_failures=count_failures, grace=grace
+    )
     await patiently(io, partial(monitor.load, bots))
     if silence and (monitor.needs_backfill(scheduled_only=True) or monitor.needs_cadence_lookup()):
         await patiently(io, partial(monitor.backfill, scheduled_only=True))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from botmon_tui.cli.events import ended_status
 from botmon_tui.cli.output import Output
@@ -68,15 +68,11 @@ def _sessions(
     sessions: list[ProjectSession] = []
     for index, (label, settings) in enumerate(connections):
         client = MedplumClient(settings)
-
-        def clock(client: MedplumClient = client) -> datetime:
-            return client.server_now() or datetime.now(UTC)
-
         sessions.append(
             ProjectSession(
                 Connection(client, label, grace=grace or {}),
                 interval=interval,
-                clock=clock,
+                clock=client.now,
                 index=index,
                 realert=realert,
                 announce_initial=initial,
