@@ -18,7 +18,7 @@ failing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -400,6 +400,23 @@ def reached(outcomes: Sequence[Outcome], io: Output) -> list[Outcome]:
     for outcome in failed:
         io.error(f"{outcome.label}: could not be read: {outcome.error}")
     return [outcome for outcome in outcomes if outcome.error is None]
+
+
+def print_unread(io: Output, outcomes: Iterable[Outcome]) -> None:
+    """Above a table: ``✗ staging: could not be read: ...`` for each connection that could not be."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            io.line(io.paint(f"✗ {clip(outcome.label, 40)}: could not be read: {outcome.error}", "error"))
+
+
+def print_notes(io: Output, projects: Iterable[Project], *, several: bool) -> None:
+    """Below a table: each project's notes once (after its label when several are shown)."""
+    seen: set[str] = set()
+    for project in projects:
+        if project.label not in seen:
+            seen.add(project.label)
+            for note in project.notes():
+                io.prose(f"{project.label}: {note}" if several else note)
 
 
 def unreachable(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
