@@ -161,6 +161,11 @@ class Project:
     deploys: dict[str, Deploy | None] = field(default_factory=dict)
     deploys_for: str | None = None
 
+    @classmethod
+    def of(cls, monitor: ProjectMonitor, window: timedelta, label: str = "") -> Project:
+        """The project as ``monitor`` has read it, now (by its clock)."""
+        return cls(list(monitor.statuses.values()), monitor.clock(), window, monitor.horizon, label)
+
     @property
     def since(self) -> datetime:
         return self.now - self.window
@@ -305,13 +310,7 @@ async def load_project(
         grace=grace,
         bots=bots,
     )
-    return Project(
-        statuses=list(monitor.statuses.values()),
-        now=monitor.clock(),
-        window=window,
-        horizon=monitor.horizon,
-        label=label,
-    )
+    return Project.of(monitor, window, label)
 
 
 async def load_monitor(
