@@ -40,7 +40,7 @@ from typing import Literal
 
 from botmon_tui.formatting import duration_text, reads_as_problem, summary_line
 from botmon_tui.medplum.models import AuditEvent
-from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, TIMED_OUT
+from botmon_tui.monitor.durations import DEFAULT_TIMEOUT, TIMED_OUT, duration_seconds, seconds_of
 from botmon_tui.textsafe import clip, strip_sgr
 
 __all__ = [
@@ -359,20 +359,14 @@ def _timeout_summary(duration: float | None, timeout: float) -> str:
     return f"timed out{took} (timeout {duration_text(timeout)})"
 
 
-def _seconds(duration: timedelta | None) -> float | None:
-    """A run's duration in seconds (None: unknown, or negative: a clock that went back)."""
-    seconds = duration.total_seconds() if duration is not None else None
-    return None if seconds is not None and seconds < 0 else seconds
-
-
 def run_kind(log: object, duration: timedelta | None, timeout: float = DEFAULT_TIMEOUT) -> FailureKind:
     """:func:`failure_kind` of a failed run's output and its duration (``period.end`` −
     ``period.start``): the kind the Event tab shows next to each failed run's outcome."""
-    return failure_kind(log, duration=_seconds(duration), timeout=timeout)
+    return failure_kind(log, duration=seconds_of(duration), timeout=timeout)
 
 
 def diagnose_event(
     event: AuditEvent, timeout: float = DEFAULT_TIMEOUT, *, summary: str | None = None
 ) -> Diagnosis:
     """:func:`diagnose` of a failed run's AuditEvent (its ``outcomeDesc`` and ``period``)."""
-    return diagnose(event.outcomeDesc, duration=_seconds(event.duration), timeout=timeout, summary=summary)
+    return diagnose(event.outcomeDesc, duration=duration_seconds(event), timeout=timeout, summary=summary)

@@ -33,8 +33,10 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
+from botmon_tui.formatting import plural
 from botmon_tui.medplum.models import parse_instant
 from botmon_tui.textsafe import clip, sanitize, strip_sgr
 
@@ -134,7 +136,7 @@ class ParsedLog:
         """The index of the entry that shows ``line`` of the log (None: no entry does)."""
         if line is None or not self.entries:
             return None
-        index = bisect_right(self._firsts, line) - 1
+        index = bisect_right(self.entries, line, key=attrgetter("first")) - 1
         if index < 0:
             return None
         # An error's frames are entries of their own after it, inside its range of lines.
@@ -145,14 +147,6 @@ class ParsedLog:
             return owner
         entry = self.entries[index]
         return index if entry.first <= line <= entry.last else None
-
-    @property
-    def _firsts(self) -> list[int]:
-        return [entry.first for entry in self.entries]
-
-    @property
-    def has_errors(self) -> bool:
-        return any(entry.kind == ERROR for entry in self.entries)
 
 
 def log_lines(raw: str) -> list[str]:
@@ -408,10 +402,14 @@ def _frame_entries(frames: list[str], index: int) -> list[LogEntry]:
     entries = [
         LogEntry(FRAME, clip(frame.strip(), MAX_FRAME_CHARS), index, index) for frame in frames[:MAX_FRAMES]
     ]
-    if len(frames) > MAX_FRAMES:
-        hidden = len(frames) - MAX_FRAMES
-        entries.append(LogEntry(MORE, f"… {hidden:,} more frame{'s' if hidden != 1 else ''}", index, index))
+    entries.extend(_more_frames(frames, index))
     return entries
+
+
+def _more_frames(frames: list[str], line: int) -> list[LogEntry]:
+    """``… 12 more frames`` past the :data:`MAX_FRAMES` shown (none when all are)."""
+    hidden = len(frames) - MAX_FRAMES
+    return [LogEntry(MORE, f"… {plural(hidden, 'more frame')}", line, line)] if hidden > 0 else []
 
 
 def _extend_blocks(entries: list[LogEntry]) -> list[LogEntry]:
@@ -499,10 +497,7 @@ def _unhandled_block(plain: list[str], start: int) -> tuple[list[LogEntry], int]
         )
         for k, frame in enumerate(frames[:MAX_FRAMES])
     )
-    if len(frames) > MAX_FRAMES:
-        hidden = len(frames) - MAX_FRAMES
-        last = start + len(before) + len(frames)
-        entries.append(LogEntry(MORE, f"… {hidden:,} more frame{'s' if hidden != 1 else ''}", last, last))
+    entries.extend(_more_frames(frames, start + len(before) + len(frames)))
     if closing is not None:
         line = index - 1
         if closing.strip() and closing.strip() not in text:

@@ -160,11 +160,6 @@ class Setting:
         return next((f for f in self.flags if f.startswith("--")), None)
 
     @property
-    def flag_text(self) -> str:
-        """``-p NAME``, ``--profile NAME``: every spelling with its metavar."""
-        return ", ".join(f"{f} {self.metavar}" if self.metavar else f for f in self.flags)
-
-    @property
     def shown_default(self) -> str | None:
         if self.default_text is not None:
             return self.default_text

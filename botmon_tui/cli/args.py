@@ -492,15 +492,23 @@ def build_parser() -> _Parser:
         required=False,
     )
 
-    status = commands.add_parser(
+    def command(name: str, **options: Any) -> _Parser:
+        """A command's parser: its own prog, the connection options (hidden in its help)."""
+        parser: _Parser = commands.add_parser(
+            name,
+            prog=f"{PROG} {name}",
+            parents=[sub_parent],
+            formatter_class=formatter,
+            allow_abbrev=False,
+            **options,
+        )
+        return parser
+
+    status = command(
         "status",
-        prog=f"{PROG} status",
         help="did any bot fail lately? (exit 1 if so: for cron and CI)",
         description=_STATUS_HELP,
         epilog=_STATUS_EPILOG,
-        parents=[sub_parent],
-        formatter_class=formatter,
-        allow_abbrev=False,
     )
     _window_and_bots(status, DEFAULT_WINDOW, "45s, 30m, 1h (default), 2d", "only this bot")
     status.add_argument(
@@ -520,9 +528,8 @@ def build_parser() -> _Parser:
         "print one CSV row per bot (RFC 4180, with a header row)",
     )
 
-    bots = commands.add_parser(
+    bots = command(
         "bots",
-        prog=f"{PROG} bots",
         help="list every bot with its last run and failures in 24 h",
         description="List every bot of the project (all pages): name, last run, last outcome, failed runs "
         "in the last 24 h, audit settings (a warning mark when they mean no AuditEvent will ever "
@@ -530,9 +537,6 @@ def build_parser() -> _Parser:
         "1,000 runs and its failed runs of the last 24 h, whatever the number of bots.",
         epilog="examples:\n  botmon-tui bots --demo\n  botmon-tui bots --profile prod --csv > bots.csv\n"
         "  botmon-tui bots --profile prod --json | jq '.[].name'",
-        parents=[sub_parent],
-        formatter_class=formatter,
-        allow_abbrev=False,
     )
     bots.add_argument(
         "--deploys",
@@ -547,15 +551,11 @@ def build_parser() -> _Parser:
         "print one CSV row per bot (RFC 4180, with a header row)",
     )
 
-    failures = commands.add_parser(
+    failures = command(
         "failures",
-        prog=f"{PROG} failures",
         help="the failed runs of the window with their kind and cause; --group: one line per cause",
         description=_FAILURES_HELP,
         epilog=_FAILURES_EPILOG,
-        parents=[sub_parent],
-        formatter_class=formatter,
-        allow_abbrev=False,
     )
     _window_and_bots(
         failures, DEFAULT_FAILURES_WINDOW, "45s, 30m, 1h, 24h (default), 7d", "only this bot's failures"
@@ -569,15 +569,11 @@ def build_parser() -> _Parser:
         "print one CSV row per failed run (or per signature with --group), with a header row",
     )
 
-    watch = commands.add_parser(
+    watch = command(
         "watch",
-        prog=f"{PROG} watch",
         help="print one line per incident change (failing, new cause, recovered, late, quiet) until Ctrl-C",
         description=_WATCH_HELP,
         epilog=_WATCH_EPILOG,
-        parents=[sub_parent],
-        formatter_class=formatter,
-        allow_abbrev=False,
     )
     watch.add_argument("--json", action="store_true", help="one JSON object per line (NDJSON), flushed")
     watch.add_argument(
@@ -587,9 +583,8 @@ def build_parser() -> _Parser:
     _add_setting(watch, SETTING["realert"], default=argparse.SUPPRESS)
     _add_setting(watch, SETTING["on_alert"], default=argparse.SUPPRESS)
 
-    events = commands.add_parser(
+    events = command(
         "events",
-        prog=f"{PROG} events",
         help="a bot's runs (AuditEvents), newest first; --follow for new ones",
         description="A bot's AuditEvents (one per run), newest first. With --follow, the newest "
         "--limit runs oldest first, then each new run as it happens (one request per interval "
@@ -598,9 +593,6 @@ def build_parser() -> _Parser:
         "  botmon-tui events lab-results-router --profile prod --follow --failures\n"
         "  botmon-tui events 0a1b2c3d-... --profile prod --json --limit 200 > runs.json\n"
         "  botmon-tui events lab-results-router --profile prod --csv --since 7d > runs.csv",
-        parents=[sub_parent],
-        formatter_class=formatter,
-        allow_abbrev=False,
     )
     events.add_argument("bot_ref", metavar="BOT", type=bot_ref, help="the bot's exact name or its id")
     events.add_argument(

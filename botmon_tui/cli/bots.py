@@ -28,6 +28,8 @@ from botmon_tui.cli.project import (
     last_deploys,
     load_project,
     load_projects,
+    print_notes,
+    print_unread,
     reached,
 )
 from botmon_tui.cli.session import connected, patiently, run_async, warn_unreadable
@@ -123,9 +125,7 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
             record["schedule"] = bot.schedule
             writer.row(record[name] for name in CSV_FIELDS)
         return EXIT_OK
-    for outcome in outcomes:
-        if outcome.error is not None:
-            io.line(io.paint(f"✗ {clip(outcome.label, 40)}: could not be read: {outcome.error}", "error"))
+    print_unread(io, outcomes)
     if not rows:
         io.line("No bots in this project." if not several else "No bots in these projects.")
         return EXIT_OK
@@ -151,12 +151,7 @@ def run(connections: Sequence[tuple[str, ConnectionSettings]], args: argparse.Na
     io.lines(render(columns, cells, width=io.width, plan=PLAN, grow=GROW, paint=io.paint))
     projects = len({project.label for project, _ in rows})
     io.line(plural(len(rows), "bot") + (f" in {projects} projects" if several else ""))
-    seen: set[str] = set()
-    for project, _ in rows:
-        if project.label not in seen:
-            seen.add(project.label)
-            for note in project.notes():
-                io.prose(f"{project.label}: {note}" if several else note)
+    print_notes(io, (project for project, _ in rows), several=several)
     return EXIT_OK
 
 

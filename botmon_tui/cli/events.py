@@ -147,7 +147,7 @@ async def read_events(
     window: timedelta | None,
 ) -> Listing:
     """The newest ``limit`` events of ``bot`` (newest first), and whether more match."""
-    now = client.server_now() or datetime.now(UTC)
+    now = client.now()
     since = now - window if window is not None else None
     listing = Listing(bot=bot, now=now)
     seen: set[str] = set()

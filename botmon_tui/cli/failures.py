@@ -195,10 +195,12 @@ async def _read(
         except MedplumError as exc:
             return Outcome(label, settings, error=exc)
         monitor.note_failed_runs(runs)
-        project = Project(
-            list(monitor.statuses.values()), monitor.clock(), args.since, monitor.horizon, label
+        return Outcome(
+            label,
+            settings,
+            Project.of(monitor, args.since, label),
+            extra=[_failure(run, monitor, label) for run in runs],
         )
-        return Outcome(label, settings, project, extra=[_failure(run, monitor, label) for run in runs])
 
     outcomes = list(await asyncio.gather(*(one(label, settings) for label, settings in connections)))
     if args.bots and named and not any(named):

@@ -33,6 +33,7 @@ from botmon_tui.cli.output import Output, OutputError, silence_stdout
 if TYPE_CHECKING:
     from botmon_tui.config import Flags, Resolver
     from botmon_tui.medplum.auth import ConnectionSettings
+    from botmon_tui.onalert import AlertCommand
     from botmon_tui.ui.app import AppOptions
 
 __all__ = ["main"]
@@ -185,20 +186,14 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                     io,
                     interval=interval,
                     realert=resolver.realert(),
-                    on_alert=resolver.on_alert(),
+                    on_alert=_alert_command(resolver.on_alert()),
                 )
-            from botmon_tui.onalert import AlertCommand, AlertCommandError
             from botmon_tui.ui.app import AppOptions
 
-            on_alert = resolver.on_alert()
-            try:
-                command = AlertCommand.parse(on_alert) if on_alert else None
-            except AlertCommandError as exc:
-                raise UsageError(str(exc)) from None
             options = AppOptions(
                 interval=interval,
                 realert=resolver.realert(),
-                on_alert=command,
+                on_alert=_alert_command(resolver.on_alert()),
                 bell=resolver.bell(),
                 theme=resolver.theme(),
                 keymap=resolver.keymap(),
@@ -215,6 +210,16 @@ def _run(argv: Sequence[str] | None, io: Output) -> int:
                     f"{exc.message} (credentials from {settings.source})", status=exc.status
                 ) from None
             raise
+
+
+def _alert_command(text: str | None) -> AlertCommand | None:
+    """The ``on_alert`` setting parsed (TUI and ``watch``); a usage error when it cannot be run."""
+    from botmon_tui.onalert import AlertCommand, AlertCommandError
+
+    try:
+        return AlertCommand.parse(text) if text else None
+    except AlertCommandError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _one_shot(

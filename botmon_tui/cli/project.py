@@ -18,9 +18,9 @@ failing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -160,6 +160,11 @@ class Project:
     #: which bots were read: ``"failed"``, ``"all"`` or None (no history read).
     deploys: dict[str, Deploy | None] = field(default_factory=dict)
     deploys_for: str | None = None
+
+    @classmethod
+    def of(cls, monitor: ProjectMonitor, window: timedelta, label: str = "") -> Project:
+        """The project as ``monitor`` has read it, now (by its clock)."""
+        return cls(list(monitor.statuses.values()), monitor.clock(), window, monitor.horizon, label)
 
     @property
     def since(self) -> datetime:
@@ -305,13 +310,7 @@ async def load_project(
         grace=grace,
         bots=bots,
     )
-    return Project(
-        statuses=list(monitor.statuses.values()),
-        now=monitor.clock(),
-        window=window,
-        horizon=monitor.horizon,
-        label=label,
-    )
+    return Project.of(monitor, window, label)
 
 
 async def load_monitor(
@@ -330,11 +329,9 @@ async def load_monitor(
     with none among the runs read (one request each, at most 50), and the runs of the bots whose
     cadence those runs cannot tell (one request each, at most 20). ``grace``: the config file's.
     ``bots``: the bot list, when the caller read it (not read again)."""
-
-    def clock() -> datetime:
-        return client.server_now() or datetime.now(UTC)
-
-    monitor = ProjectMonitor(client, recent=window, clock=clock, count_failures=count_failures, grace=grace)
+    monitor = ProjectMonitor(
+        client, recent=window, clock=client.now, count_failures=count_failures, grace=grace
+    )
     await patiently(io, partial(monitor.load, bots))
     if silence and (monitor.needs_backfill(scheduled_only=True) or monitor.needs_cadence_lookup()):
         await patiently(io, partial(monitor.backfill, scheduled_only=True))
@@ -402,6 +399,23 @@ def reached(outcomes: Sequence[Outcome], io: Output) -> list[Outcome]:
     for outcome in failed:
         io.error(f"{outcome.label}: could not be read: {outcome.error}")
     return [outcome for outcome in outcomes if outcome.error is None]
+
+
+def print_unread(io: Output, outcomes: Iterable[Outcome]) -> None:
+    """Above a table: ``✗ staging: could not be read: ...`` for each connection that could not be."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            io.line(io.paint(f"✗ {clip(outcome.label, 40)}: could not be read: {outcome.error}", "error"))
+
+
+def print_notes(io: Output, projects: Iterable[Project], *, several: bool) -> None:
+    """Below a table: each project's notes once (after its label when several are shown)."""
+    seen: set[str] = set()
+    for project in projects:
+        if project.label not in seen:
+            seen.add(project.label)
+            for note in project.notes():
+                io.prose(f"{project.label}: {note}" if several else note)
 
 
 def unreachable(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:

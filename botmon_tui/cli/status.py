@@ -32,6 +32,8 @@ from botmon_tui.cli.project import (
     by_failure,
     last_deploys,
     load_projects,
+    print_notes,
+    print_unread,
     reached,
     unreachable,
 )
@@ -295,8 +297,7 @@ def _table(
     line, level = verdict(first, rows, failed, projects=projects, ignore_late=ignore_late)
     for part in textwrap.wrap(line, width=max(20, io.width), subsequent_indent="  "):
         io.line(io.paint(part, level))
-    for outcome in down:
-        io.line(io.paint(f"✗ {clip(outcome.label, 40)}: could not be read: {outcome.error}", "error"))
+    print_unread(io, down)
     if not rows:
         io.line("No bots in this project." if not several else "No bots in these projects.")
         return
@@ -318,10 +319,4 @@ def _table(
     if not several:
         cells = [(name, *rest) for name, _, *rest in cells]
     io.lines(render(columns, cells, width=io.width, plan=PLAN, grow=GROW, paint=io.paint))
-    seen: set[str] = set()
-    for project, _ in rows:
-        if project.label in seen:
-            continue
-        seen.add(project.label)
-        for note in project.notes():
-            io.prose(f"{project.label}: {note}" if several else note)
+    print_notes(io, (project for project, _ in rows), several=several)

@@ -20,9 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from botmon_tui.cli.args import UsageError
 from botmon_tui.cli.events import ended_status
 from botmon_tui.cli.output import Output
 from botmon_tui.cli.session import run_async
@@ -33,7 +32,7 @@ from botmon_tui.medplum.errors import MedplumError
 from botmon_tui.medplum.models import format_instant
 from botmon_tui.monitor.session import Connection, ProjectSession
 from botmon_tui.monitor.tracker import LOUD_EVENTS, RECOVERED, RESUMED, IncidentEvent, event_text
-from botmon_tui.onalert import AlertCommand, AlertCommandError, AlertResult, AlertRunner
+from botmon_tui.onalert import AlertCommand, AlertResult, AlertRunner
 
 __all__ = ["run"]
 
@@ -54,13 +53,9 @@ def run(
     *,
     interval: float,
     realert: float,
-    on_alert: str | None,
+    on_alert: AlertCommand | None,
 ) -> int:
-    try:
-        command = AlertCommand.parse(on_alert) if on_alert else None
-    except AlertCommandError as exc:
-        raise UsageError(str(exc)) from None
-    return run_async(_main(connections, args, io, interval, timedelta(seconds=realert), command))
+    return run_async(_main(connections, args, io, interval, timedelta(seconds=realert), on_alert))
 
 
 def _sessions(
@@ -73,15 +68,11 @@ def _sessions(
     sessions: list[ProjectSession] = []
     for index, (label, settings) in enumerate(connections):
         client = MedplumClient(settings)
-
-        def clock(client: MedplumClient = client) -> datetime:
-            return client.server_now() or datetime.now(UTC)
-
         sessions.append(
             ProjectSession(
                 Connection(client, label, grace=grace or {}),
                 interval=interval,
-                clock=clock,
+                clock=client.now,
                 index=index,
                 realert=realert,
                 announce_initial=initial,

@@ -202,6 +202,10 @@ class MedplumClient:
         at, mono = self._server_clock
         return at + timedelta(seconds=self._clock() - mono)
 
+    def now(self) -> datetime:
+        """:meth:`server_now`, else this machine's clock (before the first answer)."""
+        return self.server_now() or datetime.now(UTC)
+
     # ------------------------------------------------------------------ authentication
 
     async def _authorization(self) -> str | None:

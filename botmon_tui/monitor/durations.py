@@ -42,6 +42,7 @@ __all__ = [
     "includes_queue_wait",
     "quantile",
     "run_timing",
+    "seconds_of",
 ]
 
 #: Seconds a run may take when ``Bot.timeout`` is unset (Lambda: 10 s; vmcontext: 10,000 ms).
@@ -89,7 +90,11 @@ def bot_timeout(bot: Bot) -> float:
 def duration_seconds(event: AuditEvent) -> float | None:
     """``period.end - period.start`` in seconds; ``None`` when either is missing or the end comes
     before the start (a clock that went backwards says nothing about the run)."""
-    duration = event.duration
+    return seconds_of(event.duration)
+
+
+def seconds_of(duration: timedelta | None) -> float | None:
+    """A run's duration in seconds (see :func:`duration_seconds`): None when unknown or negative."""
     if duration is None:
         return None
     seconds = duration / timedelta(seconds=1)

@@ -196,6 +196,14 @@ class Incident:
         return self.streak.since if self.streak is not None else None
 
     @property
+    def since(self) -> datetime | None:
+        """When it began: the failure streak's first run, else when the missing run was due
+        (``late``, ``quiet``)."""
+        if self.streak is not None:
+            return self.streak.since
+        return self.silence.since if self.silence is not None else None
+
+    @property
     def recovered_at(self) -> datetime | None:
         """When the last streak ended, while the bot is ``recovered`` (None otherwise)."""
         if self.state == "recovered" and self.previous is not None:

@@ -52,6 +52,7 @@ from botmon_tui.monitor.durations import (
     MAX_DURATIONS,
     DurationStats,
     bot_timeout,
+    duration_seconds,
     duration_stats,
 )
 from botmon_tui.monitor.feed import SortKey, event_key
@@ -709,10 +710,7 @@ class ProjectMonitor:
         key = event_key(event)  # (parsing its time is most of the cost: once)
         status.note_history(event, key)
         failed = event.outcome in FAILURE_CODES
-        duration = event.duration
-        seconds = duration.total_seconds() if duration is not None else None
-        if seconds is not None and seconds < 0:
-            seconds = None  # a clock that went backwards says nothing about the run
+        seconds = duration_seconds(event)  # None: unknown, or a clock that went backwards
         if status.runlog.note(key, failed, seconds):
             status.note_time(key[0], seconds)
         last = status.last_event

@@ -287,8 +287,9 @@ class IncidentTracker:
                     events.append(self._ended(bot_id, name, held, incident, now))
             return events
         streak = incident.streak
-        since = streak.since if streak is not None else incident.silence.since if incident.silence else None
+        since = incident.since
         last = streak.last if streak is not None else None
+        runs = streak.runs if streak is not None else 0
         new_streak = (
             held is not None
             and held.state == incident.state
@@ -307,12 +308,12 @@ class IncidentTracker:
                 state=incident.state,
                 since=since,
                 last=last,
-                streak=streak.runs if streak is not None else 0,
+                streak=runs,
                 exact=streak.exact if streak is not None else True,
                 kind=incident.kind,
                 summary=incident.summary,
                 last_alert=now,
-                alerted_streak=streak.runs if streak is not None else 0,
+                alerted_streak=runs,
             )
             if incident.signature is not None:
                 held.signatures.add(incident.signature.key)
@@ -343,7 +344,7 @@ class IncidentTracker:
                         signature=run.signature,
                         summary=run.summary,
                         kind=run.kind,
-                        new_runs=(streak.runs if streak else 0) - held.alerted_streak,
+                        new_runs=runs - held.alerted_streak,
                     )
                 )
             if len(held.signatures) < MAX_SIGNATURES:
@@ -353,7 +354,7 @@ class IncidentTracker:
         held.signature = incident.signature or (fresh[-1].signature if fresh else held.signature)
         if events:
             held.last_alert = now
-            held.alerted_streak = streak.runs if streak is not None else 0
+            held.alerted_streak = runs
         elif (
             grew
             and loud
@@ -368,11 +369,11 @@ class IncidentTracker:
                     name,
                     incident,
                     at=last or now,
-                    new_runs=(streak.runs if streak else 0) - held.alerted_streak,
+                    new_runs=runs - held.alerted_streak,
                 )
             )
             held.last_alert = now
-            held.alerted_streak = streak.runs if streak is not None else 0
+            held.alerted_streak = runs
         if streak is not None:
             held.since = min(held.since, streak.since) if held.since else streak.since
             held.last, held.streak, held.exact = last, streak.runs, streak.exact
@@ -396,7 +397,7 @@ class IncidentTracker:
             "bot_id": bot_id,
             "bot": name,
             "at": at,
-            "since": streak.since if streak else incident.silence.since if incident.silence else None,
+            "since": incident.since,
             "streak": streak.runs if streak else None,
             "exact": streak.exact if streak else True,
             "kind": incident.kind,
