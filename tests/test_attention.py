@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botmon_tui.medplum.models import AuditEvent, Bot, format_instant
+from botmon_tui.monitor.incidents import Incident
 from botmon_tui.monitor.summary import HISTORY_RUNS, BotStatus, attention_key
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
@@ -84,6 +85,13 @@ def test_a_bot_recording_only_failures_is_not_failing_now() -> None:
     failing = status("failing", ("4", 60), failures=1)
     assert not on_error.failing_now and failing.failing_now
     assert order(on_error, failing, status("fine", ("0", 1))) == ["failing", "on-error", "fine"]
+    # Once its state is evaluated, that decides: failing for an hour after its newest failure, as
+    # the State column, the summary and `status` say (so the mark, the order and the heading agree).
+    on_error.incident = Incident("failing")
+    fine_now = status("fine-now", ("4", 2))
+    fine_now.incident = Incident("recovered")
+    assert on_error.failing_now and not fine_now.failing_now
+    assert order(fine_now, failing, on_error)[0] == "on-error"  # (the most failures among failing)
     # Unknown codes and a missing outcome are not failures here (alerts use 4, 8 and 12).
     assert not status("odd", ("7", 1)).failing_now
     assert not BotStatus(bot=bot("none")).failing_now

@@ -166,11 +166,17 @@ class BotStatus:
 
     @property
     def failing_now(self) -> bool:
-        """Its last recorded run failed (outcome 4, 8 or 12).
+        """Its incident state is ``failing`` (``monitor/incidents.py``): what the State column,
+        the failing-now summary and ``status`` say, so that the row's mark, its colour, the
+        attention order and the heading's count agree with them.
 
-        Not for a bot that records failures only (``auditEventTrigger: on-error``): its successful
-        runs leave no AuditEvent, so its last recorded run says nothing about its last run.
+        Before its state is evaluated: its last recorded run failed (outcome 4, 8 or 12), unless
+        it records failures only (``auditEventTrigger: on-error``: its successful runs leave no
+        AuditEvent, so its last recorded run says nothing about its last run; its state says
+        failing for an hour after its newest failure).
         """
+        if self.incident is not UNKNOWN:
+            return self.incident.state == "failing"
         event = self.last_event
         return event is not None and event.outcome in FAILURE_CODES and self.bot.audit_trigger != "on-error"
 
